@@ -1,0 +1,12 @@
+//! `bearing check` (not built yet).
+
+use std::process::ExitCode;
+
+use super::common::Global;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, _g: &Global) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`bearing check` is not built yet")
+}

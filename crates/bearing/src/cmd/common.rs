@@ -1,0 +1,27 @@
+//! What several subcommands share: global options, loading the intent,
+//! opening the store, output formats.
+
+use std::path::PathBuf;
+
+/// Options every subcommand sees.
+#[allow(dead_code)] // used as subcommands land
+pub struct Global {
+    pub intent: PathBuf,
+    pub database: String,
+}
+
+/// `--output` for commands with text and JSON output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+#[allow(dead_code)] // used as subcommands land
+/// A multi-threaded runtime for commands that talk to the store or the network.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,12 @@
+//! `bearing demo` (not built yet).
+
+use std::process::ExitCode;
+
+use super::common::Global;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, _g: &Global) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`bearing demo` is not built yet")
+}

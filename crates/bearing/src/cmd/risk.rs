@@ -1,0 +1,15 @@
+//! `bearing risk` (not built yet).
+
+use std::process::ExitCode;
+
+use super::common::Global;
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Not built yet.
+    Todo,
+}
+
+pub fn run(_cmd: Command, _g: &Global) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`bearing risk` is not built yet")
+}

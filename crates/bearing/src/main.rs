@@ -1,0 +1,109 @@
+//! `bearing`: the command line. It parses arguments and wires the library
+//! crates together; every capability lives in a crate under `crates/`.
+//!
+//! Exit codes: 0 ok; 1 invalid input or a failed check (deny); 2 usage or I/O
+//! error; 3 a guardrail decision is unknown.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Bearing closes the gap between what an organisation intends and what its
+/// software delivery does: intent as code, guardrails, outcome metrics and
+/// adaptation in one loop.
+#[derive(Parser)]
+#[command(name = "bearing", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 invalid input or failed check, 2 usage or I/O error, 3 unknown decision.\nDocs: docs/ in the repository."
+)]
+pub struct Cli {
+    /// Intent file or folder.
+    #[arg(
+        long,
+        global = true,
+        env = "BEARING_INTENT",
+        default_value = "bearing.yaml"
+    )]
+    pub intent: PathBuf,
+    /// Event store: a SQLite file path or `sqlite://PATH`, or `postgres://…`.
+    #[arg(
+        long,
+        global = true,
+        env = "BEARING_DATABASE",
+        default_value = "sqlite://bearing.db"
+    )]
+    pub database: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a commented starter `bearing.yaml` (refuses to overwrite).
+    Init(cmd::init::Args),
+    /// Check an intent file or folder; every problem is reported at once.
+    Validate(cmd::validate::Args),
+    /// Print the JSON Schema of the intent format.
+    Schema(cmd::schema::Args),
+    /// List the metric catalog.
+    Metrics(cmd::metrics::Args),
+    /// Ingest events from files, folders or stdin.
+    Ingest(cmd::ingest::Args),
+    /// Inspect stored events.
+    #[command(subcommand)]
+    Events(cmd::events::Command),
+    /// Print the scorecard of objectives and key results.
+    Report(cmd::report::Args),
+    /// List the records behind a metric.
+    Explain(cmd::explain::Args),
+    /// Evaluate the guardrails on one change (the CI gate).
+    Check(cmd::check::Args),
+    /// Show, test and shadow-evaluate policies.
+    #[command(subcommand)]
+    Policy(cmd::policy::Command),
+    /// Show and replay logged decisions.
+    #[command(subcommand)]
+    Decision(cmd::decision::Command),
+    /// Evaluate adaptation rules and update delivery plans.
+    Reconcile(cmd::reconcile::Args),
+    /// Judge a canary against its baseline.
+    #[command(subcommand)]
+    Canary(cmd::canary::Command),
+    /// Train and evaluate the change-risk model.
+    #[command(subcommand)]
+    Risk(cmd::risk::Command),
+    /// Generate, lint and diff CI/CD workflows.
+    #[command(subcommand)]
+    Workflow(cmd::workflow::Command),
+    /// Run the HTTP API and dashboard.
+    Serve(cmd::serve::Args),
+    /// Generate a demo organisation, run the whole loop and serve the dashboard.
+    Demo(cmd::demo::Args),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(cmd::token::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BEARING_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! The canonical event: one fact from the delivery system.
+//!
+//! Every adapter turns its input format into [`Event`]s; the store keeps them;
+//! the metric engine reads them. An event's `id` is stable: the same source
+//! event always gets the same id, which is what makes ingest idempotent.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One delivery fact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Stable, source-scoped id (e.g. `github:deployment_status:1234`,
+    /// `cdevents:<context.id>`); the same source event always maps to the same id.
+    pub id: String,
+    /// Where the event came from (e.g. `github`, `cdevents:/tekton`, `trivy`).
+    pub source: String,
+    /// When the fact happened (not when it was received).
+    pub time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// References to other events or external records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    #[serde(flatten)]
+    pub payload: Payload,
+}
+
+impl Event {
+    pub fn kind(&self) -> Kind {
+        self.payload.kind()
+    }
+}
+
+/// A reference from one event to another record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Link {
+    /// What the link means: `caused_by`, `deployment`, `change`, `incident`, `url`, …
+    pub rel: String,
+    /// The target: an event id, a deployment id, a commit, a URL.
+    pub target: String,
+}
+
+/// Event kinds, as stored and as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Change,
+    PipelineRun,
+    Deployment,
+    Rollback,
+    Incident,
+    Cost,
+    Finding,
+    MetricPoint,
+    FeatureFlag,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 9] = [
+        Kind::Change,
+        Kind::PipelineRun,
+        Kind::Deployment,
+        Kind::Rollback,
+        Kind::Incident,
+        Kind::Cost,
+        Kind::Finding,
+        Kind::MetricPoint,
+        Kind::FeatureFlag,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Change => "change",
+            Kind::PipelineRun => "pipeline_run",
+            Kind::Deployment => "deployment",
+            Kind::Rollback => "rollback",
+            Kind::Incident => "incident",
+            Kind::Cost => "cost",
+            Kind::Finding => "finding",
+            Kind::MetricPoint => "metric_point",
+            Kind::FeatureFlag => "feature_flag",
+        }
+    }
+    pub fn from_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// The kind-specific part of an event. Serialised as `"kind": "...", "data": {...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
+pub enum Payload {
+    Change(Change),
+    PipelineRun(PipelineRun),
+    Deployment(Deployment),
+    Rollback(Rollback),
+    Incident(Incident),
+    Cost(CostRow),
+    Finding(Finding),
+    MetricPoint(MetricPoint),
+    FeatureFlag(FeatureFlag),
+}
+
+impl Payload {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Payload::Change(_) => Kind::Change,
+            Payload::PipelineRun(_) => Kind::PipelineRun,
+            Payload::Deployment(_) => Kind::Deployment,
+            Payload::Rollback(_) => Kind::Rollback,
+            Payload::Incident(_) => Kind::Incident,
+            Payload::Cost(_) => Kind::Cost,
+            Payload::Finding(_) => Kind::Finding,
+            Payload::MetricPoint(_) => Kind::MetricPoint,
+            Payload::FeatureFlag(_) => Kind::FeatureFlag,
+        }
+    }
+}
+
+/// A commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commit {
+    pub sha: String,
+    /// When the commit was authored (the start of the lead-time clock).
+    pub authored_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parents: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+}
+
+/// Commits merged into the main line: a push or a merged pull request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    /// PR number or push id within the repo.
+    pub change_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The commits the change brings, oldest first.
+    #[serde(default)]
+    pub commits: Vec<Commit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_at: Option<DateTime<Utc>>,
+    /// The commit on the main line (squash or merge commit), if different from the last commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_changed: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub additions: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletions: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+/// Outcome of a run or deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Success,
+    Failure,
+    Cancelled,
+    InProgress,
+}
+
+/// A CI pipeline run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineRun {
+    pub run_id: String,
+    pub pipeline: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A deployment of a version to an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub deployment_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The head commit deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The commits this deployment brings, when the source lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `direct`, `canary`, `blue-green`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// e.g. `hotfix` marks an unplanned deployment (rework).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+}
+
+/// A rollback of a service in an environment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollback {
+    pub rollback_id: String,
+    /// The deployment that was rolled back, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<String>,
+}
+
+/// Incident lifecycle states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Opened,
+    Acknowledged,
+    Resolved,
+}
+
+/// One step of an incident's life; the metric engine folds steps by `incident_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub incident_id: String,
+    pub status: IncidentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// One FOCUS cost row (only the columns Bearing uses are typed; the rest stay in `extra`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostRow {
+    pub billed_cost: f64,
+    pub effective_cost: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list_cost: Option<f64>,
+    pub currency: String,
+    pub charge_period_start: DateTime<Utc>,
+    pub charge_period_end: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge_category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumed_quantity: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumed_unit: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    Vulnerability,
+    Misconfiguration,
+    Secret,
+    Code,
+    License,
+}
+
+/// Normalised severity, highest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+    Unknown,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+            Severity::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where in a file a finding points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+/// A vulnerability or misconfiguration reported by one scan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub scanner: String,
+    /// Identifies one scan: findings of a target missing from a later scan are fixed.
+    pub scan_id: String,
+    pub kind: FindingKind,
+    /// CVE/GHSA id or rule id.
+    pub rule_id: String,
+    pub severity: Severity,
+    /// What was scanned: image, lockfile, repository path.
+    pub target: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_version: Option<String>,
+    pub fixable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+impl Finding {
+    /// The cross-scanner identity: (vulnerability, package, target).
+    pub fn dedup_key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.rule_id,
+            self.package.as_deref().unwrap_or(""),
+            self.target
+        )
+    }
+}
+
+/// One sample of a named series (SLI counters, business KPIs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    pub name: String,
+    pub value: f64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dimensions: BTreeMap<String, String>,
+}
+
+/// A feature flag turned on, off or re-weighted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureFlag {
+    pub flag: String,
+    pub enabled: bool,
+    /// Share of traffic in percent, when the flag is a gradual rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<f64>,
+}

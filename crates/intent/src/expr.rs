@@ -1,0 +1,253 @@
+//! Adaptation rule expressions: `dora.change_failure_rate(30d) > 15%`.
+//!
+//! Grammar (whitespace-insensitive; `and` binds tighter than `or`):
+//!
+//! ```text
+//! expr    := and ("or" and)*
+//! and     := primary ("and" primary)*
+//! primary := "(" expr ")" | compare
+//! compare := METRIC [ "(" DURATION ")" ] CMP VALUE
+//! ```
+//!
+//! `METRIC` is a catalog name; the optional duration is the window. `VALUE`
+//! is any [`Quantity`], which may contain spaces (`100 USD`).
+
+use std::fmt;
+
+use crate::units::{Comparator, Duration, Quantity};
+
+/// A parsed adaptation condition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Compare(Comparison),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+}
+
+/// `metric(window) cmp value`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub metric: String,
+    pub window: Option<Duration>,
+    pub cmp: Comparator,
+    pub value: Quantity,
+}
+
+impl Expr {
+    /// Every comparison in the expression, left to right.
+    pub fn comparisons(&self) -> Vec<&Comparison> {
+        match self {
+            Expr::Compare(c) => vec![c],
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                let mut v = a.comparisons();
+                v.extend(b.comparisons());
+                v
+            }
+        }
+    }
+
+    /// Evaluates with a lookup giving a metric's value in base units; a
+    /// comparison whose metric has no value is false.
+    pub fn eval(&self, value_of: &mut dyn FnMut(&Comparison) -> Option<f64>) -> bool {
+        match self {
+            Expr::Compare(c) => value_of(c).is_some_and(|v| c.cmp.holds(v, c.value.base_value())),
+            Expr::And(a, b) => a.eval(value_of) && b.eval(value_of),
+            Expr::Or(a, b) => a.eval(value_of) || b.eval(value_of),
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Compare(c) => {
+                write!(f, "{}", c.metric)?;
+                if let Some(w) = c.window {
+                    write!(f, "({w})")?;
+                }
+                write!(f, " {} {}", c.cmp.symbol(), c.value)
+            }
+            Expr::And(a, b) => write!(f, "({a} and {b})"),
+            Expr::Or(a, b) => write!(f, "({a} or {b})"),
+        }
+    }
+}
+
+/// A parse error with the byte offset in the expression where it was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ExprError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// Parses an adaptation expression.
+pub fn parse(src: &str) -> Result<Expr, ExprError> {
+    let mut p = Parser { src, pos: 0 };
+    let e = p.or()?;
+    p.skip_ws();
+    if p.pos < src.len() {
+        return Err(p.err(format!(
+            "unexpected `{}`; expected `and`, `or` or the end",
+            p.rest()
+        )));
+    }
+    Ok(e)
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn rest(&self) -> &'a str {
+        &self.src[self.pos..]
+    }
+    fn err(&self, message: String) -> ExprError {
+        ExprError {
+            offset: self.pos,
+            message,
+        }
+    }
+    fn skip_ws(&mut self) {
+        let trimmed = self.rest().trim_start();
+        self.pos = self.src.len() - trimmed.len();
+    }
+    fn keyword(&mut self, kw: &str) -> bool {
+        self.skip_ws();
+        let r = self.rest();
+        let matches = r.len() >= kw.len()
+            && r[..kw.len()].eq_ignore_ascii_case(kw)
+            && r[kw.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace() || c == '(');
+        if matches {
+            self.pos += kw.len();
+        }
+        matches
+    }
+    fn or(&mut self) -> Result<Expr, ExprError> {
+        let mut left = self.and()?;
+        while self.keyword("or") {
+            let right = self.and()?;
+            left = Expr::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+    fn and(&mut self) -> Result<Expr, ExprError> {
+        let mut left = self.primary()?;
+        while self.keyword("and") {
+            let right = self.primary()?;
+            left = Expr::And(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+    fn primary(&mut self) -> Result<Expr, ExprError> {
+        self.skip_ws();
+        if self.rest().starts_with('(') {
+            self.pos += 1;
+            let e = self.or()?;
+            self.skip_ws();
+            if !self.rest().starts_with(')') {
+                return Err(self.err("expected `)`".into()));
+            }
+            self.pos += 1;
+            return Ok(e);
+        }
+        self.comparison().map(Expr::Compare)
+    }
+    fn comparison(&mut self) -> Result<Comparison, ExprError> {
+        self.skip_ws();
+        let start = self.pos;
+        let len = self
+            .rest()
+            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .unwrap_or(self.rest().len());
+        if len == 0 {
+            return Err(self.err(format!(
+                "expected a metric name such as `dora.change_failure_rate`, found `{}`",
+                self.rest()
+            )));
+        }
+        let metric = self.src[start..start + len].to_string();
+        self.pos += len;
+        let mut window = None;
+        if self.rest().starts_with('(') {
+            let close = self
+                .rest()
+                .find(')')
+                .ok_or_else(|| self.err("expected `)` after the window".into()))?;
+            let inner = &self.rest()[1..close];
+            let w = inner.trim().parse::<Duration>().map_err(|e| ExprError {
+                offset: self.pos + 1,
+                message: format!("invalid window for `{metric}`: {}", e.message),
+            })?;
+            window = Some(w);
+            self.pos += close + 1;
+        }
+        self.skip_ws();
+        let (cmp, after) = Comparator::split_prefix(self.rest()).ok_or_else(|| {
+            self.err(format!(
+                "expected a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`) after `{metric}`, found `{}`",
+                self.rest()
+            ))
+        })?;
+        self.pos = self.src.len() - after.len();
+        self.skip_ws();
+        let value_start = self.pos;
+        // The value runs until ` and `, ` or `, `)` or the end.
+        let mut end = self.src.len();
+        let lower = self.src.to_ascii_lowercase();
+        for stop in [" and ", " or ", ")"] {
+            if let Some(i) = lower[value_start..].find(stop) {
+                end = end.min(value_start + i);
+            }
+        }
+        let text = self.src[value_start..end].trim();
+        let value = text.parse::<Quantity>().map_err(|e| ExprError {
+            offset: value_start,
+            message: e.message,
+        })?;
+        self.pos = end;
+        Ok(Comparison {
+            metric,
+            window,
+            cmp,
+            value,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_design_examples() {
+        let e = parse("dora.change_failure_rate(30d) > 15%").unwrap();
+        let c = &e.comparisons()[0];
+        assert_eq!(c.metric, "dora.change_failure_rate");
+        assert_eq!(c.window, Some(Duration::from_days(30)));
+        assert_eq!(c.cmp, Comparator::Gt);
+        let e = parse("slo.error_budget_remaining < 0 and cost.monthly > 100 USD").unwrap();
+        assert!(matches!(e, Expr::And(_, _)));
+        assert_eq!(e.comparisons().len(), 2);
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "",
+            "> 15%",
+            "dora.change_failure_rate(30x) > 1%",
+            "x >",
+            "x 5",
+            "(a > 1",
+            "a > 1 b",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} should fail");
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! The intent model: what an organisation wants from its delivery system.
+//!
+//! These types are the contract between `bearing.yaml` and every other part of
+//! Bearing. Doc comments here become the descriptions in `bearing schema`.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::units::{Duration, Money, Percent, Target};
+
+/// A whole intent: one `bearing.yaml`, or a folder of YAML files merged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Intent {
+    /// Format version; always `1`.
+    pub version: u32,
+    /// Organisation name, shown on the scorecard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<Team>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<Service>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objectives: Vec<Objective>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<Guardrail>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<Waiver>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflows: Option<Workflows>,
+    /// Rules that change a service's delivery plan when outcomes drift.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adaptation: Vec<AdaptationRule>,
+    /// Organisation-wide settings for security SLAs and metric linking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Settings>,
+}
+
+/// A team that owns services and objectives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Team {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Where to reach the team (channel, email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+}
+
+/// How critical a service is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Critical,
+    #[default]
+    Standard,
+    Experimental,
+}
+
+/// A deployable unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub id: String,
+    /// The owning team's id.
+    pub team: String,
+    #[serde(default)]
+    pub tier: Tier,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repos: Vec<String>,
+    /// Environments in promotion order; the last one is production unless
+    /// `production` is set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
+    /// The environment whose deployments count for DORA metrics (default:
+    /// `production` if listed, else the last environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<ServiceCost>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slos: Vec<Slo>,
+    /// Build and test commands used by generated workflows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
+    /// The default delivery plan; reconcile may tighten it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+impl Service {
+    /// The environment that counts as production for this service.
+    pub fn production_env(&self) -> &str {
+        if let Some(p) = &self.production {
+            return p;
+        }
+        if self.environments.iter().any(|e| e == "production") {
+            return "production";
+        }
+        self.environments
+            .last()
+            .map_or("production", String::as_str)
+    }
+}
+
+/// Cost allocation and budget of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceCost {
+    /// Which cost rows belong to this service.
+    #[serde(rename = "match")]
+    pub matcher: CostMatch,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_budget: Option<Money>,
+}
+
+/// A cost row belongs to a service when all listed tags match, or its
+/// ResourceId is listed (or starts with a listed prefix ending in `*`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CostMatch {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_ids: Vec<String>,
+}
+
+/// A service level objective computed from good/total metric points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    pub id: String,
+    /// Share of good events, e.g. `99.9%`.
+    pub target: Percent,
+    /// Rolling compliance window, e.g. `28d`.
+    pub window: Duration,
+    pub sli: Sli,
+}
+
+/// The metric-point names of good and total events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sli {
+    pub good: String,
+    pub total: String,
+}
+
+/// Build and test commands for generated pipelines.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    /// Container image built by the pipeline (scanned by Trivy/Grype).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Terraform directory, if the service ships infrastructure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terraform: Option<String>,
+    /// Command that deploys a version to an environment (`$ENVIRONMENT`, `$VERSION` are set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<String>,
+}
+
+/// Deployment strategies, weakest first.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    #[default]
+    Direct,
+    BlueGreen,
+    Canary,
+}
+
+impl Strategy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Direct => "direct",
+            Strategy::BlueGreen => "blue-green",
+            Strategy::Canary => "canary",
+        }
+    }
+}
+
+/// How a service is delivered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Canary traffic steps in percent, e.g. `[5%, 25%, 50%]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canary_steps: Vec<Percent>,
+    /// How long each canary step is analysed before promotion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_analysis: Option<Duration>,
+    /// Feature flag to roll out with the release, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_flag: Option<String>,
+}
+
+/// The layer of the organisation an objective belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    Engineering,
+    Financial,
+    Security,
+    Business,
+}
+
+/// A business intent with measurable key results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Objective {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    pub layer: Layer,
+    /// Owning team id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<NaiveDate>,
+    pub key_results: Vec<KeyResult>,
+}
+
+/// A metric held against a target over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyResult {
+    /// A metric from `bearing metrics`, e.g. `dora.lead_time.p50`.
+    pub metric: String,
+    #[serde(default)]
+    pub scope: Scope,
+    /// Extra filters, e.g. `severity: [critical, high]`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub filter: BTreeMap<String, FilterValue>,
+    pub target: Target,
+    /// Rolling window the metric is computed over (default `30d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Duration>,
+}
+
+/// One filter value or a list of accepted values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FilterValue {
+    One(String),
+    Any(Vec<String>),
+}
+
+impl FilterValue {
+    pub fn values(&self) -> Vec<&str> {
+        match self {
+            FilterValue::One(s) => vec![s.as_str()],
+            FilterValue::Any(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// What a key result, waiver or rule applies to. Empty means the whole organisation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+}
+
+impl Scope {
+    pub fn is_org(&self) -> bool {
+        self.team.is_none() && self.service.is_none() && self.environment.is_none()
+    }
+}
+
+/// Built-in guardrail kinds; `rego` loads custom policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailKind {
+    CostBudget,
+    Vulnerabilities,
+    ErrorBudget,
+    IamLeastPrivilege,
+    K8sBaseline,
+    ChangeWindow,
+    DeployStrategy,
+    RequiredChecks,
+    ChangeRisk,
+    Rego,
+}
+
+impl GuardrailKind {
+    pub const ALL: [GuardrailKind; 10] = [
+        GuardrailKind::CostBudget,
+        GuardrailKind::Vulnerabilities,
+        GuardrailKind::ErrorBudget,
+        GuardrailKind::IamLeastPrivilege,
+        GuardrailKind::K8sBaseline,
+        GuardrailKind::ChangeWindow,
+        GuardrailKind::DeployStrategy,
+        GuardrailKind::RequiredChecks,
+        GuardrailKind::ChangeRisk,
+        GuardrailKind::Rego,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            GuardrailKind::CostBudget => "cost_budget",
+            GuardrailKind::Vulnerabilities => "vulnerabilities",
+            GuardrailKind::ErrorBudget => "error_budget",
+            GuardrailKind::IamLeastPrivilege => "iam_least_privilege",
+            GuardrailKind::K8sBaseline => "k8s_baseline",
+            GuardrailKind::ChangeWindow => "change_window",
+            GuardrailKind::DeployStrategy => "deploy_strategy",
+            GuardrailKind::RequiredChecks => "required_checks",
+            GuardrailKind::ChangeRisk => "change_risk",
+            GuardrailKind::Rego => "rego",
+        }
+    }
+}
+
+/// How a guardrail's violations affect the decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Violations deny the change.
+    #[default]
+    Enforce,
+    /// Violations are reported as warnings.
+    Warn,
+    /// Violations are only recorded in the decision log.
+    Audit,
+}
+
+/// A policy that protects an objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Guardrail {
+    pub id: String,
+    pub kind: GuardrailKind,
+    /// The objective this guardrail protects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protects: Option<String>,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Kind-specific parameters (see `docs/guardrails.md`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// For `rego`: a file or folder of policies, relative to the intent file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Where the guardrail applies (default: everywhere).
+    #[serde(default, skip_serializing_if = "Scope::is_org")]
+    pub scope: Scope,
+}
+
+/// An exception to a guardrail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    pub guardrail: String,
+    #[serde(default)]
+    pub scope: Scope,
+    pub owner: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// Last day the waiver applies (inclusive, UTC).
+    pub expires: NaiveDate,
+    /// Only these rule ids / messages are waived (default: all of the guardrail).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+}
+
+impl Waiver {
+    pub fn is_expired(&self, today: NaiveDate) -> bool {
+        today > self.expires
+    }
+}
+
+/// CI platforms Bearing generates pipelines for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkflowTarget {
+    #[default]
+    GithubActions,
+    GitlabCi,
+}
+
+/// Settings for generated workflows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Workflows {
+    #[serde(default)]
+    pub target: WorkflowTarget,
+    /// Scanner used in generated pipelines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scanner: Option<Scanner>,
+    /// URL of the Bearing server pipelines report to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scanner {
+    #[default]
+    Trivy,
+    Grype,
+}
+
+/// When an expression over outcomes holds, change the delivery plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdaptationRule {
+    /// Optional id used in the action log (default: `rule-<index>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// e.g. `dora.change_failure_rate(30d) > 15%`; `and` / `or` combine comparisons.
+    pub when: String,
+    pub then: PlanChange,
+    /// Services the rule applies to (default: every service).
+    #[serde(default, skip_serializing_if = "Scope::is_org")]
+    pub scope: Scope,
+    /// How long after applying to measure whether the metric moved (default `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluate_after: Option<Duration>,
+}
+
+/// A change to a service's delivery plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<Strategy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<bool>,
+    /// Extra guardrail ids to enforce, e.g. `required_checks`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_gates: Vec<String>,
+}
+
+/// Organisation-wide settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Time to fix a finding, per severity (defaults: critical 15d, high 30d,
+    /// medium 90d, low 180d).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_sla: Option<SecuritySla>,
+    /// How far back from an incident to look for the deployment that caused it (default `24h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_window: Option<Duration>,
+    /// IANA time zone for daily buckets (default `UTC`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySla {
+    #[serde(default = "sla_critical")]
+    pub critical: Duration,
+    #[serde(default = "sla_high")]
+    pub high: Duration,
+    #[serde(default = "sla_medium")]
+    pub medium: Duration,
+    #[serde(default = "sla_low")]
+    pub low: Duration,
+}
+
+impl Default for SecuritySla {
+    fn default() -> Self {
+        SecuritySla {
+            critical: sla_critical(),
+            high: sla_high(),
+            medium: sla_medium(),
+            low: sla_low(),
+        }
+    }
+}
+
+fn sla_critical() -> Duration {
+    Duration::from_days(15)
+}
+fn sla_high() -> Duration {
+    Duration::from_days(30)
+}
+fn sla_medium() -> Duration {
+    Duration::from_days(90)
+}
+fn sla_low() -> Duration {
+    Duration::from_days(180)
+}
+
+impl Intent {
+    pub fn team(&self, id: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.id == id)
+    }
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id == id)
+    }
+    pub fn objective(&self, id: &str) -> Option<&Objective> {
+        self.objectives.iter().find(|o| o.id == id)
+    }
+    pub fn guardrail(&self, id: &str) -> Option<&Guardrail> {
+        self.guardrails.iter().find(|g| g.id == id)
+    }
+    /// Services owned by a team.
+    pub fn services_of<'a>(&'a self, team: &'a str) -> impl Iterator<Item = &'a Service> + 'a {
+        self.services.iter().filter(move |s| s.team == team)
+    }
+    pub fn security_sla(&self) -> SecuritySla {
+        self.settings
+            .as_ref()
+            .and_then(|s| s.security_sla.clone())
+            .unwrap_or_default()
+    }
+    pub fn incident_window(&self) -> Duration {
+        self.settings
+            .as_ref()
+            .and_then(|s| s.incident_window)
+            .unwrap_or(Duration::from_hours(24))
+    }
+}

@@ -1,0 +1,571 @@
+//! Typed values with units, parsed once from their text form.
+//!
+//! Intent files write quantities as short strings: durations (`90s`, `1h`,
+//! `30d`), percentages (`15%`, `99.9%`), money (`12000 USD`), rates
+//! (`5/week`) and targets (`<= 1d`, `>= 5/week`, `== 0`). Each type here
+//! parses that form, prints it back (`parse(display(x)) == x`), and
+//! serialises as the same string.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// What went wrong parsing a unit value: says what was found and what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct UnitError {
+    pub message: String,
+}
+
+impl UnitError {
+    fn new(found: &str, expected: &str) -> Self {
+        UnitError {
+            message: format!("invalid {expected}: found `{found}`"),
+        }
+    }
+}
+
+/// A span of time, stored in whole seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration {
+    secs: u64,
+}
+
+const DURATION_UNITS: [(&str, u64); 5] = [
+    ("w", 7 * 86_400),
+    ("d", 86_400),
+    ("h", 3_600),
+    ("m", 60),
+    ("s", 1),
+];
+
+impl Duration {
+    pub const fn from_secs(secs: u64) -> Self {
+        Duration { secs }
+    }
+    pub const fn from_hours(h: u64) -> Self {
+        Duration { secs: h * 3_600 }
+    }
+    pub const fn from_days(d: u64) -> Self {
+        Duration { secs: d * 86_400 }
+    }
+    pub const fn as_secs(self) -> u64 {
+        self.secs
+    }
+    pub fn as_days_f64(self) -> f64 {
+        self.secs as f64 / 86_400.0
+    }
+    pub fn to_chrono(self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.secs).unwrap_or(i64::MAX))
+    }
+}
+
+impl FromStr for Duration {
+    type Err = UnitError;
+    /// Accepts `<integer><unit>` with unit one of `s m h d w`, or a
+    /// concatenation such as `1h30m`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let expected = "duration (expected e.g. `90s`, `15m`, `1h`, `30d`, `2w`)";
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(UnitError::new(s, expected));
+        }
+        let mut total: u64 = 0;
+        let mut rest = t;
+        while !rest.is_empty() {
+            let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 {
+                return Err(UnitError::new(s, expected));
+            }
+            let n: u64 = rest[..digits]
+                .parse()
+                .map_err(|_| UnitError::new(s, expected))?;
+            rest = &rest[digits..];
+            let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
+            let unit = &rest[..unit_len];
+            let mult = DURATION_UNITS
+                .iter()
+                .find(|(u, _)| *u == unit)
+                .map(|(_, m)| *m)
+                .ok_or_else(|| UnitError::new(s, expected))?;
+            total = n
+                .checked_mul(mult)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(|| UnitError {
+                    message: format!("duration `{s}` is too large"),
+                })?;
+            rest = &rest[unit_len..];
+        }
+        Ok(Duration { secs: total })
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.secs == 0 {
+            return write!(f, "0s");
+        }
+        let mut rest = self.secs;
+        for (unit, mult) in DURATION_UNITS {
+            if rest >= mult {
+                write!(f, "{}{}", rest / mult, unit)?;
+                rest %= mult;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A percentage; `15%` is stored as `15.0`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Percent(pub f64);
+
+impl Percent {
+    /// The value as a fraction: `15%` → `0.15`.
+    pub fn fraction(self) -> f64 {
+        self.0 / 100.0
+    }
+}
+
+impl FromStr for Percent {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let expected = "percentage (expected e.g. `15%`, `99.9%`)";
+        let t = s.trim();
+        let num = t
+            .strip_suffix('%')
+            .ok_or_else(|| UnitError::new(s, expected))?;
+        let v = parse_finite(num.trim()).ok_or_else(|| UnitError::new(s, expected))?;
+        Ok(Percent(v))
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
+/// An amount of money in a currency (ISO 4217 code, three upper-case letters).
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub struct Money {
+    pub amount: f64,
+    pub currency: String,
+}
+
+impl FromStr for Money {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let expected = "money (expected an amount and a currency code, e.g. `12000 USD`)";
+        let mut parts = s.split_whitespace();
+        let (Some(amount), Some(currency), None) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(UnitError::new(s, expected));
+        };
+        let amount =
+            parse_finite(&amount.replace('_', "")).ok_or_else(|| UnitError::new(s, expected))?;
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(UnitError {
+                message: format!(
+                    "invalid currency `{currency}` in `{s}`: expected a three-letter code such as `USD` or `EUR`"
+                ),
+            });
+        }
+        Ok(Money {
+            amount,
+            currency: currency.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+/// The period of a [`Rate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+impl Period {
+    pub const ALL: [Period; 4] = [Period::Hour, Period::Day, Period::Week, Period::Month];
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Hour => "hour",
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        }
+    }
+    /// Length in days (a month counts as 30 days).
+    pub fn days(self) -> f64 {
+        match self {
+            Period::Hour => 1.0 / 24.0,
+            Period::Day => 1.0,
+            Period::Week => 7.0,
+            Period::Month => 30.0,
+        }
+    }
+}
+
+/// A count per period: `5/week`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub count: f64,
+    pub per: Period,
+}
+
+impl Rate {
+    pub fn per_day(self) -> f64 {
+        self.count / self.per.days()
+    }
+}
+
+impl FromStr for Rate {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let expected = "rate (expected e.g. `5/week`, `1/day`, `20/month`)";
+        let (n, p) = s
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| UnitError::new(s, expected))?;
+        let count = parse_finite(n.trim()).ok_or_else(|| UnitError::new(s, expected))?;
+        let per = Period::ALL
+            .into_iter()
+            .find(|x| x.name() == p.trim())
+            .ok_or_else(|| UnitError::new(s, expected))?;
+        Ok(Rate { count, per })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.count, self.per.name())
+    }
+}
+
+/// Any value a target can compare against.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Quantity {
+    Duration(Duration),
+    Percent(Percent),
+    Money(Money),
+    Rate(Rate),
+    Number(f64),
+}
+
+impl Quantity {
+    /// The unit kind, as named in the metric catalog.
+    pub fn unit(&self) -> Unit {
+        match self {
+            Quantity::Duration(_) => Unit::Duration,
+            Quantity::Percent(_) => Unit::Percent,
+            Quantity::Money(_) => Unit::Money,
+            Quantity::Rate(_) => Unit::Rate,
+            Quantity::Number(_) => Unit::Count,
+        }
+    }
+
+    /// The value in the metric engine's base unit: seconds for durations, a
+    /// fraction for percentages, the amount for money, events per day for rates.
+    pub fn base_value(&self) -> f64 {
+        match self {
+            Quantity::Duration(d) => d.as_secs() as f64,
+            Quantity::Percent(p) => p.fraction(),
+            Quantity::Money(m) => m.amount,
+            Quantity::Rate(r) => r.per_day(),
+            Quantity::Number(n) => *n,
+        }
+    }
+}
+
+impl FromStr for Quantity {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.ends_with('%') {
+            return t.parse().map(Quantity::Percent);
+        }
+        if t.contains('/') {
+            return t.parse().map(Quantity::Rate);
+        }
+        if t.contains(' ') {
+            return t.parse().map(Quantity::Money);
+        }
+        if let Some(n) = parse_finite(t) {
+            return Ok(Quantity::Number(n));
+        }
+        if t.ends_with(|c: char| c.is_ascii_alphabetic())
+            && t.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return t.parse().map(Quantity::Duration);
+        }
+        Err(UnitError::new(
+            s,
+            "value (expected a number, a duration `1d`, a percentage `15%`, money `100 USD` or a rate `5/week`)",
+        ))
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Quantity::Duration(v) => v.fmt(f),
+            Quantity::Percent(v) => v.fmt(f),
+            Quantity::Money(v) => v.fmt(f),
+            Quantity::Rate(v) => v.fmt(f),
+            Quantity::Number(v) => v.fmt(f),
+        }
+    }
+}
+
+/// The unit kinds metrics are measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Duration,
+    Percent,
+    Money,
+    Rate,
+    Count,
+    /// Dimensionless ratio such as a burn rate (`14.4`).
+    Ratio,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Duration => "duration",
+            Unit::Percent => "percentage",
+            Unit::Money => "money",
+            Unit::Rate => "rate",
+            Unit::Count => "count",
+            Unit::Ratio => "ratio",
+        }
+    }
+}
+
+/// Comparison operators in targets and adaptation rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Comparator {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl Comparator {
+    pub const ALL: [Comparator; 6] = [
+        Comparator::Le,
+        Comparator::Ge,
+        Comparator::Eq,
+        Comparator::Ne,
+        Comparator::Lt,
+        Comparator::Gt,
+    ];
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparator::Lt => "<",
+            Comparator::Le => "<=",
+            Comparator::Gt => ">",
+            Comparator::Ge => ">=",
+            Comparator::Eq => "==",
+            Comparator::Ne => "!=",
+        }
+    }
+    pub fn holds(self, left: f64, right: f64) -> bool {
+        match self {
+            Comparator::Lt => left < right,
+            Comparator::Le => left <= right,
+            Comparator::Gt => left > right,
+            Comparator::Ge => left >= right,
+            Comparator::Eq => (left - right).abs() <= f64::EPSILON * left.abs().max(1.0),
+            Comparator::Ne => (left - right).abs() > f64::EPSILON * left.abs().max(1.0),
+        }
+    }
+    /// Whether larger values are better under this comparator (`>=`, `>`).
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Comparator::Gt | Comparator::Ge)
+    }
+    /// Splits a leading comparator off `s` (longest symbol first).
+    pub fn split_prefix(s: &str) -> Option<(Comparator, &str)> {
+        let t = s.trim_start();
+        Comparator::ALL
+            .into_iter()
+            .find_map(|c| t.strip_prefix(c.symbol()).map(|rest| (c, rest)))
+    }
+}
+
+/// A key-result target: `<= 1d`, `>= 5/week`, `< 15%`, `== 0`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub cmp: Comparator,
+    pub value: Quantity,
+}
+
+impl Target {
+    /// Whether a measured value (in base units, see [`Quantity::base_value`]) meets the target.
+    pub fn is_met(&self, measured: f64) -> bool {
+        self.cmp.holds(measured, self.value.base_value())
+    }
+}
+
+impl FromStr for Target {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (cmp, rest) = Comparator::split_prefix(s).ok_or_else(|| UnitError {
+            message: format!(
+                "invalid target `{s}`: expected a comparison such as `<= 1d`, `>= 5/week`, `< 15%` or `== 0`"
+            ),
+        })?;
+        let value = rest.parse::<Quantity>().map_err(|e| UnitError {
+            message: format!("invalid target `{s}`: {}", e.message),
+        })?;
+        Ok(Target { cmp, value })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.cmp.symbol(), self.value)
+    }
+}
+
+fn parse_finite(s: &str) -> Option<f64> {
+    if s.is_empty()
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
+    {
+        return None;
+    }
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Serde and JSON Schema support: every unit type is a string in YAML and JSON.
+macro_rules! string_serde {
+    ($ty:ty, $desc:expr, $pattern:expr) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                // Accept plain YAML numbers too (`target: 0` is not a unit value,
+                // but `== 0` style targets and counts are written as numbers).
+                let raw = StringOrNumber::deserialize(d)?;
+                raw.0.parse().map_err(serde::de::Error::custom)
+            }
+        }
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "description": $desc,
+                    "pattern": $pattern,
+                })
+            }
+        }
+    };
+}
+
+struct StringOrNumber(String);
+
+impl<'de> Deserialize<'de> for StringOrNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            S(String),
+            I(i64),
+            F(f64),
+        }
+        Ok(StringOrNumber(match Raw::deserialize(d)? {
+            Raw::S(s) => s,
+            Raw::I(i) => i.to_string(),
+            Raw::F(f) => f.to_string(),
+        }))
+    }
+}
+
+string_serde!(
+    Duration,
+    "A duration: an integer and a unit (s, m, h, d, w), e.g. `90s`, `1h`, `30d`.",
+    r"^\s*([0-9]+[smhdw])+\s*$"
+);
+string_serde!(
+    Percent,
+    "A percentage, e.g. `15%` or `99.9%`.",
+    r"^\s*-?[0-9.]+\s*%\s*$"
+);
+string_serde!(
+    Money,
+    "An amount and a three-letter currency code, e.g. `12000 USD`.",
+    r"^\s*-?[0-9._]+\s+[A-Z]{3}\s*$"
+);
+string_serde!(
+    Rate,
+    "A count per period, e.g. `5/week`.",
+    r"^\s*[0-9.]+\s*/\s*(hour|day|week|month)\s*$"
+);
+string_serde!(
+    Quantity,
+    "A number, duration, percentage, money amount or rate.",
+    r"^.+$"
+);
+string_serde!(
+    Target,
+    "A comparison and a value, e.g. `<= 1d`, `>= 5/week`, `< 15%`, `== 0`.",
+    r"^\s*(<=|>=|==|!=|<|>)\s*\S.*$"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_trip() {
+        for s in ["90s", "1h", "30d", "2w", "1h30m", "0s"] {
+            let d: Duration = s.parse().unwrap();
+            assert_eq!(d.to_string().parse::<Duration>().unwrap(), d, "{s}");
+        }
+        assert_eq!("90s".parse::<Duration>().unwrap().to_string(), "1m30s");
+        assert!("1y".parse::<Duration>().is_err());
+        assert!("d".parse::<Duration>().is_err());
+        assert!("99999999999999999999d".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn targets_parse() {
+        let t: Target = "<= 1d".parse().unwrap();
+        assert_eq!(t.cmp, Comparator::Le);
+        assert_eq!(t.value, Quantity::Duration(Duration::from_days(1)));
+        let t: Target = ">= 5/week".parse().unwrap();
+        assert!(matches!(
+            t.value,
+            Quantity::Rate(Rate {
+                per: Period::Week,
+                ..
+            })
+        ));
+        let t: Target = "== 0".parse().unwrap();
+        assert_eq!(t.value, Quantity::Number(0.0));
+        let t: Target = "<= 10000 USD".parse().unwrap();
+        assert!(matches!(t.value, Quantity::Money(_)));
+        assert!("=< 1d".parse::<Target>().is_err());
+        assert!("<= 1 parsec".parse::<Target>().is_err());
+    }
+}
