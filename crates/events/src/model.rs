@@ -26,11 +26,34 @@ pub struct Event {
     /// References to other events or external records.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
+    /// Source-specific extras kept verbatim (e.g. CDEvents `customData`, SARIF rule tags).
+    /// Never needed by the metrics; shown by `events list` and kept for audit.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, serde_json::Value>,
     #[serde(flatten)]
     pub payload: Payload,
 }
 
 impl Event {
+    /// An event with no service, environment, links or attributes.
+    pub fn new(
+        id: impl Into<String>,
+        source: impl Into<String>,
+        time: DateTime<Utc>,
+        payload: Payload,
+    ) -> Event {
+        Event {
+            id: id.into(),
+            source: source.into(),
+            time,
+            service: None,
+            environment: None,
+            links: Vec::new(),
+            attributes: BTreeMap::new(),
+            payload,
+        }
+    }
+
     pub fn kind(&self) -> Kind {
         self.payload.kind()
     }
