@@ -6,6 +6,14 @@
 
 use std::sync::Arc;
 
+mod codec;
+pub mod lifecycle;
+pub mod postgres;
+pub mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
 use async_trait::async_trait;
 use bearing_events::{Action, DecisionRecord, DeliveryPlan, Event, Finding, Kind};
 use chrono::{DateTime, Utc};
@@ -22,6 +30,27 @@ pub enum StoreError {
     Database(String),
     #[error("stored record `{id}` is corrupt: {message}")]
     Corrupt { id: String, message: String },
+    /// An event the store refuses; nothing of its batch was written.
+    #[error("event #{index} (`{id}`): field `{field}`: expected {expected}")]
+    InvalidEvent {
+        /// Position of the event in the batch, from 0.
+        index: usize,
+        id: String,
+        field: &'static str,
+        expected: String,
+    },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(err.to_string())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Database(format!("migrating the schema: {err}"))
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -101,19 +130,25 @@ pub trait Store: Send + Sync {
     /// Events stored after `cursor` (an opaque, increasing sequence), and the new cursor.
     async fn events_after(&self, cursor: i64, limit: u64) -> Result<(Vec<Event>, i64)>;
 
+    /// Findings ordered by first seen, then key.
     async fn findings(&self, query: &FindingQuery) -> Result<Vec<FindingState>>;
 
     async fn put_decision(&self, decision: &DecisionRecord) -> Result<()>;
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>>;
+    /// Decisions newest first. The log is append-only: putting an id again keeps the first.
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>>;
 
+    /// Plans ordered by service.
     async fn plans(&self) -> Result<Vec<DeliveryPlan>>;
+    /// Inserts or replaces the plan of `plan.service`.
     async fn put_plan(&self, plan: &DeliveryPlan) -> Result<()>;
 
     /// Inserts or replaces an action by id.
     async fn put_action(&self, action: &Action) -> Result<()>;
+    /// Actions ordered by creation time, then id.
     async fn actions(&self) -> Result<Vec<Action>>;
 
+    /// Inserts or replaces a token by id.
     async fn put_token(&self, token: &TokenRecord) -> Result<()>;
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>>;
 }
@@ -123,5 +158,66 @@ pub type DynStore = Arc<dyn Store>;
 /// Opens (creating and migrating as needed) the store a URL names:
 /// `sqlite://PATH`, a plain file path, or `postgres://…`.
 pub async fn open(url: &str) -> Result<DynStore> {
-    Err(StoreError::BadUrl(url.to_string()))
+    match parse_url(url)? {
+        Location::Sqlite(path) => Ok(Arc::new(SqliteStore::open(&path).await?)),
+        Location::Postgres(url) => Ok(Arc::new(PostgresStore::open(&url).await?)),
+    }
+}
+
+/// Where a database URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file (created if missing), or `:memory:`.
+    Sqlite(String),
+    /// A Postgres connection URL, passed through unchanged.
+    Postgres(String),
+}
+
+/// Classifies a database URL: `postgres://…`/`postgresql://…`, `sqlite://PATH`,
+/// `sqlite:PATH`, or a plain file path.
+pub fn parse_url(url: &str) -> Result<Location> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Location::Postgres(url.to_string()));
+    }
+    let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("sqlite:") {
+        rest
+    } else if url.contains("://") {
+        return Err(StoreError::BadUrl(url.to_string()));
+    } else {
+        url
+    };
+    if path.is_empty() {
+        return Err(StoreError::BadUrl(url.to_string()));
+    }
+    Ok(Location::Sqlite(path.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_classified() {
+        assert_eq!(
+            parse_url("sqlite://bearing.db").unwrap(),
+            Location::Sqlite("bearing.db".into())
+        );
+        assert_eq!(
+            parse_url("sqlite:///tmp/x.db").unwrap(),
+            Location::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(
+            parse_url("data/b.db").unwrap(),
+            Location::Sqlite("data/b.db".into())
+        );
+        assert_eq!(
+            parse_url("postgres://u@h/db").unwrap(),
+            Location::Postgres("postgres://u@h/db".into())
+        );
+        assert!(matches!(parse_url("mysql://x"), Err(StoreError::BadUrl(_))));
+        assert!(matches!(parse_url("sqlite://"), Err(StoreError::BadUrl(_))));
+    }
 }

@@ -1,0 +1,236 @@
+//! Turning records into rows and back, shared by both backends: validation of
+//! incoming events, millisecond timestamps, JSON columns.
+
+use bearing_events::{Event, Payload};
+use chrono::{DateTime, TimeZone, Utc};
+use serde::de::DeserializeOwned;
+
+use crate::{Result, StoreError};
+
+/// Longest event id accepted, in bytes.
+pub(crate) const MAX_ID_LEN: usize = 1024;
+
+/// One event as stored: indexed columns plus the whole event as JSON.
+pub(crate) struct EventRow<'a> {
+    pub id: &'a str,
+    pub kind: &'static str,
+    pub source: &'a str,
+    pub service: Option<&'a str>,
+    pub environment: Option<&'a str>,
+    pub time: i64,
+    pub payload: String,
+}
+
+/// Validates a batch and encodes it; the first bad event fails the batch.
+pub(crate) fn encode(events: &[Event]) -> Result<Vec<EventRow<'_>>> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            validate(event).map_err(|(field, expected)| StoreError::InvalidEvent {
+                index,
+                id: event.id.clone(),
+                field,
+                expected: expected.to_string(),
+            })?;
+            let payload = serde_json::to_string(event).map_err(|err| StoreError::InvalidEvent {
+                index,
+                id: event.id.clone(),
+                field: "payload",
+                expected: format!("a value JSON can represent ({err})"),
+            })?;
+            Ok(EventRow {
+                id: &event.id,
+                kind: event.kind().name(),
+                source: &event.source,
+                service: event.service.as_deref(),
+                environment: event.environment.as_deref(),
+                time: ms(event.time),
+                payload,
+            })
+        })
+        .collect()
+}
+
+/// What the store requires of an event beyond its type: ids and numbers it
+/// can store and read back.
+fn validate(event: &Event) -> std::result::Result<(), (&'static str, &'static str)> {
+    if event.id.is_empty() || event.id.len() > MAX_ID_LEN {
+        return Err(("id", "a non-empty id of at most 1024 bytes"));
+    }
+    if event.id.contains('\0') {
+        return Err(("id", "text without NUL characters"));
+    }
+    if event.source.is_empty() || event.source.contains('\0') {
+        return Err(("source", "a non-empty source without NUL characters"));
+    }
+    if event.service.as_deref().is_some_and(|s| s.contains('\0')) {
+        return Err(("service", "text without NUL characters"));
+    }
+    if event
+        .environment
+        .as_deref()
+        .is_some_and(|s| s.contains('\0'))
+    {
+        return Err(("environment", "text without NUL characters"));
+    }
+    let finite = |field, v: f64| {
+        if v.is_finite() {
+            Ok(())
+        } else {
+            Err((field, "a finite number"))
+        }
+    };
+    match &event.payload {
+        Payload::MetricPoint(m) => finite("data.value", m.value)?,
+        Payload::Cost(c) => {
+            finite("data.billed_cost", c.billed_cost)?;
+            finite("data.effective_cost", c.effective_cost)?;
+            if let Some(v) = c.list_cost {
+                finite("data.list_cost", v)?;
+            }
+            if let Some(v) = c.consumed_quantity {
+                finite("data.consumed_quantity", v)?;
+            }
+        }
+        Payload::FeatureFlag(f) => {
+            if let Some(v) = f.rollout {
+                finite("data.rollout", v)?;
+            }
+        }
+        Payload::Finding(f) => {
+            if f.rule_id.is_empty() {
+                return Err(("data.rule_id", "a non-empty rule or vulnerability id"));
+            }
+            if f.target.is_empty() {
+                return Err(("data.target", "a non-empty scan target"));
+            }
+            let nul = |s: &str| s.contains('\0');
+            if nul(&f.rule_id) || nul(&f.target) || f.package.as_deref().is_some_and(nul) {
+                return Err(("data", "rule id, package and target without NUL characters"));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(id: &str, ms: i64) -> Result<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| StoreError::Corrupt {
+            id: id.to_string(),
+            message: format!("timestamp {ms} is out of range"),
+        })
+}
+
+/// Parses a JSON column of the record `id`.
+pub(crate) fn from_json<T: DeserializeOwned>(id: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|err| StoreError::Corrupt {
+        id: id.to_string(),
+        message: err.to_string(),
+    })
+}
+
+/// Serialises a record Bearing produced itself.
+pub(crate) fn to_json<T: serde::Serialize>(id: &str, value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|err| StoreError::Corrupt {
+        id: id.to_string(),
+        message: format!("cannot be written as JSON: {err}"),
+    })
+}
+
+/// Decodes a stored event.
+pub(crate) fn decode_event(payload: &str) -> Result<Event> {
+    serde_json::from_str(payload).map_err(|err| StoreError::Corrupt {
+        id: serde_json::from_str::<serde_json::Value>(payload)
+            .ok()
+            .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_string))
+            .unwrap_or_else(|| "?".to_string()),
+        message: err.to_string(),
+    })
+}
+
+/// The columns of a `findings` row, in `SELECT` order.
+pub(crate) type FindingRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+/// The column list matching [`FindingRow`].
+pub(crate) const FINDING_COLUMNS: &str =
+    "key, service, finding, scanners, event_ids, first_seen, last_seen, fixed_at";
+
+pub(crate) fn decode_finding(row: FindingRow) -> Result<crate::FindingState> {
+    let (key, service, finding, scanners, event_ids, first_seen, last_seen, fixed_at) = row;
+    Ok(crate::FindingState {
+        finding: from_json(&key, &finding)?,
+        service,
+        scanners: from_json(&key, &scanners)?,
+        event_ids: from_json(&key, &event_ids)?,
+        first_seen: from_ms(&key, first_seen)?,
+        last_seen: from_ms(&key, last_seen)?,
+        fixed_at: fixed_at.map(|t| from_ms(&key, t)).transpose()?,
+        key,
+    })
+}
+
+/// A finding state encoded for an upsert.
+pub(crate) struct FindingRowOut {
+    pub key: String,
+    pub target: String,
+    pub service: Option<String>,
+    pub finding: String,
+    pub scanners: String,
+    pub event_ids: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub fixed_at: Option<i64>,
+}
+
+pub(crate) fn encode_finding(state: &crate::FindingState) -> Result<FindingRowOut> {
+    Ok(FindingRowOut {
+        key: state.key.clone(),
+        target: state.finding.target.clone(),
+        service: state.service.clone(),
+        finding: to_json(&state.key, &state.finding)?,
+        scanners: to_json(&state.key, &state.scanners)?,
+        event_ids: to_json(&state.key, &state.event_ids)?,
+        first_seen: ms(state.first_seen),
+        last_seen: ms(state.last_seen),
+        fixed_at: state.fixed_at.map(ms),
+    })
+}
+
+/// The upsert of findings rows, shared by both backends (same SQL dialect here).
+pub(crate) const FINDING_UPSERT: &str = "INSERT INTO findings \
+     (key, target, service, finding, scanners, event_ids, first_seen, last_seen, fixed_at) ";
+pub(crate) const FINDING_UPSERT_TAIL: &str = " ON CONFLICT (key) DO UPDATE SET \
+     target = excluded.target, service = excluded.service, finding = excluded.finding, \
+     scanners = excluded.scanners, event_ids = excluded.event_ids, \
+     first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
+     fixed_at = excluded.fixed_at";
+
+/// Decodes a `tokens` row: (id, name, hash, scopes JSON, created_at ms).
+pub(crate) fn decode_token(
+    (id, name, hash, scopes, created_at): (String, String, String, String, i64),
+) -> Result<crate::TokenRecord> {
+    Ok(crate::TokenRecord {
+        scopes: from_json(&id, &scopes)?,
+        created_at: from_ms(&id, created_at)?,
+        name,
+        hash,
+        id,
+    })
+}

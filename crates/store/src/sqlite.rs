@@ -1,0 +1,363 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! Durability: `synchronous=FULL`, so a commit is fsynced to the WAL before
+//! [`Store::ingest`] returns; what was acknowledged survives `kill -9` and
+//! power loss. Events are clustered by an increasing integer key (appends to
+//! the b-tree) with a unique index on the source id, and inserted with
+//! multi-row statements: every statement is a round trip to sqlx's SQLite
+//! worker thread, so rows per statement is what sets the ingest rate.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bearing_events::{Action, DecisionRecord, DeliveryPlan, Event};
+use futures::TryStreamExt;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+
+use crate::codec::{self, FINDING_COLUMNS, FINDING_UPSERT, FINDING_UPSERT_TAIL};
+use crate::lifecycle::{self, Report};
+use crate::{
+    DecisionQuery, EventQuery, FindingQuery, FindingState, IngestOutcome, Result, Store,
+    StoreError, TokenRecord,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// Rows per multi-row `INSERT` (7 parameters each, far below SQLite's limit).
+const ROWS_PER_STATEMENT: usize = 500;
+/// Page cache per connection, in KiB (SQLite's default is 2 MiB).
+const CACHE_KIB: i64 = 64 * 1024;
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database file at `path`; `:memory:`
+    /// gives a private in-memory database.
+    pub async fn open(path: &str) -> Result<SqliteStore> {
+        let memory = path == ":memory:";
+        let options = if memory {
+            SqliteConnectOptions::from_str("sqlite::memory:")?
+        } else {
+            SqliteConnectOptions::new().filename(path)
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .pragma("cache_size", (-CACHE_KIB).to_string())
+            .pragma("temp_store", "memory");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 4 })
+            .min_connections(if memory { 1 } else { 0 })
+            .idle_timeout(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if memory {
+                None
+            } else {
+                Some(Duration::from_secs(3600))
+            })
+            .connect_with(options)
+            .await
+            .map_err(|err| StoreError::Database(format!("opening `{path}`: {err}")))?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool, for queries the trait does not cover.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn update_findings(
+        tx: &mut Transaction<'_, Sqlite>,
+        reports: &[Report<'_>],
+    ) -> Result<()> {
+        let targets: Vec<&str> = lifecycle::targets(reports).into_iter().collect();
+        let mut states = BTreeMap::new();
+        for chunk in targets.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {FINDING_COLUMNS} FROM findings WHERE target IN ("
+            ));
+            let mut sep = q.separated(", ");
+            for t in chunk {
+                sep.push_bind(*t);
+            }
+            q.push(")");
+            let rows: Vec<codec::FindingRow> = q.build_query_as().fetch_all(&mut **tx).await?;
+            for row in rows {
+                let state = codec::decode_finding(row)?;
+                states.insert(state.key.clone(), state);
+            }
+        }
+        let changed = lifecycle::apply(&mut states, reports);
+        let rows = changed
+            .iter()
+            .filter_map(|k| states.get(k))
+            .map(codec::encode_finding)
+            .collect::<Result<Vec<_>>>()?;
+        for chunk in rows.chunks(100) {
+            let mut q = QueryBuilder::<Sqlite>::new(FINDING_UPSERT);
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(&r.key)
+                    .push_bind(&r.target)
+                    .push_bind(&r.service)
+                    .push_bind(&r.finding)
+                    .push_bind(&r.scanners)
+                    .push_bind(&r.event_ids)
+                    .push_bind(r.first_seen)
+                    .push_bind(r.last_seen)
+                    .push_bind(r.fixed_at);
+            });
+            q.push(FINDING_UPSERT_TAIL);
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ingest(&self, events: &[Event]) -> Result<IngestOutcome> {
+        if events.is_empty() {
+            return Ok(IngestOutcome::default());
+        }
+        let rows = codec::encode(events)?;
+        let reports = lifecycle::reports(events);
+        let mut tx = self.pool.begin().await?;
+        let mut accepted = 0;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (id, kind, source, service, environment, time, payload) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.id)
+                    .push_bind(r.kind)
+                    .push_bind(r.source)
+                    .push_bind(r.service)
+                    .push_bind(r.environment)
+                    .push_bind(r.time)
+                    .push_bind(&r.payload);
+            });
+            q.push(" ON CONFLICT (id) DO NOTHING");
+            accepted += q.build().execute(&mut *tx).await?.rows_affected();
+        }
+        if !reports.is_empty() {
+            Self::update_findings(&mut tx, &reports).await?;
+        }
+        tx.commit().await?;
+        Ok(IngestOutcome {
+            accepted,
+            duplicates: events.len() as u64 - accepted,
+        })
+    }
+
+    async fn events(&self, query: &EventQuery) -> Result<Vec<Event>> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT payload FROM events WHERE 1 = 1");
+        if !query.kinds.is_empty() {
+            q.push(" AND kind IN (");
+            let mut sep = q.separated(", ");
+            for k in &query.kinds {
+                sep.push_bind(k.name());
+            }
+            q.push(")");
+        }
+        if let Some(s) = &query.service {
+            q.push(" AND service = ").push_bind(s);
+        }
+        if let Some(e) = &query.environment {
+            q.push(" AND environment = ").push_bind(e);
+        }
+        if let Some(t) = query.since {
+            q.push(" AND time >= ").push_bind(codec::ms(t));
+        }
+        if let Some(t) = query.until {
+            q.push(" AND time < ").push_bind(codec::ms(t));
+        }
+        match query.limit {
+            Some(n) => {
+                q.push(" ORDER BY time DESC, seq DESC LIMIT ")
+                    .push_bind(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            None => {
+                q.push(" ORDER BY time, seq");
+            }
+        }
+        let mut out = Vec::new();
+        let mut rows = q.build_query_scalar::<String>().fetch(&self.pool);
+        while let Some(payload) = rows.try_next().await? {
+            out.push(codec::decode_event(&payload)?);
+        }
+        Ok(out)
+    }
+
+    async fn event(&self, id: &str) -> Result<Option<Event>> {
+        let payload: Option<String> = sqlx::query_scalar("SELECT payload FROM events WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        payload.map(|p| codec::decode_event(&p)).transpose()
+    }
+
+    async fn count_events(&self) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn events_after(&self, cursor: i64, limit: u64) -> Result<(Vec<Event>, i64)> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+                .bind(cursor)
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await?;
+        let next = rows.last().map_or(cursor, |(seq, _)| *seq);
+        let events = rows
+            .iter()
+            .map(|(_, p)| codec::decode_event(p))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((events, next))
+    }
+
+    async fn findings(&self, query: &FindingQuery) -> Result<Vec<FindingState>> {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {FINDING_COLUMNS} FROM findings WHERE 1 = 1"
+        ));
+        if let Some(s) = &query.service {
+            q.push(" AND service = ").push_bind(s);
+        }
+        if query.open_only {
+            q.push(" AND fixed_at IS NULL");
+        }
+        q.push(" ORDER BY first_seen, key");
+        let rows: Vec<codec::FindingRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(codec::decode_finding).collect()
+    }
+
+    async fn put_decision(&self, d: &DecisionRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO decisions (id, time, service, environment, result, record) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&d.id)
+        .bind(codec::ms(d.time))
+        .bind(&d.service)
+        .bind(&d.environment)
+        .bind(&d.result)
+        .bind(codec::to_json(&d.id, d)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>> {
+        let record: Option<String> =
+            sqlx::query_scalar("SELECT record FROM decisions WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        record.map(|r| codec::from_json(id, &r)).transpose()
+    }
+
+    async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>> {
+        let mut q = QueryBuilder::<Sqlite>::new("SELECT id, record FROM decisions WHERE 1 = 1");
+        if let Some(s) = &query.service {
+            q.push(" AND service = ").push_bind(s);
+        }
+        if let Some(t) = query.since {
+            q.push(" AND time >= ").push_bind(codec::ms(t));
+        }
+        q.push(" ORDER BY time DESC, id DESC");
+        if let Some(n) = query.limit {
+            q.push(" LIMIT ")
+                .push_bind(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+        let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+        rows.iter().map(|(id, r)| codec::from_json(id, r)).collect()
+    }
+
+    async fn plans(&self) -> Result<Vec<DeliveryPlan>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT service, record FROM plans ORDER BY service")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|(id, r)| codec::from_json(id, r)).collect()
+    }
+
+    async fn put_plan(&self, plan: &DeliveryPlan) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO plans (service, updated_at, record) VALUES (?, ?, ?) \
+             ON CONFLICT (service) DO UPDATE SET updated_at = excluded.updated_at, record = excluded.record",
+        )
+        .bind(&plan.service)
+        .bind(codec::ms(plan.updated_at))
+        .bind(codec::to_json(&plan.service, plan)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn put_action(&self, a: &Action) -> Result<()> {
+        let status = codec::to_json(&a.id, &a.status)?;
+        sqlx::query(
+            "INSERT INTO actions (id, created_at, service, status, record) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, \
+             service = excluded.service, status = excluded.status, record = excluded.record",
+        )
+        .bind(&a.id)
+        .bind(codec::ms(a.created_at))
+        .bind(&a.service)
+        .bind(status.trim_matches('"'))
+        .bind(codec::to_json(&a.id, a)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn actions(&self) -> Result<Vec<Action>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, record FROM actions ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|(id, r)| codec::from_json(id, r)).collect()
+    }
+
+    async fn put_token(&self, t: &TokenRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (id, name, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, \
+             scopes = excluded.scopes, created_at = excluded.created_at",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.hash)
+        .bind(codec::to_json(&t.id, &t.scopes)?)
+        .bind(codec::ms(t.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        let row: Option<(String, String, String, String, i64)> =
+            sqlx::query_as("SELECT id, name, hash, scopes, created_at FROM tokens WHERE hash = ?")
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(codec::decode_token).transpose()
+    }
+}

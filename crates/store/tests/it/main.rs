@@ -1,0 +1,4 @@
+//! Integration tests of the store: one conformance suite run on every backend.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conformance;
