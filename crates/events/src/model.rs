@@ -10,7 +10,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One delivery fact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Serialised as `{"id","source","time","service","environment","links","attributes","kind","data"}`.
+/// `Deserialize` is written by hand (see [`crate::event_de`]) because it is the hot path of
+/// bulk JSONL ingest and `#[serde(flatten)]` would buffer every event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// Stable, source-scoped id (e.g. `github:deployment_status:1234`,
     /// `cdevents:<context.id>`); the same source event always maps to the same id.
@@ -149,6 +153,7 @@ impl Payload {
 pub struct Commit {
     pub sha: String,
     /// When the commit was authored (the start of the lead-time clock).
+    #[serde(deserialize_with = "crate::timestamp::de")]
     pub authored_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parents: Vec<String>,
@@ -170,7 +175,11 @@ pub struct Change {
     /// The commits the change brings, oldest first.
     #[serde(default)]
     pub commits: Vec<Commit>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub merged_at: Option<DateTime<Utc>>,
     /// The commit on the main line (squash or merge commit), if different from the last commit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,9 +210,17 @@ pub struct PipelineRun {
     pub run_id: String,
     pub pipeline: String,
     pub status: Status,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub started_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
@@ -224,9 +241,17 @@ pub struct Deployment {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub commits: Vec<String>,
     pub status: Status,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub started_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub finished_at: Option<DateTime<Utc>>,
     /// `direct`, `canary`, `blue-green`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -267,11 +292,23 @@ pub struct Incident {
     pub severity: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub opened_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub acknowledged_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub resolved_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -285,7 +322,9 @@ pub struct CostRow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub list_cost: Option<f64>,
     pub currency: String,
+    #[serde(deserialize_with = "crate::timestamp::de")]
     pub charge_period_start: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::timestamp::de")]
     pub charge_period_end: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
@@ -383,13 +422,18 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// The cross-scanner identity: (vulnerability, package, target).
+    /// The cross-scanner identity: (vulnerability, package, target), normalised so
+    /// that two scanners reporting the same CVE in the same package of the same
+    /// image agree (see [`crate::formats::normalize_target`] and `docs/formats.md`).
     pub fn dedup_key(&self) -> String {
         format!(
             "{}|{}|{}",
-            self.rule_id,
-            self.package.as_deref().unwrap_or(""),
-            self.target
+            crate::formats::normalize_vulnerability(&self.rule_id),
+            self.package
+                .as_deref()
+                .map(crate::formats::normalize_package)
+                .unwrap_or_default(),
+            crate::formats::normalize_target(&self.target)
         )
     }
 }

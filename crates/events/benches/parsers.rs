@@ -1,0 +1,2 @@
+//! Parser throughput (filled in below).
+fn main() {}

@@ -1,0 +1,406 @@
+//! Input formats: detection, parsing into [`Event`]s, and the errors a user sees.
+//!
+//! Every adapter takes the whole input as bytes plus a [`ParseContext`] and returns
+//! either every event of the input or the first error, naming the record (line,
+//! index or row), the field and what was expected. A batch never half-parses: the
+//! store makes batches atomic, so one bad record rejects the file.
+//!
+//! Records that are valid but mean nothing to Bearing (a CDEvents ticket, a pull
+//! request closed without merging, a suppressed SARIF result) are *skipped*, not
+//! rejected: [`parse_report`] lists them with the reason. See `docs/formats.md`.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::Event;
+
+mod bearing;
+mod bearing_csv;
+mod cdevents;
+mod cost;
+#[allow(dead_code)] // used by the scanner adapters being filled in
+mod findings;
+pub mod github;
+mod infracost;
+#[allow(dead_code)] // helpers used by the adapters being filled in
+mod json;
+mod sarif;
+mod scanners;
+
+pub use bearing::JsonlReader;
+pub use findings::{normalize_package, normalize_target, normalize_vulnerability};
+pub use infracost::{InfracostProject, InfracostSummary, infracost_summary};
+
+/// A format Bearing reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    /// Bearing's own events: a JSON array, a single JSON object, or JSONL.
+    Bearing,
+    /// Bearing's CSV: one event per row.
+    BearingCsv,
+    /// CDEvents 0.3 to 0.6 (bare or in a CloudEvents envelope), one per document or JSONL.
+    CdEvents,
+    /// A GitHub webhook delivery body.
+    GithubWebhook,
+    /// SARIF 2.1.0 from any tool.
+    Sarif,
+    /// Trivy JSON (schema v2, the legacy list and the Kubernetes report).
+    Trivy,
+    /// Grype JSON.
+    Grype,
+    /// FOCUS cost and usage CSV (1.0 and the 0.5 column names).
+    Focus,
+    /// OpenCost allocation or assets API responses.
+    OpenCost,
+    /// Infracost breakdown/diff JSON.
+    Infracost,
+}
+
+impl Format {
+    pub const ALL: [Format; 10] = [
+        Format::Bearing,
+        Format::BearingCsv,
+        Format::CdEvents,
+        Format::GithubWebhook,
+        Format::Sarif,
+        Format::Trivy,
+        Format::Grype,
+        Format::Focus,
+        Format::OpenCost,
+        Format::Infracost,
+    ];
+
+    /// The name used by `--format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Bearing => "bearing",
+            Format::BearingCsv => "bearing-csv",
+            Format::CdEvents => "cdevents",
+            Format::GithubWebhook => "github",
+            Format::Sarif => "sarif",
+            Format::Trivy => "trivy",
+            Format::Grype => "grype",
+            Format::Focus => "focus",
+            Format::OpenCost => "opencost",
+            Format::Infracost => "infracost",
+        }
+    }
+
+    /// Parses a `--format` value; a few obvious aliases are accepted.
+    pub fn from_name(s: &str) -> Option<Format> {
+        let s = s.trim().to_ascii_lowercase();
+        let alias = match s.as_str() {
+            "json" | "jsonl" | "ndjson" | "bearing-json" | "bearing-jsonl" => Some(Format::Bearing),
+            "csv" => Some(Format::BearingCsv),
+            "github-webhook" | "github_webhook" | "gh" => Some(Format::GithubWebhook),
+            "cdevent" => Some(Format::CdEvents),
+            "focus-csv" => Some(Format::Focus),
+            _ => None,
+        };
+        alias.or_else(|| Format::ALL.into_iter().find(|f| f.name() == s))
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the caller knows about the input beyond its bytes.
+///
+/// Build it with [`ParseContext::new`] and set the fields you know; the struct
+/// may gain fields, so it cannot be built literally outside this crate.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ParseContext {
+    /// `--service`: fills events that have none; sets it for scanner and cost reports.
+    pub service: Option<String>,
+    /// `--env`: fills events that have none.
+    pub environment: Option<String>,
+    /// The input's file name, used in messages and, for some formats, in ids.
+    pub source_name: Option<String>,
+    /// The `X-GitHub-Event` header of a webhook delivery.
+    pub github_event: Option<String>,
+    /// GitHub issue labels that mark an incident (default: `incident`).
+    pub incident_labels: Vec<String>,
+    /// The time of ingest: the scan time of reports that carry none.
+    pub now: DateTime<Utc>,
+}
+
+impl ParseContext {
+    pub fn new(now: DateTime<Utc>) -> ParseContext {
+        ParseContext {
+            service: None,
+            environment: None,
+            source_name: None,
+            github_event: None,
+            incident_labels: Vec::new(),
+            now,
+        }
+    }
+
+    /// Fills service and environment of events that lack them.
+    pub(crate) fn fill_defaults(&self, event: &mut Event) {
+        if event.service.is_none() {
+            event.service.clone_from(&self.service);
+        }
+        if event.environment.is_none() {
+            event.environment.clone_from(&self.environment);
+        }
+    }
+}
+
+/// Which record of the input an error or skip is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordRef {
+    /// 1-based line of a line-oriented input (JSONL), or of a JSON syntax error.
+    Line(usize),
+    /// 0-based position in a JSON array (or of a result within a report).
+    Index(usize),
+    /// 1-based CSV row as a spreadsheet shows it: the header is row 1.
+    Row(usize),
+}
+
+impl fmt::Display for RecordRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordRef::Line(n) => write!(f, "line {n}"),
+            RecordRef::Index(n) => write!(f, "index {n}"),
+            RecordRef::Row(n) => write!(f, "row {n}"),
+        }
+    }
+}
+
+/// Why an input was rejected.
+///
+/// Displays as `line 12, field `time`: expected an RFC 3339 timestamp, found `yesterday``.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub record: Option<RecordRef>,
+    /// The field, as a path into the record (`data.commits[0].authored_at`).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl ParseError {
+    pub fn new(message: impl Into<String>) -> ParseError {
+        ParseError {
+            record: None,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn at(record: RecordRef, message: impl Into<String>) -> ParseError {
+        ParseError {
+            record: Some(record),
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn with_record(mut self, record: RecordRef) -> ParseError {
+        if self.record.is_none() {
+            self.record = Some(record);
+        }
+        self
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> ParseError {
+        let field = field.into();
+        self.field = Some(match self.field.take() {
+            Some(inner) if inner.starts_with('[') => format!("{field}{inner}"),
+            Some(inner) => format!("{field}.{inner}"),
+            None => field,
+        });
+        self
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.record, &self.field) {
+            (Some(r), Some(field)) => write!(f, "{r}, field `{field}`: ")?,
+            (Some(r), None) => write!(f, "{r}: ")?,
+            (None, Some(field)) => write!(f, "field `{field}`: ")?,
+            (None, None) => {}
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A record that was read but is not an event Bearing uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub record: Option<RecordRef>,
+    pub reason: String,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.record {
+            Some(r) => write!(f, "{r}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// The outcome of parsing one input.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    pub events: Vec<Event>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Parsed {
+    #[allow(dead_code)]
+    pub(crate) fn skip(&mut self, record: Option<RecordRef>, reason: impl Into<String>) {
+        self.skipped.push(Skipped {
+            record,
+            reason: reason.into(),
+        });
+    }
+}
+
+/// Parses an input into events; the first bad record fails the whole input.
+pub fn parse(format: Format, bytes: &[u8], ctx: &ParseContext) -> Result<Vec<Event>, ParseError> {
+    parse_report(format, bytes, ctx).map(|p| p.events)
+}
+
+/// Like [`parse`], and also lists the records that were skipped and why.
+pub fn parse_report(
+    format: Format,
+    bytes: &[u8],
+    ctx: &ParseContext,
+) -> Result<Parsed, ParseError> {
+    let mut parsed = match format {
+        Format::Bearing => bearing::parse(bytes, ctx)?,
+        Format::BearingCsv => bearing_csv::parse(bytes, ctx)?,
+        Format::CdEvents => cdevents::parse(bytes, ctx)?,
+        Format::GithubWebhook => github::parse(bytes, ctx)?,
+        Format::Sarif => sarif::parse(bytes, ctx)?,
+        Format::Trivy => scanners::parse_trivy(bytes, ctx)?,
+        Format::Grype => scanners::parse_grype(bytes, ctx)?,
+        Format::Focus => cost::parse_focus(bytes, ctx)?,
+        Format::OpenCost => cost::parse_opencost(bytes, ctx)?,
+        Format::Infracost => infracost::parse(bytes, ctx)?,
+    };
+    for e in &mut parsed.events {
+        ctx.fill_defaults(e);
+    }
+    Ok(parsed)
+}
+
+/// Detects the format from the file name and the content; `None` when unknown or ambiguous.
+pub fn detect(file_name: Option<&str>, bytes: &[u8]) -> Option<Format> {
+    let ext = file_name
+        .and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()))
+        .unwrap_or_default();
+    let bytes = strip_bom(bytes);
+    let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
+    match first {
+        Some(b'{') | Some(b'[') => json::detect(bytes, &ext),
+        Some(_) => csv_detect(bytes),
+        None => None,
+    }
+}
+
+fn csv_detect(bytes: &[u8]) -> Option<Format> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    let mut rec = csv::StringRecord::new();
+    if !rdr.read_record(&mut rec).ok()? {
+        return None;
+    }
+    let cols: Vec<&str> = rec.iter().map(str::trim).collect();
+    let bearing = ["id", "time", "kind"].iter().all(|c| cols.contains(c));
+    let focus = cols.iter().any(|c| cost::is_focus_column(c));
+    match (bearing, focus) {
+        (true, false) => Some(Format::BearingCsv),
+        (false, true) => Some(Format::Focus),
+        _ => None,
+    }
+}
+
+pub(crate) fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// Checks the whole input is UTF-8, naming the line of the first bad byte.
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, ParseError> {
+    let bytes = strip_bom(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        ParseError::at(
+            RecordRef::Line(line),
+            format!("invalid UTF-8 at byte {at}: the input must be UTF-8 text"),
+        )
+    })
+}
+
+/// Shortens user input quoted in a message.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Hex SHA-256 of the parts, separated so that ("ab","c") differs from ("a","bc").
+#[allow(dead_code)]
+pub(crate) fn digest(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(Format::from_name(f.name()), Some(f));
+        }
+        assert_eq!(Format::from_name("JSONL"), Some(Format::Bearing));
+        assert_eq!(Format::from_name("nope"), None);
+    }
+
+    #[test]
+    fn error_display_names_record_and_field() {
+        let e = ParseError::at(
+            RecordRef::Line(12),
+            "expected an RFC 3339 timestamp, found `yesterday`",
+        )
+        .with_field("time");
+        assert_eq!(
+            e.to_string(),
+            "line 12, field `time`: expected an RFC 3339 timestamp, found `yesterday`"
+        );
+        let e = ParseError::new("bad")
+            .with_field("[3].x")
+            .with_field("runs");
+        assert_eq!(e.to_string(), "field `runs[3].x`: bad");
+    }
+
+    #[test]
+    fn invalid_utf8_names_the_line() {
+        let e = utf8(b"{}\n{\"a\": \"\xff\"}\n").unwrap_err();
+        assert_eq!(e.record, Some(RecordRef::Line(2)));
+    }
+}
