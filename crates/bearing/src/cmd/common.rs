@@ -25,3 +25,12 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()?)
 }
+
+#[allow(dead_code)] // used as subcommands land
+/// Opens the event store `--database` names (creating and migrating it).
+pub async fn open_store(g: &Global) -> anyhow::Result<bearing_store::DynStore> {
+    use anyhow::Context as _;
+    bearing_store::open(&g.database)
+        .await
+        .with_context(|| format!("cannot open the event store `{}`", g.database))
+}
