@@ -1,1 +1,42 @@
-//! bearing-metrics
+//! Outcome metrics: DORA, pipeline, cost, security, incident, SLO and
+//! business figures computed from delivery events, and the intent scorecard.
+//!
+//! Pure computation: nothing here reads a database. The caller loads events,
+//! finding lifecycles and decisions (from the store, a file, a generator),
+//! builds a [`Dataset`] once — events indexed per service in compact,
+//! time-sorted vectors — and then asks for figures:
+//!
+//! - [`evaluate`]: one catalog metric for a scope, filter and window;
+//! - [`explain`]: the same figure with every record behind it and its role;
+//! - [`scorecard`]: every objective and key result of the intent, with status
+//!   and trend;
+//! - [`outcomes`]: per-service figures the guardrails and reconcile read.
+//!
+//! Definitions are in `docs/metrics.md`; the code and that document agree.
+
+mod business;
+mod cost;
+mod dataset;
+mod dora;
+mod engine;
+mod explain;
+mod outcomes;
+mod scorecard;
+mod security;
+mod slo;
+pub mod stats;
+pub mod synth;
+
+pub use business::{Comparison, compare_around};
+pub use dataset::{Dataset, FindingRecord};
+pub use dora::{DoraLevel, dora_level};
+pub use engine::{MetricValue, evaluate, fmt_secs, format_value, min_samples};
+pub use explain::{Explanation, TracedRecord, explain, explain_with};
+pub use outcomes::{Outcomes, ServiceOutcome, SeverityCounts, outcomes};
+pub use scorecard::{
+    KeyResultCard, ObjectiveCard, Scorecard, ScorecardFilter, Status, Trend, scorecard,
+};
+pub use slo::{BurnAlert, burn_alerts};
+
+/// Default window of a key result without one.
+pub const DEFAULT_WINDOW: bearing_intent::Duration = bearing_intent::Duration::from_days(30);

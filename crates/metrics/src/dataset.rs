@@ -1,0 +1,1218 @@
+//! The indexed dataset every metric reads.
+//!
+//! Events are folded once into compact, per-service vectors sorted by
+//! `(time, event id)` — never kept as [`Event`]s — so ten million events fit
+//! in well under a gigabyte and metrics are binary searches plus short scans.
+//! Linking (commits to deployments, failures and incidents to deployments)
+//! is derived per service; [`Dataset::push`] re-derives only the service the
+//! new event touches, which keeps incremental updates in the millisecond
+//! range. Sorting by `(time, id)` makes every figure independent of the order
+//! in which events arrived.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use bearing_events::{
+    DecisionRecord, Event, FindingKind, IncidentStatus, Link, Payload, Severity, Status,
+};
+use bearing_intent::{CostMatch, Intent};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// Seconds since the Unix epoch.
+pub(crate) type Ts = i64;
+/// Marker for "none" in compact `u32` fields.
+pub(crate) const NONE: u32 = u32::MAX;
+
+pub(crate) fn ts(t: DateTime<Utc>) -> Ts {
+    t.timestamp()
+}
+
+pub(crate) fn to_time(t: Ts) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap_or_default()
+}
+
+/// A finding's lifecycle, as the caller knows it (the store's finding
+/// states map onto this one to one). Findings may also be derived from
+/// `finding` events pushed into the dataset; a record given here wins over a
+/// derived one with the same key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    /// Cross-scanner identity: `rule|package|target` ([`bearing_events::Finding::dedup_key`]).
+    pub key: String,
+    #[serde(default)]
+    pub service: Option<String>,
+    pub severity: Severity,
+    pub scanner: String,
+    pub kind: FindingKind,
+    pub first_seen: DateTime<Utc>,
+    #[serde(default)]
+    pub fixed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub event_ids: Vec<String>,
+}
+
+/// Append-only string arena: one allocation for millions of ids.
+#[derive(Default)]
+pub(crate) struct Strs {
+    buf: String,
+    ends: Vec<usize>,
+}
+
+impl Strs {
+    pub fn push(&mut self, s: &str) -> u32 {
+        self.buf.push_str(s);
+        self.ends.push(self.buf.len());
+        (self.ends.len() - 1) as u32
+    }
+    pub fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        if i >= self.ends.len() {
+            return "";
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.buf[start..self.ends[i]]
+    }
+}
+
+/// Small name ↔ index table (services, environments, series names).
+#[derive(Default)]
+pub(crate) struct Interner {
+    map: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    pub fn id(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.map.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.map.insert(s.to_string(), i);
+        i
+    }
+    pub fn get(&self, s: &str) -> Option<u32> {
+        self.map.get(s).copied()
+    }
+    pub fn name(&self, i: u32) -> &str {
+        self.names.get(i as usize).map_or("", String::as_str)
+    }
+}
+
+/// One commit known from a change event or referenced by a deployment.
+pub(crate) struct CommitRec {
+    pub sha: u32,
+    pub authored: Option<Ts>,
+    /// Range into [`Commits::parents`].
+    pub parents: (u32, u32),
+    /// This sha is the squash or merge commit of a change that lists its own
+    /// commits: it stands for those commits.
+    pub squash_of: u32,
+    /// The change event that told us about the commit.
+    pub ev: u32,
+}
+
+pub(crate) struct ChangeRec {
+    pub commits: Vec<u32>,
+}
+
+/// Commit index: sha → commit, with parents and squash/merge expansion.
+#[derive(Default)]
+pub(crate) struct Commits {
+    by_hash: HashMap<u64, u32>,
+    collide: HashMap<String, u32>,
+    pub recs: Vec<CommitRec>,
+    pub shas: Strs,
+    pub parents: Vec<u32>,
+    pub changes: Vec<ChangeRec>,
+}
+
+fn hash64(s: &str) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+impl Commits {
+    pub fn lookup(&self, sha: &str) -> Option<u32> {
+        let h = hash64(sha);
+        match self.by_hash.get(&h) {
+            Some(&i) if self.shas.get(self.recs[i as usize].sha) == sha => Some(i),
+            Some(_) => self.collide.get(sha).copied(),
+            None => None,
+        }
+    }
+    pub fn intern(&mut self, sha: &str) -> u32 {
+        if let Some(i) = self.lookup(sha) {
+            return i;
+        }
+        let i = self.recs.len() as u32;
+        let s = self.shas.push(sha);
+        self.recs.push(CommitRec {
+            sha: s,
+            authored: None,
+            parents: (0, 0),
+            squash_of: NONE,
+            ev: NONE,
+        });
+        match self.by_hash.entry(hash64(sha)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collide.insert(sha.to_string(), i);
+            }
+        }
+        i
+    }
+    pub fn parents_of(&self, c: u32) -> &[u32] {
+        let (s, n) = self.recs[c as usize].parents;
+        &self.parents[s as usize..(s + n) as usize]
+    }
+    pub fn sha(&self, c: u32) -> &str {
+        self.shas.get(self.recs[c as usize].sha)
+    }
+}
+
+/// A deployment attempt (in-progress steps are not kept).
+pub(crate) struct DeployRec {
+    pub time: Ts,
+    pub ev: u32,
+    pub dep_id: u32,
+    pub head: u32,
+    /// Range into [`Dataset::deploy_commits`].
+    pub commits: (u32, u32),
+    pub ok: bool,
+    pub unplanned: bool,
+    pub links: Vec<Link>,
+}
+
+/// Why a deployment counts as failed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Cause {
+    Rollback { ev: u32 },
+    Hotfix { ev: u32 },
+    Incident { inc: u32 },
+}
+
+/// What linking derived for one deployment.
+#[derive(Clone, Default)]
+pub(crate) struct Derived {
+    pub failed: Option<Cause>,
+    pub restored: Option<(Ts, u32)>,
+    pub rolled_back: bool,
+    pub rework: bool,
+    /// Range into [`Track::leads`].
+    pub lead: (u32, u32),
+    /// Why the deployment has no lead-time samples, when it has none.
+    pub lead_note: Option<&'static str>,
+}
+
+/// One commit's lead time, attributed to the deployment that shipped it.
+#[derive(Clone, Copy)]
+pub(crate) struct Lead {
+    pub commit: u32,
+    pub secs: f64,
+}
+
+/// Deployments of one service to one environment, sorted, with derived links.
+pub(crate) struct Track {
+    pub env: u32,
+    pub deploys: Vec<DeployRec>,
+    pub derived: Vec<Derived>,
+    pub leads: Vec<Lead>,
+    /// Indices of successful deployments, and their times (for binary search).
+    pub ok_idx: Vec<u32>,
+    pub ok_times: Vec<Ts>,
+}
+
+pub(crate) struct RollbackRec {
+    pub time: Ts,
+    pub ev: u32,
+    pub env: u32,
+    pub dep_id: u32,
+}
+
+pub(crate) struct PipeRec {
+    pub time: Ts,
+    pub ev: u32,
+    pub env: u32,
+    pub name: u32,
+    pub ok: bool,
+    pub finished: bool,
+    pub duration: Option<f64>,
+}
+
+pub(crate) struct CostRec {
+    pub start: Ts,
+    /// Local calendar day (days since 0001-01-01) in the intent's time zone.
+    pub day: i32,
+    pub amount: f64,
+    pub currency: u32,
+    pub provider: u32,
+    pub category: u32,
+    pub ev: u32,
+    pub consumed: Option<f64>,
+    pub allocated: Option<f64>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) struct Point {
+    pub time: Ts,
+    pub value: f64,
+    pub ev: u32,
+    pub dims: u32,
+}
+
+/// One metric-point series of one service, with prefix sums for window sums.
+#[derive(Default)]
+pub(crate) struct Series {
+    pub pts: Vec<Point>,
+    pub prefix: Vec<f64>,
+}
+
+impl Series {
+    /// Range of points with `from < time <= to`.
+    pub fn range(&self, from: Ts, to: Ts) -> std::ops::Range<usize> {
+        let a = self.pts.partition_point(|p| p.time <= from);
+        let b = self.pts.partition_point(|p| p.time <= to);
+        a..b.max(a)
+    }
+    /// Sum and count of values with `from < time <= to`.
+    pub fn sum(&self, from: Ts, to: Ts) -> (f64, usize) {
+        let r = self.range(from, to);
+        if r.is_empty() {
+            return (0.0, 0);
+        }
+        (self.prefix[r.end] - self.prefix[r.start], r.len())
+    }
+}
+
+pub(crate) struct FlagRec {
+    pub time: Ts,
+    pub ev: u32,
+    pub flag: u32,
+    pub enabled: bool,
+}
+
+/// Everything kept for one service.
+#[derive(Default)]
+pub(crate) struct SvcData {
+    pub tracks: Vec<Track>,
+    pub rollbacks: Vec<RollbackRec>,
+    pub pipelines: Vec<PipeRec>,
+    pub costs: Vec<CostRec>,
+    pub series: HashMap<u32, Series>,
+    pub flags: Vec<FlagRec>,
+    pub incidents: Vec<u32>,
+    pub findings: Vec<u32>,
+}
+
+impl SvcData {
+    pub fn track(&self, env: u32) -> Option<&Track> {
+        self.tracks.iter().find(|t| t.env == env)
+    }
+}
+
+/// Intent facts about a service.
+pub(crate) struct SvcInfo {
+    pub team: u32,
+    pub prod_env: u32,
+    pub budget: Option<(f64, String)>,
+    pub slos: Vec<SloInfo>,
+    pub repos: Vec<String>,
+}
+
+pub(crate) struct SloInfo {
+    pub id: String,
+    pub target: f64,
+    pub window: Ts,
+    pub good: u32,
+    pub total: u32,
+}
+
+/// An incident folded from its lifecycle steps.
+pub(crate) struct IncidentRec {
+    pub key: String,
+    pub svc: u32,
+    /// Which step set the service: the earliest `(time, id)` wins.
+    pub svc_from: (Ts, u32),
+    pub env: u32,
+    pub opened: Option<Ts>,
+    pub acked: Option<Ts>,
+    pub resolved: Option<Ts>,
+    pub first_step: Ts,
+    pub severity: Option<(Ts, u32, String)>,
+    pub evs: Vec<u32>,
+    pub links: Vec<Link>,
+    pub linked: Option<IncLink>,
+}
+
+impl IncidentRec {
+    pub fn opened_at(&self) -> Ts {
+        self.opened.unwrap_or(self.first_step)
+    }
+}
+
+/// The deployment an incident was traced to.
+#[derive(Clone, Copy)]
+pub(crate) struct IncLink {
+    pub dep: u32,
+    pub confidence: f64,
+    pub explicit: bool,
+}
+
+/// A finding's lifecycle (given, or folded from finding events).
+pub(crate) struct FindingAgg {
+    pub svc: u32,
+    pub severity: Severity,
+    pub scanner: String,
+    pub kind: FindingKind,
+    pub first_seen: Ts,
+    pub last_seen: Ts,
+    pub target: u32,
+    /// Known fix time (given records); derived ones look at later scans.
+    pub fixed: Option<Option<Ts>>,
+    pub evs: Vec<u32>,
+    pub key: String,
+}
+
+pub(crate) struct DecisionRow {
+    pub time: Ts,
+    pub svc: u32,
+    pub env: u32,
+    pub allowed: bool,
+    pub waived: bool,
+    pub guardrails: Vec<String>,
+    pub id: String,
+}
+
+/// Events indexed for computation; build once with [`Dataset::new`], then
+/// keep it current with [`Dataset::push`].
+pub struct Dataset {
+    pub(crate) tz: Tz,
+    pub(crate) incident_window: Ts,
+    pub(crate) sla: [Ts; 4],
+    pub(crate) ids: Strs,
+    pub(crate) kinds: Vec<u8>,
+    pub(crate) services: Interner,
+    pub(crate) envs: Interner,
+    pub(crate) names: Interner,
+    pub(crate) teams: Interner,
+    pub(crate) info: Vec<Option<SvcInfo>>,
+    pub(crate) data: Vec<SvcData>,
+    pub(crate) commits: Commits,
+    pub(crate) deploy_commits: Vec<u32>,
+    pub(crate) dep_ids: Strs,
+    pub(crate) incidents: Vec<IncidentRec>,
+    incident_keys: HashMap<String, u32>,
+    pub(crate) findings: Vec<FindingAgg>,
+    finding_keys: HashMap<String, u32>,
+    /// Scan times per scanned target: a finding not reported by a later scan is fixed.
+    pub(crate) scans: HashMap<u32, Vec<(Ts, u32)>>,
+    pub(crate) decisions: Vec<DecisionRow>,
+    pub(crate) dims: Interner,
+    /// Earliest commit of the changes carrying a label (`<flag>` or `flag:<flag>`).
+    pub(crate) label_first_commit: HashMap<u32, (Ts, u32)>,
+    cost_matchers: Vec<(u32, CostMatch)>,
+    events: usize,
+}
+
+/// Which derived state an ingested event invalidated.
+enum Touched {
+    Nothing,
+    Service(u32),
+    All,
+}
+
+const UNPLANNED_LABELS: [&str; 4] = ["hotfix", "rework", "unplanned", "fix-forward"];
+
+impl Dataset {
+    /// Indexes `events`, the caller's finding lifecycles and guardrail decisions.
+    pub fn new(
+        intent: &Intent,
+        events: Vec<Event>,
+        findings: Vec<FindingRecord>,
+        decisions: Vec<DecisionRecord>,
+    ) -> Self {
+        let mut ds = Dataset::empty(intent);
+        for e in events {
+            ds.ingest(e);
+        }
+        for f in findings {
+            ds.add_finding_record(f);
+        }
+        for d in decisions {
+            ds.add_decision(&d);
+        }
+        ds.rebuild_all();
+        ds
+    }
+
+    /// An empty dataset for an intent; add events with [`Dataset::ingest_bulk`] or [`Dataset::push`].
+    pub fn empty(intent: &Intent) -> Self {
+        let tz = intent
+            .settings
+            .as_ref()
+            .and_then(|s| s.timezone.as_deref())
+            .and_then(|z| z.parse::<Tz>().ok())
+            .unwrap_or(Tz::UTC);
+        let sla = intent.security_sla();
+        let mut ds = Dataset {
+            tz,
+            incident_window: intent.incident_window().as_secs() as Ts,
+            sla: [
+                sla.critical.as_secs() as Ts,
+                sla.high.as_secs() as Ts,
+                sla.medium.as_secs() as Ts,
+                sla.low.as_secs() as Ts,
+            ],
+            ids: Strs::default(),
+            kinds: Vec::new(),
+            services: Interner::default(),
+            envs: Interner::default(),
+            names: Interner::default(),
+            teams: Interner::default(),
+            info: Vec::new(),
+            data: Vec::new(),
+            commits: Commits::default(),
+            deploy_commits: Vec::new(),
+            dep_ids: Strs::default(),
+            incidents: Vec::new(),
+            incident_keys: HashMap::new(),
+            findings: Vec::new(),
+            finding_keys: HashMap::new(),
+            scans: HashMap::new(),
+            decisions: Vec::new(),
+            dims: Interner::default(),
+            label_first_commit: HashMap::new(),
+            cost_matchers: Vec::new(),
+            events: 0,
+        };
+        for t in &intent.teams {
+            ds.teams.id(&t.id);
+        }
+        for s in &intent.services {
+            let i = ds.svc(&s.id);
+            let team = ds.teams.id(&s.team);
+            let prod_env = ds.envs.id(s.production_env());
+            let slos = s
+                .slos
+                .iter()
+                .map(|slo| SloInfo {
+                    id: slo.id.clone(),
+                    target: slo.target.fraction(),
+                    window: slo.window.as_secs() as Ts,
+                    good: ds.names.id(&slo.sli.good),
+                    total: ds.names.id(&slo.sli.total),
+                })
+                .collect();
+            let budget = s
+                .cost
+                .as_ref()
+                .and_then(|c| c.monthly_budget.as_ref())
+                .map(|m| (m.amount, m.currency.clone()));
+            if let Some(c) = &s.cost {
+                ds.cost_matchers.push((i, c.matcher.clone()));
+            }
+            ds.info[i as usize] = Some(SvcInfo {
+                team,
+                prod_env,
+                budget,
+                slos,
+                repos: s.repos.iter().map(|r| normalise_repo(r)).collect(),
+            });
+        }
+        ds
+    }
+
+    /// Number of events folded in so far.
+    pub fn len(&self) -> usize {
+        self.events
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    /// The time zone daily and monthly buckets use.
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+
+    /// Adds one event and re-derives what it touches (one service, usually).
+    pub fn push(&mut self, e: Event) {
+        match self.ingest(e) {
+            Touched::Nothing => {}
+            Touched::Service(s) => self.rebuild(s),
+            Touched::All => self.rebuild_all(),
+        }
+    }
+
+    /// Adds events without re-deriving; call [`Dataset::rebuild_all`] after.
+    pub fn ingest_bulk(&mut self, events: impl IntoIterator<Item = Event>) {
+        for e in events {
+            self.ingest(e);
+        }
+    }
+
+    /// Adds a guardrail decision (for `security.compliance_rate`).
+    pub fn push_decision(&mut self, d: &DecisionRecord) {
+        self.add_decision(d);
+    }
+
+    /// Adds or replaces a finding lifecycle.
+    pub fn push_finding(&mut self, f: FindingRecord) {
+        self.add_finding_record(f);
+    }
+
+    pub(crate) fn svc(&mut self, name: &str) -> u32 {
+        let i = self.services.id(name);
+        while self.data.len() <= i as usize {
+            self.data.push(SvcData::default());
+            self.info.push(None);
+        }
+        i
+    }
+
+    pub(crate) fn svc_name(&self, s: u32) -> &str {
+        self.services.name(s)
+    }
+
+    pub(crate) fn env_name(&self, e: u32) -> Option<&str> {
+        (e != NONE).then(|| self.envs.name(e))
+    }
+
+    pub(crate) fn id(&self, ev: u32) -> &str {
+        self.ids.get(ev)
+    }
+
+    pub(crate) fn kind_name(&self, ev: u32) -> &'static str {
+        self.kinds
+            .get(ev as usize)
+            .and_then(|k| bearing_events::Kind::ALL.get(*k as usize))
+            .map_or("event", |k| k.name())
+    }
+
+    /// The production environment of a service (intent, or `production`).
+    pub(crate) fn prod_env(&self, s: u32) -> u32 {
+        self.info
+            .get(s as usize)
+            .and_then(Option::as_ref)
+            .map_or_else(
+                || self.envs.get("production").unwrap_or(NONE),
+                |i| i.prod_env,
+            )
+    }
+
+    pub(crate) fn local_day(&self, t: Ts) -> i32 {
+        to_time(t)
+            .with_timezone(&self.tz)
+            .date_naive()
+            .num_days_from_ce()
+    }
+
+    /// The UTC instant a local calendar day starts (DST-correct).
+    pub(crate) fn day_start(&self, day: i32) -> Ts {
+        let Some(date) = NaiveDate::from_num_days_from_ce_opt(day) else {
+            return 0;
+        };
+        let mut h = 0;
+        // A day may start at a time that does not exist locally (DST gap at midnight).
+        while h < 24 {
+            if let Some(naive) = date.and_hms_opt(h, 0, 0)
+                && let Some(t) = naive.and_local_timezone(self.tz).earliest()
+            {
+                return t.timestamp();
+            }
+            h += 1;
+        }
+        0
+    }
+
+    fn ingest(&mut self, e: Event) -> Touched {
+        let ev = self.ids.push(&e.id);
+        self.kinds.push(
+            bearing_events::Kind::ALL
+                .iter()
+                .position(|k| *k == e.kind())
+                .unwrap_or(0) as u8,
+        );
+        self.events += 1;
+        let env = e.environment.as_deref().map_or(NONE, |x| self.envs.id(x));
+        let time = ts(e.time);
+        match e.payload {
+            Payload::Change(c) => {
+                let svc = match e.service.as_deref() {
+                    Some(s) => Some(self.svc(s)),
+                    None => c.repo.as_deref().and_then(|r| self.service_of_repo(r)),
+                };
+                let mut listed = Vec::with_capacity(c.commits.len());
+                for commit in &c.commits {
+                    let i = self.commits.intern(&commit.sha);
+                    let authored = ts(commit.authored_at);
+                    let parents: Vec<u32> = commit
+                        .parents
+                        .iter()
+                        .map(|p| self.commits.intern(p))
+                        .collect();
+                    let rec = &mut self.commits.recs[i as usize];
+                    rec.authored = Some(rec.authored.map_or(authored, |a| a.min(authored)));
+                    if rec.ev == NONE || self.ids.get(ev) < self.ids.get(rec.ev) {
+                        rec.ev = ev;
+                    }
+                    if rec.parents.1 == 0 && !parents.is_empty() {
+                        let start = self.commits.parents.len() as u32;
+                        self.commits.parents.extend_from_slice(&parents);
+                        self.commits.recs[i as usize].parents = (start, parents.len() as u32);
+                    }
+                    listed.push(i);
+                }
+                if let Some(m) = c.merge_commit.as_deref() {
+                    let mi = self.commits.intern(m);
+                    let rec = &mut self.commits.recs[mi as usize];
+                    if rec.ev == NONE || self.ids.get(ev) < self.ids.get(rec.ev) {
+                        rec.ev = ev;
+                    }
+                    let merged = c.merged_at.map_or(time, ts);
+                    if listed.is_empty() {
+                        rec.authored = Some(rec.authored.map_or(merged, |a| a.min(merged)));
+                    } else if rec.squash_of == NONE {
+                        let ci = self.commits.changes.len() as u32;
+                        self.commits.changes.push(ChangeRec {
+                            commits: listed.clone(),
+                        });
+                        self.commits.recs[mi as usize].squash_of = ci;
+                    }
+                }
+                let first = c
+                    .commits
+                    .iter()
+                    .map(|x| ts(x.authored_at))
+                    .min()
+                    .or(c.merged_at.map(ts));
+                if let Some(first) = first {
+                    for l in &c.labels {
+                        let name = l.strip_prefix("flag:").unwrap_or(l);
+                        let id = self.names.id(name);
+                        let slot = self.label_first_commit.entry(id).or_insert((first, ev));
+                        if first < slot.0 {
+                            *slot = (first, ev);
+                        }
+                    }
+                }
+                match svc {
+                    Some(s) => Touched::Service(s),
+                    None => Touched::All,
+                }
+            }
+            Payload::Deployment(d) => {
+                if d.status == Status::InProgress {
+                    return Touched::Nothing;
+                }
+                let s = self.svc(e.service.as_deref().unwrap_or(""));
+                let env = if env == NONE { self.prod_env(s) } else { env };
+                let env = if env == NONE {
+                    self.envs.id("production")
+                } else {
+                    env
+                };
+                let head = d.commit.as_deref().map_or(NONE, |c| self.commits.intern(c));
+                let start = self.deploy_commits.len() as u32;
+                for c in &d.commits {
+                    let i = self.commits.intern(c);
+                    self.deploy_commits.push(i);
+                }
+                let rec = DeployRec {
+                    time: d.finished_at.map_or(time, ts),
+                    ev,
+                    dep_id: self.dep_ids.push(&d.deployment_id),
+                    head,
+                    commits: (start, d.commits.len() as u32),
+                    ok: d.status == Status::Success,
+                    unplanned: d
+                        .labels
+                        .iter()
+                        .any(|l| UNPLANNED_LABELS.contains(&l.to_ascii_lowercase().as_str())),
+                    links: e.links,
+                };
+                let data = &mut self.data[s as usize];
+                match data.tracks.iter_mut().find(|t| t.env == env) {
+                    Some(t) => t.deploys.push(rec),
+                    None => data.tracks.push(Track {
+                        env,
+                        deploys: vec![rec],
+                        derived: Vec::new(),
+                        leads: Vec::new(),
+                        ok_idx: Vec::new(),
+                        ok_times: Vec::new(),
+                    }),
+                }
+                Touched::Service(s)
+            }
+            Payload::Rollback(r) => {
+                let s = self.svc(e.service.as_deref().unwrap_or(""));
+                let dep_id = match r.deployment_id.as_deref().or_else(|| {
+                    e.links
+                        .iter()
+                        .find(|l| matches!(l.rel.as_str(), "deployment" | "rollback_of"))
+                        .map(|l| l.target.as_str())
+                }) {
+                    Some(d) => self.dep_ids.push(d),
+                    None => NONE,
+                };
+                self.data[s as usize].rollbacks.push(RollbackRec {
+                    time,
+                    ev,
+                    env,
+                    dep_id,
+                });
+                Touched::Service(s)
+            }
+            Payload::PipelineRun(p) => {
+                let s = self.svc(e.service.as_deref().unwrap_or(""));
+                let name = self.names.id(&p.pipeline);
+                let duration = match (p.started_at, p.finished_at) {
+                    (Some(a), Some(b)) if b >= a => Some((b - a).num_milliseconds() as f64 / 1e3),
+                    _ => None,
+                };
+                let finished = matches!(p.status, Status::Success | Status::Failure);
+                self.data[s as usize].pipelines.push(PipeRec {
+                    time: p.finished_at.map_or(time, ts),
+                    ev,
+                    env,
+                    name,
+                    ok: p.status == Status::Success,
+                    finished,
+                    duration,
+                });
+                Touched::Service(s)
+            }
+            Payload::Incident(i) => self.add_incident_step(ev, time, e.service, env, e.links, i),
+            Payload::Cost(c) => {
+                let s = match self.match_cost(&c) {
+                    Some(s) => s,
+                    None => self.svc(e.service.as_deref().unwrap_or("")),
+                };
+                let start = ts(c.charge_period_start);
+                let day = self.local_day(start);
+                let currency = self.names.id(&c.currency);
+                let provider = c.provider.as_deref().map_or(NONE, |p| self.names.id(p));
+                let category = c
+                    .service_category
+                    .as_deref()
+                    .map_or(NONE, |p| self.names.id(p));
+                let allocated = ["x_allocated_quantity", "allocated_quantity"]
+                    .iter()
+                    .find_map(|k| c.tags.get(*k))
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite());
+                self.data[s as usize].costs.push(CostRec {
+                    start,
+                    day,
+                    amount: c.effective_cost,
+                    currency,
+                    provider,
+                    category,
+                    ev,
+                    consumed: c.consumed_quantity.filter(|v| v.is_finite()),
+                    allocated,
+                });
+                Touched::Service(s)
+            }
+            Payload::Finding(f) => {
+                let s = self.svc(e.service.as_deref().unwrap_or(""));
+                let key = f.dedup_key();
+                let target = self.names.id(&f.target);
+                let scan = self.names.id(&f.scan_id);
+                let scans = self.scans.entry(target).or_default();
+                match scans.iter_mut().find(|(_, id)| *id == scan) {
+                    Some(x) => x.0 = x.0.min(time),
+                    None => scans.push((time, scan)),
+                }
+                scans.sort_unstable();
+                match self.finding_keys.get(&key) {
+                    Some(&i) => {
+                        let a = &mut self.findings[i as usize];
+                        if a.fixed.is_none() {
+                            if time < a.first_seen {
+                                a.first_seen = time;
+                            }
+                            if time >= a.last_seen {
+                                a.last_seen = time;
+                                a.severity = f.severity;
+                            }
+                            a.evs.push(ev);
+                        }
+                    }
+                    None => {
+                        let i = self.findings.len() as u32;
+                        self.findings.push(FindingAgg {
+                            svc: s,
+                            severity: f.severity,
+                            scanner: f.scanner,
+                            kind: f.kind,
+                            first_seen: time,
+                            last_seen: time,
+                            target,
+                            fixed: None,
+                            evs: vec![ev],
+                            key: key.clone(),
+                        });
+                        self.finding_keys.insert(key, i);
+                        self.data[s as usize].findings.push(i);
+                    }
+                }
+                Touched::Nothing
+            }
+            Payload::MetricPoint(m) => {
+                let s = self.svc(e.service.as_deref().unwrap_or(""));
+                let name = self.names.id(&m.name);
+                let dims = if m.dimensions.is_empty() {
+                    NONE
+                } else {
+                    let key: Vec<String> = m
+                        .dimensions
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    self.dims.id(&key.join("\u{1f}"))
+                };
+                self.data[s as usize]
+                    .series
+                    .entry(name)
+                    .or_default()
+                    .pts
+                    .push(Point {
+                        time,
+                        value: m.value,
+                        ev,
+                        dims,
+                    });
+                Touched::Service(s)
+            }
+            Payload::FeatureFlag(f) => {
+                let s = self.svc(e.service.as_deref().unwrap_or(""));
+                let flag = self.names.id(&f.flag);
+                self.data[s as usize].flags.push(FlagRec {
+                    time,
+                    ev,
+                    flag,
+                    enabled: f.enabled,
+                });
+                Touched::Service(s)
+            }
+        }
+    }
+
+    fn add_incident_step(
+        &mut self,
+        ev: u32,
+        time: Ts,
+        service: Option<String>,
+        env: u32,
+        links: Vec<Link>,
+        i: bearing_events::Incident,
+    ) -> Touched {
+        let svc = service.as_deref().map(|s| self.svc(s));
+        let idx = match self.incident_keys.get(&i.incident_id) {
+            Some(&x) => x,
+            None => {
+                let x = self.incidents.len() as u32;
+                self.incidents.push(IncidentRec {
+                    key: i.incident_id.clone(),
+                    svc: NONE,
+                    svc_from: (Ts::MAX, NONE),
+                    env: NONE,
+                    opened: None,
+                    acked: None,
+                    resolved: None,
+                    first_step: time,
+                    severity: None,
+                    evs: Vec::new(),
+                    links: Vec::new(),
+                    linked: None,
+                });
+                self.incident_keys.insert(i.incident_id.clone(), x);
+                x
+            }
+        };
+        let older = {
+            let r = &self.incidents[idx as usize];
+            r.svc_from.1 == NONE
+                || (time, self.ids.get(ev)) < (r.svc_from.0, self.ids.get(r.svc_from.1))
+        };
+        let sev_newer = {
+            let r = &self.incidents[idx as usize];
+            match &r.severity {
+                None => true,
+                Some((t, e, _)) => (time, self.ids.get(ev)) > (*t, self.ids.get(*e)),
+            }
+        };
+        let prev_svc = self.incidents[idx as usize].svc;
+        let r = &mut self.incidents[idx as usize];
+        if let Some(s) = svc
+            && older
+        {
+            r.svc = s;
+            r.svc_from = (time, ev);
+            if env != NONE {
+                r.env = env;
+            }
+        }
+        r.first_step = r.first_step.min(time);
+        let opened = i
+            .opened_at
+            .map(ts)
+            .or_else(|| (i.status == IncidentStatus::Opened).then_some(time));
+        if let Some(o) = opened {
+            r.opened = Some(r.opened.map_or(o, |x| x.min(o)));
+        }
+        let acked = i
+            .acknowledged_at
+            .map(ts)
+            .or_else(|| (i.status == IncidentStatus::Acknowledged).then_some(time));
+        if let Some(a) = acked {
+            r.acked = Some(r.acked.map_or(a, |x| x.min(a)));
+        }
+        let resolved = i
+            .resolved_at
+            .map(ts)
+            .or_else(|| (i.status == IncidentStatus::Resolved).then_some(time));
+        if let Some(z) = resolved {
+            r.resolved = Some(r.resolved.map_or(z, |x| x.max(z)));
+        }
+        if let Some(sev) = i.severity
+            && sev_newer
+        {
+            r.severity = Some((time, ev, sev.to_ascii_lowercase()));
+        }
+        r.evs.push(ev);
+        for l in links {
+            if !r.links.contains(&l) {
+                r.links.push(l);
+            }
+        }
+        let new_svc = r.svc;
+        if prev_svc != new_svc && prev_svc != NONE {
+            self.data[prev_svc as usize].incidents.retain(|&x| x != idx);
+            self.rebuild(prev_svc);
+        }
+        if new_svc == NONE {
+            return Touched::Nothing;
+        }
+        let list = &mut self.data[new_svc as usize].incidents;
+        if !list.contains(&idx) {
+            list.push(idx);
+        }
+        Touched::Service(new_svc)
+    }
+
+    fn add_finding_record(&mut self, f: FindingRecord) {
+        let svc = self.svc(f.service.as_deref().unwrap_or(""));
+        let evs = f.event_ids.iter().map(|id| self.ids.push(id)).collect();
+        let target = self.names.id(f.key.rsplit('|').next().unwrap_or(""));
+        let agg = FindingAgg {
+            svc,
+            severity: f.severity,
+            scanner: f.scanner,
+            kind: f.kind,
+            first_seen: ts(f.first_seen),
+            last_seen: ts(f.first_seen),
+            target,
+            fixed: Some(f.fixed_at.map(ts)),
+            evs,
+            key: f.key.clone(),
+        };
+        match self.finding_keys.get(&f.key) {
+            Some(&i) => {
+                let old = self.findings[i as usize].svc;
+                self.data[old as usize].findings.retain(|&x| x != i);
+                self.findings[i as usize] = agg;
+                self.data[svc as usize].findings.push(i);
+            }
+            None => {
+                let i = self.findings.len() as u32;
+                self.findings.push(agg);
+                self.finding_keys.insert(f.key, i);
+                self.data[svc as usize].findings.push(i);
+            }
+        }
+    }
+
+    fn add_decision(&mut self, d: &DecisionRecord) {
+        let svc = d.service.as_deref().map_or(NONE, |s| self.svc(s));
+        let env = d.environment.as_deref().map_or(NONE, |e| self.envs.id(e));
+        let violations = d.decision.get("violations").and_then(|v| v.as_array());
+        let waived = violations.is_some_and(|vs| {
+            vs.iter()
+                .any(|v| v.get("waiver").is_some_and(|w| !w.is_null()))
+        }) || d
+            .decision
+            .get("waivers")
+            .and_then(|w| w.as_array())
+            .is_some_and(|w| !w.is_empty());
+        let guardrails = violations
+            .map(|vs| {
+                vs.iter()
+                    .filter_map(|v| v.get("guardrail").and_then(|g| g.as_str()))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.decisions.push(DecisionRow {
+            time: ts(d.time),
+            svc,
+            env,
+            allowed: d.result == "allow",
+            waived,
+            guardrails,
+            id: d.id.clone(),
+        });
+        self.decisions
+            .sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+    }
+
+    /// Fix time of a finding: known, or the first later scan of its target
+    /// that no longer reported it.
+    pub(crate) fn fixed_at(&self, f: &FindingAgg) -> Option<Ts> {
+        if let Some(known) = f.fixed {
+            return known;
+        }
+        let scans = self.scans.get(&f.target)?;
+        let i = scans.partition_point(|(t, _)| *t <= f.last_seen);
+        scans.get(i).map(|(t, _)| *t)
+    }
+
+    fn match_cost(&self, c: &bearing_events::CostRow) -> Option<u32> {
+        self.cost_matchers.iter().find_map(|(s, m)| {
+            let tags_ok =
+                !m.tags.is_empty() && m.tags.iter().all(|(k, v)| c.tags.get(k) == Some(v));
+            let id_ok = c.resource_id.as_deref().is_some_and(|rid| {
+                m.resource_ids.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => rid.starts_with(prefix),
+                    None => rid == p,
+                })
+            });
+            (tags_ok || id_ok).then_some(*s)
+        })
+    }
+
+    fn service_of_repo(&self, repo: &str) -> Option<u32> {
+        let r = normalise_repo(repo);
+        self.info.iter().enumerate().find_map(|(i, inf)| {
+            inf.as_ref()?
+                .repos
+                .iter()
+                .any(|x| x == &r || x.ends_with(&format!("/{r}")) || r.ends_with(&format!("/{x}")))
+                .then_some(i as u32)
+        })
+    }
+
+    /// Re-sorts and re-derives everything.
+    pub fn rebuild_all(&mut self) {
+        for s in 0..self.data.len() as u32 {
+            self.rebuild(s);
+        }
+    }
+
+    fn rebuild(&mut self, s: u32) {
+        let mut data = std::mem::take(&mut self.data[s as usize]);
+        let ids = &self.ids;
+        let by =
+            |a: (Ts, u32), b: (Ts, u32)| a.0.cmp(&b.0).then_with(|| ids.get(a.1).cmp(ids.get(b.1)));
+        for t in &mut data.tracks {
+            t.deploys.sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
+        }
+        data.tracks.sort_by_key(|t| t.env);
+        data.rollbacks
+            .sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
+        data.pipelines
+            .sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
+        data.costs
+            .sort_by(|a, b| by((a.start, a.ev), (b.start, b.ev)));
+        data.flags
+            .sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
+        for series in data.series.values_mut() {
+            series
+                .pts
+                .sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
+            series.prefix.clear();
+            series.prefix.reserve(series.pts.len() + 1);
+            let mut acc = 0.0;
+            series.prefix.push(acc);
+            for p in &series.pts {
+                acc += p.value;
+                series.prefix.push(acc);
+            }
+        }
+        data.incidents.sort_by(|a, b| {
+            let (x, y) = (&self.incidents[*a as usize], &self.incidents[*b as usize]);
+            (x.opened_at(), &x.key).cmp(&(y.opened_at(), &y.key))
+        });
+        crate::dora::derive(self, s, &mut data);
+        self.data[s as usize] = data;
+    }
+
+    /// Services a scope covers: one service, a team's services, or all.
+    pub(crate) fn services_in(&self, scope: &bearing_intent::Scope) -> Vec<u32> {
+        if let Some(name) = &scope.service {
+            return self.services.get(name).into_iter().collect();
+        }
+        if let Some(team) = &scope.team {
+            let Some(t) = self.teams.get(team) else {
+                return Vec::new();
+            };
+            return (0..self.info.len() as u32)
+                .filter(|&i| self.info[i as usize].as_ref().is_some_and(|x| x.team == t))
+                .collect();
+        }
+        (0..self.data.len() as u32).collect()
+    }
+
+    pub(crate) fn info(&self, s: u32) -> Option<&SvcInfo> {
+        self.info.get(s as usize).and_then(Option::as_ref)
+    }
+
+    pub(crate) fn month_start_day(&self, day: i32) -> i32 {
+        NaiveDate::from_num_days_from_ce_opt(day)
+            .and_then(|d| d.with_day(1))
+            .map_or(day, |d| d.num_days_from_ce())
+    }
+
+    pub(crate) fn days_in_month(&self, day: i32) -> i32 {
+        let Some(d) = NaiveDate::from_num_days_from_ce_opt(day) else {
+            return 30;
+        };
+        let (y, m) = if d.month() == 12 {
+            (d.year() + 1, 1)
+        } else {
+            (d.year(), d.month() + 1)
+        };
+        let first = d.with_day(1).map_or(0, |x| x.num_days_from_ce());
+        NaiveDate::from_ymd_opt(y, m, 1).map_or(30, |n| n.num_days_from_ce() - first)
+    }
+}
+
+fn normalise_repo(r: &str) -> String {
+    let r = r.trim().trim_end_matches('/');
+    let r = r.strip_suffix(".git").unwrap_or(r);
+    let r = r
+        .strip_prefix("https://")
+        .or_else(|| r.strip_prefix("http://"))
+        .unwrap_or(r);
+    r.to_ascii_lowercase()
+}
+
+/// Severity index into the SLA table (`None` for info/unknown: no SLA).
+pub(crate) fn sla_index(s: Severity) -> Option<usize> {
+    match s {
+        Severity::Critical => Some(0),
+        Severity::High => Some(1),
+        Severity::Medium => Some(2),
+        Severity::Low => Some(3),
+        Severity::Info | Severity::Unknown => None,
+    }
+}

@@ -1,0 +1,1 @@
+//! Synthetic event histories for benchmarks (placeholder, filled below).
