@@ -60,11 +60,6 @@ pub(crate) fn decode<T: DeserializeOwned>(v: Value) -> Result<T, ParseError> {
     })
 }
 
-/// Decodes a borrowed value into `T` (cloning it), naming the failing field's path.
-pub(crate) fn decode_ref<T: DeserializeOwned>(v: &Value) -> Result<T, ParseError> {
-    decode(v.clone())
-}
-
 /// The records of a document that may be one object, an array of objects, or JSONL.
 /// A single object has no record reference; array items are `Index`, JSONL lines `Line`.
 pub(crate) fn records(bytes: &[u8]) -> Result<Vec<(Option<RecordRef>, Value)>, ParseError> {
@@ -121,10 +116,6 @@ pub(crate) trait Get {
         self.path(path)
             .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
     }
-    fn f64_at(&self, path: &str) -> Option<f64> {
-        self.path(path)
-            .and_then(|v| v.as_f64().or_else(|| v.as_str()?.trim().parse().ok()))
-    }
     fn bool_at(&self, path: &str) -> Option<bool> {
         self.path(path).and_then(Value::as_bool)
     }
@@ -133,14 +124,6 @@ pub(crate) trait Get {
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or(&[])
-    }
-    /// A scalar as text: strings as they are, numbers printed.
-    fn text_at(&self, path: &str) -> Option<String> {
-        match self.path(path)? {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
     }
 }
 

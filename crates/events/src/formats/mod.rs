@@ -19,11 +19,9 @@ mod bearing;
 mod bearing_csv;
 mod cdevents;
 mod cost;
-#[allow(dead_code)] // used by the scanner adapters being filled in
 mod findings;
 pub mod github;
 mod infracost;
-#[allow(dead_code)] // helpers used by the adapters being filled in
 mod json;
 mod sarif;
 mod scanners;
@@ -257,7 +255,6 @@ pub struct Parsed {
 }
 
 impl Parsed {
-    #[allow(dead_code)]
     pub(crate) fn skip(&mut self, record: Option<RecordRef>, reason: impl Into<String>) {
         self.skipped.push(Skipped {
             record,
@@ -357,7 +354,6 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
 }
 
 /// Hex SHA-256 of the parts, separated so that ("ab","c") differs from ("a","bc").
-#[allow(dead_code)]
 pub(crate) fn digest(parts: &[&[u8]]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();

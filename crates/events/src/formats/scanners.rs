@@ -1,11 +1,496 @@
-//! Trivy and Grype adapters (in progress).
+//! Trivy and Grype JSON reports: one finding per reported vulnerability,
+//! misconfiguration, secret or license.
+//!
+//! Trivy: schema v2 (`{"SchemaVersion":2,"ArtifactName":…,"Results":[…]}`), the
+//! legacy list (`[{"Target":…,"Vulnerabilities":[…]}]`) and the Kubernetes report
+//! (`{"ClusterName":…,"Vulnerabilities":[{"Namespace","Kind","Name","Results"}]}`).
+//! Target: `ArtifactName`, else the result's `Target`; for Kubernetes
+//! misconfigurations `<cluster>/<namespace>/<kind>/<name>`. Passing
+//! misconfigurations (`Status: PASS`) are skipped. Scan time: `CreatedAt`.
+//!
+//! Grype: `matches[]` with `vulnerability`, `artifact` and `relatedVulnerabilities`.
+//! Target: `source.target.userInput` (image) or the scanned directory. A GHSA match
+//! with exactly one related CVE is reported under the CVE. Fixable: `fix.state` is
+//! `fixed`. Scan time: `descriptor.timestamp`.
+//!
+//! Targets are normalised with [`super::normalize_target`] (image tag and digest
+//! dropped) so both scanners name the same image the same way.
 
-use super::{ParseContext, ParseError, Parsed};
+use serde_json::Value;
 
-pub(super) fn parse_trivy(_bytes: &[u8], _ctx: &ParseContext) -> Result<Parsed, ParseError> {
-    Err(ParseError::new("this format is not supported yet"))
+use crate::model::*;
+
+use super::findings::{event, normalize_target, scan_id, severity_word};
+use super::json::{Get, parse_value, req_str};
+use super::{ParseContext, ParseError, Parsed, RecordRef};
+
+struct Scan<'a> {
+    scanner: &'static str,
+    id: String,
+    time: chrono::DateTime<chrono::Utc>,
+    ctx: &'a ParseContext,
+    parsed: Parsed,
+    n: usize,
 }
 
-pub(super) fn parse_grype(_bytes: &[u8], _ctx: &ParseContext) -> Result<Parsed, ParseError> {
-    Err(ParseError::new("this format is not supported yet"))
+impl Scan<'_> {
+    fn push(&mut self, finding: Finding, attributes: Vec<(&str, Value)>) {
+        let e = event(finding, self.n, self.time, self.ctx, attributes);
+        self.parsed.events.push(e);
+        self.n += 1;
+    }
+
+    fn finding(
+        &self,
+        kind: FindingKind,
+        rule_id: String,
+        severity: Severity,
+        target: String,
+    ) -> Finding {
+        Finding {
+            scanner: self.scanner.to_owned(),
+            scan_id: self.id.clone(),
+            kind,
+            rule_id,
+            severity,
+            target,
+            package: None,
+            installed_version: None,
+            fixed_version: None,
+            fixable: true,
+            title: None,
+            location: None,
+        }
+    }
+}
+
+fn report_time(
+    v: &Value,
+    path: &str,
+    ctx: &ParseContext,
+) -> Result<chrono::DateTime<chrono::Utc>, ParseError> {
+    match v.str_at(path) {
+        None => Ok(ctx.now),
+        Some(s) => crate::timestamp::parse_lenient(s).ok_or_else(|| {
+            ParseError::new(crate::timestamp::expected_timestamp(s)).with_field(path)
+        }),
+    }
+}
+
+fn severity_of(v: &Value, path: &str) -> Result<Severity, ParseError> {
+    match v.path(path) {
+        None | Some(Value::Null) => Ok(Severity::Unknown),
+        Some(Value::String(s)) => severity_word(s).ok_or_else(|| {
+            ParseError::new(format!(
+                "expected `CRITICAL`, `HIGH`, `MEDIUM`, `LOW` or `UNKNOWN`, found `{}`",
+                super::truncate(s, 30)
+            ))
+            .with_field(path)
+        }),
+        Some(other) => Err(ParseError::new(format!(
+            "expected a severity word, found {}",
+            super::json::kind_of(other)
+        ))
+        .with_field(path)),
+    }
+}
+
+fn list<'a>(v: &'a Value, key: &str) -> Result<&'a [Value], ParseError> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(other) => Err(ParseError::new(format!(
+            "expected an array, found {}",
+            super::json::kind_of(other)
+        ))
+        .with_field(key)),
+    }
+}
+
+// ---------------------------------------------------------------- Trivy
+
+pub(super) fn parse_trivy(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
+    let report = parse_value(bytes)?;
+    let time = match &report {
+        Value::Object(_) => report_time(&report, "CreatedAt", ctx)?,
+        _ => ctx.now,
+    };
+    let mut scan = Scan {
+        scanner: "trivy",
+        id: scan_id(bytes, "trivy", time),
+        time,
+        ctx,
+        parsed: Parsed::default(),
+        n: 0,
+    };
+    match &report {
+        // Legacy (before SchemaVersion 2): a bare list of results.
+        Value::Array(results) => {
+            for (i, r) in results.iter().enumerate() {
+                trivy_result(&mut scan, r, None, None)
+                    .map_err(|e| e.with_field(format!("[{i}]")))?;
+            }
+        }
+        Value::Object(m) if m.contains_key("ClusterName") => {
+            let cluster = report.str_at("ClusterName").unwrap_or("cluster");
+            for key in ["Vulnerabilities", "Misconfigurations", "Resources"] {
+                for (i, res) in list(&report, key)?.iter().enumerate() {
+                    let at = |e: ParseError| e.with_field(format!("{key}[{i}]"));
+                    let resource = format!(
+                        "{cluster}/{}/{}/{}",
+                        res.str_at("Namespace").unwrap_or("-"),
+                        res.str_at("Kind").unwrap_or("-"),
+                        res.str_at("Name").unwrap_or("-")
+                    );
+                    for (j, r) in list(res, "Results").map_err(at)?.iter().enumerate() {
+                        trivy_result(&mut scan, r, None, Some(&resource))
+                            .map_err(|e| at(e.with_field(format!("Results[{j}]"))))?;
+                    }
+                }
+            }
+        }
+        Value::Object(m) if m.contains_key("Results") || m.contains_key("SchemaVersion") => {
+            if let Some(v) = report.u64_at("SchemaVersion").filter(|v| *v != 2) {
+                return Err(ParseError::new(format!(
+                    "unsupported Trivy `SchemaVersion` {v}; expected 2 (or the legacy list)"
+                ))
+                .with_field("SchemaVersion"));
+            }
+            let artifact = report.str_at("ArtifactName");
+            for (i, r) in list(&report, "Results")?.iter().enumerate() {
+                trivy_result(&mut scan, r, artifact, None)
+                    .map_err(|e| e.with_field(format!("Results[{i}]")))?;
+            }
+        }
+        _ => {
+            return Err(ParseError::new(
+                "not a Trivy report: expected `SchemaVersion` and `Results`, a list of results, or a Kubernetes report with `ClusterName`",
+            ));
+        }
+    }
+    Ok(scan.parsed)
+}
+
+fn trivy_result(
+    scan: &mut Scan<'_>,
+    r: &Value,
+    artifact: Option<&str>,
+    resource: Option<&str>,
+) -> Result<(), ParseError> {
+    if !r.is_object() {
+        return Err(ParseError::new(format!(
+            "expected a result object, found {}",
+            super::json::kind_of(r)
+        )));
+    }
+    let result_target = r.str_at("Target").unwrap_or_default();
+    let image_target = normalize_target(artifact.unwrap_or(result_target));
+    // A file inside the artifact (`app/libs/x.jar`), when it is not the artifact itself.
+    let inner_file = (artifact.is_some()
+        && !result_target.is_empty()
+        && normalize_target(result_target) != image_target)
+        .then(|| result_target.to_owned());
+
+    for (i, v) in list(r, "Vulnerabilities")?.iter().enumerate() {
+        let at = |e: ParseError| e.with_field(format!("Vulnerabilities[{i}]"));
+        let id = req_str(v, "VulnerabilityID").map_err(at)?;
+        let mut f = scan.finding(
+            FindingKind::Vulnerability,
+            id.to_owned(),
+            severity_of(v, "Severity").map_err(at)?,
+            image_target.clone(),
+        );
+        f.package = Some(req_str(v, "PkgName").map_err(at)?.to_owned());
+        f.installed_version = v.str_at("InstalledVersion").map(str::to_owned);
+        f.fixed_version = v.str_at("FixedVersion").map(str::to_owned);
+        f.fixable = f.fixed_version.is_some();
+        f.title = v.str_at("Title").map(|t| super::truncate(t, 300));
+        f.location = inner_file
+            .clone()
+            .or_else(|| v.str_at("PkgPath").map(str::to_owned))
+            .map(|file| Location {
+                file,
+                line: None,
+                column: None,
+            });
+        let attrs = vec![
+            ("url", v.get("PrimaryURL").cloned().unwrap_or(Value::Null)),
+            (
+                "purl",
+                v.path("PkgIdentifier.PURL").cloned().unwrap_or(Value::Null),
+            ),
+            ("status", v.get("Status").cloned().unwrap_or(Value::Null)),
+            ("trivy.target", Value::from(result_target)),
+        ];
+        scan.push(f, attrs);
+    }
+    for (i, m) in list(r, "Misconfigurations")?.iter().enumerate() {
+        let at = |e: ParseError| e.with_field(format!("Misconfigurations[{i}]"));
+        if matches!(m.str_at("Status"), Some("PASS") | Some("EXCEPTION")) {
+            let id = m.str_at("ID").unwrap_or("?");
+            scan.parsed.skip(
+                Some(RecordRef::Index(i)),
+                format!("misconfiguration `{id}` in `{result_target}` passed"),
+            );
+            continue;
+        }
+        let id = m
+            .str_at("AVDID")
+            .filter(|_| m.str_at("ID").is_none())
+            .or_else(|| m.str_at("ID"));
+        let id = id.ok_or_else(|| {
+            at(ParseError::new("missing; a misconfiguration has an `ID`").with_field("ID"))
+        })?;
+        let target = match resource {
+            Some(res) => res.to_owned(),
+            None => match artifact {
+                Some(a) if !result_target.is_empty() => {
+                    format!("{}:{result_target}", normalize_target(a))
+                }
+                _ => result_target.to_owned(),
+            },
+        };
+        let mut f = scan.finding(
+            FindingKind::Misconfiguration,
+            id.to_owned(),
+            severity_of(m, "Severity").map_err(at)?,
+            target,
+        );
+        f.title = m
+            .str_at("Title")
+            .or_else(|| m.str_at("Message"))
+            .map(|t| super::truncate(t, 300));
+        let line = m
+            .u64_at("CauseMetadata.StartLine")
+            .and_then(|l| u32::try_from(l).ok());
+        f.location = (!result_target.is_empty()).then(|| Location {
+            file: result_target.to_owned(),
+            line,
+            column: None,
+        });
+        let attrs = vec![
+            ("message", m.get("Message").cloned().unwrap_or(Value::Null)),
+            (
+                "resolution",
+                m.get("Resolution").cloned().unwrap_or(Value::Null),
+            ),
+            ("url", m.get("PrimaryURL").cloned().unwrap_or(Value::Null)),
+        ];
+        scan.push(f, attrs);
+    }
+    for (i, s) in list(r, "Secrets")?.iter().enumerate() {
+        let at = |e: ParseError| e.with_field(format!("Secrets[{i}]"));
+        let id = req_str(s, "RuleID").map_err(at)?;
+        let target = match artifact {
+            Some(a) => format!("{}:{result_target}", normalize_target(a)),
+            None => result_target.to_owned(),
+        };
+        let mut f = scan.finding(
+            FindingKind::Secret,
+            id.to_owned(),
+            severity_of(s, "Severity").map_err(at)?,
+            target,
+        );
+        f.title = s.str_at("Title").map(str::to_owned);
+        let line = s.u64_at("StartLine").and_then(|l| u32::try_from(l).ok());
+        f.location = Some(Location {
+            file: result_target.to_owned(),
+            line,
+            column: None,
+        });
+        // The match is redacted by Trivy; it is still not copied into Bearing.
+        scan.push(
+            f,
+            vec![(
+                "category",
+                s.get("Category").cloned().unwrap_or(Value::Null),
+            )],
+        );
+    }
+    for (i, l) in list(r, "Licenses")?.iter().enumerate() {
+        let at = |e: ParseError| e.with_field(format!("Licenses[{i}]"));
+        let name = req_str(l, "Name").map_err(at)?;
+        let mut f = scan.finding(
+            FindingKind::License,
+            name.to_owned(),
+            severity_of(l, "Severity").map_err(at)?,
+            image_target.clone(),
+        );
+        f.package = l.str_at("PkgName").map(str::to_owned);
+        f.title = Some(format!(
+            "license {name} ({})",
+            l.str_at("Category").unwrap_or("unknown category")
+        ));
+        f.location = l.str_at("FilePath").map(|file| Location {
+            file: file.to_owned(),
+            line: None,
+            column: None,
+        });
+        scan.push(
+            f,
+            vec![(
+                "category",
+                l.get("Category").cloned().unwrap_or(Value::Null),
+            )],
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- Grype
+
+pub(super) fn parse_grype(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
+    let report = parse_value(bytes)?;
+    if !report.is_object() || report.get("matches").is_none() {
+        return Err(ParseError::new(
+            "not a Grype report: expected an object with `matches`",
+        ));
+    }
+    let time = match report.str_at("descriptor.timestamp") {
+        Some(_) => report_time(&report, "descriptor.timestamp", ctx)?,
+        None => ctx.now,
+    };
+    let target = grype_target(&report, ctx);
+    let mut scan = Scan {
+        scanner: "grype",
+        id: scan_id(bytes, "grype", time),
+        time,
+        ctx,
+        parsed: Parsed::default(),
+        n: 0,
+    };
+    for (i, m) in list(&report, "matches")?.iter().enumerate() {
+        let at = |e: ParseError| e.with_field(format!("matches[{i}]"));
+        let id = req_str(m, "vulnerability.id").map_err(at)?;
+        let related_cves: Vec<&str> = m
+            .arr_at("relatedVulnerabilities")
+            .iter()
+            .filter_map(|r| r.str_at("id"))
+            .filter(|r| r.to_ascii_uppercase().starts_with("CVE-"))
+            .collect();
+        let (rule_id, advisory) = match related_cves.as_slice() {
+            [cve] if !id.to_ascii_uppercase().starts_with("CVE-") => (cve.to_string(), Some(id)),
+            _ => (id.to_owned(), None),
+        };
+        let severity = match m.str_at("vulnerability.severity") {
+            None => Severity::Unknown,
+            Some(s) => severity_word(s).ok_or_else(|| {
+                at(ParseError::new(format!("expected `Critical`, `High`, `Medium`, `Low`, `Negligible` or `Unknown`, found `{}`", super::truncate(s, 30)))
+                    .with_field("vulnerability.severity"))
+            })?,
+        };
+        let mut f = scan.finding(
+            FindingKind::Vulnerability,
+            rule_id,
+            severity,
+            target.clone(),
+        );
+        f.package = Some(req_str(m, "artifact.name").map_err(at)?.to_owned());
+        f.installed_version = m.str_at("artifact.version").map(str::to_owned);
+        let fix_versions: Vec<&str> = m
+            .arr_at("vulnerability.fix.versions")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        f.fixable =
+            m.str_at("vulnerability.fix.state") == Some("fixed") && !fix_versions.is_empty();
+        f.fixed_version = (!fix_versions.is_empty()).then(|| fix_versions.join(", "));
+        f.title = m
+            .str_at("vulnerability.description")
+            .map(|t| super::truncate(t, 300));
+        f.location = m.str_at("artifact.locations.0.path").map(|file| Location {
+            file: file.to_owned(),
+            line: None,
+            column: None,
+        });
+        let attrs = vec![
+            ("advisory", advisory.map(Value::from).unwrap_or(Value::Null)),
+            (
+                "url",
+                m.get("vulnerability")
+                    .and_then(|v| v.get("dataSource"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "purl",
+                m.path("artifact.purl").cloned().unwrap_or(Value::Null),
+            ),
+            (
+                "fix_state",
+                m.path("vulnerability.fix.state")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "grype.target",
+                report.path("source.target").cloned().unwrap_or(Value::Null),
+            ),
+        ];
+        scan.push(f, attrs);
+    }
+    Ok(scan.parsed)
+}
+
+fn grype_target(report: &Value, ctx: &ParseContext) -> String {
+    let t = report.path("source.target");
+    let raw = match t {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(obj) => obj
+            .str_at("userInput")
+            .or_else(|| obj.str_at("path"))
+            .or_else(|| obj.str_at("name"))
+            .map(str::to_owned),
+        None => None,
+    };
+    match raw {
+        Some(r) => normalize_target(&r),
+        None => format!("grype:{}", ctx.source_name.as_deref().unwrap_or("report")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> ParseContext {
+        ParseContext::new(chrono::Utc::now())
+    }
+
+    #[test]
+    fn trivy_and_grype_agree_on_the_dedup_key() {
+        let trivy = r#"{"SchemaVersion":2,"ArtifactName":"docker.io/library/web:1.2","CreatedAt":"2024-05-01T12:00:00Z","Results":[
+            {"Target":"web:1.2 (alpine 3.19)","Class":"os-pkgs","Vulnerabilities":[{"VulnerabilityID":"CVE-2024-1","PkgName":"libcrypto3","InstalledVersion":"3.1","FixedVersion":"3.2","Severity":"HIGH"}]}]}"#;
+        let grype = r#"{"matches":[{"vulnerability":{"id":"GHSA-xxxx","severity":"High","fix":{"state":"fixed","versions":["3.2"]}},
+            "relatedVulnerabilities":[{"id":"CVE-2024-1"}],"artifact":{"name":"libcrypto3","version":"3.1"}}],
+            "source":{"type":"image","target":{"userInput":"web:1.3@sha256:abcd"}},"descriptor":{"name":"grype"}}"#;
+        let t = parse_trivy(trivy.as_bytes(), &ctx()).unwrap();
+        let g = parse_grype(grype.as_bytes(), &ctx()).unwrap();
+        let (Payload::Finding(a), Payload::Finding(b)) =
+            (&t.events[0].payload, &g.events[0].payload)
+        else {
+            panic!()
+        };
+        assert_eq!(a.dedup_key(), b.dedup_key());
+        assert_eq!(a.dedup_key(), "CVE-2024-1|libcrypto3|web");
+        assert!(a.fixable && b.fixable);
+        assert_eq!(g.events[0].attributes["advisory"], "GHSA-xxxx");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let bad = r#"{"SchemaVersion":2,"ArtifactName":"x","Results":[{"Target":"x","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"p","Severity":7}]}]}"#;
+        let e = parse_trivy(bad.as_bytes(), &ctx()).unwrap_err();
+        assert_eq!(
+            e.field.as_deref(),
+            Some("Results[0].Vulnerabilities[0].Severity"),
+            "{e}"
+        );
+        let e = parse_grype(br#"{"matches":[{"vulnerability":{}}]}"#, &ctx()).unwrap_err();
+        assert_eq!(
+            e.field.as_deref(),
+            Some("matches[0].vulnerability.id"),
+            "{e}"
+        );
+    }
 }

@@ -1,0 +1,6 @@
+//! Integration tests of the adapters: the real-world fixtures, and the corpus of
+//! malformed inputs under `tests/malformed/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixtures;
+mod malformed;
