@@ -1,1 +1,13 @@
-//! bearing-adapt
+//! Adapt: the part of Bearing that uses what was measured to change how
+//! delivery runs, then checks whether the change worked.
+//!
+//! - [`anomaly`]: robust, weekly-seasonal baselines for daily metric series.
+//! - [`risk`]: a change-risk model trained on the organisation's own history.
+//! - [`canary`]: Mann-Whitney canary judge (promote / hold / rollback).
+//! - [`recommend`]: candidate actions for key results off target, with evidence.
+//! - [`reconcile`]: evaluates adaptation rules, updates delivery plans and
+//!   records actions, then measures their effect.
+
+pub mod anomaly;
+pub mod canary;
+pub mod stats;

@@ -1,0 +1,5 @@
+//! Integration tests of bearing-adapt.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod anomaly_quality;
+mod scipy;
