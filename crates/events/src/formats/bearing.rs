@@ -20,7 +20,17 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
             let text = utf8(bytes)?;
             match serde_json::from_str::<serde_json::Value>(text) {
                 // One (possibly pretty-printed) object.
-                Ok(v) => vec![decode_event(v).map_err(|e| e.with_record(RecordRef::Index(0)))?],
+                Ok(v) => {
+                    // A one-line document is JSONL with one line; otherwise name no record.
+                    let one_line = !text.trim().contains('\n');
+                    vec![decode_event(v).map_err(|e| {
+                        if one_line {
+                            e.with_record(RecordRef::Line(1))
+                        } else {
+                            e
+                        }
+                    })?]
+                }
                 // JSONL: the first value parsed and more followed.
                 Err(e) if e.is_syntax() && e.to_string().starts_with("trailing characters") => {
                     JsonlReader::new(bytes).collect::<Result<Vec<_>, _>>()?

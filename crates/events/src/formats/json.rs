@@ -14,6 +14,17 @@ pub(crate) fn message(e: &serde_json::Error) -> String {
         Some((m, _)) if e.line() > 0 => m.to_owned(),
         _ => s,
     };
+    // serde says "invalid type: X, expected Y"; say what was expected first.
+    let s = match s
+        .strip_prefix("invalid type: ")
+        .or_else(|| s.strip_prefix("invalid value: "))
+    {
+        Some(rest) => match rest.split_once(", expected ") {
+            Some((found, expected)) => format!("expected {expected}, found {found}"),
+            None => s.clone(),
+        },
+        None => s,
+    };
     // serde's wording names Rust types; say what a user would.
     s.replace("expected f64", "expected a number")
         .replace(
@@ -23,6 +34,7 @@ pub(crate) fn message(e: &serde_json::Error) -> String {
         .replace("expected u64", "expected a whole number")
         .replace("expected i64", "expected a whole number")
         .replace("expected a borrowed string", "expected a string")
+        .replace("number out of range", "number out of range (too large)")
 }
 
 /// A syntax or data error from parsing a whole document, located by line and column.

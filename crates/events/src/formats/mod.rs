@@ -335,9 +335,16 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(bytes).map_err(|e| {
         let at = e.valid_up_to();
         let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
         ParseError::at(
             RecordRef::Line(line),
-            format!("invalid UTF-8 at byte {at}: the input must be UTF-8 text"),
+            format!(
+                "invalid UTF-8 at byte {} of the line: the input must be UTF-8 text",
+                at - line_start
+            ),
         )
     })
 }
