@@ -1,0 +1,7 @@
+//! Integration tests of the metric engine: golden values on a hand-checked
+//! history and properties over generated ones.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixture;
+mod golden;
+mod props;
