@@ -341,4 +341,21 @@ mod tests {
         let e = parse(csv.as_bytes(), &ctx()).unwrap_err();
         assert_eq!(e.to_string(), "row 2, field `data`: missing field `value`");
     }
+
+    #[test]
+    fn docs_examples() {
+        let csv = "id,time,kind,service,environment,data.name,data.value,data.dimensions\n\
+                   m-1,2024-05-01T12:00:00Z,metric_point,checkout,prod,orders,1523,\"{\"\"region\"\":\"\"eu\"\"}\"\n\
+                   f-1,2024-05-01T12:00:00Z,feature_flag,checkout,prod,,,\n";
+        let e = parse(csv.as_bytes(), &ctx()).unwrap_err();
+        assert_eq!(e.to_string(), "row 3, field `data`: missing field `flag`");
+        let csv = "id,time,kind,service,environment,data.deployment_id,data.version,data.status,data.strategy,data.commits\n\
+                   d-7,2024-05-01T12:05:00Z,deployment,checkout,prod,7,1.4.0,success,canary,\"[\"\"9f2c\"\",\"\"a1b3\"\"]\"\n";
+        let p = parse(csv.as_bytes(), &ctx()).unwrap();
+        let Payload::Deployment(d) = &p.events[0].payload else {
+            panic!()
+        };
+        assert_eq!(d.commits, ["9f2c", "a1b3"]);
+        assert_eq!(d.strategy.as_deref(), Some("canary"));
+    }
 }
