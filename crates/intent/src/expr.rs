@@ -117,11 +117,11 @@ impl<'a> Parser<'a> {
     fn keyword(&mut self, kw: &str) -> bool {
         self.skip_ws();
         let r = self.rest();
-        let matches = r.len() >= kw.len()
-            && r[..kw.len()].eq_ignore_ascii_case(kw)
-            && r[kw.len()..]
-                .chars()
-                .next()
+        let matches = r
+            .get(..kw.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(kw))
+            && r.get(kw.len()..)
+                .and_then(|x| x.chars().next())
                 .is_none_or(|c| c.is_whitespace() || c == '(');
         if matches {
             self.pos += kw.len();
@@ -166,9 +166,13 @@ impl<'a> Parser<'a> {
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
             .unwrap_or(self.rest().len());
         if len == 0 {
+            let found = if self.rest().is_empty() {
+                "the end of the expression".to_string()
+            } else {
+                format!("`{}`", self.rest())
+            };
             return Err(self.err(format!(
-                "expected a metric name such as `dora.change_failure_rate`, found `{}`",
-                self.rest()
+                "expected a metric name such as `dora.change_failure_rate`, found {found}"
             )));
         }
         let metric = self.src[start..start + len].to_string();
@@ -197,15 +201,15 @@ impl<'a> Parser<'a> {
         self.pos = self.src.len() - after.len();
         self.skip_ws();
         let value_start = self.pos;
-        // The value runs until ` and `, ` or `, `)` or the end.
-        let mut end = self.src.len();
-        let lower = self.src.to_ascii_lowercase();
-        for stop in [" and ", " or ", ")"] {
-            if let Some(i) = lower[value_start..].find(stop) {
-                end = end.min(value_start + i);
-            }
-        }
+        // The value runs until a `)`, a word `and` / `or`, or the end.
+        let end = value_end(self.src, value_start);
         let text = self.src[value_start..end].trim();
+        if text.is_empty() {
+            return Err(self.err(format!(
+                "expected a value after `{metric} {}`, e.g. `15%`, `1d` or `0`",
+                cmp.symbol()
+            )));
+        }
         let value = text.parse::<Quantity>().map_err(|e| ExprError {
             offset: value_start,
             message: e.message,
@@ -218,6 +222,31 @@ impl<'a> Parser<'a> {
             value,
         })
     }
+}
+
+/// Where a comparison's value ends: before `)`, before a whole word `and` or
+/// `or` that follows whitespace, or at the end.
+fn value_end(src: &str, start: usize) -> usize {
+    let b = src.as_bytes();
+    let mut i = start;
+    while i < b.len() {
+        if b[i] == b')' {
+            return i;
+        }
+        if i > start && b[i - 1].is_ascii_whitespace() {
+            for kw in [&b"and"[..], &b"or"[..]] {
+                let word = b
+                    .get(i..i + kw.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(kw));
+                let after = b.get(i + kw.len());
+                if word && after.is_none_or(|c| c.is_ascii_whitespace() || *c == b'(') {
+                    return i;
+                }
+            }
+        }
+        i += 1;
+    }
+    b.len()
 }
 
 #[cfg(test)]
@@ -246,6 +275,9 @@ mod tests {
             "x 5",
             "(a > 1",
             "a > 1 b",
+            "a < 0 and",
+            "a < and b > 1",
+            "a > 1 or ()",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} should fail");
         }

@@ -240,7 +240,11 @@ pub struct Objective {
     /// Owning team id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::units::date::deserialize_opt"
+    )]
     pub due: Option<NaiveDate>,
     pub key_results: Vec<KeyResult>,
 }
@@ -263,11 +267,49 @@ pub struct KeyResult {
 }
 
 /// One filter value or a list of accepted values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum FilterValue {
     One(String),
     Any(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for FilterValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FilterValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a value or a list of values, e.g. `critical` or `[critical, high]`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(FilterValue::One(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(FilterValue::One(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(FilterValue::One(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(FilterValue::One(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(FilterValue::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<String>()? {
+                    out.push(v);
+                }
+                Ok(FilterValue::Any(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl FilterValue {
@@ -389,6 +431,7 @@ pub struct Waiver {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
     /// Last day the waiver applies (inclusive, UTC).
+    #[serde(deserialize_with = "crate::units::date::deserialize")]
     pub expires: NaiveDate,
     /// Only these rule ids / messages are waived (default: all of the guardrail).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

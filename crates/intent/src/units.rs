@@ -19,12 +19,34 @@ pub struct UnitError {
 }
 
 impl UnitError {
-    fn new(found: &str, expected: &str) -> Self {
+    /// `what` names the kind of value, `hint` says what to write instead.
+    fn new(found: &str, (what, hint): (&str, &str)) -> Self {
         UnitError {
-            message: format!("invalid {expected}: found `{found}`"),
+            message: format!("invalid {what} `{}`; expected {hint}", found.trim()),
         }
     }
 }
+
+const DURATION: (&str, &str) = (
+    "duration",
+    "a whole number and a unit (`s`, `m`, `h`, `d`, `w`), e.g. `90s`, `1h`, `30d`",
+);
+const PERCENT: (&str, &str) = (
+    "percentage",
+    "a number followed by `%`, e.g. `15%`, `99.9%`",
+);
+const MONEY: (&str, &str) = (
+    "money amount",
+    "an amount and a currency code, e.g. `12000 USD`",
+);
+const RATE: (&str, &str) = (
+    "rate",
+    "a count per `hour`, `day`, `week` or `month`, e.g. `5/week`",
+);
+const QUANTITY: (&str, &str) = (
+    "value",
+    "a number, a duration `1d`, a percentage `15%`, money `100 USD` or a rate `5/week`",
+);
 
 /// A span of time, stored in whole seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -66,7 +88,7 @@ impl FromStr for Duration {
     /// Accepts `<integer><unit>` with unit one of `s m h d w`, or a
     /// concatenation such as `1h30m`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let expected = "duration (expected e.g. `90s`, `15m`, `1h`, `30d`, `2w`)";
+        let expected = DURATION;
         let t = s.trim();
         if t.is_empty() {
             return Err(UnitError::new(s, expected));
@@ -131,7 +153,7 @@ impl Percent {
 impl FromStr for Percent {
     type Err = UnitError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let expected = "percentage (expected e.g. `15%`, `99.9%`)";
+        let expected = PERCENT;
         let t = s.trim();
         let num = t
             .strip_suffix('%')
@@ -157,7 +179,7 @@ pub struct Money {
 impl FromStr for Money {
     type Err = UnitError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let expected = "money (expected an amount and a currency code, e.g. `12000 USD`)";
+        let expected = MONEY;
         let mut parts = s.split_whitespace();
         let (Some(amount), Some(currency), None) = (parts.next(), parts.next(), parts.next())
         else {
@@ -168,7 +190,8 @@ impl FromStr for Money {
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(UnitError {
                 message: format!(
-                    "invalid currency `{currency}` in `{s}`: expected a three-letter code such as `USD` or `EUR`"
+                    "invalid currency `{currency}` in `{}`; expected a three-letter code such as `USD` or `EUR`",
+                    s.trim()
                 ),
             });
         }
@@ -231,7 +254,7 @@ impl Rate {
 impl FromStr for Rate {
     type Err = UnitError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let expected = "rate (expected e.g. `5/week`, `1/day`, `20/month`)";
+        let expected = RATE;
         let (n, p) = s
             .trim()
             .split_once('/')
@@ -307,10 +330,7 @@ impl FromStr for Quantity {
         {
             return t.parse().map(Quantity::Duration);
         }
-        Err(UnitError::new(
-            s,
-            "value (expected a number, a duration `1d`, a percentage `15%`, money `100 USD` or a rate `5/week`)",
-        ))
+        Err(UnitError::new(s, QUANTITY))
     }
 }
 
@@ -424,11 +444,24 @@ impl FromStr for Target {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (cmp, rest) = Comparator::split_prefix(s).ok_or_else(|| UnitError {
             message: format!(
-                "invalid target `{s}`: expected a comparison such as `<= 1d`, `>= 5/week`, `< 15%` or `== 0`"
+                "invalid target `{}`; expected a comparison (`<`, `<=`, `>`, `>=`, `==`, `!=`) and a value, e.g. `<= 1d`, `>= 5/week`, `< 15%` or `== 0`",
+                s.trim()
             ),
         })?;
+        if rest.trim().is_empty() {
+            return Err(UnitError {
+                message: format!(
+                    "invalid target `{}`; expected a value after `{}`, e.g. `{} 1d`, `{} 15%` or `{} 0`",
+                    s.trim(),
+                    cmp.symbol(),
+                    cmp.symbol(),
+                    cmp.symbol(),
+                    cmp.symbol()
+                ),
+            });
+        }
         let value = rest.parse::<Quantity>().map_err(|e| UnitError {
-            message: format!("invalid target `{s}`: {}", e.message),
+            message: format!("invalid target `{}`: {}", s.trim(), e.message),
         })?;
         Ok(Target { cmp, value })
     }
@@ -461,10 +494,8 @@ macro_rules! string_serde {
         }
         impl<'de> Deserialize<'de> for $ty {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                // Accept plain YAML numbers too (`target: 0` is not a unit value,
-                // but `== 0` style targets and counts are written as numbers).
-                let raw = StringOrNumber::deserialize(d)?;
-                raw.0.parse().map_err(serde::de::Error::custom)
+                // Plain YAML numbers are accepted too and parsed as text.
+                d.deserialize_any(ParseVisitor::<$ty>(std::marker::PhantomData, $desc))
             }
         }
         impl schemars::JsonSchema for $ty {
@@ -482,22 +513,88 @@ macro_rules! string_serde {
     };
 }
 
-struct StringOrNumber(String);
+/// Parses a unit value from a string or a plain number inside the visitor, so
+/// the deserializer can place the error at the value.
+struct ParseVisitor<T>(std::marker::PhantomData<T>, &'static str);
 
-impl<'de> Deserialize<'de> for StringOrNumber {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            S(String),
-            I(i64),
-            F(f64),
+impl<T: FromStr<Err = UnitError>> serde::de::Visitor<'_> for ParseVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let desc = self.1.trim_end_matches('.');
+        let mut chars = desc.chars();
+        if let Some(first) = chars.next() {
+            write!(f, "{}{}", first.to_lowercase(), chars.as_str())?;
         }
-        Ok(StringOrNumber(match Raw::deserialize(d)? {
-            Raw::S(s) => s,
-            Raw::I(i) => i.to_string(),
-            Raw::F(f) => f.to_string(),
-        }))
+        Ok(())
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        v.parse().map_err(|e: UnitError| E::custom(e.message))
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+        self.visit_str(&v.to_string())
+    }
+}
+
+/// Dates written `YYYY-MM-DD`, with an error that says so.
+pub(crate) mod date {
+    use std::fmt;
+
+    use chrono::NaiveDate;
+    use serde::Deserializer;
+
+    struct V;
+
+    impl serde::de::Visitor<'_> for V {
+        type Value = NaiveDate;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a date written YYYY-MM-DD")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NaiveDate, E> {
+            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+                E::custom(format!(
+                    "invalid date `{}`; expected a date written YYYY-MM-DD, e.g. `2027-03-31`",
+                    s.trim()
+                ))
+            })
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NaiveDate, E> {
+            self.visit_str(&v.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<NaiveDate, E> {
+            self.visit_str(&v.to_string())
+        }
+    }
+
+    struct Opt;
+
+    impl<'de> serde::de::Visitor<'de> for Opt {
+        type Value = Option<NaiveDate>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a date written YYYY-MM-DD")
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(V).map(Some)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+        d.deserialize_any(V)
+    }
+
+    pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        d.deserialize_option(Opt)
     }
 }
 

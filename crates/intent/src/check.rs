@@ -1,0 +1,764 @@
+//! Semantic checks on a merged intent: references, ids, units against the
+//! metric catalog, scopes, filters, adaptation expressions, waivers.
+//!
+//! Each check places its message at the node it is about, using the source
+//! map the loader built; a message says what was found and what is expected.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+
+use crate::catalog::{self, MetricDef, ScopeKind};
+use crate::expr;
+use crate::load::{Diags, Sources, Src};
+use crate::model::{GuardrailKind, Intent, Scope};
+use crate::suggest::{one_of, suggest};
+use crate::units::{Quantity, Unit};
+use crate::yaml::Node;
+
+/// One step of a path into a node.
+#[derive(Clone, Copy)]
+enum P<'s> {
+    /// The value under a key.
+    K(&'s str),
+    /// The key itself.
+    Key(&'s str),
+    /// A list item.
+    I(usize),
+}
+
+use P::{I, K, Key};
+
+impl Src<'_> {
+    /// Position of the node at `path`, or of the deepest node that exists.
+    fn at(&self, path: &[P<'_>]) -> (usize, usize) {
+        let mut n = self.node;
+        for p in path {
+            let next = match *p {
+                K(k) => n.get(k),
+                Key(k) => n.key(k),
+                I(i) => n.idx(i),
+            };
+            match next {
+                Some(x) => n = x,
+                None => break,
+            }
+        }
+        (n.line, n.col)
+    }
+
+    fn node_at(&self, path: &[P<'_>]) -> Option<&Node> {
+        let mut n = self.node;
+        for p in path {
+            n = match *p {
+                K(k) => n.get(k)?,
+                Key(k) => n.key(k)?,
+                I(i) => n.idx(i)?,
+            };
+        }
+        Some(n)
+    }
+}
+
+struct Checker<'i, 's, 'o, 'f> {
+    intent: &'i Intent,
+    src: &'s Sources<'s>,
+    out: &'o mut Diags<'f>,
+    teams: HashSet<&'i str>,
+    services: HashSet<&'i str>,
+    objectives: HashSet<&'i str>,
+    guardrails: HashSet<&'i str>,
+    broken: HashMap<&'static str, HashSet<&'s str>>,
+}
+
+pub(crate) fn run(intent: &Intent, src: &Sources<'_>, today: NaiveDate, out: &mut Diags<'_>) {
+    let broken = src
+        .broken
+        .iter()
+        .map(|(k, v)| (*k, v.iter().map(String::as_str).collect()))
+        .collect();
+    let mut c = Checker {
+        intent,
+        src,
+        out,
+        teams: intent.teams.iter().map(|t| t.id.as_str()).collect(),
+        services: intent.services.iter().map(|s| s.id.as_str()).collect(),
+        objectives: intent.objectives.iter().map(|o| o.id.as_str()).collect(),
+        guardrails: intent.guardrails.iter().map(|g| g.id.as_str()).collect(),
+        broken,
+    };
+    c.duplicate_ids();
+    c.services();
+    c.objectives();
+    c.guardrails();
+    c.waivers(today);
+    c.adaptation();
+    c.settings();
+}
+
+impl Checker<'_, '_, '_, '_> {
+    fn err(&mut self, s: Src<'_>, path: &[P<'_>], msg: String) {
+        let pos = s.at(path);
+        self.out.error(s.file, pos, msg);
+    }
+
+    fn duplicate_ids(&mut self) {
+        let sections: [(&str, Vec<&str>, &[Src<'_>]); 4] = [
+            (
+                "team",
+                self.intent.teams.iter().map(|t| t.id.as_str()).collect(),
+                &self.src.teams,
+            ),
+            (
+                "service",
+                self.intent.services.iter().map(|t| t.id.as_str()).collect(),
+                &self.src.services,
+            ),
+            (
+                "objective",
+                self.intent
+                    .objectives
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .collect(),
+                &self.src.objectives,
+            ),
+            (
+                "guardrail",
+                self.intent
+                    .guardrails
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .collect(),
+                &self.src.guardrails,
+            ),
+        ];
+        let mut found = Vec::new();
+        for (what, ids, srcs) in sections {
+            let mut first: HashMap<&str, Src<'_>> = HashMap::new();
+            for (id, s) in ids.into_iter().zip(srcs.iter().copied()) {
+                match first.get(id) {
+                    Some(f) => found.push((what, id.to_string(), *f, s, "id")),
+                    None => {
+                        first.insert(id, s);
+                    }
+                }
+            }
+        }
+        let mut first: HashMap<&str, Src<'_>> = HashMap::new();
+        for (rule, s) in self
+            .intent
+            .adaptation
+            .iter()
+            .zip(self.src.adaptation.iter())
+        {
+            if let Some(id) = rule.id.as_deref() {
+                match first.get(id) {
+                    Some(f) => found.push(("adaptation rule", id.to_string(), *f, *s, "id")),
+                    None => {
+                        first.insert(id, *s);
+                    }
+                }
+            }
+        }
+        for (what, id, f, s, key) in found {
+            let at = self.out.place(f.file, f.at(&[K(key)]));
+            self.err(
+                s,
+                &[K(key)],
+                format!("duplicate {what} id `{id}`; it is already defined at {at}; expected ids to be unique"),
+            );
+        }
+    }
+
+    /// Reports `name` if it is not one of `known` (nor a broken item's id).
+    fn reference(
+        &mut self,
+        s: Src<'_>,
+        path: &[P<'_>],
+        what: &str,
+        section: &'static str,
+        name: &str,
+        known: &HashSet<&str>,
+    ) -> bool {
+        if known.contains(name) || self.broken.get(section).is_some_and(|b| b.contains(name)) {
+            return true;
+        }
+        let mut m = format!("unknown {what} `{name}`");
+        let mut candidates: Vec<&str> = known.iter().copied().collect();
+        candidates.sort_unstable();
+        if let Some(s) = suggest(name, candidates.iter().copied()) {
+            m.push_str(&format!("; did you mean `{s}`?"));
+        } else if candidates.is_empty() {
+            m.push_str(&format!("; no {what} is defined under `{section}`"));
+        } else if candidates.len() <= 8 {
+            m.push_str(&format!("; expected {}", one_of(candidates)));
+        } else {
+            m.push_str(&format!("; expected the id of one of the {section}"));
+        }
+        self.err(s, path, m);
+        false
+    }
+
+    /// Checks the team, service and environment a scope names; `base` is the
+    /// path of the `scope` node.
+    fn scope(&mut self, s: Src<'_>, base: &[P<'_>], scope: &Scope) {
+        let with = |p: P<'static>| -> Vec<P<'_>> {
+            let mut v = base.to_vec();
+            v.push(p);
+            v
+        };
+        let teams = self.teams.clone();
+        let services = self.services.clone();
+        if let Some(t) = &scope.team {
+            self.reference(s, &with(K("team")), "team", "teams", t, &teams);
+        }
+        let mut service_ok = None;
+        if let Some(name) = &scope.service
+            && self.reference(
+                s,
+                &with(K("service")),
+                "service",
+                "services",
+                name,
+                &services,
+            )
+        {
+            service_ok = self.intent.service(name);
+        }
+        if let (Some(t), Some(svc)) = (&scope.team, service_ok)
+            && self.teams.contains(t.as_str())
+            && &svc.team != t
+        {
+            self.err(
+                s,
+                &with(K("service")),
+                format!(
+                    "service `{}` belongs to team `{}`, not `{t}`; expected a service of team `{t}` or no `team` in the scope",
+                    svc.id, svc.team
+                ),
+            );
+        }
+        if let Some(env) = &scope.environment {
+            let envs: Vec<&str> = match (service_ok, &scope.service) {
+                (Some(svc), _) => svc.environments.iter().map(String::as_str).collect(),
+                (None, Some(_)) => return,
+                (None, None) => {
+                    let mut all: Vec<&str> = self
+                        .intent
+                        .services
+                        .iter()
+                        .flat_map(|s| s.environments.iter().map(String::as_str))
+                        .collect();
+                    all.sort_unstable();
+                    all.dedup();
+                    all
+                }
+            };
+            if envs.is_empty() || envs.contains(&env.as_str()) {
+                return;
+            }
+            let whose = match service_ok {
+                Some(svc) => format!("service `{}`", svc.id),
+                None => "any service".to_string(),
+            };
+            let mut m = format!("unknown environment `{env}` for {whose}");
+            match suggest(env, envs.iter().copied()) {
+                Some(x) => m.push_str(&format!("; did you mean `{x}`?")),
+                None => m.push_str(&format!("; expected {}", one_of(envs))),
+            }
+            self.err(s, &with(K("environment")), m);
+        }
+    }
+
+    fn services(&mut self) {
+        let intent = self.intent;
+        let mut budget_currency: Option<(String, Src<'_>)> = None;
+        for (svc, s) in intent
+            .services
+            .iter()
+            .zip(self.src.services.iter().copied())
+        {
+            let teams = self.teams.clone();
+            self.reference(s, &[K("team")], "team", "teams", &svc.team, &teams);
+
+            let mut seen = HashSet::new();
+            for (i, env) in svc.environments.iter().enumerate() {
+                if !seen.insert(env.as_str()) {
+                    self.err(
+                        s,
+                        &[K("environments"), I(i)],
+                        format!(
+                            "environment `{env}` is listed twice in service `{}`",
+                            svc.id
+                        ),
+                    );
+                }
+            }
+            if let Some(p) = &svc.production
+                && !svc.environments.is_empty()
+                && !svc.environments.contains(p)
+            {
+                let envs = svc.environments.iter().map(String::as_str);
+                self.err(
+                    s,
+                    &[K("production")],
+                    format!(
+                        "production environment `{p}` is not among the service's environments; expected {}",
+                        one_of(envs)
+                    ),
+                );
+            }
+
+            if let Some(cost) = &svc.cost {
+                if cost.matcher.tags.is_empty() && cost.matcher.resource_ids.is_empty() {
+                    self.err(
+                        s,
+                        &[K("cost"), K("match")],
+                        "cost `match` selects nothing; expected `tags` or `resource_ids`".into(),
+                    );
+                }
+                if let Some(b) = &cost.monthly_budget {
+                    let path = [K("cost"), K("monthly_budget")];
+                    if b.amount <= 0.0 {
+                        self.err(
+                            s,
+                            &path,
+                            format!("monthly budget `{b}` is not positive; expected an amount above zero"),
+                        );
+                    }
+                    match &budget_currency {
+                        Some((c, first)) if *c != b.currency => {
+                            let at = self.out.place(first.file, first.at(&path));
+                            let c = c.clone();
+                            self.err(
+                                s,
+                                &path,
+                                format!(
+                                    "budget currency `{}` differs from `{c}` used at {at}; expected one currency across the organisation",
+                                    b.currency
+                                ),
+                            );
+                        }
+                        Some(_) => {}
+                        None => budget_currency = Some((b.currency.clone(), s)),
+                    }
+                }
+            }
+
+            let mut slo_ids: HashMap<&str, usize> = HashMap::new();
+            for (i, slo) in svc.slos.iter().enumerate() {
+                let base = [K("slos"), I(i)];
+                if let Some(&j) = slo_ids.get(slo.id.as_str()) {
+                    let at = self.out.place(s.file, s.at(&[K("slos"), I(j), K("id")]));
+                    self.err(
+                        s,
+                        &[base[0], base[1], K("id")],
+                        format!(
+                            "duplicate SLO id `{}` in service `{}`; it is already defined at {at}",
+                            slo.id, svc.id
+                        ),
+                    );
+                } else {
+                    slo_ids.insert(&slo.id, i);
+                }
+                let t = slo.target.0;
+                if !(t > 0.0 && t < 100.0) {
+                    self.err(
+                        s,
+                        &[base[0], base[1], K("target")],
+                        format!(
+                            "SLO target `{}` is out of range; expected a percentage above 0% and below 100%, e.g. `99.9%`",
+                            slo.target
+                        ),
+                    );
+                }
+                if slo.window.as_secs() == 0 {
+                    self.err(
+                        s,
+                        &[base[0], base[1], K("window")],
+                        "SLO window is zero; expected a duration such as `28d`".into(),
+                    );
+                }
+            }
+
+            if let Some(d) = &svc.delivery {
+                let mut prev = 0.0;
+                for (i, step) in d.canary_steps.iter().enumerate() {
+                    let path = [K("delivery"), K("canary_steps"), I(i)];
+                    if !(step.0 > 0.0 && step.0 <= 100.0) {
+                        self.err(
+                            s,
+                            &path,
+                            format!("canary step `{step}` is out of range; expected a percentage above 0% and at most 100%"),
+                        );
+                    } else if step.0 <= prev {
+                        self.err(
+                            s,
+                            &path,
+                            format!("canary step `{step}` does not increase; expected each step larger than the one before"),
+                        );
+                    }
+                    prev = step.0;
+                }
+            }
+        }
+    }
+
+    fn objectives(&mut self) {
+        let intent = self.intent;
+        for (obj, s) in intent
+            .objectives
+            .iter()
+            .zip(self.src.objectives.iter().copied())
+        {
+            if let Some(owner) = &obj.owner {
+                let teams = self.teams.clone();
+                self.reference(s, &[K("owner")], "team", "teams", owner, &teams);
+            }
+            if obj.key_results.is_empty() {
+                self.out.warning(
+                    s.file,
+                    s.at(&[K("key_results")]),
+                    format!(
+                        "objective `{}` has no key results; expected at least one metric with a target",
+                        obj.id
+                    ),
+                );
+            }
+            for (i, kr) in obj.key_results.iter().enumerate() {
+                let base = [K("key_results"), I(i)];
+                let sub = |p: P<'static>| [base[0], base[1], p];
+                self.scope(s, &sub(K("scope")), &kr.scope);
+                if kr.window.is_some_and(|w| w.as_secs() == 0) {
+                    self.err(
+                        s,
+                        &sub(K("window")),
+                        "window is zero; expected a duration such as `30d`".into(),
+                    );
+                }
+                let Some(def) = self.metric(s, &sub(K("metric")), &kr.metric) else {
+                    continue;
+                };
+                if let Err(m) = unit_fits(def, &kr.metric, &kr.target.value) {
+                    self.err(s, &sub(K("target")), format!("target `{}`: {m}", kr.target));
+                }
+                let kind = if kr.scope.environment.is_some() {
+                    ScopeKind::Environment
+                } else if kr.scope.service.is_some() {
+                    ScopeKind::Service
+                } else if kr.scope.team.is_some() {
+                    ScopeKind::Team
+                } else {
+                    ScopeKind::Org
+                };
+                if !def.scopes.contains(&kind) {
+                    self.err(
+                        s,
+                        &sub(K("scope")),
+                        format!(
+                            "`{}` cannot be measured per {}; expected a scope of {}",
+                            kr.metric,
+                            scope_name(kind),
+                            one_of(def.scopes.iter().map(|k| scope_name(*k)))
+                        ),
+                    );
+                }
+                for key in kr.filter.keys() {
+                    if def.filters.contains(&key.as_str()) {
+                        continue;
+                    }
+                    let mut m = format!("`{}` cannot be filtered by `{key}`", kr.metric);
+                    if def.filters.is_empty() {
+                        m.push_str("; it accepts no filters");
+                    } else if let Some(x) = suggest(key, def.filters.iter().copied()) {
+                        m.push_str(&format!("; did you mean `{x}`?"));
+                    } else {
+                        m.push_str(&format!(
+                            "; expected {}",
+                            one_of(def.filters.iter().copied())
+                        ));
+                    }
+                    self.err(s, &[base[0], base[1], K("filter"), Key(key)], m);
+                }
+            }
+        }
+    }
+
+    /// Looks a metric up in the catalog, reporting an unknown name.
+    fn metric(&mut self, s: Src<'_>, path: &[P<'_>], name: &str) -> Option<&'static MetricDef> {
+        if let Some(d) = catalog::lookup(name) {
+            return Some(d);
+        }
+        let msg = unknown_metric(name);
+        self.err(s, path, msg);
+        None
+    }
+
+    fn guardrails(&mut self) {
+        let intent = self.intent;
+        for (g, s) in intent
+            .guardrails
+            .iter()
+            .zip(self.src.guardrails.iter().copied())
+        {
+            if let Some(p) = &g.protects {
+                let objectives = self.objectives.clone();
+                self.reference(
+                    s,
+                    &[K("protects")],
+                    "objective",
+                    "objectives",
+                    p,
+                    &objectives,
+                );
+            }
+            if g.kind == GuardrailKind::Rego && g.path.as_deref().is_none_or(str::is_empty) {
+                self.err(
+                    s,
+                    &[K("kind")],
+                    format!(
+                        "guardrail `{}` of kind `rego` has no `path`; expected `path:` naming a policy file or folder relative to the intent file",
+                        g.id
+                    ),
+                );
+            }
+            if g.kind != GuardrailKind::Rego && g.path.is_some() {
+                self.out.warning(
+                    s.file,
+                    s.at(&[K("path")]),
+                    format!(
+                        "`path` is only read for `rego` guardrails; guardrail `{}` is `{}`, so it is ignored",
+                        g.id,
+                        g.kind.name()
+                    ),
+                );
+            }
+            self.scope(s, &[K("scope")], &g.scope);
+        }
+    }
+
+    fn waivers(&mut self, today: NaiveDate) {
+        let intent = self.intent;
+        for (w, s) in intent.waivers.iter().zip(self.src.waivers.iter().copied()) {
+            let guardrails = self.guardrails.clone();
+            self.reference(
+                s,
+                &[K("guardrail")],
+                "guardrail",
+                "guardrails",
+                &w.guardrail,
+                &guardrails,
+            );
+            self.scope(s, &[K("scope")], &w.scope);
+            if w.is_expired(today) {
+                self.out.warning(
+                    s.file,
+                    s.at(&[K("expires")]),
+                    format!(
+                        "waiver of `{}` expired on {} and no longer applies; expected a later `expires` date or the waiver removed",
+                        w.guardrail, w.expires
+                    ),
+                );
+            }
+        }
+    }
+
+    fn adaptation(&mut self) {
+        let intent = self.intent;
+        for (rule, s) in intent
+            .adaptation
+            .iter()
+            .zip(self.src.adaptation.iter().copied())
+        {
+            self.when(s, &rule.when);
+            let then = &rule.then;
+            if then.strategy.is_none() && then.freeze.is_none() && then.extra_gates.is_empty() {
+                self.err(
+                    s,
+                    &[K("then")],
+                    "`then` changes nothing; expected at least one of `strategy`, `freeze` or `extra_gates`".into(),
+                );
+            }
+            for (i, gate) in then.extra_gates.iter().enumerate() {
+                let is_kind = GuardrailKind::ALL.iter().any(|k| k.name() == gate);
+                if is_kind || self.guardrails.contains(gate.as_str()) {
+                    continue;
+                }
+                let mut names: Vec<&str> = self.guardrails.iter().copied().collect();
+                names.sort_unstable();
+                names.extend(GuardrailKind::ALL.iter().map(|k| k.name()));
+                let mut m = format!("unknown gate `{gate}`");
+                match suggest(gate, names.iter().copied()) {
+                    Some(x) => m.push_str(&format!("; did you mean `{x}`?")),
+                    None => m.push_str(
+                        "; expected a guardrail id from `guardrails` or a guardrail kind such as `required_checks`",
+                    ),
+                }
+                self.err(s, &[K("then"), K("extra_gates"), I(i)], m);
+            }
+            self.scope(s, &[K("scope")], &rule.scope);
+            if rule.evaluate_after.is_some_and(|d| d.as_secs() == 0) {
+                self.err(
+                    s,
+                    &[K("evaluate_after")],
+                    "`evaluate_after` is zero; expected a duration such as `7d`".into(),
+                );
+            }
+        }
+    }
+
+    /// Parses a `when` expression and checks the metrics and units it names.
+    fn when(&mut self, s: Src<'_>, when: &str) {
+        let node = s.node_at(&[K("when")]);
+        let pos_of = |offset: usize| match node {
+            Some(n) => n.position_of(offset),
+            None => (s.node.line, s.node.col),
+        };
+        let e = match expr::parse(when) {
+            Ok(e) => e,
+            Err(err) => {
+                self.out.error(
+                    s.file,
+                    pos_of(err.offset),
+                    format!("invalid `when` expression: {}", err.message),
+                );
+                return;
+            }
+        };
+        let mut from = 0;
+        for c in e.comparisons() {
+            let offset = when[from..].find(&c.metric).map_or(0, |i| from + i);
+            from = offset + c.metric.len();
+            let Some(def) = catalog::lookup(&c.metric) else {
+                self.out
+                    .error(s.file, pos_of(offset), unknown_metric(&c.metric));
+                continue;
+            };
+            if let Err(m) = unit_fits(def, &c.metric, &c.value) {
+                let vpos = when[from..]
+                    .find(&c.value.to_string())
+                    .map_or(offset, |i| from + i);
+                self.out.error(
+                    s.file,
+                    pos_of(vpos),
+                    format!("comparison with `{}`: {m}", c.value),
+                );
+            }
+            if c.window.is_some_and(|w| w.as_secs() == 0) {
+                self.out.error(
+                    s.file,
+                    pos_of(offset),
+                    format!(
+                        "window of `{}` is zero; expected a duration such as `30d`",
+                        c.metric
+                    ),
+                );
+            }
+        }
+    }
+
+    fn settings(&mut self) {
+        let (Some(settings), Some(s)) = (&self.intent.settings, self.src.settings) else {
+            return;
+        };
+        if settings.incident_window.is_some_and(|d| d.as_secs() == 0) {
+            self.err(
+                s,
+                &[K("incident_window")],
+                "`incident_window` is zero; expected a duration such as `24h`".into(),
+            );
+        }
+        if let Some(sla) = &settings.security_sla {
+            for (name, d) in [
+                ("critical", sla.critical),
+                ("high", sla.high),
+                ("medium", sla.medium),
+                ("low", sla.low),
+            ] {
+                if d.as_secs() == 0 {
+                    self.err(
+                        s,
+                        &[K("security_sla"), K(name)],
+                        format!(
+                            "security SLA for `{name}` is zero; expected a duration such as `30d`"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn scope_name(k: ScopeKind) -> &'static str {
+    match k {
+        ScopeKind::Org => "org",
+        ScopeKind::Team => "team",
+        ScopeKind::Service => "service",
+        ScopeKind::Environment => "environment",
+    }
+}
+
+fn unknown_metric(name: &str) -> String {
+    let mut m = format!("unknown metric `{name}`");
+    match suggest(name, catalog::names()) {
+        Some(x) => m.push_str(&format!("; did you mean `{x}`?")),
+        None => m.push_str(
+            "; expected a name from `bearing metrics`, or `business.<series>` for an ingested business metric",
+        ),
+    }
+    m
+}
+
+/// Whether a value's unit fits what a metric measures. Zero fits every unit;
+/// counts and ratios take plain numbers; `business.*` takes anything.
+fn unit_fits(def: &MetricDef, metric: &str, q: &Quantity) -> Result<(), String> {
+    if metric.starts_with(catalog::BUSINESS_PREFIX) {
+        return Ok(());
+    }
+    let ok = match (def.unit, q) {
+        (_, Quantity::Number(n)) if *n == 0.0 => true,
+        (Unit::Count | Unit::Ratio, Quantity::Number(_)) => true,
+        (Unit::Duration, Quantity::Duration(_)) => true,
+        (Unit::Percent, Quantity::Percent(_)) => true,
+        (Unit::Money, Quantity::Money(_)) => true,
+        (Unit::Rate, Quantity::Rate(_)) => true,
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let found = match q {
+        Quantity::Number(_) => "a plain number",
+        other => unit_noun(other.unit()),
+    };
+    let n = match q {
+        Quantity::Number(n) => *n,
+        Quantity::Percent(p) => p.0,
+        Quantity::Money(m) => m.amount,
+        Quantity::Rate(r) => r.count,
+        Quantity::Duration(_) => 1.0,
+    };
+    let expected = match def.unit {
+        Unit::Duration => "a duration such as `1d` or `4h`".to_string(),
+        Unit::Percent => format!("a percentage such as `{n}%`"),
+        Unit::Money => format!("a money amount such as `{n} USD`"),
+        Unit::Rate => format!("a rate such as `{n}/week`"),
+        Unit::Count | Unit::Ratio => format!("a plain number such as `{n}`"),
+    };
+    Err(format!(
+        "`{metric}` measures {}, but this is {found}; expected {expected}",
+        unit_noun(def.unit)
+    ))
+}
+
+fn unit_noun(u: Unit) -> &'static str {
+    match u {
+        Unit::Duration => "a duration",
+        Unit::Percent => "a percentage",
+        Unit::Money => "a money amount",
+        Unit::Rate => "a rate",
+        Unit::Count => "a count",
+        Unit::Ratio => "a ratio",
+    }
+}

@@ -1,0 +1,68 @@
+//! The generated JSON Schema, checked with an independent validator
+//! (`jsonschema`): it accepts the starter and example intents and rejects
+//! structurally broken ones.
+
+use std::path::Path;
+
+fn validator() -> jsonschema::Validator {
+    jsonschema::validator_for(&bearing_intent::schema()).unwrap()
+}
+
+fn json(yaml: &str) -> serde_json::Value {
+    yaml_serde::from_str(yaml).unwrap()
+}
+
+#[test]
+fn accepts_starter_and_example() {
+    let v = validator();
+    let starter = json(bearing_intent::STARTER);
+    let errors: Vec<String> = v.iter_errors(&starter).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/acme");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|x| x == "yaml") {
+            let doc = json(&std::fs::read_to_string(&p).unwrap());
+            let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{}: {errors:?}", p.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+}
+
+#[test]
+fn rejects_structurally_broken_intents() {
+    let v = validator();
+    for broken in [
+        // unknown top-level field
+        "version: 1\nteamz: []\n",
+        // wrong type
+        "version: one\n",
+        "version: 1\nteams: {id: a}\n",
+        // missing required field
+        "version: 1\nservices:\n  - id: a\n",
+        // unknown field in an item
+        "version: 1\nteams:\n  - id: a\n    nmae: A\n",
+        // bad enum value
+        "version: 1\nobjectives:\n  - {id: o, layer: marketing, key_results: []}\n",
+        "version: 1\nguardrails:\n  - {id: g, kind: cost_budgte}\n",
+        // unit values with the wrong shape
+        "version: 1\nservices:\n  - {id: a, team: t, slos: [{id: s, target: 99.9, window: 28d, sli: {good: g, total: t}}]}\n",
+        "version: 1\nservices:\n  - {id: a, team: t, slos: [{id: s, target: 99.9%, window: 4 weeks, sli: {good: g, total: t}}]}\n",
+        "version: 1\nobjectives:\n  - {id: o, layer: business, key_results: [{metric: m, target: 5}]}\n",
+        "version: 1\nservices:\n  - {id: a, team: t, cost: {match: {}, monthly_budget: 12000}}\n",
+    ] {
+        let doc = json(broken);
+        assert!(!v.is_valid(&doc), "schema accepted:\n{broken}");
+    }
+}
+
+#[test]
+fn schema_describes_fields() {
+    let s = bearing_intent::schema();
+    let text = s.to_string();
+    assert!(text.contains("Rules that change a service's delivery plan"));
+    assert!(text.contains("\"Target\""));
+}
