@@ -1,0 +1,213 @@
+//! Shell snippets shared by the generated GitHub and GitLab pipelines:
+//! CDEvents reporting, scan upload to Bearing, the guardrail gate, the cost
+//! estimate and the deploy phases.
+//!
+//! Scripts read everything from environment variables (never from `${{ }}`
+//! expressions spliced into the script), so a branch name or commit message
+//! can never become shell code, and the same text runs on both platforms.
+
+use crate::spec::PipelineSpec;
+
+/// The server path events (CDEvents JSON) are posted to.
+pub const EVENTS_PATH: &str = "/v1/events";
+
+/// Names of the CI platform's own variables the scripts use.
+#[derive(Debug, Clone, Copy)]
+pub struct Platform {
+    /// Unique id of the pipeline run.
+    pub run_id: &'static str,
+    /// URL of the pipeline run.
+    pub run_url: &'static str,
+    /// Source URI of events (the repository / project).
+    pub source: &'static str,
+}
+
+pub const GITHUB: Platform = Platform {
+    run_id: "${GITHUB_RUN_ID}-${GITHUB_RUN_ATTEMPT}",
+    run_url: "${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}",
+    source: "${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}",
+};
+
+pub const GITLAB: Platform = Platform {
+    run_id: "${CI_PIPELINE_ID}",
+    run_url: "${CI_PIPELINE_URL}",
+    source: "${CI_PROJECT_URL}",
+};
+
+/// A CDEvent the pipeline reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    PipelineStarted,
+    /// The outcome is read from `$OUTCOME` (`success`, `failure`, `cancelled`).
+    PipelineFinished,
+    ServiceDeployed {
+        env: &'a str,
+    },
+    ServiceRolledBack {
+        env: &'a str,
+    },
+}
+
+impl Event<'_> {
+    fn cdevent_type(self) -> &'static str {
+        match self {
+            Event::PipelineStarted => "dev.cdevents.pipelinerun.started.0.2.0",
+            Event::PipelineFinished => "dev.cdevents.pipelinerun.finished.0.2.0",
+            Event::ServiceDeployed { .. } => "dev.cdevents.service.deployed.0.2.0",
+            Event::ServiceRolledBack { .. } => "dev.cdevents.service.rolledback.0.2.0",
+        }
+    }
+    fn suffix(self) -> String {
+        match self {
+            Event::PipelineStarted => "started".into(),
+            Event::PipelineFinished => "finished".into(),
+            Event::ServiceDeployed { env } => format!("deployed-{env}"),
+            Event::ServiceRolledBack { env } => format!("rolledback-{env}"),
+        }
+    }
+}
+
+/// The guard every reporting script starts with: reporting is best effort
+/// and never fails the pipeline.
+fn reporting_guard(what: &str) -> String {
+    format!(
+        "if [ -z \"${{BEARING_SERVER:-}}\" ] || [ -z \"${{BEARING_TOKEN:-}}\" ]; then\n  echo \"BEARING_SERVER or BEARING_TOKEN is not set; {what} not reported to Bearing\"\n  exit 0\nfi\n"
+    )
+}
+
+/// A script posting one CDEvent (CDEvents 0.4) to the Bearing server.
+pub fn event(p: Platform, spec: &PipelineSpec, ev: Event<'_>) -> String {
+    let subject = match ev {
+        Event::PipelineStarted => format!(
+            "{{\"id\":\"{run}\",\"source\":\"{src}\",\"type\":\"pipelineRun\",\"content\":{{\"pipelineName\":\"bearing-{svc}\",\"url\":\"{url}\"}}}}",
+            run = p.run_id,
+            src = p.source,
+            svc = spec.service,
+            url = p.run_url
+        ),
+        Event::PipelineFinished => format!(
+            "{{\"id\":\"{run}\",\"source\":\"{src}\",\"type\":\"pipelineRun\",\"content\":{{\"pipelineName\":\"bearing-{svc}\",\"url\":\"{url}\",\"outcome\":\"${{OUTCOME}}\"}}}}",
+            run = p.run_id,
+            src = p.source,
+            svc = spec.service,
+            url = p.run_url
+        ),
+        Event::ServiceDeployed { env } | Event::ServiceRolledBack { env } => format!(
+            "{{\"id\":\"{svc}\",\"source\":\"{src}\",\"type\":\"service\",\"content\":{{\"environment\":{{\"id\":\"{env}\"}},\"artifactId\":\"pkg:generic/{svc}@${{VERSION}}\"}}}}",
+            svc = spec.service,
+            src = p.source,
+        ),
+    };
+    format!(
+        "{guard}now=\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"\ncurl -fsS --retry 3 -X POST \"${{BEARING_SERVER}}{path}\" \\\n  -H \"Authorization: Bearer ${{BEARING_TOKEN}}\" \\\n  -H \"Content-Type: application/json\" \\\n  --data-binary @- <<EOF || echo \"could not report the event to Bearing\"\n{{\"context\":{{\"version\":\"0.4.1\",\"id\":\"{run}-{svc}-{suffix}\",\"source\":\"{src}\",\"type\":\"{ty}\",\"timestamp\":\"${{now}}\"}},\"subject\":{subject}}}\nEOF\n",
+        guard = reporting_guard("the event is"),
+        path = EVENTS_PATH,
+        run = p.run_id,
+        svc = spec.service,
+        suffix = ev.suffix(),
+        src = p.source,
+        ty = ev.cdevent_type(),
+    )
+}
+
+/// A script posting the scanner's SARIF to Bearing.
+pub fn report_scan(sarif: &str) -> String {
+    format!(
+        "{guard}curl -fsS --retry 3 -X POST \"${{BEARING_SERVER}}{path}?format=sarif&service=${{BEARING_SERVICE}}\" \\\n  -H \"Authorization: Bearer ${{BEARING_TOKEN}}\" \\\n  -H \"Content-Type: application/sarif+json\" \\\n  --data-binary @{sarif} || echo \"could not report the scan to Bearing\"\n",
+        guard = reporting_guard("the scan is"),
+        path = EVENTS_PATH,
+    )
+}
+
+/// Installs the `bearing` CLI unless the runner already has it.
+pub fn install_bearing() -> String {
+    "command -v bearing >/dev/null 2>&1 || cargo install --locked bearing\nbearing --version\n"
+        .to_string()
+}
+
+/// Infracost estimate of the Terraform directory; a diff against `$BASE_SHA`
+/// when that commit is available, a breakdown otherwise.
+pub fn cost_estimate(tf_dir: &str) -> String {
+    format!(
+        "tf_dir={dir}\nif [ -n \"${{BASE_SHA:-}}\" ] && git cat-file -e \"${{BASE_SHA}}^{{commit}}\" 2>/dev/null; then\n  git worktree add --detach /tmp/bearing-base \"${{BASE_SHA}}\"\n  infracost breakdown --path \"/tmp/bearing-base/${{tf_dir}}\" --format json --out-file /tmp/infracost-base.json\n  infracost diff --path \"${{tf_dir}}\" --compare-to /tmp/infracost-base.json --format json --out-file infracost.json\nelse\n  infracost breakdown --path \"${{tf_dir}}\" --format json --out-file infracost.json\nfi\n",
+        dir = shell_word(tf_dir)
+    )
+}
+
+/// Terraform plan as JSON for the gate (needs cloud credentials in the job's environment).
+pub fn terraform_plan(tf_dir: &str) -> String {
+    format!(
+        "terraform -chdir={dir} init -input=false\nterraform -chdir={dir} plan -input=false -lock=false -out=tfplan.bin\nterraform -chdir={dir} show -json tfplan.bin > tfplan.json\n",
+        dir = shell_word(tf_dir)
+    )
+}
+
+/// The files the gate attaches, relative to the job's working directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachments {
+    pub scan: String,
+    pub cost: Option<String>,
+    pub plan: Option<String>,
+}
+
+/// `bearing check` for one environment (`$ENVIRONMENT`).
+pub fn gate(spec: &PipelineSpec, att: &Attachments, output: &str) -> String {
+    let mut cmd = format!(
+        "bearing check --service {} --env \"${{ENVIRONMENT}}\" --scan {}",
+        shell_word(&spec.service),
+        shell_word(&att.scan)
+    );
+    if let Some(plan) = &att.plan {
+        cmd.push_str(&format!(" --plan {}", shell_word(plan)));
+    }
+    if let Some(cost) = &att.cost {
+        cmd.push_str(&format!(" --cost {}", shell_word(cost)));
+    }
+    cmd.push_str(&format!(" --output {output}\n"));
+    cmd
+}
+
+/// One phase of the deploy command: the service's command with the phase's
+/// variables set (`DEPLOY_PHASE`, `TRAFFIC_PERCENT`).
+pub fn deploy_phase(spec: &PipelineSpec) -> String {
+    let mut s = spec.deploy.trim_end().to_string();
+    s.push('\n');
+    s
+}
+
+/// Waits for a canary step's analysis window, then asks the gate again:
+/// guardrails that read live outcomes (error budget, failure rate) decide.
+pub fn canary_analysis(spec: &PipelineSpec, att: &Attachments, output: &str) -> String {
+    format!(
+        "echo \"analysing ${{TRAFFIC_PERCENT}}% canary for {window}\"\nsleep {secs}\n{gate}",
+        window = spec.canary_analysis,
+        secs = spec.canary_analysis.as_secs(),
+        gate = gate(spec, att, output)
+    )
+}
+
+/// Quotes a word for the shell when it is not plainly safe.
+pub fn shell_word(w: &str) -> String {
+    if !w.is_empty()
+        && w.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '@' | '+' | ',')
+        })
+    {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_are_quoted_when_needed() {
+        assert_eq!(shell_word("infra/prod"), "infra/prod");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word(""), "''");
+    }
+}
