@@ -1,1 +1,53 @@
-//! bearing-guard
+//! bearing-guard: guardrails as a real-time policy gate. A change arrives as
+//! an [`Envelope`]; built-in guardrail kinds (Rego modules embedded in the
+//! binary, rendered with their parameters) and custom Conftest-style Rego
+//! policies evaluate it on `regorus`; the [`Decision`] says allow, warn, deny
+//! or unknown, with every violation located, explained and possibly waived.
+
+pub mod conftest;
+pub mod decision;
+pub mod engine;
+pub mod envelope;
+pub mod locate;
+pub mod normalize;
+pub mod output;
+pub mod remote;
+pub mod render;
+pub mod testing;
+pub mod yaml;
+
+pub use decision::{AppliedWaiver, Decision, Effect, ExpiredWaiver, Verdict, Violation, to_record};
+pub use engine::{Context, Engine, Limits, digest};
+pub use envelope::{
+    Attachment, Attachments, Envelope, read_cost, read_manifests, read_plan, read_scan,
+};
+pub use locate::Location;
+
+/// Errors from loading policies and attachments, with what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum GuardError {
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`{file}`: {message}")]
+    Attachment { file: String, message: String },
+    #[error("{file}:{line}:{column}: policy does not parse: {message}")]
+    Policy {
+        file: String,
+        line: u32,
+        column: u32,
+        message: String,
+    },
+    #[error("guardrail `{guardrail}`: parameter `{param}` is invalid: expected {expected}")]
+    Param {
+        guardrail: String,
+        param: String,
+        expected: String,
+    },
+    #[error("policy evaluation failed: {0}")]
+    Eval(String),
+    #[error("server `{url}`: {message}")]
+    Remote { url: String, message: String },
+}

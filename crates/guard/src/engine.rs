@@ -1,0 +1,745 @@
+//! The policy engine: built-in guardrails rendered into one regorus engine
+//! (compiled once, cloned per decision), custom `rego` guardrails in their own
+//! engines, and [`Engine::decide`] turning their findings into a [`Decision`]
+//! with modes, waivers and locations applied.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bearing_events::DeliveryPlan;
+use bearing_intent::{Guardrail, GuardrailKind, Intent, Mode, Scope, Waiver};
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::GuardError;
+use crate::conftest::{self, PolicyFile};
+use crate::decision::{AppliedWaiver, Decision, Effect, ExpiredWaiver, Verdict, Violation};
+use crate::envelope::Envelope;
+use crate::locate::{Location, lookup};
+use crate::normalize::builtin_input;
+use crate::render;
+
+/// What an evaluation reads besides the envelope.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Current delivery plans by service (from the store; the intent's
+    /// `delivery` is used for services without one).
+    pub plans: BTreeMap<String, DeliveryPlan>,
+    /// Live outcomes (`bearing_metrics::outcomes`), `{"services": {...}}`.
+    pub outcomes: Value,
+    /// Change-risk score 0..1, if known.
+    pub risk: Option<f64>,
+    pub now: DateTime<Utc>,
+}
+
+/// Limits applied to every decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Wall-clock budget for one policy evaluation.
+    pub eval_time: Duration,
+    /// Largest envelope (serialized attachments) accepted.
+    pub max_input_bytes: usize,
+    /// Findings kept per guardrail; more are summarised.
+    pub max_findings: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            eval_time: Duration::from_millis(500),
+            max_input_bytes: 64 << 20,
+            max_findings: 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Rail {
+    id: String,
+    kind: GuardrailKind,
+    objective: Option<String>,
+    mode: Mode,
+    scope: Scope,
+    /// Rendered module (built-ins).
+    module: Option<String>,
+    custom: Option<Custom>,
+}
+
+#[derive(Debug, Clone)]
+struct Custom {
+    engine: regorus::Engine,
+    files: Vec<PolicyFile>,
+    namespaces: Vec<String>,
+    combine: bool,
+}
+
+/// The compiled guardrails of one intent. Cheap to clone; `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    builtin: Option<regorus::Engine>,
+    rails: Vec<Rail>,
+    waivers: Vec<Waiver>,
+    default_plans: BTreeMap<String, Value>,
+    teams: BTreeMap<String, String>,
+    timezones: Vec<String>,
+    revision: String,
+    limits: Limits,
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn timer(limits: &Limits) -> regorus::utils::limits::ExecutionTimerConfig {
+    regorus::utils::limits::ExecutionTimerConfig {
+        limit: limits.eval_time,
+        check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
+    }
+}
+
+impl Engine {
+    /// Renders and compiles every guardrail of the intent; custom policies are
+    /// read relative to `root`. Any policy that does not parse refuses the
+    /// whole engine.
+    pub fn new(intent: &Intent, root: &Path) -> Result<Engine, GuardError> {
+        Engine::with_limits(intent, root, Limits::default())
+    }
+
+    pub fn with_limits(intent: &Intent, root: &Path, limits: Limits) -> Result<Engine, GuardError> {
+        let intent_json = serde_json::to_value(intent).unwrap_or(Value::Null);
+        let data = regorus::Value::from(json!({"bearing": {"intent": intent_json}}));
+        let mut rails = Vec::new();
+        let mut hasher = Sha256::new();
+        let mut builtin = regorus::Engine::new();
+        builtin.set_execution_timer_config(timer(&limits));
+        builtin
+            .add_policy("bearing/lib.rego".into(), render::LIB.into())
+            .map_err(|e| conftest::policy_error("bearing/lib.rego", &e.to_string()))?;
+        let mut aggregate = Vec::new();
+        let mut timezones = Vec::new();
+        for (i, g) in intent.guardrails.iter().enumerate() {
+            let mut rail = Rail {
+                id: g.id.clone(),
+                kind: g.kind,
+                objective: g.protects.clone(),
+                mode: g.mode,
+                scope: g.scope.clone(),
+                module: None,
+                custom: None,
+            };
+            if g.kind == GuardrailKind::Rego {
+                let custom = load_custom(g, root, &data, &limits)?;
+                for f in &custom.files {
+                    hasher.update(f.path.as_bytes());
+                    hasher.update(f.text.as_bytes());
+                }
+                hasher.update(custom.namespaces.join(",").as_bytes());
+                rail.custom = Some(custom);
+            } else {
+                let module = render::render(g, i, intent)?;
+                let name = format!("bearing/guardrails/{}.rego", g.id);
+                builtin
+                    .add_policy(name.clone(), module.clone())
+                    .map_err(|e| conftest::policy_error(&name, &e.to_string()))?;
+                if g.kind == GuardrailKind::ChangeWindow {
+                    let tz = render::params(g, intent)?
+                        .get("timezone")
+                        .and_then(Value::as_str)
+                        .unwrap_or("UTC")
+                        .to_string();
+                    if tz.parse::<chrono_tz::Tz>().is_err() {
+                        return Err(GuardError::Param {
+                            guardrail: g.id.clone(),
+                            param: "timezone".into(),
+                            expected: "an IANA time zone such as `Europe/Berlin`".into(),
+                        });
+                    }
+                    timezones.push(tz);
+                }
+                hasher.update(module.as_bytes());
+                aggregate.push(format!("\t\"g{i}\": data.{}.findings,", render::package(i)));
+                rail.module = Some(module);
+            }
+            rails.push(rail);
+        }
+        let builtin = if aggregate.is_empty() {
+            None
+        } else {
+            let module = format!(
+                "package bearing.decision\n\nimport rego.v1\n\nfindings := {{\n{}\n}}\n",
+                aggregate.join("\n")
+            );
+            builtin
+                .add_policy("bearing/decision.rego".into(), module)
+                .map_err(|e| conftest::policy_error("bearing/decision.rego", &e.to_string()))?;
+            builtin
+                .add_data(data.clone())
+                .map_err(|e| GuardError::Eval(e.to_string()))?;
+            // Compile now so a broken module fails at load, not at the first decision.
+            builtin.set_input(regorus::Value::from(json!({})));
+            builtin
+                .eval_rule("data.bearing.decision.findings".into())
+                .map_err(|e| GuardError::Eval(format!("built-in policies do not compile: {e}")))?;
+            Some(builtin)
+        };
+        hasher.update(
+            serde_json::to_string(&intent.waivers)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        let revision = hex::encode(&hasher.finalize()[..8]);
+        let default_plans = intent
+            .services
+            .iter()
+            .map(|s| {
+                let strategy = s.delivery.as_ref().map(|d| d.strategy).unwrap_or_default();
+                (
+                    s.id.clone(),
+                    json!({"service": s.id, "strategy": strategy.name(), "freeze": false, "extra_gates": [], "reasons": ["intent"]}),
+                )
+            })
+            .collect();
+        let teams = intent
+            .services
+            .iter()
+            .map(|s| (s.id.clone(), s.team.clone()))
+            .collect();
+        timezones.sort();
+        timezones.dedup();
+        Ok(Engine {
+            builtin,
+            rails,
+            waivers: intent.waivers.clone(),
+            default_plans,
+            teams,
+            timezones,
+            revision,
+            limits,
+        })
+    }
+
+    /// Digest of the compiled policies and waivers.
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// Guardrail ids with their rendered module (built-ins) or policy files (rego).
+    pub fn modules(&self) -> Vec<(String, String)> {
+        self.rails
+            .iter()
+            .map(|r| {
+                let text = match (&r.module, &r.custom) {
+                    (Some(m), _) => m.clone(),
+                    (None, Some(c)) => c
+                        .files
+                        .iter()
+                        .map(|f| {
+                            format!(
+                                "# file: {}{}\n{}",
+                                f.path,
+                                if f.rego_v0 { " (Rego v0)" } else { "" },
+                                f.text
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    (None, None) => String::new(),
+                };
+                (r.id.clone(), text)
+            })
+            .collect()
+    }
+
+    fn scope_applies(&self, scope: &Scope, env: &Envelope) -> bool {
+        scope.service.as_ref().is_none_or(|s| *s == env.service)
+            && scope
+                .environment
+                .as_ref()
+                .is_none_or(|e| *e == env.environment)
+            && scope
+                .team
+                .as_ref()
+                .is_none_or(|t| self.teams.get(&env.service) == Some(t))
+    }
+
+    fn context_json(&self, ctx: &Context) -> Value {
+        let mut plans: Map<String, Value> = self
+            .default_plans
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, p) in &ctx.plans {
+            plans.insert(k.clone(), serde_json::to_value(p).unwrap_or(Value::Null));
+        }
+        let mut clocks = Map::new();
+        for tz in &self.timezones {
+            if let Ok(zone) = tz.parse::<chrono_tz::Tz>() {
+                let local = ctx.now.with_timezone(&zone);
+                let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                    [local.weekday().num_days_from_monday() as usize];
+                clocks.insert(
+                    tz.clone(),
+                    json!({
+                        "weekday": weekday,
+                        "time": format!("{:02}:{:02}", local.hour(), local.minute()),
+                        "date": local.format("%Y-%m-%d").to_string(),
+                    }),
+                );
+            }
+        }
+        json!({
+            "plans": plans,
+            "outcomes": if ctx.outcomes.is_null() { json!({}) } else { ctx.outcomes.clone() },
+            "risk": ctx.risk,
+            "now": ctx.now.to_rfc3339(),
+            "now_ns": ctx.now.timestamp_nanos_opt().unwrap_or(0),
+            "clocks": clocks,
+        })
+    }
+
+    /// Evaluates every guardrail that applies to the envelope.
+    pub fn decide(&self, env: &Envelope, ctx: &Context) -> Decision {
+        let started = Instant::now();
+        let envelope_json = serde_json::to_value(env).unwrap_or(Value::Null);
+        let input_digest = digest(&envelope_json);
+        let mut errors = Vec::new();
+        let mut raw: Vec<(usize, Value, Effect)> = Vec::new();
+        let applicable: Vec<usize> = (0..self.rails.len())
+            .filter(|&i| self.scope_applies(&self.rails[i].scope, env))
+            .collect();
+        let context = self.context_json(ctx);
+        let input_size = approx_size(&envelope_json);
+        if input_size > self.limits.max_input_bytes {
+            errors.push(format!(
+                "the change is too large to evaluate ({input_size} bytes; the limit is {})",
+                self.limits.max_input_bytes
+            ));
+        } else {
+            if let Some(builtin) = &self.builtin
+                && applicable.iter().any(|&i| self.rails[i].module.is_some())
+            {
+                let mut input = builtin_input(env);
+                input.insert("context".into(), context.clone());
+                let mut engine = builtin.clone();
+                engine.set_input(regorus::Value::from(Value::Object(input)));
+                match engine.eval_rule("data.bearing.decision.findings".into()) {
+                    Ok(v) => {
+                        let v = serde_json::to_value(&v).unwrap_or(Value::Null);
+                        for &i in &applicable {
+                            let Some(f) = v.get(format!("g{i}")) else {
+                                continue;
+                            };
+                            for (key, effect) in [
+                                ("deny", Effect::Deny),
+                                ("warn", Effect::Warn),
+                                ("unknown", Effect::Unknown),
+                            ] {
+                                for item in
+                                    f.get(key).and_then(Value::as_array).into_iter().flatten()
+                                {
+                                    raw.push((i, item.clone(), effect));
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => errors.push(format!("built-in guardrails: {e}")),
+                }
+            }
+            for &i in &applicable {
+                if let Some(custom) = &self.rails[i].custom {
+                    match eval_custom(custom, env, &context, &envelope_json) {
+                        Ok(found) => raw.extend(found.into_iter().map(|(v, e)| (i, v, e))),
+                        Err(e) => errors.push(format!("guardrail `{}`: {e}", self.rails[i].id)),
+                    }
+                }
+            }
+        }
+        let plan = ctx.plans.get(&env.service);
+        let today = ctx.now.date_naive();
+        let mut violations = Vec::new();
+        let mut per_rail: BTreeMap<usize, usize> = BTreeMap::new();
+        for (i, item, effect) in raw {
+            let rail = &self.rails[i];
+            let n = per_rail.entry(i).or_default();
+            *n += 1;
+            if *n > self.limits.max_findings {
+                continue;
+            }
+            violations.push(self.violation(rail, &item, effect, env, plan, today));
+        }
+        for (i, n) in per_rail {
+            if n > self.limits.max_findings {
+                let rail = &self.rails[i];
+                errors.push(format!(
+                    "guardrail `{}` reported {n} findings; only the first {} are listed",
+                    rail.id, self.limits.max_findings
+                ));
+            }
+        }
+        violations.sort_by(|a, b| {
+            effect_rank(b.effect)
+                .cmp(&effect_rank(a.effect))
+                .then_with(|| a.guardrail.cmp(&b.guardrail))
+        });
+        let expired_waivers = self
+            .waivers
+            .iter()
+            .filter(|w| w.is_expired(today) && self.scope_applies(&w.scope, env))
+            .filter(|w| applicable.iter().any(|&i| self.rails[i].id == w.guardrail))
+            .map(|w| ExpiredWaiver {
+                guardrail: w.guardrail.clone(),
+                owner: w.owner.clone(),
+                ticket: w.ticket.clone(),
+                expired: w.expires,
+            })
+            .collect();
+        let mut result = violations
+            .iter()
+            .map(|v| match v.effect {
+                Effect::Deny => Verdict::Deny,
+                Effect::Unknown => Verdict::Unknown,
+                Effect::Warn => Verdict::Warn,
+                Effect::Audit => Verdict::Allow,
+            })
+            .max()
+            .unwrap_or(Verdict::Allow);
+        if !errors.is_empty() && result < Verdict::Unknown {
+            result = Verdict::Unknown;
+        }
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let id_hash = Sha256::digest(format!(
+            "{input_digest}{}{n}{}",
+            ctx.now.timestamp_nanos_opt().unwrap_or(0),
+            std::process::id()
+        ));
+        Decision {
+            id: format!("dec_{}", &hex::encode(id_hash)[..20]),
+            time: ctx.now,
+            result,
+            violations,
+            expired_waivers,
+            evaluated: applicable
+                .iter()
+                .map(|&i| self.rails[i].id.clone())
+                .collect(),
+            errors,
+            input_digest,
+            policy_revision: self.revision.clone(),
+            elapsed_us: started.elapsed().as_micros() as u64,
+        }
+    }
+
+    fn violation(
+        &self,
+        rail: &Rail,
+        item: &Value,
+        effect: Effect,
+        env: &Envelope,
+        plan: Option<&DeliveryPlan>,
+        today: chrono::NaiveDate,
+    ) -> Violation {
+        let s = |k: &str| item.get(k).and_then(Value::as_str).map(String::from);
+        let rule = s("rule").unwrap_or_else(|| rail.kind.name().to_string());
+        let message = s("msg").unwrap_or_default();
+        let location = item.get("at").and_then(|at| {
+            let kind = at.get("kind")?.as_str()?;
+            let index = at.get("index")?.as_u64()? as usize;
+            let pointer = at.get("pointer").and_then(Value::as_str).unwrap_or("");
+            let a = env.attachments.get(kind, index)?;
+            let [line, column] = lookup(&a.locations, pointer).unwrap_or([0, 0]);
+            Some(Location {
+                file: a.file.clone(),
+                line,
+                column,
+            })
+        });
+        // A plan's extra gates enforce guardrails that are otherwise warn/audit.
+        let gated = plan.is_some_and(|p| {
+            p.extra_gates
+                .iter()
+                .any(|g| *g == rail.id || g == rail.kind.name())
+        });
+        let mode = if gated { Mode::Enforce } else { rail.mode };
+        let waiver = self
+            .waivers
+            .iter()
+            .filter(|w| w.guardrail == rail.id && !w.is_expired(today))
+            .filter(|w| self.scope_applies(&w.scope, env))
+            .find(|w| {
+                w.rules.is_empty()
+                    || w.rules
+                        .iter()
+                        .any(|r| *r == rule || message.contains(r.as_str()))
+            })
+            .map(|w| AppliedWaiver {
+                owner: w.owner.clone(),
+                reason: w.reason.clone(),
+                ticket: w.ticket.clone(),
+                expires: w.expires,
+            });
+        let effect = match (mode, effect, &waiver) {
+            (_, _, Some(_)) | (Mode::Audit, _, _) | (_, Effect::Audit, _) => Effect::Audit,
+            (Mode::Warn, Effect::Deny | Effect::Unknown, _) => Effect::Warn,
+            (_, e, _) => e,
+        };
+        Violation {
+            guardrail: rail.id.clone(),
+            kind: rail.kind.name().to_string(),
+            rule,
+            objective: rail.objective.clone(),
+            mode,
+            effect,
+            severity: s("severity").unwrap_or_else(|| "medium".into()),
+            message,
+            location,
+            remediation: s("remediation").filter(|r| !r.is_empty()),
+            waiver,
+        }
+    }
+
+    /// Evaluates `data.<path>` (slashes or dots) against the built-in policies
+    /// with the given input, answering as OPA's data API does:
+    /// `{"result": value}`, or `{}` when the document is undefined.
+    pub fn eval_data(&self, path: &str, input: Value) -> Result<Value, GuardError> {
+        let path = path.trim_matches('/').replace('/', ".");
+        let valid = path.split('.').all(|seg| {
+            !seg.is_empty() && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if !path.is_empty() && !valid {
+            return Err(GuardError::Eval(format!(
+                "invalid data path `{path}`: expected names separated by `/` or `.`"
+            )));
+        }
+        let Some(builtin) = &self.builtin else {
+            return Ok(json!({}));
+        };
+        let mut engine = builtin.clone();
+        engine.set_input(regorus::Value::from(input));
+        let query = if path.is_empty() {
+            "data".to_string()
+        } else {
+            format!("data.{path}")
+        };
+        let results = engine
+            .eval_query(query, false)
+            .map_err(|e| GuardError::Eval(e.to_string()))?;
+        match results.result.first().and_then(|r| r.expressions.first()) {
+            Some(e) => Ok(json!({"result": serde_json::to_value(&e.value).unwrap_or(Value::Null)})),
+            None => Ok(json!({})),
+        }
+    }
+}
+
+fn effect_rank(e: Effect) -> u8 {
+    match e {
+        Effect::Deny => 3,
+        Effect::Unknown => 2,
+        Effect::Warn => 1,
+        Effect::Audit => 0,
+    }
+}
+
+fn load_custom(
+    g: &Guardrail,
+    root: &Path,
+    data: &regorus::Value,
+    limits: &Limits,
+) -> Result<Custom, GuardError> {
+    let params = render::params(g, &Intent::default())?;
+    let Some(rel) = &g.path else {
+        return Err(GuardError::Param {
+            guardrail: g.id.clone(),
+            param: "path".into(),
+            expected: "a file or folder of .rego policies".into(),
+        });
+    };
+    let path = root.join(rel);
+    let files = conftest::rego_files(&path)?;
+    if files.is_empty() {
+        return Err(GuardError::Param {
+            guardrail: g.id.clone(),
+            param: "path".into(),
+            expected: format!("a folder with .rego files (`{}` has none)", path.display()),
+        });
+    }
+    let version = params.get("rego_version").and_then(Value::as_str);
+    let (mut engine, files) = conftest::load_engine(&files, version)?;
+    engine.set_execution_timer_config(timer(limits));
+    engine
+        .add_data(data.clone())
+        .map_err(|e| GuardError::Eval(e.to_string()))?;
+    let namespaces = if params.get("all_namespaces").and_then(Value::as_bool) == Some(true) {
+        conftest::packages(&files)
+    } else {
+        params
+            .get("namespaces")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_else(|| vec!["main".to_string()])
+    };
+    Ok(Custom {
+        engine,
+        files,
+        namespaces,
+        combine: params.get("combine").and_then(Value::as_bool) == Some(true),
+    })
+}
+
+/// Where a Conftest input came from: attachment kind, index, pointer prefix.
+type Origin = Option<(&'static str, usize, String)>;
+
+/// The Conftest inputs of an envelope.
+fn conftest_inputs(env: &Envelope, combine: bool, envelope_json: &Value) -> Vec<(Value, Origin)> {
+    let a = &env.attachments;
+    if a.is_empty() {
+        // A change without files: the policy sees the envelope itself.
+        return vec![(envelope_json.clone(), None)];
+    }
+    if combine {
+        let mut items = Vec::new();
+        for (_, att) in a.all() {
+            let contents = match &att.content {
+                Value::Array(docs) if docs.len() == 1 && is_manifest(att, env) => docs[0].clone(),
+                other => other.clone(),
+            };
+            items.push(json!({"path": att.file, "contents": contents}));
+        }
+        return vec![(Value::Array(items), None)];
+    }
+    let mut out = Vec::new();
+    for (kind, list) in [
+        ("terraform_plans", &a.terraform_plans),
+        ("manifests", &a.manifests),
+        ("scans", &a.scans),
+        ("cost", &a.cost),
+    ] {
+        for (i, att) in list.iter().enumerate() {
+            match (kind, &att.content) {
+                ("manifests", Value::Array(docs)) => {
+                    for (d, doc) in docs.iter().enumerate() {
+                        out.push((doc.clone(), Some((kind, i, format!("/{d}")))));
+                    }
+                }
+                (_, content) => out.push((content.clone(), Some((kind, i, String::new())))),
+            }
+        }
+    }
+    out
+}
+
+fn is_manifest(att: &crate::envelope::Attachment, env: &Envelope) -> bool {
+    env.attachments
+        .manifests
+        .iter()
+        .any(|m| std::ptr::eq(m, att))
+}
+
+fn eval_custom(
+    custom: &Custom,
+    env: &Envelope,
+    context: &Value,
+    envelope_json: &Value,
+) -> Result<Vec<(Value, Effect)>, String> {
+    let mut engine = custom.engine.clone();
+    engine
+        .add_data(regorus::Value::from(json!({"bearing": {
+            "plans": context["plans"],
+            "outcomes": context["outcomes"],
+            "risk": context["risk"],
+            "now": context["now"],
+            "change": envelope_summary(envelope_json),
+        }})))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (input, at) in conftest_inputs(env, custom.combine, envelope_json) {
+        engine.set_input(regorus::Value::from(input));
+        for ns in &custom.namespaces {
+            for o in conftest::eval_namespace(&mut engine, ns)? {
+                let mut item = json!({
+                    "rule": o.rule,
+                    "msg": o.message,
+                    "severity": o.metadata.get("severity").cloned().unwrap_or(json!(if o.failure { "high" } else { "medium" })),
+                    "remediation": o.metadata.get("remediation").or_else(|| o.metadata.get("fix")).cloned().unwrap_or(Value::Null),
+                });
+                if let Some((kind, index, pointer)) = &at {
+                    item["at"] = json!({"kind": kind, "index": index, "pointer": pointer});
+                }
+                let effect = if o.excepted {
+                    item["msg"] = json!(format!("(exception) {}", o.message));
+                    Effect::Audit
+                } else if o.failure {
+                    Effect::Deny
+                } else {
+                    Effect::Warn
+                };
+                out.push((item, effect));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The envelope without attachment contents (for `data.bearing.change`).
+fn envelope_summary(envelope_json: &Value) -> Value {
+    let mut v = envelope_json.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("attachments");
+    }
+    v
+}
+
+/// SHA-256 of the canonical JSON (keys sorted) of a value.
+pub fn digest(v: &Value) -> String {
+    fn canonical(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::to_string(k).unwrap_or_default());
+                    out.push(':');
+                    canonical(&m[*k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(x, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut s = String::new();
+    canonical(v, &mut s);
+    format!("sha256:{}", hex::encode(Sha256::digest(s.as_bytes())))
+}
+
+fn approx_size(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => {
+            m.iter()
+                .map(|(k, v)| k.len() + 4 + approx_size(v))
+                .sum::<usize>()
+                + 2
+        }
+        Value::Array(a) => a.iter().map(|v| approx_size(v) + 1).sum::<usize>() + 2,
+        Value::String(s) => s.len() + 2,
+        _ => 8,
+    }
+}

@@ -1,0 +1,382 @@
+//! Builds the `input` document the built-in policies read: the envelope's
+//! fields, Terraform resources flattened across modules, Kubernetes documents,
+//! scan findings and cost totals normalised, each with the JSON pointer of its
+//! source so a violation can be located in the file.
+
+use serde_json::{Map, Value, json};
+
+use crate::envelope::{Attachment, Envelope};
+
+/// The normalised input for the built-in modules (without `context`).
+pub fn builtin_input(env: &Envelope) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("service".into(), json!(env.service));
+    m.insert("environment".into(), json!(env.environment));
+    m.insert("version".into(), json!(env.version));
+    m.insert("commit".into(), json!(env.commit));
+    m.insert("author".into(), json!(env.author));
+    m.insert("labels".into(), json!(env.labels));
+    m.insert("change_size".into(), json!(env.change_size));
+    m.insert("strategy".into(), json!(env.strategy));
+    m.insert("checks".into(), json!(env.checks));
+    let a = &env.attachments;
+    let plans: Vec<Value> = a.terraform_plans.iter().map(terraform).collect();
+    let manifests: Vec<Value> = a
+        .manifests
+        .iter()
+        .map(|m| json!({"file": m.file, "documents": m.content}))
+        .collect();
+    let scans: Vec<Value> = a.scans.iter().map(scan).collect();
+    let cost: Vec<Value> = a.cost.iter().map(cost).collect();
+    m.insert(
+        "attachments".into(),
+        json!({"terraform_plans": plans, "manifests": manifests, "scans": scans, "cost": cost}),
+    );
+    m
+}
+
+/// Resources a Terraform plan creates or changes, and the data sources it read.
+fn terraform(a: &Attachment) -> Value {
+    let c = &a.content;
+    let mut resources = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    if let Some(changes) = c.get("resource_changes").and_then(Value::as_array) {
+        for (i, rc) in changes.iter().enumerate() {
+            let actions: Vec<&str> = rc
+                .pointer("/change/actions")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let changes_something = actions
+                .iter()
+                .any(|a| matches!(*a, "create" | "update" | "read"));
+            if !changes_something {
+                continue;
+            }
+            let address = rc.get("address").and_then(Value::as_str).unwrap_or("");
+            seen.insert(address.to_string());
+            resources.push(json!({
+                "address": address,
+                "mode": rc.get("mode").cloned().unwrap_or(json!("managed")),
+                "type": rc.get("type"),
+                "name": rc.get("name"),
+                "module": rc.get("module_address"),
+                "actions": actions,
+                "values": rc.pointer("/change/after").cloned().unwrap_or(Value::Null),
+                "unknown": rc.pointer("/change/after_unknown").cloned().unwrap_or(json!({})),
+                "pointer": format!("/resource_changes/{i}/change/after"),
+            }));
+        }
+    } else if let Some(root) = c.pointer("/planned_values/root_module") {
+        // Very old plans without `resource_changes`.
+        walk_module(root, "/planned_values/root_module", &mut |r, p| {
+            if r.get("mode").and_then(Value::as_str) != Some("data") {
+                resources.push(module_resource(r, p));
+            }
+        });
+    }
+    // Data sources (e.g. `aws_iam_policy_document`) read during planning.
+    if let Some(root) = c.pointer("/prior_state/values/root_module") {
+        walk_module(root, "/prior_state/values/root_module", &mut |r, p| {
+            let addr = r.get("address").and_then(Value::as_str).unwrap_or("");
+            if r.get("mode").and_then(Value::as_str) == Some("data") && !seen.contains(addr) {
+                resources.push(module_resource(r, p));
+            }
+        });
+    }
+    json!({"file": a.file, "resources": resources})
+}
+
+fn module_resource(r: &Value, pointer: String) -> Value {
+    json!({
+        "address": r.get("address"),
+        "mode": r.get("mode"),
+        "type": r.get("type"),
+        "name": r.get("name"),
+        "actions": [],
+        "values": r.get("values").cloned().unwrap_or(Value::Null),
+        "unknown": {},
+        "pointer": format!("{pointer}/values"),
+    })
+}
+
+fn walk_module(module: &Value, pointer: &str, f: &mut dyn FnMut(&Value, String)) {
+    if let Some(rs) = module.get("resources").and_then(Value::as_array) {
+        for (i, r) in rs.iter().enumerate() {
+            f(r, format!("{pointer}/resources/{i}"));
+        }
+    }
+    if let Some(children) = module.get("child_modules").and_then(Value::as_array) {
+        for (i, child) in children.iter().enumerate() {
+            walk_module(child, &format!("{pointer}/child_modules/{i}"), f);
+        }
+    }
+}
+
+/// Which scanner wrote a report: `sarif`, `trivy` or `grype`.
+pub fn scan_format(c: &Value) -> Option<&'static str> {
+    if c.get("runs").is_some_and(Value::is_array) {
+        Some("sarif")
+    } else if c.get("matches").is_some_and(Value::is_array) {
+        Some("grype")
+    } else if c.get("Results").is_some()
+        || c.get("SchemaVersion").is_some()
+        || c.get("Resources").is_some()
+    {
+        Some("trivy")
+    } else {
+        None
+    }
+}
+
+fn lower(v: Option<&Value>) -> String {
+    v.and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_ascii_lowercase()
+}
+
+fn scan(a: &Attachment) -> Value {
+    let c = &a.content;
+    let format = scan_format(c).unwrap_or("unknown");
+    let mut findings = Vec::new();
+    let mut ok = true;
+    match format {
+        "trivy" => {
+            let mut results = Vec::new();
+            if let Some(rs) = c.get("Results").and_then(Value::as_array) {
+                results.extend(
+                    rs.iter()
+                        .enumerate()
+                        .map(|(i, r)| (r, format!("/Results/{i}"))),
+                );
+            }
+            if let Some(res) = c.get("Resources").and_then(Value::as_array) {
+                for (j, res) in res.iter().enumerate() {
+                    if let Some(rs) = res.get("Results").and_then(Value::as_array) {
+                        results.extend(
+                            rs.iter()
+                                .enumerate()
+                                .map(|(i, r)| (r, format!("/Resources/{j}/Results/{i}"))),
+                        );
+                    }
+                }
+            }
+            for (r, p) in results {
+                for (k, v) in r
+                    .get("Vulnerabilities")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let fixed = v.get("FixedVersion").and_then(Value::as_str).unwrap_or("");
+                    findings.push(json!({
+                        "id": v.get("VulnerabilityID"),
+                        "severity": lower(v.get("Severity")),
+                        "package": v.get("PkgName"),
+                        "installed": v.get("InstalledVersion"),
+                        "fixed_version": fixed,
+                        "fixable": !fixed.is_empty(),
+                        "published": v.get("PublishedDate"),
+                        "target": r.get("Target"),
+                        "pointer": format!("{p}/Vulnerabilities/{k}"),
+                    }));
+                }
+            }
+        }
+        "grype" => {
+            for (i, m) in c
+                .get("matches")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let v = m.get("vulnerability").unwrap_or(&Value::Null);
+                let fixed: Vec<&str> = v
+                    .pointer("/fix/versions")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let state = v
+                    .pointer("/fix/state")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                findings.push(json!({
+                    "id": v.get("id"),
+                    "severity": lower(v.get("severity")),
+                    "package": m.pointer("/artifact/name"),
+                    "installed": m.pointer("/artifact/version"),
+                    "fixed_version": fixed.first().copied().unwrap_or(""),
+                    "fixable": state == "fixed" || !fixed.is_empty(),
+                    "published": Value::Null,
+                    "target": m.pointer("/artifact/locations/0/path"),
+                    "pointer": format!("/matches/{i}"),
+                }));
+            }
+        }
+        "sarif" => {
+            for (r, run) in c
+                .get("runs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(invs) = run.get("invocations").and_then(Value::as_array)
+                    && invs.iter().any(|i| {
+                        i.get("executionSuccessful").and_then(Value::as_bool) == Some(false)
+                    })
+                {
+                    ok = false;
+                }
+                let rules: Vec<&Value> = run
+                    .pointer("/tool/driver/rules")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default();
+                for (i, res) in run
+                    .get("results")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let rule_id = res.get("ruleId").and_then(Value::as_str).unwrap_or("");
+                    let rule = res
+                        .get("ruleIndex")
+                        .and_then(Value::as_u64)
+                        .and_then(|i| rules.get(i as usize).copied())
+                        .or_else(|| {
+                            rules
+                                .iter()
+                                .copied()
+                                .find(|r| r.get("id").and_then(Value::as_str) == Some(rule_id))
+                        });
+                    let level = res
+                        .get("level")
+                        .and_then(Value::as_str)
+                        .or_else(|| {
+                            rule.and_then(|r| r.pointer("/defaultConfiguration/level"))
+                                .and_then(Value::as_str)
+                        })
+                        .unwrap_or("warning");
+                    let score = rule
+                        .and_then(|r| r.pointer("/properties/security-severity"))
+                        .and_then(|v| {
+                            v.as_f64()
+                                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        });
+                    let severity = match (score, level) {
+                        (Some(s), _) if s >= 9.0 => "critical",
+                        (Some(s), _) if s >= 7.0 => "high",
+                        (Some(s), _) if s >= 4.0 => "medium",
+                        (Some(s), _) if s > 0.0 => "low",
+                        (_, "error") => "high",
+                        (_, "warning") => "medium",
+                        (_, "note") => "low",
+                        _ => "unknown",
+                    };
+                    if matches!(level, "none") {
+                        continue;
+                    }
+                    findings.push(json!({
+                        "id": rule_id,
+                        "severity": severity,
+                        "package": Value::Null,
+                        "fixed_version": "",
+                        // SARIF does not say whether a fix exists: treat as fixable (block).
+                        "fixable": true,
+                        "published": Value::Null,
+                        "target": res.pointer("/locations/0/physicalLocation/artifactLocation/uri"),
+                        "pointer": format!("/runs/{r}/results/{i}"),
+                    }));
+                }
+            }
+        }
+        _ => ok = false,
+    }
+    json!({"file": a.file, "format": format, "ok": ok, "findings": findings})
+}
+
+fn money(v: Option<&Value>) -> Option<f64> {
+    match v? {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_f64(),
+        _ => None,
+    }
+}
+
+/// Infracost totals; `unknown` lists why a figure is not known.
+fn cost(a: &Attachment) -> Value {
+    let c = &a.content;
+    let mut unknown = Vec::new();
+    let total = money(c.get("totalMonthlyCost"));
+    let past = money(c.get("pastTotalMonthlyCost"));
+    let diff = money(c.get("diffTotalMonthlyCost")).or(match (total, past) {
+        (Some(t), Some(p)) => Some(t - p),
+        _ => None,
+    });
+    if total.is_none() {
+        unknown.push(
+            json!({"reason": "the total monthly cost is unknown", "pointer": "/totalMonthlyCost"}),
+        );
+    }
+    for (i, p) in c
+        .get("projects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let errors = p.pointer("/metadata/errors").and_then(Value::as_array);
+        if let Some(errs) = errors.filter(|e| !e.is_empty()) {
+            let msg = errs[0]
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("error");
+            let name = p.get("name").and_then(Value::as_str).unwrap_or("?");
+            unknown.push(json!({
+                "reason": format!("Infracost could not price project `{name}`: {msg}"),
+                "pointer": format!("/projects/{i}/metadata/errors"),
+            }));
+        }
+    }
+    json!({
+        "file": a.file,
+        "currency": c.get("currency").and_then(Value::as_str).unwrap_or("USD"),
+        "total_monthly_cost": total,
+        "past_total_monthly_cost": past,
+        "diff_monthly_cost": diff,
+        "unknown": unknown,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_keeps_changes_and_data_sources_skips_deletes() {
+        let plan = json!({
+            "format_version": "1.1",
+            "resource_changes": [
+                {"address": "aws_iam_policy.p", "mode": "managed", "type": "aws_iam_policy", "name": "p",
+                 "change": {"actions": ["create"], "after": {"policy": "{}"}, "after_unknown": {"arn": true}}},
+                {"address": "aws_s3_bucket.old", "mode": "managed", "type": "aws_s3_bucket", "name": "old",
+                 "change": {"actions": ["delete"], "after": null}},
+            ],
+            "prior_state": {"values": {"root_module": {"child_modules": [{"resources": [
+                {"address": "module.m.data.aws_iam_policy_document.d", "mode": "data", "type": "aws_iam_policy_document", "values": {"json": "{}"}}
+            ]}]}}}
+        });
+        let v = terraform(&Attachment::new("p.json", plan));
+        let rs = v["resources"].as_array().unwrap();
+        assert_eq!(rs.len(), 2);
+        assert_eq!(rs[0]["pointer"], "/resource_changes/0/change/after");
+        assert_eq!(
+            rs[1]["pointer"],
+            "/prior_state/values/root_module/child_modules/0/resources/0/values"
+        );
+    }
+}
