@@ -201,7 +201,12 @@ pub(crate) fn kind_of(v: &Value) -> String {
 
 /// Content-based detection of the JSON formats.
 pub(crate) fn detect(bytes: &[u8], ext: &str) -> Option<Format> {
-    let text = std::str::from_utf8(bytes).ok()?;
+    // A prefix of a file may end inside a character: use the complete part.
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
+        Err(_) => return None,
+    };
     let first: Value = match serde_json::from_str::<Value>(text) {
         Ok(v) => v,
         Err(e) if is_trailing(&e) => {

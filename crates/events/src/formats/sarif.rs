@@ -71,6 +71,19 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
         let time = scan_time(run).map_err(at)?.unwrap_or(ctx.now);
         let scan = scan_id(bytes, &scanner, time);
         let rules = run.arr_at("tool.driver.rules");
+        for (k, rule) in rules.iter().enumerate() {
+            if let Some(x) = rule.path("properties.security-severity")
+                && cvss(x).is_none()
+            {
+                return Err(at(ParseError::new(format!(
+                    "expected a CVSS score between 0 and 10, found {}",
+                    super::json::kind_of(x)
+                ))
+                .with_field(format!(
+                    "tool.driver.rules[{k}].properties.security-severity"
+                ))));
+            }
+        }
         let results = match run.path("results") {
             None | Some(Value::Null) => &[][..],
             Some(Value::Array(r)) => r.as_slice(),
@@ -310,22 +323,30 @@ fn split_cve(id: &str) -> Option<(&str, &str)> {
     .then(|| (&id[..4 + year.len() + 1 + num.len()], pkg))
 }
 
+/// A CVSS score, as a number or a numeric string, within 0..=10.
+fn cvss(x: &Value) -> Option<f64> {
+    let score = x
+        .as_f64()
+        .or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()))?;
+    (score.is_finite() && (0.0..=10.0).contains(&score)).then_some(score)
+}
+
 fn severity(rule: Option<&Value>, result: &Value, tags: &[String]) -> Result<Severity, ParseError> {
-    for (src, v) in [("properties", Some(result)), ("rule.properties", rule)] {
-        let Some(v) = v else { continue };
-        if let Some(x) = v.path("properties.security-severity") {
-            let score = x
-                .as_f64()
-                .or_else(|| x.as_str().and_then(|s| s.trim().parse().ok()));
-            return match score {
-                Some(s) if s.is_finite() && (0.0..=10.0).contains(&s) => Ok(severity_score(s)),
-                _ => Err(ParseError::new(format!(
-                    "expected a CVSS score between 0 and 10, found {}",
-                    super::json::kind_of(x)
-                ))
-                .with_field(format!("{src}.security-severity"))),
-            };
-        }
+    if let Some(x) = result.path("properties.security-severity") {
+        return cvss(x).map(severity_score).ok_or_else(|| {
+            ParseError::new(format!(
+                "expected a CVSS score between 0 and 10, found {}",
+                super::json::kind_of(x)
+            ))
+            .with_field("properties.security-severity")
+        });
+    }
+    // Rule scores were checked when the run was read.
+    if let Some(score) = rule
+        .and_then(|r| r.path("properties.security-severity"))
+        .and_then(cvss)
+    {
+        return Ok(severity_score(score));
     }
     for v in [Some(result), rule].into_iter().flatten() {
         for key in ["properties.severity", "properties.issue_severity"] {
@@ -456,7 +477,7 @@ mod tests {
         let e = parse(bad.as_bytes(), &ctx).unwrap_err();
         assert_eq!(
             e.field.as_deref(),
-            Some("runs[0].results[0].rule.properties.security-severity"),
+            Some("runs[0].tool.driver.rules[0].properties.security-severity"),
             "{e}"
         );
     }
