@@ -184,7 +184,17 @@ impl<'de> Visitor<'de> for EventVisitor {
         }
 
         let id = id.ok_or_else(|| de::Error::missing_field("id"))?;
+        if id.trim().is_empty() {
+            return Err(de::Error::custom(
+                "empty `id`: every event needs a stable id",
+            ));
+        }
         let source = source.ok_or_else(|| de::Error::missing_field("source"))?;
+        if source.trim().is_empty() {
+            return Err(de::Error::custom(
+                "empty `source`: say where the event came from",
+            ));
+        }
         let Time(time) = time.ok_or_else(|| de::Error::missing_field("time"))?;
         if kind.is_none() {
             return Err(de::Error::missing_field("kind"));
@@ -272,5 +282,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("missing field `kind`"), "{err}");
+        let err = serde_json::from_str::<Event>(r#"{"id":"","source":"s","time":"2024-05-01T12:00:00Z","kind":"change","data":{"change_id":"1"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("empty `id`"), "{err}");
     }
 }

@@ -155,7 +155,7 @@ fn payload() -> impl Strategy<Value = Payload> {
 fn event() -> impl Strategy<Value = Event> {
     (
         "[a-z0-9:-]{1,24}",
-        text(),
+        "[a-z][a-z/:.-]{0,12}",
         time(),
         prop::option::of(text()),
         prop::collection::vec((text(), text()), 0..2),
