@@ -5,7 +5,6 @@
 //! decoded straight into its payload type when `kind` comes first (as Bearing
 //! writes it), and buffered only when a producer puts `data` before `kind`.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -52,40 +51,12 @@ impl<'de> DeserializeSeed<'de> for PayloadSeed {
     }
 }
 
-/// A string field that may borrow from the input.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Str<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Str<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Str(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// The `time` field: RFC 3339, decoded without an intermediate `String` when possible.
+/// The `time` field: RFC 3339, parsed from the input without an intermediate `String`.
 struct Time(chrono::DateTime<chrono::Utc>);
 
 impl<'de> Deserialize<'de> for Time {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Str(s) = Str::deserialize(d)?;
-        timestamp::parse_rfc3339(&s)
-            .map(Time)
-            .ok_or_else(|| de::Error::custom(timestamp::expected_timestamp(&s)))
+        timestamp::de(d).map(Time)
     }
 }
 

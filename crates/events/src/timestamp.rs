@@ -2,7 +2,10 @@
 //! that say what was expected ("expected an RFC 3339 timestamp, found `yesterday`").
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use std::fmt;
+
+use serde::Deserializer;
+use serde::de::{self, Visitor};
 
 /// Parses an RFC 3339 timestamp (`2024-05-01T12:00:00Z`, `…+02:00`) into UTC.
 pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
@@ -49,21 +52,51 @@ pub fn expected_timestamp(found: &str) -> String {
     )
 }
 
+/// Parses a timestamp string during deserialisation without copying it.
+struct TimeVisitor;
+
+impl<'de> Visitor<'de> for TimeVisitor {
+    type Value = DateTime<Utc>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an RFC 3339 timestamp")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        parse_rfc3339(s).ok_or_else(|| E::custom(expected_timestamp(s)))
+    }
+}
+
+struct OptTimeVisitor;
+
+impl<'de> Visitor<'de> for OptTimeVisitor {
+    type Value = Option<DateTime<Utc>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an RFC 3339 timestamp or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        de(d).map(Some)
+    }
+}
+
 /// `deserialize_with` for `DateTime<Utc>` fields: RFC 3339 with a clear error.
 pub fn de<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    parse_rfc3339(&s).ok_or_else(|| serde::de::Error::custom(expected_timestamp(&s)))
+    d.deserialize_str(TimeVisitor)
 }
 
 /// `deserialize_with` for `Option<DateTime<Utc>>` fields (`null` is `None`).
 pub fn de_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-    let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-    match s {
-        None => Ok(None),
-        Some(s) => parse_rfc3339(&s)
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(expected_timestamp(&s))),
-    }
+    d.deserialize_option(OptTimeVisitor)
 }
 
 #[cfg(test)]
