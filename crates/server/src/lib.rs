@@ -1,1 +1,407 @@
-//! bearing-server
+//! `bearing serve`: the HTTP API, the dashboard and Prometheus metrics.
+//!
+//! [`app`] builds the router from an [`AppState`] (tests drive it in process
+//! with `oneshot`); [`serve`] binds a socket, runs the background loops and
+//! shuts down gracefully.
+//!
+//! The decision path never waits on the database: policies are compiled once
+//! at start, and outcomes, delivery plans and the scorecard live in an
+//! in-memory [`snapshot::Snapshot`] refreshed from the store every
+//! [`Config::refresh`] (5 s by default). Decisions are logged to the store by
+//! a background writer. Ingest, by contrast, answers only after the store
+//! committed the batch, so an acknowledged event is never lost.
+
+pub mod api;
+pub mod auth;
+pub mod dashboard;
+pub mod error;
+pub mod openapi;
+pub mod prom;
+pub mod snapshot;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use bearing_events::DecisionRecord;
+use bearing_store::DynStore;
+use tokio::sync::{mpsc, oneshot};
+
+pub use auth::{AuthMode, Scope};
+pub use error::ApiError;
+pub use snapshot::Snapshot;
+
+/// Default interval between snapshot refreshes.
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5);
+/// Default maximum request body (ingest batches, envelopes with attachments).
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// How `bearing serve` runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: String,
+    /// The intent file or folder.
+    pub intent: PathBuf,
+    pub listen: SocketAddr,
+    pub auth: AuthMode,
+    /// Secret of the GitHub webhook (`BEARING_GITHUB_SECRET`).
+    pub github_secret: Option<String>,
+    /// How often the outcome snapshot is refreshed from the store.
+    pub refresh: Duration,
+    /// How often reconcile runs (`None`: never from the server).
+    pub reconcile: Option<Duration>,
+    pub body_limit: usize,
+}
+
+/// Options of an [`AppState`] beyond the store and the intent.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub auth: AuthMode,
+    pub github_secret: Option<String>,
+    pub refresh: Duration,
+    pub body_limit: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            auth: AuthMode::Tokens,
+            github_secret: None,
+            refresh: DEFAULT_REFRESH,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Intent(String),
+    #[error("cannot compile the guardrails: {0}")]
+    Policy(String),
+    #[error(transparent)]
+    Store(#[from] bearing_store::StoreError),
+    #[error("cannot listen on `{addr}`: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Messages to the decision-log writer.
+enum LogMsg {
+    Record(Box<DecisionRecord>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    store: DynStore,
+    loop_: snapshot::Loop,
+    auth: auth::Authenticator,
+    telemetry: prom::Telemetry,
+    github_secret: Option<Vec<u8>>,
+    log_tx: mpsc::Sender<LogMsg>,
+    body_limit: usize,
+    refresh: Duration,
+}
+
+/// Capacity of the decision-log queue; when full, decisions are still
+/// answered and the drop is counted in `/metrics`.
+const LOG_QUEUE: usize = 65_536;
+
+impl AppState {
+    /// Compiles the guardrails, loads the first snapshot and starts the
+    /// decision-log writer. Must be called inside a Tokio runtime.
+    pub async fn new(
+        store: DynStore,
+        intent: bearing_intent::Loaded,
+        options: Options,
+    ) -> Result<AppState, ServerError> {
+        let loop_ = snapshot::Loop::new(intent, store.clone()).await?;
+        let (log_tx, log_rx) = mpsc::channel(LOG_QUEUE);
+        let state = AppState {
+            inner: Arc::new(Shared {
+                auth: auth::Authenticator::new(options.auth, store.clone()),
+                store,
+                loop_,
+                telemetry: prom::Telemetry::default(),
+                github_secret: options.github_secret.map(String::into_bytes),
+                log_tx,
+                body_limit: options.body_limit,
+                refresh: options.refresh,
+            }),
+        };
+        tokio::spawn(decision_writer(state.clone(), log_rx));
+        Ok(state)
+    }
+
+    pub fn store(&self) -> &DynStore {
+        &self.inner.store
+    }
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.loop_.snapshot()
+    }
+    pub fn telemetry(&self) -> &prom::Telemetry {
+        &self.inner.telemetry
+    }
+    pub(crate) fn loop_(&self) -> &snapshot::Loop {
+        &self.inner.loop_
+    }
+    pub fn refresh_interval(&self) -> Duration {
+        self.inner.refresh
+    }
+
+    /// Reloads outcomes, plans and the scorecard from the store now.
+    pub async fn refresh(&self) -> Result<(), ApiError> {
+        match self.inner.loop_.refresh().await {
+            Ok(()) => {
+                self.inner
+                    .telemetry
+                    .snapshot_refreshes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.inner
+                    .telemetry
+                    .snapshot_errors
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs reconcile once (plans and actions), then refreshes the snapshot.
+    pub async fn reconcile(&self) -> Result<serde_json::Value, ApiError> {
+        let report = self.inner.loop_.reconcile().await?;
+        self.refresh().await?;
+        Ok(report)
+    }
+
+    /// Decides on a change envelope from memory, counts it and queues it for
+    /// the decision log; what `POST /v1/decide` does.
+    pub fn decide(&self, envelope: &serde_json::Value) -> Result<serde_json::Value, ApiError> {
+        let (decision, record) = self.inner.loop_.decide(envelope)?;
+        self.inner.telemetry.decision(&record.result);
+        self.log_decision(record);
+        Ok(decision)
+    }
+
+    /// Queues a decision for the log without waiting.
+    pub(crate) fn log_decision(&self, record: DecisionRecord) {
+        if self
+            .inner
+            .log_tx
+            .try_send(LogMsg::Record(Box::new(record)))
+            .is_err()
+        {
+            self.inner
+                .telemetry
+                .decision_log_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until every decision queued so far is written.
+    pub async fn flush_decisions(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.inner.log_tx.send(LogMsg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
+    // Holds only a weak interest in the state: the writer ends when every
+    // sender (the state's) is gone.
+    let store = state.inner.store.clone();
+    let weak = Arc::downgrade(&state.inner);
+    drop(state);
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            LogMsg::Record(record) => {
+                let ok = store.put_decision(&record).await;
+                if let Some(shared) = weak.upgrade() {
+                    let c = if ok.is_ok() {
+                        &shared.telemetry.decision_log_written
+                    } else {
+                        &shared.telemetry.decision_log_dropped
+                    };
+                    c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                if let Err(e) = ok {
+                    tracing::error!(error = %e, id = %record.id, "cannot log decision");
+                }
+            }
+            LogMsg::Flush(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// Counts and times every request by its route template.
+async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().as_str().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let res = next.run(req).await;
+    state
+        .telemetry()
+        .observe(&method, &route, res.status().as_u16(), start.elapsed());
+    res
+}
+
+/// The whole HTTP surface: API, dashboard, metrics, health.
+pub fn app(state: AppState) -> Router {
+    let limit = state.inner.body_limit;
+    Router::new()
+        .merge(api::routes())
+        .merge(dashboard::routes())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains in-flight requests,
+/// flushes the decision log and returns.
+pub async fn serve(config: Config) -> Result<(), ServerError> {
+    let intent = bearing_intent::load(&config.intent)
+        .map_err(|e| ServerError::Intent(intent_error(&config.intent, &e)))?;
+    let store = bearing_store::open(&config.database).await?;
+    let state = AppState::new(
+        store,
+        intent,
+        Options {
+            auth: config.auth,
+            github_secret: config.github_secret.clone(),
+            refresh: config.refresh,
+            body_limit: config.body_limit,
+        },
+    )
+    .await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    run(state, listener, config.reconcile, shutdown_signal()).await
+}
+
+/// Serves on a bound listener until `shutdown` completes (used by `serve`,
+/// `bearing demo` and the process tests).
+pub async fn run(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    reconcile: Option<Duration>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let bg = spawn_background(state.clone(), reconcile, stop_rx);
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    let _ = stop_tx.send(true);
+    let _ = bg.await;
+    state.flush_decisions().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_background(
+    state: AppState,
+    reconcile: Option<Duration>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut refresh = tokio::time::interval(state.refresh_interval());
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        refresh.tick().await;
+        let mut reconcile_tick = reconcile.map(|d| {
+            let mut i = tokio::time::interval(d);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        loop {
+            let next_reconcile = async {
+                match reconcile_tick.as_mut() {
+                    Some(i) => {
+                        i.tick().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = refresh.tick() => {
+                    if let Err(e) = state.refresh().await {
+                        tracing::warn!(error = %e, "snapshot refresh failed");
+                    }
+                }
+                () = next_reconcile => {
+                    if let Err(e) = state.reconcile().await {
+                        tracing::warn!(error = %e, "scheduled reconcile failed");
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+/// The intent's errors, one per line.
+pub fn intent_error(path: &std::path::Path, e: &bearing_intent::LoadError) -> String {
+    match e {
+        bearing_intent::LoadError::Invalid(diags) => {
+            let mut s = format!("`{}` is not a valid intent:", path.display());
+            for d in diags {
+                s.push_str("\n  ");
+                s.push_str(&d.to_string());
+            }
+            s
+        }
+        other => other.to_string(),
+    }
+}

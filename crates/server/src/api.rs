@@ -1,0 +1,380 @@
+//! The JSON API under `/v1`, plus `/healthz`, `/readyz`, `/metrics` and
+//! `/openapi.json`. `openapi.rs` documents exactly these routes.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bearing_events::{Format, ParseContext};
+use bearing_store::DecisionQuery;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::Scope;
+use crate::error::{ApiError, ApiJson, ApiQuery};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/events", post(ingest))
+        .route("/v1/webhooks/github", post(github_webhook))
+        .route("/v1/decide", post(decide))
+        .route("/v1/data", post(data_root))
+        .route("/v1/data/{*path}", post(data))
+        .route("/v1/scorecard", get(scorecard))
+        .route("/v1/metrics/{name}", get(metric))
+        .route("/v1/explain/{metric}", get(explain))
+        .route("/v1/decisions", get(decisions))
+        .route("/v1/decisions/{id}", get(decision))
+        .route("/v1/plans", get(plans))
+        .route("/v1/actions", get(actions))
+        .route("/v1/reconcile", post(reconcile))
+        .route("/openapi.json", get(openapi))
+        .route("/metrics", get(prometheus))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+async fn require(
+    state: &AppState,
+    headers: &HeaderMap,
+    scope: Scope,
+    is_read: bool,
+) -> Result<(), ApiError> {
+    state.inner.auth.check(headers, scope, is_read).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestQuery {
+    /// `--format` name; detected from the body when absent.
+    format: Option<String>,
+    service: Option<String>,
+    env: Option<String>,
+}
+
+/// `POST /v1/events`: Bearing JSON/JSONL, CDEvents, and the other formats
+/// `bearing ingest` reads. Answers after the store committed the batch.
+async fn ingest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<IngestQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Ingest, false).await?;
+    let format = match q.format.as_deref() {
+        Some(name) => Format::from_name(name).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown format `{name}`: expected one of {}",
+                Format::ALL.map(Format::name).join(", ")
+            ))
+        })?,
+        None => {
+            let hint = match headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(ct) if ct.contains("csv") => Some("body.csv"),
+                Some(ct) if ct.contains("ndjson") || ct.contains("jsonl") => Some("body.jsonl"),
+                _ => None,
+            };
+            bearing_events::detect(hint, &body).ok_or_else(|| {
+                ApiError::invalid(
+                    "cannot tell the format of the body: send Bearing JSON/JSONL or CDEvents, or name it with `?format=`",
+                )
+            })?
+        }
+    };
+    if format == Format::GithubWebhook {
+        return Err(ApiError::bad_request(
+            "GitHub webhook deliveries go to `/v1/webhooks/github` (they need their signature checked)",
+        ));
+    }
+    let mut ctx = ParseContext::new(chrono::Utc::now());
+    ctx.service = q.service;
+    ctx.environment = q.env;
+    ingest_bytes(&state, format, &body, &ctx, None).await
+}
+
+async fn ingest_bytes(
+    state: &AppState,
+    format: Format,
+    body: &[u8],
+    ctx: &ParseContext,
+    delivery: Option<String>,
+) -> Result<Response, ApiError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let t = state.telemetry();
+    let parsed = match bearing_events::parse_report(format, body, ctx) {
+        Ok(p) => p,
+        Err(e) => {
+            t.ingest_rejected.fetch_add(1, Relaxed);
+            return Err(
+                ApiError::invalid(format!("rejected {format} input: {e}")).with_details(json!({
+                    "format": format.name(),
+                    "record": e.record.map(|r| r.to_string()),
+                    "field": e.field,
+                    "delivery": delivery,
+                })),
+            );
+        }
+    };
+    let outcome = match state.store().ingest(&parsed.events).await {
+        Ok(o) => o,
+        Err(bearing_store::StoreError::InvalidEvent {
+            index,
+            id,
+            field,
+            expected,
+        }) => {
+            t.ingest_rejected
+                .fetch_add(parsed.events.len() as u64, Relaxed);
+            return Err(ApiError::invalid(format!(
+                "event #{index} (`{id}`): field `{field}`: expected {expected}; nothing was stored"
+            ))
+            .with_details(json!({"index": index, "id": id, "field": field})));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    t.ingest_accepted.fetch_add(outcome.accepted, Relaxed);
+    t.ingest_duplicates.fetch_add(outcome.duplicates, Relaxed);
+    let skipped: Vec<String> = parsed.skipped.iter().map(ToString::to_string).collect();
+    let body = json!({
+        "format": format.name(),
+        "accepted": outcome.accepted,
+        "duplicates": outcome.duplicates,
+        "skipped": skipped,
+        "delivery": delivery,
+    });
+    let status = if outcome.accepted > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+/// `POST /v1/webhooks/github`: checks `X-Hub-Signature-256` with the
+/// configured secret, then ingests the delivery.
+async fn github_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    match &state.inner.github_secret {
+        Some(secret) => {
+            bearing_events::github::verify_signature(
+                secret,
+                &body,
+                header("x-hub-signature-256").as_deref(),
+            )
+            .map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        }
+        None if state.inner.auth.mode() == crate::AuthMode::Off => {}
+        None => {
+            return Err(ApiError::unavailable(
+                "GitHub webhooks are disabled: start the server with `BEARING_GITHUB_SECRET` set to the webhook's secret",
+            ));
+        }
+    }
+    let event = header("x-github-event").ok_or_else(|| {
+        ApiError::bad_request("missing `X-GitHub-Event` header: is this a GitHub webhook delivery?")
+    })?;
+    let delivery = header("x-github-delivery");
+    if event == "ping" {
+        return Ok(Json(json!({"pong": true, "delivery": delivery})).into_response());
+    }
+    let mut ctx = ParseContext::new(chrono::Utc::now());
+    ctx.github_event = Some(event);
+    ingest_bytes(&state, Format::GithubWebhook, &body, &ctx, delivery).await
+}
+
+/// `POST /v1/decide`: a change envelope in, a decision out; logged asynchronously.
+async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(envelope): ApiJson<Value>,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Decide, false).await?;
+    Ok(Json(state.decide(&envelope)?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct DataRequest {
+    #[serde(default)]
+    input: Value,
+}
+
+/// `POST /v1/data/{path}`: OPA's data API, `{"input": …}` → `{"result": …}`.
+async fn data(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+    ApiJson(req): ApiJson<DataRequest>,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Decide, false).await?;
+    Ok(Json(state.loop_().data(&path, &req.input)?).into_response())
+}
+
+async fn data_root(
+    state: State<AppState>,
+    headers: HeaderMap,
+    req: ApiJson<DataRequest>,
+) -> Result<Response, ApiError> {
+    data(state, headers, Path(String::new()), req).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeQuery {
+    pub service: Option<String>,
+    pub team: Option<String>,
+    /// e.g. `30d`.
+    pub window: Option<String>,
+    pub environment: Option<String>,
+}
+
+async fn scorecard(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<ScopeQuery>,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Read, true).await?;
+    Ok(Json(state.loop_().scorecard_json(&q)?).into_response())
+}
+
+async fn metric(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<ScopeQuery>,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Read, true).await?;
+    Ok(Json(state.loop_().metric_json(&name, &q)?).into_response())
+}
+
+async fn explain(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    ApiQuery(q): ApiQuery<ScopeQuery>,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Read, true).await?;
+    Ok(Json(state.loop_().explain_json(&name, &q)?).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionsQuery {
+    service: Option<String>,
+    limit: Option<u64>,
+}
+
+async fn decisions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<DecisionsQuery>,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Read, true).await?;
+    let list = state
+        .store()
+        .decisions(&DecisionQuery {
+            service: q.service,
+            since: None,
+            limit: Some(q.limit.unwrap_or(100).min(1000)),
+        })
+        .await?;
+    Ok(Json(json!({ "decisions": list })).into_response())
+}
+
+async fn decision(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Read, true).await?;
+    match state.store().decision(&id).await? {
+        Some(d) => Ok(Json(d).into_response()),
+        None => Err(ApiError::not_found(format!("no decision `{id}`"))),
+    }
+}
+
+async fn plans(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Read, true).await?;
+    let plans = state.store().plans().await?;
+    Ok(Json(json!({ "plans": plans })).into_response())
+}
+
+async fn actions(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Read, true).await?;
+    let actions = state.store().actions().await?;
+    Ok(Json(json!({ "actions": actions })).into_response())
+}
+
+/// `POST /v1/reconcile` (admin): runs the adaptation rules now.
+async fn reconcile(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Admin, false).await?;
+    Ok(Json(state.reconcile().await?).into_response())
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::DOCUMENT,
+    )
+        .into_response()
+}
+
+async fn prometheus(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Scope::Read, true).await?;
+    let gauges = state.snapshot().prometheus_gauges();
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.telemetry().render(&gauges),
+    )
+        .into_response())
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Ready when the store answers and the policies are loaded.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let store_ok = state.store().count_events().await;
+    let snap = state.snapshot();
+    let policies = snap.policies_loaded;
+    let age = (chrono::Utc::now() - snap.refreshed_at).num_milliseconds() as f64 / 1000.0;
+    let ok = store_ok.is_ok() && policies;
+    let body = json!({
+        "status": if ok { "ready" } else { "not_ready" },
+        "store": match &store_ok { Ok(_) => "ok".to_string(), Err(e) => e.to_string() },
+        "policies_loaded": policies,
+        "policy_revision": snap.policy_revision,
+        "snapshot_age_seconds": age,
+    });
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}

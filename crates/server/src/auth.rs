@@ -1,0 +1,209 @@
+//! Bearer tokens with scopes.
+//!
+//! A token is a random secret (`brg_` + 64 hex digits) shown once when
+//! created; the store keeps only its SHA-256. A request's token is hashed and
+//! looked up, and the stored hash is compared with the computed one in
+//! constant time (`subtle`). Verified tokens are cached in memory so the
+//! decision path does not touch the database after the first request.
+//!
+//! Scopes: `ingest` (events, webhooks), `decide` (decisions and the OPA data
+//! API), `read` (everything under `GET`), `admin` (all of them).
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use axum::http::HeaderMap;
+use bearing_store::{DynStore, TokenRecord};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Ingest,
+    Decide,
+    Read,
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Ingest, Scope::Decide, Scope::Read, Scope::Admin];
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Ingest => "ingest",
+            Scope::Decide => "decide",
+            Scope::Read => "read",
+            Scope::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|x| x.name() == s)
+    }
+}
+
+/// Who may call the API without a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Every request needs a token with the right scope.
+    Tokens,
+    /// `GET` requests (dashboard and read API) need no token; everything else does.
+    AnonymousRead,
+    /// No checks at all (`--no-auth`, loopback only).
+    Off,
+}
+
+/// A new token: the record to store and the secret to show once.
+pub struct NewToken {
+    pub record: TokenRecord,
+    pub secret: String,
+}
+
+/// SHA-256 of a secret, hex.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Creates a token with a fresh random secret.
+pub fn new_token(name: &str, scopes: &[Scope]) -> std::io::Result<NewToken> {
+    let mut bytes = [0u8; 32];
+    getrandom(&mut bytes)?;
+    let secret = format!("brg_{}", hex::encode(bytes));
+    let hash = hash_secret(&secret);
+    let now = chrono::Utc::now();
+    Ok(NewToken {
+        record: TokenRecord {
+            id: format!("tok_{}", &hash[..12]),
+            name: name.to_string(),
+            hash,
+            scopes: scopes.iter().map(|s| s.name().to_string()).collect(),
+            created_at: now,
+        },
+        secret,
+    })
+}
+
+/// Random bytes from the operating system.
+fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
+/// Checks requests' bearer tokens against the store.
+pub struct Authenticator {
+    mode: AuthMode,
+    store: DynStore,
+    cache: RwLock<HashMap<String, TokenRecord>>,
+}
+
+impl Authenticator {
+    pub fn new(mode: AuthMode, store: DynStore) -> Self {
+        Authenticator {
+            mode,
+            store,
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// Ok when the request may proceed with `scope`.
+    pub async fn check(
+        &self,
+        headers: &HeaderMap,
+        scope: Scope,
+        is_read: bool,
+    ) -> Result<(), ApiError> {
+        match self.mode {
+            AuthMode::Off => return Ok(()),
+            AuthMode::AnonymousRead if is_read => return Ok(()),
+            _ => {}
+        }
+        let Some(secret) = bearer(headers) else {
+            return Err(ApiError::unauthorized(format!(
+                "this endpoint needs a bearer token with the `{}` scope (`Authorization: Bearer …`; create one with `bearing token create --scope {}`)",
+                scope.name(),
+                scope.name()
+            )));
+        };
+        let hash = hash_secret(secret);
+        let record = self.lookup(&hash).await?;
+        let Some(record) = record else {
+            return Err(ApiError::unauthorized("unknown or revoked token"));
+        };
+        let has = record
+            .scopes
+            .iter()
+            .any(|s| s == scope.name() || s == Scope::Admin.name());
+        if !has {
+            return Err(ApiError::forbidden(format!(
+                "token `{}` lacks the `{}` scope (it has: {})",
+                record.name,
+                scope.name(),
+                record.scopes.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    async fn lookup(&self, hash: &str) -> Result<Option<TokenRecord>, ApiError> {
+        let cached = self.cache.read().ok().and_then(|c| c.get(hash).cloned());
+        let record = match cached {
+            Some(r) => Some(r),
+            None => self.store.token_by_hash(hash).await?,
+        };
+        // The store found the token by its hash; compare in constant time all the same
+        // so no timing difference depends on how much of the hash matched.
+        let Some(record) = record.filter(|r| bool::from(r.hash.as_bytes().ct_eq(hash.as_bytes())))
+        else {
+            return Ok(None);
+        };
+        if let Ok(mut c) = self.cache.write() {
+            c.insert(hash.to_string(), record.clone());
+        }
+        Ok(Some(record))
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = v.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let a = new_token("ci", &[Scope::Decide]).unwrap();
+        let b = new_token("ci", &[Scope::Decide]).unwrap();
+        assert_ne!(a.secret, b.secret);
+        assert!(a.secret.starts_with("brg_") && a.secret.len() == 68);
+        assert_eq!(a.record.hash, hash_secret(&a.secret));
+        assert!(!a.record.hash.contains(&a.secret));
+        assert_eq!(a.record.scopes, vec!["decide"]);
+    }
+
+    #[test]
+    fn bearer_header_parsing() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer(&h), None);
+        h.insert("authorization", "Bearer abc".parse().unwrap());
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert("authorization", "bearer  xyz ".parse().unwrap());
+        assert_eq!(bearer(&h), Some("xyz"));
+        h.insert("authorization", "Basic abc".parse().unwrap());
+        assert_eq!(bearer(&h), None);
+    }
+}

@@ -1,0 +1,439 @@
+//! The OpenAPI 3.0 document served at `/openapi.json`, written by hand next
+//! to the handlers it describes (`api.rs`). `bench/schemathesis.sh` checks
+//! it against a running server; a unit test checks it is valid JSON and
+//! names every route.
+
+/// The document, verbatim.
+pub const DOCUMENT: &str = r##"{
+  "openapi": "3.0.3",
+  "info": {
+    "title": "Bearing API",
+    "version": "1",
+    "description": "Ingest delivery events, ask the guardrails for decisions (also through OPA's data API), and read the scorecard, metrics, decision log, delivery plans and actions. Authenticate with `Authorization: Bearer <token>`; tokens carry scopes ingest, decide, read or admin."
+  },
+  "servers": [{"url": "/"}],
+  "security": [{"bearer": []}],
+  "paths": {
+    "/v1/events": {
+      "post": {
+        "summary": "Ingest events (Bearing JSON/JSONL, CDEvents, SARIF, Trivy, Grype, FOCUS, OpenCost, Infracost)",
+        "description": "The batch is stored whole or not at all; the answer comes after the store committed it. Scope: ingest.",
+        "parameters": [
+          {"name": "format", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Format name; detected from the body when absent."},
+          {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "env", "in": "query", "required": false, "schema": {"type": "string"}}
+        ],
+        "requestBody": {"required": true, "content": {
+          "application/json": {"schema": {}},
+          "application/x-ndjson": {"schema": {"type": "string"}},
+          "text/csv": {"schema": {"type": "string"}}
+        }},
+        "responses": {
+          "200": {"description": "Nothing new (every event was already stored)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}}},
+          "201": {"description": "Events stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "413": {"description": "Body larger than the limit"},
+          "415": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/webhooks/github": {
+      "post": {
+        "summary": "GitHub webhook delivery",
+        "description": "Checked with `X-Hub-Signature-256` against the server's `BEARING_GITHUB_SECRET`; no bearer token.",
+        "security": [],
+        "parameters": [
+          {"name": "X-GitHub-Event", "in": "header", "required": true, "schema": {"type": "string"}},
+          {"name": "X-GitHub-Delivery", "in": "header", "required": false, "schema": {"type": "string"}},
+          {"name": "X-Hub-Signature-256", "in": "header", "required": true, "schema": {"type": "string"}}
+        ],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {
+          "200": {"description": "Ping answered, or nothing new", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "201": {"description": "Events stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "413": {"description": "Body larger than the limit"},
+          "422": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/decide": {
+      "post": {
+        "summary": "Decide on one change",
+        "description": "Evaluates the guardrails on a change envelope against the in-memory snapshot of outcomes and plans; the decision is logged asynchronously. Scope: decide.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}},
+        "responses": {
+          "200": {"description": "The decision", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Decision"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "413": {"description": "Body larger than the limit"},
+          "415": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/data": {
+      "post": {
+        "summary": "OPA data API: the whole `data` document",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DataRequest"}}}},
+        "responses": {
+          "200": {"description": "`{\"result\": …}`, or `{}` when undefined", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DataResult"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "413": {"description": "Body larger than the limit"},
+          "415": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/data/{path}": {
+      "post": {
+        "summary": "OPA data API: `data.<path>` for an input",
+        "description": "Compatible with OPA's `POST /v1/data/{path}`: `{\"input\": …}` → `{\"result\": …}`. Scope: decide.",
+        "parameters": [{"name": "path", "in": "path", "required": true, "schema": {"type": "string"}, "description": "Slash-separated path, e.g. `bearing/decision`."}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DataRequest"}}}},
+        "responses": {
+          "200": {"description": "`{\"result\": …}`, or `{}` when undefined", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DataResult"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "413": {"description": "Body larger than the limit"},
+          "415": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/scorecard": {
+      "get": {
+        "summary": "The scorecard of objectives and key results",
+        "description": "Scope: read.",
+        "parameters": [
+          {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}}
+        ],
+        "responses": {
+          "200": {"description": "The scorecard", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Scorecard"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/metrics/{name}": {
+      "get": {
+        "summary": "One metric for a scope and window",
+        "description": "Scope: read.",
+        "parameters": [
+          {"name": "name", "in": "path", "required": true, "schema": {"type": "string"}, "description": "A catalog metric, e.g. `dora.lead_time.p50`."},
+          {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}, "description": "e.g. `30d` (default)."}
+        ],
+        "responses": {
+          "200": {"description": "The value", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MetricValue"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/explain/{metric}": {
+      "get": {
+        "summary": "A metric and every record behind it",
+        "description": "Scope: read.",
+        "parameters": [
+          {"name": "metric", "in": "path", "required": true, "schema": {"type": "string"}},
+          {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}}
+        ],
+        "responses": {
+          "200": {"description": "The explanation", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Explanation"}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/decisions": {
+      "get": {
+        "summary": "The decision log, newest first",
+        "description": "Scope: read.",
+        "parameters": [
+          {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 0, "maximum": 18446744073709551615}, "description": "At most 1000 (default 100)."}
+        ],
+        "responses": {
+          "200": {"description": "Decisions", "content": {"application/json": {"schema": {"type": "object", "required": ["decisions"], "properties": {"decisions": {"type": "array", "items": {"$ref": "#/components/schemas/DecisionRecord"}}}}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/decisions/{id}": {
+      "get": {
+        "summary": "One logged decision",
+        "description": "Scope: read.",
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": {
+          "200": {"description": "The decision record", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecisionRecord"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/plans": {
+      "get": {
+        "summary": "Delivery plans per service",
+        "description": "Scope: read.",
+        "responses": {
+          "200": {"description": "Plans", "content": {"application/json": {"schema": {"type": "object", "required": ["plans"], "properties": {"plans": {"type": "array", "items": {"$ref": "#/components/schemas/DeliveryPlan"}}}}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/actions": {
+      "get": {
+        "summary": "Actions (recommendations and plan changes) with their measured effect",
+        "description": "Scope: read.",
+        "responses": {
+          "200": {"description": "Actions", "content": {"application/json": {"schema": {"type": "object", "required": ["actions"], "properties": {"actions": {"type": "array", "items": {"$ref": "#/components/schemas/Action"}}}}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/reconcile": {
+      "post": {
+        "summary": "Run the adaptation rules now",
+        "description": "Scope: admin. The server also runs reconcile on a schedule.",
+        "responses": {
+          "200": {"description": "What reconcile did", "content": {"application/json": {"schema": {"type": "object"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/metrics": {
+      "get": {
+        "summary": "Prometheus metrics",
+        "description": "Scope: read.",
+        "responses": {
+          "200": {"description": "Prometheus text format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/healthz": {
+      "get": {
+        "summary": "Liveness",
+        "security": [],
+        "responses": {"200": {"description": "Alive", "content": {"application/json": {"schema": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string", "enum": ["ok"]}}}}}}}
+      }
+    },
+    "/readyz": {
+      "get": {
+        "summary": "Readiness: the store answers and the policies are loaded",
+        "security": [],
+        "responses": {
+          "200": {"description": "Ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ready"}}}},
+          "503": {"description": "Not ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ready"}}}}
+        }
+      }
+    }
+  },
+  "components": {
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    "responses": {
+      "Error": {"description": "An error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    },
+    "schemas": {
+      "Error": {
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+          "code": {"type": "string"}, "message": {"type": "string"}, "details": {"nullable": true}
+        }}}
+      },
+      "IngestResult": {
+        "type": "object", "required": ["format", "accepted", "duplicates", "skipped"],
+        "properties": {
+          "format": {"type": "string"},
+          "accepted": {"type": "integer", "minimum": 0},
+          "duplicates": {"type": "integer", "minimum": 0},
+          "skipped": {"type": "array", "items": {"type": "string"}},
+          "delivery": {"type": "string", "nullable": true}
+        }
+      },
+      "Envelope": {
+        "type": "object",
+        "properties": {
+          "service": {"type": "string"},
+          "environment": {"type": "string"},
+          "version": {"type": "string"},
+          "commit": {"type": "string"},
+          "author": {"type": "string"},
+          "labels": {"type": "array", "items": {"type": "string"}},
+          "change_size": {"type": "integer", "minimum": 0},
+          "strategy": {"type": "string"},
+          "checks": {"type": "object", "additionalProperties": {"type": "string"}},
+          "attachments": {"type": "object", "properties": {
+            "terraform_plans": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
+            "manifests": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
+            "scans": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
+            "cost": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}}
+          }}
+        }
+      },
+      "Attachment": {"type": "object", "required": ["file", "content"], "properties": {"file": {"type": "string"}, "content": {}}},
+      "Decision": {
+        "type": "object", "required": ["id", "time", "result", "violations", "input_digest", "policy_revision"],
+        "properties": {
+          "id": {"type": "string"},
+          "time": {"type": "string", "format": "date-time"},
+          "result": {"type": "string", "enum": ["allow", "warn", "deny", "unknown"]},
+          "violations": {"type": "array", "items": {"$ref": "#/components/schemas/Violation"}},
+          "expired_waivers": {"type": "array", "items": {"type": "object"}},
+          "evaluated": {"type": "array", "items": {"type": "string"}},
+          "errors": {"type": "array", "items": {"type": "string"}},
+          "input_digest": {"type": "string"},
+          "policy_revision": {"type": "string"},
+          "elapsed_us": {"type": "integer", "minimum": 0}
+        }
+      },
+      "Violation": {
+        "type": "object", "required": ["guardrail", "kind", "rule", "effect", "message"],
+        "properties": {
+          "guardrail": {"type": "string"}, "kind": {"type": "string"}, "rule": {"type": "string"},
+          "objective": {"type": "string"}, "mode": {"type": "string"},
+          "effect": {"type": "string", "enum": ["deny", "warn", "unknown", "audit"]},
+          "severity": {"type": "string"}, "message": {"type": "string"},
+          "location": {"type": "object"}, "remediation": {"type": "string"}, "waiver": {"type": "object"}
+        }
+      },
+      "DataRequest": {"type": "object", "properties": {"input": {}}},
+      "DataResult": {"type": "object", "properties": {"result": {}}},
+      "Scorecard": {
+        "type": "object", "required": ["generated_at", "summary", "objectives"],
+        "properties": {
+          "generated_at": {"type": "string", "format": "date-time"},
+          "organisation": {"type": "string"},
+          "filter": {"type": "object"},
+          "summary": {"type": "object", "properties": {"met": {"type": "integer"}, "at_risk": {"type": "integer"}, "off_track": {"type": "integer"}, "no_data": {"type": "integer"}}},
+          "objectives": {"type": "array", "items": {"type": "object", "required": ["id", "layer", "status", "key_results"], "properties": {
+            "id": {"type": "string"}, "title": {"type": "string"}, "layer": {"type": "string"},
+            "status": {"type": "string", "enum": ["met", "at_risk", "off_track", "no_data"]},
+            "key_results": {"type": "array", "items": {"type": "object", "required": ["metric", "target", "status"], "properties": {
+              "metric": {"type": "string"}, "target": {"type": "string"}, "value": {"type": "number", "nullable": true},
+              "display": {"type": "string"}, "status": {"type": "string", "enum": ["met", "at_risk", "off_track", "no_data"]},
+              "samples": {"type": "integer"}, "too_few_samples": {"type": "boolean"}
+            }}}
+          }}}
+        }
+      },
+      "MetricValue": {
+        "type": "object", "required": ["metric", "unit", "samples", "too_few_samples"],
+        "properties": {
+          "metric": {"type": "string"}, "value": {"type": "number", "nullable": true}, "unit": {"type": "string"},
+          "samples": {"type": "integer", "minimum": 0}, "too_few_samples": {"type": "boolean"},
+          "level": {"type": "string", "nullable": true}, "records": {"type": "array", "items": {"type": "string"}},
+          "note": {"type": "string", "nullable": true}, "currency": {"type": "string", "nullable": true}
+        }
+      },
+      "Explanation": {
+        "type": "object", "required": ["metric", "value", "records"],
+        "properties": {
+          "metric": {"type": "string"}, "scope": {"type": "object"}, "window_seconds": {"type": "integer"},
+          "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+          "value": {"$ref": "#/components/schemas/MetricValue"},
+          "records": {"type": "array", "items": {"type": "object", "required": ["event_id", "kind", "time", "role"], "properties": {
+            "event_id": {"type": "string"}, "kind": {"type": "string"}, "time": {"type": "string", "format": "date-time"},
+            "service": {"type": "string"}, "environment": {"type": "string"}, "role": {"type": "string"},
+            "value": {"type": "number"}, "confidence": {"type": "number"}
+          }}}
+        }
+      },
+      "DecisionRecord": {
+        "type": "object", "required": ["id", "time", "result", "input_digest", "policy_revision", "input", "decision"],
+        "properties": {
+          "id": {"type": "string"}, "time": {"type": "string", "format": "date-time"},
+          "service": {"type": "string"}, "environment": {"type": "string"},
+          "result": {"type": "string"}, "input_digest": {"type": "string"}, "policy_revision": {"type": "string"},
+          "input": {}, "decision": {}
+        }
+      },
+      "DeliveryPlan": {
+        "type": "object", "required": ["service", "strategy", "freeze", "extra_gates", "reasons", "updated_at"],
+        "properties": {
+          "service": {"type": "string"}, "strategy": {"type": "string"}, "freeze": {"type": "boolean"},
+          "extra_gates": {"type": "array", "items": {"type": "string"}}, "reasons": {"type": "array", "items": {"type": "string"}},
+          "updated_at": {"type": "string", "format": "date-time"}
+        }
+      },
+      "Action": {
+        "type": "object", "required": ["id", "created_at", "origin", "summary", "status", "metric", "evidence"],
+        "properties": {
+          "id": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"}, "service": {"type": "string"},
+          "origin": {"type": "string"}, "summary": {"type": "string"},
+          "status": {"type": "string", "enum": ["proposed", "applied", "dismissed", "reverted"]},
+          "metric": {"type": "string"}, "baseline": {"type": "number"}, "evaluate_at": {"type": "string", "format": "date-time"},
+          "outcome": {}, "evidence": {}, "change": {}
+        }
+      },
+      "Ready": {
+        "type": "object", "required": ["status", "store", "policies_loaded"],
+        "properties": {
+          "status": {"type": "string", "enum": ["ready", "not_ready"]}, "store": {"type": "string"},
+          "policies_loaded": {"type": "boolean"}, "policy_revision": {"type": "string"},
+          "snapshot_age_seconds": {"type": "number"}
+        }
+      }
+    }
+  }
+}"##;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn document_is_json_and_lists_the_routes() {
+        let v: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
+        let paths = v["paths"].as_object().unwrap();
+        for p in [
+            "/v1/events",
+            "/v1/webhooks/github",
+            "/v1/decide",
+            "/v1/data/{path}",
+            "/v1/scorecard",
+            "/v1/metrics/{name}",
+            "/v1/explain/{metric}",
+            "/v1/decisions",
+            "/v1/decisions/{id}",
+            "/v1/plans",
+            "/v1/actions",
+            "/metrics",
+            "/healthz",
+            "/readyz",
+        ] {
+            assert!(paths.contains_key(p), "{p}");
+        }
+    }
+}

@@ -1,0 +1,467 @@
+//! The in-memory side of the server: the metric dataset kept up to date from
+//! the store, and a [`Snapshot`] of scorecard, outcomes and delivery plans
+//! that the decision path reads without touching the database.
+//!
+//! [`Loop::refresh`] reads the events stored since the last refresh (by the
+//! store's increasing cursor, so events written by another replica are seen
+//! too), folds them into the dataset, re-reads plans, actions and findings,
+//! recomputes the scorecard and the guardrails' context, and swaps the
+//! snapshot atomically. `bearing serve` calls it every `--refresh` (5 s).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use bearing_events::{Action, DeliveryPlan, Kind};
+use bearing_intent::{Duration, Intent, Loaded, Scope};
+use bearing_metrics::{Dataset, FindingRecord, Outcomes, Scorecard, ScorecardFilter};
+use bearing_store::{DecisionQuery, DynStore, FindingQuery, FindingState};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::api::ScopeQuery;
+use crate::error::ApiError;
+use crate::{ServerError, prom};
+
+/// What the decision path and the dashboard read, replaced whole on refresh.
+pub struct Snapshot {
+    pub refreshed_at: DateTime<Utc>,
+    pub events: u64,
+    pub scorecard: Scorecard,
+    pub outcomes: Outcomes,
+    pub plans: Vec<DeliveryPlan>,
+    pub actions: Vec<Action>,
+    /// The guardrails' view of the world (intent, plans, outcomes).
+    pub context: bearing_guard::Context,
+    pub policies_loaded: bool,
+    pub policy_revision: String,
+}
+
+impl Snapshot {
+    /// Scorecard values and per-service outcomes as Prometheus gauges.
+    pub fn prometheus_gauges(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        out.push_str("# HELP bearing_key_result_value Current value of each key result, in base units.\n# TYPE bearing_key_result_value gauge\n");
+        let mut status = String::new();
+        status.push_str("# HELP bearing_key_result_met 1 when the key result meets its target, 0 when not, absent without data.\n# TYPE bearing_key_result_met gauge\n");
+        for o in &self.scorecard.objectives {
+            for (i, kr) in o.key_results.iter().enumerate() {
+                let labels = format!(
+                    "objective=\"{}\",key_result=\"{i}\",metric=\"{}\",scope=\"{}\"",
+                    prom::escape(&o.id),
+                    prom::escape(&kr.metric),
+                    prom::escape(&scope_label(&kr.scope))
+                );
+                if let Some(v) = kr.value.filter(|v| v.is_finite()) {
+                    let _ = writeln!(out, "bearing_key_result_value{{{labels}}} {v}");
+                    let met = matches!(
+                        kr.status,
+                        bearing_metrics::Status::Met | bearing_metrics::Status::AtRisk
+                    );
+                    let _ = writeln!(
+                        status,
+                        "bearing_key_result_met{{{labels}}} {}",
+                        u8::from(met)
+                    );
+                }
+            }
+        }
+        out.push_str(&status);
+        out.push_str("# HELP bearing_service_error_budget_remaining Error budget left (fraction; negative when spent).\n# TYPE bearing_service_error_budget_remaining gauge\n");
+        for (s, o) in &self.outcomes.services {
+            if let Some(v) = o.error_budget_remaining {
+                let _ = writeln!(
+                    out,
+                    "bearing_service_error_budget_remaining{{service=\"{}\"}} {v}",
+                    prom::escape(s)
+                );
+            }
+        }
+        out.push_str("# HELP bearing_service_change_failure_rate Change failure rate over 30 days.\n# TYPE bearing_service_change_failure_rate gauge\n");
+        for (s, o) in &self.outcomes.services {
+            if let Some(v) = o.change_failure_rate {
+                let _ = writeln!(
+                    out,
+                    "bearing_service_change_failure_rate{{service=\"{}\"}} {v}",
+                    prom::escape(s)
+                );
+            }
+        }
+        out.push_str("# HELP bearing_service_spend_vs_budget Month-end cost forecast / monthly budget.\n# TYPE bearing_service_spend_vs_budget gauge\n");
+        for (s, o) in &self.outcomes.services {
+            if let Some(v) = o.spend_vs_budget {
+                let _ = writeln!(
+                    out,
+                    "bearing_service_spend_vs_budget{{service=\"{}\"}} {v}",
+                    prom::escape(s)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP bearing_events_stored Events in the store at the last refresh.\n# TYPE bearing_events_stored gauge\nbearing_events_stored {}",
+            self.events
+        );
+        let _ = writeln!(
+            out,
+            "# HELP bearing_snapshot_timestamp_seconds When the snapshot was last refreshed.\n# TYPE bearing_snapshot_timestamp_seconds gauge\nbearing_snapshot_timestamp_seconds {}",
+            self.refreshed_at.timestamp()
+        );
+        out
+    }
+
+    /// The plan of a service, if reconcile made one.
+    pub fn plan(&self, service: &str) -> Option<&DeliveryPlan> {
+        self.plans.iter().find(|p| p.service == service)
+    }
+}
+
+fn scope_label(s: &Scope) -> String {
+    if let Some(v) = &s.service {
+        format!("service:{v}")
+    } else if let Some(v) = &s.team {
+        format!("team:{v}")
+    } else if let Some(v) = &s.environment {
+        format!("environment:{v}")
+    } else {
+        "org".to_string()
+    }
+}
+
+/// Incremental state behind the snapshot.
+struct Cursor {
+    events: i64,
+    /// Newest decision time folded into the dataset, and the ids at that time.
+    decisions_at: Option<DateTime<Utc>>,
+    decision_ids: HashSet<String>,
+    /// Whether findings must be re-read (a finding event arrived).
+    findings_dirty: bool,
+}
+
+/// The live loop: intent, compiled guardrails, dataset, snapshot.
+pub struct Loop {
+    intent: Arc<Intent>,
+    root: PathBuf,
+    store: DynStore,
+    engine: bearing_guard::Engine,
+    dataset: RwLock<Dataset>,
+    cursor: tokio::sync::Mutex<Cursor>,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+/// Events read from the store per round trip while catching up.
+const PAGE: u64 = 20_000;
+
+impl Loop {
+    pub async fn new(loaded: Loaded, store: DynStore) -> Result<Loop, ServerError> {
+        let intent = Arc::new(loaded.intent);
+        let engine = bearing_guard::Engine::new(&intent, &loaded.root)
+            .map_err(|e| ServerError::Policy(e.to_string()))?;
+        let now = Utc::now();
+        let dataset = Dataset::empty(&intent);
+        let first = Snapshot {
+            refreshed_at: now,
+            events: 0,
+            scorecard: bearing_metrics::scorecard(
+                &intent,
+                &dataset,
+                now,
+                ScorecardFilter::default(),
+            ),
+            outcomes: bearing_metrics::outcomes(&intent, &dataset, now),
+            plans: Vec::new(),
+            actions: Vec::new(),
+            context: bearing_guard::Context::default(),
+            policies_loaded: true,
+            policy_revision: engine.revision().to_string(),
+        };
+        let lp = Loop {
+            intent,
+            root: loaded.root,
+            store,
+            engine,
+            dataset: RwLock::new(dataset),
+            cursor: tokio::sync::Mutex::new(Cursor {
+                events: 0,
+                decisions_at: None,
+                decision_ids: HashSet::new(),
+                findings_dirty: true,
+            }),
+            current: RwLock::new(Arc::new(first)),
+        };
+        lp.refresh()
+            .await
+            .map_err(|e| ServerError::Intent(e.message))?;
+        Ok(lp)
+    }
+
+    pub fn intent(&self) -> &Arc<Intent> {
+        &self.intent
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Runs `f` with the dataset (read lock).
+    pub fn with_dataset<T>(&self, f: impl FnOnce(&Dataset) -> T) -> T {
+        match self.dataset.read() {
+            Ok(ds) => f(&ds),
+            Err(p) => f(&p.into_inner()),
+        }
+    }
+
+    /// Folds new store contents into the dataset and swaps in a new snapshot.
+    pub async fn refresh(&self) -> Result<(), ApiError> {
+        let mut cur = self.cursor.lock().await;
+        // New events, page by page.
+        let mut fresh = Vec::new();
+        loop {
+            let (events, next) = self.store.events_after(cur.events, PAGE).await?;
+            let n = events.len() as u64;
+            if events.iter().any(|e| e.kind() == Kind::Finding) {
+                cur.findings_dirty = true;
+            }
+            fresh.extend(events);
+            cur.events = next;
+            if n < PAGE {
+                break;
+            }
+        }
+        let findings = if cur.findings_dirty {
+            Some(self.store.findings(&FindingQuery::default()).await?)
+        } else {
+            None
+        };
+        cur.findings_dirty = false;
+        let decisions = self
+            .store
+            .decisions(&DecisionQuery {
+                service: None,
+                since: cur.decisions_at,
+                limit: None,
+            })
+            .await?;
+        let plans = self.store.plans().await?;
+        let actions = self.store.actions().await?;
+        let total = self.store.count_events().await?;
+
+        let now = Utc::now();
+        let intent = self.intent.clone();
+        let (scorecard, outcomes) = {
+            let mut ds = match self.dataset.write() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            let bulk = fresh.len() > 64;
+            if bulk {
+                ds.ingest_bulk(fresh);
+            } else {
+                for e in fresh {
+                    ds.push(e);
+                }
+            }
+            if let Some(findings) = findings {
+                for f in findings {
+                    ds.push_finding(finding_record(f));
+                }
+            }
+            let newest = decisions.iter().map(|d| d.time).max();
+            for d in &decisions {
+                if cur.decision_ids.contains(&d.id) {
+                    continue;
+                }
+                ds.push_decision(d);
+            }
+            if let Some(t) = newest {
+                if Some(t) != cur.decisions_at {
+                    cur.decision_ids.clear();
+                }
+                cur.decisions_at = Some(t);
+                for d in decisions.iter().filter(|d| d.time == t) {
+                    cur.decision_ids.insert(d.id.clone());
+                }
+            }
+            if bulk {
+                ds.rebuild_all();
+            }
+            (
+                bearing_metrics::scorecard(&intent, &ds, now, ScorecardFilter::default()),
+                bearing_metrics::outcomes(&intent, &ds, now),
+            )
+        };
+        let context = bearing_guard::Context {
+            plans: plans
+                .iter()
+                .map(|p| (p.service.clone(), p.clone()))
+                .collect(),
+            outcomes: serde_json::to_value(&outcomes).unwrap_or(Value::Null),
+            risk: None,
+            now,
+        };
+        let snap = Snapshot {
+            refreshed_at: now,
+            events: total,
+            scorecard,
+            outcomes,
+            plans,
+            actions,
+            context,
+            policies_loaded: true,
+            policy_revision: self.engine.revision().to_string(),
+        };
+        match self.current.write() {
+            Ok(mut g) => *g = Arc::new(snap),
+            Err(p) => *p.into_inner() = Arc::new(snap),
+        }
+        Ok(())
+    }
+
+    /// Decides on an envelope against the current snapshot (no database access).
+    pub fn decide(
+        &self,
+        envelope: &Value,
+    ) -> Result<(Value, bearing_events::DecisionRecord), ApiError> {
+        let envelope: bearing_guard::Envelope = serde_json::from_value(envelope.clone())
+            .map_err(|e| ApiError::invalid(format!("invalid change envelope: {e}")))?;
+        let snap = self.snapshot();
+        let decision = self.engine.decide(&envelope, &snap.context);
+        let record = bearing_guard::to_record(&decision, &envelope);
+        let body = serde_json::to_value(&decision)
+            .map_err(|e| ApiError::internal(format!("cannot encode the decision: {e}")))?;
+        Ok((body, record))
+    }
+
+    /// OPA's data API: `{"result": data.<path>}` for an input, `{}` when undefined.
+    pub fn data(&self, path: &str, input: &Value) -> Result<Value, ApiError> {
+        self.engine
+            .eval_data(path, input.clone())
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+
+    /// Runs the adaptation rules once against fresh outcomes.
+    pub async fn reconcile(&self) -> Result<Value, ApiError> {
+        self.refresh().await?;
+        // TODO(adapt): call bearing_adapt's reconcile once it lands.
+        Err(ApiError::unavailable("reconcile is not available yet"))
+    }
+
+    pub fn scorecard_json(&self, q: &ScopeQuery) -> Result<Value, ApiError> {
+        self.check_scope(q)?;
+        if q.service.is_none() && q.team.is_none() {
+            return to_json(&self.snapshot().scorecard);
+        }
+        let filter = ScorecardFilter {
+            team: q.team.clone(),
+            service: q.service.clone(),
+        };
+        let card = self
+            .with_dataset(|ds| bearing_metrics::scorecard(&self.intent, ds, Utc::now(), filter));
+        to_json(&card)
+    }
+
+    pub fn metric_json(&self, name: &str, q: &ScopeQuery) -> Result<Value, ApiError> {
+        let (scope, window) = self.metric_args(name, q)?;
+        let v = self.with_dataset(|ds| {
+            bearing_metrics::evaluate(ds, name, &scope, &BTreeMap::new(), window, Utc::now())
+        });
+        to_json(&v)
+    }
+
+    pub fn explain_json(&self, name: &str, q: &ScopeQuery) -> Result<Value, ApiError> {
+        let (scope, window) = self.metric_args(name, q)?;
+        let v =
+            self.with_dataset(|ds| bearing_metrics::explain(ds, name, &scope, window, Utc::now()));
+        to_json(&v)
+    }
+
+    fn check_scope(&self, q: &ScopeQuery) -> Result<(), ApiError> {
+        if let Some(s) = &q.service
+            && self.intent.service(s).is_none()
+        {
+            return Err(ApiError::not_found(format!(
+                "unknown service `{s}`: expected one of the intent's services ({})",
+                self.intent
+                    .services
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if let Some(t) = &q.team
+            && self.intent.team(t).is_none()
+        {
+            return Err(ApiError::not_found(format!("unknown team `{t}`")));
+        }
+        Ok(())
+    }
+
+    fn metric_args(&self, name: &str, q: &ScopeQuery) -> Result<(Scope, Duration), ApiError> {
+        if bearing_intent::catalog::lookup(name).is_none() {
+            return Err(ApiError::not_found(format!(
+                "unknown metric `{name}`: see `bearing metrics` for the catalog"
+            )));
+        }
+        self.check_scope(q)?;
+        let window = match &q.window {
+            Some(w) => w
+                .parse::<Duration>()
+                .map_err(|e| ApiError::bad_request(format!("invalid `window`: {e}")))?,
+            None => bearing_metrics::DEFAULT_WINDOW,
+        };
+        if window.as_secs() == 0 {
+            return Err(ApiError::bad_request(
+                "invalid `window`: it must be longer than 0s",
+            ));
+        }
+        Ok((
+            Scope {
+                team: q.team.clone(),
+                service: q.service.clone(),
+                environment: q.environment.clone(),
+            },
+            window,
+        ))
+    }
+
+    pub fn store(&self) -> &DynStore {
+        &self.store
+    }
+
+    pub fn root(&self) -> &PathBuf {
+        &self.root
+    }
+
+    /// Open findings with their lifecycle, for the security page.
+    pub async fn open_findings(&self) -> Result<Vec<FindingState>, ApiError> {
+        Ok(self
+            .store
+            .findings(&FindingQuery {
+                service: None,
+                open_only: true,
+            })
+            .await?)
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(v).map_err(|e| ApiError::internal(format!("cannot encode: {e}")))
+}
+
+fn finding_record(f: FindingState) -> FindingRecord {
+    FindingRecord {
+        key: f.key,
+        service: f.service,
+        severity: f.finding.severity,
+        scanner: f.scanners.first().cloned().unwrap_or(f.finding.scanner),
+        kind: f.finding.kind,
+        first_seen: f.first_seen,
+        fixed_at: f.fixed_at,
+        event_ids: f.event_ids,
+    }
+}

@@ -1,0 +1,466 @@
+//! The JSON API: auth and scopes, ingest, webhooks, decisions, the OPA data
+//! API, errors, limits, metrics and health.
+
+use axum::http::StatusCode;
+use bearing_events::{DeliveryPlan, Deployment, Event, Payload, Status};
+use bearing_server::{AuthMode, Options, Scope};
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+fn deployment(id: &str, service: &str, days_ago: i64) -> Event {
+    let t = Utc::now() - Duration::days(days_ago);
+    let mut e = Event::new(
+        id,
+        "test",
+        t,
+        Payload::Deployment(Deployment {
+            deployment_id: id.to_string(),
+            version: Some("1.0.0".into()),
+            commit: None,
+            commits: vec![],
+            status: Status::Success,
+            started_at: Some(t),
+            finished_at: Some(t),
+            strategy: None,
+            labels: vec![],
+        }),
+    );
+    e.service = Some(service.to_string());
+    e.environment = Some("production".to_string());
+    e
+}
+
+fn jsonl(events: &[Event]) -> String {
+    events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn tokens_and_scopes_are_enforced() {
+    let s = server(AuthMode::Tokens).await;
+    let read = token(&s.store, &[Scope::Read]).await;
+    let admin = token(&s.store, &[Scope::Admin]).await;
+
+    let r = send(&s.state, get("/v1/plans", None)).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_eq!(r.headers["www-authenticate"], "Bearer");
+    let r = send(&s.state, get("/v1/plans", Some("brg_wrong"))).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    let r = send(&s.state, get("/v1/plans", Some(&read))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json(), json!({"plans": []}));
+
+    // A read token cannot ingest or decide; admin can do everything.
+    let body = json!({"service": "checkout", "environment": "production"}).to_string();
+    let r = send(
+        &s.state,
+        post("/v1/decide", Some(&read), "application/json", body.clone()),
+    )
+    .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`decide`")
+    );
+    let r = send(
+        &s.state,
+        post("/v1/decide", Some(&admin), "application/json", body),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+
+    // The dashboard needs a token too in this mode; health does not.
+    let r = send(&s.state, get("/", None)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = send(&s.state, get("/healthz", None)).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn anonymous_read_opens_only_reads() {
+    let s = server(AuthMode::AnonymousRead).await;
+    let r = send(&s.state, get("/v1/scorecard", None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = send(&s.state, get("/", None)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = send(
+        &s.state,
+        post(
+            "/v1/events",
+            None,
+            "application/x-ndjson",
+            jsonl(&[deployment("d1", "checkout", 1)]),
+        ),
+    )
+    .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_and_feeds_the_metrics() {
+    let s = server(AuthMode::Tokens).await;
+    let ingest = token(&s.store, &[Scope::Ingest, Scope::Read]).await;
+    let events = vec![
+        deployment("d1", "checkout", 1),
+        deployment("d2", "checkout", 2),
+        deployment("d3", "checkout", 3),
+    ];
+    let r = send(
+        &s.state,
+        post(
+            "/v1/events",
+            Some(&ingest),
+            "application/x-ndjson",
+            jsonl(&events),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let v = r.json();
+    assert_eq!(
+        (
+            v["format"].as_str(),
+            v["accepted"].as_u64(),
+            v["duplicates"].as_u64()
+        ),
+        (Some("bearing"), Some(3), Some(0))
+    );
+    assert_eq!(s.store.count_events().await.unwrap(), 3);
+
+    // Replayed: nothing new.
+    let r = send(
+        &s.state,
+        post(
+            "/v1/events",
+            Some(&ingest),
+            "application/json",
+            jsonl(&events),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["duplicates"], 3);
+
+    // After a refresh, the metric counts them.
+    s.state.refresh().await.unwrap();
+    let r = send(
+        &s.state,
+        get(
+            "/v1/metrics/dora.deployment_frequency?service=checkout&window=7d",
+            Some(&ingest),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["samples"], 3, "{v}");
+    let r = send(
+        &s.state,
+        get(
+            "/v1/explain/dora.deployment_frequency?service=checkout&window=7d",
+            Some(&ingest),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let ids: Vec<&str> = r.json()["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["event_id"].as_str())
+        .map(|_| "x")
+        .collect();
+    assert_eq!(ids.len(), 3);
+}
+
+#[tokio::test]
+async fn bad_input_is_rejected_whole_with_a_clear_error() {
+    let s = server(AuthMode::Off).await;
+    let good = serde_json::to_string(&deployment("ok-1", "checkout", 1)).unwrap();
+    let body = format!("{good}\n{{\"id\": \"broken\", \"kind\": \"deployment\"\n");
+    let r = send(
+        &s.state,
+        post("/v1/events", None, "application/x-ndjson", body),
+    )
+    .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{}",
+        r.text
+    );
+    assert_eq!(s.store.count_events().await.unwrap(), 0, "no partial write");
+
+    let r = send(&s.state, post("/v1/events", None, "text/plain", "hello")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let r = send(
+        &s.state,
+        post("/v1/events?format=nope", None, "application/json", "{}"),
+    )
+    .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    let r = send(
+        &s.state,
+        post("/v1/decide", None, "application/json", "{not json"),
+    )
+    .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
+    let r = send(&s.state, get("/v1/metrics/dora.nope", None)).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    let r = send(
+        &s.state,
+        get("/v1/metrics/dora.lead_time?window=soon", None),
+    )
+    .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    let r = send(&s.state, get("/v1/scorecard?service=nope", None)).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    let r = send(&s.state, get("/v1/decisions/nope", None)).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused() {
+    let s = server_with(
+        AuthMode::Off,
+        INTENT,
+        Options {
+            body_limit: 1024,
+            ..Options::default()
+        },
+    )
+    .await;
+    let big = "x".repeat(4096);
+    let r = send(
+        &s.state,
+        post("/v1/events", None, "application/x-ndjson", big),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
+}
+
+#[tokio::test]
+async fn github_webhooks_need_a_valid_signature() {
+    let secret = "s3cret";
+    let s = server_with(
+        AuthMode::Tokens,
+        INTENT,
+        Options {
+            github_secret: Some(secret.to_string()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let body = json!({"zen": "Keep it logically awesome.", "hook_id": 1}).to_string();
+    let req = |sig: &str, event: &str| {
+        axum::http::Request::post("/v1/webhooks/github")
+            .header("content-type", "application/json")
+            .header("x-github-event", event)
+            .header("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+            .header("x-hub-signature-256", sig)
+            .body(axum::body::Body::from(body.clone()))
+            .unwrap()
+    };
+    let good = bearing_events::github::sign(secret.as_bytes(), body.as_bytes());
+    let r = send(&s.state, req(&good, "ping")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["delivery"], "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+    let bad = bearing_events::github::sign(b"other", body.as_bytes());
+    let r = send(&s.state, req(&bad, "ping")).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+
+    // A real delivery from the fixtures, when present.
+    let Ok(dir) = std::env::var("BEARING_FIXTURES") else {
+        eprintln!("BEARING_FIXTURES unset: skipping the real webhook delivery");
+        return;
+    };
+    let path = std::path::Path::new(&dir).join("github-webhooks/deployment_status/payload.json");
+    let payload = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let sig = bearing_events::github::sign(secret.as_bytes(), &payload);
+    let req = axum::http::Request::post("/v1/webhooks/github")
+        .header("x-github-event", "deployment_status")
+        .header("x-hub-signature-256", sig)
+        .body(axum::body::Body::from(payload.clone()))
+        .unwrap();
+    let r = send(&s.state, req).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    assert!(s.store.count_events().await.unwrap() >= 1);
+}
+
+#[tokio::test]
+async fn webhooks_are_off_without_a_secret() {
+    let s = server(AuthMode::Tokens).await;
+    let req = axum::http::Request::post("/v1/webhooks/github")
+        .header("x-github-event", "ping")
+        .body(axum::body::Body::from("{}"))
+        .unwrap();
+    let r = send(&s.state, req).await;
+    assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+}
+
+#[tokio::test]
+async fn decisions_follow_the_plan_and_are_logged() {
+    let s = server(AuthMode::Off).await;
+    let envelope = |labels: Value| {
+        json!({"service": "checkout", "environment": "production", "strategy": "direct", "labels": labels}).to_string()
+    };
+    let r = send(
+        &s.state,
+        post("/v1/decide", None, "application/json", envelope(json!([]))),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["result"], "allow", "{}", r.text);
+
+    // Reconcile's plan (written by any replica) reaches decisions at the next refresh.
+    s.store
+        .put_plan(&DeliveryPlan {
+            service: "checkout".into(),
+            strategy: "canary".into(),
+            freeze: true,
+            extra_gates: vec![],
+            reasons: vec!["test".into()],
+            updated_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let r = send(
+        &s.state,
+        post("/v1/decide", None, "application/json", envelope(json!([]))),
+    )
+    .await;
+    assert_eq!(
+        r.json()["result"],
+        "allow",
+        "served from the snapshot until it refreshes"
+    );
+    s.state.refresh().await.unwrap();
+    let r = send(
+        &s.state,
+        post("/v1/decide", None, "application/json", envelope(json!([]))),
+    )
+    .await;
+    let d = r.json();
+    assert_eq!(d["result"], "deny", "{d}");
+    let guardrails: Vec<&str> = d["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["guardrail"].as_str())
+        .collect();
+    assert!(
+        guardrails.contains(&"strategy") && guardrails.contains(&"freeze"),
+        "{guardrails:?}"
+    );
+    let id = d["id"].as_str().unwrap().to_string();
+
+    s.state.flush_decisions().await;
+    let r = send(&s.state, get("/v1/decisions?service=checkout", None)).await;
+    let list = r.json();
+    assert_eq!(list["decisions"].as_array().unwrap().len(), 3, "{list}");
+    let r = send(&s.state, get(&format!("/v1/decisions/{id}"), None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["result"], "deny");
+    let r = send(&s.state, get(&format!("/decisions/{id}"), None)).await;
+    assert!(
+        r.text.contains("the delivery plan of checkout"),
+        "{}",
+        r.text
+    );
+
+    let r = send(&s.state, get("/metrics", None)).await;
+    assert!(
+        r.text
+            .contains("bearing_decisions_total{result=\"deny\"} 1"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains("bearing_decisions_total{result=\"allow\"} 2")
+    );
+    assert!(r.text.contains("route=\"/v1/decide\",status=\"2xx\"} 3"));
+    assert!(r.text.contains("bearing_decision_log_written_total 3"));
+}
+
+#[tokio::test]
+async fn opa_data_api_answers_like_opa() {
+    let s = server(AuthMode::Off).await;
+    let r = send(
+        &s.state,
+        post(
+            "/v1/data/no/such/doc",
+            None,
+            "application/json",
+            json!({"input": {}}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!({}),
+        "undefined documents answer an empty object"
+    );
+    let r = send(
+        &s.state,
+        post(
+            "/v1/data/bad-path!",
+            None,
+            "application/json",
+            json!({"input": {}}).to_string(),
+        ),
+    )
+    .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    let r = send(
+        &s.state,
+        post(
+            "/v1/data",
+            None,
+            "application/json",
+            json!({"input": {}}).to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.json().get("result").is_some(), "{}", r.text);
+}
+
+#[tokio::test]
+async fn health_readiness_openapi_and_metrics() {
+    let s = server(AuthMode::Off).await;
+    let r = send(&s.state, get("/readyz", None)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert_eq!(v["status"], "ready");
+    assert_eq!(v["policies_loaded"], true);
+    let r = send(&s.state, get("/openapi.json", None)).await;
+    assert_eq!(r.json()["openapi"], "3.0.3");
+    let r = send(&s.state, get("/metrics", None)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    for needle in [
+        "# TYPE bearing_http_request_duration_seconds histogram",
+        "route=\"/readyz\"",
+        "# TYPE bearing_key_result_value gauge",
+        "bearing_ingested_events_total{outcome=\"accepted\"} 0",
+    ] {
+        assert!(r.text.contains(needle), "{needle} missing:\n{}", r.text);
+    }
+}

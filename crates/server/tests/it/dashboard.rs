@@ -1,0 +1,96 @@
+//! The dashboard on the demo organisation: every page renders, shows what it
+//! is about, and draws its charts.
+
+use axum::http::StatusCode;
+use bearing_server::{AuthMode, Options};
+use serde_json::json;
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn every_page_renders_the_demo() {
+    let org = bearing_demo::generate(3, chrono::Utc::now());
+    let s = server_with(
+        AuthMode::AnonymousRead,
+        &org.intent_yaml,
+        Options::default(),
+    )
+    .await;
+    for chunk in org.events.chunks(5000) {
+        s.store.ingest(chunk).await.unwrap();
+    }
+    s.state.refresh().await.unwrap();
+    let d = s
+        .state
+        .decide(&json!({"service": "search", "environment": "production", "strategy": "direct"}))
+        .unwrap();
+    s.state.flush_decisions().await;
+
+    let page = |path: &'static str| {
+        let state = s.state.clone();
+        async move {
+            let r = send(&state, get(path, None)).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text);
+            assert!(
+                r.headers["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html")
+            );
+            r.text
+        }
+    };
+    let home = page("/").await;
+    for needle in [
+        "Scorecard",
+        "Ship to customers every day",
+        "Keep cloud spend within budget",
+        "No known critical vulnerability",
+        "More visitors complete their checkout",
+        "<svg",
+    ] {
+        assert!(home.contains(needle), "scorecard lacks {needle}");
+    }
+    assert!(
+        ["met", "at risk", "off track"]
+            .iter()
+            .all(|w| home.contains(w)),
+        "status words"
+    );
+
+    let svc = page("/services/payments-api").await;
+    assert!(svc.contains("Lead time for changes") && svc.contains("Deployments and incidents"));
+    assert!(
+        svc.matches("<svg").count() >= 5,
+        "charts on the service page"
+    );
+    assert!(
+        svc.contains("INC-PAYMENTS-API"),
+        "incidents on the timeline"
+    );
+
+    let services = page("/services").await;
+    assert!(services.contains("analytics-pipeline") && services.contains("class=\"spark\""));
+
+    let cost = page("/cost").await;
+    assert!(
+        cost.contains("month-end forecast")
+            && cost.contains("recommendations")
+            && cost.contains("class=\"budget\"")
+    );
+
+    let sec = page("/security").await;
+    assert!(
+        sec.contains("Findings past SLA") && sec.contains("CVE-"),
+        "security table"
+    );
+    assert!(sec.contains("critical"));
+
+    let decisions = page("/decisions").await;
+    assert!(decisions.contains(d["id"].as_str().unwrap()));
+    let plans = page("/plans").await;
+    assert!(plans.contains("Delivery plans"));
+
+    let r = send(&s.state, get("/services/nope", None)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,7 @@
+//! Integration tests of the HTTP API and the dashboard, driven in process
+//! with `oneshot` (no port needed).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod dashboard;
+mod harness;
