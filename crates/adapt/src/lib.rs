@@ -10,4 +10,6 @@
 
 pub mod anomaly;
 pub mod canary;
+pub mod reconcile;
+pub mod risk;
 pub mod stats;

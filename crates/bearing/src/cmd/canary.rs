@@ -1,15 +1,106 @@
-//! `bearing canary` (not built yet).
+//! `bearing canary judge`: compares canary samples with baseline samples per
+//! metric and says promote, hold or rollback (see `docs/adapt.md`).
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::common::Global;
+use anyhow::Context as _;
+use bearing_adapt::canary::{self, CanaryConfig, Judgement, MetricStatus, Verdict};
+
+use super::common::{Global, Output};
+
+/// Exit code of `canary judge` when the verdict is hold.
+pub const EXIT_HOLD: u8 = 4;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Not built yet.
-    Todo,
+    /// Judge a canary against its baseline.
+    ///
+    /// Samples are JSON (`{"latency_ms": [..], "errors": [..]}` or a list of
+    /// `{"metric", "value"}`) or CSV (`metric,value` rows, or one column per
+    /// metric). The config (JSON) sets per-metric weight, bad direction,
+    /// critical flag and thresholds. Exit codes: 0 promote, 1 rollback,
+    /// 4 hold, 2 unreadable input.
+    Judge(JudgeArgs),
 }
 
-pub fn run(_cmd: Command, _g: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`bearing canary` is not built yet")
+#[derive(clap::Args)]
+pub struct JudgeArgs {
+    /// Baseline samples (JSON or CSV).
+    #[arg(long)]
+    pub baseline: PathBuf,
+    /// Canary samples (JSON or CSV).
+    #[arg(long)]
+    pub canary: PathBuf,
+    /// Judge config (JSON); defaults apply without one.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
+}
+
+pub fn run(cmd: Command, _g: &Global) -> anyhow::Result<ExitCode> {
+    let Command::Judge(args) = cmd;
+    let name = |p: &Path| p.display().to_string();
+    let baseline = canary::parse_samples(&name(&args.baseline), &read(&args.baseline)?)?;
+    let canary_samples = canary::parse_samples(&name(&args.canary), &read(&args.canary)?)?;
+    let config = match &args.config {
+        Some(p) => CanaryConfig::from_json(&name(p), &read(p)?)?,
+        None => CanaryConfig::default(),
+    };
+    let j = canary::judge(&baseline, &canary_samples, &config);
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&j)?),
+        Output::Text => print_text(&j),
+    }
+    Ok(match j.verdict {
+        Verdict::Promote => ExitCode::SUCCESS,
+        Verdict::Rollback => ExitCode::from(super::EXIT_INVALID),
+        Verdict::Hold => ExitCode::from(EXIT_HOLD),
+    })
+}
+
+fn print_text(j: &Judgement) {
+    let score = j.score.map_or("n/a".to_string(), |s| format!("{s:.1}"));
+    println!(
+        "verdict: {} (score {score}; promote at {}, rollback below {})",
+        j.verdict.name(),
+        j.pass_score,
+        j.marginal_score
+    );
+    for r in &j.reasons {
+        println!("  - {r}");
+    }
+    println!(
+        "{:<24} {:<7} {:>6} {:>6} {:>12} {:>12} {:>9} {:>7}",
+        "metric", "status", "n_base", "n_can", "base_median", "can_median", "p", "delta"
+    );
+    for m in &j.metrics {
+        let status = match m.status {
+            MetricStatus::Pass => "pass",
+            MetricStatus::Fail => "FAIL",
+            MetricStatus::NoData => "no_data",
+        };
+        let f = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.4}"));
+        let crit = if m.critical { "*" } else { "" };
+        println!(
+            "{:<24} {:<7} {:>6} {:>6} {:>12} {:>12} {:>9} {:>7}",
+            format!("{}{crit}", m.metric),
+            status,
+            m.baseline_n,
+            m.canary_n,
+            f(m.baseline_median),
+            f(m.canary_median),
+            m.p_value.map_or("-".to_string(), canary::fmt_p),
+            m.cliffs_delta
+                .map_or("-".to_string(), |d| format!("{d:+.2}")),
+        );
+    }
+    if j.metrics.iter().any(|m| m.critical) {
+        println!("(* critical metric)");
+    }
 }

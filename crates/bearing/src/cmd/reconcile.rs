@@ -1,12 +1,221 @@
-//! `bearing reconcile` (not built yet).
+//! `bearing reconcile [--dry-run] [--output text|json] [--at TIME]`:
+//! evaluates the intent's adaptation rules against the stored history,
+//! updates delivery plans, records actions and measures their effect.
+//!
+//! [`reconcile_store`] is the whole load → compute → store cycle; `bearing
+//! serve` calls it on a schedule.
 
 use std::process::ExitCode;
 
-use super::common::Global;
+use anyhow::Context as _;
+use bearing_adapt::reconcile::{ReconcileOutcome, reconcile};
+use bearing_intent::Intent;
+use bearing_metrics::{Dataset, FindingRecord};
+use bearing_store::{DecisionQuery, DynStore, EventQuery, FindingQuery};
+use chrono::{DateTime, Utc};
 
+use super::common::{Global, Output};
+
+/// Evaluate adaptation rules and update delivery plans.
+///
+/// Prints plan changes and actions (new, relaxed, measured). Nothing is
+/// stored with `--dry-run`. Exit codes: 0 done (changes or not), 1 a rule
+/// could not be evaluated, 2 the intent or store cannot be read.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Compute and print, store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Evaluate as of this time (RFC 3339, e.g. `2026-11-20T12:00:00Z`; default now).
+    #[arg(long)]
+    pub at: Option<DateTime<Utc>>,
+}
 
-pub fn run(_args: Args, _g: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`bearing reconcile` is not built yet")
+/// Loads the intent from `--intent`, failing with every diagnostic.
+pub fn load_intent(g: &Global) -> anyhow::Result<Intent> {
+    match bearing_intent::load(&g.intent) {
+        Ok(l) => Ok(l.intent),
+        Err(bearing_intent::LoadError::Invalid(diags)) => {
+            let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+            anyhow::bail!(
+                "the intent `{}` is invalid:\n{}",
+                g.intent.display(),
+                lines.join("\n")
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads everything the metric engine needs from the store.
+pub async fn load_dataset(store: &DynStore, intent: &Intent) -> anyhow::Result<Dataset> {
+    let events = store
+        .events(&EventQuery::default())
+        .await
+        .context("cannot read events")?;
+    let findings = store
+        .findings(&FindingQuery::default())
+        .await
+        .context("cannot read findings")?
+        .into_iter()
+        .map(|f| FindingRecord {
+            key: f.key,
+            service: f.service,
+            severity: f.finding.severity,
+            scanner: f.finding.scanner.clone(),
+            kind: f.finding.kind,
+            first_seen: f.first_seen,
+            fixed_at: f.fixed_at,
+            event_ids: f.event_ids,
+        })
+        .collect();
+    let decisions = store
+        .decisions(&DecisionQuery::default())
+        .await
+        .context("cannot read decisions")?;
+    Ok(Dataset::new(intent, events, findings, decisions))
+}
+
+/// One reconcile cycle over a store: load events, plans and actions, compute,
+/// and (unless `dry_run`) store the changed plans and new or updated actions.
+pub async fn reconcile_store(
+    store: &DynStore,
+    intent: &Intent,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> anyhow::Result<ReconcileOutcome> {
+    let ds = load_dataset(store, intent).await?;
+    let plans = store.plans().await.context("cannot read delivery plans")?;
+    let actions = store.actions().await.context("cannot read actions")?;
+    let outcome = reconcile(intent, &ds, &plans, &actions, now, dry_run);
+    if !dry_run {
+        for p in &outcome.plans {
+            store
+                .put_plan(p)
+                .await
+                .with_context(|| format!("cannot store the plan of `{}`", p.service))?;
+        }
+        for a in &outcome.actions {
+            store
+                .put_action(a)
+                .await
+                .with_context(|| format!("cannot store action `{}`", a.id))?;
+        }
+    }
+    Ok(outcome)
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let intent = load_intent(g)?;
+    let now = args.at.unwrap_or_else(Utc::now);
+    let rt = super::common::runtime()?;
+    let (outcome, before) = rt.block_on(async {
+        let store = super::common::open_store(g).await?;
+        let before = store.plans().await.context("cannot read delivery plans")?;
+        let outcome = reconcile_store(&store, &intent, now, args.dry_run).await?;
+        anyhow::Ok((outcome, before))
+    })?;
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+        Output::Text => print_text(&outcome, &before),
+    }
+    Ok(if outcome.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_INVALID)
+    })
+}
+
+fn fmt_value(metric: &str, v: Option<f64>) -> String {
+    let unit =
+        bearing_intent::catalog::lookup(metric).map_or(bearing_intent::Unit::Count, |d| d.unit);
+    v.map_or("no value".into(), |x| {
+        bearing_metrics::format_value(unit, x, None, None)
+    })
+}
+
+fn print_text(o: &ReconcileOutcome, before: &[bearing_events::DeliveryPlan]) {
+    let dry = if o.dry_run {
+        " (dry run: nothing stored)"
+    } else {
+        ""
+    };
+    println!("reconcile at {}{dry}", o.at.to_rfc3339());
+    for e in &o.errors {
+        println!("error: {e}");
+    }
+    if o.plans.is_empty() {
+        println!("plans: no change");
+    } else {
+        println!("plans:");
+        for p in &o.plans {
+            let old = before.iter().find(|b| b.service == p.service);
+            let was = old.map_or("(none)".to_string(), |b| {
+                format!("{}{}", b.strategy, if b.freeze { ", frozen" } else { "" })
+            });
+            let gates = if p.extra_gates.is_empty() {
+                String::new()
+            } else {
+                format!(", gates {}", p.extra_gates.join(", "))
+            };
+            println!(
+                "  {:<20} {was} -> {}{}{gates}   [{}]",
+                p.service,
+                p.strategy,
+                if p.freeze { ", frozen" } else { "" },
+                p.reasons.join("; ")
+            );
+        }
+    }
+    if o.actions.is_empty() {
+        println!("actions: none");
+    } else {
+        println!("actions:");
+        for a in &o.actions {
+            if let Some(out) = &a.outcome {
+                let metric = out["metric"].as_str().unwrap_or(&a.metric);
+                println!(
+                    "  measured {}: {} {} -> {} ({} intended): {}",
+                    a.id,
+                    metric,
+                    fmt_value(metric, a.baseline),
+                    fmt_value(metric, out["value"].as_f64()),
+                    out["intended"].as_str().unwrap_or("?"),
+                    out["verdict"].as_str().unwrap_or("?"),
+                );
+            } else {
+                let status = format!("{:?}", a.status).to_lowercase();
+                println!("  {status:<8} {}: {}", a.id, a.summary);
+            }
+        }
+    }
+    let holding: Vec<_> = o.checks.iter().filter(|c| c.holds).collect();
+    println!(
+        "rules: {} check(s), {} holding",
+        o.checks.len(),
+        holding.len()
+    );
+    for c in holding {
+        let vals: Vec<String> = c
+            .values
+            .iter()
+            .map(|v| {
+                format!(
+                    "{} = {} ({} samples)",
+                    v.metric,
+                    fmt_value(&v.metric, v.value),
+                    v.samples
+                )
+            })
+            .collect();
+        println!(
+            "  {} / {}: {} [{}]",
+            c.rule,
+            c.service,
+            c.when,
+            vals.join("; ")
+        );
+    }
 }

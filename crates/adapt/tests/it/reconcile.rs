@@ -1,0 +1,96 @@
+//! Reconcile on the demo organisation: the failing service goes canary, the
+//! one with a spent error budget freezes, a second pass changes nothing, and
+//! after the window the actions report whether their metric moved.
+
+use std::path::Path;
+
+use bearing_adapt::reconcile::reconcile;
+use bearing_events::{Action, ActionStatus, DeliveryPlan};
+use bearing_metrics::Dataset;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
+}
+
+fn merge(
+    plans: &mut Vec<DeliveryPlan>,
+    actions: &mut Vec<Action>,
+    o: &bearing_adapt::reconcile::ReconcileOutcome,
+) {
+    for p in &o.plans {
+        plans.retain(|x| x.service != p.service);
+        plans.push(p.clone());
+    }
+    for a in &o.actions {
+        actions.retain(|x| x.id != a.id);
+        actions.push(a.clone());
+    }
+}
+
+#[test]
+fn demo_org_goes_canary_and_freezes_then_is_idempotent_and_measured() {
+    let org = bearing_demo::generate(7, now());
+    let intent = bearing_intent::load_str(Path::new("bearing.yaml"), &org.intent_yaml)
+        .unwrap()
+        .intent;
+    let ds = Dataset::new(&intent, org.events.clone(), Vec::new(), Vec::new());
+
+    let first = reconcile(&intent, &ds, &[], &[], now(), false);
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    let plan = |s: &str| first.plans.iter().find(|p| p.service == s).unwrap();
+    assert_eq!(plan(bearing_demo::FAILING_SERVICE).strategy, "canary");
+    assert!(plan(bearing_demo::BURNING_SERVICE).freeze);
+    assert!(!plan(bearing_demo::FAILING_SERVICE).freeze);
+    // every service gets a plan on the first pass
+    assert_eq!(first.plans.len(), intent.services.len());
+    let canary = first
+        .actions
+        .iter()
+        .find(|a| a.service.as_deref() == Some(bearing_demo::FAILING_SERVICE))
+        .unwrap();
+    assert_eq!(canary.origin, "canary-on-failures");
+    assert_eq!(canary.metric, "dora.change_failure_rate");
+    assert_eq!(canary.status, ActionStatus::Applied);
+    assert!(canary.baseline.unwrap() > 0.15);
+    assert_eq!(canary.evaluate_at, Some(now() + Duration::days(7)));
+    let records = canary.evidence["values"][0]["records"].as_array().unwrap();
+    assert!(!records.is_empty(), "evidence lists the records");
+    assert!(first.actions.iter().any(|a| a.service.as_deref()
+        == Some(bearing_demo::BURNING_SERVICE)
+        && a.origin == "freeze-on-spent-budget"));
+
+    let (mut plans, mut actions) = (Vec::new(), Vec::new());
+    merge(&mut plans, &mut actions, &first);
+
+    // same data, same time: nothing changes
+    let again = reconcile(&intent, &ds, &plans, &actions, now(), false);
+    assert!(again.plans.is_empty(), "{:?}", again.plans);
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
+
+    // a day later with nothing new: still nothing to do
+    let later = reconcile(
+        &intent,
+        &ds,
+        &plans,
+        &actions,
+        now() + Duration::days(1),
+        false,
+    );
+    assert!(later.actions.iter().all(|a| a.outcome.is_some()) || later.actions.is_empty());
+
+    // after the window: each action gets its measured outcome, once
+    let at = now() + Duration::days(8);
+    let measured = reconcile(&intent, &ds, &plans, &actions, at, false);
+    let outcome = measured
+        .actions
+        .iter()
+        .find(|a| a.id == canary.id)
+        .and_then(|a| a.outcome.clone())
+        .expect("the canary action is measured");
+    assert_eq!(outcome["intended"], "decrease");
+    assert!(outcome["verdict"].is_string());
+    merge(&mut plans, &mut actions, &measured);
+    let twice = reconcile(&intent, &ds, &plans, &actions, at, false);
+    assert!(twice.actions.iter().all(|a| a.id != canary.id));
+}
