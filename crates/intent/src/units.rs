@@ -665,4 +665,84 @@ mod tests {
         assert!("=< 1d".parse::<Target>().is_err());
         assert!("<= 1 parsec".parse::<Target>().is_err());
     }
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn finite() -> impl Strategy<Value = f64> {
+            prop_oneof![
+                proptest::num::f64::NORMAL | proptest::num::f64::ZERO,
+                (-1_000_000i64..1_000_000).prop_map(|n| n as f64 / 100.0),
+            ]
+        }
+        fn period() -> impl Strategy<Value = Period> {
+            proptest::sample::select(Period::ALL.to_vec())
+        }
+        fn quantity() -> impl Strategy<Value = Quantity> {
+            prop_oneof![
+                any::<u64>().prop_map(|s| Quantity::Duration(Duration::from_secs(s))),
+                finite().prop_map(|v| Quantity::Percent(Percent(v))),
+                (finite(), "[A-Z]{3}")
+                    .prop_map(|(amount, currency)| Quantity::Money(Money { amount, currency })),
+                (finite(), period()).prop_map(|(count, per)| Quantity::Rate(Rate { count, per })),
+                finite().prop_map(Quantity::Number),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn duration_round_trips(secs in any::<u64>()) {
+                let d = Duration::from_secs(secs);
+                prop_assert_eq!(d.to_string().parse::<Duration>(), Ok(d));
+            }
+
+            #[test]
+            fn percent_round_trips(v in finite()) {
+                let p = Percent(v);
+                prop_assert_eq!(p.to_string().parse::<Percent>(), Ok(p));
+            }
+
+            #[test]
+            fn money_round_trips(amount in finite(), currency in "[A-Z]{3}") {
+                let m = Money { amount, currency };
+                prop_assert_eq!(m.to_string().parse::<Money>(), Ok(m));
+            }
+
+            #[test]
+            fn rate_round_trips(count in finite(), per in period()) {
+                let r = Rate { count, per };
+                prop_assert_eq!(r.to_string().parse::<Rate>(), Ok(r));
+            }
+
+            #[test]
+            fn quantity_round_trips(q in quantity()) {
+                prop_assert_eq!(q.to_string().parse::<Quantity>(), Ok(q));
+            }
+
+            #[test]
+            fn target_round_trips(cmp in proptest::sample::select(Comparator::ALL.to_vec()), value in quantity()) {
+                let t = Target { cmp, value };
+                prop_assert_eq!(t.to_string().parse::<Target>(), Ok(t));
+            }
+
+            #[test]
+            fn no_input_panics(s in "\\PC{0,40}") {
+                let _ = s.parse::<Duration>();
+                let _ = s.parse::<Percent>();
+                let _ = s.parse::<Money>();
+                let _ = s.parse::<Rate>();
+                let _ = s.parse::<Quantity>();
+                let _ = s.parse::<Target>();
+                let _ = crate::expr::parse(&s);
+            }
+
+            #[test]
+            fn unit_like_input_never_panics(s in "[<>=! 0-9.%/a-zA-Z_()-]{0,40}") {
+                let _ = s.parse::<Target>();
+                let _ = s.parse::<Quantity>();
+                let _ = crate::expr::parse(&s);
+            }
+        }
+    }
 }
