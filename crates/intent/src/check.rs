@@ -628,7 +628,7 @@ impl Checker<'_, '_, '_, '_> {
         };
         let mut from = 0;
         for c in e.comparisons() {
-            let offset = when[from..].find(&c.metric).map_or(0, |i| from + i);
+            let offset = find_from(when, from, &c.metric).unwrap_or(0);
             from = offset + c.metric.len();
             let Some(def) = catalog::lookup(&c.metric) else {
                 self.out
@@ -636,9 +636,7 @@ impl Checker<'_, '_, '_, '_> {
                 continue;
             };
             if let Err(m) = unit_fits(def, &c.metric, &c.value) {
-                let vpos = when[from..]
-                    .find(&c.value.to_string())
-                    .map_or(offset, |i| from + i);
+                let vpos = find_from(when, from, &c.value.to_string()).unwrap_or(offset);
                 self.out.error(
                     s.file,
                     pos_of(vpos),
@@ -688,6 +686,11 @@ impl Checker<'_, '_, '_, '_> {
             }
         }
     }
+}
+
+/// Byte offset of `needle` in `hay` at or after `from`.
+fn find_from(hay: &str, from: usize, needle: &str) -> Option<usize> {
+    hay.get(from..)?.find(needle).map(|i| from + i)
 }
 
 fn scope_name(k: ScopeKind) -> &'static str {

@@ -186,7 +186,7 @@ pub fn load_sources(
     let all_mappings = roots
         .iter()
         .all(|r| r.as_ref().is_some_and(|n| matches!(n.value, Value::Map(_))));
-    if src.version.is_none() && all_mappings {
+    if src.version.is_none() && !src.bad_version && all_mappings {
         out.error(
             0,
             (1, 1),
@@ -222,6 +222,8 @@ pub(crate) struct Src<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Sources<'a> {
     pub version: Option<Src<'a>>,
+    /// A `version` was written but is not a number.
+    pub bad_version: bool,
     pub settings: Option<Src<'a>>,
     pub teams: Vec<Src<'a>>,
     pub services: Vec<Src<'a>>,
@@ -344,7 +346,27 @@ impl<'a> Builder<'a, '_, '_> {
     }
 
     fn version(&mut self, s: Src<'a>) {
-        let Some(v) = self.one::<u32>(s) else {
+        let v = match &s.node.value {
+            Value::Scalar(x) => match x.resolve() {
+                yaml::Resolved::Int(i) => u32::try_from(i).ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(v) = v else {
+            let found = match &s.node.value {
+                Value::Scalar(x) if x.style != yaml::Style::Plain => {
+                    format!("the text `{}`", x.text)
+                }
+                Value::Scalar(x) => format!("`{}`", x.text),
+                _ => kind_of(s.node).to_string(),
+            };
+            self.out.error(
+                s.file,
+                (s.node.line, s.node.col),
+                format!("unsupported version: found {found}, expected the number 1 (`version: 1`)"),
+            );
+            self.src.bad_version = true;
             return;
         };
         if v != 1 {
@@ -426,8 +448,12 @@ impl<'a> Builder<'a, '_, '_> {
                 }
                 Err(e) => {
                     for e in item_errors::<T>(section, item, e) {
-                        self.out
-                            .error(s.file, e.at.unwrap_or((item.line, item.col)), e.message);
+                        let at = e.at.unwrap_or((item.line, item.col));
+                        let mut message = e.message;
+                        if at == (item.line, item.col) && message.starts_with("missing field") {
+                            message.push_str(&format!(" in this {}", singular(section)));
+                        }
+                        self.out.error(s.file, at, message);
                     }
                     if let Some(id) = item.get("id").and_then(Node::scalar_text) {
                         self.src
@@ -506,6 +532,18 @@ fn item_errors<T: DeserializeOwned>(section: &str, item: &Node, first: DeError) 
     }
     errors.dedup();
     errors
+}
+
+fn singular(section: &str) -> &str {
+    match section {
+        "teams" => "team",
+        "services" => "service",
+        "objectives" => "objective",
+        "guardrails" => "guardrail",
+        "waivers" => "waiver",
+        "adaptation" => "adaptation rule",
+        other => other,
+    }
 }
 
 fn kind_of(n: &Node) -> &'static str {
