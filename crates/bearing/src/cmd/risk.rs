@@ -1,15 +1,245 @@
-//! `bearing risk` (not built yet).
+//! `bearing risk train|evaluate|score`: the change-risk model (see
+//! `docs/adapt.md`). The model is a JSON file next to a SQLite database
+//! (`bearing.db` → `bearing.risk.json`), `bearing.risk.json` in the working
+//! directory for Postgres, or wherever `--model` / `BEARING_RISK_MODEL` says.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::common::Global;
+use anyhow::Context as _;
+use bearing_adapt::risk::{self, ChangeInput, Evaluation, RiskError, RiskModel};
+use bearing_store::EventQuery;
+use chrono::{DateTime, Utc};
+
+use super::common::{Global, Output};
+use super::reconcile::load_intent;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Not built yet.
-    Todo,
+    /// Train the model on the stored history and write it (with its held-out evaluation).
+    ///
+    /// Exit codes: 0 trained, 1 too little history (fewer than 30 production
+    /// deployments, or fewer than 5 failures or successes), 2 I/O error.
+    Train(TrainArgs),
+    /// Evaluate on held-out history: the newest 30% of deployments are scored
+    /// by a model trained on the older 70%. Prints ROC AUC with its standard
+    /// error, Brier score against the base rate, and a reliability table.
+    Evaluate(EvaluateArgs),
+    /// Score a change about to be deployed; `--output json` prints what
+    /// guardrails see as `data.bearing.risk`.
+    Score(ScoreArgs),
 }
 
-pub fn run(_cmd: Command, _g: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`bearing risk` is not built yet")
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// Model file (default: next to the SQLite database, `<db>.risk.json`).
+    #[arg(long, env = "BEARING_RISK_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Compute as of this time (RFC 3339; default now).
+    #[arg(long)]
+    pub at: Option<DateTime<Utc>>,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub common: ModelArgs,
+}
+
+#[derive(clap::Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    pub common: ModelArgs,
+    /// Share of the newest deployments held out for testing.
+    #[arg(long, default_value_t = 0.3)]
+    pub test_share: f64,
+}
+
+#[derive(clap::Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub common: ModelArgs,
+    #[arg(long)]
+    pub service: String,
+    /// Lines added plus deleted.
+    #[arg(long, default_value_t = 0.0)]
+    pub change_size: f64,
+    /// Files touched.
+    #[arg(long, default_value_t = 0.0)]
+    pub files: f64,
+    /// Changes (pull requests) in the deployment.
+    #[arg(long, default_value_t = 1.0)]
+    pub changes: f64,
+    /// Author (repeatable).
+    #[arg(long = "author")]
+    pub authors: Vec<String>,
+    /// Label (repeatable), e.g. `hotfix`.
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// `direct`, `canary` or `blue-green`.
+    #[arg(long)]
+    pub strategy: Option<String>,
+}
+
+fn model_path(args: &ModelArgs, g: &Global) -> PathBuf {
+    args.model
+        .clone()
+        .unwrap_or_else(|| risk::default_model_path(&g.database))
+}
+
+/// Loads intent and events and builds the labelled samples and history.
+fn load(g: &Global, now: DateTime<Utc>) -> anyhow::Result<(Vec<risk::Sample>, risk::History)> {
+    let intent = load_intent(g)?;
+    let rt = super::common::runtime()?;
+    let (ds, events) = rt.block_on(async {
+        let store = super::common::open_store(g).await?;
+        let events = store
+            .events(&EventQuery::default())
+            .await
+            .context("cannot read events")?;
+        let ds = super::reconcile::load_dataset(&store, &intent).await?;
+        anyhow::Ok((ds, events))
+    })?;
+    Ok(risk::samples(&intent, &events, &ds, now))
+}
+
+pub fn run(cmd: Command, g: &Global) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::Train(a) => train(a, g),
+        Command::Evaluate(a) => evaluate(a, g),
+        Command::Score(a) => score(a, g),
+    }
+}
+
+fn too_few(e: RiskError) -> anyhow::Result<ExitCode> {
+    match e {
+        e @ RiskError::TooFewSamples { .. } => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(super::EXIT_INVALID))
+        }
+        e => Err(e.into()),
+    }
+}
+
+fn train(a: TrainArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let now = a.common.at.unwrap_or_else(Utc::now);
+    let (samples, _) = load(g, now)?;
+    let model = match risk::train(&samples, now) {
+        Ok(m) => m,
+        Err(e) => return too_few(e),
+    };
+    let path = model_path(&a.common, g);
+    let text = serde_json::to_string_pretty(&model)?;
+    std::fs::write(&path, text + "\n")
+        .with_context(|| format!("cannot write the model to `{}`", path.display()))?;
+    match a.common.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&model)?),
+        Output::Text => {
+            println!(
+                "trained on {} deployments ({} failed, {:.1}%); model written to {}",
+                model.n,
+                model.positives,
+                100.0 * model.positives as f64 / model.n as f64,
+                path.display()
+            );
+            print_weights(&model);
+            if let Some(ev) = &model.evaluation {
+                print_evaluation(ev);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn evaluate(a: EvaluateArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let now = a.common.at.unwrap_or_else(Utc::now);
+    let (samples, _) = load(g, now)?;
+    let ev = match risk::evaluate(&samples, risk::DEFAULT_L2, a.test_share, now) {
+        Ok(e) => e,
+        Err(e) => return too_few(e),
+    };
+    match a.common.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&ev)?),
+        Output::Text => print_evaluation(&ev),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn score(a: ScoreArgs, g: &Global) -> anyhow::Result<ExitCode> {
+    let now = a.common.at.unwrap_or_else(Utc::now);
+    let path = model_path(&a.common, g);
+    let model: RiskModel = risk::load_model(&path)?;
+    let (_, history) = load(g, now)?;
+    let change = ChangeInput {
+        service: a.service,
+        lines_changed: a.change_size,
+        files_changed: a.files,
+        changes: a.changes,
+        authors: a.authors,
+        labels: a.labels,
+        strategy: a.strategy,
+    };
+    let s = risk::score_change(&model, &history, &change, now);
+    match a.common.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+        Output::Text => {
+            println!(
+                "risk {:.3} ({}) for a change to {}",
+                s.score, s.level, s.service
+            );
+            for (name, c) in &s.top_factors {
+                println!("  {name:<34} {c:+.3} log-odds");
+            }
+            if let Some(auc) = s.model_auc {
+                println!(
+                    "model trained {} (held-out AUC {auc:.3})",
+                    s.model_trained_at
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_weights(m: &RiskModel) {
+    println!("coefficients (standardised features, L2 = {}):", m.l2);
+    let mut w: Vec<(&String, f64)> = m.features.iter().zip(m.weights.iter().copied()).collect();
+    w.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    for (name, v) in w {
+        println!("  {name:<34} {v:+.3}");
+    }
+}
+
+fn print_evaluation(ev: &Evaluation) {
+    println!(
+        "held-out evaluation: train {} deployments ({} failed), test {} from {} ({} failed)",
+        ev.n_train,
+        ev.positives_train,
+        ev.n_test,
+        ev.split_at.format("%Y-%m-%d"),
+        ev.positives_test
+    );
+    match (ev.auc, ev.auc_se) {
+        (Some(a), Some(se)) => println!(
+            "  ROC AUC {a:.3} (± {:.3} at 95%, Hanley-McNeil)",
+            1.96 * se
+        ),
+        _ => println!("  ROC AUC: n/a (the test set lacks failures or successes)"),
+    }
+    println!(
+        "  Brier {:.4} (base-rate forecast {:.4}), log loss {:.4}",
+        ev.brier, ev.brier_base_rate, ev.log_loss
+    );
+    println!("  reliability: predicted range, n, mean predicted, observed failure rate");
+    for b in &ev.calibration {
+        println!(
+            "    {:.1}-{:.1}  {:>5}  {:.3}  {:.3}",
+            b.lower, b.upper, b.n, b.mean_predicted, b.observed_rate
+        );
+    }
+    for w in &ev.warnings {
+        println!("  warning: {w}");
+    }
 }

@@ -1,0 +1,229 @@
+//! CLI tests for `reconcile`, `risk` and `canary judge` on the demo
+//! organisation stored in a temporary SQLite database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const AT: &str = "2026-11-20T12:00:00Z";
+
+fn bearing(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bearing"))
+        .arg("--intent")
+        .arg(dir.join("bearing.yaml"))
+        .arg("--database")
+        .arg(dir.join("bearing.db"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("BEARING_INTENT")
+        .env_remove("BEARING_DATABASE")
+        .env_remove("BEARING_RISK_MODEL")
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> Value {
+    assert!(
+        o.status.code().is_some(),
+        "killed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {} stderr {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+/// A temp dir with the demo intent and its history in `bearing.db`.
+fn demo_org() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339(AT).unwrap().to_utc();
+    let org = bearing_demo::generate(7, now);
+    std::fs::write(dir.path().join("bearing.yaml"), &org.intent_yaml).unwrap();
+    let db: PathBuf = dir.path().join("bearing.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = bearing_store::open(db.to_str().unwrap()).await.unwrap();
+        store.ingest(&org.events).await.unwrap();
+    });
+    dir
+}
+
+#[test]
+fn reconcile_applies_rules_once_and_measures_later() {
+    let dir = demo_org();
+    let d = dir.path();
+
+    let dry = bearing(
+        d,
+        &["reconcile", "--dry-run", "--at", AT, "--output", "json"],
+    );
+    assert_eq!(dry.status.code(), Some(0));
+    assert_eq!(json(&dry)["dry_run"], true);
+
+    let first = bearing(d, &["reconcile", "--at", AT, "--output", "json"]);
+    assert_eq!(first.status.code(), Some(0));
+    let first = json(&first);
+    let plans = first["plans"].as_array().unwrap();
+    let plan = |s: &str| plans.iter().find(|p| p["service"] == s).unwrap().clone();
+    assert_eq!(plan("payments-api")["strategy"], "canary");
+    assert_eq!(plan("search")["freeze"], true);
+    assert!(first["actions"].as_array().unwrap().len() >= 2);
+
+    // stored: a second pass changes nothing
+    let again = json(&bearing(d, &["reconcile", "--at", AT, "--output", "json"]));
+    assert_eq!(again["plans"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(again["actions"].as_array().unwrap().len(), 0, "{again}");
+
+    // after the window the actions are measured
+    let later = bearing(d, &["reconcile", "--at", "2026-11-28T12:00:00Z"]);
+    assert_eq!(later.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&later.stdout);
+    assert!(
+        text.contains("measured canary-on-failures:payments-api"),
+        "{text}"
+    );
+    assert!(text.contains("intended)"), "{text}");
+}
+
+#[test]
+fn risk_train_evaluate_and_score() {
+    let dir = demo_org();
+    let d = dir.path();
+    let train = bearing(d, &["risk", "train", "--at", AT]);
+    assert_eq!(
+        train.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    assert!(d.join("bearing.risk.json").exists());
+    let text = String::from_utf8_lossy(&train.stdout);
+    assert!(text.contains("ROC AUC"), "{text}");
+
+    let ev = json(&bearing(
+        d,
+        &["risk", "evaluate", "--at", AT, "--output", "json"],
+    ));
+    assert!(ev["n_test"].as_u64().unwrap() > 0);
+    assert!(ev["calibration"].as_array().is_some());
+
+    let s = json(&bearing(
+        d,
+        &[
+            "risk",
+            "score",
+            "--service",
+            "payments-api",
+            "--change-size",
+            "800",
+            "--files",
+            "25",
+            "--at",
+            AT,
+            "--output",
+            "json",
+        ],
+    ));
+    let score = s["score"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&score));
+    assert!(s["features"]["service_failure_rate_30d"].as_f64().unwrap() > 0.15);
+}
+
+#[test]
+fn risk_train_refuses_an_empty_history() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bearing.yaml"),
+        "version: 1\nteams: [{id: t}]\nservices: [{id: s, team: t}]\n",
+    )
+    .unwrap();
+    let o = bearing(dir.path(), &["risk", "train"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("too little history"));
+}
+
+#[test]
+fn canary_judge_exit_codes_follow_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ramp = |start: f64| -> Vec<f64> { (0..30).map(|i| start + i as f64).collect() };
+    let write = |name: &str, v: &Value| std::fs::write(d.join(name), v.to_string()).unwrap();
+    write(
+        "base.json",
+        &serde_json::json!({"latency_ms": ramp(100.0), "errors": ramp(0.0)}),
+    );
+    write(
+        "same.json",
+        &serde_json::json!({"latency_ms": ramp(100.5), "errors": ramp(0.2)}),
+    );
+    write(
+        "bad.json",
+        &serde_json::json!({"latency_ms": ramp(100.5), "errors": ramp(40.0)}),
+    );
+    write(
+        "config.json",
+        &serde_json::json!({"metrics": {"errors": {"critical": true}}}),
+    );
+    // CSV, one column per metric
+    let mut csv = String::from("latency_ms,errors\n");
+    for (l, e) in ramp(100.5).iter().zip(ramp(0.1)) {
+        csv.push_str(&format!("{l},{e}\n"));
+    }
+    std::fs::write(d.join("same.csv"), csv).unwrap();
+
+    let judge = |canary: &str| {
+        bearing(
+            d,
+            &[
+                "canary",
+                "judge",
+                "--baseline",
+                "base.json",
+                "--canary",
+                canary,
+                "--config",
+                "config.json",
+                "--output",
+                "json",
+            ],
+        )
+    };
+    let ok = judge("same.json");
+    assert_eq!(ok.status.code(), Some(0));
+    assert_eq!(json(&ok)["verdict"], "promote");
+    assert_eq!(judge("same.csv").status.code(), Some(0));
+    let bad = judge("bad.json");
+    assert_eq!(bad.status.code(), Some(1));
+    let bad = json(&bad);
+    assert_eq!(bad["verdict"], "rollback");
+    assert!(bad["reasons"][0].as_str().unwrap().contains("`errors`"));
+
+    // too few samples on a critical metric: hold
+    write(
+        "tiny.json",
+        &serde_json::json!({"latency_ms": ramp(100.0), "errors": [1, 2]}),
+    );
+    assert_eq!(judge("tiny.json").status.code(), Some(4));
+
+    let missing = bearing(
+        d,
+        &[
+            "canary",
+            "judge",
+            "--baseline",
+            "nope.json",
+            "--canary",
+            "same.json",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+}
