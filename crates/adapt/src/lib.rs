@@ -10,6 +10,7 @@
 
 pub mod anomaly;
 pub mod canary;
+pub mod recommend;
 pub mod reconcile;
 pub mod risk;
 pub mod stats;

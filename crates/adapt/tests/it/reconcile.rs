@@ -94,3 +94,37 @@ fn demo_org_goes_canary_and_freezes_then_is_idempotent_and_measured() {
     let twice = reconcile(&intent, &ds, &plans, &actions, at, false);
     assert!(twice.actions.iter().all(|a| a.id != canary.id));
 }
+
+#[test]
+fn demo_org_recommendations_carry_evidence() {
+    let org = bearing_demo::generate(7, now());
+    let intent = bearing_intent::load_str(Path::new("bearing.yaml"), &org.intent_yaml)
+        .unwrap()
+        .intent;
+    let ds = Dataset::new(&intent, org.events.clone(), Vec::new(), Vec::new());
+    let recs = bearing_adapt::recommend::recommend(&intent, &ds, &org.events, now());
+    for r in &recs {
+        println!(
+            "{} [{}] {} -> {} {}",
+            r.objective, r.key_result, r.title, r.direction, r.moves
+        );
+    }
+    assert!(!recs.is_empty());
+    let canary = recs
+        .iter()
+        .find(|r| r.kind == "canary" && r.evidence["service"] == bearing_demo::FAILING_SERVICE);
+    if let Some(c) = canary {
+        assert!(
+            !c.evidence["failed_deployments"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(c.moves, "dora.change_failure_rate");
+    }
+    // every recommendation names the metric it should move and has evidence
+    for r in &recs {
+        assert!(!r.moves.is_empty());
+        assert!(r.evidence.is_object(), "{r:?}");
+    }
+}

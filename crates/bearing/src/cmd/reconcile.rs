@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use bearing_adapt::recommend::{Recommendation, recommend};
 use bearing_adapt::reconcile::{ReconcileOutcome, reconcile};
 use bearing_intent::Intent;
 use bearing_metrics::{Dataset, FindingRecord};
@@ -31,6 +32,9 @@ pub struct Args {
     /// Evaluate as of this time (RFC 3339, e.g. `2026-11-20T12:00:00Z`; default now).
     #[arg(long)]
     pub at: Option<DateTime<Utc>>,
+    /// Also print candidate actions for key results off target, with evidence.
+    #[arg(long)]
+    pub recommend: bool,
 }
 
 /// Loads the intent from `--intent`, failing with every diagnostic.
@@ -111,15 +115,36 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let intent = load_intent(g)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let rt = super::common::runtime()?;
-    let (outcome, before) = rt.block_on(async {
+    let (outcome, before, recs) = rt.block_on(async {
         let store = super::common::open_store(g).await?;
         let before = store.plans().await.context("cannot read delivery plans")?;
         let outcome = reconcile_store(&store, &intent, now, args.dry_run).await?;
-        anyhow::Ok((outcome, before))
+        let recs = if args.recommend {
+            let events = store
+                .events(&EventQuery::default())
+                .await
+                .context("cannot read events")?;
+            let ds = load_dataset(&store, &intent).await?;
+            Some(recommend(&intent, &ds, &events, now))
+        } else {
+            None
+        };
+        anyhow::Ok((outcome, before, recs))
     })?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
-        Output::Text => print_text(&outcome, &before),
+        Output::Json => {
+            let mut v = serde_json::to_value(&outcome)?;
+            if let (Some(r), Some(obj)) = (&recs, v.as_object_mut()) {
+                obj.insert("recommendations".into(), serde_json::to_value(r)?);
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Output::Text => {
+            print_text(&outcome, &before);
+            if let Some(r) = &recs {
+                print_recommendations(r);
+            }
+        }
     }
     Ok(if outcome.errors.is_empty() {
         ExitCode::SUCCESS
@@ -216,6 +241,25 @@ fn print_text(o: &ReconcileOutcome, before: &[bearing_events::DeliveryPlan]) {
             c.service,
             c.when,
             vals.join("; ")
+        );
+    }
+}
+
+fn print_recommendations(recs: &[Recommendation]) {
+    if recs.is_empty() {
+        println!("recommendations: none (no key result off target)");
+        return;
+    }
+    println!("recommendations:");
+    for r in recs {
+        println!(
+            "  [{}] {} ({}): {} -> should {} {}",
+            r.objective,
+            r.key_result,
+            r.status.name(),
+            r.title,
+            r.direction,
+            r.moves
         );
     }
 }

@@ -92,6 +92,11 @@ fn reconcile_applies_rules_once_and_measures_later() {
         "{text}"
     );
     assert!(text.contains("intended)"), "{text}");
+
+    let recs = bearing(d, &["reconcile", "--dry-run", "--recommend", "--at", AT]);
+    let text = String::from_utf8_lossy(&recs.stdout);
+    assert!(text.contains("recommendations:"), "{text}");
+    assert!(text.contains("payments-api by canary"), "{text}");
 }
 
 #[test]
