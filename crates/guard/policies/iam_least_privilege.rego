@@ -86,6 +86,28 @@ unknown contains lib.finding("iam_policy_unknown", sprintf("the policy of %s is 
 	r.unknown.policy == true
 }
 
+unknown contains lib.finding("iam_policy_unknown", sprintf("the resources of statement %d in %s are known only after apply", [k, r.address]), "medium", "make the statement's resources computable at plan time, or waive", "terraform_plans", pi, sprintf("%s/statement/%d/resources", [r.pointer, k])) if {
+	applies
+	params.wildcard_resources
+	some [pi, r] in resources
+	r.type == "aws_iam_policy_document"
+	not is_string(r.values.json)
+	some k, su in r.unknown.statement
+	true in object.get(su, "resources", [])
+	s := r.values.statement[k]
+	object.get(s, "effect", "Allow") == "Allow"
+	some a in object.get(s, "actions", [])
+	not read_only(a)
+}
+
+unknown contains lib.finding("s3_policy_unknown", sprintf("the bucket policy of %s is known only after apply", [r.address]), "medium", "make the bucket policy computable at plan time, or waive", "terraform_plans", pi, r.pointer) if {
+	applies
+	params.public_s3
+	some [pi, r] in resources
+	r.type == "aws_s3_bucket_policy"
+	r.unknown.policy == true
+}
+
 admin_arn(arn) if {
 	some name in params.admin_policies
 	endswith(arn, sprintf("policy/%s", [name]))

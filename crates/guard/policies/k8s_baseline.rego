@@ -38,7 +38,13 @@ runs_as_root(spec, c) if sc(spec, c, "runAsUser") == 0
 
 runs_as_root(spec, c) if {
 	not sc(spec, c, "runAsNonRoot") == true
-	not sc(spec, c, "runAsUser") > 0
+	not positive_uid(spec, c)
+}
+
+positive_uid(spec, c) if {
+	uid := sc(spec, c, "runAsUser")
+	is_number(uid)
+	uid > 0
 }
 
 deny contains lib.finding("run_as_root", sprintf("%s: container `%s` may run as root (no `runAsNonRoot: true` or non-zero `runAsUser`)", [name, c.name]), "high", "set `securityContext.runAsNonRoot: true` and a non-zero `runAsUser`", "manifests", mi, cp) if {

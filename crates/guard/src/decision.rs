@@ -114,6 +114,10 @@ pub struct Decision {
     pub input_digest: String,
     pub policy_revision: String,
     pub elapsed_us: u64,
+    /// The data the decision read besides the envelope (the service's plan,
+    /// outcomes, risk, time), kept so it can be replayed.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub context: serde_json::Value,
 }
 
 impl Decision {

@@ -427,6 +427,7 @@ impl Engine {
             input_digest,
             policy_revision: self.revision.clone(),
             elapsed_us: started.elapsed().as_micros() as u64,
+            context: replay_context(ctx, &env.service),
         }
     }
 
@@ -527,6 +528,39 @@ impl Engine {
         match results.result.first().and_then(|r| r.expressions.first()) {
             Some(e) => Ok(json!({"result": serde_json::to_value(&e.value).unwrap_or(Value::Null)})),
             None => Ok(json!({})),
+        }
+    }
+}
+
+/// The part of a context that concerns one service, as JSON.
+fn replay_context(ctx: &Context, service: &str) -> Value {
+    let outcome = ctx
+        .outcomes
+        .get("services")
+        .and_then(|s| s.get(service))
+        .cloned();
+    json!({
+        "plans": ctx.plans.get(service).map(|p| json!({service: p})).unwrap_or(json!({})),
+        "outcomes": outcome.map(|o| json!({"services": {service: o}})).unwrap_or(Value::Null),
+        "risk": ctx.risk,
+        "now": ctx.now,
+    })
+}
+
+impl Context {
+    /// Rebuilds the context a logged decision was made with.
+    pub fn from_replay(v: &Value) -> Context {
+        Context {
+            plans: v
+                .get("plans")
+                .and_then(|p| serde_json::from_value(p.clone()).ok())
+                .unwrap_or_default(),
+            outcomes: v.get("outcomes").cloned().unwrap_or(Value::Null),
+            risk: v.get("risk").and_then(Value::as_f64),
+            now: v
+                .get("now")
+                .and_then(|n| serde_json::from_value(n.clone()).ok())
+                .unwrap_or_else(Utc::now),
         }
     }
 }

@@ -1,12 +1,324 @@
-//! `bearing check` (not built yet).
+//! `bearing check`: the CI gate. Builds the change envelope from flags and
+//! files, decides locally from the intent (or asks a server), prints the
+//! decision, logs it, and exits 0 allow/warn, 1 deny, 3 unknown, 2 on usage or
+//! I/O errors.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use bearing_guard::{Context, Decision, Engine, Envelope, Verdict};
+use chrono::Utc;
 
 use super::common::Global;
 
-#[derive(clap::Args)]
-pub struct Args {}
+/// How `bearing check` prints the decision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckOutput {
+    #[default]
+    Text,
+    Json,
+    Sarif,
+    Junit,
+    Github,
+}
 
-pub fn run(_args: Args, _g: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`bearing check` is not built yet")
+/// What to do when `--server` cannot be reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnServerError {
+    /// Fail closed: the decision is `unknown` (exit 3).
+    #[default]
+    Closed,
+    /// Fail open: allow with a warning (exit 0).
+    Open,
+    /// Decide locally from the intent instead.
+    Local,
+}
+
+#[derive(clap::Args)]
+#[command(disable_version_flag = true)]
+pub struct Args {
+    /// Service the change belongs to (default: the intent's only service).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Target environment (default: the service's production environment).
+    #[arg(long = "env", alias = "environment")]
+    pub environment: Option<String>,
+    /// Version being deployed.
+    #[arg(long = "version", id = "change_version")]
+    pub version: Option<String>,
+    #[arg(long)]
+    pub commit: Option<String>,
+    #[arg(long)]
+    pub author: Option<String>,
+    /// Terraform plan JSON (`terraform show -json`); repeatable.
+    #[arg(long = "plan", num_args = 1..)]
+    pub plans: Vec<PathBuf>,
+    /// Kubernetes manifests (multi-document YAML); repeatable.
+    #[arg(long, num_args = 1..)]
+    pub manifests: Vec<PathBuf>,
+    /// SARIF, Trivy or Grype JSON report; repeatable.
+    #[arg(long = "scan", num_args = 1..)]
+    pub scans: Vec<PathBuf>,
+    /// Infracost JSON.
+    #[arg(long)]
+    pub cost: Option<PathBuf>,
+    /// Change labels such as `hotfix`; repeatable.
+    #[arg(long = "label", num_args = 1..)]
+    pub labels: Vec<String>,
+    /// Deployment strategy of this change: direct, blue-green or canary.
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// A pipeline check result, `NAME=STATUS` (e.g. `tests=passed`); repeatable.
+    #[arg(long = "check", num_args = 1..)]
+    pub checks: Vec<String>,
+    /// Lines changed.
+    #[arg(long)]
+    pub change_size: Option<u64>,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: CheckOutput,
+    #[command(flatten)]
+    pub remote: Box<RemoteArgs>,
+    /// Live outcomes JSON (`{"services": {...}}`) instead of the store's.
+    #[arg(long)]
+    pub outcomes: Option<PathBuf>,
+    /// Change-risk score 0..1 (from `bearing risk`).
+    #[arg(long)]
+    pub risk: Option<f64>,
+    /// Do not write the decision to the decision log.
+    #[arg(long)]
+    pub no_log: bool,
+}
+
+/// Where to ask for the decision instead of deciding locally.
+#[derive(clap::Args)]
+pub struct RemoteArgs {
+    /// Ask a Bearing server (`POST /v1/decide`) instead of deciding locally.
+    #[arg(long, env = "BEARING_SERVER")]
+    pub server: Option<String>,
+    /// API token for `--server`.
+    #[arg(long, env = "BEARING_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// What to do when the server cannot be reached.
+    #[arg(long, value_enum, default_value_t)]
+    pub on_server_error: OnServerError,
+}
+
+fn parse_checks(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|c| match c.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("invalid `--check {c}`: expected NAME=STATUS, e.g. `tests=passed`"),
+        })
+        .collect()
+}
+
+/// Builds the envelope from flags and attachment files.
+pub fn envelope(args: &Args, intent: Option<&bearing_intent::Intent>) -> anyhow::Result<Envelope> {
+    let service = match (&args.service, intent) {
+        (Some(s), _) => s.clone(),
+        (None, Some(i)) if i.services.len() == 1 => i.services[0].id.clone(),
+        (None, _) => {
+            bail!("`--service` is required (the intent does not have exactly one service)")
+        }
+    };
+    let environment = match (&args.environment, intent.and_then(|i| i.service(&service))) {
+        (Some(e), _) => e.clone(),
+        (None, Some(s)) => s.production_env().to_string(),
+        (None, None) => "production".to_string(),
+    };
+    let mut env = Envelope {
+        service,
+        environment,
+        version: args.version.clone(),
+        commit: args.commit.clone(),
+        author: args.author.clone(),
+        labels: args.labels.clone(),
+        change_size: args.change_size,
+        strategy: args.strategy.clone(),
+        checks: parse_checks(&args.checks)?,
+        ..Envelope::default()
+    };
+    for p in &args.plans {
+        env.attachments
+            .terraform_plans
+            .push(bearing_guard::read_plan(p)?);
+    }
+    for p in &args.manifests {
+        env.attachments
+            .manifests
+            .push(bearing_guard::read_manifests(p)?);
+    }
+    for p in &args.scans {
+        env.attachments.scans.push(bearing_guard::read_scan(p)?);
+    }
+    if let Some(p) = &args.cost {
+        env.attachments.cost.push(bearing_guard::read_cost(p)?);
+    }
+    Ok(env)
+}
+
+/// Loads the intent and compiles its guardrails.
+pub fn load_engine(intent_path: &Path) -> anyhow::Result<(bearing_intent::Intent, Engine)> {
+    let loaded = bearing_intent::load(intent_path).map_err(|e| match e {
+        bearing_intent::LoadError::Invalid(diags) => anyhow::anyhow!(
+            "the intent `{}` is invalid:\n{}",
+            intent_path.display(),
+            diags
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        other => anyhow::anyhow!(other),
+    })?;
+    let engine = Engine::new(&loaded.intent, &loaded.root).with_context(|| {
+        format!(
+            "cannot compile the guardrails of `{}`",
+            intent_path.display()
+        )
+    })?;
+    Ok((loaded.intent, engine))
+}
+
+/// Prints a decision in the chosen format (a closed pipe is not an error).
+pub fn print(decision: &Decision, output: CheckOutput) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let text = match output {
+        CheckOutput::Text => bearing_guard::output::text(decision),
+        CheckOutput::Json => serde_json::to_string_pretty(decision)? + "\n",
+        CheckOutput::Sarif => {
+            serde_json::to_string_pretty(&bearing_guard::output::sarif(decision))? + "\n"
+        }
+        CheckOutput::Junit => bearing_guard::output::junit(decision),
+        CheckOutput::Github => bearing_guard::output::github(decision),
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn read_outcomes(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read outcomes `{}`", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "`{}` is not outcomes JSON (expected {{\"services\": {{...}}}})",
+            path.display()
+        )
+    })
+}
+
+/// Whether `--database` names something that exists (a check never creates a store).
+fn store_exists(url: &str) -> bool {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return true;
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    path != ":memory:" && Path::new(path).exists()
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let now = Utc::now();
+    if let Some(url) = args.remote.server.clone() {
+        let intent = bearing_intent::load(&g.intent).ok().map(|l| l.intent);
+        let env = envelope(&args, intent.as_ref())?;
+        let decision = match bearing_guard::remote::decide(
+            &url,
+            args.remote.token.as_deref(),
+            &env,
+            Duration::from_secs(10),
+        ) {
+            Ok(d) => d,
+            Err(e) => match args.remote.on_server_error {
+                OnServerError::Local => {
+                    eprintln!(
+                        "warning: {e}; deciding locally from `{}`",
+                        g.intent.display()
+                    );
+                    return decide_locally(&args, g, env, now);
+                }
+                OnServerError::Open => {
+                    eprintln!("warning: {e}; failing open (--on-server-error open): allowed");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                OnServerError::Closed => {
+                    eprintln!("error: {e}; the decision is unknown (fail closed)");
+                    return Ok(ExitCode::from(Verdict::Unknown.exit_code()));
+                }
+            },
+        };
+        print(&decision, args.output)?;
+        return Ok(ExitCode::from(decision.result.exit_code()));
+    }
+    let loaded = bearing_intent::load(&g.intent).ok().map(|l| l.intent);
+    let env = envelope(&args, loaded.as_ref())?;
+    decide_locally(&args, g, env, now)
+}
+
+fn decide_locally(
+    args: &Args,
+    g: &Global,
+    env: Envelope,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    let (_intent, engine) = load_engine(&g.intent)?;
+    let outcomes = match &args.outcomes {
+        Some(p) => read_outcomes(p)?,
+        None => serde_json::Value::Null,
+    };
+    let use_store = store_exists(&g.database) && !(args.no_log && args.outcomes.is_some());
+    let rt = if use_store {
+        Some(super::common::runtime()?)
+    } else {
+        None
+    };
+    // The store gives the current delivery plans; a slow or broken store must not block the gate.
+    let store = rt.as_ref().and_then(|rt| {
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(2), bearing_store::open(&g.database))
+                .await
+                .ok()
+                .and_then(Result::ok)
+        })
+    });
+    let mut plans = BTreeMap::new();
+    if let (Some(rt), Some(store)) = (&rt, &store) {
+        let found = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(2), store.plans()).await });
+        if let Ok(Ok(list)) = found {
+            plans = list.into_iter().map(|p| (p.service.clone(), p)).collect();
+        }
+    }
+    let ctx = Context {
+        plans,
+        outcomes,
+        risk: args.risk,
+        now,
+    };
+    let decision = engine.decide(&env, &ctx);
+    print(&decision, args.output)?;
+    if !args.no_log {
+        match (&rt, &store) {
+            (Some(rt), Some(store)) => {
+                let record = bearing_guard::to_record(&decision, &env);
+                let logged = rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(2), store.put_decision(&record)).await
+                });
+                match logged {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => eprintln!("warning: decision not logged: {e}"),
+                    Err(_) => {
+                        eprintln!("warning: decision not logged: the store did not answer in 2 s")
+                    }
+                }
+            }
+            _ => tracing::info!("no decision log at `{}`; decision not logged", g.database),
+        }
+    }
+    Ok(ExitCode::from(decision.result.exit_code()))
 }
