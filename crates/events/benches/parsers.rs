@@ -126,6 +126,16 @@ fn bench(c: &mut Criterion) {
             assert_eq!(n, N);
         })
     });
+    // Reference: the cost of only tokenising the same lines into untyped JSON.
+    g.bench_function("jsonl_baseline_serde_json_value", |b| {
+        b.iter(|| {
+            black_box(input.as_bytes())
+                .split(|c| *c == b'\n')
+                .filter(|l| !l.is_empty())
+                .filter(|l| serde_json::from_slice::<serde_json::Value>(l).is_ok())
+                .count()
+        })
+    });
     g.bench_function("bearing_jsonl_parse", |b| {
         b.iter(|| parse(Format::Bearing, black_box(input.as_bytes()), &ctx).map(|v| v.len()))
     });

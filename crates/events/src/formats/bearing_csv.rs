@@ -69,10 +69,15 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
         } else if let Some(f) = h.strip_prefix("data.").filter(|f| !f.is_empty()) {
             Col::DataField(f.to_owned())
         } else {
+            let hint = if super::cost::is_focus_column(h) {
+                " (this looks like a FOCUS cost file: use `--format focus`)"
+            } else {
+                ""
+            };
             return Err(ParseError::at(
                 RecordRef::Row(1),
                 format!(
-                    "unknown column `{h}`; expected `id`, `time`, `kind`, `source`, `service`, `environment`, `links`, `attributes`, `data` or `data.<field>`"
+                    "unknown column `{h}`; expected `id`, `time`, `kind`, `source`, `service`, `environment`, `links`, `attributes`, `data` or `data.<field>`{hint}"
                 ),
             ));
         };

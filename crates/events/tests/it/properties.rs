@@ -209,4 +209,19 @@ proptest! {
         }
         let _ = detect(Some("x.json"), s.as_bytes());
     }
+
+    #[test]
+    fn timestamps_parse_like_chrono(
+        y in 0u32..10000, mo in 0u32..14, d in 0u32..33, h in 0u32..26, mi in 0u32..61, sec in 0u32..62,
+        frac in prop::option::of("[0-9]{1,10}"), off in prop::option::of((any::<bool>(), 0u32..26, 0u32..61)),
+    ) {
+        let frac = frac.map(|f| format!(".{f}")).unwrap_or_default();
+        let off = match off {
+            None => "Z".to_owned(),
+            Some((neg, oh, om)) => format!("{}{oh:02}:{om:02}", if neg { '-' } else { '+' }),
+        };
+        let s = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}{frac}{off}");
+        let chrono = DateTime::parse_from_rfc3339(&s).ok().map(|t| t.with_timezone(&Utc));
+        prop_assert_eq!(bearing_events::timestamp::parse_rfc3339(&s), chrono, "{}", s);
+    }
 }
