@@ -344,3 +344,23 @@ fn trivy_and_grype_sarif_agree_with_their_json() {
         keys("trivy/trivy-golden/alpine-310.json")
     );
 }
+
+#[test]
+fn other_fixture_kinds_are_not_mistaken_for_events() {
+    let Some(root) = root() else { return };
+    for dir in [
+        "terraform-plans",
+        "ci-schemas",
+        "k8s-manifests",
+        "github-workflows",
+        "gitlab-ci",
+    ] {
+        let mut list = Vec::new();
+        files(&root.join(dir), &mut list);
+        for path in list {
+            let bytes = std::fs::read(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            assert_eq!(detect(Some(&name), &bytes), None, "{}", path.display());
+        }
+    }
+}
