@@ -497,6 +497,14 @@ fn gate_job(spec: &PipelineSpec) -> Node {
             "env",
             MapBuilder::new()
                 .str("ENVIRONMENT", "${{ matrix.environment }}")
+                .str(
+                    "STRATEGY",
+                    format!(
+                        "${{{{ matrix.environment == '{}' && '{}' || 'direct' }}}}",
+                        spec.production,
+                        spec.strategy.name()
+                    ),
+                )
                 .build(),
         );
     steps.push(item_with(serves(&spec.serves.gate), gate.build()));
@@ -589,6 +597,7 @@ fn deploy_job(spec: &PipelineSpec, env: &str, is_prod: bool, needs: &str) -> Nod
                         "env",
                         MapBuilder::new()
                             .str("ENVIRONMENT", env)
+                            .str("STRATEGY", strategy.name())
                             .str("TRAFFIC_PERCENT", pct.to_string())
                             .build(),
                     )
@@ -613,7 +622,13 @@ fn deploy_job(spec: &PipelineSpec, env: &str, is_prod: bool, needs: &str) -> Nod
             steps.push(item_with(
                 serves(&spec.serves.canary),
                 run_step("Verify the idle colour", script::gate(spec, &att, "github"))
-                    .entry("env", MapBuilder::new().str("ENVIRONMENT", env).build())
+                    .entry(
+                        "env",
+                        MapBuilder::new()
+                            .str("ENVIRONMENT", env)
+                            .str("STRATEGY", strategy.name())
+                            .build(),
+                    )
                     .build(),
             ));
             steps.push(item(

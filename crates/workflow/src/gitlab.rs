@@ -348,11 +348,26 @@ pub fn render_service(spec: &PipelineSpec, intent_path: &str, regenerate: &str) 
                 MapBuilder::new()
                     .entry(
                         "matrix",
-                        Node::Seq(vec![item(
-                            MapBuilder::new()
-                                .entry("ENVIRONMENT", strs(spec.environments.iter().cloned()))
-                                .build(),
-                        )]),
+                        Node::Seq(
+                            spec.environments
+                                .iter()
+                                .map(|env| {
+                                    item(
+                                        MapBuilder::new()
+                                            .str("ENVIRONMENT", env.clone())
+                                            .str(
+                                                "STRATEGY",
+                                                if *env == spec.production {
+                                                    spec.strategy.name()
+                                                } else {
+                                                    "direct"
+                                                },
+                                            )
+                                            .build(),
+                                    )
+                                })
+                                .collect(),
+                        ),
                     )
                     .build(),
             )

@@ -150,10 +150,11 @@ pub struct Attachments {
     pub plan: Option<String>,
 }
 
-/// `bearing check` for one environment (`$ENVIRONMENT`).
+/// `bearing check` for one environment (`$ENVIRONMENT`, `$VERSION` and
+/// `$STRATEGY` come from the job's environment).
 pub fn gate(spec: &PipelineSpec, att: &Attachments, output: &str) -> String {
     let mut cmd = format!(
-        "bearing check --service {} --env \"${{ENVIRONMENT}}\" --scan {}",
+        "bearing check --service {} --env \"${{ENVIRONMENT}}\" --version \"${{VERSION}}\" --strategy \"${{STRATEGY}}\" --scan {}",
         shell_word(&spec.service),
         shell_word(&att.scan)
     );

@@ -10,10 +10,19 @@ pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The intents pipelines are generated for in tests: (name, path shown, text).
+/// The intents pipelines are generated for in tests: (name, path shown,
+/// text): the starter intent `bearing init` writes, and this crate's sample
+/// (Terraform, a server URL, every strategy).
 pub fn intents() -> Vec<(&'static str, &'static str, String)> {
     let sample = std::fs::read_to_string(crate_dir().join("tests/intent.yaml")).unwrap();
-    vec![("sample", "bearing.yaml", sample)]
+    vec![
+        (
+            "starter",
+            "bearing.yaml",
+            bearing_intent::STARTER.to_string(),
+        ),
+        ("sample", "bearing.yaml", sample),
+    ]
 }
 
 pub fn load(path: &str, text: &str) -> Intent {
