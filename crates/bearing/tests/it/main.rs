@@ -1,2 +1,3 @@
 mod intent;
 mod adapt;
+mod workflow;
