@@ -61,6 +61,8 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+impl std::error::Error for ApiError {}
+
 impl From<bearing_store::StoreError> for ApiError {
     fn from(e: bearing_store::StoreError) -> Self {
         tracing::error!(error = %e, "store error");

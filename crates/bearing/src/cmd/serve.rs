@@ -1,12 +1,69 @@
-//! `bearing serve` (not built yet).
+//! `bearing serve`: the HTTP API, the dashboard and `/metrics`.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use super::common::Global;
+use anyhow::{Context as _, bail};
+use bearing_server::{AuthMode, Config};
+
+use super::common::{Global, runtime};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "BEARING_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Serve without any token check (loopback addresses only; for local use).
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Let `GET` requests (dashboard, read API) through without a token, e.g.
+    /// behind an authenticating proxy; writes and decisions still need one.
+    #[arg(long, conflicts_with = "no_auth")]
+    pub anonymous_read: bool,
+    /// Secret of the GitHub webhook (`/v1/webhooks/github`).
+    #[arg(long, env = "BEARING_GITHUB_SECRET", hide_env_values = true)]
+    pub github_secret: Option<String>,
+    /// How often the in-memory outcome snapshot is refreshed from the store.
+    #[arg(long, default_value = "5s")]
+    pub refresh: bearing_intent::Duration,
+    /// How often reconcile runs (`0s` disables it).
+    #[arg(long, default_value = "5m")]
+    pub reconcile_every: bearing_intent::Duration,
+    /// Maximum request body in bytes.
+    #[arg(long, default_value_t = bearing_server::DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+}
 
-pub fn run(_args: Args, _g: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`bearing serve` is not built yet")
+pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    if a.no_auth && !a.listen.ip().is_loopback() {
+        bail!(
+            "`--no-auth` is for local use: it needs a loopback `--listen` address, not `{}`",
+            a.listen
+        );
+    }
+    if a.refresh.as_secs() == 0 {
+        bail!("`--refresh` must be at least 1s");
+    }
+    let config = Config {
+        database: g.database.clone(),
+        intent: g.intent.clone(),
+        listen: a.listen,
+        auth: if a.no_auth {
+            AuthMode::Off
+        } else if a.anonymous_read {
+            AuthMode::AnonymousRead
+        } else {
+            AuthMode::Tokens
+        },
+        github_secret: a.github_secret.filter(|s| !s.is_empty()),
+        refresh: std::time::Duration::from_secs(a.refresh.as_secs()),
+        reconcile: (a.reconcile_every.as_secs() > 0)
+            .then(|| std::time::Duration::from_secs(a.reconcile_every.as_secs())),
+        body_limit: a.body_limit,
+    };
+    eprintln!("bearing: serving on http://{}", a.listen);
+    runtime()?
+        .block_on(bearing_server::serve(config))
+        .context("`bearing serve` failed")?;
+    Ok(ExitCode::SUCCESS)
 }

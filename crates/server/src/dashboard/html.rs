@@ -239,7 +239,7 @@ h1{font-size:22px;margin:4px 0 4px}h2{font-size:16px;margin:0 0 10px}h3{font-siz
 .obj{border-left:5px solid var(--nodata)}.obj.met{border-left-color:var(--met)}.obj.risk{border-left-color:var(--risk)}.obj.off{border-left-color:var(--off)}
 .obj-head{display:flex;align-items:baseline;gap:10px;justify-content:space-between}.obj-head .meta{color:var(--mute);font-size:12px}
 .layer{font-size:11px;text-transform:uppercase;letter-spacing:.05em;color:var(--mute);border:1px solid var(--line);border-radius:4px;padding:0 5px;margin-right:6px}
-table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:middle}
+table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:7px 6px;border-bottom:1px solid var(--line);vertical-align:middle}
 th{font-size:12px;color:var(--mute);font-weight:600;text-transform:uppercase;letter-spacing:.03em}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 tr:last-child td{border-bottom:none}
@@ -250,7 +250,7 @@ a{color:var(--accent)}
 .pill{display:inline-block;padding:1px 8px;border-radius:999px;background:#eef1fd;color:#3451b2;font-size:12px;font-weight:600}
 .pill.freeze{background:#ffe5e5;color:#ce2c31}.pill.canary{background:#fff4d5;color:#ad5700}
 .sev{font-weight:650;text-transform:capitalize}.sev.critical{color:#ce2c31}.sev.high{color:#dc6b00}.sev.medium{color:#ad8a00}.sev.low{color:#60646c}
-.strip{display:flex;gap:10px;flex-wrap:wrap;margin-bottom:16px}
+.strip{margin-bottom:16px}
 details summary{cursor:pointer;color:var(--accent)}
 .story{background:#eef1fd;border:1px solid #d0d9fb;color:#1f2d5c}
 .svc-cards a{text-decoration:none;color:inherit}.svc-cards .card:hover{border-color:#b3c0f2}

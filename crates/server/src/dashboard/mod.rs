@@ -178,11 +178,11 @@ fn objective_card(o: &ObjectiveCard) -> String {
         };
         let samples = if kr.too_few_samples {
             format!(
-                r#"<span class="badge risk" title="too few samples to trust">{} samples</span>"#,
+                r#"<span class="badge risk" title="too few samples to trust">▲ {}</span>"#,
                 kr.samples
             )
         } else {
-            format!(r#"<span class="mute small">{} samples</span>"#, kr.samples)
+            format!(r#"<span class="mute small">{}</span>"#, kr.samples)
         };
         let value = if kr.value.is_some() {
             esc(&kr.display)
@@ -210,7 +210,7 @@ fn objective_card(o: &ObjectiveCard) -> String {
     .join(" · ");
     format!(
         r#"<section class="card obj {cls}"><div class="obj-head"><h2><span class="layer">{layer}</span>{title}</h2>{badge}</div><div class="meta mute small">{id} · {meta}</div>
-<table><thead><tr><th>Key result</th><th class="num">Value</th><th class="num">Target</th><th>Status</th><th>Trend</th><th class="num">Samples</th></tr></thead><tbody>{rows}</tbody></table></section>"#,
+<table><thead><tr><th>Key result</th><th class="num">Value</th><th class="num">Target</th><th>Status</th><th>Trend</th><th class="num" title="samples behind the value">n</th></tr></thead><tbody>{rows}</tbody></table></section>"#,
         cls = st.class(),
         layer = layer_name(o.layer),
         title = esc(o.title.as_deref().unwrap_or(&o.id)),
@@ -326,6 +326,8 @@ async fn scorecard_page(
             fmt: &|v| percent(v),
             height: 220,
             zero: false,
+            wide: false,
+            seconds: false,
         }
         .render();
         let impact = kr
@@ -728,6 +730,8 @@ async fn service_page(
         fmt: &|v| duration(v),
         height: 200,
         zero: true,
+        wide: false,
+        seconds: true,
     }
     .render();
     let cfr_chart = TimeChart {
@@ -748,6 +752,8 @@ async fn service_page(
         fmt: &|v| percent(v),
         height: 200,
         zero: true,
+        wide: false,
+        seconds: false,
     }
     .render();
     let recovery_chart = TimeChart {
@@ -764,6 +770,8 @@ async fn service_page(
         fmt: &|v| duration(v),
         height: 200,
         zero: true,
+        wide: false,
+        seconds: true,
     }
     .render();
     let _ = write!(
@@ -810,6 +818,8 @@ async fn service_page(
             fmt: &|v| percent(v),
             height: 200,
             zero: false,
+            wide: false,
+            seconds: false,
         }
         .render();
         let _ = write!(
@@ -837,9 +847,11 @@ async fn service_page(
         }],
         rules: budget_line.into_iter().collect(),
         markers: vec![],
-        fmt: &|v| money(v, "USD"),
+        fmt: &|v| money_short(v),
         height: 200,
         zero: true,
+        wide: false,
+        seconds: false,
     }
     .render();
     let _ = write!(
@@ -895,6 +907,18 @@ async fn service_page(
 
 /// Opened, resolved, title.
 type IncidentSpan = (Option<DateTime<Utc>>, Option<DateTime<Utc>>, String);
+
+fn days(d: Duration) -> String {
+    format!("{:.0}d", d.as_days_f64())
+}
+
+fn money_short(v: f64) -> String {
+    if v.abs() >= 10_000.0 {
+        format!("${:.0}k", v / 1000.0)
+    } else {
+        money(v, "USD")
+    }
+}
 
 type WeeklyDeploys = Vec<(DateTime<Utc>, usize, usize)>;
 
@@ -1243,9 +1267,11 @@ async fn cost_page(
             color: AMBER,
         }],
         markers: vec![],
-        fmt: &|v| money(v, "USD"),
+        fmt: &|v| money_short(v),
         height: 240,
         zero: true,
+        wide: false,
+        seconds: false,
     }
     .render();
     let daily_chart = TimeChart {
@@ -1259,9 +1285,11 @@ async fn cost_page(
         }],
         rules: vec![],
         markers: vec![],
-        fmt: &|v| money(v, "USD"),
+        fmt: &|v| money_short(v),
         height: 240,
         zero: true,
+        wide: false,
+        seconds: false,
     }
     .render();
     let st = if forecast_total > total_budget {
@@ -1342,7 +1370,7 @@ async fn security_page(
             esc(&f.scanners.join(", ")),
             f.first_seen.format("%Y-%m-%d"),
             duration(age),
-            limit.map_or("–".into(), |l| duration(l.as_secs() as f64)),
+            limit.map_or("–".into(), days),
             over.map_or("–".into(), duration),
         );
     }
@@ -1402,6 +1430,8 @@ async fn security_page(
         fmt: &|v| format!("{v:.0}"),
         height: 200,
         zero: true,
+        wide: true,
+        seconds: false,
     }
     .render();
     let table = if past_rows == 0 {
@@ -1416,7 +1446,10 @@ async fn security_page(
 <div class="grid g4 strip">{kpis}</div>
 <section class="card"><h2>Findings past SLA, oldest first ({past_rows})</h2>{table}</section>
 <section class="card" style="margin-top:16px"><h2>Trend</h2>{chart}<div class="legend"><span><i style="background:{BLUE}"></i>open</span><span><i style="background:{RED}"></i>past SLA</span></div></section>"#,
-        sla.critical, sla.high, sla.medium, sla.low
+        days(sla.critical),
+        days(sla.high),
+        days(sla.medium),
+        days(sla.low)
     );
     Ok(render(&state, "Security", Nav::Security, &body))
 }

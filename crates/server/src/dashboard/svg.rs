@@ -43,9 +43,14 @@ pub struct TimeChart<'a> {
     pub height: u32,
     /// Forces the y axis to start at zero.
     pub zero: bool,
+    /// Drawn for a full-width card (wider view box, same text size).
+    pub wide: bool,
+    /// Y values are seconds: ticks fall on whole minutes, hours or days.
+    pub seconds: bool,
 }
 
-const W: f64 = 640.0;
+const NARROW: f64 = 640.0;
+const WIDE: f64 = 1280.0;
 const PAD_L: f64 = 56.0;
 const PAD_R: f64 = 16.0;
 const PAD_T: f64 = 14.0;
@@ -71,8 +76,34 @@ fn nice_step(range: f64, ticks: f64) -> f64 {
     n * mag
 }
 
+/// A tick step for durations in seconds: 1/5/15/30 min, 1/2/6/12 h, 1/2/7 d.
+fn duration_step(range: f64, ticks: f64) -> f64 {
+    const STEPS: [f64; 12] = [
+        60.0,
+        300.0,
+        900.0,
+        1800.0,
+        3600.0,
+        7200.0,
+        21600.0,
+        43200.0,
+        86400.0,
+        172800.0,
+        604800.0,
+        2_592_000.0,
+    ];
+    let raw = range / ticks;
+    STEPS
+        .iter()
+        .copied()
+        .find(|s| *s >= raw)
+        .unwrap_or_else(|| nice_step(range, ticks))
+}
+
 impl TimeChart<'_> {
     pub fn render(&self) -> String {
+        #[allow(non_snake_case)]
+        let W = if self.wide { WIDE } else { NARROW };
         let h = f64::from(self.height);
         let all: Vec<(DateTime<Utc>, f64)> = self
             .series
@@ -115,7 +146,11 @@ impl TimeChart<'_> {
         if (hi - lo).abs() < f64::EPSILON {
             hi = lo + 1.0;
         }
-        let step = nice_step(hi - lo, 4.0);
+        let step = if self.seconds {
+            duration_step(hi - lo, 4.0)
+        } else {
+            nice_step(hi - lo, 4.0)
+        };
         let lo = (lo / step).floor() * step;
         let hi = (hi / step).ceil() * step;
         let x =
@@ -230,6 +265,8 @@ pub fn bars(
     fmt: &dyn Fn(f64) -> String,
     height: u32,
 ) -> String {
+    #[allow(non_snake_case)]
+    let W = NARROW;
     let h = f64::from(height);
     let mut out = String::new();
     let _ = write!(
@@ -311,6 +348,8 @@ pub fn timeline(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> String {
+    #[allow(non_snake_case)]
+    let W = WIDE;
     let lane_h = 30.0;
     let h = PAD_T + lane_h * lanes.len() as f64 + PAD_B;
     let span = ((to - from).num_seconds() as f64).max(1.0);
@@ -459,6 +498,8 @@ mod tests {
             fmt: &|v| format!("{v:.0}"),
             height: 200,
             zero: true,
+            wide: false,
+            seconds: false,
         }
         .render();
         assert!(c.starts_with("<svg") && c.ends_with("</svg>"));
@@ -478,6 +519,8 @@ mod tests {
             fmt: &|v| v.to_string(),
             height: 100,
             zero: false,
+            wide: false,
+            seconds: false,
         }
         .render();
         assert!(c.contains("no data"));
