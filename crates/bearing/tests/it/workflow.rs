@@ -43,7 +43,11 @@ fn generate_then_diff_then_lint_the_starter() {
     std::fs::write(&wf, text.replace("cargo test", "cargo test --quiet")).unwrap();
     let o = bearing(&["workflow", "diff"], tmp.path());
     assert_eq!(o.status.code(), Some(1));
-    assert!(stdout(&o).contains("-          cargo test --quiet"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("-          cargo test --quiet"),
+        "{}",
+        stdout(&o)
+    );
 
     // Generated pipelines lint clean against their intent.
     std::fs::write(&wf, text).unwrap();
@@ -56,7 +60,16 @@ fn generate_gitlab_for_one_service() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("bearing.yaml"), bearing_intent::STARTER).unwrap();
     let o = bearing(
-        &["workflow", "generate", "--target", "gitlab-ci", "--service", "web", "--out", "repo"],
+        &[
+            "workflow",
+            "generate",
+            "--target",
+            "gitlab-ci",
+            "--service",
+            "web",
+            "--out",
+            "repo",
+        ],
         tmp.path(),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -66,7 +79,11 @@ fn generate_gitlab_for_one_service() {
 
     let o = bearing(&["workflow", "generate", "--service", "nope"], tmp.path());
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("unknown service `nope`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown service `nope`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -85,11 +102,19 @@ fn lint_reports_located_findings_in_every_format() {
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(out.contains("deploy.yml:3:3: error[no-gate]"), "{out}");
-    assert!(out.contains("deploy.yml:7:15: warning[unpinned-action]"), "{out}");
+    assert!(
+        out.contains("deploy.yml:7:15: warning[unpinned-action]"),
+        "{out}"
+    );
 
     let o = bearing(&["workflow", "lint", "--output", "json"], tmp.path());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v.as_array().unwrap().iter().any(|f| f["rule"] == "no-gate" && f["line"] == 3));
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "no-gate" && f["line"] == 3)
+    );
 
     let o = bearing(&["workflow", "lint", "--output", "sarif"], tmp.path());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
