@@ -21,18 +21,23 @@ pub(crate) struct EventRow<'a> {
     pub payload: String,
 }
 
+/// Validates one event, naming it by `index` on error.
+pub(crate) fn check(index: usize, event: &Event) -> Result<()> {
+    validate(event).map_err(|(field, expected)| StoreError::InvalidEvent {
+        index,
+        id: event.id.clone(),
+        field,
+        expected: expected.to_string(),
+    })
+}
+
 /// Validates a batch and encodes it; the first bad event fails the batch.
 pub(crate) fn encode(events: &[Event]) -> Result<Vec<EventRow<'_>>> {
     events
         .iter()
         .enumerate()
         .map(|(index, event)| {
-            validate(event).map_err(|(field, expected)| StoreError::InvalidEvent {
-                index,
-                id: event.id.clone(),
-                field,
-                expected: expected.to_string(),
-            })?;
+            check(index, event)?;
             let payload = serde_json::to_string(event).map_err(|err| StoreError::InvalidEvent {
                 index,
                 id: event.id.clone(),

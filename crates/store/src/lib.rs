@@ -155,6 +155,13 @@ pub trait Store: Send + Sync {
 
 pub type DynStore = Arc<dyn Store>;
 
+/// Checks one event as [`Store::ingest`] would (ids, text, finite numbers),
+/// so a caller can validate a whole input before writing any of it. `index`
+/// is the position reported in the error.
+pub fn check_event(index: usize, event: &Event) -> Result<()> {
+    codec::check(index, event)
+}
+
 /// Opens (creating and migrating as needed) the store a URL names:
 /// `sqlite://PATH`, a plain file path, or `postgres://…`.
 pub async fn open(url: &str) -> Result<DynStore> {

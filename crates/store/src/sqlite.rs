@@ -81,6 +81,21 @@ impl SqliteStore {
         &self.pool
     }
 
+    /// Runs `PRAGMA integrity_check`; an error lists what SQLite found wrong.
+    pub async fn check_integrity(&self) -> Result<()> {
+        let report: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await?;
+        if report.len() == 1 && report[0] == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Database(format!(
+                "integrity check failed: {}",
+                report.join("; ")
+            )))
+        }
+    }
+
     async fn update_findings(
         tx: &mut Transaction<'_, Sqlite>,
         reports: &[Report<'_>],

@@ -1,12 +1,611 @@
-//! `bearing ingest` (not built yet).
+//! `bearing ingest`: reads files, folders (recursively) or stdin, detects each
+//! file's format, validates it whole, then stores it in batches.
+//!
+//! Semantics (see `docs/storage.md`):
+//! - A file is accepted whole or rejected whole: every record is parsed and
+//!   checked before the first batch of that file is written, so a bad record
+//!   anywhere rejects the file with nothing of it stored.
+//! - A valid file is written in batches of `--batch-size` events, one
+//!   transaction each. Large Bearing JSONL inputs are streamed: one pass
+//!   validates, a second pass parses again and writes, so memory stays flat.
+//! - A batch is *acknowledged* when its `committed …` line is printed (stderr):
+//!   the transaction has committed and survives `kill -9`. After a crash, run
+//!   the same command again: stored events come back as duplicates.
+//! - Exit 1 when any file was rejected, 0 otherwise; 2 when the store fails.
 
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use super::common::Global;
+use anyhow::Context as _;
+use bearing_events::{Event, Format, JsonlReader, ParseContext, ParseError, RecordRef};
+use bearing_store::{DynStore, StoreError};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::EXIT_INVALID;
+use super::common::{Global, Output, open_store, runtime};
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Files or folders (read recursively) to ingest, or `-` for stdin.
+    #[arg(required = true, value_name = "FILE|DIR|-")]
+    pub inputs: Vec<PathBuf>,
+    /// Input format, detected per file when omitted: bearing, bearing-csv,
+    /// cdevents, github, sarif, trivy, grype, focus, opencost, infracost.
+    #[arg(long, value_name = "F")]
+    pub format: Option<String>,
+    /// Service of events that name none (and of scanner and cost reports).
+    #[arg(long, value_name = "S")]
+    pub service: Option<String>,
+    /// Environment of events that name none.
+    #[arg(long = "env", value_name = "E")]
+    pub env: Option<String>,
+    /// The `X-GitHub-Event` header of a GitHub webhook body.
+    #[arg(long, value_name = "NAME")]
+    pub github_event: Option<String>,
+    /// Events per transaction.
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_size: u64,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
 
-pub fn run(_args: Args, _g: &Global) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`bearing ingest` is not built yet")
+/// Files at least this large are streamed when they are Bearing JSONL.
+const STREAM_MIN_BYTES: u64 = 8 << 20;
+/// Inputs at least this large (in total) get a progress bar on a terminal.
+const PROGRESS_MIN_BYTES: u64 = 8 << 20;
+
+/// What happened to one input file.
+#[derive(Debug, Serialize)]
+struct FileReport {
+    file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<&'static str>,
+    /// `ingested` or `rejected`.
+    status: &'static str,
+    events: u64,
+    accepted: u64,
+    duplicates: u64,
+    batches: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    skipped: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejection: Option<Rejection>,
+}
+
+/// Why a file was rejected: the record, the field and what was expected.
+#[derive(Debug, Serialize)]
+struct Rejection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    message: String,
+}
+
+impl Rejection {
+    fn message(message: impl Into<String>) -> Rejection {
+        Rejection {
+            record: None,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    fn parse(err: ParseError) -> Rejection {
+        Rejection {
+            record: err.record.map(|r| r.to_string()),
+            field: err.field,
+            message: err.message,
+        }
+    }
+
+    /// A store refusal of the event at `record`; other store errors are not rejections.
+    fn store(err: StoreError, record: String) -> Result<Rejection, StoreError> {
+        match err {
+            StoreError::InvalidEvent {
+                id,
+                field,
+                expected,
+                ..
+            } => Ok(Rejection {
+                record: Some(record),
+                field: Some(field.to_string()),
+                message: format!("expected {expected} (event `{id}`)"),
+            }),
+            other => Err(other),
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.record, &self.field) {
+            (Some(r), Some(field)) => write!(f, "{r}, field `{field}`: ")?,
+            (Some(r), None) => write!(f, "{r}: ")?,
+            (None, Some(field)) => write!(f, "field `{field}`: ")?,
+            (None, None) => {}
+        }
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    files: usize,
+    accepted: u64,
+    duplicates: u64,
+    rejected: usize,
+    skipped: usize,
+    reports: Vec<FileReport>,
+}
+
+/// Where an input's bytes come from; streamed inputs are opened twice.
+#[derive(Clone)]
+enum Source {
+    File(PathBuf),
+    Memory(Arc<Vec<u8>>),
+}
+
+impl Source {
+    fn open(&self, progress: &ProgressBar) -> std::io::Result<Box<dyn BufRead + Send>> {
+        Ok(match self {
+            Source::File(p) => Box::new(BufReader::with_capacity(
+                1 << 20,
+                progress.wrap_read(std::fs::File::open(p)?),
+            )),
+            Source::Memory(b) => Box::new(BufReader::new(
+                progress.wrap_read(std::io::Cursor::new(Shared(Arc::clone(b)))),
+            )),
+        })
+    }
+}
+
+/// Shared bytes that can back a cursor.
+struct Shared(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Everything per run that each file needs.
+struct Ingest {
+    store: DynStore,
+    format: Option<Format>,
+    ctx: ParseContext,
+    batch_size: usize,
+    progress: ProgressBar,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let format = match &args.format {
+        None => None,
+        Some(name) => Some(Format::from_name(name).with_context(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            format!(
+                "unknown format `{name}`: expected one of {}",
+                names.join(", ")
+            )
+        })?),
+    };
+    let inputs = collect_inputs(&args.inputs)?;
+    let total: u64 = inputs
+        .iter()
+        .filter(|p| p.as_os_str() != "-")
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = if std::io::stderr().is_terminal() && total >= PROGRESS_MIN_BYTES {
+        let pb = ProgressBar::new(total);
+        pb.set_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut ctx = ParseContext::new(chrono::Utc::now());
+    ctx.service.clone_from(&args.service);
+    ctx.environment.clone_from(&args.env);
+    ctx.github_event.clone_from(&args.github_event);
+    let rt = runtime()?;
+    let summary = rt.block_on(async {
+        let ingest = Ingest {
+            store: open_store(g).await?,
+            format,
+            ctx,
+            batch_size: usize::try_from(args.batch_size).unwrap_or(10_000),
+            progress: progress.clone(),
+        };
+        let mut reports = Vec::new();
+        for input in &inputs {
+            reports.push(ingest.input(input).await?);
+        }
+        anyhow::Ok(reports)
+    })?;
+    progress.finish_and_clear();
+    let summary = Summary {
+        files: summary.len(),
+        accepted: summary.iter().map(|r| r.accepted).sum(),
+        duplicates: summary.iter().map(|r| r.duplicates).sum(),
+        rejected: summary.iter().filter(|r| r.rejection.is_some()).count(),
+        skipped: summary.iter().map(|r| r.skipped.len()).sum(),
+        reports: summary,
+    };
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
+        Output::Text => print_text(&summary),
+    }
+    Ok(if summary.rejected > 0 {
+        ExitCode::from(EXIT_INVALID)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_text(s: &Summary) {
+    for r in &s.reports {
+        match &r.rejection {
+            Some(why) => println!("rejected {}: {why}", r.file),
+            None => println!(
+                "ingested {} ({}): {} events, {} new, {} duplicates{}",
+                r.file,
+                r.format.unwrap_or("?"),
+                r.events,
+                r.accepted,
+                r.duplicates,
+                if r.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} records skipped", r.skipped.len())
+                }
+            ),
+        }
+        for skip in r.skipped.iter().take(5) {
+            println!("  skipped {skip}");
+        }
+        if r.skipped.len() > 5 {
+            println!("  … and {} more skipped", r.skipped.len() - 5);
+        }
+    }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    println!(
+        "{} file{}: {} events accepted, {} duplicates, {} file{} rejected",
+        s.files,
+        plural(s.files),
+        s.accepted,
+        s.duplicates,
+        s.rejected,
+        plural(s.rejected)
+    );
+}
+
+/// Expands folders (recursively, sorted, hidden entries skipped).
+fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the folder `{}`", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                !p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.'))
+            })
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            out.push(input.clone());
+        } else if input.is_dir() {
+            walk(input, &mut out)?;
+        } else if input.exists() {
+            out.push(input.clone());
+        } else {
+            anyhow::bail!("no such file or folder `{}`", input.display());
+        }
+    }
+    Ok(out)
+}
+
+impl Ingest {
+    async fn input(&self, path: &Path) -> anyhow::Result<FileReport> {
+        let stdin = path.as_os_str() == "-";
+        let name = if stdin {
+            "<stdin>".to_string()
+        } else {
+            path.display().to_string()
+        };
+        let mut report = FileReport {
+            file: name.clone(),
+            format: None,
+            status: "rejected",
+            events: 0,
+            accepted: 0,
+            duplicates: 0,
+            batches: 0,
+            skipped: Vec::new(),
+            rejection: None,
+        };
+        self.progress.set_message(name.clone());
+        let file_name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string);
+        let mut ctx = self.ctx.clone();
+        ctx.source_name.clone_from(&file_name);
+
+        // Stdin is read whole; a large file is probed before deciding to stream.
+        let (source, size) = if stdin {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut buf)
+                .context("cannot read stdin")?;
+            let n = buf.len() as u64;
+            (Source::Memory(Arc::new(buf)), n)
+        } else {
+            let size = match std::fs::metadata(path) {
+                Ok(m) => m.len(),
+                Err(err) => {
+                    return Ok(reject(
+                        report,
+                        Rejection::message(format!("cannot read: {err}")),
+                    ));
+                }
+            };
+            (Source::File(path.to_path_buf()), size)
+        };
+        if size >= STREAM_MIN_BYTES {
+            let head = match read_head(&source, 1 << 20) {
+                Ok(h) => h,
+                Err(err) => {
+                    return Ok(reject(
+                        report,
+                        Rejection::message(format!("cannot read: {err}")),
+                    ));
+                }
+            };
+            let format = self
+                .format
+                .or_else(|| bearing_events::detect(file_name.as_deref(), &head));
+            if format == Some(Format::Bearing) && is_jsonl(&head) {
+                report.format = Some(Format::Bearing.name());
+                self.progress.inc_length(size);
+                return self.stream(report, source, ctx).await;
+            }
+        }
+        let bytes = match &source {
+            Source::Memory(b) => Arc::clone(b),
+            Source::File(p) => match std::fs::read(p) {
+                Ok(b) => Arc::new(b),
+                Err(err) => {
+                    return Ok(reject(
+                        report,
+                        Rejection::message(format!("cannot read: {err}")),
+                    ));
+                }
+            },
+        };
+        if !stdin {
+            self.progress.inc(size);
+        }
+        let Some(format) = self
+            .format
+            .or_else(|| bearing_events::detect(file_name.as_deref(), &bytes))
+        else {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            return Ok(reject(
+                report,
+                Rejection::message(format!(
+                    "cannot tell the format of this input; pass `--format` (one of {})",
+                    names.join(", ")
+                )),
+            ));
+        };
+        report.format = Some(format.name());
+        let parsed = match bearing_events::parse_report(format, &bytes, &ctx) {
+            Ok(p) => p,
+            Err(err) => return Ok(reject(report, Rejection::parse(err))),
+        };
+        report.skipped = parsed.skipped.iter().map(|s| s.to_string()).collect();
+        for (i, event) in parsed.events.iter().enumerate() {
+            if let Err(err) = bearing_store::check_event(i, event) {
+                return Ok(reject(report, Rejection::store(err, format!("event {i}"))?));
+            }
+        }
+        report.events = parsed.events.len() as u64;
+        let chunks: Vec<&[Event]> = parsed.events.chunks(self.batch_size).collect();
+        let announce = chunks.len() > 1;
+        let mut first = 1;
+        for chunk in chunks {
+            let out = self
+                .store
+                .ingest(chunk)
+                .await
+                .with_context(|| format!("storing `{name}`"))?;
+            report.accepted += out.accepted;
+            report.duplicates += out.duplicates;
+            report.batches += 1;
+            let last = first + chunk.len() - 1;
+            if announce {
+                self.committed(&name, &format!("events {first}-{last}"), out);
+            }
+            first = last + 1;
+        }
+        report.status = "ingested";
+        Ok(report)
+    }
+
+    /// Validates a Bearing JSONL input in one pass, then parses it again and
+    /// writes it batch by batch, parsing the next batch while one is stored.
+    async fn stream(
+        &self,
+        mut report: FileReport,
+        source: Source,
+        ctx: ParseContext,
+    ) -> anyhow::Result<FileReport> {
+        let pb = self.progress.clone();
+        let (src, c) = (source.clone(), ctx.clone());
+        let checked = tokio::task::spawn_blocking(move || -> Result<u64, Rejection> {
+            let reader = src
+                .open(&pb)
+                .map_err(|e| Rejection::message(format!("cannot read: {e}")))?;
+            let mut lines = JsonlReader::new(reader).with_context(&c);
+            let mut n = 0u64;
+            while let Some(item) = lines.next() {
+                let event = item.map_err(Rejection::parse)?;
+                let line = lines.line();
+                bearing_store::check_event(0, &event).map_err(|err| {
+                    Rejection::store(err, RecordRef::Line(line).to_string())
+                        .unwrap_or_else(|e| Rejection::message(e.to_string()))
+                })?;
+                n += 1;
+            }
+            Ok(n)
+        })
+        .await
+        .context("validation task failed")?;
+        match checked {
+            Ok(n) => report.events = n,
+            Err(why) => return Ok(reject(report, why)),
+        }
+
+        let (tx, mut rx) =
+            tokio::sync::mpsc::channel::<Result<(Vec<Event>, usize, usize), ParseError>>(2);
+        let pb = self.progress.clone();
+        let batch_size = self.batch_size;
+        let reader = tokio::task::spawn_blocking(move || {
+            let reader = match source.open(&pb) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(ParseError::new(format!("cannot read: {e}"))));
+                    return;
+                }
+            };
+            let mut lines = JsonlReader::new(reader).with_context(&ctx);
+            let mut batch = Vec::with_capacity(batch_size);
+            let mut first_line = 0;
+            while let Some(item) = lines.next() {
+                match item {
+                    Ok(event) => {
+                        if batch.is_empty() {
+                            first_line = lines.line();
+                        }
+                        batch.push(event);
+                        if batch.len() == batch_size {
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                            if tx
+                                .blocking_send(Ok((full, first_line, lines.line())))
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                    }
+                    Err(err) => {
+                        let _ = tx.blocking_send(Err(err));
+                        return;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(Ok((batch, first_line, lines.line())));
+            }
+        });
+        let name = report.file.clone();
+        while let Some(item) = rx.recv().await {
+            // The input changed between the passes: what was committed stays committed.
+            let (batch, first, last) = item.map_err(|err| {
+                anyhow::anyhow!("`{name}` changed while it was being ingested: {err}")
+            })?;
+            let out = self
+                .store
+                .ingest(&batch)
+                .await
+                .with_context(|| format!("storing `{name}` lines {first}-{last}"))?;
+            report.accepted += out.accepted;
+            report.duplicates += out.duplicates;
+            report.batches += 1;
+            self.committed(&name, &format!("lines {first}-{last}"), out);
+        }
+        reader.await.context("reading task failed")?;
+        report.status = "ingested";
+        Ok(report)
+    }
+
+    /// Acknowledges a committed batch: once this line is printed, it is durable.
+    fn committed(&self, file: &str, range: &str, out: bearing_store::IngestOutcome) {
+        let line = format!(
+            "committed {file} {range}: {} new, {} duplicates",
+            out.accepted, out.duplicates
+        );
+        if self.progress.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.progress.println(line);
+        }
+    }
+}
+
+fn reject(mut report: FileReport, why: Rejection) -> FileReport {
+    report.status = "rejected";
+    report.rejection = Some(why);
+    report
+}
+
+/// The first `limit` bytes of a source, cut after the last complete line.
+fn read_head(source: &Source, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    match source {
+        Source::File(p) => {
+            std::fs::File::open(p)?
+                .take(limit as u64)
+                .read_to_end(&mut head)?;
+        }
+        Source::Memory(b) => head.extend_from_slice(&b[..b.len().min(limit)]),
+    }
+    if head.len() == limit
+        && let Some(end) = head.iter().rposition(|b| *b == b'\n')
+    {
+        head.truncate(end + 1);
+    }
+    Ok(head)
+}
+
+/// Whether an input is JSON lines: its first non-blank line is a whole JSON value.
+fn is_jsonl(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    head.split(|b| *b == b'\n')
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .is_some_and(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_is_told_from_a_pretty_object() {
+        assert!(is_jsonl(b"{\"a\":1}\n{\"a\":2}\n"));
+        assert!(is_jsonl(b"\n\n{\"a\":1}\r\n"));
+        assert!(!is_jsonl(b"{\n  \"a\": 1\n}\n"));
+        assert!(!is_jsonl(b"[{\"a\":1},\n{\"a\":2}]"));
+    }
 }

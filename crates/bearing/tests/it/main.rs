@@ -1,3 +1,4 @@
 mod intent;
 mod adapt;
 mod workflow;
+mod ingest;
