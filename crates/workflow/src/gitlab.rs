@@ -21,6 +21,7 @@ const GRYPE_IMAGE: &str = "alpine:3.20";
 /// Infracost's CI image ships Terraform too.
 const INFRACOST_IMAGE: &str = "infracost/infracost:ci-0.10";
 /// Image for the gate: needs cargo to install Bearing.
+/// Without `workflows.server`, `BEARING_SERVER` comes from the project's CI/CD variables.
 const RUST_IMAGE: &str = "rust:1-slim";
 
 pub const ROOT_FILE: &str = ".gitlab-ci.yml";
@@ -77,12 +78,7 @@ pub fn render_root(services: &[String], intent_path: &str, regenerate: &str) -> 
 fn variables(spec: &PipelineSpec) -> Node {
     MapBuilder::new()
         .str("BEARING_SERVICE", spec.service.clone())
-        .str(
-            "BEARING_SERVER",
-            spec.server
-                .clone()
-                .unwrap_or_else(|| "$BEARING_SERVER".to_string()),
-        )
+        .opt("BEARING_SERVER", spec.server.clone().map(Node::Str))
         .str("VERSION", "$CI_COMMIT_SHA")
         .build()
 }
@@ -400,12 +396,7 @@ pub fn render_service(spec: &PipelineSpec, intent_path: &str, regenerate: &str) 
         }
         let mut vars = MapBuilder::new()
             .str("BEARING_SERVICE", spec.service.clone())
-            .str(
-                "BEARING_SERVER",
-                spec.server
-                    .clone()
-                    .unwrap_or_else(|| "$BEARING_SERVER".to_string()),
-            )
+            .opt("BEARING_SERVER", spec.server.clone().map(Node::Str))
             .str("VERSION", "$CI_COMMIT_SHA")
             .str("ENVIRONMENT", env.clone())
             .str(
@@ -470,12 +461,7 @@ pub fn render_service(spec: &PipelineSpec, intent_path: &str, regenerate: &str) 
                     "variables",
                     MapBuilder::new()
                         .str("BEARING_SERVICE", spec.service.clone())
-                        .str(
-                            "BEARING_SERVER",
-                            spec.server
-                                .clone()
-                                .unwrap_or_else(|| "$BEARING_SERVER".to_string()),
-                        )
+                        .opt("BEARING_SERVER", spec.server.clone().map(Node::Str))
                         .str("OUTCOME", outcome)
                         .build(),
                 )

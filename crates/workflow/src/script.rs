@@ -67,11 +67,12 @@ impl Event<'_> {
     }
 }
 
-/// The guard every reporting script starts with: reporting is best effort
-/// and never fails the pipeline.
-fn reporting_guard(what: &str) -> String {
+/// Wraps a reporting script: it runs only when the server and token are set,
+/// and never ends the surrounding script (GitLab runs a job's script lines in
+/// one shell, so an `exit` here would skip the build).
+fn when_configured(what: &str, body: &str) -> String {
     format!(
-        "if [ -z \"${{BEARING_SERVER:-}}\" ] || [ -z \"${{BEARING_TOKEN:-}}\" ]; then\n  echo \"BEARING_SERVER or BEARING_TOKEN is not set; {what} not reported to Bearing\"\n  exit 0\nfi\n"
+        "if [ -z \"${{BEARING_SERVER:-}}\" ] || [ -z \"${{BEARING_TOKEN:-}}\" ]; then\n  echo \"BEARING_SERVER or BEARING_TOKEN is not set; {what} not reported to Bearing\"\nelse\n{body}fi\n"
     )
 }
 
@@ -98,25 +99,25 @@ pub fn event(p: Platform, spec: &PipelineSpec, ev: Event<'_>) -> String {
             src = p.source,
         ),
     };
-    format!(
-        "{guard}now=\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"\ncurl -fsS --retry 3 -X POST \"${{BEARING_SERVER}}{path}\" \\\n  -H \"Authorization: Bearer ${{BEARING_TOKEN}}\" \\\n  -H \"Content-Type: application/json\" \\\n  --data-binary @- <<EOF || echo \"could not report the event to Bearing\"\n{{\"context\":{{\"version\":\"0.4.1\",\"id\":\"{run}-{svc}-{suffix}\",\"source\":\"{src}\",\"type\":\"{ty}\",\"timestamp\":\"${{now}}\"}},\"subject\":{subject}}}\nEOF\n",
-        guard = reporting_guard("the event is"),
+    let body = format!(
+        "  now=\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"\n  curl -fsS --retry 3 -X POST \"${{BEARING_SERVER}}{path}\" \\\n    -H \"Authorization: Bearer ${{BEARING_TOKEN}}\" \\\n    -H \"Content-Type: application/json\" \\\n    --data-binary @- <<EOF || echo \"could not report the event to Bearing\"\n{{\"context\":{{\"version\":\"0.4.1\",\"id\":\"{run}-{svc}-{suffix}\",\"source\":\"{src}\",\"type\":\"{ty}\",\"timestamp\":\"${{now}}\"}},\"subject\":{subject}}}\nEOF\n",
         path = EVENTS_PATH,
         run = p.run_id,
         svc = spec.service,
         suffix = ev.suffix(),
         src = p.source,
         ty = ev.cdevent_type(),
-    )
+    );
+    when_configured("the event is", &body)
 }
 
 /// A script posting the scanner's SARIF to Bearing.
 pub fn report_scan(sarif: &str) -> String {
-    format!(
-        "{guard}curl -fsS --retry 3 -X POST \"${{BEARING_SERVER}}{path}?format=sarif&service=${{BEARING_SERVICE}}\" \\\n  -H \"Authorization: Bearer ${{BEARING_TOKEN}}\" \\\n  -H \"Content-Type: application/sarif+json\" \\\n  --data-binary @{sarif} || echo \"could not report the scan to Bearing\"\n",
-        guard = reporting_guard("the scan is"),
+    let body = format!(
+        "  curl -fsS --retry 3 -X POST \"${{BEARING_SERVER}}{path}?format=sarif&service=${{BEARING_SERVICE}}\" \\\n    -H \"Authorization: Bearer ${{BEARING_TOKEN}}\" \\\n    -H \"Content-Type: application/sarif+json\" \\\n    --data-binary @{sarif} || echo \"could not report the scan to Bearing\"\n",
         path = EVENTS_PATH,
-    )
+    );
+    when_configured("the scan is", &body)
 }
 
 /// Installs the `bearing` CLI unless the runner already has it.
