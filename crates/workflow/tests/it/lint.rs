@@ -273,3 +273,57 @@ fn real_world_findings_a_maintainer_would_agree_with() {
     assert!(has(&f, 620, "no-gate"), "{f:#?}");
     assert!(has(&f, 620, "deploy-without-events"), "{f:#?}");
 }
+
+#[test]
+fn the_delivery_plan_decides_the_required_strategy() {
+    use std::collections::BTreeMap;
+
+    let intent = load(
+        "bearing.yaml",
+        &INTENT.replace("strategy: canary", "strategy: direct"),
+    );
+    let wf = "\
+permissions: {}
+on: push
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    environment: production
+    steps:
+      - run: bearing check --service api --env production
+      - run: ./deploy.sh blue-green && curl -X POST \"$BEARING_SERVER/v1/events\"
+      - run: trivy fs .
+";
+    let path = Path::new(".github/workflows/api.yml");
+    // The intent asks for direct: blue-green is stronger, nothing to say.
+    let f = lint_str(
+        path,
+        wf,
+        &LintOptions {
+            intent: Some(&intent),
+            plans: None,
+        },
+    );
+    assert!(f.is_empty(), "{f:#?}");
+    // Reconcile moved the service to canary: blue-green is now too weak.
+    let plan: bearing_events::DeliveryPlan = serde_json::from_value(serde_json::json!({
+        "service": "api", "strategy": "canary", "freeze": false,
+        "updated_at": "2026-01-01T00:00:00Z"
+    }))
+    .unwrap();
+    let plans = BTreeMap::from([("api".to_string(), plan)]);
+    let f = lint_str(
+        path,
+        wf,
+        &LintOptions {
+            intent: Some(&intent),
+            plans: Some(&plans),
+        },
+    );
+    assert_eq!(ids(&f), vec![(4, "weak-strategy")]);
+    assert!(
+        f[0].message.contains("with blue-green") && f[0].message.contains("asks for canary"),
+        "{}",
+        f[0].message
+    );
+}
