@@ -16,6 +16,7 @@ use crate::units::{Duration, Money, Percent, Target};
 #[serde(deny_unknown_fields)]
 pub struct Intent {
     /// Format version; always `1`.
+    #[schemars(extend("const" = 1))]
     pub version: u32,
     /// Organisation name, shown on the scorecard.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -38,8 +38,9 @@ fn rejects_structurally_broken_intents() {
     for broken in [
         // unknown top-level field
         "version: 1\nteamz: []\n",
-        // wrong type
+        // wrong type or value
         "version: one\n",
+        "version: 2\n",
         "version: 1\nteams: {id: a}\n",
         // missing required field
         "version: 1\nservices:\n  - id: a\n",
