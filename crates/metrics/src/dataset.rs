@@ -417,6 +417,11 @@ pub struct Dataset {
     /// Earliest commit of the changes carrying a label (`<flag>` or `flag:<flag>`).
     pub(crate) label_first_commit: HashMap<u32, (Ts, u32)>,
     cost_matchers: Vec<(u32, CostMatch)>,
+    /// Matchers by their first tag (`key\u{1f}value`) and by exact resource id.
+    cost_by_tag: HashMap<String, Vec<usize>>,
+    cost_by_rid: HashMap<String, Vec<usize>>,
+    /// Matchers with a resource-id prefix (`…*`).
+    cost_prefixed: Vec<usize>,
     events: usize,
 }
 
@@ -489,6 +494,9 @@ impl Dataset {
             dims: Interner::default(),
             label_first_commit: HashMap::new(),
             cost_matchers: Vec::new(),
+            cost_by_tag: HashMap::new(),
+            cost_by_rid: HashMap::new(),
+            cost_prefixed: Vec::new(),
             events: 0,
         };
         for t in &intent.teams {
@@ -515,6 +523,22 @@ impl Dataset {
                 .and_then(|c| c.monthly_budget.as_ref())
                 .map(|m| (m.amount, m.currency.clone()));
             if let Some(c) = &s.cost {
+                let m = ds.cost_matchers.len();
+                if let Some((k, v)) = c.matcher.tags.iter().next() {
+                    ds.cost_by_tag
+                        .entry(format!("{k}\u{1f}{v}"))
+                        .or_default()
+                        .push(m);
+                }
+                for rid in &c.matcher.resource_ids {
+                    if rid.ends_with('*') {
+                        if !ds.cost_prefixed.contains(&m) {
+                            ds.cost_prefixed.push(m);
+                        }
+                    } else {
+                        ds.cost_by_rid.entry(rid.clone()).or_default().push(m);
+                    }
+                }
                 ds.cost_matchers.push((i, c.matcher.clone()));
             }
             ds.info[i as usize] = Some(SvcInfo {
@@ -1086,8 +1110,24 @@ impl Dataset {
         scans.get(i).map(|(t, _)| *t)
     }
 
+    /// The first service (intent order) whose cost match takes the row.
     fn match_cost(&self, c: &bearing_events::CostRow) -> Option<u32> {
-        self.cost_matchers.iter().find_map(|(s, m)| {
+        let mut candidates: Vec<usize> = self.cost_prefixed.clone();
+        for (k, v) in &c.tags {
+            if let Some(ms) = self.cost_by_tag.get(&format!("{k}\u{1f}{v}")) {
+                candidates.extend_from_slice(ms);
+            }
+        }
+        if let Some(ms) = c
+            .resource_id
+            .as_deref()
+            .and_then(|r| self.cost_by_rid.get(r))
+        {
+            candidates.extend_from_slice(ms);
+        }
+        candidates.sort_unstable();
+        candidates.into_iter().find_map(|i| {
+            let (s, m) = &self.cost_matchers[i];
             let tags_ok =
                 !m.tags.is_empty() && m.tags.iter().all(|(k, v)| c.tags.get(k) == Some(v));
             let id_ok = c.resource_id.as_deref().is_some_and(|rid| {

@@ -119,6 +119,25 @@ impl Tracer {
             }
         }
     }
+    /// Record ids, deduplicated: the `cap` first in id order, and the total.
+    pub(crate) fn id_strings_capped(&self, ds: &Dataset, cap: usize) -> (Vec<String>, usize) {
+        let mut ids = self.ids.clone();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut names = self.names.clone();
+        names.sort();
+        names.dedup();
+        let total = ids.len() + names.len();
+        if ids.len() > cap {
+            ids.select_nth_unstable_by(cap, |a, b| ds.id(*a).cmp(ds.id(*b)));
+            ids.truncate(cap);
+        }
+        let mut out: Vec<String> = ids.iter().map(|&i| ds.id(i).to_string()).collect();
+        out.extend(names.into_iter().take(cap));
+        out.sort();
+        out.truncate(cap);
+        (out, total)
+    }
     /// Adds an event id to the record list without a traced role.
     pub fn add_id(&mut self, _ds: &Dataset, ev: u32) {
         if self.mode != TraceMode::Off && ev != NONE {
@@ -203,6 +222,24 @@ pub fn evaluate(
     let mut v = compute(ds, metric, scope, filter, window, now, &mut tr);
     v.records = tr.id_strings(ds);
     v
+}
+
+/// Like [`evaluate`] keeping only the first `cap` record ids (in id order)
+/// and their total count.
+pub(crate) fn evaluate_capped(
+    ds: &Dataset,
+    metric: &str,
+    scope: &Scope,
+    filter: &BTreeMap<String, FilterValue>,
+    window: Duration,
+    now: DateTime<Utc>,
+    cap: usize,
+) -> (MetricValue, usize) {
+    let mut tr = Tracer::new(TraceMode::Ids);
+    let mut v = compute(ds, metric, scope, filter, window, now, &mut tr);
+    let (records, total) = tr.id_strings_capped(ds, cap);
+    v.records = records;
+    (v, total)
 }
 
 /// Like [`evaluate`] without collecting record ids (hot paths).

@@ -22,7 +22,7 @@ use crate::DEFAULT_WINDOW;
 use crate::business::{Comparison, release_impact};
 use crate::dataset::Dataset;
 use crate::dora::DoraLevel;
-use crate::engine::{evaluate, format_value};
+use crate::engine::{evaluate_capped, evaluate_quiet, format_value};
 
 /// Which part of the intent a scorecard covers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,8 +242,9 @@ fn key_result(
     window: Duration,
     now: DateTime<Utc>,
 ) -> KeyResultCard {
-    let v = evaluate(ds, metric, &scope, filter, window, now);
-    let prev = evaluate(ds, metric, &scope, filter, window, now - window.to_chrono());
+    let (v, records_total) =
+        evaluate_capped(ds, metric, &scope, filter, window, now, RECORDS_SHOWN);
+    let prev = evaluate_quiet(ds, metric, &scope, filter, window, now - window.to_chrono());
     let previous = prev
         .value
         .filter(|_| prev.samples > 0 || !prev.too_few_samples);
@@ -274,9 +275,7 @@ fn key_result(
         || "no data".to_string(),
         |x| format_value(v.unit, x, Some(&target.value), v.currency.as_deref()),
     );
-    let records_total = v.records.len();
-    let mut records = v.records;
-    records.truncate(RECORDS_SHOWN);
+    let records = v.records;
     KeyResultCard {
         metric: metric.to_string(),
         scope,

@@ -2,3 +2,4 @@ mod intent;
 mod adapt;
 mod workflow;
 mod ingest;
+mod report;
