@@ -96,11 +96,13 @@ pub(super) fn lint(root: &Node, opts: &LintOptions<'_>, ctx: &RepoContext, sink:
     permissions(root, jobs, jobs_key, sink);
     pr_target(root, jobs, trig.as_ref(), sink);
 
+    let mut deploys: Vec<&str> = Vec::new();
     for (key, job) in jobs.entries() {
         let id = key.as_str().unwrap_or("");
         let Some(reason) = deploy_reason(id, job) else {
             continue;
         };
+        deploys.push(id);
         if !has_gate {
             sink.push(
                 Rule::NoGate,
@@ -145,7 +147,7 @@ pub(super) fn lint(root: &Node, opts: &LintOptions<'_>, ctx: &RepoContext, sink:
                     ),
                 );
             }
-            manual_approval(intent, service, id, job, trig.as_ref(), sink);
+            manual_approval(intent, service, id, job, sink);
         } else if let Some(intent) = opts.intent {
             // Service unknown: judge approval by any service the intent wants fast.
             if let Some(s) = intent
@@ -153,20 +155,24 @@ pub(super) fn lint(root: &Node, opts: &LintOptions<'_>, ctx: &RepoContext, sink:
                 .iter()
                 .find(|s| matches!(approval(intent, s), Approval::None { .. }))
             {
-                manual_approval(intent, s, id, job, trig.as_ref(), sink);
+                manual_approval(intent, s, id, job, sink);
             }
+        }
+    }
+    if let Some(intent) = opts.intent {
+        let fast = service.or_else(|| {
+            intent
+                .services
+                .iter()
+                .find(|s| matches!(approval(intent, s), Approval::None { .. }))
+        });
+        if let Some(s) = fast {
+            dispatch_only(intent, s, &deploys, trig.as_ref(), sink);
         }
     }
 }
 
-fn manual_approval(
-    intent: &Intent,
-    service: &Service,
-    id: &str,
-    job: &Node,
-    trig: Option<&(Pos, Vec<String>)>,
-    sink: &mut Sink<'_>,
-) {
+fn manual_approval(intent: &Intent, service: &Service, id: &str, job: &Node, sink: &mut Sink<'_>) {
     let Approval::None { reason } = approval(intent, service) else {
         return;
     };
@@ -182,15 +188,33 @@ fn manual_approval(
             );
         }
     }
+}
+
+/// A workflow that deploys and starts only by hand: one finding at `on:`.
+fn dispatch_only(
+    intent: &Intent,
+    service: &Service,
+    deploys: &[&str],
+    trig: Option<&(Pos, Vec<String>)>,
+    sink: &mut Sink<'_>,
+) {
+    let Approval::None { reason } = approval(intent, service) else {
+        return;
+    };
     if let Some((pos, names)) = trig
+        && !deploys.is_empty()
         && !names.is_empty()
         && names.iter().all(|n| n == "workflow_dispatch")
     {
+        let jobs: Vec<String> = deploys.iter().map(|d| format!("`{d}`")).collect();
         sink.push(
             Rule::ManualApproval,
             Severity::Warning,
             *pos,
-            format!("job `{id}` deploys only when someone starts the workflow by hand (`workflow_dispatch`), but {reason}"),
+            format!(
+                "the workflow deploys (job {}) only when someone starts it by hand (`workflow_dispatch`), but {reason}",
+                jobs.join(", ")
+            ),
         );
     }
 }
