@@ -201,6 +201,17 @@ impl AppState {
         Ok(decision)
     }
 
+    /// Runs reconcile as of an earlier time (used by `bearing demo` to show
+    /// actions whose effect has already been measured).
+    pub async fn reconcile_at(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<serde_json::Value, ApiError> {
+        let report = self.inner.loop_.reconcile_at(at).await?;
+        self.refresh().await?;
+        Ok(report)
+    }
+
     /// Queues a decision for the log without waiting.
     pub(crate) fn log_decision(&self, record: DecisionRecord) {
         if self

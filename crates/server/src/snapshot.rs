@@ -345,9 +345,31 @@ impl Loop {
 
     /// Runs the adaptation rules once against fresh outcomes.
     pub async fn reconcile(&self) -> Result<Value, ApiError> {
+        self.reconcile_at(Utc::now()).await
+    }
+
+    /// Runs the adaptation rules as of `now` (the demo replays an earlier pass).
+    pub async fn reconcile_at(&self, now: DateTime<Utc>) -> Result<Value, ApiError> {
         self.refresh().await?;
-        // TODO(adapt): call bearing_adapt's reconcile once it lands.
-        Err(ApiError::unavailable("reconcile is not available yet"))
+        let snap = self.snapshot();
+        let report = self.with_dataset(|ds| {
+            bearing_adapt::reconcile::reconcile(
+                &self.intent,
+                ds,
+                &snap.plans,
+                &snap.actions,
+                now,
+                false,
+            )
+        });
+        for plan in &report.plans {
+            self.store.put_plan(plan).await?;
+        }
+        for action in &report.actions {
+            self.store.put_action(action).await?;
+        }
+        serde_json::to_value(&report)
+            .map_err(|e| ApiError::internal(format!("cannot encode the reconcile report: {e}")))
     }
 
     pub fn scorecard_json(&self, q: &ScopeQuery) -> Result<Value, ApiError> {

@@ -99,9 +99,15 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         )
         .await
         .context("cannot start the loop on the demo")?;
-        if let Err(e) = state.reconcile().await {
-            eprintln!("demo: reconcile skipped: {e}");
-        }
+        // A pass ten days ago, then one now: the earlier actions get their effect measured.
+        state
+            .reconcile_at(now - chrono::Duration::days(10))
+            .await
+            .context("reconcile failed on the demo")?;
+        state
+            .reconcile()
+            .await
+            .context("reconcile failed on the demo")?;
         let snap = state.snapshot();
         for p in snap.plans.iter().filter(|p| p.freeze || p.strategy != "direct") {
             eprintln!(

@@ -543,6 +543,11 @@ async fn services_page(
     Ok(render(&state, "Services", Nav::Services, &body))
 }
 
+fn strategy_pill(strategy: &str) -> String {
+    let class = if strategy == "canary" { " canary" } else { "" };
+    format!(r#"<span class="pill{class}">{}</span>"#, esc(strategy))
+}
+
 fn colored(text: String, bad: bool) -> String {
     if bad {
         format!(
@@ -1021,7 +1026,7 @@ fn actions_table(actions: &[&bearing_events::Action]) -> String {
         let effect = a
             .outcome
             .as_ref()
-            .map(outcome_text)
+            .map(|o| outcome_text(&a.metric, o))
             .unwrap_or_else(|| match a.evaluate_at {
                 Some(t) => format!("measured after {}", t.format("%Y-%m-%d")),
                 None => "–".to_string(),
@@ -1037,7 +1042,8 @@ fn actions_table(actions: &[&bearing_events::Action]) -> String {
             esc(&a.summary),
             action_status(a.status),
             esc(&a.metric),
-            a.baseline.map_or("–".into(), number),
+            a.baseline
+                .map_or("–".into(), |b| metric_value(&a.metric, b)),
             esc(&effect),
         );
     }
@@ -1057,7 +1063,19 @@ fn action_status(s: bearing_events::ActionStatus) -> String {
     format!(r#"<span class="badge {cls}">{word}</span>"#)
 }
 
-fn outcome_text(v: &Value) -> String {
+/// Formats a base-unit value of a catalog metric.
+fn metric_value(metric: &str, v: f64) -> String {
+    use bearing_intent::Unit;
+    match bearing_intent::catalog::lookup(metric).map(|m| m.unit) {
+        Some(Unit::Duration) => duration(v),
+        Some(Unit::Percent) => percent(v),
+        Some(Unit::Money) => money(v, "USD"),
+        Some(Unit::Rate) => format!("{:.1}/week", v * 7.0),
+        _ => number(v),
+    }
+}
+
+fn outcome_text(metric: &str, v: &Value) -> String {
     let verdict = v
         .get("verdict")
         .or_else(|| v.get("result"))
@@ -1067,7 +1085,7 @@ fn outcome_text(v: &Value) -> String {
         .get("value")
         .or_else(|| v.get("after"))
         .and_then(Value::as_f64)
-        .map(number);
+        .map(|x| metric_value(metric, x));
     match after {
         Some(a) => format!("{verdict} (now {a})"),
         None if !verdict.is_empty() => verdict.to_string(),
@@ -1543,13 +1561,21 @@ async fn plans_page(
     allow(&state, &headers).await?;
     let snap = state.snapshot();
     let mut rows = String::new();
-    for p in &snap.plans {
+    // Plans reconcile tightened first.
+    let mut plans: Vec<&bearing_events::DeliveryPlan> = snap.plans.iter().collect();
+    plans.sort_by_key(|p| {
+        (
+            !(p.freeze || p.strategy != "direct" || !p.extra_gates.is_empty()),
+            p.service.clone(),
+        )
+    });
+    for p in plans {
         let _ = write!(
             rows,
             r#"<tr><td><a href="/services/{}"><b>{}</b></a></td><td>{}</td><td>{}</td><td>{}</td><td class="small">{}</td><td class="small">{}</td></tr>"#,
             url(&p.service),
             esc(&p.service),
-            plan_pill(Some(p)),
+            strategy_pill(&p.strategy),
             if p.freeze {
                 r#"<span class="badge off">✖ frozen</span>"#
             } else {
