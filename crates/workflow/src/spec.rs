@@ -308,31 +308,37 @@ fn serves(intent: &Intent, service: &Service) -> Serves {
             matches!(k, bearing_intent::GuardrailKind::Vulnerabilities)
         });
     }
+    let all = ids(applicable());
     let mut gate = protected_by(intent, service, |_| true);
     gate.sort();
     gate.dedup();
 
     Serves {
         build: join_or(
-            first_non_empty(vec![stability.clone(), speed.clone(), engineering.clone()]),
+            first_non_empty(vec![
+                stability.clone(),
+                speed.clone(),
+                engineering.clone(),
+                all.clone(),
+            ]),
             NO_OBJECTIVE,
         ),
         scan: join_or(security, NO_OBJECTIVE),
         cost: join_or(of_layer(Layer::Financial), NO_OBJECTIVE),
         gate: join_or(first_non_empty(vec![gate, ids(applicable())]), NO_OBJECTIVE),
         deploy: join_or(
-            first_non_empty(vec![speed.clone(), engineering.clone()]),
+            first_non_empty(vec![speed.clone(), engineering.clone(), all.clone()]),
             NO_OBJECTIVE,
         ),
         canary: join_or(
-            first_non_empty(vec![stability, engineering.clone()]),
+            first_non_empty(vec![stability, engineering.clone(), all.clone()]),
             NO_OBJECTIVE,
         ),
         flag: join_or(
             first_non_empty(vec![of_layer(Layer::Business), speed.clone()]),
             NO_OBJECTIVE,
         ),
-        events: join_or(ids(applicable()), NO_OBJECTIVE),
+        events: join_or(all, NO_OBJECTIVE),
     }
 }
 
