@@ -3,3 +3,4 @@ mod adapt;
 mod workflow;
 mod ingest;
 mod report;
+mod serve;

@@ -1,0 +1,271 @@
+//! `bearing serve` as processes: tokens, graceful shutdown on SIGTERM, and
+//! two replicas sharing one Postgres (when `DATABASE_URL` is set).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bearing"));
+    c.env_remove("BEARING_DATABASE")
+        .env_remove("BEARING_INTENT")
+        .env_remove("BEARING_GITHUB_SECRET");
+    c
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A minimal HTTP/1.1 client: status and body.
+fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_string())
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Polls until `f` holds (the servers refresh every second; generous bound for slow CI).
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out waiting until {what}");
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(db: &str, intent: &Path) -> Server {
+        let port = free_port();
+        let child = bin()
+            .args(["--database", db, "--intent"])
+            .arg(intent)
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--refresh",
+                "1s",
+                "--reconcile-every",
+                "0s",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let s = Server { child, port };
+        eventually("the server is ready", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && http(port, "GET", "/readyz", "", "").0 == 200
+        });
+        s
+    }
+
+    /// SIGTERM, then the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(db: &str, intent: &Path, scope: &str) -> String {
+    let out = bin()
+        .args(["--database", db, "--intent"])
+        .arg(intent)
+        .args([
+            "token", "create", "--name", "it", "--scope", scope, "--output", "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_of(&String::from_utf8_lossy(&out.stdout))["secret"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn intent(dir: &Path, service: &str) -> std::path::PathBuf {
+    let path = dir.join("bearing.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"version: 1
+teams: [{{ id: ops }}]
+services:
+  - {{ id: {service}, team: ops, environments: [production] }}
+objectives:
+  - id: ship
+    layer: engineering
+    key_results:
+      - {{ metric: dora.deployment_frequency, scope: {{ service: {service} }}, target: ">= 1/week", window: 30d }}
+guardrails:
+  - {{ id: strategy, kind: deploy_strategy }}
+adaptation:
+  - {{ id: busy, when: "dora.deployment_frequency(30d) >= 1/week", then: {{ strategy: canary }} }}
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn deployments(service: &str, n: usize) -> String {
+    let now = chrono::Utc::now();
+    (0..n)
+        .map(|i| {
+            let t = (now - chrono::Duration::hours(6 + 20 * i as i64)).to_rfc3339();
+            json!({
+                "id": format!("{service}:deploy:{i}"), "source": "it", "time": t,
+                "service": service, "environment": "production", "kind": "deployment",
+                "data": {"deployment_id": format!("{service}-{i}"), "status": "success", "version": format!("1.{i}")}
+            })
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn samples(port: u16, token: &str, service: &str) -> u64 {
+    let (status, body) = http(
+        port,
+        "GET",
+        &format!("/v1/scorecard?service={service}"),
+        token,
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    json_of(&body)["objectives"][0]["key_results"][0]["samples"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn decide(port: u16, token: &str, service: &str) -> String {
+    let env =
+        json!({"service": service, "environment": "production", "strategy": "direct"}).to_string();
+    let (status, body) = http(port, "POST", "/v1/decide", token, &env);
+    assert_eq!(status, 200, "{body}");
+    json_of(&body)["result"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn serve_ingests_and_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("b.db").display());
+    let intent = intent(dir.path(), "solo");
+    let admin = token(&db, &intent, "admin");
+    let server = Server::start(&db, &intent);
+    let (status, body) = http(
+        server.port,
+        "POST",
+        "/v1/events",
+        &admin,
+        &deployments("solo", 3),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(json_of(&body)["accepted"], 3);
+    let (status, _) = http(server.port, "GET", "/v1/plans", "brg_wrong", "");
+    assert_eq!(status, 401);
+    let port = server.port;
+    let exit = server.stop();
+    assert!(exit.success(), "SIGTERM should stop cleanly: {exit:?}");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    // What was acknowledged is in the store.
+    let out = bin()
+        .args(["--database", &db, "--intent"])
+        .arg(&intent)
+        .args(["events", "list", "--output", "json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("solo:deploy:").count(), 3, "{text}");
+}
+
+#[test]
+fn two_replicas_share_one_postgres() {
+    let Ok(db) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL unset: skipping the multi-replica test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let service = format!("replica-{}-{nanos}", std::process::id());
+    let intent = intent(dir.path(), &service);
+    let admin = token(&db, &intent, "admin");
+    let a = Server::start(&db, &intent);
+    let b = Server::start(&db, &intent);
+
+    assert_eq!(samples(b.port, &admin, &service), 0);
+    assert_eq!(decide(b.port, &admin, &service), "allow");
+
+    // Events ingested through A appear in B's scorecard.
+    let (status, body) = http(
+        a.port,
+        "POST",
+        "/v1/events",
+        &admin,
+        &deployments(&service, 6),
+    );
+    assert_eq!(status, 201, "{body}");
+    eventually("replica B sees the events ingested through A", || {
+        samples(b.port, &admin, &service) == 6
+    });
+
+    // A reconciles (plan → canary); B's decisions follow within its refresh interval.
+    let (status, body) = http(a.port, "POST", "/v1/reconcile", &admin, "");
+    assert_eq!(status, 200, "{body}");
+    eventually(
+        "replica B denies a direct deploy under the new plan",
+        || decide(b.port, &admin, &service) == "deny",
+    );
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+}
