@@ -282,4 +282,66 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?} should fail");
         }
     }
+    mod props {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::units::{Money, Percent, Period, Rate};
+
+        fn comparison() -> impl Strategy<Value = Expr> {
+            let metric = proptest::sample::select(
+                crate::catalog::METRICS
+                    .iter()
+                    .map(|m| m.name)
+                    .collect::<Vec<_>>(),
+            );
+            let window = proptest::option::of((1u64..1000).prop_map(Duration::from_days));
+            let cmp = proptest::sample::select(Comparator::ALL.to_vec());
+            let value = prop_oneof![
+                (0u64..100_000).prop_map(|s| Quantity::Duration(Duration::from_secs(s))),
+                (-1000i32..1000).prop_map(|v| Quantity::Percent(Percent(f64::from(v) / 10.0))),
+                // `AND` would read as the keyword; no currency is called that.
+                (
+                    0u32..100_000,
+                    "[A-Z]{3}".prop_filter("keyword", |c| c != "AND")
+                )
+                    .prop_map(|(a, currency)| Quantity::Money(Money {
+                        amount: f64::from(a),
+                        currency
+                    })),
+                (0u32..100, proptest::sample::select(Period::ALL.to_vec())).prop_map(|(c, per)| {
+                    Quantity::Rate(Rate {
+                        count: f64::from(c),
+                        per,
+                    })
+                }),
+                (-1000i32..1000).prop_map(|v| Quantity::Number(f64::from(v))),
+            ];
+            (metric, window, cmp, value).prop_map(|(metric, window, cmp, value)| {
+                Expr::Compare(Comparison {
+                    metric: metric.to_string(),
+                    window,
+                    cmp,
+                    value,
+                })
+            })
+        }
+
+        fn expr() -> impl Strategy<Value = Expr> {
+            comparison().prop_recursive(3, 12, 2, |inner| {
+                prop_oneof![
+                    (inner.clone(), inner.clone())
+                        .prop_map(|(a, b)| Expr::And(Box::new(a), Box::new(b))),
+                    (inner.clone(), inner).prop_map(|(a, b)| Expr::Or(Box::new(a), Box::new(b))),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn display_parses_back(e in expr()) {
+                prop_assert_eq!(parse(&e.to_string()), Ok(e));
+            }
+        }
+    }
 }
