@@ -464,8 +464,9 @@ impl Checker<'_, '_, '_, '_> {
                         ),
                     );
                 }
-                for key in kr.filter.keys() {
+                for (key, value) in &kr.filter {
                     if def.filters.contains(&key.as_str()) {
+                        self.filter_values(s, &base, kr, key, value);
                         continue;
                     }
                     let mut m = format!("`{}` cannot be filtered by `{key}`", kr.metric);
@@ -482,6 +483,64 @@ impl Checker<'_, '_, '_, '_> {
                     self.err(s, &[base[0], base[1], K("filter"), Key(key)], m);
                 }
             }
+        }
+    }
+
+    /// Filters that name things in the intent (`slo`, `guardrail`) must name
+    /// existing ones: an SLO of the scoped service(s), a guardrail id.
+    fn filter_values(
+        &mut self,
+        s: Src<'_>,
+        base: &[P<'_>; 2],
+        kr: &crate::model::KeyResult,
+        key: &str,
+        value: &crate::model::FilterValue,
+    ) {
+        let known: Vec<&str> = match key {
+            "slo" => {
+                let team = kr.scope.team.as_deref();
+                let service = kr.scope.service.as_deref();
+                let mut v: Vec<&str> = self
+                    .intent
+                    .services
+                    .iter()
+                    .filter(|svc| service.is_none_or(|x| x == svc.id))
+                    .filter(|svc| team.is_none_or(|x| x == svc.team))
+                    .flat_map(|svc| svc.slos.iter().map(|o| o.id.as_str()))
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+            "guardrail" => {
+                let mut v: Vec<&str> = self.guardrails.iter().copied().collect();
+                v.sort_unstable();
+                v
+            }
+            _ => return,
+        };
+        let what = if key == "slo" { "SLO" } else { "guardrail" };
+        let single = matches!(value, crate::model::FilterValue::One(_));
+        for (i, name) in value.values().into_iter().enumerate() {
+            if known.contains(&name) {
+                continue;
+            }
+            let mut m = format!("unknown {what} `{name}` in `filter.{key}`");
+            match suggest(name, known.iter().copied()) {
+                Some(x) => m.push_str(&format!("; did you mean `{x}`?")),
+                None if known.is_empty() => {
+                    m.push_str(&format!("; no {what} is defined in this scope"))
+                }
+                None if known.len() <= 8 => {
+                    m.push_str(&format!("; expected {}", one_of(known.iter().copied())))
+                }
+                None => m.push_str(&format!("; expected the id of a {what} in this scope")),
+            }
+            let mut path = vec![base[0], base[1], K("filter"), K(key)];
+            if !single {
+                path.push(I(i));
+            }
+            self.err(s, &path, m);
         }
     }
 
