@@ -193,7 +193,7 @@ pub struct Anomaly {
     pub date: NaiveDate,
     pub observed: f64,
     pub expected: f64,
-    /// The range of values that would not have been flagged (`expected ±
+    /// Values strictly inside this range would not have been flagged (`expected ±
     /// widened threshold × scale` on the detector's scale, in the series' unit).
     pub expected_low: f64,
     pub expected_high: f64,
@@ -524,6 +524,28 @@ mod tests {
         let found = detect(&s, &Params::counts(), None);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].date, day(55));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_ranges_contain_expectations(
+            values in proptest::collection::vec(proptest::num::f64::ANY, 0..90),
+            kind in 0usize..4,
+        ) {
+            let s: Vec<Point> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Point::new(day(i as i64), *v))
+                .collect();
+            let params = [Params::default(), Params::counts(), Params::rates(), Params {
+                transform: Transform::None,
+                ..Params::default()
+            }][kind];
+            for a in detect(&s, &params, None) {
+                proptest::prop_assert!(a.expected_low <= a.expected_high);
+                proptest::prop_assert!(a.observed <= a.expected_low || a.observed >= a.expected_high);
+            }
+        }
     }
 
     #[test]

@@ -739,6 +739,29 @@ mod tests {
         assert_eq!(r.p_value, 1.0);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn u_statistics_are_consistent(
+            x in proptest::collection::vec(-50i32..50, 1..40),
+            y in proptest::collection::vec(-50i32..50, 1..40),
+        ) {
+            let x: Vec<f64> = x.into_iter().map(f64::from).collect();
+            let y: Vec<f64> = y.into_iter().map(f64::from).collect();
+            let a = mann_whitney_u(&x, &y, Method::Auto, true).unwrap();
+            let b = mann_whitney_u(&y, &x, Method::Auto, true).unwrap();
+            let pairs = x.len() as f64 * y.len() as f64;
+            proptest::prop_assert!((a.u1 + a.u2 - pairs).abs() < 1e-9);
+            proptest::prop_assert!((a.u1 - b.u2).abs() < 1e-9);
+            proptest::prop_assert!((0.0..=1.0).contains(&a.p_value));
+            proptest::prop_assert!((a.p_value - b.p_value).abs() < 1e-12);
+            // U counts pairs directly
+            let direct: f64 = x.iter().flat_map(|xi| y.iter().map(move |yi| {
+                if xi > yi { 1.0 } else if xi == yi { 0.5 } else { 0.0 }
+            })).sum();
+            proptest::prop_assert!((a.u1 - direct).abs() < 1e-9);
+        }
+    }
+
     #[test]
     fn effect_sizes() {
         assert_eq!(cliffs_delta(&[4.0, 5.0], &[1.0, 2.0]), Some(1.0));

@@ -21,7 +21,7 @@ use bearing_intent::catalog;
 use bearing_intent::expr::{self, Comparison};
 use bearing_intent::units::Comparator;
 use bearing_intent::{AdaptationRule, Duration, Intent, PlanChange, Scope, Strategy};
-use bearing_metrics::{DEFAULT_WINDOW, Dataset, MetricValue, evaluate};
+use bearing_metrics::{DEFAULT_WINDOW, Dataset, MetricValue, evaluate, format_value};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -49,6 +49,8 @@ pub struct ComparisonValue {
     /// First record ids behind the value.
     pub records: Vec<String>,
     pub records_total: usize,
+    /// The comparison as people read it: `dora.change_failure_rate(30d) = 25.0% > 15%`.
+    pub display: String,
 }
 
 /// A rule evaluated for one service.
@@ -105,7 +107,22 @@ fn services_in_scope<'a>(intent: &'a Intent, scope: &Scope) -> Vec<&'a str> {
 fn comparison_value(c: &Comparison, v: &MetricValue, window: Duration) -> ComparisonValue {
     let threshold = c.value.base_value();
     let usable = v.value.filter(|_| !v.too_few_samples);
+    let shown = v.value.map_or("no value".to_string(), |x| {
+        format_value(v.unit, x, Some(&c.value), v.currency.as_deref())
+    });
+    let few = if v.too_few_samples && v.value.is_some() {
+        " (too few samples)"
+    } else {
+        ""
+    };
+    let display = format!(
+        "{}({window}) = {shown}{few} {} {}",
+        c.metric,
+        c.cmp.symbol(),
+        c.value
+    );
     ComparisonValue {
+        display,
         metric: c.metric.clone(),
         window_seconds: window.as_secs(),
         cmp: c.cmp.symbol().to_string(),
@@ -156,17 +173,7 @@ fn describe(change: &PlanChange) -> String {
 fn fmt_values(values: &[ComparisonValue]) -> String {
     values
         .iter()
-        .map(|v| {
-            let val = v
-                .value
-                .map_or("no value".to_string(), |x| format!("{x:.4}"));
-            let few = if v.too_few_samples {
-                " (too few samples)"
-            } else {
-                ""
-            };
-            format!("{} = {val}{few} {} {}", v.metric, v.cmp, v.threshold)
-        })
+        .map(|v| v.display.as_str())
         .collect::<Vec<_>>()
         .join("; ")
 }

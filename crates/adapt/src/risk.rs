@@ -373,6 +373,12 @@ pub fn samples(
     (samples, history)
 }
 
+/// The history a new change is scored against (what [`samples`] builds,
+/// without the samples).
+pub fn history(intent: &Intent, events: &[Event], ds: &Dataset, now: DateTime<Utc>) -> History {
+    samples(intent, events, ds, now).1
+}
+
 /// A fitted model, stored as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskModel {

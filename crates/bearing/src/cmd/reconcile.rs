@@ -226,22 +226,9 @@ fn print_text(o: &ReconcileOutcome, before: &[bearing_events::DeliveryPlan]) {
         let vals: Vec<String> = c
             .values
             .iter()
-            .map(|v| {
-                format!(
-                    "{} = {} ({} samples)",
-                    v.metric,
-                    fmt_value(&v.metric, v.value),
-                    v.samples
-                )
-            })
+            .map(|v| format!("{} ({} samples)", v.display, v.samples))
             .collect();
-        println!(
-            "  {} / {}: {} [{}]",
-            c.rule,
-            c.service,
-            c.when,
-            vals.join("; ")
-        );
+        println!("  {} / {}: {}", c.rule, c.service, vals.join("; "));
     }
 }
 
