@@ -98,6 +98,14 @@ pub(crate) fn from_node<T: de::DeserializeOwned>(node: &Node) -> Result<T, Error
     T::deserialize(NodeDe { node, key: None })
 }
 
+/// Deserialises a `T` from the value of mapping key `key` (named in errors).
+pub(crate) fn from_value_of<T: de::DeserializeOwned>(node: &Node, key: &str) -> Result<T, Error> {
+    T::deserialize(NodeDe {
+        node,
+        key: Some(key),
+    })
+}
+
 struct NodeDe<'a> {
     node: &'a Node,
     /// The mapping key this node is the value of, for context in messages.
@@ -246,8 +254,8 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
         v: V,
     ) -> Result<V::Value, Error> {
         if !matches!(self.node.value, Value::Map(_)) && !self.node.is_null() {
-            let shown: Vec<&str> = fields.iter().copied().take(6).collect();
-            let exp = format!("a mapping with fields such as {}", one_of(shown));
+            let shown: Vec<String> = fields.iter().take(4).map(|f| format!("`{f}`")).collect();
+            let exp = format!("a mapping with fields such as {}", shown.join(", "));
             let e: Error = de::Error::invalid_type(self.unexpected(), &exp.as_str());
             return Err(self.locate(e));
         }

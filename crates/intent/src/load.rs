@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::de::{Error as DeError, from_node};
+use crate::de::{Error as DeError, from_node, from_value_of};
 use crate::model::Intent;
 use crate::suggest::{one_of, suggest};
 use crate::yaml::{self, Node, Value};
@@ -473,9 +473,12 @@ impl<'a> Builder<'a, '_, '_> {
 /// the rest of the item with them emptied.
 fn item_errors<T: DeserializeOwned>(section: &str, item: &Node, first: DeError) -> Vec<DeError> {
     use crate::model::{Build, Delivery, KeyResult, PlanChange, Scope, ServiceCost, Slo};
-    type Check = fn(&Node) -> Option<DeError>;
-    fn each<X: DeserializeOwned>(n: &Node) -> Option<DeError> {
-        from_node::<X>(n).err()
+    type Check = fn(&Node, Option<&str>) -> Option<DeError>;
+    fn each<X: DeserializeOwned>(n: &Node, key: Option<&str>) -> Option<DeError> {
+        match key {
+            Some(k) => from_value_of::<X>(n, k).err(),
+            None => from_node::<X>(n).err(),
+        }
     }
     let nested: &[(&str, bool, Check)] = match section {
         "services" => &[
@@ -505,11 +508,11 @@ fn item_errors<T: DeserializeOwned>(section: &str, item: &Node, first: DeError) 
         };
         match (&value.value, is_list) {
             (Value::Seq(items), true) => {
-                errors.extend(items.iter().filter_map(*check));
+                errors.extend(items.iter().filter_map(|i| check(i, None)));
             }
             // Not a list: the item itself reports the wrong type.
             (_, true) => continue,
-            _ => errors.extend(check(value)),
+            _ => errors.extend(check(value, key.scalar_text())),
         }
         value.value = if *is_list {
             Value::Seq(Vec::new())
