@@ -13,7 +13,7 @@
 //!   the same command again: stored events come back as duplicates.
 //! - Exit 1 when any file was rejected, 0 otherwise; 2 when the store fails.
 
-use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -151,25 +151,76 @@ enum Source {
 }
 
 impl Source {
-    fn open(&self, progress: &ProgressBar) -> std::io::Result<Box<dyn BufRead + Send>> {
+    fn len(&self) -> std::io::Result<u64> {
         Ok(match self {
-            Source::File(p) => Box::new(BufReader::with_capacity(
-                1 << 20,
-                progress.wrap_read(std::fs::File::open(p)?),
-            )),
-            Source::Memory(b) => Box::new(BufReader::new(
-                progress.wrap_read(std::io::Cursor::new(Shared(Arc::clone(b)))),
-            )),
+            Source::File(p) => std::fs::metadata(p)?.len(),
+            Source::Memory(b) => b.len() as u64,
         })
+    }
+
+    fn open(&self, progress: &ProgressBar) -> std::io::Result<Box<dyn BufRead + Send>> {
+        self.open_range(progress, 0, self.len()?)
+    }
+
+    /// The bytes in `[start, end)`.
+    fn open_range(
+        &self,
+        progress: &ProgressBar,
+        start: u64,
+        end: u64,
+    ) -> std::io::Result<Box<dyn BufRead + Send>> {
+        Ok(match self {
+            Source::File(p) => {
+                let mut f = std::fs::File::open(p)?;
+                f.seek(SeekFrom::Start(start))?;
+                Box::new(BufReader::with_capacity(
+                    1 << 20,
+                    progress.wrap_read(f.take(end.saturating_sub(start))),
+                ))
+            }
+            Source::Memory(b) => {
+                let end = usize::try_from(end).unwrap_or(usize::MAX).min(b.len());
+                let start = usize::try_from(start).unwrap_or(usize::MAX).min(end);
+                Box::new(BufReader::new(progress.wrap_read(std::io::Cursor::new(
+                    Shared(Arc::clone(b), start..end),
+                ))))
+            }
+        })
+    }
+
+    /// The offset just after the first newline at or after `at`, if within 1 MiB.
+    fn line_start_after(&self, at: u64) -> std::io::Result<Option<u64>> {
+        let mut buf = Vec::new();
+        self.open_range(&ProgressBar::hidden(), at, at + (1 << 20))?
+            .read_to_end(&mut buf)?;
+        Ok(buf
+            .iter()
+            .position(|b| *b == b'\n')
+            .map(|i| at + i as u64 + 1))
+    }
+
+    /// Newlines in `[0, end)`.
+    fn count_lines(&self, end: u64) -> std::io::Result<usize> {
+        let mut r = self.open_range(&ProgressBar::hidden(), 0, end)?;
+        let mut n = 0;
+        loop {
+            let buf = r.fill_buf()?;
+            if buf.is_empty() {
+                return Ok(n);
+            }
+            n += buf.iter().filter(|b| **b == b'\n').count();
+            let len = buf.len();
+            r.consume(len);
+        }
     }
 }
 
-/// Shared bytes that can back a cursor.
-struct Shared(Arc<Vec<u8>>);
+/// A range of shared bytes that can back a cursor.
+struct Shared(Arc<Vec<u8>>, std::ops::Range<usize>);
 
 impl AsRef<[u8]> for Shared {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        &self.0[self.1.clone()]
     }
 }
 
@@ -462,25 +513,9 @@ impl Ingest {
     ) -> anyhow::Result<FileReport> {
         let pb = self.progress.clone();
         let (src, c) = (source.clone(), ctx.clone());
-        let checked = tokio::task::spawn_blocking(move || -> Result<u64, Rejection> {
-            let reader = src
-                .open(&pb)
-                .map_err(|e| Rejection::message(format!("cannot read: {e}")))?;
-            let mut lines = JsonlReader::new(reader).with_context(&c);
-            let mut n = 0u64;
-            while let Some(item) = lines.next() {
-                let event = item.map_err(Rejection::parse)?;
-                let line = lines.line();
-                bearing_store::check_event(0, &event).map_err(|err| {
-                    Rejection::store(err, RecordRef::Line(line).to_string())
-                        .unwrap_or_else(|e| Rejection::message(e.to_string()))
-                })?;
-                n += 1;
-            }
-            Ok(n)
-        })
-        .await
-        .context("validation task failed")?;
+        let checked = tokio::task::spawn_blocking(move || validate(&src, &pb, &c, SPLIT_MIN_BYTES))
+            .await
+            .context("validation task failed")?;
         match checked {
             Ok(n) => report.events = n,
             Err(why) => return Ok(reject(report, why)),
@@ -564,6 +599,76 @@ impl Ingest {
     }
 }
 
+/// Inputs at least this large are validated by two threads, one per half.
+const SPLIT_MIN_BYTES: u64 = 32 << 20;
+
+/// Validates a whole JSONL source (parse and store checks), counting its events.
+/// Inputs of `split_min` bytes or more are validated by two threads.
+fn validate(
+    source: &Source,
+    pb: &ProgressBar,
+    ctx: &ParseContext,
+    split_min: u64,
+) -> Result<u64, Rejection> {
+    let cannot_read = |e: std::io::Error| Rejection::message(format!("cannot read: {e}"));
+    let size = source.len().map_err(cannot_read)?;
+    let split = if size >= split_min {
+        source.line_start_after(size / 2).map_err(cannot_read)?
+    } else {
+        None
+    };
+    let at = |line: usize, mut why: Rejection| {
+        if line > 0 {
+            why.record = Some(RecordRef::Line(line).to_string());
+        }
+        why
+    };
+    let Some(mid) = split else {
+        return validate_part(source, pb, ctx, 0, size).map_err(|(l, why)| at(l, why));
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let first = s.spawn(|| validate_part(source, pb, ctx, 0, mid));
+        let second = validate_part(source, pb, ctx, mid, size);
+        (first.join(), second)
+    });
+    let first = first.map_err(|_| Rejection::message("validation thread failed"))?;
+    match (first, second) {
+        (Err((l, why)), _) => Err(at(l, why)),
+        (Ok(_), Err((l, why))) => {
+            let before = source.count_lines(mid).map_err(cannot_read)?;
+            Err(at(if l > 0 { l + before } else { 0 }, why))
+        }
+        (Ok(a), Ok(b)) => Ok(a + b),
+    }
+}
+
+/// Validates the lines in `[start, end)`; an error carries its line counted
+/// from `start` (0 when no line is concerned).
+fn validate_part(
+    source: &Source,
+    pb: &ProgressBar,
+    ctx: &ParseContext,
+    start: u64,
+    end: u64,
+) -> Result<u64, (usize, Rejection)> {
+    let reader = source
+        .open_range(pb, start, end)
+        .map_err(|e| (0, Rejection::message(format!("cannot read: {e}"))))?;
+    let mut lines = JsonlReader::new(reader).with_context(ctx);
+    let mut n = 0u64;
+    while let Some(item) = lines.next() {
+        let line = lines.line();
+        let event = item.map_err(|err| (line, Rejection::parse(err)))?;
+        bearing_store::check_event(0, &event).map_err(|err| {
+            let why = Rejection::store(err, String::new())
+                .unwrap_or_else(|e| Rejection::message(e.to_string()));
+            (line, why)
+        })?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 fn reject(mut report: FileReport, why: Rejection) -> FileReport {
     report.status = "rejected";
     report.rejection = Some(why);
@@ -600,6 +705,42 @@ fn is_jsonl(head: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn line(i: usize) -> String {
+        format!(
+            r#"{{"id":"e{i}","source":"t","time":"2026-01-01T00:00:00Z","kind":"metric_point","data":{{"name":"m","value":{i}}}}}"#
+        )
+    }
+
+    #[test]
+    fn split_validation_counts_and_names_the_bad_line() {
+        let ctx = ParseContext::new(chrono::Utc::now());
+        let pb = ProgressBar::hidden();
+        let mut lines: Vec<String> = (1..=1000).map(line).collect();
+        let good = Source::Memory(Arc::new((lines.join("\n") + "\n").into_bytes()));
+        for split_min in [0, u64::MAX] {
+            assert_eq!(validate(&good, &pb, &ctx, split_min).unwrap(), 1000);
+        }
+        // Bad lines in the first and in the second half are named by their line in the file.
+        for bad in [17, 901] {
+            let saved = std::mem::replace(
+                &mut lines[bad - 1],
+                line(bad).replace(r#""id":"#, r#""idx":"#),
+            );
+            let input = Source::Memory(Arc::new((lines.join("\n") + "\n").into_bytes()));
+            for split_min in [0, u64::MAX] {
+                let why = validate(&input, &pb, &ctx, split_min).unwrap_err();
+                assert_eq!(why.record, Some(format!("line {bad}")), "{why}");
+            }
+            lines[bad - 1] = saved;
+        }
+        // An empty id passes the parser but not the store's checks.
+        lines[599] = line(600).replace(r#""id":"e600""#, r#""id":"""#);
+        let input = Source::Memory(Arc::new((lines.join("\n") + "\n").into_bytes()));
+        let why = validate(&input, &pb, &ctx, 0).unwrap_err();
+        assert_eq!(why.record.as_deref(), Some("line 600"));
+        assert_eq!(why.field.as_deref(), Some("id"));
+    }
 
     #[test]
     fn jsonl_is_told_from_a_pretty_object() {
