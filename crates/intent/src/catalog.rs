@@ -152,7 +152,7 @@ pub const METRICS: &[MetricDef] = &[
         ORG_TEAM_SERVICE,
         &["provider", "service_category"],
         true,
-        "effective cost attributed through the intent's cost match over the current calendar month (UTC)"
+        "effective cost attributed through the intent's cost match over the current calendar month (in settings.timezone)"
     ),
     metric!(
         "cost.daily",
@@ -161,7 +161,7 @@ pub const METRICS: &[MetricDef] = &[
         ORG_TEAM_SERVICE,
         &["provider", "service_category"],
         true,
-        "effective cost attributed through the intent's cost match on the last complete day"
+        "effective cost attributed through the intent's cost match on the last complete day (in settings.timezone)"
     ),
     metric!(
         "cost.forecast",
@@ -206,7 +206,7 @@ pub const METRICS: &[MetricDef] = &[
         ORG_TEAM_SERVICE,
         &[],
         true,
-        "days in the window whose cost falls outside the seasonal baseline's expected range"
+        "days in the window whose cost lies more than 3 robust deviations (1.4826 x MAD, at least 5% of the median) from the median of the 28 days before"
     ),
     metric!(
         "security.open_findings",
