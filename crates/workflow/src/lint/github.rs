@@ -93,6 +93,7 @@ pub(super) fn lint(root: &Node, opts: &LintOptions<'_>, ctx: &RepoContext, sink:
     let service: Option<&Service> = opts.intent.and_then(|i| service_of(i, sink.file, root));
 
     pinning(jobs, sink);
+    injection(jobs, sink);
     permissions(root, jobs, jobs_key, sink);
     pr_target(root, jobs, trig.as_ref(), sink);
 
@@ -325,6 +326,65 @@ fn pr_target(root: &Node, jobs: &Node, trig: Option<&(Pos, Vec<String>)>, sink: 
                     ),
                 );
             }
+        }
+    }
+}
+
+/// Event fields an outsider can set (GitHub's list of untrusted inputs).
+const UNTRUSTED: &[&str] = &[
+    "github.event.issue.title",
+    "github.event.issue.body",
+    "github.event.pull_request.title",
+    "github.event.pull_request.body",
+    "github.event.comment.body",
+    "github.event.review.body",
+    "github.event.review_comment.body",
+    "github.event.discussion.title",
+    "github.event.discussion.body",
+    "github.event.pages",
+    "github.event.head_commit.message",
+    "github.event.head_commit.author.email",
+    "github.event.head_commit.author.name",
+    "github.event.commits",
+    "github.event.pull_request.head.ref",
+    "github.event.pull_request.head.label",
+    "github.event.pull_request.head.repo.default_branch",
+    "github.event.workflow_run.head_branch",
+    "github.event.workflow_run.head_commit.message",
+    "github.head_ref",
+];
+
+/// The untrusted field used inside a `${{ }}` of the text, if any.
+fn untrusted_expression(text: &str) -> Option<&'static str> {
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        let after = &rest[start + 3..];
+        let end = after.find("}}").unwrap_or(after.len());
+        let expr = after[..end].replace(' ', "");
+        if let Some(u) = UNTRUSTED.iter().find(|u| expr.contains(*u)) {
+            return Some(u);
+        }
+        rest = &after[end..];
+    }
+    None
+}
+
+fn injection(jobs: &Node, sink: &mut Sink<'_>) {
+    for (key, job) in jobs.entries() {
+        for step in steps(job) {
+            let Some(run) = step.get("run") else { continue };
+            let Some(field) = run.as_str().and_then(untrusted_expression) else {
+                continue;
+            };
+            sink.push(
+                Rule::ScriptInjection,
+                Severity::Error,
+                run.pos,
+                format!(
+                    "job `{}` splices `{field}` into a shell script; anyone who can set it can run commands with the job's token: pass it through `env:` and quote the variable",
+                    key.as_str().unwrap_or("")
+                ),
+            );
         }
     }
 }

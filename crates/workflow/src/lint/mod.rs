@@ -46,10 +46,12 @@ pub enum Rule {
     PrTargetCheckout,
     /// No `permissions:` so the token gets the repository default (often write-all).
     MissingPermissions,
+    /// Attacker-controlled event text spliced into a `run:` script.
+    ScriptInjection,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 10] = [
         Rule::Syntax,
         Rule::NoGate,
         Rule::NoScan,
@@ -59,6 +61,7 @@ impl Rule {
         Rule::UnpinnedAction,
         Rule::PrTargetCheckout,
         Rule::MissingPermissions,
+        Rule::ScriptInjection,
     ];
 
     pub fn id(self) -> &'static str {
@@ -72,6 +75,7 @@ impl Rule {
             Rule::UnpinnedAction => "unpinned-action",
             Rule::PrTargetCheckout => "pr-target-checkout",
             Rule::MissingPermissions => "missing-permissions",
+            Rule::ScriptInjection => "script-injection",
         }
     }
 
@@ -102,6 +106,9 @@ impl Rule {
             }
             Rule::MissingPermissions => {
                 "Without `permissions:` the job token gets the repository default, often read-write on everything."
+            }
+            Rule::ScriptInjection => {
+                "Text an outsider controls (titles, bodies, branch names, commit messages) must reach a script through `env:`, never `${{ }}` inside `run:`."
             }
         }
     }

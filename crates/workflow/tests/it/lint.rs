@@ -327,3 +327,26 @@ jobs:
         f[0].message
     );
 }
+
+#[test]
+fn untrusted_text_in_run_is_script_injection() {
+    let wf = "\
+on: issues
+permissions: {}
+jobs:
+  triage:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo \"${{ github.event.issue.title }}\"
+      - run: echo \"$TITLE\"
+        env:
+          TITLE: ${{ github.event.issue.title }}
+";
+    let f = lint_str(
+        Path::new(".github/workflows/t.yml"),
+        wf,
+        &LintOptions::default(),
+    );
+    assert_eq!(ids(&f), vec![(7, "script-injection")]);
+    assert_eq!(f[0].column, 14);
+}
