@@ -343,7 +343,14 @@ pub fn pipeline_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     let gl = path.join(".gitlab-ci.yml");
     if gl.is_file() {
+        let includes = local_includes(&gl);
         files.push(gl);
+        for inc in includes {
+            let p = path.join(inc.trim_start_matches('/'));
+            if p.is_file() && !files.contains(&p) {
+                files.push(p);
+            }
+        }
     }
     let gh = path.join(".github").join("workflows");
     let dir = if gh.is_dir() { gh } else { path.to_path_buf() };
@@ -372,6 +379,37 @@ pub fn pipeline_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
         });
     }
     Ok(files)
+}
+
+/// The `include: local:` files of a GitLab pipeline (plain paths, no globs).
+fn local_includes(file: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return Vec::new();
+    };
+    let Ok(docs) = yaml::parse(&text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for doc in &docs {
+        let Some(inc) = doc.get("include") else {
+            continue;
+        };
+        let items: Vec<&Node> = match inc.as_seq() {
+            Some(items) => items.iter().collect(),
+            None => vec![inc],
+        };
+        for item in items {
+            let local = match item.as_str() {
+                Some(s) if !s.contains("://") => Some(s),
+                Some(_) => None,
+                None => item.get("local").and_then(Node::as_str),
+            };
+            if let Some(l) = local.filter(|l| !l.contains('*')) {
+                out.push(l.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Lints a file or folder; files are read once, repository facts (a scan

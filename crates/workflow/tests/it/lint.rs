@@ -33,6 +33,10 @@ fn generated_pipelines_lint_clean_against_their_intent() {
                 let findings = lint_str(&p, &f.contents, &opts);
                 assert!(findings.is_empty(), "{}: {findings:#?}", p.display());
             }
+            // The folder as a user lints it: GitLab's included files are followed.
+            let files = bearing_workflow::lint::pipeline_files(dir.path()).unwrap();
+            assert!(files.len() >= 3, "{files:?}");
+            assert!(lint_path(dir.path(), &opts).unwrap().is_empty());
         }
     }
 }
