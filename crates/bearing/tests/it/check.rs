@@ -1,0 +1,323 @@
+//! CLI tests for `bearing check`, `policy` and `decision`: the issue's
+//! "done when" as a new user would run it in CI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bearing(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bearing"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("BEARING_INTENT")
+        .env_remove("BEARING_DATABASE")
+        .env_remove("BEARING_SERVER")
+        .output()
+        .unwrap()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn data(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../guard/tests/data")
+        .join(file)
+}
+
+const INTENT: &str = r#"version: 1
+teams: [{id: payments}]
+services:
+  - {id: checkout, team: payments, environments: [staging, production]}
+objectives:
+  - id: least-privilege
+    layer: security
+    key_results: [{metric: security.findings_past_sla, target: "<= 0"}]
+guardrails:
+  - {id: no-iam-wildcards, kind: iam_least_privilege, protects: least-privilege}
+  - {id: freeze, kind: error_budget}
+"#;
+
+fn org(extra: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("bearing.yaml"), format!("{INTENT}{extra}")).unwrap();
+    for f in ["iam_star.json", "iam_clean.json"] {
+        std::fs::copy(data(f), tmp.path().join(f)).unwrap();
+    }
+    tmp
+}
+
+fn waiver(days_from_today: i64) -> String {
+    let expires = chrono::Utc::now().date_naive() + chrono::Duration::days(days_from_today);
+    format!(
+        "waivers:\n  - {{guardrail: no-iam-wildcards, owner: alice, reason: migration, ticket: SEC-42, expires: {expires}}}\n"
+    )
+}
+
+#[test]
+fn iam_star_is_denied_clean_plan_allowed_in_text_and_sarif() {
+    let tmp = org("");
+    let o = bearing(
+        &["check", "--plan", "iam_star.json", "--no-log"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let text = out(&o);
+    assert!(
+        text.contains("DENY    iam_star.json:14:21: aws_iam_policy.deployer allows `iam:*`"),
+        "{text}"
+    );
+    assert!(text.contains("fix: "), "{text}");
+
+    let o = bearing(
+        &[
+            "check",
+            "--plan",
+            "iam_star.json",
+            "--output",
+            "sarif",
+            "--no-log",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["ruleId"],
+        "no-iam-wildcards/iam_wildcard_action"
+    );
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "iam_star.json"
+    );
+
+    let o = bearing(
+        &["check", "--plan", "iam_clean.json", "--no-log"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).starts_with("ALLOW"));
+    for format in ["junit", "github", "json"] {
+        let o = bearing(
+            &[
+                "check",
+                "--plan",
+                "iam_star.json",
+                "--output",
+                format,
+                "--no-log",
+            ],
+            tmp.path(),
+        );
+        assert_eq!(o.status.code(), Some(1), "{format}");
+    }
+    let o = bearing(
+        &[
+            "check",
+            "--plan",
+            "iam_star.json",
+            "--output",
+            "github",
+            "--no-log",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out(&o).contains(
+            "::error title=no-iam-wildcards/iam_wildcard_action,file=iam_star.json,line=14,col=21::"
+        ),
+        "{}",
+        out(&o)
+    );
+}
+
+#[test]
+fn a_waiver_flips_to_allow_and_back_when_it_expires() {
+    let tmp = org(&waiver(30));
+    let o = bearing(
+        &["check", "--plan", "iam_star.json", "--no-log"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("waived by alice"), "{}", out(&o));
+
+    let tmp = org(&waiver(-1));
+    let o = bearing(
+        &["check", "--plan", "iam_star.json", "--no-log"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out(&o).contains("EXPIRED waiver for `no-iam-wildcards`"),
+        "{}",
+        out(&o)
+    );
+}
+
+#[test]
+fn error_budget_freeze_blocks_normal_deploys_and_lets_hotfixes_through() {
+    let tmp = org("");
+    std::fs::write(
+        tmp.path().join("outcomes.json"),
+        r#"{"generated_at": "2026-11-26T00:00:00Z", "services": {"checkout": {"error_budget_remaining": 0.0}}}"#,
+    )
+    .unwrap();
+    let o = bearing(
+        &["check", "--outcomes", "outcomes.json", "--no-log"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("deployment frozen"), "{}", out(&o));
+    let o = bearing(
+        &[
+            "check",
+            "--outcomes",
+            "outcomes.json",
+            "--label",
+            "hotfix",
+            "--no-log",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).starts_with("WARN"), "{}", out(&o));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let tmp = org("");
+    let o = bearing(&["check", "--plan", "missing.json", "--no-log"], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("missing.json"), "{}", err(&o));
+    let o = bearing(&["check", "--check", "tests", "--no-log"], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    let o = bearing(
+        &["check", "--server", "http://127.0.0.1:9", "--no-log"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(3), "fails closed: {}", err(&o));
+    let o = bearing(
+        &[
+            "check",
+            "--server",
+            "http://127.0.0.1:9",
+            "--on-server-error",
+            "local",
+            "--plan",
+            "iam_star.json",
+            "--no-log",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+}
+
+#[test]
+fn policy_show_and_test() {
+    let tmp = org("");
+    let o = bearing(&["policy", "show", "no-iam-wildcards"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("package bearing.guardrails.g0"));
+    assert!(out(&o).contains("\"wildcard_actions\": true"));
+    let o = bearing(&["policy", "show", "nope"], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+
+    let dir = tmp.path().join("policy");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("labels.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tnot input.metadata.labels.app\n\tmsg := \"no app label\"\n}\n\nwarn contains \"big\" if input.spec.replicas > 10\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("labels_test.rego"),
+        "package main\n\nimport rego.v1\n\ntest_missing_label if {\n\tcount(deny) == 1 with input as {\"metadata\": {}}\n}\n\ntest_label_present if {\n\tcount(deny) == 0 with input as {\"metadata\": {\"labels\": {\"app\": \"x\"}}}\n}\n",
+    )
+    .unwrap();
+    let o = bearing(&["policy", "test", "policy"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    assert!(out(&o).contains("2 passed, 0 failed"), "{}", out(&o));
+    assert!(out(&o).contains("labels.rego"), "{}", out(&o));
+    std::fs::write(
+        dir.join("fail_test.rego"),
+        "package main\n\nimport rego.v1\n\ntest_wrong if {\n\tcount(deny) == 2 with input as {\"metadata\": {}}\n}\n",
+    )
+    .unwrap();
+    let o = bearing(&["policy", "test", "policy"], tmp.path());
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(
+        out(&o).contains("FAIL  data.main.test_wrong"),
+        "{}",
+        out(&o)
+    );
+}
+
+#[test]
+fn decisions_are_logged_shown_replayed_and_shadowed() {
+    let tmp = org("");
+    let db = tmp.path().join("bearing.db");
+    let url = format!("sqlite://{}", db.display());
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(bearing_store::open(&url))
+        .unwrap();
+    let o = bearing(
+        &["--database", &url, "check", "--plan", "iam_star.json"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let o = bearing(
+        &["--database", &url, "decision", "list", "--output", "json"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let list: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["result"], "deny");
+    assert!(
+        list[0]["input_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let id = list[0]["id"].as_str().unwrap().to_string();
+
+    let o = bearing(&["--database", &url, "decision", "show", &id], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("allows `iam:*`"), "{}", out(&o));
+    let o = bearing(&["--database", &url, "decision", "replay", &id], tmp.path());
+    assert!(
+        out(&o).contains("deny = deny") && out(&o).contains("no difference"),
+        "{}",
+        out(&o)
+    );
+
+    // A new policy revision with a waiver: shadow lists the decision that would flip.
+    let newer = tmp.path().join("next");
+    std::fs::create_dir(&newer).unwrap();
+    std::fs::write(
+        newer.join("bearing.yaml"),
+        format!("{INTENT}{}", waiver(30)),
+    )
+    .unwrap();
+    let o = bearing(
+        &["--database", &url, "policy", "shadow", "--policies", "next"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        out(&o).contains(&format!("{id}: deny → allow")),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        out(&o).contains("1 of 1 decision(s) would change"),
+        "{}",
+        out(&o)
+    );
+}
