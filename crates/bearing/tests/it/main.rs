@@ -3,4 +3,5 @@ mod adapt;
 mod workflow;
 mod ingest;
 mod report;
+mod check;
 mod serve;
