@@ -57,13 +57,16 @@ pub struct FindingRecord {
 #[derive(Default)]
 pub(crate) struct Strs {
     buf: String,
-    ends: Vec<usize>,
+    ends: Vec<u32>,
 }
 
 impl Strs {
+    /// Appends a string; past 4 GiB of text further strings are kept empty.
     pub fn push(&mut self, s: &str) -> u32 {
-        self.buf.push_str(s);
-        self.ends.push(self.buf.len());
+        if self.buf.len() + s.len() <= u32::MAX as usize {
+            self.buf.push_str(s);
+        }
+        self.ends.push(self.buf.len() as u32);
         (self.ends.len() - 1) as u32
     }
     pub fn get(&self, i: u32) -> &str {
@@ -71,8 +74,8 @@ impl Strs {
         if i >= self.ends.len() {
             return "";
         }
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.buf[start..self.ends[i]]
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.buf.get(start..self.ends[i] as usize).unwrap_or("")
     }
 }
 
@@ -752,7 +755,12 @@ impl Dataset {
                 let rec = DeployRec {
                     time: d.finished_at.map_or(time, ts),
                     ev,
-                    dep_id: self.dep_ids.push(&d.deployment_id),
+                    // NONE: the deployment id is the event id (no second copy).
+                    dep_id: if d.deployment_id == e.id {
+                        NONE
+                    } else {
+                        self.dep_ids.push(&d.deployment_id)
+                    },
                     head,
                     commits: (start, d.commits.len() as u32),
                     ok: d.status == Status::Success,
@@ -1086,7 +1094,7 @@ impl Dataset {
                     .collect()
             })
             .unwrap_or_default();
-        self.decisions.push(DecisionRow {
+        let row = DecisionRow {
             time: ts(d.time),
             svc,
             env,
@@ -1094,9 +1102,15 @@ impl Dataset {
             waived,
             guardrails,
             id: d.id.clone(),
-        });
-        self.decisions
-            .sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        };
+        // Kept sorted by (time, id); appends are the common case.
+        let at = self
+            .decisions
+            .partition_point(|x| (x.time, &x.id) <= (row.time, &row.id));
+        if at > 0 && self.decisions[at - 1].id == row.id {
+            return;
+        }
+        self.decisions.insert(at, row);
     }
 
     /// Fix time of a finding: known, or the first later scan of its target

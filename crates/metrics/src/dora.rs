@@ -239,9 +239,9 @@ pub(crate) fn derive(ds: &mut Dataset, s: u32, data: &mut SvcData) {
 }
 
 fn find_deploy(ds: &Dataset, t: &Track, id: &str) -> Option<usize> {
-    t.deploys
-        .iter()
-        .position(|d| d.ok && (ds.dep_ids.get(d.dep_id) == id || ds.id(d.ev) == id))
+    t.deploys.iter().position(|d| {
+        d.ok && ((d.dep_id != NONE && ds.dep_ids.get(d.dep_id) == id) || ds.id(d.ev) == id)
+    })
 }
 
 fn mark(t: &mut Track, i: usize, cause: Cause, time: Ts, ev: u32) {

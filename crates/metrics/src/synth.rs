@@ -5,8 +5,11 @@
 //! a linear main line, so ancestry is known), a pipeline run, a staging
 //! deployment and a production deployment; about 5% of production
 //! deployments are rolled back and 3% are followed by an incident. Every
-//! service also reports one cost row, one good/total SLO pair and one
-//! business point per day. Events are streamed to a callback, never held,
+//! service also reports one cost row a day and good/total SLO and business
+//! points: once a day, or more often when the requested volume exceeds
+//! [`MAX_CYCLES`] delivery cycles per service and day (ten million events
+//! over 500 services and 90 days is 8 cycles and ~60 point triples a day,
+//! rather than an implausible 50 production deployments a day). Events are streamed to a callback, never held,
 //! so ten million of them need no more memory than the [`crate::Dataset`].
 
 use std::collections::BTreeMap;
@@ -40,6 +43,9 @@ impl SynthConfig {
         self.start() + Duration::days(i64::from(self.days))
     }
 }
+
+/// Most delivery cycles (change, run, two deployments) per service and day.
+pub const MAX_CYCLES: f64 = 8.0;
 
 /// splitmix64.
 struct Rng(u64);
@@ -143,8 +149,13 @@ fn event(id: String, time: DateTime<Utc>, svc: &str, env: Option<&str>, payload:
 pub fn generate(cfg: &SynthConfig, mut sink: impl FnMut(Event)) -> usize {
     let mut count = 0usize;
     let per_svc_day = cfg.events as f64 / (cfg.services.max(1) as f64 * f64::from(cfg.days.max(1)));
-    // 4 fixed events per day; a cycle is ~4.25 events.
-    let cycles_per_day = ((per_svc_day - 4.0) / 4.25).max(0.1);
+    // 4 fixed events per day and ~4.25 per delivery cycle, at most
+    // `MAX_CYCLES` cycles a day; beyond that the SLI and business series get
+    // finer (a good/total/business triple every 24h / `points_per_day`).
+    let cycles_per_day = ((per_svc_day - 4.0) / 4.25).clamp(0.1, MAX_CYCLES);
+    let points_per_day = ((per_svc_day - 1.0 - 4.25 * cycles_per_day) / 3.0)
+        .round()
+        .max(1.0) as u32;
     let start = cfg.start();
     for s in 0..cfg.services {
         let name = service_name(s);
@@ -315,33 +326,36 @@ pub fn generate(cfg: &SynthConfig, mut sink: impl FnMut(Event)) -> usize {
                     tags,
                 }),
             ));
-            let total = 100_000.0 + (r.below(20_000) as f64);
-            let good = total - (r.below(600) as f64);
-            let noon = day + Duration::hours(12);
-            for (metric, v) in [("http_ok", good), ("http_total", total)] {
+            for k in 0..points_per_day {
+                let total = 100_000.0 / f64::from(points_per_day) + (r.below(2_000) as f64);
+                let good = total - (r.below(60) as f64);
+                let at =
+                    day + Duration::seconds(i64::from(k) * 86_400 / i64::from(points_per_day) + 1);
+                for (metric, v) in [("http_ok", good), ("http_total", total)] {
+                    emit(event(
+                        format!("{name}:{metric}:{d}:{k}"),
+                        at,
+                        &name,
+                        None,
+                        Payload::MetricPoint(MetricPoint {
+                            name: metric.into(),
+                            value: v,
+                            dimensions: BTreeMap::new(),
+                        }),
+                    ));
+                }
                 emit(event(
-                    format!("{name}:{metric}:{d}"),
-                    noon,
+                    format!("{name}:conv:{d}:{k}"),
+                    at,
                     &name,
                     None,
                     Payload::MetricPoint(MetricPoint {
-                        name: metric.into(),
-                        value: v,
+                        name: "conversion".into(),
+                        value: 0.03 + 0.004 * r.unit(),
                         dimensions: BTreeMap::new(),
                     }),
                 ));
             }
-            emit(event(
-                format!("{name}:conv:{d}"),
-                noon,
-                &name,
-                None,
-                Payload::MetricPoint(MetricPoint {
-                    name: "conversion".into(),
-                    value: 0.03 + 0.004 * r.unit(),
-                    dimensions: BTreeMap::new(),
-                }),
-            ));
         }
     }
     count
