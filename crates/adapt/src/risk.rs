@@ -112,7 +112,10 @@ struct DeployRec {
 /// labelled production deployments.
 #[derive(Debug, Clone, Default)]
 pub struct History {
+    /// Per service, sorted by time.
     deploys: BTreeMap<String, Vec<DeployRec>>,
+    /// Every failed deployment, sorted by time.
+    failed: Vec<DeployRec>,
     tiers: HashMap<String, Tier>,
     tz: Option<chrono_tz::Tz>,
 }
@@ -147,31 +150,31 @@ impl History {
         strategy: Option<&str>,
     ) -> Vec<f64> {
         let empty = Vec::new();
-        let deps = self.deploys.get(service).unwrap_or(&empty);
+        let deps = self.deploys.get(service).unwrap_or(&empty); // sorted by time
         let known_until = time - chrono::Duration::days(1);
         let from30 = time - chrono::Duration::days(30);
-        let (mut n30, mut f30) = (0.0, 0.0);
-        for d in deps
-            .iter()
-            .filter(|d| d.time >= from30 && d.time <= known_until)
-        {
-            n30 += 1.0;
-            if d.failed {
-                f30 += 1.0;
-            }
-        }
+        let (lo, hi) = (
+            deps.partition_point(|d| d.time < from30),
+            deps.partition_point(|d| d.time <= known_until),
+        );
+        let window = &deps[lo..hi.max(lo)];
+        let n30 = window.len() as f64;
+        let f30 = window.iter().filter(|d| d.failed).count() as f64;
         let from90 = time - chrono::Duration::days(90);
         let author_failures = if authors.is_empty() {
             0.0
         } else {
-            self.deploys
-                .values()
-                .flatten()
-                .filter(|d| d.failed && d.time >= from90 && d.time <= known_until)
+            let (lo, hi) = (
+                self.failed.partition_point(|d| d.time < from90),
+                self.failed.partition_point(|d| d.time <= known_until),
+            );
+            self.failed[lo..hi.max(lo)]
+                .iter()
                 .filter(|d| !d.authors.is_disjoint(authors))
                 .count() as f64
         };
-        let prev = deps.iter().rev().find(|d| d.time < time).map(|d| d.time);
+        let before = deps.partition_point(|d| d.time < time);
+        let prev = before.checked_sub(1).map(|i| deps[i].time);
         let hours_since = prev.map_or(24.0 * 30.0, |p| (time - p).num_minutes() as f64 / 60.0);
         let (hour, weekday) = match &self.tz {
             Some(tz) => {
@@ -248,6 +251,19 @@ pub fn samples(
             }
         }
     }
+    // per service: (merge time, change index), sorted
+    let mut changes_of_service: HashMap<&str, Vec<(DateTime<Utc>, usize)>> = HashMap::new();
+    for (i, e) in changes.iter().enumerate() {
+        if let (Some(svc), Payload::Change(c)) = (e.service.as_deref(), &e.payload) {
+            changes_of_service
+                .entry(svc)
+                .or_default()
+                .push((c.merged_at.unwrap_or(e.time), i));
+        }
+    }
+    for list in changes_of_service.values_mut() {
+        list.sort();
+    }
     let earliest = events.iter().map(|e| e.time).min().unwrap_or(now);
     let span = Duration::from_secs(((now - earliest).num_seconds().max(0) as u64) + 86_400);
     let mut history = History {
@@ -303,19 +319,12 @@ pub fn samples(
             .collect();
         if linked.is_empty() {
             let since = last_deploy.get(&service).copied();
-            linked = changes
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.service.as_deref() == Some(service.as_str()))
-                .filter(|(_, e)| {
-                    let t = match &e.payload {
-                        Payload::Change(c) => c.merged_at.unwrap_or(e.time),
-                        _ => e.time,
-                    };
-                    t <= time && since.is_none_or(|s| t > s)
-                })
-                .map(|(i, _)| i)
-                .collect();
+            if let Some(list) = changes_of_service.get(service.as_str()) {
+                // changes merged in (previous deployment, this deployment]
+                let lo = since.map_or(0, |s| list.partition_point(|(t, _)| *t <= s));
+                let hi = list.partition_point(|(t, _)| *t <= time);
+                linked = list[lo..hi.max(lo)].iter().map(|(_, i)| *i).collect();
+            }
         }
         last_deploy.insert(service.clone(), time);
         let (mut lines, mut files) = (0.0, 0.0);
@@ -343,6 +352,13 @@ pub fn samples(
         });
     }
     for r in &raws {
+        if r.failed {
+            history.failed.push(DeployRec {
+                time: r.time,
+                failed: true,
+                authors: r.authors.clone(),
+            });
+        }
         history
             .deploys
             .entry(r.service.clone())
