@@ -117,3 +117,34 @@ pub fn run_tests(dir: &Path) -> Result<TestReport, GuardError> {
         },
     })
 }
+
+/// Evaluates `query` over the policies in `dir` with `input`, `repeat` times on
+/// a prepared engine (as `opa eval` would, for timing); returns the result of
+/// the last evaluation and each evaluation's duration.
+pub fn eval_repeated(
+    dir: &Path,
+    input: serde_json::Value,
+    query: &str,
+    repeat: usize,
+) -> Result<(serde_json::Value, Vec<std::time::Duration>), GuardError> {
+    let files = conftest::rego_files(dir)?;
+    let (mut engine, _) = conftest::load_engine(&files, None)?;
+    let input = regorus::Value::from(input);
+    let mut times = Vec::with_capacity(repeat);
+    let mut last = serde_json::Value::Null;
+    for _ in 0..repeat.max(1) {
+        let started = std::time::Instant::now();
+        engine.set_input(input.clone());
+        let r = engine
+            .eval_query(query.to_string(), false)
+            .map_err(|e| GuardError::Eval(e.to_string()))?;
+        times.push(started.elapsed());
+        last = r
+            .result
+            .first()
+            .and_then(|r| r.expressions.first())
+            .and_then(|e| serde_json::to_value(&e.value).ok())
+            .unwrap_or(serde_json::Value::Null);
+    }
+    Ok((last, times))
+}

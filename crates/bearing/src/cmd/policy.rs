@@ -27,6 +27,20 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         output: Output,
     },
+    /// Evaluate a query over a folder of policies with an input (like `opa eval`), optionally timed.
+    Eval {
+        /// Folder (or file) of .rego policies.
+        dir: PathBuf,
+        /// Input JSON or YAML file (the first document).
+        #[arg(long)]
+        input: PathBuf,
+        /// Query, e.g. `data.main.deny`.
+        #[arg(long, default_value = "data.main")]
+        query: String,
+        /// Evaluate this many times and print latency percentiles to stderr.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+    },
     /// Re-evaluate logged decisions with new policies and list what would change.
     Shadow {
         /// A folder (or file) with a new intent, or a folder of .rego policies
@@ -111,6 +125,41 @@ pub fn run(cmd: Command, g: &Global) -> anyhow::Result<ExitCode> {
                 bail!(
                     "no guardrail `{id}` (expected one of: {})",
                     known.join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            dir,
+            input,
+            query,
+            repeat,
+        } => {
+            let bytes = std::fs::read(&input)
+                .with_context(|| format!("cannot read input `{}`", input.display()))?;
+            let doc = bearing_guard::Attachment::from_manifest_bytes(
+                &input.display().to_string(),
+                &bytes,
+            )?;
+            let value = match doc.content {
+                serde_json::Value::Array(mut docs) if docs.len() == 1 => docs.remove(0),
+                other => other,
+            };
+            let (result, mut times) =
+                bearing_guard::testing::eval_repeated(&dir, value, &query, repeat)?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            if repeat > 1 {
+                times.sort_unstable();
+                let p = |q: f64| {
+                    times[((times.len() as f64 * q) as usize).min(times.len() - 1)].as_secs_f64()
+                        * 1e6
+                };
+                eprintln!(
+                    "{} evaluations: p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs",
+                    times.len(),
+                    p(0.5),
+                    p(0.99),
+                    times.iter().map(|t| t.as_secs_f64()).sum::<f64>() * 1e6 / times.len() as f64
                 );
             }
             Ok(ExitCode::SUCCESS)
