@@ -37,6 +37,20 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU seconds (user + system) this process has used: the measure that a
+/// busy, shared machine does not inflate.
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 struct Exporter {
     commits: std::io::BufWriter<std::fs::File>,
     deploys: std::io::BufWriter<std::fs::File>,
@@ -129,10 +143,13 @@ fn main() {
 
     // Generation alone, to separate its cost from the engine's.
     let t0 = Instant::now();
+    let c0 = cpu_s();
     let generated = synth::generate(&cfg, |e| {
         std::hint::black_box(e);
     });
     let gen_s = t0.elapsed().as_secs_f64();
+    let gen_cpu = cpu_s() - c0;
+    let c0 = cpu_s();
 
     let t0 = Instant::now();
     let mut ds = Dataset::empty(&intent);
@@ -146,14 +163,19 @@ fn main() {
     });
     let ingest_s = t0.elapsed().as_secs_f64();
     drop(exporter);
+    let ingest_cpu = cpu_s() - c0;
     let t0 = Instant::now();
+    let c0 = cpu_s();
     ds.rebuild_all();
     let index_s = t0.elapsed().as_secs_f64();
+    let index_cpu = cpu_s() - c0;
 
     let t0 = Instant::now();
+    let c0 = cpu_s();
     let card = scorecard(&intent, &ds, now, ScorecardFilter::default());
     let out = outcomes(&intent, &ds, now);
     let scorecard_s = t0.elapsed().as_secs_f64();
+    let scorecard_cpu = cpu_s() - c0;
     std::hint::black_box((&card, &out));
 
     if let Some(dir) = &export {
@@ -250,12 +272,13 @@ fn main() {
     let refresh_s = t0.elapsed().as_secs_f64();
 
     println!(
-        "{{\"events\": {generated}, \"services\": {services}, \"days\": {days}, \"generate_s\": {gen_s:.3}, \"ingest_s\": {ingest_s:.3}, \"index_s\": {index_s:.3}, \"scorecard_s\": {scorecard_s:.3}, \"build_and_scorecard_s\": {:.3}, \"engine_s_excluding_generation\": {:.3}, \"incremental_push_ms\": {:.3}, \"incremental_refresh_ms\": {:.3}, \"key_results\": {}, \"peak_rss_mb\": {:.0}}}",
+        "{{\"events\": {generated}, \"services\": {services}, \"days\": {days}, \"generate_s\": {gen_s:.3}, \"ingest_s\": {ingest_s:.3}, \"index_s\": {index_s:.3}, \"scorecard_s\": {scorecard_s:.3}, \"build_and_scorecard_s\": {:.3}, \"engine_s_excluding_generation\": {:.3}, \"incremental_push_ms\": {:.3}, \"incremental_refresh_ms\": {:.3}, \"key_results\": {}, \"peak_rss_mb\": {:.0}, \"cpu_s\": {{\"generate\": {gen_cpu:.2}, \"generate_and_ingest\": {ingest_cpu:.2}, \"index\": {index_cpu:.2}, \"scorecard\": {scorecard_cpu:.2}, \"engine_excluding_generation\": {:.2}}}}}",
         ingest_s + index_s + scorecard_s,
         (ingest_s - gen_s).max(0.0) + index_s + scorecard_s,
         push_s * 1e3,
         refresh_s * 1e3,
         card.summary.met + card.summary.at_risk + card.summary.off_track + card.summary.no_data,
-        peak_rss_mb()
+        peak_rss_mb(),
+        (ingest_cpu - gen_cpu).max(0.0) + index_cpu + scorecard_cpu,
     );
 }

@@ -14,11 +14,9 @@
 //!   deployment of its service and environment within the incident window
 //!   before it opened, with a confidence.
 
-use std::collections::HashSet;
-
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{Cause, Dataset, Derived, IncLink, Lead, NONE, SvcData, Track, Ts};
+use crate::dataset::{Cause, Dataset, Derived, FxSet, IncLink, Lead, NONE, SvcData, Track, Ts};
 use crate::engine::{Ctx, MetricValue, Rec, fmt_secs};
 use crate::stats::quantile;
 
@@ -258,7 +256,7 @@ fn mark(t: &mut Track, i: usize, cause: Cause, time: Ts, ev: u32) {
 const WALK_LIMIT: usize = 100_000;
 
 fn derive_leads(ds: &Dataset, t: &mut Track) {
-    let mut deployed: HashSet<u32> = HashSet::new();
+    let mut deployed: FxSet<u32> = FxSet::default();
     let mut has_prev = false;
     for k in 0..t.ok_idx.len() {
         let i = t.ok_idx[k] as usize;
@@ -279,7 +277,7 @@ fn derive_leads(ds: &Dataset, t: &mut Track) {
         } else {
             Vec::new()
         };
-        let mut seen = HashSet::new();
+        let mut seen = FxSet::default();
         let mut shipped = Vec::new();
         for c in raw {
             if deployed.contains(&c) || !seen.insert(c) {
@@ -328,10 +326,10 @@ fn raw_is_empty(head: u32, listed: &[u32]) -> bool {
 }
 
 /// Commits reachable from `head` that were not deployed before.
-fn walk(ds: &Dataset, head: u32, deployed: &HashSet<u32>) -> Vec<u32> {
+fn walk(ds: &Dataset, head: u32, deployed: &FxSet<u32>) -> Vec<u32> {
     let mut out = Vec::new();
     let mut stack = vec![head];
-    let mut visited = HashSet::new();
+    let mut visited = FxSet::default();
     while let Some(c) = stack.pop() {
         if deployed.contains(&c) || !visited.insert(c) || visited.len() > WALK_LIMIT {
             continue;
