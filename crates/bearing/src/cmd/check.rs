@@ -266,12 +266,12 @@ fn decide_locally(
     env: Envelope,
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<ExitCode> {
-    let (_intent, engine) = load_engine(&g.intent)?;
-    let outcomes = match &args.outcomes {
+    let (intent, engine) = load_engine(&g.intent)?;
+    let mut outcomes = match &args.outcomes {
         Some(p) => read_outcomes(p)?,
         None => serde_json::Value::Null,
     };
-    let use_store = store_exists(&g.database) && !(args.no_log && args.outcomes.is_some());
+    let use_store = store_exists(&g.database);
     let rt = if use_store {
         Some(super::common::runtime()?)
     } else {
@@ -292,6 +292,26 @@ fn decide_locally(
             .block_on(async { tokio::time::timeout(Duration::from_secs(2), store.plans()).await });
         if let Ok(Ok(list)) = found {
             plans = list.into_iter().map(|p| (p.service.clone(), p)).collect();
+        }
+    }
+    // Live outcomes from the stored events, unless given; bounded so the gate stays fast.
+    if outcomes.is_null()
+        && let (Some(rt), Some(store)) = (&rt, &store)
+    {
+        let ds = rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(3),
+                super::reconcile::load_dataset(store, &intent),
+            )
+            .await
+        });
+        match ds {
+            Ok(Ok(ds)) => {
+                outcomes = serde_json::to_value(bearing_metrics::outcomes(&intent, &ds, now))
+                    .unwrap_or_default();
+            }
+            Ok(Err(e)) => eprintln!("warning: no live outcomes: {e:#}"),
+            Err(_) => eprintln!("warning: no live outcomes: the store did not answer in 3 s"),
         }
     }
     let ctx = Context {
