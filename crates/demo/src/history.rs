@@ -292,7 +292,12 @@ impl Gen {
             } else {
                 s.failure_rate
             };
-            let k = ((idx.len() as f64) * rate).round() as usize;
+            let mut k = ((idx.len() as f64) * rate).round() as usize;
+            if s.id != FAILING_SERVICE {
+                // Well under the 15% rule however the metric engine links
+                // remediations (a hotfix or rollback may count once more).
+                k = k.min((idx.len() as f64 * 0.08).floor() as usize);
+            }
             let mut shuffled = idx;
             shuffled.shuffle(&mut self.rng);
             out.extend(shuffled.into_iter().take(k));

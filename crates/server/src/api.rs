@@ -65,6 +65,11 @@ async fn ingest(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     require(&state, &headers, Scope::Ingest, false).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "the body is empty: send events (Bearing JSON/JSONL, CDEvents, …)",
+        ));
+    }
     let format = match q.format.as_deref() {
         Some(name) => Format::from_name(name).ok_or_else(|| {
             ApiError::bad_request(format!(
@@ -208,10 +213,14 @@ async fn decide(
     Ok(Json(state.decide(&envelope)?).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct DataRequest {
-    #[serde(default)]
-    input: Value,
+/// `{"input": …}`; anything but a JSON object is refused.
+fn data_input(body: Value) -> Result<Value, ApiError> {
+    match body {
+        Value::Object(mut m) => Ok(m.remove("input").unwrap_or(Value::Null)),
+        _ => Err(ApiError::invalid(
+            "expected a JSON object like `{\"input\": …}`",
+        )),
+    }
 }
 
 /// `POST /v1/data/{path}`: OPA's data API, `{"input": …}` → `{"result": …}`.
@@ -219,16 +228,17 @@ async fn data(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(path): Path<String>,
-    ApiJson(req): ApiJson<DataRequest>,
+    ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     require(&state, &headers, Scope::Decide, false).await?;
-    Ok(Json(state.loop_().data(&path, &req.input)?).into_response())
+    let input = data_input(body)?;
+    Ok(Json(state.loop_().data(&path, &input)?).into_response())
 }
 
 async fn data_root(
     state: State<AppState>,
     headers: HeaderMap,
-    req: ApiJson<DataRequest>,
+    req: ApiJson<Value>,
 ) -> Result<Response, ApiError> {
     data(state, headers, Path(String::new()), req).await
 }

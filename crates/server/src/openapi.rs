@@ -19,14 +19,13 @@ pub const DOCUMENT: &str = r##"{
         "summary": "Ingest events (Bearing JSON/JSONL, CDEvents, SARIF, Trivy, Grype, FOCUS, OpenCost, Infracost)",
         "description": "The batch is stored whole or not at all; the answer comes after the store committed it. Scope: ingest.",
         "parameters": [
-          {"name": "format", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Format name; detected from the body when absent."},
+          {"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["bearing", "bearing-csv", "cdevents", "sarif", "trivy", "grype", "focus", "opencost", "infracost", "json", "jsonl", "ndjson", "csv", "cdevent", "focus-csv"]}, "description": "Format name; detected from the body when absent."},
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "env", "in": "query", "required": false, "schema": {"type": "string"}}
         ],
         "requestBody": {"required": true, "content": {
-          "application/json": {"schema": {}},
-          "application/x-ndjson": {"schema": {"type": "string"}},
-          "text/csv": {"schema": {"type": "string"}}
+          "application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/Event"}, {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}]}},
+          "application/x-ndjson": {"schema": {"type": "string", "description": "One Bearing or CDEvents JSON object per line."}}
         }},
         "responses": {
           "200": {"description": "Nothing new (every event was already stored)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}}},
@@ -98,7 +97,7 @@ pub const DOCUMENT: &str = r##"{
       "post": {
         "summary": "OPA data API: `data.<path>` for an input",
         "description": "Compatible with OPA's `POST /v1/data/{path}`: `{\"input\": …}` → `{\"result\": …}`. Scope: decide.",
-        "parameters": [{"name": "path", "in": "path", "required": true, "schema": {"type": "string"}, "description": "Slash-separated path, e.g. `bearing/decision`."}],
+        "parameters": [{"name": "path", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$"}, "description": "Slash-separated path of Rego names, e.g. `bearing/decision`."}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DataRequest"}}}},
         "responses": {
           "200": {"description": "`{\"result\": …}`, or `{}` when undefined", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DataResult"}}}},
@@ -284,17 +283,30 @@ pub const DOCUMENT: &str = r##"{
           "delivery": {"type": "string", "nullable": true}
         }
       },
+      "Event": {
+        "type": "object", "required": ["id", "source", "time", "kind", "data"],
+        "description": "A Bearing event (docs/formats.md); `data` depends on `kind`.",
+        "properties": {
+          "id": {"type": "string", "minLength": 1}, "source": {"type": "string", "minLength": 1},
+          "time": {"type": "string", "format": "date-time"},
+          "service": {"type": "string"}, "environment": {"type": "string"},
+          "kind": {"type": "string", "enum": ["change", "pipeline_run", "deployment", "rollback", "incident", "cost", "finding", "metric_point", "feature_flag"]},
+          "data": {"type": "object"},
+          "links": {"type": "array", "items": {"type": "object", "required": ["rel", "target"], "properties": {"rel": {"type": "string"}, "target": {"type": "string"}}}},
+          "attributes": {"type": "object"}
+        }
+      },
       "Envelope": {
         "type": "object",
         "properties": {
           "service": {"type": "string"},
           "environment": {"type": "string"},
-          "version": {"type": "string"},
-          "commit": {"type": "string"},
-          "author": {"type": "string"},
+          "version": {"type": "string", "nullable": true},
+          "commit": {"type": "string", "nullable": true},
+          "author": {"type": "string", "nullable": true},
           "labels": {"type": "array", "items": {"type": "string"}},
-          "change_size": {"type": "integer", "minimum": 0},
-          "strategy": {"type": "string"},
+          "change_size": {"type": "integer", "minimum": 0, "maximum": 9007199254740991, "nullable": true},
+          "strategy": {"type": "string", "nullable": true},
           "checks": {"type": "object", "additionalProperties": {"type": "string"}},
           "attachments": {"type": "object", "properties": {
             "terraform_plans": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
@@ -304,7 +316,7 @@ pub const DOCUMENT: &str = r##"{
           }}
         }
       },
-      "Attachment": {"type": "object", "required": ["file", "content"], "properties": {"file": {"type": "string"}, "content": {}}},
+      "Attachment": {"type": "object", "properties": {"file": {"type": "string"}, "content": {}, "locations": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 4294967295}, "minItems": 2, "maxItems": 2}}}},
       "Decision": {
         "type": "object", "required": ["id", "time", "result", "violations", "input_digest", "policy_revision"],
         "properties": {
@@ -330,7 +342,7 @@ pub const DOCUMENT: &str = r##"{
           "location": {"type": "object"}, "remediation": {"type": "string"}, "waiver": {"type": "object"}
         }
       },
-      "DataRequest": {"type": "object", "properties": {"input": {}}},
+      "DataRequest": {"type": "object", "properties": {"input": {"nullable": true}}},
       "DataResult": {"type": "object", "properties": {"result": {}}},
       "Scorecard": {
         "type": "object", "required": ["generated_at", "summary", "objectives"],

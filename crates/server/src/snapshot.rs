@@ -338,6 +338,17 @@ impl Loop {
 
     /// OPA's data API: `{"result": data.<path>}` for an input, `{}` when undefined.
     pub fn data(&self, path: &str, input: &Value) -> Result<Value, ApiError> {
+        let valid = path.trim_matches('/').split('/').all(|seg| {
+            seg.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+        if !path.trim_matches('/').is_empty() && !valid {
+            return Err(ApiError::bad_request(format!(
+                "invalid data path `{path}`: expected Rego names separated by `/`, e.g. `bearing/decision`"
+            )));
+        }
         self.engine
             .eval_data(path, input.clone())
             .map_err(|e| ApiError::bad_request(e.to_string()))

@@ -20,6 +20,22 @@ async fn every_page_renders_the_demo() {
         s.store.ingest(chunk).await.unwrap();
     }
     s.state.refresh().await.unwrap();
+    // The demo's story: reconcile switches payments-api to canary and freezes search, only them.
+    s.state.reconcile().await.unwrap();
+    let snap = s.state.snapshot();
+    let tightened: Vec<(&str, &str, bool)> = snap
+        .plans
+        .iter()
+        .filter(|p| p.freeze || p.strategy != "direct")
+        .map(|p| (p.service.as_str(), p.strategy.as_str(), p.freeze))
+        .collect();
+    assert_eq!(
+        tightened,
+        vec![
+            ("payments-api", "canary", false),
+            ("search", "direct", true)
+        ]
+    );
     let d = s
         .state
         .decide(&json!({"service": "search", "environment": "production", "strategy": "direct"}))
@@ -89,7 +105,7 @@ async fn every_page_renders_the_demo() {
     let decisions = page("/decisions").await;
     assert!(decisions.contains(d["id"].as_str().unwrap()));
     let plans = page("/plans").await;
-    assert!(plans.contains("Delivery plans"));
+    assert!(plans.contains("Delivery plans") && plans.contains("freeze-on-spent-budget"));
 
     let r = send(&s.state, get("/services/nope", None)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
