@@ -11,10 +11,11 @@ N="${1:-1000000}"
 BATCH="${2:-10000}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 
-cargo build --release -q -p bearing --bin bearing
-cargo build --release -q -p bearing-store --example gen_events
-BEARING="$TARGET/release/bearing"
-GEN="$TARGET/release/examples/gen_events"
+# BEARING_BIN / GEN_BIN skip the build (e.g. binaries built earlier).
+BEARING="${BEARING_BIN:-$TARGET/release/bearing}"
+GEN="${GEN_BIN:-$TARGET/release/examples/gen_events}"
+[ -n "${BEARING_BIN:-}" ] || cargo build --release -q -p bearing --bin bearing
+[ -n "${GEN_BIN:-}" ] || cargo build --release -q -p bearing-store --example gen_events
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
