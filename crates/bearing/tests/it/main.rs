@@ -1,7 +1,7 @@
-mod intent;
 mod adapt;
-mod workflow;
-mod ingest;
-mod report;
 mod check;
+mod ingest;
+mod intent;
+mod report;
 mod serve;
+mod workflow;
