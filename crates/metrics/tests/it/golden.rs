@@ -728,3 +728,67 @@ fn scorecard_and_outcomes() {
         assert!(json["services"]["search"].get(key).is_some(), "{key}");
     }
 }
+
+#[test]
+fn pipelines_and_cost_anomalies() {
+    use bearing_events::{Payload, PipelineRun, Status as RunStatus};
+    let run = |id: &str, start: &str, end: &str, status| {
+        ev(
+            id,
+            end,
+            "checkout",
+            None,
+            Payload::PipelineRun(PipelineRun {
+                run_id: id.into(),
+                pipeline: "ci".into(),
+                status,
+                started_at: Some(t(start)),
+                finished_at: Some(t(end)),
+                commit: None,
+                url: None,
+            }),
+        )
+    };
+    let mut events = vec![
+        run("r1", "10-20 10:00", "10-20 10:10", RunStatus::Success),
+        run("r2", "10-21 10:00", "10-21 10:20", RunStatus::Success),
+        run("r3", "10-22 10:00", "10-22 10:30", RunStatus::Failure),
+        // Cancelled runs count neither way.
+        run("r4", "10-23 10:00", "10-23 10:05", RunStatus::Cancelled),
+    ];
+    // 30 days of 100 EUR at local noon, one 300 EUR day (10-20) and one 104 EUR day
+    // (10-22, inside the 5% floor around the median of 100).
+    for d in 1..=27u32 {
+        let amount = match d {
+            20 => 300.0,
+            22 => 104.0,
+            _ => 100.0,
+        };
+        events.push(cost(
+            &format!("day{d}"),
+            t(&format!("10-{d:02} 10:00")),
+            amount,
+            &[("service", "checkout")],
+            None,
+        ));
+    }
+    let ds = Dataset::new(&intent(), events, Vec::new(), Vec::new());
+    let c = svc("checkout");
+    // 2 of 3 finished runs succeeded; durations [10m, 20m, 30m] → p50 20m, p90 28m.
+    approx(
+        value(&ds, "pipeline.success_rate", &c, 10, NOW).value,
+        2.0 / 3.0,
+    );
+    approx(
+        value(&ds, "pipeline.duration.p50", &c, 10, NOW).value,
+        1200.0,
+    );
+    approx(
+        value(&ds, "pipeline.duration.p90", &c, 10, NOW).value,
+        1680.0,
+    );
+    // Days judged need 14 days of history: 10-15 … 10-27 in the window; only 10-20 stands out.
+    let a = value(&ds, "cost.anomalies", &c, 13, NOW);
+    approx(a.value, 1.0);
+    assert_eq!(a.records, vec!["day20".to_string()]);
+}
