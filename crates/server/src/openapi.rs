@@ -305,7 +305,7 @@ pub const DOCUMENT: &str = r##"{
           "commit": {"type": "string", "nullable": true},
           "author": {"type": "string", "nullable": true},
           "labels": {"type": "array", "items": {"type": "string"}},
-          "change_size": {"type": "integer", "minimum": 0, "maximum": 9007199254740991, "nullable": true},
+          "change_size": {"type": "integer", "minimum": 0, "maximum": 18446744073709551615, "nullable": true},
           "strategy": {"type": "string", "nullable": true},
           "checks": {"type": "object", "additionalProperties": {"type": "string"}},
           "attachments": {"type": "object", "properties": {
