@@ -207,7 +207,7 @@ pub(crate) struct FindingRowOut {
 pub(crate) fn encode_finding(state: &crate::FindingState) -> Result<FindingRowOut> {
     Ok(FindingRowOut {
         key: state.key.clone(),
-        target: state.finding.target.clone(),
+        target: crate::lifecycle::target_of(&state.finding),
         service: state.service.clone(),
         finding: to_json(&state.key, &state.finding)?,
         scanners: to_json(&state.key, &state.scanners)?,

@@ -45,12 +45,18 @@ pub fn reports(events: &[Event]) -> Vec<Report<'_>> {
     out
 }
 
-/// (scanner, target, scan id): one scan.
-type ScanId<'a> = (&'a str, &'a str, &'a str);
+/// (scanner, normalised target, scan id): one scan.
+type ScanId<'a> = (&'a str, String, &'a str);
+
+/// The target a finding belongs to, normalised as in [`Finding::dedup_key`]
+/// (so an image scanned under a new tag is the same target).
+pub fn target_of(finding: &Finding) -> String {
+    bearing_events::formats::normalize_target(&finding.target)
+}
 
 /// The targets a batch's reports touch: the states to load before [`apply`].
-pub fn targets<'a>(reports: &[Report<'a>]) -> BTreeSet<&'a str> {
-    reports.iter().map(|r| r.finding.target.as_str()).collect()
+pub fn targets(reports: &[Report<'_>]) -> BTreeSet<String> {
+    reports.iter().map(|r| target_of(r.finding)).collect()
 }
 
 /// Applies `reports` (oldest first) to `states`, which must hold every known
@@ -99,7 +105,7 @@ pub fn apply(
         let scan = scans
             .entry((
                 r.finding.scanner.as_str(),
-                r.finding.target.as_str(),
+                target_of(r.finding),
                 r.finding.scan_id.as_str(),
             ))
             .or_insert_with(|| (r.time, BTreeSet::new()));
@@ -111,7 +117,7 @@ pub fn apply(
     for ((scanner, target, _), (time, reported)) in scans {
         for state in states.values_mut() {
             if state.fixed_at.is_none()
-                && state.finding.target == target
+                && target_of(&state.finding) == target
                 && state.last_seen < time
                 && !reported.contains(&state.key)
                 && state.scanners.iter().any(|s| s == scanner)

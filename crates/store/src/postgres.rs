@@ -65,7 +65,7 @@ impl PostgresStore {
         tx: &mut Transaction<'_, Postgres>,
         reports: &[Report<'_>],
     ) -> Result<()> {
-        let targets: Vec<&str> = lifecycle::targets(reports).into_iter().collect();
+        let targets: Vec<String> = lifecycle::targets(reports).into_iter().collect();
         let mut states = BTreeMap::new();
         let rows: Vec<codec::FindingRow> = sqlx::query_as(&format!(
             "SELECT {FINDING_COLUMNS} FROM findings WHERE target = ANY($1)"

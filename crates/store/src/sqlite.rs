@@ -100,7 +100,7 @@ impl SqliteStore {
         tx: &mut Transaction<'_, Sqlite>,
         reports: &[Report<'_>],
     ) -> Result<()> {
-        let targets: Vec<&str> = lifecycle::targets(reports).into_iter().collect();
+        let targets: Vec<String> = lifecycle::targets(reports).into_iter().collect();
         let mut states = BTreeMap::new();
         for chunk in targets.chunks(500) {
             let mut q = QueryBuilder::<Sqlite>::new(format!(
@@ -108,7 +108,7 @@ impl SqliteStore {
             ));
             let mut sep = q.separated(", ");
             for t in chunk {
-                sep.push_bind(*t);
+                sep.push_bind(t.as_str());
             }
             q.push(")");
             let rows: Vec<codec::FindingRow> = q.build_query_as().fetch_all(&mut **tx).await?;

@@ -379,7 +379,7 @@ async fn findings_have_a_lifecycle() {
         assert_eq!(cve1.last_seen, t(5));
         assert_eq!(cve1.event_ids, ["t1a", "g1a"]);
         assert_eq!(cve1.service.as_deref(), Some("shop"));
-        assert_eq!(cve1.key, "CVE-1|openssl|registry/shop:1");
+        assert_eq!(cve1.key, cve1.finding.dedup_key());
         // Scan 2 (trivy, later) no longer reports CVE-2: it is fixed then.
         s.ingest(&[finding("t2a", 60, "trivy", "s2", "CVE-1")])
             .await
