@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 /// Options every subcommand sees.
-#[allow(dead_code)] // used as subcommands land
 pub struct Global {
     pub intent: PathBuf,
     pub database: String,
@@ -18,7 +17,6 @@ pub enum Output {
     Json,
 }
 
-#[allow(dead_code)] // used as subcommands land
 /// A multi-threaded runtime for commands that talk to the store or the network.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -26,7 +24,6 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-#[allow(dead_code)] // used as subcommands land
 /// Opens the event store `--database` names (creating and migrating it).
 pub async fn open_store(g: &Global) -> anyhow::Result<bearing_store::DynStore> {
     use anyhow::Context as _;

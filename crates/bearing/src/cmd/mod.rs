@@ -24,12 +24,9 @@ pub mod token;
 pub mod validate;
 pub mod workflow;
 
-#[allow(dead_code)] // used as subcommands land
-/// Exit code for invalid input or a failed check.
+/// Exit code for invalid input or a failed check. (`check` maps its verdicts
+/// itself: `bearing_guard::Verdict::exit_code`, 3 for unknown.)
 pub const EXIT_INVALID: u8 = 1;
-#[allow(dead_code)] // used as subcommands land
-/// Exit code for a decision that could not be made (unknown values).
-pub const EXIT_UNKNOWN: u8 = 3;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = common::Global {
