@@ -49,8 +49,10 @@ pub struct Args {
     /// Version being deployed.
     #[arg(long = "version", id = "change_version")]
     pub version: Option<String>,
+    /// Commit being deployed (recorded in the decision log)
     #[arg(long)]
     pub commit: Option<String>,
+    /// Author of the change (policies can read it as `input.author`)
     #[arg(long)]
     pub author: Option<String>,
     /// Terraform plan JSON (`terraform show -json`); repeatable.
