@@ -120,8 +120,12 @@ struct Shared {
 }
 
 /// Capacity of the decision-log queue; when full, decisions are still
-/// answered and the drop is counted in `/metrics`.
-const LOG_QUEUE: usize = 65_536;
+/// answered and the drop is counted in `/metrics`. Bounds the memory held by
+/// decisions waiting for the store (a few KB each).
+const LOG_QUEUE: usize = 8_192;
+
+/// Most decisions the writer stores in one transaction.
+const LOG_BATCH: usize = 1_000;
 
 impl AppState {
     /// Compiles the guardrails, loads the first snapshot and starts the
@@ -212,7 +216,9 @@ impl AppState {
         Ok(report)
     }
 
-    /// Queues a decision for the log without waiting.
+    /// Queues a decision for the log without waiting; when the queue is full
+    /// the decision is dropped from the log (never from the answer), counted,
+    /// and a warning is logged at the 1st, 2nd, 4th, 8th... drop.
     pub(crate) fn log_decision(&self, record: DecisionRecord) {
         if self
             .inner
@@ -220,10 +226,19 @@ impl AppState {
             .try_send(LogMsg::Record(Box::new(record)))
             .is_err()
         {
-            self.inner
+            let dropped = self
+                .inner
                 .telemetry
                 .decision_log_dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    dropped,
+                    capacity = LOG_QUEUE,
+                    "decision log queue is full: decisions are answered but not logged"
+                );
+            }
         }
     }
 
@@ -236,32 +251,64 @@ impl AppState {
     }
 }
 
+/// Drains the decision-log queue, storing up to [`LOG_BATCH`] decisions per
+/// transaction; a flush request is answered once everything queued before it
+/// is written.
 async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
     // Holds only a weak interest in the state: the writer ends when every
     // sender (the state's) is gone.
     let store = state.inner.store.clone();
     let weak = Arc::downgrade(&state.inner);
     drop(state);
-    while let Some(msg) = rx.recv().await {
-        match msg {
-            LogMsg::Record(record) => {
-                let ok = store.put_decision(&record).await;
-                if let Some(shared) = weak.upgrade() {
-                    let c = if ok.is_ok() {
-                        &shared.telemetry.decision_log_written
-                    } else {
-                        &shared.telemetry.decision_log_dropped
-                    };
-                    c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut msgs = Vec::with_capacity(LOG_BATCH);
+    let mut batch = Vec::with_capacity(LOG_BATCH);
+    while rx.recv_many(&mut msgs, LOG_BATCH).await > 0 {
+        for msg in msgs.drain(..) {
+            match msg {
+                LogMsg::Record(record) => batch.push(*record),
+                LogMsg::Flush(done) => {
+                    write_decisions(&store, &weak, &mut batch).await;
+                    let _ = done.send(());
                 }
-                if let Err(e) = ok {
-                    tracing::error!(error = %e, id = %record.id, "cannot log decision");
-                }
-            }
-            LogMsg::Flush(done) => {
-                let _ = done.send(());
             }
         }
+        write_decisions(&store, &weak, &mut batch).await;
+    }
+}
+
+/// Stores `batch` in one transaction and empties it. If the batch fails, each
+/// decision is retried alone so one bad record cannot lose the others.
+async fn write_decisions(
+    store: &DynStore,
+    weak: &std::sync::Weak<Shared>,
+    batch: &mut Vec<DecisionRecord>,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    let (mut written, mut failed) = (0, 0);
+    match store.put_decisions(batch).await {
+        Ok(()) => written = batch.len() as u64,
+        Err(e) => {
+            tracing::warn!(error = %e, count = batch.len(), "cannot log decision batch; retrying one by one");
+            for record in batch.iter() {
+                match store.put_decision(record).await {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        failed += 1;
+                        tracing::error!(error = %e, id = %record.id, "cannot log decision");
+                    }
+                }
+            }
+        }
+    }
+    batch.clear();
+    if let Some(shared) = weak.upgrade() {
+        let t = &shared.telemetry;
+        t.decision_log_written
+            .fetch_add(written, std::sync::atomic::Ordering::Relaxed);
+        t.decision_log_dropped
+            .fetch_add(failed, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -134,6 +134,10 @@ pub trait Store: Send + Sync {
     async fn findings(&self, query: &FindingQuery) -> Result<Vec<FindingState>>;
 
     async fn put_decision(&self, decision: &DecisionRecord) -> Result<()>;
+    /// Stores a batch of decisions in one transaction, whole or not at all,
+    /// with the same rule as [`Store::put_decision`]: the first write of an id
+    /// wins, including between two records of the same batch.
+    async fn put_decisions(&self, decisions: &[DecisionRecord]) -> Result<()>;
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>>;
     /// Decisions newest first. The log is append-only: putting an id again keeps the first.
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>>;

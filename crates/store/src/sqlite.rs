@@ -279,6 +279,35 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn put_decisions(&self, decisions: &[DecisionRecord]) -> Result<()> {
+        if decisions.is_empty() {
+            return Ok(());
+        }
+        let records = decisions
+            .iter()
+            .map(|d| codec::to_json(&d.id, d))
+            .collect::<Result<Vec<_>>>()?;
+        let rows: Vec<_> = decisions.iter().zip(&records).collect();
+        let mut tx = self.pool.begin().await?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO decisions (id, time, service, environment, result, record) ",
+            );
+            q.push_values(chunk, |mut b, (d, record)| {
+                b.push_bind(&d.id)
+                    .push_bind(codec::ms(d.time))
+                    .push_bind(&d.service)
+                    .push_bind(&d.environment)
+                    .push_bind(&d.result)
+                    .push_bind(*record);
+            });
+            q.push(" ON CONFLICT (id) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>> {
         let record: Option<String> =
             sqlx::query_scalar("SELECT record FROM decisions WHERE id = ?")

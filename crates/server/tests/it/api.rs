@@ -464,3 +464,32 @@ async fn health_readiness_openapi_and_metrics() {
         assert!(r.text.contains(needle), "{needle} missing:\n{}", r.text);
     }
 }
+
+#[tokio::test]
+async fn decisions_are_logged_in_batches_and_flushed_whole() {
+    let s = server(AuthMode::Off).await;
+    // More decisions than one batch holds; the flush waits for all of them.
+    let n = 2_500;
+    for _ in 0..n {
+        s.state
+            .decide(
+                &json!({"service": "checkout", "environment": "production", "strategy": "direct"}),
+            )
+            .unwrap();
+    }
+    s.state.flush_decisions().await;
+    let logged = s
+        .store
+        .decisions(&bearing_store::DecisionQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), n);
+    let r = send(&s.state, get("/metrics", None)).await;
+    assert!(
+        r.text
+            .contains(&format!("bearing_decision_log_written_total {n}")),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("bearing_decision_log_dropped_total 0"));
+}

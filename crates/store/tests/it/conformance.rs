@@ -515,6 +515,42 @@ async fn records_round_trip() {
 }
 
 #[tokio::test]
+async fn decision_batches_keep_the_first_write() {
+    each_backend("decision_batch", |b| async move {
+        let s = b.store();
+        s.put_decisions(&[]).await.unwrap();
+        let d0 = decision("dec0", 0, "shop");
+        s.put_decision(&d0).await.unwrap();
+        // More rows than one statement holds, an id already stored and an id
+        // repeated inside the batch: the first write of each id wins.
+        let mut batch: Vec<DecisionRecord> = (1..=1200)
+            .map(|i| {
+                decision(
+                    &format!("dec{i}"),
+                    i,
+                    if i % 2 == 0 { "shop" } else { "cart" },
+                )
+            })
+            .collect();
+        let mut again = d0.clone();
+        again.result = "allow".into();
+        batch.push(again);
+        let mut repeated = batch[0].clone();
+        repeated.result = "allow".into();
+        batch.push(repeated);
+        s.put_decisions(&batch).await.unwrap();
+        assert_eq!(s.decision("dec0").await.unwrap().unwrap(), d0);
+        assert_eq!(s.decision("dec1").await.unwrap().unwrap(), batch[0]);
+        assert_eq!(s.decision("dec1200").await.unwrap().unwrap(), batch[1199]);
+        let all = s.decisions(&DecisionQuery::default()).await.unwrap();
+        assert_eq!(all.len(), 1201);
+        assert!(all.iter().all(|d| d.result == "deny"));
+        b
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn sqlite_reopens_with_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("re.db").display());
