@@ -2,27 +2,8 @@
 //! "done when" as a new user would run it in CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::cli::{bearing, stderr, stdout};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bearing(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bearing"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("BEARING_INTENT")
-        .env_remove("BEARING_DATABASE")
-        .env_remove("BEARING_SERVER")
-        .output()
-        .unwrap()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn data(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -66,8 +47,8 @@ fn iam_star_is_denied_clean_plan_allowed_in_text_and_sarif() {
         &["check", "--plan", "iam_star.json", "--no-log"],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
-    let text = out(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let text = stdout(&o);
     assert!(
         text.contains("DENY    iam_star.json:14:21: aws_iam_policy.deployer allows `iam:*`"),
         "{text}"
@@ -86,7 +67,7 @@ fn iam_star_is_denied_clean_plan_allowed_in_text_and_sarif() {
         tmp.path(),
     );
     assert_eq!(o.status.code(), Some(1));
-    let sarif: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    let sarif: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(
         sarif["runs"][0]["results"][0]["ruleId"],
         "no-iam-wildcards/iam_wildcard_action"
@@ -100,8 +81,8 @@ fn iam_star_is_denied_clean_plan_allowed_in_text_and_sarif() {
         &["check", "--plan", "iam_clean.json", "--no-log"],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).starts_with("ALLOW"));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("ALLOW"));
     for format in ["junit", "github", "json"] {
         let o = bearing(
             &[
@@ -128,11 +109,11 @@ fn iam_star_is_denied_clean_plan_allowed_in_text_and_sarif() {
         tmp.path(),
     );
     assert!(
-        out(&o).contains(
+        stdout(&o).contains(
             "::error title=no-iam-wildcards/iam_wildcard_action,file=iam_star.json,line=14,col=21::"
         ),
         "{}",
-        out(&o)
+        stdout(&o)
     );
 }
 
@@ -143,8 +124,8 @@ fn a_waiver_flips_to_allow_and_back_when_it_expires() {
         &["check", "--plan", "iam_star.json", "--no-log"],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).contains("waived by alice"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("waived by alice"), "{}", stdout(&o));
 
     let tmp = org(&waiver(-1));
     let o = bearing(
@@ -153,9 +134,9 @@ fn a_waiver_flips_to_allow_and_back_when_it_expires() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        out(&o).contains("EXPIRED waiver for `no-iam-wildcards`"),
+        stdout(&o).contains("EXPIRED waiver for `no-iam-wildcards`"),
         "{}",
-        out(&o)
+        stdout(&o)
     );
 }
 
@@ -171,8 +152,8 @@ fn error_budget_freeze_blocks_normal_deploys_and_lets_hotfixes_through() {
         &["check", "--outcomes", "outcomes.json", "--no-log"],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
-    assert!(out(&o).contains("deployment frozen"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("deployment frozen"), "{}", stdout(&o));
     let o = bearing(
         &[
             "check",
@@ -184,8 +165,8 @@ fn error_budget_freeze_blocks_normal_deploys_and_lets_hotfixes_through() {
         ],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).starts_with("WARN"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("WARN"), "{}", stdout(&o));
 }
 
 #[test]
@@ -193,14 +174,14 @@ fn usage_and_io_errors_exit_2() {
     let tmp = org("");
     let o = bearing(&["check", "--plan", "missing.json", "--no-log"], tmp.path());
     assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("missing.json"), "{}", err(&o));
+    assert!(stderr(&o).contains("missing.json"), "{}", stderr(&o));
     let o = bearing(&["check", "--check", "tests", "--no-log"], tmp.path());
     assert_eq!(o.status.code(), Some(2));
     let o = bearing(
         &["check", "--server", "http://127.0.0.1:9", "--no-log"],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(3), "fails closed: {}", err(&o));
+    assert_eq!(o.status.code(), Some(3), "fails closed: {}", stderr(&o));
     let o = bearing(
         &[
             "check",
@@ -214,16 +195,16 @@ fn usage_and_io_errors_exit_2() {
         ],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
 }
 
 #[test]
 fn policy_show_and_test() {
     let tmp = org("");
     let o = bearing(&["policy", "show", "no-iam-wildcards"], tmp.path());
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    assert!(out(&o).contains("package bearing.guardrails.g0"));
-    assert!(out(&o).contains("\"wildcard_actions\": true"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("package bearing.guardrails.g0"));
+    assert!(stdout(&o).contains("\"wildcard_actions\": true"));
     let o = bearing(&["policy", "show", "nope"], tmp.path());
     assert_eq!(o.status.code(), Some(2));
 
@@ -240,20 +221,20 @@ fn policy_show_and_test() {
     )
     .unwrap();
     let o = bearing(&["policy", "test", "policy"], tmp.path());
-    assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
-    assert!(out(&o).contains("2 passed, 0 failed"), "{}", out(&o));
-    assert!(out(&o).contains("labels.rego"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("2 passed, 0 failed"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("labels.rego"), "{}", stdout(&o));
     std::fs::write(
         dir.join("fail_test.rego"),
         "package main\n\nimport rego.v1\n\ntest_wrong if {\n\tcount(deny) == 2 with input as {\"metadata\": {}}\n}\n",
     )
     .unwrap();
     let o = bearing(&["policy", "test", "policy"], tmp.path());
-    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(
-        out(&o).contains("FAIL  data.main.test_wrong"),
+        stdout(&o).contains("FAIL  data.main.test_wrong"),
         "{}",
-        out(&o)
+        stdout(&o)
     );
 }
 
@@ -270,13 +251,13 @@ fn decisions_are_logged_shown_replayed_and_shadowed() {
         &["--database", &url, "check", "--plan", "iam_star.json"],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let o = bearing(
         &["--database", &url, "decision", "list", "--output", "json"],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    let list: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["result"], "deny");
     assert!(
@@ -288,13 +269,13 @@ fn decisions_are_logged_shown_replayed_and_shadowed() {
     let id = list[0]["id"].as_str().unwrap().to_string();
 
     let o = bearing(&["--database", &url, "decision", "show", &id], tmp.path());
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    assert!(out(&o).contains("allows `iam:*`"), "{}", out(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("allows `iam:*`"), "{}", stdout(&o));
     let o = bearing(&["--database", &url, "decision", "replay", &id], tmp.path());
     assert!(
-        out(&o).contains("deny = deny") && out(&o).contains("no difference"),
+        stdout(&o).contains("deny = deny") && stdout(&o).contains("no difference"),
         "{}",
-        out(&o)
+        stdout(&o)
     );
 
     // A new policy revision with a waiver: shadow lists the decision that would flip.
@@ -309,15 +290,15 @@ fn decisions_are_logged_shown_replayed_and_shadowed() {
         &["--database", &url, "policy", "shadow", "--policies", "next"],
         tmp.path(),
     );
-    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
-        out(&o).contains(&format!("{id}: deny → allow")),
+        stdout(&o).contains(&format!("{id}: deny → allow")),
         "{}",
-        out(&o)
+        stdout(&o)
     );
     assert!(
-        out(&o).contains("1 of 1 decision(s) would change"),
+        stdout(&o).contains("1 of 1 decision(s) would change"),
         "{}",
-        out(&o)
+        stdout(&o)
     );
 }

@@ -1,5 +1,6 @@
 mod adapt;
 mod check;
+mod cli;
 mod ingest;
 mod intent;
 mod report;

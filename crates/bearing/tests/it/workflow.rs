@@ -1,26 +1,7 @@
 //! CLI tests for `bearing workflow generate|diff|lint`, run against the built binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn bearing(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bearing"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("BEARING_INTENT")
-        .env_remove("BEARING_DATABASE")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use crate::cli::{bearing, stderr, stdout};
 
 #[test]
 fn generate_then_diff_then_lint_the_starter() {
