@@ -1,11 +1,13 @@
-//! The policy engine: built-in guardrails rendered into one regorus engine
-//! (compiled once, cloned per decision), custom `rego` guardrails in their own
-//! engines, and [`Engine::decide`] turning their findings into a [`Decision`]
-//! with modes, waivers and locations applied.
+//! The policy engine: built-in guardrails rendered into Rego modules and
+//! compiled once into regorus' bytecode VM (evaluated natively where the
+//! kind has a native form, see [`crate::native`]), custom `rego` guardrails
+//! in their own engines, and [`Engine::decide`] turning their findings into
+//! a [`Decision`] with modes, waivers and locations applied.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bearing_events::DeliveryPlan;
@@ -19,7 +21,8 @@ use crate::conftest::{self, PolicyFile};
 use crate::decision::{AppliedWaiver, Decision, Effect, ExpiredWaiver, Verdict, Violation};
 use crate::envelope::Envelope;
 use crate::locate::{Location, lookup};
-use crate::normalize::builtin_input;
+use crate::native::{Native, View};
+use crate::normalize::{self, builtin_input};
 use crate::render;
 
 /// What an evaluation reads besides the envelope.
@@ -65,7 +68,98 @@ struct Rail {
     scope: Scope,
     /// Rendered module (built-ins).
     module: Option<String>,
+    /// The native form of a built-in (see [`crate::native`]).
+    native: Option<Native>,
     custom: Option<Custom>,
+}
+
+/// What a built-in rail without a native form needs in the change before its
+/// module can report anything: every rule of `iam_least_privilege` iterates
+/// over Terraform plans, every rule of `k8s_baseline` over manifests.
+fn can_report(kind: GuardrailKind, env: &Envelope) -> bool {
+    match kind {
+        GuardrailKind::IamLeastPrivilege => !env.attachments.terraform_plans.is_empty(),
+        GuardrailKind::K8sBaseline => !env.attachments.manifests.is_empty(),
+        _ => true,
+    }
+}
+
+/// The built-in modules compiled for regorus' VM, with a pool of VMs (a VM
+/// is reused across decisions; each decision takes one from the pool).
+struct Vm {
+    program: Arc<regorus::rvm::program::Program>,
+    data: regorus::Value,
+    timer: regorus::utils::limits::ExecutionTimerConfig,
+    pool: Mutex<Vec<regorus::rvm::vm::RegoVM>>,
+}
+
+impl std::fmt::Debug for Vm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vm").finish_non_exhaustive()
+    }
+}
+
+impl Vm {
+    fn compile(
+        engine: &regorus::Engine,
+        rails: &[Rail],
+        data: regorus::Value,
+        limits: &Limits,
+    ) -> Result<Vm, String> {
+        let mut engine = engine.clone();
+        let policy = engine
+            .compile_with_entrypoint(&"data.bearing.decision.findings".into())
+            .map_err(|e| e.to_string())?;
+        let entries: Vec<String> = (0..rails.len())
+            .filter(|&i| rails[i].module.is_some())
+            .map(entry_point)
+            .collect();
+        let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let program =
+            regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &entries)
+                .map_err(|e| e.to_string())?;
+        Ok(Vm {
+            program,
+            data,
+            timer: timer(limits),
+            pool: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Evaluates the findings of the given built-in rails on one input.
+    fn eval(&self, input: regorus::Value, rails: &[usize]) -> Result<Vec<(usize, Value)>, String> {
+        let vm = self.pool.lock().ok().and_then(|mut p| p.pop());
+        let mut vm = match vm {
+            Some(vm) => vm,
+            None => {
+                let mut vm = regorus::rvm::vm::RegoVM::new();
+                vm.load_program(self.program.clone());
+                vm.set_data(self.data.clone()).map_err(|e| e.to_string())?;
+                vm.set_execution_timer_config(Some(self.timer));
+                vm
+            }
+        };
+        vm.set_input(input);
+        let mut out = Vec::with_capacity(rails.len());
+        let mut result = Ok(());
+        for &i in rails {
+            match vm.execute_entry_point_by_name(&entry_point(i)) {
+                Ok(v) => out.push((i, serde_json::to_value(&v).unwrap_or(Value::Null))),
+                Err(e) => {
+                    result = Err(e.to_string());
+                    break;
+                }
+            }
+        }
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(vm);
+        }
+        result.map(|()| out)
+    }
+}
+
+fn entry_point(i: usize) -> String {
+    format!("data.{}.findings", render::package(i))
 }
 
 #[derive(Debug, Clone)]
@@ -79,7 +173,14 @@ struct Custom {
 /// The compiled guardrails of one intent. Cheap to clone; `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct Engine {
+    /// The built-in modules in regorus' interpreter (OPA data API, policy tests).
     builtin: Option<regorus::Engine>,
+    /// The same modules on regorus' VM, compiled at the first decision that needs it.
+    vm: Arc<OnceLock<Result<Vm, String>>>,
+    /// `data` of the built-in modules (the intent).
+    data: regorus::Value,
+    /// Evaluate built-ins on Rego only, never natively (for comparing the two).
+    rego_only: bool,
     rails: Vec<Rail>,
     waivers: Vec<Waiver>,
     default_plans: BTreeMap<String, Value>,
@@ -126,6 +227,7 @@ impl Engine {
                 mode: g.mode,
                 scope: g.scope.clone(),
                 module: None,
+                native: None,
                 custom: None,
             };
             if g.kind == GuardrailKind::Rego {
@@ -158,6 +260,7 @@ impl Engine {
                     timezones.push(tz);
                 }
                 hasher.update(module.as_bytes());
+                rail.native = Native::new(g.kind, &render::params(g, intent)?);
                 aggregate.push(format!("\t\"g{i}\": data.{}.findings,", render::package(i)));
                 rail.module = Some(module);
             }
@@ -209,6 +312,9 @@ impl Engine {
         timezones.dedup();
         Ok(Engine {
             builtin,
+            vm: Arc::new(OnceLock::new()),
+            data,
+            rego_only: false,
             rails,
             waivers: intent.waivers.clone(),
             default_plans,
@@ -217,6 +323,13 @@ impl Engine {
             revision,
             limits,
         })
+    }
+
+    /// The same engine evaluating every built-in guardrail on its Rego
+    /// module, never natively: what the native forms are checked against.
+    pub fn rego_only(mut self) -> Engine {
+        self.rego_only = true;
+        self
     }
 
     /// Digest of the compiled policies and waivers.
@@ -298,6 +411,38 @@ impl Engine {
         })
     }
 
+    /// The input of the built-in modules: the envelope, normalised, with the
+    /// context of its service (the built-ins read only their own service's
+    /// plan and outcomes).
+    fn builtin_input(&self, env: &Envelope, ctx: &Context) -> regorus::Value {
+        let mut input = builtin_input(env);
+        let mut context = self.context_json(&Context {
+            plans: ctx
+                .plans
+                .get(&env.service)
+                .map(|p| (env.service.clone(), p.clone()))
+                .into_iter()
+                .collect(),
+            outcomes: Value::Null,
+            risk: ctx.risk,
+            now: ctx.now,
+        });
+        if !ctx.plans.contains_key(&env.service)
+            && let Some(plans) = context.get_mut("plans").and_then(Value::as_object_mut)
+        {
+            plans.retain(|k, _| *k == env.service);
+        }
+        if let Some(o) = ctx
+            .outcomes
+            .get("services")
+            .and_then(|s| s.get(&env.service))
+        {
+            context["outcomes"] = json!({"services": {&env.service: o}});
+        }
+        input.insert("context".into(), context);
+        regorus::Value::from(Value::Object(input))
+    }
+
     /// Evaluates every guardrail that applies to the envelope.
     pub fn decide(&self, env: &Envelope, ctx: &Context) -> Decision {
         let started = Instant::now();
@@ -308,7 +453,6 @@ impl Engine {
         let applicable: Vec<usize> = (0..self.rails.len())
             .filter(|&i| self.scope_applies(&self.rails[i].scope, env))
             .collect();
-        let context = self.context_json(ctx);
         let input_size = approx_size(&envelope_json);
         if input_size > self.limits.max_input_bytes {
             errors.push(format!(
@@ -316,20 +460,56 @@ impl Engine {
                 self.limits.max_input_bytes
             ));
         } else {
-            if let Some(builtin) = &self.builtin
-                && applicable.iter().any(|&i| self.rails[i].module.is_some())
-            {
-                let mut input = builtin_input(env);
-                input.insert("context".into(), context.clone());
-                let mut engine = builtin.clone();
-                engine.set_input(regorus::Value::from(Value::Object(input)));
-                match engine.eval_rule("data.bearing.decision.findings".into()) {
-                    Ok(v) => {
-                        let v = serde_json::to_value(&v).unwrap_or(Value::Null);
-                        for &i in &applicable {
-                            let Some(f) = v.get(format!("g{i}")) else {
-                                continue;
-                            };
+            // Built-ins: natively where possible, the rest on the VM.
+            let scans: Vec<Value> = env.attachments.scans.iter().map(normalize::scan).collect();
+            let cost: Vec<Value> = env.attachments.cost.iter().map(normalize::cost).collect();
+            let plan_json = ctx
+                .plans
+                .get(&env.service)
+                .map(|p| serde_json::to_value(p).unwrap_or(Value::Null));
+            let view = View {
+                env,
+                plan: plan_json
+                    .as_ref()
+                    .or_else(|| self.default_plans.get(&env.service)),
+                outcome: ctx
+                    .outcomes
+                    .get("services")
+                    .and_then(|s| s.get(&env.service)),
+                risk: ctx.risk,
+                now: ctx.now,
+                scans: &scans,
+                cost: &cost,
+            };
+            let mut on_vm = Vec::new();
+            for &i in &applicable {
+                let rail = &self.rails[i];
+                if rail.module.is_none() {
+                    continue;
+                }
+                match rail
+                    .native
+                    .as_ref()
+                    .filter(|_| !self.rego_only)
+                    .and_then(|n| n.eval(&view))
+                {
+                    Some(found) => raw.extend(found.into_iter().map(|(v, e)| (i, v, e))),
+                    None if can_report(rail.kind, env) => on_vm.push(i),
+                    None => {}
+                }
+            }
+            if !on_vm.is_empty() {
+                let vm = self.vm.get_or_init(|| match &self.builtin {
+                    Some(b) => Vm::compile(b, &self.rails, self.data.clone(), &self.limits),
+                    None => Err("no built-in policies".into()),
+                });
+                match vm
+                    .as_ref()
+                    .map_err(String::clone)
+                    .and_then(|vm| vm.eval(self.builtin_input(env, ctx), &on_vm))
+                {
+                    Ok(found) => {
+                        for (i, f) in found {
                             for (key, effect) in [
                                 ("deny", Effect::Deny),
                                 ("warn", Effect::Warn),
@@ -346,15 +526,24 @@ impl Engine {
                     Err(e) => errors.push(format!("built-in guardrails: {e}")),
                 }
             }
+            let mut context = None;
             for &i in &applicable {
                 if let Some(custom) = &self.rails[i].custom {
-                    match eval_custom(custom, env, &context, &envelope_json) {
+                    let context = context.get_or_insert_with(|| self.context_json(ctx));
+                    match eval_custom(custom, env, context, &envelope_json) {
                         Ok(found) => raw.extend(found.into_iter().map(|(v, e)| (i, v, e))),
                         Err(e) => errors.push(format!("guardrail `{}`: {e}", self.rails[i].id)),
                     }
                 }
             }
         }
+        // One order for findings however they were evaluated (Rego's are a set).
+        raw.sort_by_cached_key(|(i, item, effect)| {
+            let text = |k: &str| item.get(k).map(Value::to_string).unwrap_or_default();
+            let at = item.get("at").map(digest).unwrap_or_default();
+            (*i, text("rule"), text("msg"), at, effect_rank(*effect))
+        });
+        raw.dedup();
         let plan = ctx.plans.get(&env.service);
         let today = ctx.now.date_naive();
         let mut violations = Vec::new();
@@ -775,5 +964,60 @@ fn approx_size(v: &Value) -> usize {
         Value::Array(a) => a.iter().map(|v| approx_size(v) + 1).sum::<usize>() + 2,
         Value::String(s) => s.len() + 2,
         _ => 8,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The native forms answer for ordinary changes (so comparing them with
+    /// the Rego modules in `tests/it/native.rs` compares something).
+    #[test]
+    fn native_forms_answer_ordinary_changes() {
+        let intent: Intent = yaml_serde::from_str(
+            "version: 1\nservices: [{id: a, team: t, delivery: {strategy: canary}}]\nteams: [{id: t}]\nguardrails:\n  - {id: c, kind: cost_budget, params: {max_monthly_increase: 10}}\n  - {id: v, kind: vulnerabilities, params: {max_age: 30d}}\n  - {id: e, kind: error_budget}\n  - {id: w, kind: change_window, params: {windows: [{days: [mon], from: '09:00'}], blackouts: [{from: '2026-01-01', to: '2026-01-02', reason: x}]}}\n  - {id: s, kind: deploy_strategy}\n  - {id: r, kind: required_checks}\n  - {id: k, kind: change_risk}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let engine = Engine::new(&intent, Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+        let mut env = Envelope {
+            service: "a".into(),
+            environment: "prod".into(),
+            ..Envelope::default()
+        };
+        env.attachments.scans.push(crate::Attachment::new(
+            "t.json",
+            json!({"SchemaVersion": 2, "Results": [{"Target": "x", "Vulnerabilities": [
+                {"VulnerabilityID": "CVE-1", "PkgName": "p", "InstalledVersion": "1", "FixedVersion": "2", "Severity": "HIGH", "PublishedDate": "2020-01-01T00:00:00Z"}]}]}),
+        ));
+        env.attachments.cost.push(crate::Attachment::new(
+            "i.json",
+            json!({"currency": "USD", "totalMonthlyCost": "20", "pastTotalMonthlyCost": "5", "diffTotalMonthlyCost": "15"}),
+        ));
+        let scans: Vec<Value> = env.attachments.scans.iter().map(normalize::scan).collect();
+        let cost: Vec<Value> = env.attachments.cost.iter().map(normalize::cost).collect();
+        let outcome = json!({"error_budget_remaining": 0.5, "findings_past_sla": {"high": 1}});
+        let view = View {
+            env: &env,
+            plan: engine.default_plans.get("a"),
+            outcome: Some(&outcome),
+            risk: Some(0.9),
+            now: Utc::now(),
+            scans: &scans,
+            cost: &cost,
+        };
+        assert_eq!(engine.rails.len(), 7);
+        for rail in &engine.rails {
+            let native = rail
+                .native
+                .as_ref()
+                .unwrap_or_else(|| panic!("{} has no native form", rail.id));
+            let found = native
+                .eval(&view)
+                .unwrap_or_else(|| panic!("{} did not answer", rail.id));
+            if rail.id != "w" && rail.id != "e" {
+                assert!(!found.is_empty(), "{} found nothing", rail.id);
+            }
+        }
     }
 }

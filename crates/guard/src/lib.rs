@@ -9,6 +9,7 @@ pub mod decision;
 pub mod engine;
 pub mod envelope;
 pub mod locate;
+mod native;
 pub mod normalize;
 pub mod output;
 pub mod remote;

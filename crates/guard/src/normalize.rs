@@ -135,7 +135,7 @@ fn lower(v: Option<&Value>) -> String {
         .to_ascii_lowercase()
 }
 
-fn scan(a: &Attachment) -> Value {
+pub(crate) fn scan(a: &Attachment) -> Value {
     let c = &a.content;
     let format = scan_format(c).unwrap_or("unknown");
     let mut findings = Vec::new();
@@ -308,7 +308,7 @@ fn money(v: Option<&Value>) -> Option<f64> {
 }
 
 /// Infracost totals; `unknown` lists why a figure is not known.
-fn cost(a: &Attachment) -> Value {
+pub(crate) fn cost(a: &Attachment) -> Value {
     let c = &a.content;
     let mut unknown = Vec::new();
     let total = money(c.get("totalMonthlyCost"));

@@ -7,4 +7,5 @@ mod common;
 mod conftest;
 mod fixtures;
 mod kinds;
+mod native;
 mod scenario;
