@@ -463,6 +463,25 @@ impl Engine {
             // Built-ins: natively where possible, the rest on the VM.
             let scans: Vec<Value> = env.attachments.scans.iter().map(normalize::scan).collect();
             let cost: Vec<Value> = env.attachments.cost.iter().map(normalize::cost).collect();
+            // Plans and manifests are normalised only for the rails that read them.
+            let applies = |kind: GuardrailKind| {
+                !self.rego_only && applicable.iter().any(|&i| self.rails[i].kind == kind)
+            };
+            let plans: Vec<Value> = if applies(GuardrailKind::IamLeastPrivilege) {
+                let plans = &env.attachments.terraform_plans;
+                plans.iter().map(normalize::terraform).collect()
+            } else {
+                Vec::new()
+            };
+            let manifests: Vec<Value> = if applies(GuardrailKind::K8sBaseline) {
+                let manifests = &env.attachments.manifests;
+                manifests
+                    .iter()
+                    .map(|m| json!({"file": m.file, "documents": m.content}))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let plan_json = ctx
                 .plans
                 .get(&env.service)
@@ -480,6 +499,8 @@ impl Engine {
                 now: ctx.now,
                 scans: &scans,
                 cost: &cost,
+                plans: &plans,
+                manifests: &manifests,
             };
             let mut on_vm = Vec::new();
             for &i in &applicable {
@@ -976,7 +997,7 @@ mod tests {
     #[test]
     fn native_forms_answer_ordinary_changes() {
         let intent: Intent = yaml_serde::from_str(
-            "version: 1\nservices: [{id: a, team: t, delivery: {strategy: canary}}]\nteams: [{id: t}]\nguardrails:\n  - {id: c, kind: cost_budget, params: {max_monthly_increase: 10}}\n  - {id: v, kind: vulnerabilities, params: {max_age: 30d}}\n  - {id: e, kind: error_budget}\n  - {id: w, kind: change_window, params: {windows: [{days: [mon], from: '09:00'}], blackouts: [{from: '2026-01-01', to: '2026-01-02', reason: x}]}}\n  - {id: s, kind: deploy_strategy}\n  - {id: r, kind: required_checks}\n  - {id: k, kind: change_risk}\n",
+            "version: 1\nservices: [{id: a, team: t, delivery: {strategy: canary}}]\nteams: [{id: t}]\nguardrails:\n  - {id: c, kind: cost_budget, params: {max_monthly_increase: 10}}\n  - {id: v, kind: vulnerabilities, params: {max_age: 30d}}\n  - {id: e, kind: error_budget}\n  - {id: w, kind: change_window, params: {windows: [{days: [mon], from: '09:00'}], blackouts: [{from: '2026-01-01', to: '2026-01-02', reason: x}]}}\n  - {id: s, kind: deploy_strategy}\n  - {id: r, kind: required_checks}\n  - {id: k, kind: change_risk}\n  - {id: i, kind: iam_least_privilege}\n  - {id: k8s, kind: k8s_baseline}\n",
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let engine = Engine::new(&intent, Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
@@ -994,8 +1015,32 @@ mod tests {
             "i.json",
             json!({"currency": "USD", "totalMonthlyCost": "20", "pastTotalMonthlyCost": "5", "diffTotalMonthlyCost": "15"}),
         ));
+        env.attachments.terraform_plans.push(crate::Attachment::new(
+            "plan.json",
+            json!({"format_version": "1.2", "resource_changes": [
+                {"address": "aws_iam_policy.p", "mode": "managed", "type": "aws_iam_policy", "name": "p",
+                 "change": {"actions": ["create"], "after": {"policy": "{\"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"*\"}}"}, "after_unknown": {}}},
+                {"address": "aws_security_group.sg", "mode": "managed", "type": "aws_security_group", "name": "sg",
+                 "change": {"actions": ["create"], "after": {"ingress": [{"cidr_blocks": ["0.0.0.0/0"], "from_port": 22, "to_port": 22, "protocol": "tcp"}]}, "after_unknown": {}}}]}),
+        ));
+        env.attachments.manifests.push(crate::Attachment::new(
+            "pod.yaml",
+            json!([{"kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}]),
+        ));
         let scans: Vec<Value> = env.attachments.scans.iter().map(normalize::scan).collect();
         let cost: Vec<Value> = env.attachments.cost.iter().map(normalize::cost).collect();
+        let plans: Vec<Value> = env
+            .attachments
+            .terraform_plans
+            .iter()
+            .map(normalize::terraform)
+            .collect();
+        let manifests: Vec<Value> = env
+            .attachments
+            .manifests
+            .iter()
+            .map(|m| json!({"file": m.file, "documents": m.content}))
+            .collect();
         let outcome = json!({"error_budget_remaining": 0.5, "findings_past_sla": {"high": 1}});
         let view = View {
             env: &env,
@@ -1005,8 +1050,10 @@ mod tests {
             now: Utc::now(),
             scans: &scans,
             cost: &cost,
+            plans: &plans,
+            manifests: &manifests,
         };
-        assert_eq!(engine.rails.len(), 7);
+        assert_eq!(engine.rails.len(), 9);
         for rail in &engine.rails {
             let native = rail
                 .native

@@ -4,11 +4,10 @@
 //! they are what `bearing policy show` prints, what the OPA data API and
 //! `bearing policy test` evaluate, and the reference the engine falls back
 //! to. Evaluating 25 Rego modules costs hundreds of microseconds even on
-//! regorus' bytecode VM, so the kinds that read the change itself, its
-//! delivery plan and live outcomes (and scan and cost reports) also have this
-//! native form, which produces exactly the same findings: the test
-//! `native_matches_rego` compares both on generated changes and on the real
-//! reports in the fixtures. Whenever an input is outside what the native form
+//! regorus' bytecode VM, so every built-in kind also has this native form,
+//! which produces exactly the same findings: the tests `native_matches_rego*`
+//! compare both on generated changes, plans and manifests and on the real
+//! reports, Terraform plans and Kubernetes manifests in the fixtures. Whenever an input is outside what the native form
 //! handles (a parameter or field of an unexpected type), it answers `None`
 //! and the engine evaluates the Rego module instead.
 
@@ -35,6 +34,12 @@ pub(crate) struct View<'a> {
     pub scans: &'a [Value],
     /// Normalised Infracost totals (`normalize::cost`), when the change has any.
     pub cost: &'a [Value],
+    /// Normalised Terraform plans (`normalize::terraform`), when the change
+    /// has any and an `iam_least_privilege` rail applies.
+    pub plans: &'a [Value],
+    /// Manifests as `{"file", "documents"}`, when the change has any and a
+    /// `k8s_baseline` rail applies.
+    pub manifests: &'a [Value],
 }
 
 /// A built-in guardrail with its parameters read into native form.
@@ -76,6 +81,33 @@ pub(crate) enum Native {
         monthly_budget: Option<Num>,
         budgets: Map<String, Value>,
     },
+    IamLeastPrivilege(Box<Iam>),
+    K8sBaseline(K8s),
+}
+
+/// The parameters of `k8s_baseline`.
+#[derive(Debug, Clone)]
+pub(crate) struct K8s {
+    privileged: bool,
+    run_as_root: bool,
+    resource_limits: bool,
+    latest_tag: bool,
+    host_path: bool,
+    host_namespaces: bool,
+}
+
+/// The parameters of `iam_least_privilege`.
+#[derive(Debug, Clone)]
+pub(crate) struct Iam {
+    wildcard_actions: bool,
+    wildcard_resources: bool,
+    admin_policies: Vec<String>,
+    allowed_actions: Vec<String>,
+    public_s3: bool,
+    unencrypted_s3: bool,
+    open_security_groups: bool,
+    /// Scalars only (compared as Rego compares them, see [`rego_eq`]).
+    public_ports: Vec<Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -267,6 +299,28 @@ impl Native {
                 monthly_budget: opt_num(get("monthly_budget"))?,
                 budgets: get("budgets").as_object()?.clone(),
             },
+            GuardrailKind::IamLeastPrivilege => Native::IamLeastPrivilege(Box::new(Iam {
+                wildcard_actions: get("wildcard_actions").as_bool()?,
+                wildcard_resources: get("wildcard_resources").as_bool()?,
+                admin_policies: strings(get("admin_policies"))?,
+                allowed_actions: strings(get("allowed_actions"))?,
+                public_s3: get("public_s3").as_bool()?,
+                unencrypted_s3: get("unencrypted_s3").as_bool()?,
+                open_security_groups: get("open_security_groups").as_bool()?,
+                public_ports: get("public_ports")
+                    .as_array()?
+                    .iter()
+                    .map(|p| (!p.is_array() && !p.is_object()).then(|| p.clone()))
+                    .collect::<Option<Vec<_>>>()?,
+            })),
+            GuardrailKind::K8sBaseline => Native::K8sBaseline(K8s {
+                privileged: get("privileged").as_bool()?,
+                run_as_root: get("run_as_root").as_bool()?,
+                resource_limits: get("resource_limits").as_bool()?,
+                latest_tag: get("latest_tag").as_bool()?,
+                host_path: get("host_path").as_bool()?,
+                host_namespaces: get("host_namespaces").as_bool()?,
+            }),
             _ => return None,
         })
     }
@@ -357,6 +411,8 @@ impl Native {
                 budgets,
                 &mut out,
             )?,
+            Native::IamLeastPrivilege(p) => iam_least_privilege(v, p, &mut out)?,
+            Native::K8sBaseline(p) => k8s_baseline(v, p, &mut out)?,
         }
         Some(out)
     }
@@ -888,4 +944,807 @@ fn cost_budget(
         ));
     }
     Some(())
+}
+
+// --- Helpers for the attachment kinds, with Rego's semantics (regorus' VM
+// in non-strict mode: a builtin given an argument of the wrong type, such as
+// `object.get` on a non-object, is undefined rather than an error). ---
+
+/// `x` as a condition: defined and not `false`.
+fn truthy(x: Option<&Value>) -> bool {
+    !matches!(x, None | Some(Value::Bool(false)))
+}
+
+/// `==` between two values: numbers compare by value (`80 == 80.0`).
+fn rego_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| rego_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, a)| y.get(k).is_some_and(|b| rego_eq(a, b)))
+        }
+        _ => a == b,
+    }
+}
+
+/// `sprintf("%s")` / `sprintf("%v")` of a scalar as regorus prints it
+/// (`None` for collections, which the native forms leave to Rego).
+fn text(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.to_string(),
+            (_, Some(u)) => u.to_string(),
+            _ => n.as_f64()?.to_string(),
+        },
+        Value::Array(_) | Value::Object(_) => return None,
+    })
+}
+
+/// `object.get(x, key, default)`: undefined (`None`) when `x` is not an object.
+fn object_get<'a>(x: &'a Value, key: &str, default: &'a Value) -> Option<&'a Value> {
+    Some(x.as_object()?.get(key).unwrap_or(default))
+}
+
+/// `lib.as_list`: undefined for anything but an array, a string or null.
+fn as_list(x: &Value) -> Option<&[Value]> {
+    match x {
+        Value::Array(a) => Some(a),
+        Value::String(_) => Some(std::slice::from_ref(x)),
+        Value::Null => Some(&[]),
+        _ => None,
+    }
+}
+
+/// The elements `some k, x in v` iterates for an array; nothing for a scalar
+/// (and for undefined); `None` for an object (keys are not indexes, left to Rego).
+fn elements(v: Option<&Value>) -> Option<&[Value]> {
+    match v {
+        Some(Value::Array(a)) => Some(a),
+        Some(Value::Object(_)) => None,
+        _ => Some(&[]),
+    }
+}
+
+fn push_unique(out: &mut Vec<Found>, f: Value, effect: Effect) {
+    if !out.iter().any(|(g, e)| *e == effect && *g == f) {
+        out.push((f, effect));
+    }
+}
+
+const EMPTY: &Value = &Value::Null;
+
+fn empty_list() -> &'static Value {
+    static EMPTY_LIST: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    EMPTY_LIST.get_or_init(|| Value::Array(Vec::new()))
+}
+
+// --- iam_least_privilege ---
+
+const POLICY_TYPES: [&str; 4] = [
+    "aws_iam_policy",
+    "aws_iam_role_policy",
+    "aws_iam_user_policy",
+    "aws_iam_group_policy",
+];
+
+const ATTACHMENT_TYPES: [&str; 4] = [
+    "aws_iam_role_policy_attachment",
+    "aws_iam_user_policy_attachment",
+    "aws_iam_group_policy_attachment",
+    "aws_iam_policy_attachment",
+];
+
+/// `json.unmarshal`; a string that is not JSON is left to Rego.
+fn unmarshal(s: &str) -> Option<Value> {
+    serde_json::from_str(s).ok()
+}
+
+/// `statements(doc)`.
+fn statements(doc: &Value) -> &[Value] {
+    match doc.get("Statement") {
+        Some(Value::Array(a)) => a,
+        Some(s @ Value::Object(_)) => std::slice::from_ref(s),
+        _ => &[],
+    }
+}
+
+/// `object.get(s, key, "Allow") == "Allow"`.
+fn allows(s: &Value, key: &str) -> bool {
+    s.as_object()
+        .is_some_and(|o| o.get(key).is_none_or(|e| e.as_str() == Some("Allow")))
+}
+
+fn wildcard_action(a: &str) -> bool {
+    a == "*" || a.ends_with(":*")
+}
+
+/// `regex.match("^[a-zA-Z0-9-]+:(Get|List|Describe|BatchGet)", a)`.
+fn read_only(a: &str) -> bool {
+    let Some((service, action)) = a.split_once(':') else {
+        return false;
+    };
+    !service.is_empty()
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && ["Get", "List", "Describe", "BatchGet"]
+            .iter()
+            .any(|p| action.starts_with(p))
+}
+
+fn tf(rule: &str, msg: &str, severity: &str, remediation: &str, pi: usize, ptr: &str) -> Value {
+    finding(rule, msg, severity, remediation, "terraform_plans", pi, ptr)
+}
+
+fn iam_least_privilege(v: &View<'_>, p: &Iam, out: &mut Vec<Found>) -> Option<()> {
+    let deny = Effect::Deny;
+    let unknown = Effect::Unknown;
+    for (pi, plan) in v.plans.iter().enumerate() {
+        let resources = plan.get("resources")?.as_array()?;
+        // `sse_resources` of this plan: the buckets named, and whether one is unknown.
+        let mut sse_buckets = Vec::new();
+        let mut sse_unknown = false;
+        for r in resources {
+            if r.get("type").and_then(Value::as_str)
+                == Some("aws_s3_bucket_server_side_encryption_configuration")
+            {
+                if let Some(b) = r.get("values").and_then(|v| v.get("bucket")) {
+                    sse_unknown |= b.as_str() == Some("(unknown)");
+                    sse_buckets.push(b);
+                }
+                sse_unknown |=
+                    r.get("unknown").and_then(|u| u.get("bucket")) == Some(&Value::Bool(true));
+            }
+        }
+        for r in resources {
+            let ty = r.get("type").and_then(Value::as_str).unwrap_or("");
+            let values = r.get("values").unwrap_or(EMPTY);
+            let val = |k: &str| values.get(k);
+            let unknown_true =
+                |k: &str| r.get("unknown").and_then(|u| u.get(k)) == Some(&Value::Bool(true));
+            let ptr = r.get("pointer")?.as_str()?;
+            let addr = text(r.get("address")?)?;
+
+            // Policy documents: [pointer, document].
+            let mut docs: Vec<(String, Value)> = Vec::new();
+            let is_document = ty == "aws_iam_policy_document";
+            if p.wildcard_actions || p.wildcard_resources {
+                if POLICY_TYPES.contains(&ty)
+                    && let Some(Value::String(s)) = val("policy")
+                {
+                    docs.push((format!("{ptr}/policy"), unmarshal(s)?));
+                }
+                if ty == "aws_iam_role" {
+                    for (k, ip) in elements(val("inline_policy"))?.iter().enumerate() {
+                        if let Some(Value::String(s)) = ip.get("policy")
+                            && !s.is_empty()
+                        {
+                            docs.push((format!("{ptr}/inline_policy/{k}/policy"), unmarshal(s)?));
+                        }
+                    }
+                }
+                if is_document {
+                    if let Some(Value::String(s)) = val("json") {
+                        docs.push((format!("{ptr}/json"), unmarshal(s)?));
+                    } else {
+                        let mut st = Vec::new();
+                        for s in elements(val("statement"))? {
+                            let get = |k: &str, d: &Value| -> Option<Value> {
+                                object_get(s, k, d).cloned()
+                            };
+                            st.push(json!({
+                                "Effect": get("effect", &json!("Allow"))?,
+                                "Action": get("actions", empty_list())?,
+                                "Resource": get("resources", empty_list())?,
+                            }));
+                        }
+                        docs.push((format!("{ptr}/statement"), json!({"Statement": st})));
+                    }
+                }
+            }
+            for (dptr, doc) in &docs {
+                for s in statements(doc) {
+                    if !allows(s, "Effect") {
+                        continue;
+                    }
+                    let Some(actions) = object_get(s, "Action", empty_list()).and_then(as_list)
+                    else {
+                        continue;
+                    };
+                    let actions = actions
+                        .iter()
+                        .map(Value::as_str)
+                        .collect::<Option<Vec<&str>>>()?;
+                    let allowed = |a: &str| p.allowed_actions.iter().any(|x| x == a);
+                    if p.wildcard_actions {
+                        for a in &actions {
+                            if wildcard_action(a) && !allowed(a) {
+                                push_unique(
+                                    out,
+                                    tf(
+                                        "iam_wildcard_action",
+                                        &format!("{addr} allows `{a}` (wildcard action)"),
+                                        "high",
+                                        "list the exact actions the service needs instead of a wildcard",
+                                        pi,
+                                        dptr,
+                                    ),
+                                    deny,
+                                );
+                            }
+                        }
+                    }
+                    let every_resource = object_get(s, "Resource", empty_list())
+                        .and_then(as_list)
+                        .is_some_and(|rs| rs.iter().any(|x| x.as_str() == Some("*")));
+                    if p.wildcard_resources && every_resource {
+                        for a in &actions {
+                            if !wildcard_action(a) && !read_only(a) && !allowed(a) {
+                                push_unique(
+                                    out,
+                                    tf(
+                                        "iam_wildcard_resource",
+                                        &format!("{addr} allows `{a}` on every resource (`*`)"),
+                                        "high",
+                                        "scope the statement's Resource to the ARNs it needs",
+                                        pi,
+                                        dptr,
+                                    ),
+                                    deny,
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+
+            if (POLICY_TYPES.contains(&ty) || is_document) && unknown_true("policy") {
+                push_unique(
+                    out,
+                    tf(
+                        "iam_policy_unknown",
+                        &format!("the policy of {addr} is known only after apply"),
+                        "medium",
+                        "make the policy document computable at plan time (e.g. a data source), or waive",
+                        pi,
+                        ptr,
+                    ),
+                    unknown,
+                );
+            }
+            if p.wildcard_resources && is_document && !matches!(val("json"), Some(Value::String(_)))
+            {
+                let su_all = r.get("unknown").and_then(|u| u.get("statement"));
+                for (k, su) in elements(su_all)?.iter().enumerate() {
+                    let Some(rs) = object_get(su, "resources", empty_list()) else {
+                        continue;
+                    };
+                    let has_unknown = match rs {
+                        Value::Array(a) => a.contains(&Value::Bool(true)),
+                        Value::Object(o) => o.values().any(|x| *x == Value::Bool(true)),
+                        _ => false,
+                    };
+                    if !has_unknown {
+                        continue;
+                    }
+                    let Some(s) = val("statement").and_then(|st| st.as_array()?.get(k)) else {
+                        continue;
+                    };
+                    if !allows(s, "effect") {
+                        continue;
+                    }
+                    let acts = match object_get(s, "actions", empty_list()) {
+                        Some(Value::Array(a)) => a.as_slice(),
+                        Some(Value::Object(_)) => return None,
+                        _ => &[],
+                    };
+                    for a in acts {
+                        if !read_only(a.as_str()?) {
+                            push_unique(
+                                out,
+                                tf(
+                                    "iam_policy_unknown",
+                                    &format!(
+                                        "the resources of statement {k} in {addr} are known only after apply"
+                                    ),
+                                    "medium",
+                                    "make the statement's resources computable at plan time, or waive",
+                                    pi,
+                                    &format!("{ptr}/statement/{k}/resources"),
+                                ),
+                                unknown,
+                            );
+                        }
+                    }
+                }
+            }
+            if p.public_s3 && ty == "aws_s3_bucket_policy" && unknown_true("policy") {
+                push_unique(
+                    out,
+                    tf(
+                        "s3_policy_unknown",
+                        &format!("the bucket policy of {addr} is known only after apply"),
+                        "medium",
+                        "make the bucket policy computable at plan time, or waive",
+                        pi,
+                        ptr,
+                    ),
+                    unknown,
+                );
+            }
+
+            let admin = |arn: &str| {
+                p.admin_policies
+                    .iter()
+                    .any(|name| arn.ends_with(&format!("policy/{name}")))
+            };
+            if ATTACHMENT_TYPES.contains(&ty) {
+                if let Some(Value::String(arn)) = val("policy_arn")
+                    && admin(arn)
+                {
+                    push_unique(
+                        out,
+                        tf(
+                            "iam_admin_policy",
+                            &format!("{addr} attaches the admin policy {arn}"),
+                            "critical",
+                            "attach a policy with only the permissions the service needs",
+                            pi,
+                            &format!("{ptr}/policy_arn"),
+                        ),
+                        deny,
+                    );
+                }
+                if unknown_true("policy_arn") {
+                    push_unique(
+                        out,
+                        tf(
+                            "iam_policy_unknown",
+                            &format!("the policy ARN attached by {addr} is known only after apply"),
+                            "medium",
+                            "attach a policy whose ARN is known at plan time, or waive",
+                            pi,
+                            ptr,
+                        ),
+                        unknown,
+                    );
+                }
+            }
+            if ty == "aws_iam_role" {
+                for (k, arn) in elements(val("managed_policy_arns"))?.iter().enumerate() {
+                    if let Some(arn) = arn.as_str()
+                        && admin(arn)
+                    {
+                        push_unique(
+                            out,
+                            tf(
+                                "iam_admin_policy",
+                                &format!("{addr} attaches the admin policy {arn}"),
+                                "critical",
+                                "attach a policy with only the permissions the service needs",
+                                pi,
+                                &format!("{ptr}/managed_policy_arns/{k}"),
+                            ),
+                            deny,
+                        );
+                    }
+                }
+            }
+
+            // --- S3 ---
+            if p.public_s3 {
+                if matches!(ty, "aws_s3_bucket" | "aws_s3_bucket_acl")
+                    && let Some(Value::String(acl)) = val("acl")
+                    && matches!(
+                        acl.as_str(),
+                        "public-read" | "public-read-write" | "authenticated-read"
+                    )
+                {
+                    push_unique(
+                        out,
+                        tf(
+                            "s3_public",
+                            &format!("{addr} has the public ACL `{acl}`"),
+                            "high",
+                            "use a private ACL and grant access through a bucket policy",
+                            pi,
+                            &format!("{ptr}/acl"),
+                        ),
+                        deny,
+                    );
+                }
+                if matches!(
+                    ty,
+                    "aws_s3_bucket_public_access_block" | "aws_s3_account_public_access_block"
+                ) {
+                    for flag in [
+                        "block_public_acls",
+                        "block_public_policy",
+                        "ignore_public_acls",
+                        "restrict_public_buckets",
+                    ] {
+                        if val(flag) == Some(&Value::Bool(false)) {
+                            push_unique(
+                                out,
+                                tf(
+                                    "s3_public",
+                                    &format!("{addr} turns off `{flag}`"),
+                                    "high",
+                                    "set all four public access block flags to true",
+                                    pi,
+                                    &format!("{ptr}/{flag}"),
+                                ),
+                                deny,
+                            );
+                        }
+                    }
+                }
+                if ty == "aws_s3_bucket_policy"
+                    && let Some(Value::String(policy)) = val("policy")
+                {
+                    let doc = unmarshal(policy)?;
+                    let public = statements(&doc).iter().any(|s| {
+                        allows(s, "Effect")
+                            && object_get(s, "Principal", &Value::Null).is_some_and(|pr| {
+                                pr.as_str() == Some("*")
+                                    || object_get(pr, "AWS", &Value::Null)
+                                        .and_then(as_list)
+                                        .is_some_and(|l| l.iter().any(|x| x.as_str() == Some("*")))
+                            })
+                            && !truthy(s.get("Condition"))
+                    });
+                    if public {
+                        push_unique(
+                            out,
+                            tf(
+                                "s3_public",
+                                &format!("{addr} grants access to any principal (`*`)"),
+                                "high",
+                                "name the principals that need access",
+                                pi,
+                                &format!("{ptr}/policy"),
+                            ),
+                            deny,
+                        );
+                    }
+                }
+            }
+            if p.unencrypted_s3
+                && ty == "aws_s3_bucket"
+                && r.get("mode").and_then(Value::as_str) == Some("managed")
+            {
+                let configured = match object_get(
+                    values,
+                    "server_side_encryption_configuration",
+                    empty_list(),
+                ) {
+                    Some(Value::Array(a)) => !a.is_empty(),
+                    Some(Value::Object(o)) => !o.is_empty(),
+                    // `count` of a string is its length: left to Rego.
+                    Some(Value::String(_)) => return None,
+                    _ => false,
+                };
+                let has_sse = configured
+                    || unknown_true("server_side_encryption_configuration")
+                    || val("bucket").is_some_and(|b| sse_buckets.iter().any(|x| rego_eq(x, b)))
+                    || sse_unknown;
+                if !has_sse {
+                    push_unique(
+                        out,
+                        tf(
+                            "s3_unencrypted",
+                            &format!("{addr} has no server-side encryption configured"),
+                            "medium",
+                            "add an aws_s3_bucket_server_side_encryption_configuration (SSE-KMS or AES256)",
+                            pi,
+                            ptr,
+                        ),
+                        deny,
+                    );
+                }
+            }
+
+            // --- Security groups ---
+            if p.open_security_groups {
+                let mut rules: Vec<(String, &Value)> = Vec::new();
+                match ty {
+                    "aws_security_group" => {
+                        for (k, rule) in elements(val("ingress"))?.iter().enumerate() {
+                            rules.push((format!("{ptr}/ingress/{k}"), rule));
+                        }
+                    }
+                    "aws_security_group_rule"
+                        if val("type").and_then(Value::as_str) == Some("ingress") =>
+                    {
+                        rules.push((ptr.to_string(), values));
+                    }
+                    "aws_vpc_security_group_ingress_rule" => rules.push((ptr.to_string(), values)),
+                    _ => {}
+                }
+                for (rptr, rule) in rules {
+                    if let Some(t) = open_ingress(rule, &p.public_ports)? {
+                        push_unique(
+                            out,
+                            tf(
+                                "sg_open_ingress",
+                                &format!("{addr} opens {t} to the internet"),
+                                "high",
+                                "restrict the ingress CIDR to known ranges or put the service behind a load balancer",
+                                pi,
+                                &rptr,
+                            ),
+                            deny,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// The port text of an ingress rule open to the internet (`Some(None)` when
+/// it is not, or has no port text), `None` when left to Rego.
+fn open_ingress(rule: &Value, public_ports: &[Value]) -> Option<Option<String>> {
+    let Some(o) = rule.as_object() else {
+        return Some(None);
+    };
+    let listed = |k: &str, cidr: &str| {
+        as_list(o.get(k).unwrap_or(empty_list()))
+            .is_some_and(|l| l.iter().any(|x| x.as_str() == Some(cidr)))
+    };
+    let equals = |k: &str, cidr: &str| o.get(k).and_then(Value::as_str) == Some(cidr);
+    let world = listed("cidr_blocks", "0.0.0.0/0")
+        || listed("ipv6_cidr_blocks", "::/0")
+        || equals("cidr_ipv4", "0.0.0.0/0")
+        || equals("cidr_ipv6", "::/0");
+    if !world {
+        return Some(None);
+    }
+    let protocol = o
+        .get("protocol")
+        .or_else(|| o.get("ip_protocol"))
+        .and_then(Value::as_str);
+    let all_ports = matches!(protocol, Some("-1" | "all"));
+    if all_ports {
+        return Some(Some("all ports".into()));
+    }
+    let (Some(from), Some(to)) = (o.get("from_port"), o.get("to_port")) else {
+        return Some(None);
+    };
+    if rego_eq(from, to) {
+        if public_ports.iter().any(|p| rego_eq(p, from)) {
+            return Some(None);
+        }
+        return Some(Some(format!("port {}", text(from)?)));
+    }
+    Some(Some(format!("ports {}-{}", text(from)?, text(to)?)))
+}
+
+// --- k8s_baseline ---
+
+fn k8s_baseline(v: &View<'_>, p: &K8s, out: &mut Vec<Found>) -> Option<()> {
+    let deny = Effect::Deny;
+    for (mi, m) in v.manifests.iter().enumerate() {
+        for (d, doc) in elements(m.get("documents"))?.iter().enumerate() {
+            let Some(kind) = doc.get("kind").and_then(Value::as_str) else {
+                continue;
+            };
+            let spec_of = |path: &[&str]| path.iter().try_fold(doc, |x, k| x.get(*k));
+            let (spec, sp) = match kind {
+                "Pod" => (spec_of(&["spec"]), "/spec"),
+                "Deployment"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "ReplicaSet"
+                | "Job"
+                | "ReplicationController" => (
+                    spec_of(&["spec", "template", "spec"]),
+                    "/spec/template/spec",
+                ),
+                "CronJob" => (
+                    spec_of(&["spec", "jobTemplate", "spec", "template", "spec"]),
+                    "/spec/jobTemplate/spec/template/spec",
+                ),
+                _ => continue,
+            };
+            let Some(spec) = spec else { continue };
+            let name = match doc.get("metadata") {
+                None => "?".to_string(),
+                Some(Value::Object(meta)) => match meta.get("name") {
+                    None => "?".to_string(),
+                    Some(n) => text(n)?,
+                },
+                // `object.get` of a non-object: the document is not a pod.
+                Some(_) => continue,
+            };
+            let name = format!("{kind}/{name}");
+            let sp = format!("/{d}{sp}");
+            let Some(spec_obj) = spec.as_object() else {
+                continue;
+            };
+            for field in ["containers", "initContainers"] {
+                for (k, c) in elements(spec_obj.get(field))?.iter().enumerate() {
+                    let Some(cname) = c.get("name") else { continue };
+                    let cname = text(cname)?;
+                    let cp = format!("{sp}/{field}/{k}");
+                    let csc = c.get("securityContext");
+                    if p.privileged
+                        && csc.and_then(|s| s.get("privileged")) == Some(&Value::Bool(true))
+                    {
+                        push_unique(
+                            out,
+                            finding(
+                                "privileged",
+                                &format!("{name}: container `{cname}` runs privileged"),
+                                "critical",
+                                "remove `securityContext.privileged: true`; grant only the capabilities needed",
+                                "manifests",
+                                mi,
+                                &format!("{cp}/securityContext/privileged"),
+                            ),
+                            deny,
+                        );
+                    }
+                    if p.run_as_root {
+                        let sc = |key: &str| match csc {
+                            Some(Value::Object(o)) if o.contains_key(key) => o.get(key),
+                            _ => spec_obj.get("securityContext").and_then(|s| s.get(key)),
+                        };
+                        let uid = sc("runAsUser").and_then(Value::as_f64);
+                        let non_root = sc("runAsNonRoot") == Some(&Value::Bool(true));
+                        let root = uid == Some(0.0) || (!non_root && !uid.is_some_and(|u| u > 0.0));
+                        if root {
+                            push_unique(
+                                out,
+                                finding(
+                                    "run_as_root",
+                                    &format!(
+                                        "{name}: container `{cname}` may run as root (no `runAsNonRoot: true` or non-zero `runAsUser`)"
+                                    ),
+                                    "high",
+                                    "set `securityContext.runAsNonRoot: true` and a non-zero `runAsUser`",
+                                    "manifests",
+                                    mi,
+                                    &cp,
+                                ),
+                                deny,
+                            );
+                        }
+                    }
+                    if p.resource_limits {
+                        let limits = c.get("resources").and_then(|r| r.get("limits"));
+                        let missing: Vec<&str> = ["cpu", "memory"]
+                            .into_iter()
+                            .filter(|r| !truthy(limits.and_then(|l| l.get(*r))))
+                            .collect();
+                        if !missing.is_empty() {
+                            push_unique(
+                                out,
+                                finding(
+                                    "no_resource_limits",
+                                    &format!(
+                                        "{name}: container `{cname}` has no {} limit",
+                                        missing.join(" or ")
+                                    ),
+                                    "medium",
+                                    "set `resources.limits.cpu` and `resources.limits.memory`",
+                                    "manifests",
+                                    mi,
+                                    &cp,
+                                ),
+                                deny,
+                            );
+                        }
+                    }
+                    let image = match c.get("image") {
+                        Some(Value::String(i)) => Some(i),
+                        None => None,
+                        // regorus' VM finds a tag `(none)` in a number: left to Rego.
+                        Some(_) if p.latest_tag => return None,
+                        Some(_) => None,
+                    };
+                    if p.latest_tag
+                        && let Some(image) = image
+                        && matches!(image_tag(image), "latest" | "(none)")
+                    {
+                        push_unique(
+                            out,
+                            finding(
+                                "latest_tag",
+                                &format!(
+                                    "{name}: container `{cname}` uses image `{image}` without a pinned tag"
+                                ),
+                                "medium",
+                                "pin the image to a version tag or a digest",
+                                "manifests",
+                                mi,
+                                &format!("{cp}/image"),
+                            ),
+                            deny,
+                        );
+                    }
+                }
+            }
+            if p.host_path {
+                for (k, vol) in elements(spec_obj.get("volumes"))?.iter().enumerate() {
+                    let host = vol.get("hostPath");
+                    if !truthy(host) {
+                        continue;
+                    }
+                    let (Some(vname), Some(path)) =
+                        (vol.get("name"), host.and_then(|h| h.get("path")))
+                    else {
+                        continue;
+                    };
+                    push_unique(
+                        out,
+                        finding(
+                            "host_path",
+                            &format!(
+                                "{name}: volume `{}` mounts the host path {}",
+                                text(vname)?,
+                                text(path)?
+                            ),
+                            "high",
+                            "use a persistent volume claim, configMap or emptyDir instead of hostPath",
+                            "manifests",
+                            mi,
+                            &format!("{sp}/volumes/{k}/hostPath"),
+                        ),
+                        deny,
+                    );
+                }
+            }
+            if p.host_namespaces {
+                for (field, ns) in [
+                    ("hostNetwork", "network"),
+                    ("hostPID", "process"),
+                    ("hostIPC", "IPC"),
+                ] {
+                    if spec_obj.get(field) == Some(&Value::Bool(true)) {
+                        push_unique(
+                            out,
+                            finding(
+                                "host_namespace",
+                                &format!(
+                                    "{name} shares the host's {ns} namespace (`{field}: true`)"
+                                ),
+                                "high",
+                                &format!("remove `{field}`"),
+                                "manifests",
+                                mi,
+                                &format!("{sp}/{field}"),
+                            ),
+                            deny,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// `image_tag(image)`: `""` for a digest, `(none)` without a tag.
+fn image_tag(image: &str) -> &str {
+    if image.contains("@sha256:") {
+        return "";
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') {
+        last.rsplit(':').next().unwrap_or("")
+    } else {
+        "(none)"
+    }
 }

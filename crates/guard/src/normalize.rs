@@ -36,7 +36,7 @@ pub fn builtin_input(env: &Envelope) -> Map<String, Value> {
 }
 
 /// Resources a Terraform plan creates or changes, and the data sources it read.
-fn terraform(a: &Attachment) -> Value {
+pub(crate) fn terraform(a: &Attachment) -> Value {
     let c = &a.content;
     let mut resources = Vec::new();
     let mut seen = std::collections::HashSet::new();

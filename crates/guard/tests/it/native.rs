@@ -1,7 +1,7 @@
 //! The native forms of the built-in kinds against their Rego modules: the
 //! same decision (verdict, every violation with its message, location and
 //! remediation, and errors) on generated changes and on every scan and cost
-//! report in the fixtures.
+//! report, Terraform plan and Kubernetes manifest in the fixtures.
 
 use bearing_guard::{Attachment, Context, Decision, Engine, Envelope};
 use chrono::{Duration, TimeZone, Utc};
@@ -33,6 +33,12 @@ guardrails:
   - {id: checks-more, kind: required_checks, params: {checks: [tests, lint], scans: false}}
   - {id: risk, kind: change_risk}
   - {id: risk-int, kind: change_risk, params: {deny_above: 1, warn_above: 0.25, unless_canary: false, on_missing: unknown}}
+  - {id: iam, kind: iam_least_privilege}
+  - {id: iam-loose, kind: iam_least_privilege, params: {wildcard_actions: false, allowed_actions: ["s3:*", "iam:PassRole", "*"], admin_policies: [PowerUserAccess], public_ports: [22, 443], unencrypted_s3: false}, scope: {team: payments}}
+  - {id: iam-narrow, kind: iam_least_privilege, params: {wildcard_resources: false, public_s3: false, public_ports: []}, mode: warn}
+  - {id: k8s, kind: k8s_baseline}
+  - {id: k8s-some, kind: k8s_baseline, params: {run_as_root: false, resource_limits: false}, scope: {environment: production}}
+  - {id: k8s-other, kind: k8s_baseline, params: {privileged: false, latest_tag: false, host_path: false, host_namespaces: false}}
 "#;
 
 fn engines() -> &'static (Engine, Engine) {
@@ -279,15 +285,556 @@ fn native_matches_rego_on_fixture_reports() {
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    walk_ext(dir, &["json", "sarif"])
+}
+
+fn walk_ext(dir: &std::path::Path, exts: &[&str]) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
         if p.is_dir() {
-            out.extend(walk(&p));
-        } else if p.extension().is_some_and(|x| x == "json" || x == "sarif") {
+            out.extend(walk_ext(&p, exts));
+        } else if p.extension().is_some_and(|x| exts.iter().any(|e| x == *e)) {
             out.push(p);
         }
     }
     out.sort();
     out
+}
+
+#[test]
+fn native_matches_rego_on_fixture_plans_and_manifests() {
+    let Some(root) = fixtures() else { return };
+    let (native, rego) = engines();
+    let c = ctx();
+    let mut plans = 0;
+    for entry in walk_ext(&root.join("terraform-plans"), &["json"]) {
+        let Ok(attachment) = bearing_guard::read_plan(&entry) else {
+            continue;
+        };
+        for (service, environment) in [("checkout", "production"), ("search", "staging")] {
+            let mut env = envelope(service, environment);
+            env.attachments.terraform_plans.push(attachment.clone());
+            assert_same(native, rego, &env, &c);
+        }
+        plans += 1;
+    }
+    let mut manifests = 0;
+    for entry in walk_ext(&root.join("k8s-manifests"), &["yaml", "yml", "json"]) {
+        let Ok(attachment) = bearing_guard::read_manifests(&entry) else {
+            continue;
+        };
+        for (service, environment) in [("checkout", "production"), ("search", "staging")] {
+            let mut env = envelope(service, environment);
+            env.attachments.manifests.push(attachment.clone());
+            assert_same(native, rego, &env, &c);
+        }
+        manifests += 1;
+    }
+    assert!(plans >= 10, "only {plans} fixture plans compared");
+    assert!(
+        manifests >= 10,
+        "only {manifests} fixture manifests compared"
+    );
+}
+
+/// Inserts the fields whose value is not `None` (`None` leaves a field out).
+fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?)))
+            .collect(),
+    )
+}
+
+fn pick<T: Clone + std::fmt::Debug + 'static>(v: Vec<T>) -> prop::sample::Select<T> {
+    prop::sample::select(v)
+}
+
+/// An IAM policy statement (as JSON) with the shapes the guardrail tells apart.
+fn statement() -> impl Strategy<Value = Value> {
+    (
+        pick(vec![
+            None,
+            Some(json!("Allow")),
+            Some(json!("Deny")),
+            Some(Value::Null),
+        ]),
+        pick(vec![
+            Some(json!("*")),
+            Some(json!("s3:*")),
+            Some(json!("s3:GetObject")),
+            Some(json!(["s3:GetObject", "s3:PutObject"])),
+            Some(json!([
+                "iam:PassRole",
+                "ec2:Describe*",
+                "dynamodb:BatchGetItem"
+            ])),
+            Some(json!("iam:PassRole")),
+            Some(json!(["*", "sts:AssumeRole"])),
+            Some(json!([])),
+            Some(Value::Null),
+            None,
+        ]),
+        pick(vec![
+            Some(json!("*")),
+            Some(json!(["*"])),
+            Some(json!("arn:aws:s3:::b/*")),
+            Some(json!(["arn:aws:s3:::b", "*"])),
+            Some(Value::Null),
+            None,
+        ]),
+        pick(vec![
+            None,
+            Some(json!("*")),
+            Some(json!({"AWS": "*"})),
+            Some(json!({"AWS": ["arn:aws:iam::1:root", "*"]})),
+            Some(json!({"AWS": "arn:aws:iam::1:root"})),
+            Some(json!({"Service": "*"})),
+        ]),
+        pick(vec![
+            None,
+            Some(json!({"Bool": {"aws:SecureTransport": "false"}})),
+            Some(json!(false)),
+            Some(json!({})),
+            Some(Value::Null),
+        ]),
+    )
+        .prop_map(|(effect, action, resource, principal, condition)| {
+            object(vec![
+                ("Effect", effect),
+                ("Action", action),
+                ("Resource", resource),
+                ("Principal", principal),
+                ("Condition", condition),
+            ])
+        })
+}
+
+/// A policy document as a string: `Statement` as an array or an object, and
+/// sometimes not JSON at all.
+fn policy() -> impl Strategy<Value = Value> {
+    (
+        prop::collection::vec(statement(), 1..3),
+        pick(vec!["array", "object", "broken", "empty"]),
+    )
+        .prop_map(|(statements, shape)| match shape {
+            "array" => json!(json!({"Version": "2012-10-17", "Statement": statements}).to_string()),
+            "object" => json!(json!({"Statement": statements[0]}).to_string()),
+            "broken" => json!("{not json"),
+            _ => json!(""),
+        })
+}
+
+/// A security group rule with the fields of the three rule resources.
+fn sg_rule() -> impl Strategy<Value = Value> {
+    (
+        pick(vec![
+            None,
+            Some(json!(["0.0.0.0/0"])),
+            Some(json!(["10.0.0.0/8"])),
+            Some(json!("0.0.0.0/0")),
+            Some(Value::Null),
+        ]),
+        pick(vec![None, Some(json!(["::/0"])), Some(json!([]))]),
+        pick(vec![
+            (None, None),
+            (Some(json!("0.0.0.0/0")), None),
+            (None, Some(json!("::/0"))),
+            (Some(json!("10.0.0.0/8")), None),
+        ]),
+        pick(vec![
+            (Some(json!(443)), Some(json!(443))),
+            (Some(json!(22)), Some(json!(22))),
+            (Some(json!(80)), Some(json!(80.0))),
+            (Some(json!(0)), Some(json!(65535))),
+            (Some(json!(8000)), Some(json!(8080))),
+            (Some(Value::Null), Some(Value::Null)),
+            (None, None),
+            (Some(json!(-1)), Some(json!(-1))),
+        ]),
+        pick(vec![
+            (Some(json!("tcp")), None),
+            (Some(json!("-1")), None),
+            (Some(json!("all")), None),
+            (None, Some(json!("-1"))),
+            (None, Some(json!("tcp"))),
+            (None, None),
+        ]),
+    )
+        .prop_map(
+            |(cidrs, ipv6, (v4, v6), (from, to), (protocol, ip_protocol))| {
+                object(vec![
+                    ("cidr_blocks", cidrs),
+                    ("ipv6_cidr_blocks", ipv6),
+                    ("cidr_ipv4", v4),
+                    ("cidr_ipv6", v6),
+                    ("from_port", from),
+                    ("to_port", to),
+                    ("protocol", protocol),
+                    ("ip_protocol", ip_protocol),
+                ])
+            },
+        )
+}
+
+/// A `resource_changes` entry of a kind the guardrail reads:
+/// `(mode, type, after, after_unknown)`.
+fn resource() -> impl Strategy<Value = (&'static str, &'static str, Value, Value)> {
+    let flag = || pick(vec![None, Some(json!(true)), Some(json!(false))]);
+    let admin_arn = pick(vec![
+        json!("arn:aws:iam::aws:policy/AdministratorAccess"),
+        json!("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        json!("arn:aws:iam::aws:policy/PowerUserAccess"),
+        json!("arn:aws:iam::aws:policy/job-function/IAMFullAccess"),
+        Value::Null,
+    ]);
+    prop_oneof![
+        (
+            pick(vec![
+                "aws_iam_policy",
+                "aws_iam_role_policy",
+                "aws_iam_user_policy"
+            ]),
+            prop::option::of(policy()),
+            flag()
+        )
+            .prop_map(|(t, p, u)| (
+                "managed",
+                t,
+                object(vec![("policy", p)]),
+                object(vec![("policy", u)])
+            )),
+        (
+            prop::collection::vec(
+                (
+                    prop::option::of(policy()),
+                    pick(vec![None, Some(json!("inline"))])
+                )
+                    .prop_map(|(p, n)| object(vec![("name", n), ("policy", p)])),
+                0..3
+            ),
+            prop::collection::vec(admin_arn.clone(), 0..3),
+            pick(vec!["array", "absent", "null"]),
+        )
+            .prop_map(|(inline, arns, shape)| {
+                let arns = match shape {
+                    "array" => Some(json!(arns)),
+                    "null" => Some(Value::Null),
+                    _ => None,
+                };
+                (
+                    "managed",
+                    "aws_iam_role",
+                    object(vec![
+                        ("inline_policy", Some(json!(inline))),
+                        ("managed_policy_arns", arns),
+                    ]),
+                    json!({}),
+                )
+            }),
+        (
+            pick(vec![
+                "aws_iam_role_policy_attachment",
+                "aws_iam_policy_attachment",
+                "aws_iam_user_policy_attachment"
+            ]),
+            prop::option::of(admin_arn),
+            flag()
+        )
+            .prop_map(|(t, arn, u)| (
+                "managed",
+                t,
+                object(vec![("policy_arn", arn)]),
+                object(vec![("policy_arn", u)])
+            )),
+        (
+            prop::option::of(policy()),
+            prop::collection::vec(
+                (
+                    pick(vec![None, Some(json!("Allow")), Some(json!("Deny"))]),
+                    pick(vec![
+                        None,
+                        Some(json!(["s3:GetObject"])),
+                        Some(json!(["s3:PutObject", "s3:*"])),
+                        Some(json!(["*"])),
+                        Some(json!("s3:GetObject"))
+                    ]),
+                    pick(vec![
+                        None,
+                        Some(json!(["*"])),
+                        Some(json!(["arn:aws:s3:::b"])),
+                        Some(json!([]))
+                    ]),
+                    pick(vec![
+                        None,
+                        Some(json!({"resources": [true]})),
+                        Some(json!({"resources": [false, true]})),
+                        Some(json!({"resources": true})),
+                        Some(json!({}))
+                    ]),
+                ),
+                0..3
+            ),
+            flag(),
+            pick(vec!["data", "managed"]),
+        )
+            .prop_map(|(j, statements, u, mode)| {
+                let (blocks, unknown): (Vec<Value>, Vec<Value>) = statements
+                    .into_iter()
+                    .map(|(e, a, r, su)| {
+                        (
+                            object(vec![("effect", e), ("actions", a), ("resources", r)]),
+                            su.unwrap_or(json!({})),
+                        )
+                    })
+                    .unzip();
+                (
+                    mode,
+                    "aws_iam_policy_document",
+                    object(vec![("json", j), ("statement", Some(json!(blocks)))]),
+                    object(vec![("policy", u), ("statement", Some(json!(unknown)))]),
+                )
+            }),
+        (
+            pick(vec!["aws_s3_bucket", "aws_s3_bucket_acl"]),
+            pick(vec![
+                None,
+                Some(json!("private")),
+                Some(json!("public-read")),
+                Some(json!("authenticated-read")),
+                Some(Value::Null)
+            ]),
+            pick(vec![
+                None,
+                Some(json!([])),
+                Some(json!([{"rule": []}])),
+                Some(Value::Null)
+            ]),
+            pick(vec![None, Some(json!("b1")), Some(json!("b2"))]),
+            flag(),
+            pick(vec!["managed", "data"]),
+        )
+            .prop_map(|(t, acl, sse, bucket, u, mode)| {
+                (
+                    mode,
+                    t,
+                    object(vec![
+                        ("acl", acl),
+                        ("server_side_encryption_configuration", sse),
+                        ("bucket", bucket),
+                    ]),
+                    object(vec![("server_side_encryption_configuration", u)]),
+                )
+            }),
+        (
+            pick(vec![None, Some(json!("b1")), Some(json!("(unknown)"))]),
+            flag()
+        )
+            .prop_map(|(bucket, u)| (
+                "managed",
+                "aws_s3_bucket_server_side_encryption_configuration",
+                object(vec![("bucket", bucket)]),
+                object(vec![("bucket", u)])
+            )),
+        (
+            pick(vec![
+                "aws_s3_bucket_public_access_block",
+                "aws_s3_account_public_access_block"
+            ]),
+            flag(),
+            flag(),
+            flag(),
+            flag()
+        )
+            .prop_map(|(t, a, b, c, d)| (
+                "managed",
+                t,
+                object(vec![
+                    ("block_public_acls", a),
+                    ("block_public_policy", b),
+                    ("ignore_public_acls", c),
+                    ("restrict_public_buckets", d)
+                ]),
+                json!({})
+            )),
+        (prop::option::of(policy()), flag()).prop_map(|(p, u)| (
+            "managed",
+            "aws_s3_bucket_policy",
+            object(vec![("bucket", Some(json!("b1"))), ("policy", p)]),
+            object(vec![("policy", u)])
+        )),
+        prop::collection::vec(sg_rule(), 0..3).prop_map(|rules| (
+            "managed",
+            "aws_security_group",
+            json!({"ingress": rules}),
+            json!({})
+        )),
+        (sg_rule(), pick(vec!["ingress", "egress"])).prop_map(|(mut rule, t)| {
+            rule["type"] = json!(t);
+            ("managed", "aws_security_group_rule", rule, json!({}))
+        }),
+        sg_rule().prop_map(|rule| (
+            "managed",
+            "aws_vpc_security_group_ingress_rule",
+            rule,
+            json!({})
+        )),
+    ]
+}
+
+fn terraform_plan() -> impl Strategy<Value = Attachment> {
+    prop::collection::vec(
+        (
+            resource(),
+            pick(vec![
+                vec!["create"],
+                vec!["update"],
+                vec!["delete"],
+                vec!["no-op"],
+                vec!["read"],
+                vec!["delete", "create"],
+            ]),
+        ),
+        0..6,
+    )
+    .prop_map(|rs| {
+        let changes: Vec<Value> = rs
+            .into_iter()
+            .enumerate()
+            .map(|(i, ((mode, t, after, unknown), actions))| {
+                let address = if mode == "data" {
+                    format!("data.{t}.r{i}")
+                } else {
+                    format!("{t}.r{i}")
+                };
+                json!({"address": address, "mode": mode, "type": t, "name": format!("r{i}"),
+                       "change": {"actions": actions, "after": after, "after_unknown": unknown}})
+            })
+            .collect();
+        Attachment::new(
+            "plan.json",
+            json!({"format_version": "1.2", "resource_changes": changes}),
+        )
+    })
+}
+
+fn container() -> impl Strategy<Value = Value> {
+    (
+        pick(vec![
+            Some(json!("app")),
+            Some(json!("side")),
+            None,
+            Some(json!(5)),
+        ]),
+        pick(vec![
+            Some(json!("nginx")),
+            Some(json!("nginx:latest")),
+            Some(json!("nginx:1.25")),
+            Some(json!("localhost:5000/app")),
+            Some(json!("localhost:5000/app:v1")),
+            Some(json!("registry.io:5000/team/app@sha256:abc")),
+            Some(json!("repo/app:latest")),
+            Some(json!(7)),
+            None,
+        ]),
+        pick(vec![
+            None,
+            Some(json!({})),
+            Some(json!({"privileged": true})),
+            Some(json!({"privileged": false, "runAsUser": 0})),
+            Some(json!({"runAsUser": 1000})),
+            Some(json!({"runAsNonRoot": true})),
+            Some(json!({"runAsNonRoot": false, "runAsUser": 1000})),
+            Some(json!({"runAsUser": "1000"})),
+            Some(Value::Null),
+        ]),
+        pick(vec![
+            None,
+            Some(json!({"limits": {"cpu": "1"}})),
+            Some(json!({"limits": {"cpu": "1", "memory": "1Gi"}})),
+            Some(json!({"requests": {"cpu": "1"}})),
+            Some(json!({"limits": {"memory": false, "cpu": 0}})),
+        ]),
+    )
+        .prop_map(|(name, image, sc, resources)| {
+            object(vec![
+                ("name", name),
+                ("image", image),
+                ("securityContext", sc),
+                ("resources", resources),
+            ])
+        })
+}
+
+fn k8s_document() -> impl Strategy<Value = Value> {
+    let flag = || pick(vec![None, Some(json!(true)), Some(json!(false))]);
+    (
+        (
+            prop::collection::vec(container(), 0..3),
+            prop::option::of(prop::collection::vec(container(), 0..2)),
+            pick(vec![
+                None,
+                Some(json!({"runAsNonRoot": true})),
+                Some(json!({"runAsUser": 0})),
+                Some(json!({"runAsUser": 1000})),
+                Some(Value::Null),
+            ]),
+            pick(vec![
+                None,
+                Some(json!([{"name": "data", "hostPath": {"path": "/var/lib"}}])),
+                Some(json!([{"name": "e", "emptyDir": {}}, {"name": "h", "hostPath": {"path": "/"}}])),
+                Some(json!([{"name": "h", "hostPath": {}}])),
+            ]),
+        ),
+        (flag(), flag(), flag()),
+        pick(vec!["Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "ReplicationController"]),
+        pick(vec![None, Some(json!({"name": "web"})), Some(json!({})), Some(Value::Null)]),
+    )
+        .prop_map(|((containers, init, sc, volumes), (net, pid, ipc), kind, metadata)| {
+            let spec = object(vec![
+                ("containers", Some(json!(containers))),
+                ("initContainers", init.map(|i| json!(i))),
+                ("securityContext", sc),
+                ("volumes", volumes),
+                ("hostNetwork", net),
+                ("hostPID", pid),
+                ("hostIPC", ipc),
+            ]);
+            let spec = match kind {
+                "Pod" | "Service" => spec,
+                "CronJob" => json!({"jobTemplate": {"spec": {"template": {"spec": spec}}}}),
+                _ => json!({"replicas": 2, "template": {"spec": spec}}),
+            };
+            object(vec![
+                ("apiVersion", Some(json!("v1"))),
+                ("kind", Some(json!(kind))),
+                ("metadata", metadata),
+                ("spec", Some(spec)),
+            ])
+        })
+}
+
+fn manifest() -> impl Strategy<Value = Attachment> {
+    prop::collection::vec(k8s_document(), 0..3)
+        .prop_map(|docs| Attachment::new("deploy.yaml", Value::Array(docs)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn native_matches_rego_on_plans_and_manifests(
+        plans in prop::collection::vec(terraform_plan(), 0..3),
+        manifests in prop::collection::vec(manifest(), 0..3),
+        service in pick(vec!["checkout", "search"]),
+        environment in pick(vec!["production", "staging"]),
+    ) {
+        let (native, rego) = engines();
+        let mut env = envelope(service, environment);
+        env.attachments.terraform_plans = plans;
+        env.attachments.manifests = manifests;
+        assert_same(native, rego, &env, &ctx());
+    }
 }
