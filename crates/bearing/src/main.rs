@@ -11,6 +11,11 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 
+/// mimalloc keeps a long-running server's memory flat where glibc's arenas
+/// fragment under many threads allocating and freeing JSON (`bench/soak.sh`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Bearing closes the gap between what an organisation intends and what its
 /// software delivery does: intent as code, guardrails, outcome metrics and
 /// adaptation in one loop.

@@ -26,6 +26,56 @@ pub struct DecisionRecord {
     pub decision: serde_json::Value,
 }
 
+/// What the metrics need of a decision; the store keeps it beside the full
+/// record so it can be read without parsing the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionSummary {
+    pub id: String,
+    pub time: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    pub result: String,
+    /// A waiver turned at least one violation into a pass.
+    #[serde(default)]
+    pub waived: bool,
+    /// Guardrails with a violation (any effect), in the decision's order.
+    #[serde(default)]
+    pub guardrails: Vec<String>,
+}
+
+impl DecisionRecord {
+    pub fn summary(&self) -> DecisionSummary {
+        let violations = self.decision.get("violations").and_then(|v| v.as_array());
+        let waived = violations.is_some_and(|vs| {
+            vs.iter()
+                .any(|v| v.get("waiver").is_some_and(|w| !w.is_null()))
+        }) || self
+            .decision
+            .get("waivers")
+            .and_then(|w| w.as_array())
+            .is_some_and(|w| !w.is_empty());
+        let guardrails = violations
+            .map(|vs| {
+                vs.iter()
+                    .filter_map(|v| v.get("guardrail").and_then(|g| g.as_str()))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        DecisionSummary {
+            id: self.id.clone(),
+            time: self.time,
+            service: self.service.clone(),
+            environment: self.environment.clone(),
+            result: self.result.clone(),
+            waived,
+            guardrails,
+        }
+    }
+}
+
 /// What Bearing currently wants for a service's deliveries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryPlan {

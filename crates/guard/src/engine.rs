@@ -376,7 +376,7 @@ impl Engine {
                 .is_none_or(|t| self.teams.get(&env.service) == Some(t))
     }
 
-    fn context_json(&self, ctx: &Context) -> Value {
+    fn context_json(&self, ctx: &Context, now: DateTime<Utc>) -> Value {
         let mut plans: Map<String, Value> = self
             .default_plans
             .iter()
@@ -388,7 +388,7 @@ impl Engine {
         let mut clocks = Map::new();
         for tz in &self.timezones {
             if let Ok(zone) = tz.parse::<chrono_tz::Tz>() {
-                let local = ctx.now.with_timezone(&zone);
+                let local = now.with_timezone(&zone);
                 let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
                     [local.weekday().num_days_from_monday() as usize];
                 clocks.insert(
@@ -405,8 +405,8 @@ impl Engine {
             "plans": plans,
             "outcomes": if ctx.outcomes.is_null() { json!({}) } else { ctx.outcomes.clone() },
             "risk": ctx.risk,
-            "now": ctx.now.to_rfc3339(),
-            "now_ns": ctx.now.timestamp_nanos_opt().unwrap_or(0),
+            "now": now.to_rfc3339(),
+            "now_ns": now.timestamp_nanos_opt().unwrap_or(0),
             "clocks": clocks,
         })
     }
@@ -414,19 +414,22 @@ impl Engine {
     /// The input of the built-in modules: the envelope, normalised, with the
     /// context of its service (the built-ins read only their own service's
     /// plan and outcomes).
-    fn builtin_input(&self, env: &Envelope, ctx: &Context) -> regorus::Value {
+    fn builtin_input(&self, env: &Envelope, ctx: &Context, now: DateTime<Utc>) -> regorus::Value {
         let mut input = builtin_input(env);
-        let mut context = self.context_json(&Context {
-            plans: ctx
-                .plans
-                .get(&env.service)
-                .map(|p| (env.service.clone(), p.clone()))
-                .into_iter()
-                .collect(),
-            outcomes: Value::Null,
-            risk: ctx.risk,
-            now: ctx.now,
-        });
+        let mut context = self.context_json(
+            &Context {
+                plans: ctx
+                    .plans
+                    .get(&env.service)
+                    .map(|p| (env.service.clone(), p.clone()))
+                    .into_iter()
+                    .collect(),
+                outcomes: Value::Null,
+                risk: ctx.risk,
+                now,
+            },
+            now,
+        );
         if !ctx.plans.contains_key(&env.service)
             && let Some(plans) = context.get_mut("plans").and_then(Value::as_object_mut)
         {
@@ -445,6 +448,12 @@ impl Engine {
 
     /// Evaluates every guardrail that applies to the envelope.
     pub fn decide(&self, env: &Envelope, ctx: &Context) -> Decision {
+        self.decide_at(env, ctx, ctx.now)
+    }
+
+    /// [`Engine::decide`] at a given time instead of the context's (a server
+    /// keeps one context per refresh and decides each request at its own time).
+    pub fn decide_at(&self, env: &Envelope, ctx: &Context, now: DateTime<Utc>) -> Decision {
         let started = Instant::now();
         let envelope_json = serde_json::to_value(env).unwrap_or(Value::Null);
         let input_digest = digest(&envelope_json);
@@ -496,7 +505,7 @@ impl Engine {
                     .get("services")
                     .and_then(|s| s.get(&env.service)),
                 risk: ctx.risk,
-                now: ctx.now,
+                now,
                 scans: &scans,
                 cost: &cost,
                 plans: &plans,
@@ -527,7 +536,7 @@ impl Engine {
                 match vm
                     .as_ref()
                     .map_err(String::clone)
-                    .and_then(|vm| vm.eval(self.builtin_input(env, ctx), &on_vm))
+                    .and_then(|vm| vm.eval(self.builtin_input(env, ctx, now), &on_vm))
                 {
                     Ok(found) => {
                         for (i, f) in found {
@@ -550,7 +559,7 @@ impl Engine {
             let mut context = None;
             for &i in &applicable {
                 if let Some(custom) = &self.rails[i].custom {
-                    let context = context.get_or_insert_with(|| self.context_json(ctx));
+                    let context = context.get_or_insert_with(|| self.context_json(ctx, now));
                     match eval_custom(custom, env, context, &envelope_json) {
                         Ok(found) => raw.extend(found.into_iter().map(|(v, e)| (i, v, e))),
                         Err(e) => errors.push(format!("guardrail `{}`: {e}", self.rails[i].id)),
@@ -566,7 +575,7 @@ impl Engine {
         });
         raw.dedup();
         let plan = ctx.plans.get(&env.service);
-        let today = ctx.now.date_naive();
+        let today = now.date_naive();
         let mut violations = Vec::new();
         let mut per_rail: BTreeMap<usize, usize> = BTreeMap::new();
         for (i, item, effect) in raw {
@@ -620,12 +629,12 @@ impl Engine {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let id_hash = Sha256::digest(format!(
             "{input_digest}{}{n}{}",
-            ctx.now.timestamp_nanos_opt().unwrap_or(0),
+            now.timestamp_nanos_opt().unwrap_or(0),
             std::process::id()
         ));
         Decision {
             id: format!("dec_{}", &hex::encode(id_hash)[..20]),
-            time: ctx.now,
+            time: now,
             result,
             violations,
             expired_waivers,
@@ -637,7 +646,7 @@ impl Engine {
             input_digest,
             policy_revision: self.revision.clone(),
             elapsed_us: started.elapsed().as_micros() as u64,
-            context: replay_context(ctx, &env.service),
+            context: replay_context(ctx, &env.service, now),
         }
     }
 
@@ -743,7 +752,7 @@ impl Engine {
 }
 
 /// The part of a context that concerns one service, as JSON.
-fn replay_context(ctx: &Context, service: &str) -> Value {
+fn replay_context(ctx: &Context, service: &str, now: DateTime<Utc>) -> Value {
     let outcome = ctx
         .outcomes
         .get("services")
@@ -753,7 +762,7 @@ fn replay_context(ctx: &Context, service: &str) -> Value {
         "plans": ctx.plans.get(service).map(|p| json!({service: p})).unwrap_or(json!({})),
         "outcomes": outcome.map(|o| json!({"services": {service: o}})).unwrap_or(Value::Null),
         "risk": ctx.risk,
-        "now": ctx.now,
+        "now": now,
     })
 }
 

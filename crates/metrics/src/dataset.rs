@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use bearing_events::{
-    DecisionRecord, Event, FindingKind, IncidentStatus, Link, Payload, Severity, Status,
+    DecisionRecord, DecisionSummary, Event, FindingKind, IncidentStatus, Link, Payload, Severity,
+    Status,
 };
 use bearing_intent::{CostMatch, Intent};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -426,6 +427,9 @@ pub(crate) struct FindingAgg {
     pub key: String,
 }
 
+/// Guardrail decisions of one second with the same service, environment and
+/// outcome, counted (a server deciding thousands of changes a second keeps a
+/// few rows a second, not one per decision; the decision log has them all).
 pub(crate) struct DecisionRow {
     pub time: Ts,
     pub svc: u32,
@@ -433,7 +437,9 @@ pub(crate) struct DecisionRow {
     pub allowed: bool,
     pub waived: bool,
     pub guardrails: Vec<String>,
+    /// The first decision of the row.
     pub id: String,
+    pub count: u32,
 }
 
 /// Events indexed for computation; build once with [`Dataset::new`], then
@@ -497,7 +503,7 @@ impl Dataset {
             ds.add_finding_record(f);
         }
         for d in decisions {
-            ds.add_decision(&d);
+            ds.add_decision(&d.summary());
         }
         ds.rebuild_all();
         ds
@@ -631,6 +637,11 @@ impl Dataset {
 
     /// Adds a guardrail decision (for `security.compliance_rate`).
     pub fn push_decision(&mut self, d: &DecisionRecord) {
+        self.add_decision(&d.summary());
+    }
+
+    /// Adds a decision the store summarised (see [`DecisionSummary`]).
+    pub fn push_decision_summary(&mut self, d: &DecisionSummary) {
         self.add_decision(d);
     }
 
@@ -1118,43 +1129,37 @@ impl Dataset {
         }
     }
 
-    fn add_decision(&mut self, d: &DecisionRecord) {
+    fn add_decision(&mut self, d: &DecisionSummary) {
         let svc = d.service.as_deref().map_or(NONE, |s| self.svc(s));
         let env = d.environment.as_deref().map_or(NONE, |e| self.envs.id(e));
-        let violations = d.decision.get("violations").and_then(|v| v.as_array());
-        let waived = violations.is_some_and(|vs| {
-            vs.iter()
-                .any(|v| v.get("waiver").is_some_and(|w| !w.is_null()))
-        }) || d
-            .decision
-            .get("waivers")
-            .and_then(|w| w.as_array())
-            .is_some_and(|w| !w.is_empty());
-        let guardrails = violations
-            .map(|vs| {
-                vs.iter()
-                    .filter_map(|v| v.get("guardrail").and_then(|g| g.as_str()))
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let row = DecisionRow {
-            time: ts(d.time),
-            svc,
-            env,
-            allowed: d.result == "allow",
-            waived,
-            guardrails,
-            id: d.id.clone(),
-        };
-        // Kept sorted by (time, id); appends are the common case.
-        let at = self
-            .decisions
-            .partition_point(|x| (x.time, &x.id) <= (row.time, &row.id));
-        if at > 0 && self.decisions[at - 1].id == row.id {
+        let time = ts(d.time);
+        let allowed = d.result == "allow";
+        // Kept sorted by time; appends are the common case.
+        let lo = self.decisions.partition_point(|x| x.time < time);
+        let hi = self.decisions.partition_point(|x| x.time <= time);
+        if let Some(row) = self.decisions[lo..hi].iter_mut().find(|x| {
+            x.svc == svc
+                && x.env == env
+                && x.allowed == allowed
+                && x.waived == d.waived
+                && x.guardrails == d.guardrails
+        }) {
+            if row.id != d.id {
+                row.count += 1;
+            }
             return;
         }
-        self.decisions.insert(at, row);
+        let row = DecisionRow {
+            time,
+            svc,
+            env,
+            allowed,
+            waived: d.waived,
+            guardrails: d.guardrails.clone(),
+            id: d.id.clone(),
+            count: 1,
+        };
+        self.decisions.insert(hi, row);
     }
 
     /// Fix time of a finding: known, or the first later scan of its target

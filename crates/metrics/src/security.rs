@@ -229,25 +229,36 @@ pub(crate) fn compliance_rate(ctx: &mut Ctx<'_>) -> MetricValue {
         if !env_ok(ctx, d.env) {
             continue;
         }
-        n += 1;
+        let count = d.count as usize;
+        n += count;
         let compliant = match &guardrails {
             Some(g) => !d.guardrails.iter().any(|x| g.contains(&x.as_str())),
             None => d.allowed && !d.waived,
         };
-        ok += usize::from(compliant);
+        if compliant {
+            ok += count;
+        }
         ctx.tr.add_named(&d.id, || TracedRecord {
             event_id: d.id.clone(),
             kind: "decision".into(),
             time: to_time(d.time),
             service: (d.svc != NONE).then(|| ds.svc_name(d.svc).to_string()),
             environment: ds.env_name(d.env).map(str::to_string),
-            role: if compliant {
-                "decision allowed without waiver".into()
-            } else if d.waived {
-                "decision passed only through a waiver".into()
-            } else {
-                "decision not allowed".into()
-            },
+            role: format!(
+                "{}{}",
+                if compliant {
+                    "decision allowed without waiver"
+                } else if d.waived {
+                    "decision passed only through a waiver"
+                } else {
+                    "decision not allowed"
+                },
+                if count > 1 {
+                    format!(" (and {} more like it in the same second)", count - 1)
+                } else {
+                    String::new()
+                }
+            ),
             value: None,
             confidence: None,
         });

@@ -17,6 +17,7 @@ use bearing_intent::{Duration, Intent, Loaded, Scope};
 use bearing_metrics::{Dataset, FindingRecord, Outcomes, Scorecard, ScorecardFilter};
 use bearing_store::{DecisionQuery, DynStore, FindingQuery, FindingState};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::ScopeQuery;
@@ -326,10 +327,10 @@ impl Loop {
         &self,
         envelope: &Value,
     ) -> Result<(Value, bearing_events::DecisionRecord), ApiError> {
-        let envelope: bearing_guard::Envelope = serde_json::from_value(envelope.clone())
+        let envelope = bearing_guard::Envelope::deserialize(envelope)
             .map_err(|e| ApiError::invalid(format!("invalid change envelope: {e}")))?;
         let snap = self.snapshot();
-        let decision = self.engine.decide(&envelope, &snap.context);
+        let decision = self.engine.decide_at(&envelope, &snap.context, Utc::now());
         let record = bearing_guard::to_record(&decision, &envelope);
         let body = serde_json::to_value(&decision)
             .map_err(|e| ApiError::internal(format!("cannot encode the decision: {e}")))?;

@@ -572,6 +572,22 @@ fn security_and_compliance() {
 }
 
 #[test]
+fn many_decisions_in_one_second_are_counted_once_each() {
+    let mut ds = dataset(events());
+    let c = svc("checkout");
+    let mut d = decisions()[0].clone();
+    for i in 0..1000 {
+        d.id = format!("bulk{i}");
+        ds.push_decision(&d);
+    }
+    // The row's first decision again (a refresh that overlaps) is not counted twice.
+    ds.push_decision(&decisions()[0]);
+    let v = value(&ds, "security.compliance_rate", &c, 10, NOW);
+    approx(v.value, 1001.0 / 1003.0);
+    assert_eq!(v.samples, 1003);
+}
+
+#[test]
 fn slo_budget_and_burn() {
     let ds = dataset(events());
     let c = svc("checkout");
