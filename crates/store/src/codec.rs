@@ -31,15 +31,24 @@ pub(crate) fn check(index: usize, event: &Event) -> Result<()> {
     })
 }
 
-/// Validates a batch and encodes it; the first bad event fails the batch.
-pub(crate) fn encode(events: &[Event]) -> Result<Vec<EventRow<'_>>> {
+/// Validates a whole batch; the first bad event fails it. Run before the
+/// transaction starts, so a refused batch writes nothing.
+pub(crate) fn check_all(events: &[Event]) -> Result<()> {
     events
         .iter()
         .enumerate()
-        .map(|(index, event)| {
-            check(index, event)?;
+        .try_for_each(|(index, event)| check(index, event))
+}
+
+/// Encodes a chunk of a checked batch whose first event is the batch's
+/// event number `first` (for error messages).
+pub(crate) fn encode(first: usize, events: &[Event]) -> Result<Vec<EventRow<'_>>> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, event)| {
             let payload = serde_json::to_string(event).map_err(|err| StoreError::InvalidEvent {
-                index,
+                index: first + i,
                 id: event.id.clone(),
                 field: "payload",
                 expected: format!("a value JSON can represent ({err})"),

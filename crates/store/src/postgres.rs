@@ -109,7 +109,8 @@ impl Store for PostgresStore {
         if events.is_empty() {
             return Ok(IngestOutcome::default());
         }
-        let rows = codec::encode(events)?;
+        codec::check_all(events)?;
+        let rows = codec::encode(0, events)?;
         let reports = lifecycle::reports(events);
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
