@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use bearing_events::{Action, DeliveryPlan, Kind};
 use bearing_intent::{Duration, Intent, Loaded, Scope};
 use bearing_metrics::{Dataset, FindingRecord, Outcomes, Scorecard, ScorecardFilter};
-use bearing_store::{DecisionQuery, DynStore, FindingQuery, FindingState};
+use bearing_store::{DynStore, FindingQuery, FindingState};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -239,14 +239,7 @@ impl Loop {
             None
         };
         cur.findings_dirty = false;
-        let decisions = self
-            .store
-            .decisions(&DecisionQuery {
-                service: None,
-                since: cur.decisions_at,
-                limit: None,
-            })
-            .await?;
+        let decisions = self.store.decision_summaries(cur.decisions_at).await?;
         let plans = self.store.plans().await?;
         let actions = self.store.actions().await?;
         let total = self.store.count_events().await?;
@@ -276,7 +269,7 @@ impl Loop {
                 if cur.decision_ids.contains(&d.id) {
                     continue;
                 }
-                ds.push_decision(d);
+                ds.push_decision_summary(d);
             }
             if let Some(t) = newest {
                 if Some(t) != cur.decisions_at {
@@ -295,12 +288,22 @@ impl Loop {
                 bearing_metrics::outcomes(&intent, &ds, now),
             )
         };
+        // Kept for `bearing check`, which reads outcomes without loading events.
+        let kept = bearing_store::Snapshot {
+            name: "outcomes".into(),
+            computed_at: now,
+            cursor: cur.events,
+            body: serde_json::to_value(&outcomes).unwrap_or(Value::Null),
+        };
+        if let Err(e) = self.store.put_snapshot(&kept).await {
+            tracing::warn!("cannot keep the outcomes snapshot: {e}");
+        }
         let context = bearing_guard::Context {
             plans: plans
                 .iter()
                 .map(|p| (p.service.clone(), p.clone()))
                 .collect(),
-            outcomes: serde_json::to_value(&outcomes).unwrap_or(Value::Null),
+            outcomes: kept.body,
             risk: None,
             now,
         };
@@ -332,9 +335,7 @@ impl Loop {
         let snap = self.snapshot();
         let decision = self.engine.decide_at(&envelope, &snap.context, Utc::now());
         let record = bearing_guard::to_record(&decision, &envelope);
-        let body = serde_json::to_value(&decision)
-            .map_err(|e| ApiError::internal(format!("cannot encode the decision: {e}")))?;
-        Ok((body, record))
+        Ok((record.decision.clone(), record))
     }
 
     /// OPA's data API: `{"result": data.<path>}` for an input, `{}` when undefined.

@@ -248,3 +248,53 @@ pub(crate) fn decode_token(
         id,
     })
 }
+
+/// The `summary` column of a decision: what the metrics read of it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SummaryColumn {
+    waived: bool,
+    guardrails: Vec<String>,
+}
+
+pub(crate) fn summary_json(d: &bearing_events::DecisionRecord) -> Result<String> {
+    let s = d.summary();
+    to_json(
+        &d.id,
+        &SummaryColumn {
+            waived: s.waived,
+            guardrails: s.guardrails,
+        },
+    )
+}
+
+/// A row of `decision_summaries`: `(id, time ms, service, environment,
+/// result, summary, record)`; the record is read only for decisions stored
+/// before the summary column existed.
+pub(crate) type SummaryRow = (
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+pub(crate) fn decode_summary(row: SummaryRow) -> Result<bearing_events::DecisionSummary> {
+    let (id, time, service, environment, result, summary, record) = row;
+    if summary.is_none()
+        && let Some(record) = record
+    {
+        return Ok(from_json::<bearing_events::DecisionRecord>(&id, &record)?.summary());
+    }
+    let column: SummaryColumn = from_json(&id, summary.as_deref().unwrap_or("{}"))?;
+    Ok(bearing_events::DecisionSummary {
+        time: from_ms(&id, time)?,
+        id,
+        service,
+        environment,
+        result,
+        waived: column.waived,
+        guardrails: column.guardrails,
+    })
+}

@@ -15,7 +15,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
-use bearing_events::{Action, DecisionRecord, DeliveryPlan, Event, Finding, Kind};
+use bearing_events::{Action, DecisionRecord, DecisionSummary, DeliveryPlan, Event, Finding, Kind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +101,17 @@ pub struct FindingQuery {
     pub open_only: bool,
 }
 
+/// Figures computed from the whole store, kept under a name for readers that
+/// must be fast (`bearing check` reads the `outcomes` snapshot).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub name: String,
+    pub computed_at: DateTime<Utc>,
+    /// The event cursor (see [`Store::events_after`]) the figures include.
+    pub cursor: i64,
+    pub body: serde_json::Value,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DecisionQuery {
     pub service: Option<String>,
@@ -141,6 +152,18 @@ pub trait Store: Send + Sync {
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>>;
     /// Decisions newest first. The log is append-only: putting an id again keeps the first.
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>>;
+    /// What the metrics need of each decision at or after `since` (all when
+    /// `None`), oldest first, without reading the full records.
+    async fn decision_summaries(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<DecisionSummary>>;
+
+    /// Inserts or replaces the snapshot of `snapshot.name`.
+    async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<()>;
+    async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>>;
+    /// The cursor of the newest stored event (0 when there is none).
+    async fn event_cursor(&self) -> Result<i64>;
 
     /// Plans ordered by service.
     async fn plans(&self) -> Result<Vec<DeliveryPlan>>;

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use bearing_events::{Action, DecisionRecord, DeliveryPlan, Event};
+use bearing_events::{Action, DecisionRecord, DecisionSummary, DeliveryPlan, Event};
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, QueryBuilder, Transaction};
@@ -18,7 +19,7 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 use crate::codec::{self, FINDING_COLUMNS, FINDING_UPSERT, FINDING_UPSERT_TAIL};
 use crate::lifecycle::{self, Report};
 use crate::{
-    DecisionQuery, EventQuery, FindingQuery, FindingState, IngestOutcome, Result, Store,
+    DecisionQuery, EventQuery, FindingQuery, FindingState, IngestOutcome, Result, Snapshot, Store,
     StoreError, TokenRecord,
 };
 
@@ -239,8 +240,8 @@ impl Store for PostgresStore {
 
     async fn put_decision(&self, d: &DecisionRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO decisions (id, time, service, environment, result, record) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO decisions (id, time, service, environment, result, record, summary) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
         )
         .bind(&d.id)
         .bind(codec::ms(d.time))
@@ -248,6 +249,7 @@ impl Store for PostgresStore {
         .bind(&d.environment)
         .bind(&d.result)
         .bind(codec::to_json(&d.id, d)?)
+        .bind(codec::summary_json(d)?)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -259,21 +261,22 @@ impl Store for PostgresStore {
         }
         let records = decisions
             .iter()
-            .map(|d| codec::to_json(&d.id, d))
+            .map(|d| Ok((codec::to_json(&d.id, d)?, codec::summary_json(d)?)))
             .collect::<Result<Vec<_>>>()?;
         let rows: Vec<_> = decisions.iter().zip(&records).collect();
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO decisions (id, time, service, environment, result, record) ",
+                "INSERT INTO decisions (id, time, service, environment, result, record, summary) ",
             );
-            q.push_values(chunk, |mut b, (d, record)| {
+            q.push_values(chunk, |mut b, (d, (record, summary))| {
                 b.push_bind(&d.id)
                     .push_bind(codec::ms(d.time))
                     .push_bind(&d.service)
                     .push_bind(&d.environment)
                     .push_bind(&d.result)
-                    .push_bind(*record);
+                    .push_bind(record)
+                    .push_bind(summary);
             });
             q.push(" ON CONFLICT (id) DO NOTHING");
             q.build().execute(&mut *tx).await?;
@@ -306,6 +309,61 @@ impl Store for PostgresStore {
         }
         let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
         rows.iter().map(|(id, r)| codec::from_json(id, r)).collect()
+    }
+
+    async fn decision_summaries(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<DecisionSummary>> {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "SELECT id, time, service, environment, result, summary, \
+             CASE WHEN summary IS NULL THEN record END FROM decisions",
+        );
+        if let Some(t) = since {
+            q.push(" WHERE time >= ").push_bind(codec::ms(t));
+        }
+        q.push(" ORDER BY time, id");
+        let rows: Vec<codec::SummaryRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(codec::decode_summary).collect()
+    }
+
+    async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO snapshots (name, computed_at, cursor, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET computed_at = excluded.computed_at, \
+             cursor = excluded.cursor, body = excluded.body",
+        )
+        .bind(&snapshot.name)
+        .bind(codec::ms(snapshot.computed_at))
+        .bind(snapshot.cursor)
+        .bind(codec::to_json(&snapshot.name, &snapshot.body)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>> {
+        let row: Option<(i64, i64, String)> =
+            sqlx::query_as("SELECT computed_at, cursor, body FROM snapshots WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(at, cursor, body)| {
+            Ok(Snapshot {
+                name: name.to_string(),
+                computed_at: codec::from_ms(name, at)?,
+                cursor,
+                body: codec::from_json(name, &body)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn event_cursor(&self) -> Result<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.unwrap_or(0))
     }
 
     async fn plans(&self) -> Result<Vec<DeliveryPlan>> {

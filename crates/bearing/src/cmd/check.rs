@@ -296,7 +296,24 @@ fn decide_locally(
             plans = list.into_iter().map(|p| (p.service.clone(), p)).collect();
         }
     }
-    // Live outcomes from the stored events, unless given; bounded so the gate stays fast.
+    // Live outcomes: the snapshot the server or reconcile keeps, when no event
+    // arrived since; else computed from the stored events, bounded in time.
+    if outcomes.is_null()
+        && let (Some(rt), Some(store)) = (&rt, &store)
+    {
+        let kept = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(2), async {
+                let snap = store.snapshot("outcomes").await?;
+                let cursor = store.event_cursor().await?;
+                Ok::<_, bearing_store::StoreError>(snap.filter(|s| s.cursor >= cursor))
+            })
+            .await
+        });
+        if let Ok(Ok(Some(snap))) = kept {
+            tracing::info!("outcomes as of {} (kept snapshot)", snap.computed_at);
+            outcomes = snap.body;
+        }
+    }
     if outcomes.is_null()
         && let (Some(rt), Some(store)) = (&rt, &store)
     {

@@ -12,7 +12,7 @@ use bearing_adapt::recommend::{Recommendation, recommend};
 use bearing_adapt::reconcile::{ReconcileOutcome, reconcile};
 use bearing_intent::Intent;
 use bearing_metrics::{Dataset, FindingRecord};
-use bearing_store::{DecisionQuery, DynStore, EventQuery, FindingQuery};
+use bearing_store::{DynStore, EventQuery, FindingQuery};
 use chrono::{DateTime, Utc};
 
 use super::common::{Global, Output};
@@ -76,10 +76,14 @@ pub async fn load_dataset(store: &DynStore, intent: &Intent) -> anyhow::Result<D
         })
         .collect();
     let decisions = store
-        .decisions(&DecisionQuery::default())
+        .decision_summaries(None)
         .await
         .context("cannot read decisions")?;
-    Ok(Dataset::new(intent, events, findings, decisions))
+    let mut ds = Dataset::new(intent, events, findings, Vec::new());
+    for d in &decisions {
+        ds.push_decision_summary(d);
+    }
+    Ok(ds)
 }
 
 /// One reconcile cycle over a store: load events, plans and actions, compute,
@@ -90,11 +94,23 @@ pub async fn reconcile_store(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> anyhow::Result<ReconcileOutcome> {
+    let cursor = store.event_cursor().await.context("cannot read events")?;
     let ds = load_dataset(store, intent).await?;
     let plans = store.plans().await.context("cannot read delivery plans")?;
     let actions = store.actions().await.context("cannot read actions")?;
     let outcome = reconcile(intent, &ds, &plans, &actions, now, dry_run);
     if !dry_run {
+        // Kept for `bearing check`, which reads outcomes without loading events.
+        let outcomes = bearing_metrics::outcomes(intent, &ds, now);
+        store
+            .put_snapshot(&bearing_store::Snapshot {
+                name: "outcomes".into(),
+                computed_at: now,
+                cursor,
+                body: serde_json::to_value(&outcomes).unwrap_or_default(),
+            })
+            .await
+            .context("cannot store the outcomes snapshot")?;
         for p in &outcome.plans {
             store
                 .put_plan(p)

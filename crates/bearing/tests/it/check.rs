@@ -239,6 +239,45 @@ fn policy_show_and_test() {
 }
 
 #[test]
+fn the_kept_outcomes_snapshot_is_read_while_no_event_is_newer() {
+    let tmp = org("");
+    let url = format!("sqlite://{}", tmp.path().join("bearing.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = rt.block_on(bearing_store::open(&url)).unwrap();
+    let cursor = rt.block_on(store.event_cursor()).unwrap();
+    rt.block_on(store.put_snapshot(&bearing_store::Snapshot {
+        name: "outcomes".into(),
+        computed_at: chrono::Utc::now(),
+        cursor,
+        body: serde_json::json!({"services": {"checkout": {"error_budget_remaining": -0.5}}}),
+    }))
+    .unwrap();
+    let check = || bearing(&["--database", &url, "check", "--no-log"], tmp.path());
+    let o = check();
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("error budget of checkout is spent"),
+        "{}",
+        stdout(&o)
+    );
+    // An event stored after the snapshot makes it stale: outcomes are computed
+    // from the events instead (none says the budget is spent).
+    std::fs::write(
+        tmp.path().join("events.jsonl"),
+        r#"{"id":"m1","source":"test","time":"2026-01-01T00:00:00Z","service":"checkout","environment":"production","kind":"metric_point","data":{"name":"business.orders","value":1}}"#,
+    )
+    .unwrap();
+    let o = bearing(&["--database", &url, "ingest", "events.jsonl"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = check();
+    assert!(
+        !stdout(&o).contains("error budget of checkout is spent"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn decisions_are_logged_shown_replayed_and_shadowed() {
     let tmp = org("");
     let db = tmp.path().join("bearing.db");

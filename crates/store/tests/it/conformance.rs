@@ -551,6 +551,58 @@ async fn decision_batches_keep_the_first_write() {
 }
 
 #[tokio::test]
+async fn decision_summaries_match_the_records() {
+    each_backend("decision_summary", |b| async move {
+        let s = b.store();
+        let mut waived = decision("dec1", 1, "shop");
+        waived.result = "allow".into();
+        waived.decision = serde_json::json!({"violations": [
+            {"guardrail": "iam", "waiver": {"owner": "alice"}},
+            {"guardrail": "k8s", "waiver": null}]});
+        let plain = decision("dec2", 2, "cart");
+        s.put_decision(&waived).await.unwrap();
+        s.put_decisions(std::slice::from_ref(&plain)).await.unwrap();
+        let all = s.decision_summaries(None).await.unwrap();
+        assert_eq!(all, vec![waived.summary(), plain.summary()]);
+        assert!(all[0].waived);
+        assert_eq!(all[0].guardrails, vec!["iam", "k8s"]);
+        assert_eq!(all[0].time, t(1));
+        let since = s.decision_summaries(Some(t(2))).await.unwrap();
+        assert_eq!(since, vec![plain.summary()]);
+        b
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn snapshots_replace_by_name_and_know_their_cursor() {
+    each_backend("snapshots", |b| async move {
+        let s = b.store();
+        assert_eq!(s.event_cursor().await.unwrap(), 0);
+        assert!(s.snapshot("outcomes").await.unwrap().is_none());
+        s.ingest(&[deploy("d1", 0, "shop", "prod")]).await.unwrap();
+        let cursor = s.event_cursor().await.unwrap();
+        assert!(cursor > 0);
+        let mut snap = bearing_store::Snapshot {
+            name: "outcomes".into(),
+            computed_at: t(1),
+            cursor,
+            body: serde_json::json!({"services": {"shop": {"error_budget_remaining": 0.5}}}),
+        };
+        s.put_snapshot(&snap).await.unwrap();
+        assert_eq!(s.snapshot("outcomes").await.unwrap().unwrap(), snap);
+        snap.computed_at = t(2);
+        snap.body = serde_json::json!({"services": {}});
+        s.put_snapshot(&snap).await.unwrap();
+        assert_eq!(s.snapshot("outcomes").await.unwrap().unwrap(), snap);
+        s.ingest(&[deploy("d2", 3, "shop", "prod")]).await.unwrap();
+        assert!(s.event_cursor().await.unwrap() > cursor);
+        b
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn sqlite_reopens_with_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("re.db").display());
