@@ -173,8 +173,11 @@ struct Custom {
 /// The compiled guardrails of one intent. Cheap to clone; `Send + Sync`.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    /// The built-in modules in regorus' interpreter (OPA data API, policy tests).
-    builtin: Option<regorus::Engine>,
+    /// The rendered built-in modules, `(file name, text)`; empty without built-ins.
+    sources: Arc<Vec<(String, String)>>,
+    /// The same in regorus' interpreter (OPA data API, the VM's compiler),
+    /// parsed at first use: a decision the native forms answer needs neither.
+    builtin: Arc<OnceLock<Result<regorus::Engine, String>>>,
     /// The same modules on regorus' VM, compiled at the first decision that needs it.
     vm: Arc<OnceLock<Result<Vm, String>>>,
     /// `data` of the built-in modules (the intent).
@@ -212,11 +215,7 @@ impl Engine {
         let data = regorus::Value::from(json!({"bearing": {"intent": intent_json}}));
         let mut rails = Vec::new();
         let mut hasher = Sha256::new();
-        let mut builtin = regorus::Engine::new();
-        builtin.set_execution_timer_config(timer(&limits));
-        builtin
-            .add_policy("bearing/lib.rego".into(), render::LIB.into())
-            .map_err(|e| conftest::policy_error("bearing/lib.rego", &e.to_string()))?;
+        let mut sources = vec![("bearing/lib.rego".to_string(), render::LIB.to_string())];
         let mut aggregate = Vec::new();
         let mut timezones = Vec::new();
         for (i, g) in intent.guardrails.iter().enumerate() {
@@ -240,10 +239,7 @@ impl Engine {
                 rail.custom = Some(custom);
             } else {
                 let module = render::render(g, i, intent)?;
-                let name = format!("bearing/guardrails/{}.rego", g.id);
-                builtin
-                    .add_policy(name.clone(), module.clone())
-                    .map_err(|e| conftest::policy_error(&name, &e.to_string()))?;
+                sources.push((format!("bearing/guardrails/{}.rego", g.id), module.clone()));
                 if g.kind == GuardrailKind::ChangeWindow {
                     let tz = render::params(g, intent)?
                         .get("timezone")
@@ -266,26 +262,17 @@ impl Engine {
             }
             rails.push(rail);
         }
-        let builtin = if aggregate.is_empty() {
-            None
+        if aggregate.is_empty() {
+            sources.clear();
         } else {
-            let module = format!(
-                "package bearing.decision\n\nimport rego.v1\n\nfindings := {{\n{}\n}}\n",
-                aggregate.join("\n")
-            );
-            builtin
-                .add_policy("bearing/decision.rego".into(), module)
-                .map_err(|e| conftest::policy_error("bearing/decision.rego", &e.to_string()))?;
-            builtin
-                .add_data(data.clone())
-                .map_err(|e| GuardError::Eval(e.to_string()))?;
-            // Compile now so a broken module fails at load, not at the first decision.
-            builtin.set_input(regorus::Value::from(json!({})));
-            builtin
-                .eval_rule("data.bearing.decision.findings".into())
-                .map_err(|e| GuardError::Eval(format!("built-in policies do not compile: {e}")))?;
-            Some(builtin)
-        };
+            sources.push((
+                "bearing/decision.rego".into(),
+                format!(
+                    "package bearing.decision\n\nimport rego.v1\n\nfindings := {{\n{}\n}}\n",
+                    aggregate.join("\n")
+                ),
+            ));
+        }
         hasher.update(
             serde_json::to_string(&intent.waivers)
                 .unwrap_or_default()
@@ -311,7 +298,8 @@ impl Engine {
         timezones.sort();
         timezones.dedup();
         Ok(Engine {
-            builtin,
+            sources: Arc::new(sources),
+            builtin: Arc::new(OnceLock::new()),
             vm: Arc::new(OnceLock::new()),
             data,
             rego_only: false,
@@ -323,6 +311,24 @@ impl Engine {
             revision,
             limits,
         })
+    }
+
+    /// The built-in modules in regorus' interpreter, parsed at the first call.
+    fn interpreter(&self) -> Result<&regorus::Engine, String> {
+        let built = self.builtin.get_or_init(|| {
+            let mut engine = regorus::Engine::new();
+            engine.set_execution_timer_config(timer(&self.limits));
+            for (name, text) in self.sources.iter() {
+                engine
+                    .add_policy(name.clone(), text.clone())
+                    .map_err(|e| conftest::policy_error(name, &e.to_string()).to_string())?;
+            }
+            engine
+                .add_data(self.data.clone())
+                .map_err(|e| e.to_string())?;
+            Ok(engine)
+        });
+        built.as_ref().map_err(String::clone)
     }
 
     /// The same engine evaluating every built-in guardrail on its Rego
@@ -529,9 +535,9 @@ impl Engine {
                 }
             }
             if !on_vm.is_empty() {
-                let vm = self.vm.get_or_init(|| match &self.builtin {
-                    Some(b) => Vm::compile(b, &self.rails, self.data.clone(), &self.limits),
-                    None => Err("no built-in policies".into()),
+                let vm = self.vm.get_or_init(|| {
+                    let b = self.interpreter()?;
+                    Vm::compile(b, &self.rails, self.data.clone(), &self.limits)
                 });
                 match vm
                     .as_ref()
@@ -731,10 +737,10 @@ impl Engine {
                 "invalid data path `{path}`: expected names separated by `/` or `.`"
             )));
         }
-        let Some(builtin) = &self.builtin else {
+        if self.sources.is_empty() {
             return Ok(json!({}));
-        };
-        let mut engine = builtin.clone();
+        }
+        let mut engine = self.interpreter().map_err(GuardError::Eval)?.clone();
         engine.set_input(regorus::Value::from(input));
         let query = if path.is_empty() {
             "data".to_string()
