@@ -461,14 +461,17 @@ impl Engine {
     /// keeps one context per refresh and decides each request at its own time).
     pub fn decide_at(&self, env: &Envelope, ctx: &Context, now: DateTime<Utc>) -> Decision {
         let started = Instant::now();
-        let envelope_json = serde_json::to_value(env).unwrap_or(Value::Null);
-        let input_digest = digest(&envelope_json);
+        let input_digest = envelope_digest(env);
         let mut errors = Vec::new();
         let mut raw: Vec<(usize, Value, Effect)> = Vec::new();
         let applicable: Vec<usize> = (0..self.rails.len())
             .filter(|&i| self.scope_applies(&self.rails[i].scope, env))
             .collect();
-        let input_size = approx_size(&envelope_json);
+        let input_size = env
+            .attachments
+            .all()
+            .map(|(_, a)| approx_size(&a.content) + a.file.len())
+            .sum::<usize>();
         if input_size > self.limits.max_input_bytes {
             errors.push(format!(
                 "the change is too large to evaluate ({input_size} bytes; the limit is {})",
@@ -565,8 +568,13 @@ impl Engine {
             let mut context = None;
             for &i in &applicable {
                 if let Some(custom) = &self.rails[i].custom {
-                    let context = context.get_or_insert_with(|| self.context_json(ctx, now));
-                    match eval_custom(custom, env, context, &envelope_json) {
+                    let (context, envelope_json) = context.get_or_insert_with(|| {
+                        (
+                            self.context_json(ctx, now),
+                            serde_json::to_value(env).unwrap_or(Value::Null),
+                        )
+                    });
+                    match eval_custom(custom, env, context, envelope_json) {
                         Ok(found) => raw.extend(found.into_iter().map(|(v, e)| (i, v, e))),
                         Err(e) => errors.push(format!("guardrail `{}`: {e}", self.rails[i].id)),
                     }
@@ -953,40 +961,106 @@ fn envelope_summary(envelope_json: &Value) -> Value {
     v
 }
 
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k).unwrap_or_default());
+                out.push(':');
+                canonical(&m[*k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 /// SHA-256 of the canonical JSON (keys sorted) of a value.
 pub fn digest(v: &Value) -> String {
-    fn canonical(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&serde_json::to_string(k).unwrap_or_default());
-                    out.push(':');
-                    canonical(&m[*k], out);
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, x) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    canonical(x, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
     let mut s = String::new();
     canonical(v, &mut s);
     format!("sha256:{}", hex::encode(Sha256::digest(s.as_bytes())))
+}
+
+/// [`digest`] of the envelope as the decision log records it (attachments
+/// without their location index), without copying the attachments.
+pub fn envelope_digest(env: &Envelope) -> String {
+    let head = Envelope {
+        service: env.service.clone(),
+        environment: env.environment.clone(),
+        version: env.version.clone(),
+        commit: env.commit.clone(),
+        author: env.author.clone(),
+        labels: env.labels.clone(),
+        change_size: env.change_size,
+        strategy: env.strategy.clone(),
+        checks: env.checks.clone(),
+        attachments: crate::Attachments::default(),
+    };
+    let Ok(Value::Object(m)) = serde_json::to_value(&head) else {
+        return digest(&Value::Null);
+    };
+    let mut out = String::new();
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort();
+    out.push('{');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        if *k != "attachments" {
+            canonical(&m[*k], &mut out);
+            continue;
+        }
+        // Keys in sorted order: cost, manifests, scans, terraform_plans; in
+        // each attachment, content before file.
+        let a = &env.attachments;
+        out.push('{');
+        let lists = [
+            ("cost", &a.cost),
+            ("manifests", &a.manifests),
+            ("scans", &a.scans),
+            ("terraform_plans", &a.terraform_plans),
+        ];
+        for (j, (name, list)) in lists.iter().filter(|(_, l)| !l.is_empty()).enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("\"{name}\":["));
+            for (n, att) in list.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"content\":");
+                canonical(&att.content, &mut out);
+                out.push_str(",\"file\":");
+                out.push_str(&serde_json::to_string(&att.file).unwrap_or_default());
+                out.push('}');
+            }
+            out.push(']');
+        }
+        out.push('}');
+    }
+    out.push('}');
+    format!("sha256:{}", hex::encode(Sha256::digest(out.as_bytes())))
 }
 
 fn approx_size(v: &Value) -> usize {
@@ -1006,6 +1080,42 @@ fn approx_size(v: &Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The envelope digest is the digest of the input the decision log keeps.
+    #[test]
+    fn envelope_digest_is_the_digest_of_the_logged_input() {
+        let mut env = Envelope {
+            service: "a".into(),
+            environment: "prod".into(),
+            labels: vec!["x".into()],
+            strategy: Some("canary".into()),
+            ..Envelope::default()
+        };
+        env.checks.insert("tests".into(), "passed".into());
+        let plan = crate::Attachment::from_json_bytes(
+            "p.json",
+            br#"{"b": [1, {"z": 2, "a": null}], "a": "\u00e9"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!plan.locations.is_empty());
+        env.attachments.terraform_plans.push(plan);
+        env.attachments.cost.push(crate::Attachment::new(
+            "c.json",
+            json!({"totalMonthlyCost": "1"}),
+        ));
+        env.attachments
+            .scans
+            .push(crate::Attachment::new("s.json", json!([])));
+        let engine =
+            Engine::new(&Intent::default(), Path::new(".")).unwrap_or_else(|e| panic!("{e}"));
+        let decision = engine.decide(&env, &Context::default());
+        let logged = crate::to_record(&decision, &env).input;
+        assert_eq!(decision.input_digest, digest(&logged));
+        assert_eq!(
+            envelope_digest(&Envelope::default()),
+            digest(&serde_json::to_value(Envelope::default()).unwrap_or_default())
+        );
+    }
 
     /// The native forms answer for ordinary changes (so comparing them with
     /// the Rego modules in `tests/it/native.rs` compares something).
