@@ -83,7 +83,8 @@ pub struct Args {
     pub output: CheckOutput,
     #[command(flatten)]
     pub remote: Box<RemoteArgs>,
-    /// Live outcomes JSON (`{"services": {...}}`) instead of the store's.
+    /// Live outcomes JSON (`{"services": {...}}`) instead of the store's (its kept
+    /// `outcomes` snapshot while no newer event is stored, else computed from its events).
     #[arg(long)]
     pub outcomes: Option<PathBuf>,
     /// Change-risk score 0..1 (from `bearing risk`).
