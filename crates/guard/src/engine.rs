@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bearing_events::DeliveryPlan;
 use bearing_intent::{Guardrail, GuardrailKind, Intent, Mode, Scope, Waiver};
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -21,7 +21,7 @@ use crate::conftest::{self, PolicyFile};
 use crate::decision::{AppliedWaiver, Decision, Effect, ExpiredWaiver, Verdict, Violation};
 use crate::envelope::Envelope;
 use crate::locate::{Location, lookup};
-use crate::native::{Native, View};
+use crate::native::{self, Native, View};
 use crate::normalize::{self, builtin_input};
 use crate::render;
 
@@ -382,7 +382,37 @@ impl Engine {
                 .is_none_or(|t| self.teams.get(&env.service) == Some(t))
     }
 
-    fn context_json(&self, ctx: &Context, now: DateTime<Utc>) -> Value {
+    /// `input.context` / `data.bearing` of a decision: the given plans and
+    /// outcomes, the risk, the time, and the clock of each change-window zone.
+    fn context_json(
+        &self,
+        plans: Map<String, Value>,
+        outcomes: Value,
+        ctx: &Context,
+        now: DateTime<Utc>,
+    ) -> Value {
+        let mut clocks = Map::new();
+        for tz in &self.timezones {
+            if let Ok(zone) = tz.parse::<chrono_tz::Tz>() {
+                let (weekday, time, date) = native::clock(now, &zone);
+                clocks.insert(
+                    tz.clone(),
+                    json!({"weekday": weekday, "time": time, "date": date}),
+                );
+            }
+        }
+        json!({
+            "plans": plans,
+            "outcomes": if outcomes.is_null() { json!({}) } else { outcomes },
+            "risk": ctx.risk,
+            "now": now.to_rfc3339(),
+            "now_ns": now.timestamp_nanos_opt().unwrap_or(0),
+            "clocks": clocks,
+        })
+    }
+
+    /// Every service's plan: the store's, else the intent's default.
+    fn all_plans(&self, ctx: &Context) -> Map<String, Value> {
         let mut plans: Map<String, Value> = self
             .default_plans
             .iter()
@@ -391,63 +421,25 @@ impl Engine {
         for (k, p) in &ctx.plans {
             plans.insert(k.clone(), serde_json::to_value(p).unwrap_or(Value::Null));
         }
-        let mut clocks = Map::new();
-        for tz in &self.timezones {
-            if let Ok(zone) = tz.parse::<chrono_tz::Tz>() {
-                let local = now.with_timezone(&zone);
-                let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-                    [local.weekday().num_days_from_monday() as usize];
-                clocks.insert(
-                    tz.clone(),
-                    json!({
-                        "weekday": weekday,
-                        "time": format!("{:02}:{:02}", local.hour(), local.minute()),
-                        "date": local.format("%Y-%m-%d").to_string(),
-                    }),
-                );
-            }
-        }
-        json!({
-            "plans": plans,
-            "outcomes": if ctx.outcomes.is_null() { json!({}) } else { ctx.outcomes.clone() },
-            "risk": ctx.risk,
-            "now": now.to_rfc3339(),
-            "now_ns": now.timestamp_nanos_opt().unwrap_or(0),
-            "clocks": clocks,
-        })
+        plans
     }
 
     /// The input of the built-in modules: the envelope, normalised, with the
     /// context of its service (the built-ins read only their own service's
     /// plan and outcomes).
-    fn builtin_input(&self, env: &Envelope, ctx: &Context, now: DateTime<Utc>) -> regorus::Value {
-        let mut input = builtin_input(env);
-        let mut context = self.context_json(
-            &Context {
-                plans: ctx
-                    .plans
-                    .get(&env.service)
-                    .map(|p| (env.service.clone(), p.clone()))
-                    .into_iter()
-                    .collect(),
-                outcomes: Value::Null,
-                risk: ctx.risk,
-                now,
-            },
-            now,
-        );
-        if !ctx.plans.contains_key(&env.service)
-            && let Some(plans) = context.get_mut("plans").and_then(Value::as_object_mut)
-        {
-            plans.retain(|k, _| *k == env.service);
-        }
-        if let Some(o) = ctx
-            .outcomes
-            .get("services")
-            .and_then(|s| s.get(&env.service))
-        {
-            context["outcomes"] = json!({"services": {&env.service: o}});
-        }
+    fn builtin_input(&self, view: &View<'_>, ctx: &Context) -> regorus::Value {
+        let service = &view.env.service;
+        let mut input = builtin_input(view.env);
+        let plans = view
+            .plan
+            .map(|p| (service.clone(), p.clone()))
+            .into_iter()
+            .collect();
+        let outcomes = view
+            .outcome
+            .map(|o| json!({"services": {service: o}}))
+            .unwrap_or(Value::Null);
+        let context = self.context_json(plans, outcomes, ctx, view.now);
         input.insert("context".into(), context);
         regorus::Value::from(Value::Object(input))
     }
@@ -545,7 +537,7 @@ impl Engine {
                 match vm
                     .as_ref()
                     .map_err(String::clone)
-                    .and_then(|vm| vm.eval(self.builtin_input(env, ctx, now), &on_vm))
+                    .and_then(|vm| vm.eval(self.builtin_input(&view, ctx), &on_vm))
                 {
                     Ok(found) => {
                         for (i, f) in found {
@@ -570,7 +562,7 @@ impl Engine {
                 if let Some(custom) = &self.rails[i].custom {
                     let (context, envelope_json) = context.get_or_insert_with(|| {
                         (
-                            self.context_json(ctx, now),
+                            self.context_json(self.all_plans(ctx), ctx.outcomes.clone(), ctx, now),
                             serde_json::to_value(env).unwrap_or(Value::Null),
                         )
                     });

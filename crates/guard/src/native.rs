@@ -192,6 +192,19 @@ impl Num {
     }
 }
 
+/// Weekday (`mon`…), `HH:MM` and `YYYY-MM-DD` of `now` in a time zone, as
+/// the `change_window` module reads them from `input.context.clocks`.
+pub(crate) fn clock(now: DateTime<Utc>, tz: &chrono_tz::Tz) -> (&'static str, String, String) {
+    let local = now.with_timezone(tz);
+    let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        [local.weekday().num_days_from_monday() as usize];
+    (
+        weekday,
+        format!("{:02}:{:02}", local.hour(), local.minute()),
+        local.format("%Y-%m-%d").to_string(),
+    )
+}
+
 fn opt_num(v: &Value) -> Option<Option<Num>> {
     match v {
         Value::Null => Some(None),
@@ -204,14 +217,6 @@ fn strings(v: &Value) -> Option<Vec<String>> {
         .iter()
         .map(|s| s.as_str().map(String::from))
         .collect()
-}
-
-fn opt_number(v: &Value) -> Option<Option<f64>> {
-    match v {
-        Value::Null => Some(None),
-        Value::Number(n) => n.as_f64().map(Some),
-        _ => None,
-    }
 }
 
 impl Native {
@@ -290,7 +295,7 @@ impl Native {
             GuardrailKind::Vulnerabilities => Native::Vulnerabilities {
                 block: strings(get("block"))?,
                 fixable_only: get("fixable_only").as_bool()?,
-                max_age_days: opt_number(get("max_age_days"))?,
+                max_age_days: opt_num(get("max_age_days"))?.map(Num::f),
                 sla: get("sla").as_bool()?,
             },
             GuardrailKind::CostBudget => Native::CostBudget {
@@ -645,11 +650,7 @@ fn change_window(
     exempt_labels: &[String],
     out: &mut Vec<Found>,
 ) {
-    let local = v.now.with_timezone(timezone);
-    let weekday = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        [local.weekday().num_days_from_monday() as usize];
-    let time = format!("{:02}:{:02}", local.hour(), local.minute());
-    let date = local.format("%Y-%m-%d").to_string();
+    let (weekday, time, date) = clock(v.now, timezone);
     let mut reasons = Vec::new();
     let in_window = |w: &Window| {
         w.days.iter().any(|d| d == weekday) && time.as_str() >= w.from.as_str() && time < w.to
