@@ -313,25 +313,22 @@ fn decide_locally(
         if let Ok(Ok(Some(snap))) = kept {
             tracing::info!("outcomes as of {} (kept snapshot)", snap.computed_at);
             outcomes = snap.body;
-        }
-    }
-    if outcomes.is_null()
-        && let (Some(rt), Some(store)) = (&rt, &store)
-    {
-        let ds = rt.block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(3),
-                super::reconcile::load_dataset(store, &intent),
-            )
-            .await
-        });
-        match ds {
-            Ok(Ok(ds)) => {
-                outcomes = serde_json::to_value(bearing_metrics::outcomes(&intent, &ds, now))
-                    .unwrap_or_default();
+        } else {
+            let ds = rt.block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(3),
+                    super::reconcile::load_dataset(store, &intent),
+                )
+                .await
+            });
+            match ds {
+                Ok(Ok(ds)) => {
+                    outcomes = serde_json::to_value(bearing_metrics::outcomes(&intent, &ds, now))
+                        .unwrap_or_default();
+                }
+                Ok(Err(e)) => eprintln!("warning: no live outcomes: {e:#}"),
+                Err(_) => eprintln!("warning: no live outcomes: the store did not answer in 3 s"),
             }
-            Ok(Err(e)) => eprintln!("warning: no live outcomes: {e:#}"),
-            Err(_) => eprintln!("warning: no live outcomes: the store did not answer in 3 s"),
         }
     }
     let ctx = Context {
