@@ -1,7 +1,9 @@
 //! What the gate answers: a verdict, the violations behind it with their
 //! locations, remediation and waivers, and how to log it.
 
-use bearing_events::DecisionRecord;
+use std::sync::Arc;
+
+use bearing_events::{DecisionRecord, DecisionSummary};
 use bearing_intent::Mode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -114,13 +116,36 @@ pub struct Decision {
     pub input_digest: String,
     pub policy_revision: String,
     pub elapsed_us: u64,
-    /// The data the decision read besides the envelope (the service's plan,
-    /// outcomes, risk, time), kept so it can be replayed.
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub context: serde_json::Value,
+    /// The data the decision read besides the envelope and its time (the
+    /// service's plan and outcomes, the risk), kept so it can be replayed.
+    /// Shared by the decisions made against one context.
+    #[serde(default, skip_serializing_if = "is_null")]
+    pub context: Arc<serde_json::Value>,
+}
+
+fn is_null(v: &Arc<serde_json::Value>) -> bool {
+    v.is_null()
 }
 
 impl Decision {
+    /// What the metrics read of the decision; equal to the summary of its
+    /// record ([`DecisionRecord::summary`]).
+    pub fn summary(&self, envelope: &Envelope) -> DecisionSummary {
+        DecisionSummary {
+            id: self.id.clone(),
+            time: self.time,
+            service: Some(envelope.service.clone()).filter(|s| !s.is_empty()),
+            environment: Some(envelope.environment.clone()).filter(|s| !s.is_empty()),
+            result: self.result.name().to_string(),
+            waived: self.violations.iter().any(|v| v.waiver.is_some()),
+            guardrails: self
+                .violations
+                .iter()
+                .map(|v| v.guardrail.clone())
+                .collect(),
+        }
+    }
+
     /// Violations that count against the change (not waived, not audit-only).
     pub fn effective(&self) -> impl Iterator<Item = &Violation> {
         self.violations.iter().filter(|v| v.effect != Effect::Audit)
@@ -130,26 +155,147 @@ impl Decision {
 /// The decision-log record of a decision: the envelope is kept (without source
 /// locations) so the decision can be replayed.
 pub fn to_record(decision: &Decision, envelope: &Envelope) -> DecisionRecord {
-    let mut input = envelope.clone();
-    for a in input
-        .attachments
-        .terraform_plans
-        .iter_mut()
-        .chain(input.attachments.manifests.iter_mut())
-        .chain(input.attachments.scans.iter_mut())
-        .chain(input.attachments.cost.iter_mut())
-    {
-        a.locations.clear();
-    }
+    let logged = Logged::new(decision, envelope);
     DecisionRecord {
         id: decision.id.clone(),
         time: decision.time,
-        service: Some(envelope.service.clone()).filter(|s| !s.is_empty()),
-        environment: Some(envelope.environment.clone()).filter(|s| !s.is_empty()),
+        service: logged.service.map(str::to_string),
+        environment: logged.environment.map(str::to_string),
         result: decision.result.name().to_string(),
         input_digest: decision.input_digest.clone(),
         policy_revision: decision.policy_revision.clone(),
-        input: serde_json::to_value(&input).unwrap_or_default(),
+        input: serde_json::to_value(&logged.input).unwrap_or_default(),
         decision: serde_json::to_value(decision).unwrap_or_default(),
+    }
+}
+
+/// The decision-log record of a decision as JSON: what `to_record` gives,
+/// serialised, written without building it.
+pub fn record_json(decision: &Decision, envelope: &Envelope) -> String {
+    serde_json::to_string(&Logged::new(decision, envelope)).unwrap_or_default()
+}
+
+/// A [`DecisionRecord`] borrowing the decision and the envelope; serialises
+/// to the same JSON.
+#[derive(Serialize)]
+struct Logged<'a> {
+    id: &'a str,
+    time: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment: Option<&'a str>,
+    result: &'static str,
+    input_digest: &'a str,
+    policy_revision: &'a str,
+    input: std::borrow::Cow<'a, Envelope>,
+    decision: &'a Decision,
+}
+
+impl<'a> Logged<'a> {
+    fn new(decision: &'a Decision, envelope: &'a Envelope) -> Self {
+        let a = &envelope.attachments;
+        let located = [&a.terraform_plans, &a.manifests, &a.scans, &a.cost]
+            .into_iter()
+            .flatten()
+            .any(|a| !a.locations.is_empty());
+        // The envelope is kept without the attachments' location index.
+        let input = if located {
+            let mut input = envelope.clone();
+            let a = &mut input.attachments;
+            for a in [
+                &mut a.terraform_plans,
+                &mut a.manifests,
+                &mut a.scans,
+                &mut a.cost,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                a.locations.clear();
+            }
+            std::borrow::Cow::Owned(input)
+        } else {
+            std::borrow::Cow::Borrowed(envelope)
+        };
+        Logged {
+            id: &decision.id,
+            time: decision.time,
+            service: Some(envelope.service.as_str()).filter(|s| !s.is_empty()),
+            environment: Some(envelope.environment.as_str()).filter(|s| !s.is_empty()),
+            result: decision.result.name(),
+            input_digest: &decision.input_digest,
+            policy_revision: &decision.policy_revision,
+            input,
+            decision,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The record the server writes straight from the decision is the one
+    /// `to_record` builds, and so is its summary.
+    #[test]
+    fn record_json_and_summary_match_the_record() {
+        let mut env = Envelope {
+            service: "shop".into(),
+            environment: "prod".into(),
+            labels: vec!["hotfix".into()],
+            ..Envelope::default()
+        };
+        env.attachments.terraform_plans.push(
+            crate::Attachment::from_json_bytes("p.json", br#"{"a": [1, {"b": "\u00e9"}]}"#)
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let violation = |guardrail: &str, waiver: Option<AppliedWaiver>| Violation {
+            guardrail: guardrail.into(),
+            kind: "rego".into(),
+            rule: "r".into(),
+            objective: None,
+            mode: Mode::Enforce,
+            effect: Effect::Deny,
+            severity: "high".into(),
+            message: "m \"quoted\"".into(),
+            location: None,
+            remediation: None,
+            waiver,
+        };
+        let waiver = AppliedWaiver {
+            owner: "alice".into(),
+            reason: "r".into(),
+            ticket: None,
+            expires: NaiveDate::from_ymd_opt(2027, 1, 1).unwrap_or_default(),
+        };
+        let mut decision = Decision {
+            id: "dec_1".into(),
+            time: Utc::now(),
+            result: Verdict::Deny,
+            violations: vec![violation("iam", Some(waiver)), violation("k8s", None)],
+            expired_waivers: Vec::new(),
+            evaluated: vec!["iam".into(), "k8s".into()],
+            errors: Vec::new(),
+            input_digest: "sha256:x".into(),
+            policy_revision: "rev".into(),
+            elapsed_us: 3,
+            context: Arc::new(json!({"risk": 0.5})),
+        };
+        for _ in 0..2 {
+            let record = to_record(&decision, &env);
+            let written: serde_json::Value = serde_json::from_str(&record_json(&decision, &env))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(written, serde_json::to_value(&record).unwrap_or_default());
+            assert!(
+                written["input"]["attachments"]["terraform_plans"][0]
+                    .get("locations")
+                    .is_none()
+            );
+            assert_eq!(decision.summary(&env), record.summary());
+            decision.violations[0].waiver = None;
+            env.service.clear();
+        }
     }
 }

@@ -38,6 +38,45 @@ pub struct Context {
     pub now: DateTime<Utc>,
 }
 
+/// What a decision reads of a [`Context`] for one service, as JSON. A caller
+/// that decides many times against one context (the server) builds it once
+/// per service with [`Context::service`]; [`Engine::decide_at`] builds it per
+/// decision.
+#[derive(Debug, Clone)]
+pub struct ServiceContext {
+    service: String,
+    /// `plans[service]` as JSON, when the context has a plan for it.
+    plan: Option<Value>,
+    /// What the decision log keeps to replay the decision: the service's
+    /// plan and outcomes, and the risk (the time is the decision's own).
+    replay: Arc<Value>,
+}
+
+impl Context {
+    /// The part of the context a decision on `service` reads.
+    pub fn service(&self, service: &str) -> ServiceContext {
+        let plan = self
+            .plans
+            .get(service)
+            .map(|p| serde_json::to_value(p).unwrap_or(Value::Null));
+        let outcome = self
+            .outcomes
+            .get("services")
+            .and_then(|s| s.get(service))
+            .cloned();
+        let replay = json!({
+            "plans": plan.as_ref().map_or_else(|| json!({}), |p| json!({service: p})),
+            "outcomes": outcome.map_or(Value::Null, |o| json!({"services": {service: o}})),
+            "risk": self.risk,
+        });
+        ServiceContext {
+            service: service.to_string(),
+            plan,
+            replay: Arc::new(replay),
+        }
+    }
+}
+
 /// Limits applied to every decision.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -452,7 +491,27 @@ impl Engine {
     /// [`Engine::decide`] at a given time instead of the context's (a server
     /// keeps one context per refresh and decides each request at its own time).
     pub fn decide_at(&self, env: &Envelope, ctx: &Context, now: DateTime<Utc>) -> Decision {
+        self.decide_in(env, ctx, &ctx.service(&env.service), now)
+    }
+
+    /// [`Engine::decide_at`] with the service's part of the context already
+    /// built (by [`Context::service`] on the same context); one built for
+    /// another service is ignored.
+    pub fn decide_in(
+        &self,
+        env: &Envelope,
+        ctx: &Context,
+        service: &ServiceContext,
+        now: DateTime<Utc>,
+    ) -> Decision {
         let started = Instant::now();
+        let own;
+        let service = if service.service == env.service {
+            service
+        } else {
+            own = ctx.service(&env.service);
+            &own
+        };
         let input_digest = envelope_digest(env);
         let mut errors = Vec::new();
         let mut raw: Vec<(usize, Value, Effect)> = Vec::new();
@@ -492,13 +551,10 @@ impl Engine {
             } else {
                 Vec::new()
             };
-            let plan_json = ctx
-                .plans
-                .get(&env.service)
-                .map(|p| serde_json::to_value(p).unwrap_or(Value::Null));
             let view = View {
                 env,
-                plan: plan_json
+                plan: service
+                    .plan
                     .as_ref()
                     .or_else(|| self.default_plans.get(&env.service)),
                 outcome: ctx
@@ -632,14 +688,8 @@ impl Engine {
         if !errors.is_empty() && result < Verdict::Unknown {
             result = Verdict::Unknown;
         }
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let id_hash = Sha256::digest(format!(
-            "{input_digest}{}{n}{}",
-            now.timestamp_nanos_opt().unwrap_or(0),
-            std::process::id()
-        ));
         Decision {
-            id: format!("dec_{}", &hex::encode(id_hash)[..20]),
+            id: decision_id(now),
             time: now,
             result,
             violations,
@@ -652,7 +702,7 @@ impl Engine {
             input_digest,
             policy_revision: self.revision.clone(),
             elapsed_us: started.elapsed().as_micros() as u64,
-            context: replay_context(ctx, &env.service, now),
+            context: service.replay.clone(),
         }
     }
 
@@ -758,23 +808,28 @@ impl Engine {
 }
 
 /// The part of a context that concerns one service, as JSON.
-fn replay_context(ctx: &Context, service: &str, now: DateTime<Utc>) -> Value {
-    let outcome = ctx
-        .outcomes
-        .get("services")
-        .and_then(|s| s.get(service))
-        .cloned();
-    json!({
-        "plans": ctx.plans.get(service).map(|p| json!({service: p})).unwrap_or(json!({})),
-        "outcomes": outcome.map(|o| json!({"services": {service: o}})).unwrap_or(Value::Null),
-        "risk": ctx.risk,
-        "now": now,
-    })
+/// A new decision id: `dec_`, the time in milliseconds (12 hex digits, so
+/// ids sort by time and the log's index grows at its end), then 16 hex digits
+/// unique to this process (a random start plus a counter).
+fn decision_id(now: DateTime<Utc>) -> String {
+    static START: OnceLock<u64> = OnceLock::new();
+    let start = *START.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        // The standard library seeds every `RandomState` from the OS.
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let ms = u64::try_from(now.timestamp_millis()).unwrap_or(0) & 0xffff_ffff_ffff;
+    format!("dec_{ms:012x}{:016x}", start.wrapping_add(n))
 }
 
 impl Context {
-    /// Rebuilds the context a logged decision was made with.
-    pub fn from_replay(v: &Value) -> Context {
+    /// Rebuilds the context a logged decision was made with; `time` is the
+    /// decision's (records logged before the context left it out kept it as
+    /// `now`).
+    pub fn from_replay(v: &Value, time: DateTime<Utc>) -> Context {
         Context {
             plans: v
                 .get("plans")
@@ -785,7 +840,7 @@ impl Context {
             now: v
                 .get("now")
                 .and_then(|n| serde_json::from_value(n.clone()).ok())
-                .unwrap_or_else(Utc::now),
+                .unwrap_or(time),
         }
     }
 }
@@ -953,106 +1008,106 @@ fn envelope_summary(envelope_json: &Value) -> Value {
     v
 }
 
-fn canonical(v: &Value, out: &mut String) {
+/// Writes `v` as JSON with every object's keys sorted.
+fn canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, k) in keys.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&serde_json::to_string(k).unwrap_or_default());
-                out.push(':');
+                json_to(out, k);
+                out.push(b':');
                 canonical(&m[*k], out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(a) => {
-            out.push('[');
+            out.push(b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 canonical(x, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => json_to(out, other),
     }
+}
+
+/// Appends a value's JSON (serde_json's own writing; a `Vec` cannot fail).
+fn json_to<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    let _ = serde_json::to_writer(out, v);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// SHA-256 of the canonical JSON (keys sorted) of a value.
 pub fn digest(v: &Value) -> String {
-    let mut s = String::new();
-    canonical(v, &mut s);
-    format!("sha256:{}", hex::encode(Sha256::digest(s.as_bytes())))
+    let mut out = Vec::new();
+    canonical(v, &mut out);
+    sha256_hex(&out)
 }
 
 /// [`digest`] of the envelope as the decision log records it (attachments
-/// without their location index), without copying the attachments.
+/// without their location index), written straight from the envelope.
 pub fn envelope_digest(env: &Envelope) -> String {
-    let head = Envelope {
-        service: env.service.clone(),
-        environment: env.environment.clone(),
-        version: env.version.clone(),
-        commit: env.commit.clone(),
-        author: env.author.clone(),
-        labels: env.labels.clone(),
-        change_size: env.change_size,
-        strategy: env.strategy.clone(),
-        checks: env.checks.clone(),
-        attachments: crate::Attachments::default(),
-    };
-    let Ok(Value::Object(m)) = serde_json::to_value(&head) else {
-        return digest(&Value::Null);
-    };
-    let mut out = String::new();
-    let mut keys: Vec<&String> = m.keys().collect();
-    keys.sort();
-    out.push('{');
-    for (i, k) in keys.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    let mut out = Vec::with_capacity(256);
+    // The envelope's keys in sorted order, each as `Envelope` serialises it
+    // (optional ones only when present). Attachments: cost, manifests,
+    // scans, terraform_plans, each `{"content", "file"}`.
+    out.extend_from_slice(b"{\"attachments\":{");
+    let a = &env.attachments;
+    let lists = [
+        ("cost", &a.cost),
+        ("manifests", &a.manifests),
+        ("scans", &a.scans),
+        ("terraform_plans", &a.terraform_plans),
+    ];
+    for (j, (name, list)) in lists.iter().filter(|(_, l)| !l.is_empty()).enumerate() {
+        if j > 0 {
+            out.push(b',');
         }
-        out.push_str(&serde_json::to_string(k).unwrap_or_default());
-        out.push(':');
-        if *k != "attachments" {
-            canonical(&m[*k], &mut out);
-            continue;
-        }
-        // Keys in sorted order: cost, manifests, scans, terraform_plans; in
-        // each attachment, content before file.
-        let a = &env.attachments;
-        out.push('{');
-        let lists = [
-            ("cost", &a.cost),
-            ("manifests", &a.manifests),
-            ("scans", &a.scans),
-            ("terraform_plans", &a.terraform_plans),
-        ];
-        for (j, (name, list)) in lists.iter().filter(|(_, l)| !l.is_empty()).enumerate() {
-            if j > 0 {
-                out.push(',');
+        json_to(&mut out, name);
+        out.extend_from_slice(b":[");
+        for (n, att) in list.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
             }
-            out.push_str(&format!("\"{name}\":["));
-            for (n, att) in list.iter().enumerate() {
-                if n > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"content\":");
-                canonical(&att.content, &mut out);
-                out.push_str(",\"file\":");
-                out.push_str(&serde_json::to_string(&att.file).unwrap_or_default());
-                out.push('}');
-            }
-            out.push(']');
+            out.extend_from_slice(b"{\"content\":");
+            canonical(&att.content, &mut out);
+            out.extend_from_slice(b",\"file\":");
+            json_to(&mut out, &att.file);
+            out.push(b'}');
         }
-        out.push('}');
+        out.push(b']');
     }
-    out.push('}');
-    format!("sha256:{}", hex::encode(Sha256::digest(out.as_bytes())))
+    out.push(b'}');
+    macro_rules! field {
+        ($key:literal, $value:expr) => {
+            if let Some(v) = $value {
+                out.extend_from_slice(concat!(",\"", $key, "\":").as_bytes());
+                json_to(&mut out, v);
+            }
+        };
+    }
+    field!("author", &env.author);
+    field!("change_size", &env.change_size);
+    field!("checks", Some(&env.checks).filter(|c| !c.is_empty()));
+    field!("commit", &env.commit);
+    field!("environment", Some(&env.environment));
+    field!("labels", Some(&env.labels));
+    field!("service", Some(&env.service));
+    field!("strategy", &env.strategy);
+    field!("version", &env.version);
+    out.push(b'}');
+    sha256_hex(&out)
 }
 
 fn approx_size(v: &Value) -> usize {

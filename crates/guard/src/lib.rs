@@ -17,8 +17,10 @@ pub mod render;
 pub mod testing;
 pub mod yaml;
 
-pub use decision::{AppliedWaiver, Decision, Effect, ExpiredWaiver, Verdict, Violation, to_record};
-pub use engine::{Context, Engine, Limits, digest};
+pub use decision::{
+    AppliedWaiver, Decision, Effect, ExpiredWaiver, Verdict, Violation, record_json, to_record,
+};
+pub use engine::{Context, Engine, Limits, ServiceContext, digest};
 pub use envelope::{
     Attachment, Attachments, Envelope, read_cost, read_manifests, read_plan, read_scan,
 };

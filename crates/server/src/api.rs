@@ -207,10 +207,18 @@ async fn github_webhook(
 async fn decide(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiJson(envelope): ApiJson<Value>,
+    ApiJson(envelope): ApiJson<bearing_guard::Envelope>,
 ) -> Result<Response, ApiError> {
     require(&state, &headers, Scope::Decide, false).await?;
-    Ok(Json(state.decide(&envelope)?).into_response())
+    let json = state.decide(envelope)?.json;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response())
 }
 
 /// `{"input": …}`; anything but a JSON object is refused.

@@ -2,6 +2,7 @@
 //! `{"error": {"code", "message", "details"}}` with a fitting status.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -94,6 +95,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
+            // Well-formed JSON of the wrong shape (the message says where).
+            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::invalid(e.body_text())),
             Err(r) => Err(ApiError::new(r.status(), "invalid_json", r.body_text())),
         }
     }

@@ -28,8 +28,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use bearing_events::DecisionRecord;
-use bearing_store::DynStore;
+use bearing_store::{DynStore, EncodedDecision};
 use tokio::sync::{mpsc, oneshot};
 
 pub use auth::{AuthMode, Scope};
@@ -96,9 +95,18 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
 }
 
+/// A decision as `POST /v1/decide` answers it.
+pub struct Decided {
+    pub result: bearing_guard::Verdict,
+    /// The decision's JSON.
+    pub json: Vec<u8>,
+}
+
 /// Messages to the decision-log writer.
 enum LogMsg {
-    Record(Box<DecisionRecord>),
+    /// A decision and the envelope it was made on; the writer encodes the
+    /// record, off the request path.
+    Decision(Box<(bearing_guard::Decision, bearing_guard::Envelope)>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -198,11 +206,14 @@ impl AppState {
 
     /// Decides on a change envelope from memory, counts it and queues it for
     /// the decision log; what `POST /v1/decide` does.
-    pub fn decide(&self, envelope: &serde_json::Value) -> Result<serde_json::Value, ApiError> {
-        let (decision, record) = self.inner.loop_.decide(envelope)?;
-        self.inner.telemetry.decision(&record.result);
-        self.log_decision(record);
-        Ok(decision)
+    pub fn decide(&self, envelope: bearing_guard::Envelope) -> Result<Decided, ApiError> {
+        let decision = self.inner.loop_.decide(&envelope);
+        let json = serde_json::to_vec(&decision)
+            .map_err(|e| ApiError::internal(format!("cannot encode the decision: {e}")))?;
+        let result = decision.result;
+        self.inner.telemetry.decision(result.name());
+        self.log_decision(LogMsg::Decision(Box::new((decision, envelope))));
+        Ok(Decided { result, json })
     }
 
     /// Runs reconcile as of an earlier time (used by `bearing demo` to show
@@ -219,13 +230,8 @@ impl AppState {
     /// Queues a decision for the log without waiting; when the queue is full
     /// the decision is dropped from the log (never from the answer), counted,
     /// and a warning is logged at the 1st, 2nd, 4th, 8th... drop.
-    pub(crate) fn log_decision(&self, record: DecisionRecord) {
-        if self
-            .inner
-            .log_tx
-            .try_send(LogMsg::Record(Box::new(record)))
-            .is_err()
-        {
+    fn log_decision(&self, msg: LogMsg) {
+        if self.inner.log_tx.try_send(msg).is_err() {
             let dropped = self
                 .inner
                 .telemetry
@@ -265,7 +271,13 @@ async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
     while rx.recv_many(&mut msgs, LOG_BATCH).await > 0 {
         for msg in msgs.drain(..) {
             match msg {
-                LogMsg::Record(record) => batch.push(*record),
+                LogMsg::Decision(d) => {
+                    let (decision, envelope) = &*d;
+                    batch.push(EncodedDecision {
+                        summary: decision.summary(envelope),
+                        record: bearing_guard::record_json(decision, envelope),
+                    });
+                }
                 LogMsg::Flush(done) => {
                     write_decisions(&store, &weak, &mut batch).await;
                     let _ = done.send(());
@@ -281,7 +293,7 @@ async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
 async fn write_decisions(
     store: &DynStore,
     weak: &std::sync::Weak<Shared>,
-    batch: &mut Vec<DecisionRecord>,
+    batch: &mut Vec<EncodedDecision>,
 ) {
     if batch.is_empty() {
         return;
@@ -291,12 +303,12 @@ async fn write_decisions(
         Ok(()) => written = batch.len() as u64,
         Err(e) => {
             tracing::warn!(error = %e, count = batch.len(), "cannot log decision batch; retrying one by one");
-            for record in batch.iter() {
-                match store.put_decision(record).await {
+            for d in batch.iter() {
+                match store.put_decisions(std::slice::from_ref(d)).await {
                     Ok(()) => written += 1,
                     Err(e) => {
                         failed += 1;
-                        tracing::error!(error = %e, id = %record.id, "cannot log decision");
+                        tracing::error!(error = %e, id = %d.summary.id, "cannot log decision");
                     }
                 }
             }
@@ -315,15 +327,15 @@ async fn write_decisions(
 /// Counts and times every request by its route template.
 async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().as_str().to_string();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let res = next.run(req).await;
-    state
-        .telemetry()
-        .observe(&method, &route, res.status().as_u16(), start.elapsed());
+    state.telemetry().observe(
+        method.as_str(),
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        res.status().as_u16(),
+        start.elapsed(),
+    );
     res
 }
 

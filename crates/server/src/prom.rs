@@ -27,7 +27,8 @@ struct RouteStats {
 /// Counters of one server process.
 #[derive(Default)]
 pub struct Telemetry {
-    routes: RwLock<BTreeMap<(String, String), std::sync::Arc<RouteStats>>>,
+    /// By method, then route template.
+    routes: RwLock<BTreeMap<String, BTreeMap<String, std::sync::Arc<RouteStats>>>>,
     decisions: RwLock<BTreeMap<String, std::sync::Arc<AtomicU64>>>,
     pub ingest_accepted: AtomicU64,
     pub ingest_duplicates: AtomicU64,
@@ -41,22 +42,30 @@ pub struct Telemetry {
 impl Telemetry {
     /// Records one request on a route template (`/v1/decisions/{id}`, not the raw path).
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let key = (method.to_string(), route.to_string());
-        let cell = self.routes.read().ok().and_then(|m| m.get(&key).cloned());
+        let cell = self
+            .routes
+            .read()
+            .ok()
+            .and_then(|m| m.get(method)?.get(route).cloned());
         let cell = match cell {
             Some(c) => c,
             None => match self.routes.write() {
-                Ok(mut m) => m.entry(key).or_default().clone(),
+                Ok(mut m) => m
+                    .entry(method.to_string())
+                    .or_default()
+                    .entry(route.to_string())
+                    .or_default()
+                    .clone(),
                 Err(_) => return,
             },
         };
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         cell.by_class[class].fetch_add(1, Ordering::Relaxed);
+        // One counter per request: the smallest bucket it fits; `render` sums
+        // them into Prometheus' cumulative buckets.
         let secs = elapsed.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                cell.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            cell.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         cell.count.fetch_add(1, Ordering::Relaxed);
         cell.sum_micros.fetch_add(
@@ -91,7 +100,15 @@ impl Telemetry {
         let routes: Vec<_> = self
             .routes
             .read()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|m| {
+                m.iter()
+                    .flat_map(|(method, routes)| {
+                        routes
+                            .iter()
+                            .map(|(route, s)| ((method.clone(), route.clone()), s.clone()))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         for ((method, route), s) in &routes {
             for (i, c) in s.by_class.iter().enumerate() {
@@ -112,11 +129,12 @@ impl Telemetry {
         out.push_str("# TYPE bearing_http_request_duration_seconds histogram\n");
         for ((method, route), s) in &routes {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
+            let mut cumulative = 0;
             for (i, b) in BUCKETS.iter().enumerate() {
+                cumulative += s.buckets[i].load(Ordering::Relaxed);
                 let _ = writeln!(
                     out,
-                    "bearing_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
-                    s.buckets[i].load(Ordering::Relaxed)
+                    "bearing_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {cumulative}"
                 );
             }
             let count = s.count.load(Ordering::Relaxed);

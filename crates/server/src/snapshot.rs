@@ -8,7 +8,7 @@
 //! recomputes the scorecard and the guardrails' context, and swaps the
 //! snapshot atomically. `bearing serve` calls it every `--refresh` (5 s).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -17,7 +17,6 @@ use bearing_intent::{Duration, Intent, Loaded, Scope};
 use bearing_metrics::{Dataset, FindingRecord, Outcomes, Scorecard, ScorecardFilter};
 use bearing_store::{DynStore, FindingQuery, FindingState};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::ScopeQuery;
@@ -34,6 +33,8 @@ pub struct Snapshot {
     pub actions: Vec<Action>,
     /// The guardrails' view of the world (intent, plans, outcomes).
     pub context: bearing_guard::Context,
+    /// `context`'s part for each service of the intent, built once.
+    pub services: HashMap<String, bearing_guard::ServiceContext>,
     pub policies_loaded: bool,
     pub policy_revision: String,
 }
@@ -174,6 +175,7 @@ impl Loop {
             plans: Vec::new(),
             actions: Vec::new(),
             context: bearing_guard::Context::default(),
+            services: HashMap::new(),
             policies_loaded: true,
             policy_revision: engine.revision().to_string(),
         };
@@ -307,6 +309,11 @@ impl Loop {
             risk: None,
             now,
         };
+        let services = intent
+            .services
+            .iter()
+            .map(|s| (s.id.clone(), context.service(&s.id)))
+            .collect();
         let snap = Snapshot {
             refreshed_at: now,
             events: total,
@@ -315,6 +322,7 @@ impl Loop {
             plans,
             actions,
             context,
+            services,
             policies_loaded: true,
             policy_revision: self.engine.revision().to_string(),
         };
@@ -326,16 +334,13 @@ impl Loop {
     }
 
     /// Decides on an envelope against the current snapshot (no database access).
-    pub fn decide(
-        &self,
-        envelope: &Value,
-    ) -> Result<(Value, bearing_events::DecisionRecord), ApiError> {
-        let envelope = bearing_guard::Envelope::deserialize(envelope)
-            .map_err(|e| ApiError::invalid(format!("invalid change envelope: {e}")))?;
+    pub fn decide(&self, envelope: &bearing_guard::Envelope) -> bearing_guard::Decision {
         let snap = self.snapshot();
-        let decision = self.engine.decide_at(&envelope, &snap.context, Utc::now());
-        let record = bearing_guard::to_record(&decision, &envelope);
-        Ok((record.decision.clone(), record))
+        let now = Utc::now();
+        match snap.services.get(&envelope.service) {
+            Some(service) => self.engine.decide_in(envelope, &snap.context, service, now),
+            None => self.engine.decide_at(envelope, &snap.context, now),
+        }
     }
 
     /// OPA's data API: `{"result": data.<path>}` for an input, `{}` when undefined.

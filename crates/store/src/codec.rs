@@ -256,13 +256,12 @@ struct SummaryColumn {
     guardrails: Vec<String>,
 }
 
-pub(crate) fn summary_json(d: &bearing_events::DecisionRecord) -> Result<String> {
-    let s = d.summary();
+pub(crate) fn summary_json(s: &bearing_events::DecisionSummary) -> Result<String> {
     to_json(
-        &d.id,
+        &s.id,
         &SummaryColumn {
             waived: s.waived,
-            guardrails: s.guardrails,
+            guardrails: s.guardrails.clone(),
         },
     )
 }

@@ -101,6 +101,26 @@ pub struct FindingQuery {
     pub open_only: bool,
 }
 
+/// A decision for [`Store::put_decisions`]: its summary and its
+/// [`DecisionRecord`] already written as JSON, by [`EncodedDecision::new`] or
+/// by a caller that writes the record's JSON itself (the server, from the
+/// decision it answered with).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedDecision {
+    pub summary: DecisionSummary,
+    /// The record's JSON; it must describe the same decision as `summary`.
+    pub record: String,
+}
+
+impl EncodedDecision {
+    pub fn new(record: &DecisionRecord) -> Result<EncodedDecision> {
+        Ok(EncodedDecision {
+            summary: record.summary(),
+            record: codec::to_json(&record.id, record)?,
+        })
+    }
+}
+
 /// Figures computed from the whole store, kept under a name for readers that
 /// must be fast (`bearing check` reads the `outcomes` snapshot).
 #[derive(Debug, Clone, PartialEq)]
@@ -148,7 +168,7 @@ pub trait Store: Send + Sync {
     /// Stores a batch of decisions in one transaction, whole or not at all,
     /// with the same rule as [`Store::put_decision`]: the first write of an id
     /// wins, including between two records of the same batch.
-    async fn put_decisions(&self, decisions: &[DecisionRecord]) -> Result<()>;
+    async fn put_decisions(&self, decisions: &[EncodedDecision]) -> Result<()>;
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>>;
     /// Decisions newest first. The log is append-only: putting an id again keeps the first.
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>>;

@@ -19,8 +19,8 @@ use sqlx::{Postgres, QueryBuilder, Transaction};
 use crate::codec::{self, FINDING_COLUMNS, FINDING_UPSERT, FINDING_UPSERT_TAIL};
 use crate::lifecycle::{self, Report};
 use crate::{
-    DecisionQuery, EventQuery, FindingQuery, FindingState, IngestOutcome, Result, Snapshot, Store,
-    StoreError, TokenRecord,
+    DecisionQuery, EncodedDecision, EventQuery, FindingQuery, FindingState, IngestOutcome, Result,
+    Snapshot, Store, StoreError, TokenRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -249,34 +249,35 @@ impl Store for PostgresStore {
         .bind(&d.environment)
         .bind(&d.result)
         .bind(codec::to_json(&d.id, d)?)
-        .bind(codec::summary_json(d)?)
+        .bind(codec::summary_json(&d.summary())?)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    async fn put_decisions(&self, decisions: &[DecisionRecord]) -> Result<()> {
+    async fn put_decisions(&self, decisions: &[EncodedDecision]) -> Result<()> {
         if decisions.is_empty() {
             return Ok(());
         }
-        let records = decisions
+        let summaries = decisions
             .iter()
-            .map(|d| Ok((codec::to_json(&d.id, d)?, codec::summary_json(d)?)))
+            .map(|d| codec::summary_json(&d.summary))
             .collect::<Result<Vec<_>>>()?;
-        let rows: Vec<_> = decisions.iter().zip(&records).collect();
+        let rows: Vec<_> = decisions.iter().zip(&summaries).collect();
         let mut tx = self.pool.begin().await?;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Postgres>::new(
                 "INSERT INTO decisions (id, time, service, environment, result, record, summary) ",
             );
-            q.push_values(chunk, |mut b, (d, (record, summary))| {
-                b.push_bind(&d.id)
-                    .push_bind(codec::ms(d.time))
-                    .push_bind(&d.service)
-                    .push_bind(&d.environment)
-                    .push_bind(&d.result)
-                    .push_bind(record)
-                    .push_bind(summary);
+            q.push_values(chunk, |mut b, (d, summary)| {
+                let s = &d.summary;
+                b.push_bind(&s.id)
+                    .push_bind(codec::ms(s.time))
+                    .push_bind(&s.service)
+                    .push_bind(&s.environment)
+                    .push_bind(&s.result)
+                    .push_bind(&d.record)
+                    .push_bind(*summary);
             });
             q.push(" ON CONFLICT (id) DO NOTHING");
             q.build().execute(&mut *tx).await?;

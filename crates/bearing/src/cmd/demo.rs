@@ -121,9 +121,9 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         // a hotfix and a change carrying a scan report.
         let mut by_result = std::collections::BTreeMap::<String, usize>::new();
         for envelope in sample_envelopes(&org.events) {
-            let decision = state.decide(&envelope).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let r = decision.get("result").and_then(Value::as_str).unwrap_or("?").to_string();
-            *by_result.entry(r).or_default() += 1;
+            let envelope = serde_json::from_value(envelope).context("demo envelope")?;
+            let decided = state.decide(envelope).map_err(|e| anyhow::anyhow!("{e}"))?;
+            *by_result.entry(decided.result.name().to_string()).or_default() += 1;
         }
         state.flush_decisions().await;
         state.refresh().await.map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -472,9 +472,12 @@ async fn decisions_are_logged_in_batches_and_flushed_whole() {
     let n = 2_500;
     for _ in 0..n {
         s.state
-            .decide(
-                &json!({"service": "checkout", "environment": "production", "strategy": "direct"}),
-            )
+            .decide(bearing_guard::Envelope {
+                service: "checkout".into(),
+                environment: "production".into(),
+                strategy: Some("direct".into()),
+                ..Default::default()
+            })
             .unwrap();
     }
     s.state.flush_decisions().await;

@@ -38,8 +38,14 @@ async fn every_page_renders_the_demo() {
     );
     let d = s
         .state
-        .decide(&json!({"service": "search", "environment": "production", "strategy": "direct"}))
+        .decide(
+            serde_json::from_value(
+                json!({"service": "search", "environment": "production", "strategy": "direct"}),
+            )
+            .unwrap(),
+        )
         .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&d.json).unwrap();
     s.state.flush_decisions().await;
 
     let page = |path: &'static str| {

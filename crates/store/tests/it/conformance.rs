@@ -9,8 +9,8 @@ use bearing_events::{
     Kind, MetricPoint, Payload, Severity, Status,
 };
 use bearing_store::{
-    DecisionQuery, EventQuery, FindingQuery, PostgresStore, SqliteStore, Store, StoreError,
-    TokenRecord,
+    DecisionQuery, EncodedDecision, EventQuery, FindingQuery, PostgresStore, SqliteStore, Store,
+    StoreError, TokenRecord,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sqlx::postgres::PgConnectOptions;
@@ -514,6 +514,13 @@ async fn records_round_trip() {
     .await;
 }
 
+fn encode(records: &[DecisionRecord]) -> Vec<EncodedDecision> {
+    records
+        .iter()
+        .map(|r| EncodedDecision::new(r).unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn decision_batches_keep_the_first_write() {
     each_backend("decision_batch", |b| async move {
@@ -538,7 +545,7 @@ async fn decision_batches_keep_the_first_write() {
         let mut repeated = batch[0].clone();
         repeated.result = "allow".into();
         batch.push(repeated);
-        s.put_decisions(&batch).await.unwrap();
+        s.put_decisions(&encode(&batch)).await.unwrap();
         assert_eq!(s.decision("dec0").await.unwrap().unwrap(), d0);
         assert_eq!(s.decision("dec1").await.unwrap().unwrap(), batch[0]);
         assert_eq!(s.decision("dec1200").await.unwrap().unwrap(), batch[1199]);
@@ -561,7 +568,9 @@ async fn decision_summaries_match_the_records() {
             {"guardrail": "k8s", "waiver": null}]});
         let plain = decision("dec2", 2, "cart");
         s.put_decision(&waived).await.unwrap();
-        s.put_decisions(std::slice::from_ref(&plain)).await.unwrap();
+        s.put_decisions(&encode(std::slice::from_ref(&plain)))
+            .await
+            .unwrap();
         let all = s.decision_summaries(None).await.unwrap();
         assert_eq!(all, vec![waived.summary(), plain.summary()]);
         assert!(all[0].waived);
