@@ -7,6 +7,7 @@ use bearing_events::{DecisionRecord, DecisionSummary};
 use bearing_intent::Mode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::envelope::Envelope;
 use crate::locate::Location;
@@ -118,13 +119,45 @@ pub struct Decision {
     pub elapsed_us: u64,
     /// The data the decision read besides the envelope and its time (the
     /// service's plan and outcomes, the risk), kept so it can be replayed.
-    /// Shared by the decisions made against one context.
-    #[serde(default, skip_serializing_if = "is_null")]
-    pub context: Arc<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "ReplayContext::is_null")]
+    pub context: ReplayContext,
 }
 
-fn is_null(v: &Arc<serde_json::Value>) -> bool {
-    v.is_null()
+/// A decision's context as JSON, written once and shared by the decisions
+/// made against one context for one service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReplayContext(Arc<RawValue>);
+
+impl ReplayContext {
+    pub fn new(v: &serde_json::Value) -> ReplayContext {
+        // A `Value` always serialises.
+        ReplayContext(
+            serde_json::value::to_raw_value(v)
+                .unwrap_or_default()
+                .into(),
+        )
+    }
+
+    pub fn is_null(&self) -> bool {
+        self.0.get() == "null"
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or_default()
+    }
+}
+
+impl Default for ReplayContext {
+    fn default() -> Self {
+        ReplayContext::new(&serde_json::Value::Null)
+    }
+}
+
+impl PartialEq for ReplayContext {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
 }
 
 impl Decision {
@@ -281,7 +314,7 @@ mod tests {
             input_digest: "sha256:x".into(),
             policy_revision: "rev".into(),
             elapsed_us: 3,
-            context: Arc::new(json!({"risk": 0.5})),
+            context: ReplayContext::new(&json!({"risk": 0.5})),
         };
         for _ in 0..2 {
             let record = to_record(&decision, &env);

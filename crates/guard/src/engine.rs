@@ -18,7 +18,9 @@ use sha2::{Digest, Sha256};
 
 use crate::GuardError;
 use crate::conftest::{self, PolicyFile};
-use crate::decision::{AppliedWaiver, Decision, Effect, ExpiredWaiver, Verdict, Violation};
+use crate::decision::{
+    AppliedWaiver, Decision, Effect, ExpiredWaiver, ReplayContext, Verdict, Violation,
+};
 use crate::envelope::Envelope;
 use crate::locate::{Location, lookup};
 use crate::native::{self, Native, View};
@@ -49,7 +51,7 @@ pub struct ServiceContext {
     plan: Option<Value>,
     /// What the decision log keeps to replay the decision: the service's
     /// plan and outcomes, and the risk (the time is the decision's own).
-    replay: Arc<Value>,
+    replay: ReplayContext,
 }
 
 impl Context {
@@ -72,7 +74,7 @@ impl Context {
         ServiceContext {
             service: service.to_string(),
             plan,
-            replay: Arc::new(replay),
+            replay: ReplayContext::new(&replay),
         }
     }
 }

@@ -18,7 +18,8 @@ pub mod testing;
 pub mod yaml;
 
 pub use decision::{
-    AppliedWaiver, Decision, Effect, ExpiredWaiver, Verdict, Violation, record_json, to_record,
+    AppliedWaiver, Decision, Effect, ExpiredWaiver, ReplayContext, Verdict, Violation, record_json,
+    to_record,
 };
 pub use engine::{Context, Engine, Limits, ServiceContext, digest};
 pub use envelope::{

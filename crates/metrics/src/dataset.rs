@@ -439,7 +439,7 @@ pub(crate) struct DecisionRow {
     pub guardrails: Vec<String>,
     /// The first decision of the row.
     pub id: String,
-    pub count: u32,
+    pub count: u64,
 }
 
 /// Events indexed for computation; build once with [`Dataset::new`], then
@@ -503,7 +503,7 @@ impl Dataset {
             ds.add_finding_record(f);
         }
         for d in decisions {
-            ds.add_decision(&d.summary());
+            ds.add_decision(&d.summary(), 1);
         }
         ds.rebuild_all();
         ds
@@ -637,12 +637,13 @@ impl Dataset {
 
     /// Adds a guardrail decision (for `security.compliance_rate`).
     pub fn push_decision(&mut self, d: &DecisionRecord) {
-        self.add_decision(&d.summary());
+        self.add_decision(&d.summary(), 1);
     }
 
-    /// Adds a decision the store summarised (see [`DecisionSummary`]).
-    pub fn push_decision_summary(&mut self, d: &DecisionSummary) {
-        self.add_decision(d);
+    /// Adds `count` decisions alike that the store summarised (see
+    /// [`DecisionSummary`]; `d.id` stands for them all).
+    pub fn push_decision_summary(&mut self, d: &DecisionSummary, count: u64) {
+        self.add_decision(d, count);
     }
 
     /// Adds or replaces a finding lifecycle.
@@ -1129,7 +1130,7 @@ impl Dataset {
         }
     }
 
-    fn add_decision(&mut self, d: &DecisionSummary) {
+    fn add_decision(&mut self, d: &DecisionSummary, count: u64) {
         let svc = d.service.as_deref().map_or(NONE, |s| self.svc(s));
         let env = d.environment.as_deref().map_or(NONE, |e| self.envs.id(e));
         let time = ts(d.time);
@@ -1145,7 +1146,7 @@ impl Dataset {
                 && x.guardrails == d.guardrails
         }) {
             if row.id != d.id {
-                row.count += 1;
+                row.count += count;
             }
             return;
         }
@@ -1157,7 +1158,7 @@ impl Dataset {
             waived: d.waived,
             guardrails: d.guardrails.clone(),
             id: d.id.clone(),
-            count: 1,
+            count,
         };
         self.decisions.insert(hi, row);
     }

@@ -10,7 +10,7 @@
 //! API), `read` (everything under `GET`), `admin` (all of them).
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use axum::http::HeaderMap;
 use bearing_store::{DynStore, TokenRecord};
@@ -94,7 +94,7 @@ fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
 pub struct Authenticator {
     mode: AuthMode,
     store: DynStore,
-    cache: RwLock<HashMap<String, TokenRecord>>,
+    cache: RwLock<HashMap<String, Arc<TokenRecord>>>,
 }
 
 impl Authenticator {
@@ -149,11 +149,11 @@ impl Authenticator {
         Ok(())
     }
 
-    async fn lookup(&self, hash: &str) -> Result<Option<TokenRecord>, ApiError> {
+    async fn lookup(&self, hash: &str) -> Result<Option<Arc<TokenRecord>>, ApiError> {
         let cached = self.cache.read().ok().and_then(|c| c.get(hash).cloned());
-        let record = match cached {
-            Some(r) => Some(r),
-            None => self.store.token_by_hash(hash).await?,
+        let (record, fresh) = match cached {
+            Some(r) => (Some(r), false),
+            None => (self.store.token_by_hash(hash).await?.map(Arc::new), true),
         };
         // The store found the token by its hash; compare in constant time all the same
         // so no timing difference depends on how much of the hash matched.
@@ -161,7 +161,7 @@ impl Authenticator {
         else {
             return Ok(None);
         };
-        if let Ok(mut c) = self.cache.write() {
+        if fresh && let Ok(mut c) = self.cache.write() {
             c.insert(hash.to_string(), record.clone());
         }
         Ok(Some(record))

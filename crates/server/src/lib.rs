@@ -22,6 +22,7 @@ pub mod snapshot;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -55,6 +56,8 @@ pub struct Config {
     /// How often reconcile runs (`None`: never from the server).
     pub reconcile: Option<Duration>,
     pub body_limit: usize,
+    /// Most decisions logged per second (`None`: all of them).
+    pub log_max_rate: Option<u64>,
 }
 
 /// Options of an [`AppState`] beyond the store and the intent.
@@ -64,6 +67,8 @@ pub struct Options {
     pub github_secret: Option<String>,
     pub refresh: Duration,
     pub body_limit: usize,
+    /// Most decisions logged per second (`None`: all of them).
+    pub log_max_rate: Option<u64>,
 }
 
 impl Default for Options {
@@ -73,6 +78,7 @@ impl Default for Options {
             github_secret: None,
             refresh: DEFAULT_REFRESH,
             body_limit: DEFAULT_BODY_LIMIT,
+            log_max_rate: None,
         }
     }
 }
@@ -106,7 +112,7 @@ pub struct Decided {
 enum LogMsg {
     /// A decision and the envelope it was made on; the writer encodes the
     /// record, off the request path.
-    Decision(Box<(bearing_guard::Decision, bearing_guard::Envelope)>),
+    Decision(Logged),
     Flush(oneshot::Sender<()>),
 }
 
@@ -123,8 +129,43 @@ struct Shared {
     telemetry: prom::Telemetry,
     github_secret: Option<Vec<u8>>,
     log_tx: mpsc::Sender<LogMsg>,
+    log_rate: RateLimit,
     body_limit: usize,
     refresh: Duration,
+}
+
+/// At most `max` admissions per second (every one when `max` is `None`).
+struct RateLimit {
+    max: Option<u64>,
+    /// The current second and how many were admitted in it.
+    second: AtomicI64,
+    admitted: AtomicU64,
+}
+
+impl RateLimit {
+    fn new(max: Option<u64>) -> Self {
+        RateLimit {
+            max,
+            second: AtomicI64::new(i64::MIN),
+            admitted: AtomicU64::new(0),
+        }
+    }
+
+    fn admit(&self, second: i64) -> bool {
+        let Some(max) = self.max else {
+            return true;
+        };
+        let current = self.second.load(Ordering::Relaxed);
+        if second > current
+            && self
+                .second
+                .compare_exchange(current, second, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.admitted.store(0, Ordering::Relaxed);
+        }
+        self.admitted.fetch_add(1, Ordering::Relaxed) < max
+    }
 }
 
 /// Capacity of the decision-log queue; when full, decisions are still
@@ -134,6 +175,9 @@ const LOG_QUEUE: usize = 8_192;
 
 /// Most decisions the writer stores in one transaction.
 const LOG_BATCH: usize = 1_000;
+
+/// How long the writer waits for a batch to fill before writing it.
+const LOG_LINGER: Duration = Duration::from_millis(50);
 
 impl AppState {
     /// Compiles the guardrails, loads the first snapshot and starts the
@@ -153,6 +197,7 @@ impl AppState {
                 telemetry: prom::Telemetry::default(),
                 github_secret: options.github_secret.map(String::into_bytes),
                 log_tx,
+                log_rate: RateLimit::new(options.log_max_rate),
                 body_limit: options.body_limit,
                 refresh: options.refresh,
             }),
@@ -179,8 +224,10 @@ impl AppState {
 
     /// Reloads outcomes, plans and the scorecard from the store now.
     pub async fn refresh(&self) -> Result<(), ApiError> {
+        let started = Instant::now();
         match self.inner.loop_.refresh().await {
             Ok(()) => {
+                tracing::debug!(elapsed = ?started.elapsed(), "snapshot refreshed");
                 self.inner
                     .telemetry
                     .snapshot_refreshes
@@ -212,7 +259,14 @@ impl AppState {
             .map_err(|e| ApiError::internal(format!("cannot encode the decision: {e}")))?;
         let result = decision.result;
         self.inner.telemetry.decision(result.name());
-        self.log_decision(LogMsg::Decision(Box::new((decision, envelope))));
+        if self.inner.log_rate.admit(decision.time.timestamp()) {
+            self.log_decision(LogMsg::Decision(Box::new((decision, envelope))));
+        } else {
+            self.inner
+                .telemetry
+                .decision_log_rate_limited
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(Decided { result, json })
     }
 
@@ -267,24 +321,68 @@ async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
     let weak = Arc::downgrade(&state.inner);
     drop(state);
     let mut msgs = Vec::with_capacity(LOG_BATCH);
-    let mut batch = Vec::with_capacity(LOG_BATCH);
     while rx.recv_many(&mut msgs, LOG_BATCH).await > 0 {
+        // Let the batch fill for a moment: a few large transactions cost the
+        // store far less than many small ones. A flush ends the wait.
+        let deadline = tokio::time::Instant::now() + LOG_LINGER;
+        let is_flush = |m: &LogMsg| matches!(m, LogMsg::Flush(_));
+        let mut flush = msgs.iter().any(is_flush);
+        while !flush && msgs.len() < LOG_BATCH {
+            let (seen, room) = (msgs.len(), LOG_BATCH - msgs.len());
+            match tokio::time::timeout_at(deadline, rx.recv_many(&mut msgs, room)).await {
+                Ok(n) if n > 0 => flush = msgs[seen..].iter().any(is_flush),
+                _ => break,
+            }
+        }
+        let mut pending = Vec::with_capacity(msgs.len());
         for msg in msgs.drain(..) {
             match msg {
-                LogMsg::Decision(d) => {
-                    let (decision, envelope) = &*d;
-                    batch.push(EncodedDecision {
-                        summary: decision.summary(envelope),
-                        record: bearing_guard::record_json(decision, envelope),
-                    });
-                }
+                LogMsg::Decision(d) => pending.push(d),
                 LogMsg::Flush(done) => {
-                    write_decisions(&store, &weak, &mut batch).await;
+                    let batch = encode(std::mem::take(&mut pending), &weak).await;
+                    write_decisions(&store, &weak, batch).await;
                     let _ = done.send(());
                 }
             }
         }
-        write_decisions(&store, &weak, &mut batch).await;
+        let batch = encode(pending, &weak).await;
+        write_decisions(&store, &weak, batch).await;
+    }
+}
+
+type Logged = Box<(bearing_guard::Decision, bearing_guard::Envelope)>;
+
+/// Encodes decisions for the log on a blocking thread, so that a batch does
+/// not hold up the requests waiting on a runtime worker.
+async fn encode(decisions: Vec<Logged>, weak: &std::sync::Weak<Shared>) -> Vec<EncodedDecision> {
+    if decisions.is_empty() {
+        return Vec::new();
+    }
+    let n = decisions.len() as u64;
+    let work = move || {
+        decisions
+            .iter()
+            .map(|d| {
+                let (decision, envelope) = &**d;
+                EncodedDecision {
+                    summary: decision.summary(envelope),
+                    record: bearing_guard::record_json(decision, envelope),
+                }
+            })
+            .collect()
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(batch) => batch,
+        Err(e) => {
+            tracing::error!(error = %e, count = n, "cannot encode decisions for the log");
+            if let Some(shared) = weak.upgrade() {
+                shared
+                    .telemetry
+                    .decision_log_dropped
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            }
+            Vec::new()
+        }
     }
 }
 
@@ -293,13 +391,13 @@ async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
 async fn write_decisions(
     store: &DynStore,
     weak: &std::sync::Weak<Shared>,
-    batch: &mut Vec<EncodedDecision>,
+    batch: Vec<EncodedDecision>,
 ) {
     if batch.is_empty() {
         return;
     }
     let (mut written, mut failed) = (0, 0);
-    match store.put_decisions(batch).await {
+    match store.put_decisions(&batch).await {
         Ok(()) => written = batch.len() as u64,
         Err(e) => {
             tracing::warn!(error = %e, count = batch.len(), "cannot log decision batch; retrying one by one");
@@ -314,7 +412,6 @@ async fn write_decisions(
             }
         }
     }
-    batch.clear();
     if let Some(shared) = weak.upgrade() {
         let t = &shared.telemetry;
         t.decision_log_written
@@ -365,6 +462,7 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
             github_secret: config.github_secret.clone(),
             refresh: config.refresh,
             body_limit: config.body_limit,
+            log_max_rate: config.log_max_rate,
         },
     )
     .await?;
@@ -473,5 +571,20 @@ pub fn intent_error(path: &std::path::Path, e: &bearing_intent::LoadError) -> St
             s
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RateLimit;
+
+    #[test]
+    fn rate_limit_admits_at_most_max_per_second() {
+        let limit = RateLimit::new(Some(2));
+        let admitted: Vec<bool> = [5, 5, 5, 6, 6, 6, 4].map(|s| limit.admit(s)).to_vec();
+        // An earlier second (a late clock) counts against the current one.
+        assert_eq!(admitted, [true, true, false, true, true, false, false]);
+        let all = RateLimit::new(None);
+        assert!((0..100).all(|_| all.admit(1)));
     }
 }

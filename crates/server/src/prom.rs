@@ -35,6 +35,7 @@ pub struct Telemetry {
     pub ingest_rejected: AtomicU64,
     pub decision_log_dropped: AtomicU64,
     pub decision_log_written: AtomicU64,
+    pub decision_log_rate_limited: AtomicU64,
     pub snapshot_refreshes: AtomicU64,
     pub snapshot_errors: AtomicU64,
 }
@@ -187,6 +188,11 @@ impl Telemetry {
                 "bearing_decision_log_dropped_total",
                 "Decisions not logged because the log queue was full or the store failed.",
                 &self.decision_log_dropped,
+            ),
+            (
+                "bearing_decision_log_rate_limited_total",
+                "Decisions not logged because of --decision-log-max-rate.",
+                &self.decision_log_rate_limited,
             ),
             (
                 "bearing_snapshot_refreshes_total",

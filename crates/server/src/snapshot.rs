@@ -8,7 +8,7 @@
 //! recomputes the scorecard and the guardrails' context, and swaps the
 //! snapshot atomically. `bearing serve` calls it every `--refresh` (5 s).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -16,7 +16,7 @@ use bearing_events::{Action, DeliveryPlan, Kind};
 use bearing_intent::{Duration, Intent, Loaded, Scope};
 use bearing_metrics::{Dataset, FindingRecord, Outcomes, Scorecard, ScorecardFilter};
 use bearing_store::{DynStore, FindingQuery, FindingState};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use serde_json::Value;
 
 use crate::api::ScopeQuery;
@@ -134,9 +134,8 @@ fn scope_label(s: &Scope) -> String {
 /// Incremental state behind the snapshot.
 struct Cursor {
     events: i64,
-    /// Newest decision time folded into the dataset, and the ids at that time.
-    decisions_at: Option<DateTime<Utc>>,
-    decision_ids: HashSet<String>,
+    /// Decisions before this time are in the dataset.
+    decisions_to: Option<DateTime<Utc>>,
     /// Whether findings must be re-read (a finding event arrived).
     findings_dirty: bool,
 }
@@ -151,6 +150,10 @@ pub struct Loop {
     cursor: tokio::sync::Mutex<Cursor>,
     current: RwLock<Arc<Snapshot>>,
 }
+
+/// How old a decision must be before a refresh counts it in the metrics: the
+/// log writes decisions in batches, a moment after they are made.
+pub const SETTLE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 
 /// Events read from the store per round trip while catching up.
 const PAGE: u64 = 20_000;
@@ -187,8 +190,7 @@ impl Loop {
             dataset: RwLock::new(dataset),
             cursor: tokio::sync::Mutex::new(Cursor {
                 events: 0,
-                decisions_at: None,
-                decision_ids: HashSet::new(),
+                decisions_to: None,
                 findings_dirty: true,
             }),
             current: RwLock::new(Arc::new(first)),
@@ -241,12 +243,20 @@ impl Loop {
             None
         };
         cur.findings_dirty = false;
-        let decisions = self.store.decision_summaries(cur.decisions_at).await?;
+        // Decisions up to the last whole second that is at least SETTLE old:
+        // the log writes a decision a moment after it is made.
+        let now = Utc::now();
+        let decisions_to = (now - SETTLE)
+            .duration_trunc(chrono::TimeDelta::seconds(1))
+            .unwrap_or(now - SETTLE);
+        let decisions = self
+            .store
+            .decision_summaries(cur.decisions_to, decisions_to)
+            .await?;
         let plans = self.store.plans().await?;
         let actions = self.store.actions().await?;
         let total = self.store.count_events().await?;
 
-        let now = Utc::now();
         let intent = self.intent.clone();
         let (scorecard, outcomes) = {
             let mut ds = match self.dataset.write() {
@@ -266,22 +276,10 @@ impl Loop {
                     ds.push_finding(finding_record(f));
                 }
             }
-            let newest = decisions.iter().map(|d| d.time).max();
-            for d in &decisions {
-                if cur.decision_ids.contains(&d.id) {
-                    continue;
-                }
-                ds.push_decision_summary(d);
+            for (d, count) in &decisions {
+                ds.push_decision_summary(d, *count);
             }
-            if let Some(t) = newest {
-                if Some(t) != cur.decisions_at {
-                    cur.decision_ids.clear();
-                }
-                cur.decisions_at = Some(t);
-                for d in decisions.iter().filter(|d| d.time == t) {
-                    cur.decision_ids.insert(d.id.clone());
-                }
-            }
+            cur.decisions_to = Some(decisions_to);
             if bulk {
                 ds.rebuild_all();
             }

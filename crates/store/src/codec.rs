@@ -266,9 +266,19 @@ pub(crate) fn summary_json(s: &bearing_events::DecisionSummary) -> Result<String
     )
 }
 
-/// A row of `decision_summaries`: `(id, time ms, service, environment,
-/// result, summary, record)`; the record is read only for decisions stored
-/// before the summary column existed.
+/// `decision_summaries`' query up to its first bound (`time < ?`): decisions
+/// counted by second, service, environment, result and summary. Decisions
+/// stored before the summary column existed are not merged (`COALESCE(summary,
+/// id)`) and their record is read instead.
+pub(crate) const SUMMARY_SELECT: &str = "SELECT MIN(id), time / 1000, service, environment, \
+     result, MIN(summary), COUNT(*), CASE WHEN MIN(summary) IS NULL THEN MIN(record) END \
+     FROM decisions WHERE time < ";
+pub(crate) const SUMMARY_FROM: &str = " AND time >= ";
+pub(crate) const SUMMARY_GROUP: &str = " GROUP BY time / 1000, service, environment, result, \
+     COALESCE(summary, id) ORDER BY 2, 1";
+
+/// A row of `decision_summaries`: `(smallest id, time s, service,
+/// environment, result, summary, count, record)`.
 pub(crate) type SummaryRow = (
     String,
     i64,
@@ -276,24 +286,31 @@ pub(crate) type SummaryRow = (
     Option<String>,
     String,
     Option<String>,
+    i64,
     Option<String>,
 );
 
-pub(crate) fn decode_summary(row: SummaryRow) -> Result<bearing_events::DecisionSummary> {
-    let (id, time, service, environment, result, summary, record) = row;
+pub(crate) fn decode_summary(row: SummaryRow) -> Result<(bearing_events::DecisionSummary, u64)> {
+    let (id, secs, service, environment, result, summary, count, record) = row;
+    let time = from_ms(&id, secs.saturating_mul(1000))?;
+    let count = u64::try_from(count).unwrap_or(0);
     if summary.is_none()
         && let Some(record) = record
     {
-        return Ok(from_json::<bearing_events::DecisionRecord>(&id, &record)?.summary());
+        let summary = from_json::<bearing_events::DecisionRecord>(&id, &record)?.summary();
+        return Ok((bearing_events::DecisionSummary { time, ..summary }, count));
     }
     let column: SummaryColumn = from_json(&id, summary.as_deref().unwrap_or("{}"))?;
-    Ok(bearing_events::DecisionSummary {
-        time: from_ms(&id, time)?,
-        id,
-        service,
-        environment,
-        result,
-        waived: column.waived,
-        guardrails: column.guardrails,
-    })
+    Ok((
+        bearing_events::DecisionSummary {
+            time,
+            id,
+            service,
+            environment,
+            result,
+            waived: column.waived,
+            guardrails: column.guardrails,
+        },
+        count,
+    ))
 }

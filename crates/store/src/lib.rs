@@ -172,12 +172,16 @@ pub trait Store: Send + Sync {
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>>;
     /// Decisions newest first. The log is append-only: putting an id again keeps the first.
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>>;
-    /// What the metrics need of each decision at or after `since` (all when
-    /// `None`), oldest first, without reading the full records.
+    /// What the metrics need of the decisions with `from <= time < to`
+    /// (no lower bound when `from` is `None`), without reading the full
+    /// records: decisions alike (same second, service, environment, result
+    /// and summary) are counted together. Each summary has the smallest id of
+    /// its decisions and its second as time; oldest first.
     async fn decision_summaries(
         &self,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<Vec<DecisionSummary>>;
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DecisionSummary, u64)>>;
 
     /// Inserts or replaces the snapshot of `snapshot.name`.
     async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<()>;

@@ -314,16 +314,15 @@ impl Store for PostgresStore {
 
     async fn decision_summaries(
         &self,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<Vec<DecisionSummary>> {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "SELECT id, time, service, environment, result, summary, \
-             CASE WHEN summary IS NULL THEN record END FROM decisions",
-        );
-        if let Some(t) = since {
-            q.push(" WHERE time >= ").push_bind(codec::ms(t));
+        from: Option<DateTime<Utc>>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DecisionSummary, u64)>> {
+        let mut q = QueryBuilder::<Postgres>::new(codec::SUMMARY_SELECT);
+        q.push_bind(codec::ms(to));
+        if let Some(t) = from {
+            q.push(codec::SUMMARY_FROM).push_bind(codec::ms(t));
         }
-        q.push(" ORDER BY time, id");
+        q.push(codec::SUMMARY_GROUP);
         let rows: Vec<codec::SummaryRow> = q.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(codec::decode_summary).collect()
     }

@@ -72,7 +72,7 @@ pub fn replay(record: &DecisionRecord, engine: &bearing_guard::Engine) -> anyhow
         .with_context(|| format!("decision `{}` has no replayable input", record.id))?;
     let old: Decision = serde_json::from_value(record.decision.clone())
         .with_context(|| format!("decision `{}` is not a stored decision", record.id))?;
-    let ctx = Context::from_replay(&old.context, old.time);
+    let ctx = Context::from_replay(&old.context.to_value(), old.time);
     let new = engine.decide(&env, &ctx);
     let old_keys: Vec<String> = old.violations.iter().map(key).collect();
     let new_keys: Vec<String> = new.violations.iter().map(key).collect();

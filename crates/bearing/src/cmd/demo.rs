@@ -126,6 +126,8 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
             *by_result.entry(decided.result.name().to_string()).or_default() += 1;
         }
         state.flush_decisions().await;
+        // Refreshed once the decisions are old enough to be counted.
+        tokio::time::sleep(bearing_server::snapshot::SETTLE.to_std().unwrap_or_default()).await;
         state.refresh().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         eprintln!(
             "demo: guardrails decided on {} changes: {} — loaded in {:.1}s",

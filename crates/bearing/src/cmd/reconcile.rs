@@ -76,12 +76,12 @@ pub async fn load_dataset(store: &DynStore, intent: &Intent) -> anyhow::Result<D
         })
         .collect();
     let decisions = store
-        .decision_summaries(None)
+        .decision_summaries(None, DateTime::<Utc>::MAX_UTC)
         .await
         .context("cannot read decisions")?;
     let mut ds = Dataset::new(intent, events, findings, Vec::new());
-    for d in &decisions {
-        ds.push_decision_summary(d);
+    for (d, count) in &decisions {
+        ds.push_decision_summary(d, *count);
     }
     Ok(ds)
 }

@@ -32,6 +32,12 @@ pub struct Args {
     /// Maximum request body in bytes.
     #[arg(long, default_value_t = bearing_server::DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
+    /// Most decisions written to the decision log per second (like OPA's
+    /// `max_decisions_per_second`); decisions beyond it are answered but not
+    /// logged, and counted in `bearing_decision_log_rate_limited_total`.
+    /// Default: every decision is logged.
+    #[arg(long, value_name = "N")]
+    pub decision_log_max_rate: Option<u64>,
 }
 
 pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
@@ -60,6 +66,7 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         reconcile: (a.reconcile_every.as_secs() > 0)
             .then(|| std::time::Duration::from_secs(a.reconcile_every.as_secs())),
         body_limit: a.body_limit,
+        log_max_rate: a.decision_log_max_rate,
     };
     eprintln!("bearing: serving on http://{}", a.listen);
     runtime()?

@@ -496,3 +496,31 @@ async fn decisions_are_logged_in_batches_and_flushed_whole() {
     );
     assert!(r.text.contains("bearing_decision_log_dropped_total 0"));
 }
+
+#[tokio::test]
+async fn the_log_rate_limit_answers_but_does_not_log() {
+    let s = server_with(
+        AuthMode::Off,
+        INTENT,
+        Options {
+            log_max_rate: Some(0),
+            ..Options::default()
+        },
+    )
+    .await;
+    let body = r#"{"service": "checkout", "environment": "production", "strategy": "direct"}"#;
+    for _ in 0..5 {
+        let r = send(&s.state, post("/v1/decide", None, "application/json", body)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    s.state.flush_decisions().await;
+    let logged = s
+        .store
+        .decisions(&bearing_store::DecisionQuery::default())
+        .await
+        .unwrap();
+    assert!(logged.is_empty());
+    let r = send(&s.state, get("/metrics", None)).await;
+    assert!(r.text.contains("bearing_decision_log_rate_limited_total 5"));
+    assert!(r.text.contains("bearing_decision_log_dropped_total 0"));
+}

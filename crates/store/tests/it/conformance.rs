@@ -567,17 +567,32 @@ async fn decision_summaries_match_the_records() {
             {"guardrail": "iam", "waiver": {"owner": "alice"}},
             {"guardrail": "k8s", "waiver": null}]});
         let plain = decision("dec2", 2, "cart");
+        // The same decision again within the same second is counted with it;
+        // another result is not.
+        let mut again = decision("dec3", 2, "cart");
+        again.time += Duration::milliseconds(300);
+        let mut allowed = decision("dec4", 2, "cart");
+        allowed.result = "allow".into();
         s.put_decision(&waived).await.unwrap();
-        s.put_decisions(&encode(std::slice::from_ref(&plain)))
+        s.put_decisions(&encode(&[plain.clone(), again, allowed.clone()]))
             .await
             .unwrap();
-        let all = s.decision_summaries(None).await.unwrap();
-        assert_eq!(all, vec![waived.summary(), plain.summary()]);
-        assert!(all[0].waived);
-        assert_eq!(all[0].guardrails, vec!["iam", "k8s"]);
-        assert_eq!(all[0].time, t(1));
-        let since = s.decision_summaries(Some(t(2))).await.unwrap();
-        assert_eq!(since, vec![plain.summary()]);
+        let all = s.decision_summaries(None, t(10)).await.unwrap();
+        assert_eq!(
+            all,
+            vec![
+                (waived.summary(), 1),
+                (plain.summary(), 2),
+                (allowed.summary(), 1)
+            ]
+        );
+        assert!(all[0].0.waived);
+        assert_eq!(all[0].0.guardrails, vec!["iam", "k8s"]);
+        assert_eq!(all[0].0.time, t(1));
+        let later = s.decision_summaries(Some(t(2)), t(10)).await.unwrap();
+        assert_eq!(later, all[1..]);
+        let before = s.decision_summaries(None, t(2)).await.unwrap();
+        assert_eq!(before, all[..1]);
         b
     })
     .await;
