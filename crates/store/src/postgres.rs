@@ -98,7 +98,7 @@ impl PostgresStore {
                     .push_bind(r.fixed_at);
             });
             q.push(FINDING_UPSERT_TAIL);
-            q.build().execute(&mut **tx).await?;
+            q.build().persistent(false).execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -280,7 +280,7 @@ impl Store for PostgresStore {
                     .push_bind(*summary);
             });
             q.push(" ON CONFLICT (id) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
+            q.build().persistent(false).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

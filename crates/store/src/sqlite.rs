@@ -140,7 +140,7 @@ impl SqliteStore {
                     .push_bind(r.fixed_at);
             });
             q.push(FINDING_UPSERT_TAIL);
-            q.build().execute(&mut **tx).await?;
+            q.build().persistent(false).execute(&mut **tx).await?;
         }
         Ok(())
     }
@@ -178,7 +178,7 @@ impl Store for SqliteStore {
                         .push_bind(&r.payload);
                 });
                 q.push(" ON CONFLICT (id) DO NOTHING");
-                let insert = q.build().execute(&mut *tx);
+                let insert = q.build().persistent(false).execute(&mut *tx);
                 let encode = async { next.map(|c| codec::encode(next_first, c)).transpose() };
                 futures::future::join(insert, encode).await
             };
@@ -327,7 +327,7 @@ impl Store for SqliteStore {
                     .push_bind(*summary);
             });
             q.push(" ON CONFLICT (id) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
+            q.build().persistent(false).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
