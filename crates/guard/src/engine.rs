@@ -1060,12 +1060,25 @@ pub fn digest(v: &Value) -> String {
 /// [`digest`] of the envelope as the decision log records it (attachments
 /// without their location index), written straight from the envelope.
 pub fn envelope_digest(env: &Envelope) -> String {
+    // Every field by name, so that a new one does not compile until it is
+    // written here too.
+    let Envelope {
+        service,
+        environment,
+        version,
+        commit,
+        author,
+        labels,
+        change_size,
+        strategy,
+        checks,
+        attachments: a,
+    } = env;
     let mut out = Vec::with_capacity(256);
     // The envelope's keys in sorted order, each as `Envelope` serialises it
     // (optional ones only when present). Attachments: cost, manifests,
     // scans, terraform_plans, each `{"content", "file"}`.
     out.extend_from_slice(b"{\"attachments\":{");
-    let a = &env.attachments;
     let lists = [
         ("cost", &a.cost),
         ("manifests", &a.manifests),
@@ -1099,15 +1112,15 @@ pub fn envelope_digest(env: &Envelope) -> String {
             }
         };
     }
-    field!("author", &env.author);
-    field!("change_size", &env.change_size);
-    field!("checks", Some(&env.checks).filter(|c| !c.is_empty()));
-    field!("commit", &env.commit);
-    field!("environment", Some(&env.environment));
-    field!("labels", Some(&env.labels));
-    field!("service", Some(&env.service));
-    field!("strategy", &env.strategy);
-    field!("version", &env.version);
+    field!("author", author);
+    field!("change_size", change_size);
+    field!("checks", Some(checks).filter(|c| !c.is_empty()));
+    field!("commit", commit);
+    field!("environment", Some(environment));
+    field!("labels", Some(labels));
+    field!("service", Some(service));
+    field!("strategy", strategy);
+    field!("version", version);
     out.push(b'}');
     sha256_hex(&out)
 }
@@ -1141,6 +1154,14 @@ mod tests {
             ..Envelope::default()
         };
         env.checks.insert("tests".into(), "passed".into());
+        env.author = Some("ana \"q\"".into());
+        env.commit = Some("abc".into());
+        env.version = Some("1.2".into());
+        env.change_size = Some(40);
+        env.attachments.manifests.push(crate::Attachment::new(
+            "m.yaml",
+            json!([{"kind": "Pod", "metadata": {"name": "x"}}]),
+        ));
         let plan = crate::Attachment::from_json_bytes(
             "p.json",
             br#"{"b": [1, {"z": 2, "a": null}], "a": "\u00e9"}"#,

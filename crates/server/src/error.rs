@@ -106,7 +106,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         if let Ok(v) = serde_json::from_slice(&bytes) {
             return Ok(ApiJson(v));
         }
-        // Parsed again by axum, which names the field at fault.
+        // Parsed again by axum, for its messages: as any JSON first, so that a
+        // syntax error is reported as one even after a field of the wrong
+        // type, then as `T`, naming the field at fault.
+        if let Err(r) = Json::<Value>::from_bytes(&bytes) {
+            return Err(ApiError::new(r.status(), "invalid_json", r.body_text()));
+        }
         match Json::<T>::from_bytes(&bytes) {
             Ok(Json(v)) => Ok(ApiJson(v)),
             // Well-formed JSON of the wrong shape (the message says where).

@@ -22,7 +22,7 @@ pub mod snapshot;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -137,34 +137,49 @@ struct Shared {
 /// At most `max` admissions per second (every one when `max` is `None`).
 struct RateLimit {
     max: Option<u64>,
-    /// The current second and how many were admitted in it.
-    second: AtomicI64,
-    admitted: AtomicU64,
+    /// The current second (low 32 bits of the Unix time) in the high half,
+    /// how many were admitted in it in the low half; one word so that a new
+    /// second and its first admission are one atomic step.
+    state: AtomicU64,
 }
 
 impl RateLimit {
     fn new(max: Option<u64>) -> Self {
         RateLimit {
             max,
-            second: AtomicI64::new(i64::MIN),
-            admitted: AtomicU64::new(0),
+            state: AtomicU64::new(0),
         }
     }
 
+    /// An earlier `second` than the current one (a late clock) counts
+    /// against the current one.
     fn admit(&self, second: i64) -> bool {
         let Some(max) = self.max else {
             return true;
         };
-        let current = self.second.load(Ordering::Relaxed);
-        if second > current
-            && self
-                .second
-                .compare_exchange(current, second, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            self.admitted.store(0, Ordering::Relaxed);
+        let second = second as u64 & 0xffff_ffff;
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let (current, admitted) = (state >> 32, state & 0xffff_ffff);
+            let (current, admitted) = if second > current {
+                (second, 0)
+            } else {
+                (current, admitted)
+            };
+            if admitted >= max.min(0xffff_ffff) {
+                return false;
+            }
+            let next = current << 32 | (admitted + 1);
+            match self.state.compare_exchange_weak(
+                state,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
         }
-        self.admitted.fetch_add(1, Ordering::Relaxed) < max
     }
 }
 

@@ -152,8 +152,24 @@ pub struct Loop {
 }
 
 /// How old a decision must be before a refresh counts it in the metrics: the
-/// log writes decisions in batches, a moment after they are made.
+/// log writes decisions in batches, a moment after they are made. A decision
+/// stored later than that (a writer far behind, or a replica whose clock is
+/// off) is in the log but not in this server's metrics until it restarts.
 pub const SETTLE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// The refresh at `now` counts the decisions made before this time.
+fn counted_before(now: DateTime<Utc>) -> DateTime<Utc> {
+    let settled = now - SETTLE;
+    settled
+        .duration_trunc(chrono::TimeDelta::seconds(1))
+        .unwrap_or(settled)
+}
+
+/// When a refresh first counts a decision made at `t` in the metrics.
+pub fn counted_from(t: DateTime<Utc>) -> DateTime<Utc> {
+    let second = t.duration_trunc(chrono::TimeDelta::seconds(1)).unwrap_or(t);
+    second + chrono::TimeDelta::seconds(1) + SETTLE
+}
 
 /// Events read from the store per round trip while catching up.
 const PAGE: u64 = 20_000;
@@ -243,12 +259,11 @@ impl Loop {
             None
         };
         cur.findings_dirty = false;
-        // Decisions up to the last whole second that is at least SETTLE old:
-        // the log writes a decision a moment after it is made.
+        // Decisions up to the last whole second that is at least SETTLE old
+        // (the log writes a decision a moment after it is made); never back
+        // over seconds already counted, should the clock step back.
         let now = Utc::now();
-        let decisions_to = (now - SETTLE)
-            .duration_trunc(chrono::TimeDelta::seconds(1))
-            .unwrap_or(now - SETTLE);
+        let decisions_to = counted_before(now).max(cur.decisions_to.unwrap_or_default());
         let decisions = self
             .store
             .decision_summaries(cur.decisions_to, decisions_to)
@@ -501,5 +516,22 @@ fn finding_record(f: FindingState) -> FindingRecord {
         first_seen: f.first_seen,
         fixed_at: f.fixed_at,
         event_ids: f.event_ids,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo waits until `counted_from`: the refresh then counts the
+    /// decision, and not a moment earlier.
+    #[test]
+    fn a_decision_is_counted_from_counted_from() {
+        let t = DateTime::parse_from_rfc3339("2026-11-27T10:00:05.734Z")
+            .unwrap()
+            .to_utc();
+        let from = counted_from(t);
+        assert!(counted_before(from) > t);
+        assert!(counted_before(from - chrono::TimeDelta::milliseconds(1)) <= t);
     }
 }

@@ -127,7 +127,10 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         }
         state.flush_decisions().await;
         // Refreshed once the decisions are old enough to be counted.
-        tokio::time::sleep(bearing_server::snapshot::SETTLE.to_std().unwrap_or_default()).await;
+        let counted = bearing_server::snapshot::counted_from(chrono::Utc::now());
+        if let Ok(wait) = (counted - chrono::Utc::now()).to_std() {
+            tokio::time::sleep(wait).await;
+        }
         state.refresh().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         eprintln!(
             "demo: guardrails decided on {} changes: {} — loaded in {:.1}s",

@@ -215,6 +215,26 @@ async fn bad_input_is_rejected_whole_with_a_clear_error() {
     )
     .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
+    // Broken JSON is a syntax error even after a field of the wrong type;
+    // well-formed JSON of the wrong shape names the field.
+    let r = send(
+        &s.state,
+        post(
+            "/v1/decide",
+            None,
+            "application/json",
+            r#"{"change_size": "x","#,
+        ),
+    )
+    .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
+    let r = send(
+        &s.state,
+        post("/v1/decide", None, "application/json", r#"{"labels": 3}"#),
+    )
+    .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert!(r.text.contains("labels"), "{}", r.text);
     let r = send(&s.state, get("/v1/metrics/dora.nope", None)).await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found");
     let r = send(
