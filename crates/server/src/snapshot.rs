@@ -273,6 +273,7 @@ impl Loop {
         let total = self.store.count_events().await?;
 
         let intent = self.intent.clone();
+        let compute_started = std::time::Instant::now();
         let (scorecard, outcomes) = {
             let mut ds = match self.dataset.write() {
                 Ok(g) => g,
@@ -303,6 +304,7 @@ impl Loop {
                 bearing_metrics::outcomes(&intent, &ds, now),
             )
         };
+        tracing::debug!(elapsed = ?compute_started.elapsed(), "snapshot computed");
         // Kept for `bearing check`, which reads outcomes without loading events.
         let kept = bearing_store::Snapshot {
             name: "outcomes".into(),
