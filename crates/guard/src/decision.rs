@@ -8,6 +8,7 @@ use bearing_intent::Mode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
 
 use crate::envelope::Envelope;
 use crate::locate::Location;
@@ -124,39 +125,77 @@ pub struct Decision {
 }
 
 /// A decision's context as JSON, written once and shared by the decisions
-/// made against one context for one service.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ReplayContext(Arc<RawValue>);
+/// made against one context for one service; with its digest, so that the
+/// decision log can keep it once.
+#[derive(Debug, Clone)]
+pub struct ReplayContext(Arc<Replay>);
+
+#[derive(Debug)]
+struct Replay {
+    raw: Box<RawValue>,
+    text: Arc<str>,
+    digest: Arc<str>,
+}
 
 impl ReplayContext {
     pub fn new(v: &serde_json::Value) -> ReplayContext {
         // A `Value` always serialises.
-        ReplayContext(
-            serde_json::value::to_raw_value(v)
-                .unwrap_or_default()
-                .into(),
-        )
+        ReplayContext::from_raw(serde_json::value::to_raw_value(v).unwrap_or_default())
+    }
+
+    fn from_raw(raw: Box<RawValue>) -> ReplayContext {
+        let text: Arc<str> = raw.get().into();
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())));
+        ReplayContext(Arc::new(Replay {
+            raw,
+            text,
+            digest: digest.into(),
+        }))
     }
 
     pub fn is_null(&self) -> bool {
-        self.0.get() == "null"
+        self.0.text.as_ref() == "null"
+    }
+
+    /// The JSON text.
+    pub fn text(&self) -> &Arc<str> {
+        &self.0.text
+    }
+
+    /// SHA-256 of the JSON text.
+    pub fn digest(&self) -> &Arc<str> {
+        &self.0.digest
     }
 
     pub fn to_value(&self) -> serde_json::Value {
-        serde_json::from_str(self.0.get()).unwrap_or_default()
+        serde_json::from_str(&self.0.text).unwrap_or_default()
     }
 }
 
 impl Default for ReplayContext {
+    /// `null`, built once (the log writer takes every decision's context).
     fn default() -> Self {
-        ReplayContext::new(&serde_json::Value::Null)
+        static NULL: std::sync::OnceLock<ReplayContext> = std::sync::OnceLock::new();
+        NULL.get_or_init(|| ReplayContext::new(&serde_json::Value::Null))
+            .clone()
     }
 }
 
 impl PartialEq for ReplayContext {
     fn eq(&self, other: &Self) -> bool {
-        self.0.get() == other.0.get()
+        self.0.text == other.0.text
+    }
+}
+
+impl Serialize for ReplayContext {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReplayContext {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(d).map(ReplayContext::from_raw)
     }
 }
 

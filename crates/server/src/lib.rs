@@ -29,7 +29,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use bearing_store::{DynStore, EncodedDecision};
+use bearing_store::{DynStore, EncodedDecision, SharedContext};
 use tokio::sync::{mpsc, oneshot};
 
 pub use auth::{AuthMode, Scope};
@@ -376,12 +376,18 @@ async fn encode(decisions: Vec<Logged>, weak: &std::sync::Weak<Shared>) -> Vec<E
     let n = decisions.len() as u64;
     let work = move || {
         decisions
-            .iter()
+            .into_iter()
             .map(|d| {
-                let (decision, envelope) = &**d;
+                let (mut decision, envelope) = *d;
+                // The log keeps the shared context once, apart from the record.
+                let context = std::mem::take(&mut decision.context);
                 EncodedDecision {
-                    summary: decision.summary(envelope),
-                    record: bearing_guard::record_json(decision, envelope),
+                    summary: decision.summary(&envelope),
+                    record: bearing_guard::record_json(&decision, &envelope),
+                    context: (!context.is_null()).then(|| SharedContext {
+                        digest: context.digest().clone(),
+                        body: context.text().clone(),
+                    }),
                 }
             })
             .collect()

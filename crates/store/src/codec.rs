@@ -266,6 +266,34 @@ pub(crate) fn summary_json(s: &bearing_events::DecisionSummary) -> Result<String
     )
 }
 
+/// The contexts a batch of decisions refers to, each once.
+pub(crate) fn distinct_contexts(
+    decisions: &[crate::EncodedDecision],
+) -> Vec<&crate::SharedContext> {
+    let mut seen = std::collections::HashSet::new();
+    decisions
+        .iter()
+        .filter_map(|d| d.context.as_ref())
+        .filter(|c| seen.insert(&*c.digest))
+        .collect()
+}
+
+/// A stored decision record, with its context put back when the log keeps
+/// that apart (`decision_contexts`).
+pub(crate) fn decode_decision(
+    id: &str,
+    record: &str,
+    context: Option<&str>,
+) -> Result<bearing_events::DecisionRecord> {
+    let mut r: bearing_events::DecisionRecord = from_json(id, record)?;
+    if let Some(body) = context
+        && let Some(decision) = r.decision.as_object_mut()
+    {
+        decision.insert("context".into(), from_json(id, body)?);
+    }
+    Ok(r)
+}
+
 /// `decision_summaries`' query up to its first bound (`time < ?`): decisions
 /// counted by second, service, environment, result and summary. Decisions
 /// stored before the summary column existed are not merged (`COALESCE(summary,

@@ -109,7 +109,18 @@ pub struct FindingQuery {
 pub struct EncodedDecision {
     pub summary: DecisionSummary,
     /// The record's JSON; it must describe the same decision as `summary`.
+    /// With `context` set, its `decision` leaves the context out.
     pub record: String,
+    /// The decision's context, stored once however many decisions share it
+    /// and put back into the decision when the record is read.
+    pub context: Option<SharedContext>,
+}
+
+/// A decision context shared by many decisions: its JSON and a digest of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SharedContext {
+    pub digest: Arc<str>,
+    pub body: Arc<str>,
 }
 
 impl EncodedDecision {
@@ -117,6 +128,7 @@ impl EncodedDecision {
         Ok(EncodedDecision {
             summary: record.summary(),
             record: codec::to_json(&record.id, record)?,
+            context: None,
         })
     }
 }

@@ -311,10 +311,20 @@ impl Store for SqliteStore {
             .map(|d| codec::summary_json(&d.summary))
             .collect::<Result<Vec<_>>>()?;
         let rows: Vec<_> = decisions.iter().zip(&summaries).collect();
+        let contexts = codec::distinct_contexts(decisions);
         let mut tx = self.pool.begin().await?;
+        for chunk in contexts.chunks(ROWS_PER_STATEMENT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("INSERT INTO decision_contexts (digest, body) ");
+            q.push_values(chunk, |mut b, c| {
+                b.push_bind(&*c.digest).push_bind(&*c.body);
+            });
+            q.push(" ON CONFLICT (digest) DO NOTHING");
+            q.build().persistent(false).execute(&mut *tx).await?;
+        }
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO decisions (id, time, service, environment, result, record, summary) ",
+                "INSERT INTO decisions (id, time, service, environment, result, record, summary, context) ",
             );
             q.push_values(chunk, |mut b, (d, summary)| {
                 let s = &d.summary;
@@ -324,7 +334,8 @@ impl Store for SqliteStore {
                     .push_bind(&s.environment)
                     .push_bind(&s.result)
                     .push_bind(&d.record)
-                    .push_bind(*summary);
+                    .push_bind(*summary)
+                    .push_bind(d.context.as_ref().map(|c| &*c.digest));
             });
             q.push(" ON CONFLICT (id) DO NOTHING");
             q.build().persistent(false).execute(&mut *tx).await?;
@@ -334,29 +345,38 @@ impl Store for SqliteStore {
     }
 
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>> {
-        let record: Option<String> =
-            sqlx::query_scalar("SELECT record FROM decisions WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        record.map(|r| codec::from_json(id, &r)).transpose()
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT d.record, c.body FROM decisions d \
+             LEFT JOIN decision_contexts c ON c.digest = d.context WHERE d.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(r, c)| codec::decode_decision(id, &r, c.as_deref()))
+            .transpose()
     }
 
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>> {
-        let mut q = QueryBuilder::<Sqlite>::new("SELECT id, record FROM decisions WHERE 1 = 1");
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "SELECT d.id, d.record, c.body FROM decisions d \
+             LEFT JOIN decision_contexts c ON c.digest = d.context WHERE 1 = 1",
+        );
         if let Some(s) = &query.service {
-            q.push(" AND service = ").push_bind(s);
+            q.push(" AND d.service = ").push_bind(s);
         }
         if let Some(t) = query.since {
-            q.push(" AND time >= ").push_bind(codec::ms(t));
+            q.push(" AND d.time >= ").push_bind(codec::ms(t));
         }
-        q.push(" ORDER BY time DESC, id DESC");
+        q.push(" ORDER BY d.time DESC, d.id DESC");
         if let Some(n) = query.limit {
             q.push(" LIMIT ")
                 .push_bind(i64::try_from(n).unwrap_or(i64::MAX));
         }
-        let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
-        rows.iter().map(|(id, r)| codec::from_json(id, r)).collect()
+        let rows: Vec<(String, String, Option<String>)> =
+            q.build_query_as().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|(id, r, c)| codec::decode_decision(id, r, c.as_deref()))
+            .collect()
     }
 
     async fn decision_summaries(

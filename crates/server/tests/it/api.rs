@@ -507,6 +507,12 @@ async fn decisions_are_logged_in_batches_and_flushed_whole() {
         .await
         .unwrap();
     assert_eq!(logged.len(), n);
+    // The log keeps the shared context once; each record reads back whole.
+    assert!(
+        logged
+            .iter()
+            .all(|d| d.decision["context"].get("plans").is_some())
+    );
     let r = send(&s.state, get("/metrics", None)).await;
     assert!(
         r.text

@@ -558,6 +558,44 @@ async fn decision_batches_keep_the_first_write() {
 }
 
 #[tokio::test]
+async fn shared_contexts_are_kept_once_and_put_back() {
+    each_backend("decision_context", |b| async move {
+        let s = b.store();
+        let context = serde_json::json!({"plans": {}, "outcomes": {"services": {"shop": {"x": 1.5}}}, "risk": null});
+        let shared = bearing_store::SharedContext {
+            digest: "sha256:c1".into(),
+            body: context.to_string().into(),
+        };
+        // Two batches referring to the same context, and a decision keeping its own.
+        let with = |id: &str, minute| {
+            let d = decision(id, minute, "shop");
+            EncodedDecision {
+                context: Some(shared.clone()),
+                ..EncodedDecision::new(&d).unwrap()
+            }
+        };
+        s.put_decisions(&[with("dec1", 1), with("dec2", 2)])
+            .await
+            .unwrap();
+        s.put_decisions(&[with("dec3", 3)]).await.unwrap();
+        let mut own = decision("dec4", 4, "cart");
+        own.decision["context"] = serde_json::json!({"risk": 0.2});
+        s.put_decision(&own).await.unwrap();
+
+        let mut expected = decision("dec2", 2, "shop");
+        expected.decision["context"] = context.clone();
+        assert_eq!(s.decision("dec2").await.unwrap().unwrap(), expected);
+        assert_eq!(s.decision("dec4").await.unwrap().unwrap(), own);
+        let all = s.decisions(&DecisionQuery::default()).await.unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0], own);
+        assert!(all[1..].iter().all(|d| d.decision["context"] == context));
+        b
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn decision_summaries_match_the_records() {
     each_backend("decision_summary", |b| async move {
         let s = b.store();
