@@ -8,7 +8,6 @@ use bearing_intent::Mode;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use sha2::{Digest, Sha256};
 
 use crate::envelope::Envelope;
 use crate::locate::Location;
@@ -134,7 +133,8 @@ pub struct ReplayContext(Arc<Replay>);
 struct Replay {
     raw: Box<RawValue>,
     text: Arc<str>,
-    digest: Arc<str>,
+    /// Taken when the decision log first asks for it.
+    digest: std::sync::OnceLock<Arc<str>>,
 }
 
 impl ReplayContext {
@@ -144,12 +144,10 @@ impl ReplayContext {
     }
 
     fn from_raw(raw: Box<RawValue>) -> ReplayContext {
-        let text: Arc<str> = raw.get().into();
-        let digest = format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())));
         ReplayContext(Arc::new(Replay {
+            text: raw.get().into(),
             raw,
-            text,
-            digest: digest.into(),
+            digest: std::sync::OnceLock::new(),
         }))
     }
 
@@ -164,7 +162,9 @@ impl ReplayContext {
 
     /// SHA-256 of the JSON text.
     pub fn digest(&self) -> &Arc<str> {
-        &self.0.digest
+        self.0
+            .digest
+            .get_or_init(|| crate::engine::sha256_hex(self.0.text.as_bytes()).into())
     }
 
     pub fn to_value(&self) -> serde_json::Value {

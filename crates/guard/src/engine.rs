@@ -1046,7 +1046,8 @@ fn json_to<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
     let _ = serde_json::to_writer(out, v);
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// `sha256:` and the hex SHA-256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
