@@ -239,20 +239,7 @@ impl Store for PostgresStore {
     }
 
     async fn put_decision(&self, d: &DecisionRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO decisions (id, time, service, environment, result, record, summary) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&d.id)
-        .bind(codec::ms(d.time))
-        .bind(&d.service)
-        .bind(&d.environment)
-        .bind(&d.result)
-        .bind(codec::to_json(&d.id, d)?)
-        .bind(codec::summary_json(&d.summary())?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.put_decisions(&[EncodedDecision::new(d)?]).await
     }
 
     async fn put_decisions(&self, decisions: &[EncodedDecision]) -> Result<()> {
@@ -267,8 +254,7 @@ impl Store for PostgresStore {
         let contexts = codec::distinct_contexts(decisions);
         let mut tx = self.pool.begin().await?;
         for chunk in contexts.chunks(ROWS_PER_STATEMENT) {
-            let mut q =
-                QueryBuilder::<Postgres>::new("INSERT INTO decision_contexts (digest, body) ");
+            let mut q = QueryBuilder::<Postgres>::new(codec::DECISION_CONTEXT_INSERT);
             q.push_values(chunk, |mut b, c| {
                 b.push_bind(&*c.digest).push_bind(&*c.body);
             });
@@ -276,9 +262,7 @@ impl Store for PostgresStore {
             q.build().persistent(false).execute(&mut *tx).await?;
         }
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Postgres>::new(
-                "INSERT INTO decisions (id, time, service, environment, result, record, summary, context) ",
-            );
+            let mut q = QueryBuilder::<Postgres>::new(codec::DECISION_INSERT);
             q.push_values(chunk, |mut b, (d, summary)| {
                 let s = &d.summary;
                 b.push_bind(&s.id)
@@ -298,22 +282,16 @@ impl Store for PostgresStore {
     }
 
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>> {
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT d.record, c.body FROM decisions d \
-             LEFT JOIN decision_contexts c ON c.digest = d.context WHERE d.id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(r, c)| codec::decode_decision(id, &r, c.as_deref()))
+        let mut q = QueryBuilder::<Postgres>::new(codec::DECISION_SELECT);
+        q.push(" AND d.id = ").push_bind(id);
+        let row: Option<(String, String, Option<String>)> =
+            q.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(|(_, r, c)| codec::decode_decision(id, &r, c.as_deref()))
             .transpose()
     }
 
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>> {
-        let mut q = QueryBuilder::<Postgres>::new(
-            "SELECT d.id, d.record, c.body FROM decisions d \
-             LEFT JOIN decision_contexts c ON c.digest = d.context WHERE 1 = 1",
-        );
+        let mut q = QueryBuilder::<Postgres>::new(codec::DECISION_SELECT);
         if let Some(s) = &query.service {
             q.push(" AND d.service = ").push_bind(s);
         }

@@ -286,20 +286,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_decision(&self, d: &DecisionRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO decisions (id, time, service, environment, result, record, summary) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&d.id)
-        .bind(codec::ms(d.time))
-        .bind(&d.service)
-        .bind(&d.environment)
-        .bind(&d.result)
-        .bind(codec::to_json(&d.id, d)?)
-        .bind(codec::summary_json(&d.summary())?)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.put_decisions(&[EncodedDecision::new(d)?]).await
     }
 
     async fn put_decisions(&self, decisions: &[EncodedDecision]) -> Result<()> {
@@ -314,8 +301,7 @@ impl Store for SqliteStore {
         let contexts = codec::distinct_contexts(decisions);
         let mut tx = self.pool.begin().await?;
         for chunk in contexts.chunks(ROWS_PER_STATEMENT) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("INSERT INTO decision_contexts (digest, body) ");
+            let mut q = QueryBuilder::<Sqlite>::new(codec::DECISION_CONTEXT_INSERT);
             q.push_values(chunk, |mut b, c| {
                 b.push_bind(&*c.digest).push_bind(&*c.body);
             });
@@ -323,9 +309,7 @@ impl Store for SqliteStore {
             q.build().persistent(false).execute(&mut *tx).await?;
         }
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO decisions (id, time, service, environment, result, record, summary, context) ",
-            );
+            let mut q = QueryBuilder::<Sqlite>::new(codec::DECISION_INSERT);
             q.push_values(chunk, |mut b, (d, summary)| {
                 let s = &d.summary;
                 b.push_bind(&s.id)
@@ -345,22 +329,16 @@ impl Store for SqliteStore {
     }
 
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>> {
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT d.record, c.body FROM decisions d \
-             LEFT JOIN decision_contexts c ON c.digest = d.context WHERE d.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(r, c)| codec::decode_decision(id, &r, c.as_deref()))
+        let mut q = QueryBuilder::<Sqlite>::new(codec::DECISION_SELECT);
+        q.push(" AND d.id = ").push_bind(id);
+        let row: Option<(String, String, Option<String>)> =
+            q.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(|(_, r, c)| codec::decode_decision(id, &r, c.as_deref()))
             .transpose()
     }
 
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>> {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "SELECT d.id, d.record, c.body FROM decisions d \
-             LEFT JOIN decision_contexts c ON c.digest = d.context WHERE 1 = 1",
-        );
+        let mut q = QueryBuilder::<Sqlite>::new(codec::DECISION_SELECT);
         if let Some(s) = &query.service {
             q.push(" AND d.service = ").push_bind(s);
         }
