@@ -211,14 +211,7 @@ async fn decide(
 ) -> Result<Response, ApiError> {
     require(&state, &headers, Scope::Decide, false).await?;
     let json = state.decide(envelope)?.json;
-    Ok((
-        [(
-            axum::http::header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        )],
-        json,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// `{"input": …}`; anything but a JSON object is refused.
