@@ -640,10 +640,24 @@ impl Dataset {
         self.add_decision(&d.summary(), 1);
     }
 
-    /// Adds `count` decisions alike that the store summarised (see
-    /// [`DecisionSummary`]; `d.id` stands for them all).
-    pub fn push_decision_summary(&mut self, d: &DecisionSummary, count: u64) {
-        self.add_decision(d, count);
+    /// Replaces the decisions made at or after `from` (all of them when
+    /// `None`) with `counted`, the store's counts of decisions alike from
+    /// `from` on (see [`DecisionSummary`]; `d.id` stands for them all): what
+    /// a refresh does, so that counts which grew since the last read are
+    /// taken whole rather than added twice.
+    pub fn replace_decision_summaries(
+        &mut self,
+        from: Option<DateTime<Utc>>,
+        counted: &[(DecisionSummary, u64)],
+    ) {
+        let keep = from.map_or(0, |t| {
+            let t = ts(t);
+            self.decisions.partition_point(|x| x.time < t)
+        });
+        self.decisions.truncate(keep);
+        for (d, count) in counted {
+            self.add_decision(d, *count);
+        }
     }
 
     /// Adds or replaces a finding lifecycle.

@@ -185,11 +185,12 @@ impl RateLimit {
 
 /// Capacity of the decision-log queue; when full, decisions are still
 /// answered and the drop is counted in `/metrics`. Bounds the memory held by
-/// decisions waiting for the store (a few KB each).
-const LOG_QUEUE: usize = 8_192;
+/// decisions waiting for the store (about 1 KB each), and covers about a
+/// second of answers at full speed while the store stalls on a checkpoint.
+const LOG_QUEUE: usize = 32_768;
 
 /// Most decisions the writer stores in one transaction.
-const LOG_BATCH: usize = 1_000;
+const LOG_BATCH: usize = 5_000;
 
 /// How long the writer waits for a batch to fill before writing it.
 const LOG_LINGER: Duration = Duration::from_millis(50);
@@ -326,15 +327,19 @@ impl AppState {
     }
 }
 
-/// Drains the decision-log queue, storing up to [`LOG_BATCH`] decisions per
-/// transaction; a flush request is answered once everything queued before it
-/// is written.
+/// Drains the decision-log queue into the store, one transaction per batch
+/// of up to [`LOG_BATCH`] decisions. Batches are pipelined: while one is
+/// being written (mostly waiting on the store's fsync), the next one is
+/// collected and encoded, so the log keeps up with the answers by writing
+/// larger batches rather than by making the queue wait. A flush request is
+/// answered once everything queued before it is written.
 async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
     // Holds only a weak interest in the state: the writer ends when every
     // sender (the state's) is gone.
     let store = state.inner.store.clone();
     let weak = Arc::downgrade(&state.inner);
     drop(state);
+    let mut writing: Option<tokio::task::JoinHandle<()>> = None;
     let mut msgs = Vec::with_capacity(LOG_BATCH);
     while rx.recv_many(&mut msgs, LOG_BATCH).await > 0 {
         // Let the batch fill for a moment: a few large transactions cost the
@@ -355,13 +360,32 @@ async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
                 LogMsg::Decision(d) => pending.push(d),
                 LogMsg::Flush(done) => {
                     let batch = encode(std::mem::take(&mut pending), &weak).await;
-                    write_decisions(&store, &weak, batch).await;
+                    finish(writing.take()).await;
+                    write_decisions(store.clone(), weak.clone(), batch).await;
                     let _ = done.send(());
                 }
             }
         }
+        // Encoded while the previous batch is still being written.
         let batch = encode(pending, &weak).await;
-        write_decisions(&store, &weak, batch).await;
+        finish(writing.take()).await;
+        if !batch.is_empty() {
+            writing = Some(tokio::spawn(write_decisions(
+                store.clone(),
+                weak.clone(),
+                batch,
+            )));
+        }
+    }
+    finish(writing).await;
+}
+
+/// Waits for the batch being written, if any.
+async fn finish(writing: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(w) = writing
+        && let Err(e) = w.await
+    {
+        tracing::error!(error = %e, "the decision-log write task failed");
     }
 }
 
@@ -410,16 +434,20 @@ async fn encode(decisions: Vec<Logged>, weak: &std::sync::Weak<Shared>) -> Vec<E
 /// Stores `batch` in one transaction and empties it. If the batch fails, each
 /// decision is retried alone so one bad record cannot lose the others.
 async fn write_decisions(
-    store: &DynStore,
-    weak: &std::sync::Weak<Shared>,
+    store: DynStore,
+    weak: std::sync::Weak<Shared>,
     batch: Vec<EncodedDecision>,
 ) {
     if batch.is_empty() {
         return;
     }
     let (mut written, mut failed) = (0, 0);
+    let start = Instant::now();
     match store.put_decisions(&batch).await {
-        Ok(()) => written = batch.len() as u64,
+        Ok(()) => {
+            written = batch.len() as u64;
+            tracing::debug!(count = written, elapsed = ?start.elapsed(), "decision batch written");
+        }
         Err(e) => {
             tracing::warn!(error = %e, count = batch.len(), "cannot log decision batch; retrying one by one");
             for d in batch.iter() {

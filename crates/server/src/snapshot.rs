@@ -134,8 +134,9 @@ fn scope_label(s: &Scope) -> String {
 /// Incremental state behind the snapshot.
 struct Cursor {
     events: i64,
-    /// Decisions before this time are in the dataset.
-    decisions_to: Option<DateTime<Utc>>,
+    /// Decision counts from this second on are read again at every refresh
+    /// (all of them at the first).
+    decisions_from: Option<DateTime<Utc>>,
     /// Whether findings must be re-read (a finding event arrived).
     findings_dirty: bool,
 }
@@ -151,25 +152,13 @@ pub struct Loop {
     current: RwLock<Arc<Snapshot>>,
 }
 
-/// How old a decision must be before a refresh counts it in the metrics: the
-/// log writes decisions in batches, a moment after they are made. A decision
-/// stored later than that (a writer far behind, or a replica whose clock is
-/// off) is in the log but not in this server's metrics until it restarts.
-pub const SETTLE: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
-
-/// The refresh at `now` counts the decisions made before this time.
-fn counted_before(now: DateTime<Utc>) -> DateTime<Utc> {
-    let settled = now - SETTLE;
-    settled
-        .duration_trunc(chrono::TimeDelta::seconds(1))
-        .unwrap_or(settled)
-}
-
-/// When a refresh first counts a decision made at `t` in the metrics.
-pub fn counted_from(t: DateTime<Utc>) -> DateTime<Utc> {
-    let second = t.duration_trunc(chrono::TimeDelta::seconds(1)).unwrap_or(t);
-    second + chrono::TimeDelta::seconds(1) + SETTLE
-}
+/// How late a decision may reach the store and still be counted: every
+/// refresh reads the store's decision counts of the last minute again, so
+/// decisions the log writes a moment after they are made (in batches, or
+/// from a replica whose clock is a little off) are counted at the next
+/// refresh. One stored later than that is in the log but not in this
+/// server's metrics until it restarts.
+pub const LATE: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 /// Events read from the store per round trip while catching up.
 const PAGE: u64 = 20_000;
@@ -206,7 +195,7 @@ impl Loop {
             dataset: RwLock::new(dataset),
             cursor: tokio::sync::Mutex::new(Cursor {
                 events: 0,
-                decisions_to: None,
+                decisions_from: None,
                 findings_dirty: true,
             }),
             current: RwLock::new(Arc::new(first)),
@@ -259,14 +248,13 @@ impl Loop {
             None
         };
         cur.findings_dirty = false;
-        // Decisions up to the last whole second that is at least SETTLE old
-        // (the log writes a decision a moment after it is made); never back
-        // over seconds already counted, should the clock step back.
+        // Decision counts from the start of the trailing window on (all of
+        // them at the first refresh) replace the dataset's.
         let now = Utc::now();
-        let decisions_to = counted_before(now).max(cur.decisions_to.unwrap_or_default());
+        let decisions_from = cur.decisions_from;
         let decisions = self
             .store
-            .decision_summaries(cur.decisions_to, decisions_to)
+            .decision_summaries(decisions_from, DateTime::<Utc>::MAX_UTC)
             .await?;
         let plans = self.store.plans().await?;
         let actions = self.store.actions().await?;
@@ -292,10 +280,13 @@ impl Loop {
                     ds.push_finding(finding_record(f));
                 }
             }
-            for (d, count) in &decisions {
-                ds.push_decision_summary(d, *count);
-            }
-            cur.decisions_to = Some(decisions_to);
+            ds.replace_decision_summaries(decisions_from, &decisions);
+            // Never back over seconds already settled, should the clock step back.
+            let settled = now - LATE;
+            let settled = settled
+                .duration_trunc(chrono::TimeDelta::seconds(1))
+                .unwrap_or(settled);
+            cur.decisions_from = Some(decisions_from.map_or(settled, |f| f.max(settled)));
             if bulk {
                 ds.rebuild_all();
             }
@@ -518,22 +509,5 @@ fn finding_record(f: FindingState) -> FindingRecord {
         first_seen: f.first_seen,
         fixed_at: f.fixed_at,
         event_ids: f.event_ids,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The demo waits until `counted_from`: the refresh then counts the
-    /// decision, and not a moment earlier.
-    #[test]
-    fn a_decision_is_counted_from_counted_from() {
-        let t = DateTime::parse_from_rfc3339("2026-11-27T10:00:05.734Z")
-            .unwrap()
-            .to_utc();
-        let from = counted_from(t);
-        assert!(counted_before(from) > t);
-        assert!(counted_before(from - chrono::TimeDelta::milliseconds(1)) <= t);
     }
 }

@@ -304,51 +304,33 @@ pub(crate) fn decode_decision(
     Ok(r)
 }
 
-/// `decision_summaries`' query up to its first bound (`time < ?`): decisions
-/// counted by second, service, environment, result and summary. Decisions
-/// stored before the summary column existed are not merged (`COALESCE(summary,
-/// id)`) and their record is read instead.
-pub(crate) const SUMMARY_SELECT: &str = "SELECT MIN(id), time / 1000, service, environment, \
-     result, MIN(summary), COUNT(*), CASE WHEN MIN(summary) IS NULL THEN MIN(record) END \
-     FROM decisions WHERE time < ";
-pub(crate) const SUMMARY_FROM: &str = " AND time >= ";
-pub(crate) const SUMMARY_GROUP: &str = " GROUP BY time / 1000, service, environment, result, \
-     COALESCE(summary, id) ORDER BY 2, 1";
+/// `decision_summaries`' query up to its first bound (`epoch_second < ?`):
+/// the counts the `decisions_counted` trigger keeps.
+pub(crate) const SUMMARY_SELECT: &str = "SELECT first_id, epoch_second, service, environment, \
+     result, summary, count FROM decision_counts WHERE epoch_second < ";
+pub(crate) const SUMMARY_FROM: &str = " AND epoch_second >= ";
+pub(crate) const SUMMARY_ORDER: &str = " ORDER BY epoch_second, first_id";
 
-/// A row of `decision_summaries`: `(smallest id, time s, service,
-/// environment, result, summary, count, record)`.
-pub(crate) type SummaryRow = (
-    String,
-    i64,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    i64,
-    Option<String>,
-);
+/// A row of `decision_summaries`: `(smallest id, second, service,
+/// environment, result, summary, count)`; service and environment are ''
+/// for none.
+pub(crate) type SummaryRow = (String, i64, String, String, String, String, i64);
 
 pub(crate) fn decode_summary(row: SummaryRow) -> Result<(bearing_events::DecisionSummary, u64)> {
-    let (id, secs, service, environment, result, summary, count, record) = row;
+    let (id, secs, service, environment, result, summary, count) = row;
     let time = from_ms(&id, secs.saturating_mul(1000))?;
-    let count = u64::try_from(count).unwrap_or(0);
-    if summary.is_none()
-        && let Some(record) = record
-    {
-        let summary = from_json::<bearing_events::DecisionRecord>(&id, &record)?.summary();
-        return Ok((bearing_events::DecisionSummary { time, ..summary }, count));
-    }
-    let column: SummaryColumn = from_json(&id, summary.as_deref().unwrap_or("{}"))?;
+    let column: SummaryColumn = from_json(&id, &summary)?;
+    let named = |s: String| (!s.is_empty()).then_some(s);
     Ok((
         bearing_events::DecisionSummary {
             time,
             id,
-            service,
-            environment,
+            service: named(service),
+            environment: named(environment),
             result,
             waived: column.waived,
             guardrails: column.guardrails,
         },
-        count,
+        u64::try_from(count).unwrap_or(0),
     ))
 }

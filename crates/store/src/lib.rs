@@ -184,11 +184,13 @@ pub trait Store: Send + Sync {
     async fn decision(&self, id: &str) -> Result<Option<DecisionRecord>>;
     /// Decisions newest first. The log is append-only: putting an id again keeps the first.
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>>;
-    /// What the metrics need of the decisions with `from <= time < to`
-    /// (no lower bound when `from` is `None`), without reading the full
-    /// records: decisions alike (same second, service, environment, result
-    /// and summary) are counted together. Each summary has the smallest id of
-    /// its decisions and its second as time; oldest first.
+    /// What the metrics need of the decisions made in the whole seconds from
+    /// `from` up to, not including, `to`'s (no lower bound when `from` is
+    /// `None`), without reading the full records: decisions alike (same
+    /// second, service, environment, result and summary) are counted
+    /// together, as the store counts them while it stores them. Each summary
+    /// has the smallest id of its decisions and its second as time; oldest
+    /// first.
     async fn decision_summaries(
         &self,
         from: Option<DateTime<Utc>>,

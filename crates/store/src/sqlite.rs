@@ -363,11 +363,11 @@ impl Store for SqliteStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<(DecisionSummary, u64)>> {
         let mut q = QueryBuilder::<Sqlite>::new(codec::SUMMARY_SELECT);
-        q.push_bind(codec::ms(to));
+        q.push_bind(to.timestamp());
         if let Some(t) = from {
-            q.push(codec::SUMMARY_FROM).push_bind(codec::ms(t));
+            q.push(codec::SUMMARY_FROM).push_bind(t.timestamp());
         }
-        q.push(codec::SUMMARY_GROUP);
+        q.push(codec::SUMMARY_ORDER);
         let rows: Vec<codec::SummaryRow> = q.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(codec::decode_summary).collect()
     }

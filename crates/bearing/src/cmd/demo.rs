@@ -126,11 +126,6 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
             *by_result.entry(decided.result.name().to_string()).or_default() += 1;
         }
         state.flush_decisions().await;
-        // Refreshed once the decisions are old enough to be counted.
-        let counted = bearing_server::snapshot::counted_from(chrono::Utc::now());
-        if let Ok(wait) = (counted - chrono::Utc::now()).to_std() {
-            tokio::time::sleep(wait).await;
-        }
         state.refresh().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         eprintln!(
             "demo: guardrails decided on {} changes: {} — loaded in {:.1}s",

@@ -80,9 +80,7 @@ pub async fn load_dataset(store: &DynStore, intent: &Intent) -> anyhow::Result<D
         .await
         .context("cannot read decisions")?;
     let mut ds = Dataset::new(intent, events, findings, Vec::new());
-    for (d, count) in &decisions {
-        ds.push_decision_summary(d, *count);
-    }
+    ds.replace_decision_summaries(None, &decisions);
     Ok(ds)
 }
 

@@ -615,6 +615,13 @@ async fn decision_summaries_match_the_records() {
         s.put_decisions(&encode(&[plain.clone(), again, allowed.clone()]))
             .await
             .unwrap();
+        // Putting a stored id again changes nothing, counts included.
+        let mut changed = plain.clone();
+        changed.result = "allow".into();
+        s.put_decisions(&encode(&[changed, plain.clone()]))
+            .await
+            .unwrap();
+        s.put_decision(&allowed).await.unwrap();
         let all = s.decision_summaries(None, t(10)).await.unwrap();
         assert_eq!(
             all,
