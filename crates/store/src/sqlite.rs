@@ -31,6 +31,14 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// Rows per multi-row `INSERT` (7 parameters each, far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 500;
+/// Whether a multi-row statement has [`ROWS_PER_STATEMENT`] rows: only those
+/// are kept prepared (their SQL is always the same, so parsing it once saves
+/// a few percent of a bulk ingest); shorter ones would fill the statement
+/// cache with one-off statements.
+fn full<T>(rows: &[T]) -> bool {
+    rows.len() == ROWS_PER_STATEMENT
+}
+
 /// Page cache per connection, in KiB (SQLite's default is 2 MiB). 16 MiB
 /// ingests and loads as fast as 64 MiB did (measured in docs/storage.md)
 /// with less memory per connection.
@@ -178,7 +186,7 @@ impl Store for SqliteStore {
                         .push_bind(&r.payload);
                 });
                 q.push(" ON CONFLICT (id) DO NOTHING");
-                let insert = q.build().persistent(false).execute(&mut *tx);
+                let insert = q.build().persistent(full(&rows)).execute(&mut *tx);
                 let encode = async { next.map(|c| codec::encode(next_first, c)).transpose() };
                 futures::future::join(insert, encode).await
             };
@@ -322,7 +330,7 @@ impl Store for SqliteStore {
                     .push_bind(d.context.as_ref().map(|c| &*c.digest));
             });
             q.push(" ON CONFLICT (id) DO NOTHING");
-            q.build().persistent(false).execute(&mut *tx).await?;
+            q.build().persistent(full(chunk)).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
