@@ -44,7 +44,7 @@ start() {
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 log_counts() {
   curl -sf "$URL/metrics" -H "Authorization: Bearer $TOKEN" |
-    grep -E "^bearing_decision_log_(written|dropped|rate_limited)_total" | sed 's/^/  /' || true
+    grep -E "^bearing_decision_log_(written|dropped|waited|rate_limited)_total" | sed 's/^/  /' || true
 }
 rss() { awk '/VmRSS/ {print $2/1024 " MB"}' "/proc/$PID/status"; }
 # Every decision logged (the default), then the log capped at 1,000/s like

@@ -38,4 +38,4 @@ done
 wait "$WRK" || true; WRK=""
 grep -E "Requests/sec|requests in" "$WORK/wrk.txt"
 awk 'NR==1 {first=$2} {last=$2; if ($2>max) max=$2} END {printf "RSS first %.1f MB, last %.1f MB, max %.1f MB\n", first, last, max}' "$WORK/rss.txt"
-curl -sf "http://127.0.0.1:$PORT/metrics" -H "Authorization: Bearer $BEARING_TOKEN" | grep -E "^bearing_decision_log_(written|dropped)_total" || true
+curl -sf "http://127.0.0.1:$PORT/metrics" -H "Authorization: Bearer $BEARING_TOKEN" | grep -E "^bearing_decision_log_(written|dropped|waited)_total" || true

@@ -210,7 +210,7 @@ async fn decide(
     ApiJson(envelope): ApiJson<bearing_guard::Envelope>,
 ) -> Result<Response, ApiError> {
     require(&state, &headers, Scope::Decide, false).await?;
-    let json = state.decide(envelope)?.json;
+    let json = state.decide(envelope).await?.json;
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 

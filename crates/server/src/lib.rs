@@ -183,11 +183,17 @@ impl RateLimit {
     }
 }
 
-/// Capacity of the decision-log queue; when full, decisions are still
-/// answered and the drop is counted in `/metrics`. Bounds the memory held by
+/// Capacity of the decision-log queue (see [`LOG_WAIT`] for when it is
+/// full). Bounds the memory held by
 /// decisions waiting for the store (about 1 KB each), and covers about a
 /// second of answers at full speed while the store stalls on a checkpoint.
 const LOG_QUEUE: usize = 32_768;
+
+/// How long an answer waits for room in a full decision-log queue before the
+/// decision is dropped from the log: the log slows the answers down to the
+/// pace the store can keep, rather than losing decisions, but a store that
+/// stopped cannot hold decisions up for longer than this.
+const LOG_WAIT: Duration = Duration::from_millis(500);
 
 /// Most decisions the writer stores in one transaction.
 const LOG_BATCH: usize = 5_000;
@@ -269,14 +275,15 @@ impl AppState {
 
     /// Decides on a change envelope from memory, counts it and queues it for
     /// the decision log; what `POST /v1/decide` does.
-    pub fn decide(&self, envelope: bearing_guard::Envelope) -> Result<Decided, ApiError> {
+    pub async fn decide(&self, envelope: bearing_guard::Envelope) -> Result<Decided, ApiError> {
         let decision = self.inner.loop_.decide(&envelope);
         let json = serde_json::to_vec(&decision)
             .map_err(|e| ApiError::internal(format!("cannot encode the decision: {e}")))?;
         let result = decision.result;
         self.inner.telemetry.decision(result.name());
         if self.inner.log_rate.admit(decision.time.timestamp()) {
-            self.log_decision(LogMsg::Decision(Box::new((decision, envelope))));
+            self.log_decision(LogMsg::Decision(Box::new((decision, envelope))))
+                .await;
         } else {
             self.inner
                 .telemetry
@@ -297,22 +304,32 @@ impl AppState {
         Ok(report)
     }
 
-    /// Queues a decision for the log without waiting; when the queue is full
-    /// the decision is dropped from the log (never from the answer), counted,
-    /// and a warning is logged at the 1st, 2nd, 4th, 8th... drop.
-    fn log_decision(&self, msg: LogMsg) {
-        if self.inner.log_tx.try_send(msg).is_err() {
-            let dropped = self
-                .inner
-                .telemetry
-                .decision_log_dropped
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                + 1;
+    /// Queues a decision for the log. When the queue is full the caller
+    /// waits for room, up to [`LOG_WAIT`] (counted in `/metrics`); after
+    /// that, or when the writer is gone, the decision is dropped from the log
+    /// (never from the answer), counted, and a warning is logged at the 1st,
+    /// 2nd, 4th, 8th... drop.
+    async fn log_decision(&self, msg: LogMsg) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let t = &self.inner.telemetry;
+        let sent = match self.inner.log_tx.try_send(msg) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(msg)) => {
+                t.decision_log_waited.fetch_add(1, Relaxed);
+                matches!(
+                    tokio::time::timeout(LOG_WAIT, self.inner.log_tx.send(msg)).await,
+                    Ok(Ok(()))
+                )
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        };
+        if !sent {
+            let dropped = t.decision_log_dropped.fetch_add(1, Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(
                     dropped,
                     capacity = LOG_QUEUE,
-                    "decision log queue is full: decisions are answered but not logged"
+                    "decision log queue stayed full: decisions are answered but not logged"
                 );
             }
         }

@@ -34,6 +34,7 @@ pub struct Telemetry {
     pub ingest_duplicates: AtomicU64,
     pub ingest_rejected: AtomicU64,
     pub decision_log_dropped: AtomicU64,
+    pub decision_log_waited: AtomicU64,
     pub decision_log_written: AtomicU64,
     pub decision_log_rate_limited: AtomicU64,
     pub snapshot_refreshes: AtomicU64,
@@ -188,6 +189,11 @@ impl Telemetry {
                 "bearing_decision_log_dropped_total",
                 "Decisions not logged because the log queue was full or the store failed.",
                 &self.decision_log_dropped,
+            ),
+            (
+                "bearing_decision_log_waited_total",
+                "Decisions whose answer waited for room in the full decision-log queue.",
+                &self.decision_log_waited,
             ),
             (
                 "bearing_decision_log_rate_limited_total",

@@ -266,12 +266,9 @@ pub(crate) fn summary_json(s: &bearing_events::DecisionSummary) -> Result<String
     )
 }
 
-/// The decision log's statements, the same on both backends (binds are
-/// pushed by `QueryBuilder`, so placeholders do not differ).
-pub(crate) const DECISION_CONTEXT_INSERT: &str = "INSERT INTO decision_contexts (digest, body) ";
-pub(crate) const DECISION_INSERT: &str =
-    "INSERT INTO decisions (id, time, service, environment, result, record, summary, context) ";
-/// Decision records with their shared context, if any; ends in a `WHERE`
+/// The decision log's reading statements, the same on both backends (binds
+/// are pushed by `QueryBuilder`, so placeholders do not differ). Decision
+/// records with their shared context, if any; ends in a `WHERE`
 /// clause to extend with ` AND …`.
 pub(crate) const DECISION_SELECT: &str = "SELECT d.id, d.record, c.body FROM decisions d \
      LEFT JOIN decision_contexts c ON c.digest = d.context WHERE 1 = 1";

@@ -250,32 +250,44 @@ impl Store for PostgresStore {
             .iter()
             .map(|d| codec::summary_json(&d.summary))
             .collect::<Result<Vec<_>>>()?;
-        let rows: Vec<_> = decisions.iter().zip(&summaries).collect();
         let contexts = codec::distinct_contexts(decisions);
         let mut tx = self.pool.begin().await?;
+        // Column arrays through UNNEST, like events: one short statement
+        // that stays prepared, however many rows.
         for chunk in contexts.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Postgres>::new(codec::DECISION_CONTEXT_INSERT);
-            q.push_values(chunk, |mut b, c| {
-                b.push_bind(&*c.digest).push_bind(&*c.body);
-            });
-            q.push(" ON CONFLICT (digest) DO NOTHING");
-            q.build().persistent(false).execute(&mut *tx).await?;
+            let digests: Vec<&str> = chunk.iter().map(|c| &*c.digest).collect();
+            let bodies: Vec<&str> = chunk.iter().map(|c| &*c.body).collect();
+            sqlx::query(
+                "INSERT INTO decision_contexts (digest, body) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT (digest) DO NOTHING",
+            )
+            .bind(digests)
+            .bind(bodies)
+            .execute(&mut *tx)
+            .await?;
         }
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Postgres>::new(codec::DECISION_INSERT);
-            q.push_values(chunk, |mut b, (d, summary)| {
-                let s = &d.summary;
-                b.push_bind(&s.id)
-                    .push_bind(codec::ms(s.time))
-                    .push_bind(&s.service)
-                    .push_bind(&s.environment)
-                    .push_bind(&s.result)
-                    .push_bind(&d.record)
-                    .push_bind(*summary)
-                    .push_bind(d.context.as_ref().map(|c| &*c.digest));
-            });
-            q.push(" ON CONFLICT (id) DO NOTHING");
-            q.build().persistent(false).execute(&mut *tx).await?;
+        for (chunk, summaries) in decisions
+            .chunks(ROWS_PER_STATEMENT)
+            .zip(summaries.chunks(ROWS_PER_STATEMENT))
+        {
+            let column = |f: fn(&EncodedDecision) -> Option<&str>| -> Vec<Option<&str>> {
+                chunk.iter().map(f).collect()
+            };
+            sqlx::query(
+                "INSERT INTO decisions (id, time, service, environment, result, record, summary, context) \
+                 SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::text[], $8::text[]) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(column(|d| Some(&d.summary.id)))
+            .bind(chunk.iter().map(|d| codec::ms(d.summary.time)).collect::<Vec<_>>())
+            .bind(column(|d| d.summary.service.as_deref()))
+            .bind(column(|d| d.summary.environment.as_deref()))
+            .bind(column(|d| Some(&d.summary.result)))
+            .bind(column(|d| Some(&d.record)))
+            .bind(summaries)
+            .bind(column(|d| d.context.as_ref().map(|c| &*c.digest)))
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -309,7 +309,8 @@ impl Store for SqliteStore {
         let contexts = codec::distinct_contexts(decisions);
         let mut tx = self.pool.begin().await?;
         for chunk in contexts.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(codec::DECISION_CONTEXT_INSERT);
+            let mut q =
+                QueryBuilder::<Sqlite>::new("INSERT INTO decision_contexts (digest, body) ");
             q.push_values(chunk, |mut b, c| {
                 b.push_bind(&*c.digest).push_bind(&*c.body);
             });
@@ -317,7 +318,9 @@ impl Store for SqliteStore {
             q.build().persistent(false).execute(&mut *tx).await?;
         }
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let mut q = QueryBuilder::<Sqlite>::new(codec::DECISION_INSERT);
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO decisions (id, time, service, environment, result, record, summary, context) ",
+            );
             q.push_values(chunk, |mut b, (d, summary)| {
                 let s = &d.summary;
                 b.push_bind(&s.id)

@@ -122,7 +122,7 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         let mut by_result = std::collections::BTreeMap::<String, usize>::new();
         for envelope in sample_envelopes(&org.events) {
             let envelope = serde_json::from_value(envelope).context("demo envelope")?;
-            let decided = state.decide(envelope).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let decided = state.decide(envelope).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             *by_result.entry(decided.result.name().to_string()).or_default() += 1;
         }
         state.flush_decisions().await;

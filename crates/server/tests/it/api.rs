@@ -489,7 +489,7 @@ async fn health_readiness_openapi_and_metrics() {
 async fn decisions_are_logged_in_batches_and_flushed_whole() {
     let s = server(AuthMode::Off).await;
     // More decisions than one batch holds; the flush waits for all of them.
-    let n = 2_500;
+    let n = 6_000;
     for _ in 0..n {
         s.state
             .decide(bearing_guard::Envelope {
@@ -498,6 +498,7 @@ async fn decisions_are_logged_in_batches_and_flushed_whole() {
                 strategy: Some("direct".into()),
                 ..Default::default()
             })
+            .await
             .unwrap();
     }
     s.state.flush_decisions().await;

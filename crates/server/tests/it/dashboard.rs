@@ -44,6 +44,7 @@ async fn every_page_renders_the_demo() {
             )
             .unwrap(),
         )
+        .await
         .unwrap();
     let d: serde_json::Value = serde_json::from_slice(&d.json).unwrap();
     s.state.flush_decisions().await;
