@@ -588,6 +588,34 @@ fn many_decisions_in_one_second_are_counted_once_each() {
 }
 
 #[test]
+fn counts_read_again_replace_the_ones_kept() {
+    let mut ds = dataset(events());
+    let c = svc("checkout");
+    let allowed = decisions()[0].summary();
+    // A later second: the three decisions of 10:00 stay; 5 allowed are added.
+    let later = allowed.time + chrono::Duration::seconds(30);
+    let at_later = bearing_events::DecisionSummary {
+        time: later,
+        id: "L1".into(),
+        ..allowed.clone()
+    };
+    ds.replace_decision_summaries(Some(later), &[(at_later.clone(), 5)]);
+    let v = value(&ds, "security.compliance_rate", &c, 10, NOW);
+    assert_eq!(v.samples, 8);
+    // The store's count of that second grew to 7 (decisions stored late):
+    // read again, it replaces the 5 instead of adding to them.
+    ds.replace_decision_summaries(Some(later), &[(at_later, 7)]);
+    let v = value(&ds, "security.compliance_rate", &c, 10, NOW);
+    assert_eq!(v.samples, 10);
+    approx(v.value, 8.0 / 10.0);
+    // From the start: everything is replaced.
+    ds.replace_decision_summaries(None, &[(allowed, 2)]);
+    let v = value(&ds, "security.compliance_rate", &c, 10, NOW);
+    assert_eq!(v.samples, 2);
+    approx(v.value, 1.0);
+}
+
+#[test]
 fn slo_budget_and_burn() {
     let ds = dataset(events());
     let c = svc("checkout");

@@ -551,3 +551,64 @@ async fn the_log_rate_limit_answers_but_does_not_log() {
     assert!(r.text.contains("bearing_decision_log_rate_limited_total 5"));
     assert!(r.text.contains("bearing_decision_log_dropped_total 0"));
 }
+
+/// `security.compliance_rate`'s sample count for checkout today, as served.
+async fn compliance_samples(state: &bearing_server::AppState) -> u64 {
+    let r = send(
+        state,
+        get(
+            "/v1/metrics/security.compliance_rate?service=checkout&window=1d",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.json()["samples"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn decisions_stored_late_are_counted_within_a_minute() {
+    let s = server(AuthMode::Off).await;
+    let body = r#"{"service": "checkout", "environment": "production", "strategy": "direct"}"#;
+    let r = send(&s.state, post("/v1/decide", None, "application/json", body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    s.state.flush_decisions().await;
+    s.state.refresh().await.unwrap();
+    assert_eq!(compliance_samples(&s.state).await, 1);
+    // Another replica's decisions, stored after this server counted their
+    // second: 30 s late is counted at the next refresh; 5 minutes late is
+    // not, until a restart (snapshot::LATE).
+    let late = |id: &str, ago: Duration| bearing_events::DecisionRecord {
+        id: id.into(),
+        time: Utc::now() - ago,
+        service: Some("checkout".into()),
+        environment: Some("production".into()),
+        result: "allow".into(),
+        input_digest: "sha256:aa".into(),
+        policy_revision: "r".into(),
+        input: serde_json::json!({"service": "checkout"}),
+        decision: serde_json::json!({"violations": []}),
+    };
+    s.store
+        .put_decision(&late("dec_late", Duration::seconds(30)))
+        .await
+        .unwrap();
+    s.store
+        .put_decision(&late("dec_too_late", Duration::minutes(5)))
+        .await
+        .unwrap();
+    s.state.refresh().await.unwrap();
+    assert_eq!(compliance_samples(&s.state).await, 2);
+    let loaded = bearing_intent::load_str(std::path::Path::new("bearing.yaml"), INTENT).unwrap();
+    let restarted = bearing_server::AppState::new(
+        s.store.clone(),
+        loaded,
+        Options {
+            auth: AuthMode::Off,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(compliance_samples(&restarted).await, 3);
+}
