@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,6 +27,12 @@ use crate::{
     DecisionQuery, EncodedDecision, EventQuery, FindingQuery, FindingState, IngestOutcome, Result,
     Snapshot, Store, StoreError, TokenRecord,
 };
+
+fn lock(pending: &std::sync::Mutex<Vec<Job>>) -> std::sync::MutexGuard<'_, Vec<Job>> {
+    pending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -48,6 +55,29 @@ const CACHE_KIB: i64 = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Taken by every write: SQLite has one writer at a time, and a second
+    /// connection that tries to write waits in SQLite's busy handler, which
+    /// sleeps in steps of up to 100 ms. Queued here, writers take turns as
+    /// soon as the lock is free (requests ingesting at once: p99 in the
+    /// hundreds of ms without it).
+    write: Arc<tokio::sync::Mutex<()>>,
+    /// Small ingest batches waiting for the write lock: whoever takes the
+    /// lock stores all of them in one transaction (group commit).
+    pending: Arc<std::sync::Mutex<Vec<Job>>>,
+}
+
+/// A caller's ingest batch, stored by whichever caller takes the write lock.
+#[derive(Debug)]
+struct Job {
+    events: Vec<Event>,
+    done: tokio::sync::oneshot::Sender<Result<IngestOutcome>>,
+}
+
+fn outcome(events: &[Event], accepted: u64) -> IngestOutcome {
+    IngestOutcome {
+        accepted,
+        duplicates: events.len() as u64 - accepted,
+    }
 }
 
 impl SqliteStore {
@@ -84,7 +114,11 @@ impl SqliteStore {
             .await
             .map_err(|err| StoreError::Database(format!("opening `{path}`: {err}")))?;
         MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            write: Arc::default(),
+            pending: Arc::default(),
+        })
     }
 
     /// The connection pool, for queries the trait does not cover.
@@ -104,6 +138,95 @@ impl SqliteStore {
                 "integrity check failed: {}",
                 report.join("; ")
             )))
+        }
+    }
+
+    /// Inserts checked `events` in `tx`, folding their findings in; returns
+    /// how many were new.
+    async fn insert_events(tx: &mut Transaction<'_, Sqlite>, events: &[Event]) -> Result<u64> {
+        let reports = lifecycle::reports(events);
+        let mut chunks = events.chunks(ROWS_PER_STATEMENT);
+        let mut rows = codec::encode(0, chunks.next().unwrap_or_default())?;
+        let mut next_first = rows.len();
+        let mut accepted = 0;
+        loop {
+            // Encode the next chunk on this thread while sqlx's worker thread
+            // inserts this one (`join` polls the insert first, which hands
+            // the statement to the worker, then runs the encoding).
+            let next = chunks.next();
+            let (done, encoded) = {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO events (id, kind, source, service, environment, time, payload) ",
+                );
+                q.push_values(&rows, |mut b, r| {
+                    b.push_bind(r.id)
+                        .push_bind(r.kind)
+                        .push_bind(r.source)
+                        .push_bind(r.service)
+                        .push_bind(r.environment)
+                        .push_bind(r.time)
+                        .push_bind(&r.payload);
+                });
+                q.push(" ON CONFLICT (id) DO NOTHING");
+                let insert = q.build().persistent(full(&rows)).execute(&mut **tx);
+                let encode = async { next.map(|c| codec::encode(next_first, c)).transpose() };
+                futures::future::join(insert, encode).await
+            };
+            accepted += done?.rows_affected();
+            match encoded? {
+                Some(more) => {
+                    next_first += more.len();
+                    rows = more;
+                }
+                None => break,
+            }
+        }
+        if !reports.is_empty() {
+            Self::update_findings(tx, &reports).await?;
+        }
+        Ok(accepted)
+    }
+
+    /// One batch in a transaction of its own.
+    async fn ingest_alone(pool: &SqlitePool, events: &[Event]) -> Result<IngestOutcome> {
+        let mut tx = pool.begin().await?;
+        let accepted = Self::insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(outcome(events, accepted))
+    }
+
+    /// Several callers' batches in one transaction, so one commit (and one
+    /// fsync) stores them all, in the order they came; each caller gets its
+    /// own outcome. If the transaction fails, each batch is stored alone, so
+    /// a batch the database refuses fails only its own caller.
+    async fn ingest_group(pool: &SqlitePool, jobs: Vec<Job>) {
+        if let [_] = jobs.as_slice() {
+            for job in jobs {
+                let _ = job.done.send(Self::ingest_alone(pool, &job.events).await);
+            }
+            return;
+        }
+        let together = async {
+            let mut tx = pool.begin().await?;
+            let mut accepted = Vec::with_capacity(jobs.len());
+            for job in &jobs {
+                accepted.push(Self::insert_events(&mut tx, &job.events).await?);
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(accepted)
+        };
+        match together.await {
+            Ok(accepted) => {
+                for (job, n) in jobs.into_iter().zip(accepted) {
+                    let _ = job.done.send(Ok(outcome(&job.events, n)));
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, batches = jobs.len(), "group ingest failed; storing each batch alone");
+                for job in jobs {
+                    let _ = job.done.send(Self::ingest_alone(pool, &job.events).await);
+                }
+            }
         }
     }
 
@@ -161,52 +284,33 @@ impl Store for SqliteStore {
             return Ok(IngestOutcome::default());
         }
         codec::check_all(events)?;
-        let reports = lifecycle::reports(events);
-        let mut chunks = events.chunks(ROWS_PER_STATEMENT);
-        let mut rows = codec::encode(0, chunks.next().unwrap_or_default())?;
-        let mut next_first = rows.len();
-        let mut tx = self.pool.begin().await?;
-        let mut accepted = 0;
-        loop {
-            // Encode the next chunk on this thread while sqlx's worker thread
-            // inserts this one (`join` polls the insert first, which hands
-            // the statement to the worker, then runs the encoding).
-            let next = chunks.next();
-            let (done, encoded) = {
-                let mut q = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO events (id, kind, source, service, environment, time, payload) ",
-                );
-                q.push_values(&rows, |mut b, r| {
-                    b.push_bind(r.id)
-                        .push_bind(r.kind)
-                        .push_bind(r.source)
-                        .push_bind(r.service)
-                        .push_bind(r.environment)
-                        .push_bind(r.time)
-                        .push_bind(&r.payload);
-                });
-                q.push(" ON CONFLICT (id) DO NOTHING");
-                let insert = q.build().persistent(full(&rows)).execute(&mut *tx);
-                let encode = async { next.map(|c| codec::encode(next_first, c)).transpose() };
-                futures::future::join(insert, encode).await
-            };
-            accepted += done?.rows_affected();
-            match encoded? {
-                Some(more) => {
-                    next_first += more.len();
-                    rows = more;
-                }
-                None => break,
-            }
+        if events.len() >= ROWS_PER_STATEMENT {
+            // A bulk batch is a transaction of its own, and is not copied.
+            let _write = self.write.lock().await;
+            return Self::ingest_alone(&self.pool, events).await;
         }
-        if !reports.is_empty() {
-            Self::update_findings(&mut tx, &reports).await?;
+        let (done, mut result) = tokio::sync::oneshot::channel();
+        lock(&self.pending).push(Job {
+            events: events.to_vec(),
+            done,
+        });
+        let write = self.write.clone().lock_owned().await;
+        // A writer before us may have stored our batch with its own: it
+        // answers every batch it took before it lets go of the lock.
+        if let Ok(r) = result.try_recv() {
+            return r;
         }
-        tx.commit().await?;
-        Ok(IngestOutcome {
-            accepted,
-            duplicates: events.len() as u64 - accepted,
-        })
+        let jobs = std::mem::take(&mut *lock(&self.pending));
+        let pool = self.pool.clone();
+        // Spawned, so that a caller that goes away (its connection closed)
+        // cannot cancel the other callers' batches halfway.
+        tokio::spawn(async move {
+            Self::ingest_group(&pool, jobs).await;
+            drop(write);
+        });
+        result
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Database("the ingest was interrupted".into())))
     }
 
     async fn events(&self, query: &EventQuery) -> Result<Vec<Event>> {
@@ -307,6 +411,7 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>>>()?;
         let rows: Vec<_> = decisions.iter().zip(&summaries).collect();
         let contexts = codec::distinct_contexts(decisions);
+        let _write = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         for chunk in contexts.chunks(ROWS_PER_STATEMENT) {
             let mut q =
@@ -384,6 +489,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        let _write = self.write.lock().await;
         sqlx::query(
             "INSERT INTO snapshots (name, computed_at, cursor, body) VALUES (?, ?, ?, ?) \
              ON CONFLICT (name) DO UPDATE SET computed_at = excluded.computed_at, \
@@ -431,6 +537,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_plan(&self, plan: &DeliveryPlan) -> Result<()> {
+        let _write = self.write.lock().await;
         sqlx::query(
             "INSERT INTO plans (service, updated_at, record) VALUES (?, ?, ?) \
              ON CONFLICT (service) DO UPDATE SET updated_at = excluded.updated_at, record = excluded.record",
@@ -444,6 +551,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_action(&self, a: &Action) -> Result<()> {
+        let _write = self.write.lock().await;
         let status = codec::to_json(&a.id, &a.status)?;
         sqlx::query(
             "INSERT INTO actions (id, created_at, service, status, record) VALUES (?, ?, ?, ?, ?) \
@@ -469,6 +577,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_token(&self, t: &TokenRecord) -> Result<()> {
+        let _write = self.write.lock().await;
         sqlx::query(
             "INSERT INTO tokens (id, name, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, \

@@ -218,6 +218,49 @@ async fn ingest_is_idempotent() {
     .await;
 }
 
+/// Small batches ingested at once (on SQLite, one caller stores the waiting
+/// batches in one transaction): each is stored whole or not at all, with
+/// its own outcome, and a batch the database refuses fails only itself.
+#[tokio::test]
+async fn concurrent_small_batches_are_each_stored_whole() {
+    each_backend("concurrent_ingest", |b| async move {
+        b.poison().await;
+        let s = b.store();
+        let batches: Vec<Vec<Event>> = (0..20)
+            .map(|i| {
+                let mut batch: Vec<Event> = (0..5)
+                    .map(|j| deploy(&format!("c{i}-{j}"), j, "shop", "prod"))
+                    .collect();
+                match i {
+                    7 => batch.push(deploy("poison", 0, "shop", "prod")),
+                    12 => batch.push(deploy("c3-0", 0, "shop", "prod")),
+                    _ => {}
+                }
+                batch
+            })
+            .collect();
+        let results = futures::future::join_all(batches.iter().map(|b| s.ingest(b))).await;
+        let mut accepted = 0;
+        let mut duplicates = 0;
+        for (i, r) in results.into_iter().enumerate() {
+            if i == 7 {
+                assert!(r.is_err(), "the poisoned batch fails");
+                continue;
+            }
+            let o = r.unwrap();
+            accepted += o.accepted;
+            duplicates += o.duplicates;
+        }
+        // Batch 12 repeats an event of batch 3: whichever came second
+        // counts it as a duplicate.
+        assert_eq!((accepted, duplicates), (95, 1));
+        assert_eq!(s.count_events().await.unwrap(), 95);
+        assert!(s.event("c7-0").await.unwrap().is_none());
+        b
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_batch_that_fails_midway_stores_nothing() {
     each_backend("atomic", |b| async move {
