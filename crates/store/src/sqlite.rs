@@ -28,12 +28,6 @@ use crate::{
     Snapshot, Store, StoreError, TokenRecord,
 };
 
-fn lock(pending: &std::sync::Mutex<Vec<Job>>) -> std::sync::MutexGuard<'_, Vec<Job>> {
-    pending
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// Rows per multi-row `INSERT` (7 parameters each, far below SQLite's limit).
@@ -71,6 +65,12 @@ pub struct SqliteStore {
 struct Job {
     events: Vec<Event>,
     done: tokio::sync::oneshot::Sender<Result<IngestOutcome>>,
+}
+
+fn lock(pending: &std::sync::Mutex<Vec<Job>>) -> std::sync::MutexGuard<'_, Vec<Job>> {
+    pending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn outcome(events: &[Event], accepted: u64) -> IngestOutcome {
