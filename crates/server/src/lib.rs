@@ -69,6 +69,11 @@ pub struct Options {
     pub body_limit: usize,
     /// Most decisions logged per second (`None`: all of them).
     pub log_max_rate: Option<u64>,
+    /// Capacity of the decision-log queue ([`LOG_QUEUE`] by default).
+    pub log_queue: usize,
+    /// How long an answer waits for room in a full decision-log queue
+    /// before its decision is dropped from the log ([`LOG_WAIT`] by default).
+    pub log_wait: Duration,
 }
 
 impl Default for Options {
@@ -79,6 +84,8 @@ impl Default for Options {
             refresh: DEFAULT_REFRESH,
             body_limit: DEFAULT_BODY_LIMIT,
             log_max_rate: None,
+            log_queue: LOG_QUEUE,
+            log_wait: LOG_WAIT,
         }
     }
 }
@@ -129,6 +136,7 @@ struct Shared {
     telemetry: prom::Telemetry,
     github_secret: Option<Vec<u8>>,
     log_tx: mpsc::Sender<LogMsg>,
+    log_wait: Duration,
     log_rate: RateLimit,
     body_limit: usize,
     refresh: Duration,
@@ -187,13 +195,13 @@ impl RateLimit {
 /// full). Bounds the memory held by
 /// decisions waiting for the store (about 1 KB each), and covers about a
 /// second of answers at full speed while the store stalls on a checkpoint.
-const LOG_QUEUE: usize = 32_768;
+pub const LOG_QUEUE: usize = 32_768;
 
 /// How long an answer waits for room in a full decision-log queue before the
 /// decision is dropped from the log: the log slows the answers down to the
 /// pace the store can keep, rather than losing decisions, but a store that
 /// stopped cannot hold decisions up for longer than this.
-const LOG_WAIT: Duration = Duration::from_millis(500);
+pub const LOG_WAIT: Duration = Duration::from_millis(500);
 
 /// Most decisions the writer stores in one transaction.
 const LOG_BATCH: usize = 5_000;
@@ -210,7 +218,7 @@ impl AppState {
         options: Options,
     ) -> Result<AppState, ServerError> {
         let loop_ = snapshot::Loop::new(intent, store.clone()).await?;
-        let (log_tx, log_rx) = mpsc::channel(LOG_QUEUE);
+        let (log_tx, log_rx) = mpsc::channel(options.log_queue.max(1));
         let state = AppState {
             inner: Arc::new(Shared {
                 auth: auth::Authenticator::new(options.auth, store.clone()),
@@ -219,6 +227,7 @@ impl AppState {
                 telemetry: prom::Telemetry::default(),
                 github_secret: options.github_secret.map(String::into_bytes),
                 log_tx,
+                log_wait: options.log_wait,
                 log_rate: RateLimit::new(options.log_max_rate),
                 body_limit: options.body_limit,
                 refresh: options.refresh,
@@ -305,7 +314,7 @@ impl AppState {
     }
 
     /// Queues a decision for the log. When the queue is full the caller
-    /// waits for room, up to [`LOG_WAIT`] (counted in `/metrics`); after
+    /// waits for room, up to `Options::log_wait` (counted in `/metrics`); after
     /// that, or when the writer is gone, the decision is dropped from the log
     /// (never from the answer), counted, and a warning is logged at the 1st,
     /// 2nd, 4th, 8th... drop.
@@ -317,7 +326,7 @@ impl AppState {
             Err(mpsc::error::TrySendError::Full(msg)) => {
                 t.decision_log_waited.fetch_add(1, Relaxed);
                 matches!(
-                    tokio::time::timeout(LOG_WAIT, self.inner.log_tx.send(msg)).await,
+                    tokio::time::timeout(self.inner.log_wait, self.inner.log_tx.send(msg)).await,
                     Ok(Ok(()))
                 )
             }
@@ -328,7 +337,7 @@ impl AppState {
             if dropped.is_power_of_two() {
                 tracing::warn!(
                     dropped,
-                    capacity = LOG_QUEUE,
+                    capacity = self.inner.log_tx.max_capacity(),
                     "decision log queue stayed full: decisions are answered but not logged"
                 );
             }
@@ -529,6 +538,7 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
             refresh: config.refresh,
             body_limit: config.body_limit,
             log_max_rate: config.log_max_rate,
+            ..Options::default()
         },
     )
     .await?;

@@ -612,3 +612,92 @@ async fn decisions_stored_late_are_counted_within_a_minute() {
     .unwrap();
     assert_eq!(compliance_samples(&restarted).await, 3);
 }
+
+/// Decides on a checkout change in a task of its own.
+fn spawn_decide(state: &bearing_server::AppState) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let envelope = bearing_guard::Envelope {
+            service: "checkout".into(),
+            environment: "production".into(),
+            strategy: Some("direct".into()),
+            ..Default::default()
+        };
+        state.decide(envelope).await.unwrap();
+    })
+}
+
+#[tokio::test]
+async fn a_full_log_queue_makes_the_answer_wait_for_room_then_drop() {
+    use sqlx::Connection;
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::time::Duration;
+    for (wait, kept) in [
+        (Duration::from_secs(60), true),
+        (Duration::from_millis(50), false),
+    ] {
+        let s = server_with(
+            AuthMode::Off,
+            INTENT,
+            Options {
+                auth: AuthMode::Off,
+                log_queue: 1,
+                log_wait: wait,
+                ..Options::default()
+            },
+        )
+        .await;
+        let t = s.state.telemetry();
+        // Another connection holds SQLite's write lock, as a long
+        // checkpoint or another process would: the log writer gets stuck,
+        // and the queue (one place) fills.
+        let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", s.db.display()))
+            .await
+            .unwrap();
+        sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let mut n = 0;
+        if kept {
+            // Decide until an answer stays waiting for room; it goes out
+            // once the store moves again, and nothing is lost.
+            let mut waiting = loop {
+                n += 1;
+                assert!(n < 100_000, "no answer waited");
+                let mut answer = spawn_decide(&s.state);
+                if tokio::time::timeout(Duration::from_millis(300), &mut answer)
+                    .await
+                    .is_err()
+                {
+                    break answer;
+                }
+            };
+            assert!(t.decision_log_waited.load(Relaxed) >= 1);
+            sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+            (&mut waiting).await.unwrap();
+            s.state.flush_decisions().await;
+            assert_eq!(t.decision_log_dropped.load(Relaxed), 0);
+            assert_eq!(t.decision_log_written.load(Relaxed), n);
+        } else {
+            // Decide until a decision is dropped after its wait: it was
+            // answered all the same.
+            while t.decision_log_dropped.load(Relaxed) == 0 {
+                n += 1;
+                assert!(n < 100_000, "nothing was dropped");
+                spawn_decide(&s.state).await.unwrap();
+            }
+            assert!(t.decision_log_waited.load(Relaxed) >= 1);
+            sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+            s.state.flush_decisions().await;
+            let dropped = t.decision_log_dropped.load(Relaxed);
+            assert_eq!(t.decision_log_written.load(Relaxed) + dropped, n);
+        }
+        let logged = s
+            .store
+            .decisions(&bearing_store::DecisionQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(logged.len() as u64, t.decision_log_written.load(Relaxed));
+    }
+}

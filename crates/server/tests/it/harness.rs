@@ -37,6 +37,8 @@ guardrails:
 pub struct Server {
     pub state: AppState,
     pub store: DynStore,
+    /// The SQLite file behind `store`.
+    pub db: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -56,6 +58,7 @@ pub async fn server_with(auth: AuthMode, intent: &str, mut options: Options) -> 
     Server {
         state,
         store,
+        db,
         _dir: dir,
     }
 }
