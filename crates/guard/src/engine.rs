@@ -809,7 +809,6 @@ impl Engine {
     }
 }
 
-/// The part of a context that concerns one service, as JSON.
 /// A new decision id: `dec_`, the time in milliseconds (12 hex digits, so
 /// ids sort by time and the log's index grows at its end), then 16 hex digits
 /// unique to this process (a random start plus a counter).

@@ -301,12 +301,49 @@ pub(crate) fn decode_decision(
     Ok(r)
 }
 
-/// `decision_summaries`' query up to its first bound (`epoch_second < ?`):
-/// the counts the `decisions_counted` trigger keeps.
-pub(crate) const SUMMARY_SELECT: &str = "SELECT first_id, epoch_second, service, environment, \
-     result, summary, count FROM decision_counts WHERE epoch_second < ";
-pub(crate) const SUMMARY_FROM: &str = " AND epoch_second >= ";
-pub(crate) const SUMMARY_ORDER: &str = " ORDER BY epoch_second, first_id";
+/// `Store::decisions`' query, the same on both backends.
+pub(crate) fn decisions_query<'a, DB: sqlx::Database>(
+    query: &crate::DecisionQuery,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::new(DECISION_SELECT);
+    if let Some(s) = &query.service {
+        q.push(" AND d.service = ").push_bind(s.clone());
+    }
+    if let Some(t) = query.since {
+        q.push(" AND d.time >= ").push_bind(ms(t));
+    }
+    q.push(" ORDER BY d.time DESC, d.id DESC");
+    if let Some(n) = query.limit {
+        q.push(" LIMIT ")
+            .push_bind(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    q
+}
+
+/// `Store::decision_summaries`' query, the same on both backends: the
+/// counts the `decisions_counted` trigger keeps, as [`SummaryRow`]s.
+pub(crate) fn summaries_query<'a, DB: sqlx::Database>(
+    from: Option<DateTime<Utc>>,
+    to: DateTime<Utc>,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::new(
+        "SELECT first_id, epoch_second, service, environment, result, summary, count \
+         FROM decision_counts WHERE epoch_second < ",
+    );
+    q.push_bind(to.timestamp());
+    if let Some(t) = from {
+        q.push(" AND epoch_second >= ").push_bind(t.timestamp());
+    }
+    q.push(" ORDER BY epoch_second, first_id");
+    q
+}
 
 /// A row of `decision_summaries`: `(smallest id, second, service,
 /// environment, result, summary, count)`; service and environment are ''

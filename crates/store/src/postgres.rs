@@ -303,18 +303,7 @@ impl Store for PostgresStore {
     }
 
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>> {
-        let mut q = QueryBuilder::<Postgres>::new(codec::DECISION_SELECT);
-        if let Some(s) = &query.service {
-            q.push(" AND d.service = ").push_bind(s);
-        }
-        if let Some(t) = query.since {
-            q.push(" AND d.time >= ").push_bind(codec::ms(t));
-        }
-        q.push(" ORDER BY d.time DESC, d.id DESC");
-        if let Some(n) = query.limit {
-            q.push(" LIMIT ")
-                .push_bind(i64::try_from(n).unwrap_or(i64::MAX));
-        }
+        let mut q = codec::decisions_query::<Postgres>(query);
         let rows: Vec<(String, String, Option<String>)> =
             q.build_query_as().fetch_all(&self.pool).await?;
         rows.iter()
@@ -327,12 +316,7 @@ impl Store for PostgresStore {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(DecisionSummary, u64)>> {
-        let mut q = QueryBuilder::<Postgres>::new(codec::SUMMARY_SELECT);
-        q.push_bind(to.timestamp());
-        if let Some(t) = from {
-            q.push(codec::SUMMARY_FROM).push_bind(t.timestamp());
-        }
-        q.push(codec::SUMMARY_ORDER);
+        let mut q = codec::summaries_query::<Postgres>(from, to);
         let rows: Vec<codec::SummaryRow> = q.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(codec::decode_summary).collect()
     }

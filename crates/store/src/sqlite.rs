@@ -458,18 +458,7 @@ impl Store for SqliteStore {
     }
 
     async fn decisions(&self, query: &DecisionQuery) -> Result<Vec<DecisionRecord>> {
-        let mut q = QueryBuilder::<Sqlite>::new(codec::DECISION_SELECT);
-        if let Some(s) = &query.service {
-            q.push(" AND d.service = ").push_bind(s);
-        }
-        if let Some(t) = query.since {
-            q.push(" AND d.time >= ").push_bind(codec::ms(t));
-        }
-        q.push(" ORDER BY d.time DESC, d.id DESC");
-        if let Some(n) = query.limit {
-            q.push(" LIMIT ")
-                .push_bind(i64::try_from(n).unwrap_or(i64::MAX));
-        }
+        let mut q = codec::decisions_query::<Sqlite>(query);
         let rows: Vec<(String, String, Option<String>)> =
             q.build_query_as().fetch_all(&self.pool).await?;
         rows.iter()
@@ -482,12 +471,7 @@ impl Store for SqliteStore {
         from: Option<DateTime<Utc>>,
         to: DateTime<Utc>,
     ) -> Result<Vec<(DecisionSummary, u64)>> {
-        let mut q = QueryBuilder::<Sqlite>::new(codec::SUMMARY_SELECT);
-        q.push_bind(to.timestamp());
-        if let Some(t) = from {
-            q.push(codec::SUMMARY_FROM).push_bind(t.timestamp());
-        }
-        q.push(codec::SUMMARY_ORDER);
+        let mut q = codec::summaries_query::<Sqlite>(from, to);
         let rows: Vec<codec::SummaryRow> = q.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(codec::decode_summary).collect()
     }
