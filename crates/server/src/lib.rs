@@ -262,14 +262,14 @@ impl AppState {
                 self.inner
                     .telemetry
                     .snapshot_refreshes
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
             Err(e) => {
                 self.inner
                     .telemetry
                     .snapshot_errors
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(1, Ordering::Relaxed);
                 Err(e)
             }
         }
@@ -297,7 +297,7 @@ impl AppState {
             self.inner
                 .telemetry
                 .decision_log_rate_limited
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(1, Ordering::Relaxed);
         }
         Ok(Decided { result, json })
     }
@@ -319,12 +319,11 @@ impl AppState {
     /// (never from the answer), counted, and a warning is logged at the 1st,
     /// 2nd, 4th, 8th... drop.
     async fn log_decision(&self, msg: LogMsg) {
-        use std::sync::atomic::Ordering::Relaxed;
         let t = &self.inner.telemetry;
         let sent = match self.inner.log_tx.try_send(msg) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(msg)) => {
-                t.decision_log_waited.fetch_add(1, Relaxed);
+                t.decision_log_waited.fetch_add(1, Ordering::Relaxed);
                 matches!(
                     tokio::time::timeout(self.inner.log_wait, self.inner.log_tx.send(msg)).await,
                     Ok(Ok(()))
@@ -333,7 +332,7 @@ impl AppState {
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         };
         if !sent {
-            let dropped = t.decision_log_dropped.fetch_add(1, Relaxed) + 1;
+            let dropped = t.decision_log_dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(
                     dropped,
@@ -450,14 +449,14 @@ async fn encode(decisions: Vec<Logged>, weak: &std::sync::Weak<Shared>) -> Vec<E
                 shared
                     .telemetry
                     .decision_log_dropped
-                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    .fetch_add(n, Ordering::Relaxed);
             }
             Vec::new()
         }
     }
 }
 
-/// Stores `batch` in one transaction and empties it. If the batch fails, each
+/// Stores `batch` in one transaction. If the batch fails, each
 /// decision is retried alone so one bad record cannot lose the others.
 async fn write_decisions(
     store: DynStore,
@@ -489,10 +488,8 @@ async fn write_decisions(
     }
     if let Some(shared) = weak.upgrade() {
         let t = &shared.telemetry;
-        t.decision_log_written
-            .fetch_add(written, std::sync::atomic::Ordering::Relaxed);
-        t.decision_log_dropped
-            .fetch_add(failed, std::sync::atomic::Ordering::Relaxed);
+        t.decision_log_written.fetch_add(written, Ordering::Relaxed);
+        t.decision_log_dropped.fetch_add(failed, Ordering::Relaxed);
     }
 }
 

@@ -187,7 +187,7 @@ impl Telemetry {
             ),
             (
                 "bearing_decision_log_dropped_total",
-                "Decisions not logged because the log queue was full or the store failed.",
+                "Decisions not logged because the log queue stayed full past the wait, or the store failed.",
                 &self.decision_log_dropped,
             ),
             (

@@ -485,21 +485,23 @@ async fn health_readiness_openapi_and_metrics() {
     }
 }
 
+/// A direct production deployment of checkout.
+fn checkout_change() -> bearing_guard::Envelope {
+    bearing_guard::Envelope {
+        service: "checkout".into(),
+        environment: "production".into(),
+        strategy: Some("direct".into()),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn decisions_are_logged_in_batches_and_flushed_whole() {
     let s = server(AuthMode::Off).await;
     // More decisions than one batch holds; the flush waits for all of them.
     let n = 6_000;
     for _ in 0..n {
-        s.state
-            .decide(bearing_guard::Envelope {
-                service: "checkout".into(),
-                environment: "production".into(),
-                strategy: Some("direct".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        s.state.decide(checkout_change()).await.unwrap();
     }
     s.state.flush_decisions().await;
     let logged = s
@@ -617,13 +619,7 @@ async fn decisions_stored_late_are_counted_within_a_minute() {
 fn spawn_decide(state: &bearing_server::AppState) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
     tokio::spawn(async move {
-        let envelope = bearing_guard::Envelope {
-            service: "checkout".into(),
-            environment: "production".into(),
-            strategy: Some("direct".into()),
-            ..Default::default()
-        };
-        state.decide(envelope).await.unwrap();
+        state.decide(checkout_change()).await.unwrap();
     })
 }
 
