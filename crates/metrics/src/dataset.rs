@@ -112,7 +112,8 @@ pub(crate) struct CommitRec {
     /// Range into [`Commits::parents`].
     pub parents: (u32, u32),
     /// This sha is the squash or merge commit of a change that lists its own
-    /// commits: it stands for those commits.
+    /// commits, or the last (head) commit of such a list: it stands for those
+    /// commits. A head that is itself listed is also a sample of its own.
     pub squash_of: u32,
     /// The change event that told us about the commit.
     pub ev: u32,
@@ -767,8 +768,13 @@ impl Dataset {
                     }
                     listed.push(i);
                 }
-                if let Some(m) = c.merge_commit.as_deref() {
-                    let mi = self.commits.intern(m);
+                // A change without a separate merge commit lands as its last
+                // commit (a push's head): deploying it brings the whole list.
+                let head = match c.merge_commit.as_deref() {
+                    Some(m) => Some(self.commits.intern(m)),
+                    None => listed.last().copied(),
+                };
+                if let Some(mi) = head {
                     let rec = &mut self.commits.recs[mi as usize];
                     if rec.ev == NONE || self.ids.get(ev) < self.ids.get(rec.ev) {
                         rec.ev = ev;

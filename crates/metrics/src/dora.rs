@@ -6,7 +6,9 @@
 //!   deployment of the same service and environment shipped — by ancestry
 //!   when the head's parents are known, otherwise the change list the event
 //!   carries, otherwise the head commit alone. A squash or merge commit of a
-//!   change that lists its own commits stands for those commits.
+//!   change that lists its own commits stands for those commits; a change's
+//!   last listed commit (a push's head) stands for the list and is also a
+//!   sample of its own.
 //! - failures: a rollback marks the deployment it names (else the latest
 //!   successful one before it); an unplanned (hotfix) deployment marks the
 //!   deployment it links to (else the previous successful one); an incident
@@ -288,7 +290,10 @@ fn derive_leads(ds: &Dataset, t: &mut Track) {
                 shipped.push(c);
             } else {
                 for &x in &ds.commits.changes[sq as usize].commits {
-                    if !deployed.contains(&x) && seen.insert(x) {
+                    if x == c {
+                        // A listed head is a real commit: its own sample.
+                        shipped.push(c);
+                    } else if !deployed.contains(&x) && seen.insert(x) {
                         shipped.push(x);
                     }
                 }

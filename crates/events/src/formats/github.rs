@@ -198,13 +198,25 @@ fn push(v: &Value, repo: Option<&str>) -> Result<Mapped, ParseError> {
         )));
     }
     let after = req_str(v, "after")?;
+    // The pushed commits are listed oldest first, each on top of the one
+    // before it and the first on top of `before` (unless the push rewrote
+    // history): that chain is the ancestry a deployment of `after` walks.
+    // A merge commit's real parents differ, but the set of commits reachable
+    // from it that were not on the branch before is the same.
+    let forced = v.bool_at("forced") == Some(true);
+    let mut prev = v
+        .str_at("before")
+        .filter(|b| !forced && !b.is_empty() && !b.bytes().all(|c| c == b'0'))
+        .map(str::to_owned);
     let mut commits = Vec::new();
     for (i, c) in v.arr_at("commits").iter().enumerate() {
         let field = |e: ParseError| e.with_field(format!("commits[{i}]"));
+        let sha = req_str(c, "id").map_err(field)?.to_owned();
+        let parents = prev.replace(sha.clone()).into_iter().collect();
         commits.push(Commit {
-            sha: req_str(c, "id").map_err(field)?.to_owned(),
+            sha,
             authored_at: req_time(c, "timestamp").map_err(field)?,
-            parents: Vec::new(),
+            parents,
             author: c
                 .str_at("author.username")
                 .or_else(|| c.str_at("author.name"))
@@ -214,6 +226,7 @@ fn push(v: &Value, repo: Option<&str>) -> Result<Mapped, ParseError> {
     if commits.is_empty() {
         return Ok(Err(format!("push to `{git_ref}` with no commits")));
     }
+    let listed_head = commits.iter().any(|c| c.sha == after);
     // The push happened when its head commit landed; fall back to the last commit.
     let time = opt_time(v, "head_commit.timestamp")?
         .or_else(|| commits.last().map(|c| c.authored_at))
@@ -232,7 +245,10 @@ fn push(v: &Value, repo: Option<&str>) -> Result<Mapped, ParseError> {
             author: v.str_at("pusher.name").map(str::to_owned),
             commits,
             merged_at: Some(time),
-            merge_commit: Some(after.to_owned()),
+            // The head commit is the last listed commit, a real commit with
+            // its own authored time, not a squash commit standing for the
+            // others; only a head the list lacks is named separately.
+            merge_commit: (!listed_head).then(|| after.to_owned()),
             files_changed: None,
             additions: None,
             deletions: None,
