@@ -360,10 +360,11 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The unit's name, the same word its JSON form uses.
     pub fn name(self) -> &'static str {
         match self {
             Unit::Duration => "duration",
-            Unit::Percent => "percentage",
+            Unit::Percent => "percent",
             Unit::Money => "money",
             Unit::Rate => "rate",
             Unit::Count => "count",

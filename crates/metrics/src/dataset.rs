@@ -392,6 +392,9 @@ pub(crate) struct IncidentRec {
     pub opened: Option<Ts>,
     pub acked: Option<Ts>,
     pub resolved: Option<Ts>,
+    /// The event that reported `resolved` (a resolution step before any
+    /// other event carrying the same time), and whether it was one.
+    pub resolved_ev: (u32, bool),
     pub first_step: Ts,
     pub severity: Option<(Ts, u32, String)>,
     pub evs: Vec<u32>,
@@ -1037,6 +1040,7 @@ impl Dataset {
                     opened: None,
                     acked: None,
                     resolved: None,
+                    resolved_ev: (NONE, false),
                     first_step: time,
                     severity: None,
                     evs: Vec::new(),
@@ -1090,6 +1094,17 @@ impl Dataset {
             .map(ts)
             .or_else(|| (i.status == IncidentStatus::Resolved).then_some(time));
         if let Some(z) = resolved {
+            let step = i.status == IncidentStatus::Resolved;
+            let (cur, cur_step) = r.resolved_ev;
+            let better = match r.resolved {
+                None => true,
+                Some(x) if z != x => z > x,
+                Some(_) if step != cur_step => step,
+                Some(_) => self.ids.get(ev) < self.ids.get(cur),
+            };
+            if better {
+                r.resolved_ev = (ev, step);
+            }
             r.resolved = Some(r.resolved.map_or(z, |x| x.max(z)));
         }
         if let Some(sev) = i.severity

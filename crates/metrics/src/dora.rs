@@ -212,7 +212,7 @@ pub(crate) fn derive(ds: &mut Dataset, s: u32, data: &mut SvcData) {
             });
             let mut restore: Vec<(Ts, u32)> = Vec::new();
             if let Some(z) = r.resolved {
-                restore.push((z, *r.evs.iter().max_by_key(|e| ds.id(**e)).unwrap_or(&NONE)));
+                restore.push((z, r.resolved_ev.0));
             }
             for (key, time, ev) in &incident_fixes {
                 if *key == r.key {

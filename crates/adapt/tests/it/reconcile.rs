@@ -122,9 +122,65 @@ fn demo_org_recommendations_carry_evidence() {
         );
         assert_eq!(c.moves, "dora.change_failure_rate");
     }
+    // a recommendation for the key result's own metric goes the way its
+    // target points (`>= 90%` of compliance: increase, never decrease)
+    for r in recs.iter().filter(|r| r.moves == r.key_result) {
+        let want = if r.target.starts_with('>') {
+            "increase"
+        } else if r.target.starts_with('<') {
+            "decrease"
+        } else {
+            continue;
+        };
+        assert_eq!(r.direction, want, "{r:?}");
+    }
     // every recommendation names the metric it should move and has evidence
     for r in &recs {
         assert!(!r.moves.is_empty());
         assert!(r.evidence.is_object(), "{r:?}");
     }
+}
+
+#[test]
+fn a_compliance_key_result_below_target_is_to_be_raised() {
+    let intent = bearing_intent::load_str(
+        Path::new("bearing.yaml"),
+        r#"
+version: 1
+teams: [{ id: payments }]
+services: [{ id: checkout, team: payments, environments: [production] }]
+objectives:
+  - id: posture
+    layer: security
+    owner: payments
+    key_results:
+      - { metric: security.compliance_rate, target: ">= 90%", window: 30d }
+"#,
+    )
+    .unwrap()
+    .intent;
+    let decision = |id: &str, result: &str| bearing_events::DecisionRecord {
+        id: id.into(),
+        time: now() - Duration::days(2),
+        service: Some("checkout".into()),
+        environment: Some("production".into()),
+        result: result.into(),
+        input_digest: String::new(),
+        policy_revision: String::new(),
+        input: serde_json::Value::Null,
+        decision: serde_json::json!({ "violations": [] }),
+    };
+    let decisions = vec![
+        decision("d1", "allow"),
+        decision("d2", "deny"),
+        decision("d3", "deny"),
+    ];
+    let ds = Dataset::new(&intent, Vec::new(), Vec::new(), decisions);
+    let recs = bearing_adapt::recommend::recommend(&intent, &ds, &[], now());
+    let r = recs
+        .iter()
+        .find(|r| r.key_result == "security.compliance_rate")
+        .expect("a recommendation for the off-target key result");
+    assert_eq!(r.moves, "security.compliance_rate");
+    assert_eq!(r.direction, "increase", "{r:?}");
 }

@@ -136,7 +136,8 @@ fn metrics_lists_the_catalog() {
         .lines()
         .find(|l| l.starts_with("dora.change_failure_rate "))
         .unwrap();
-    assert!(line.contains("percentage"), "{line}");
+    // One name for the unit: the text catalog's column is the JSON value.
+    assert_eq!(line.split_whitespace().nth(1), Some("percent"), "{line}");
 
     let o = bearing(&["metrics", "--output", "json"], Path::new("."));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -147,6 +148,11 @@ fn metrics_lists_the_catalog() {
         .find(|m| m["name"] == "dora.lead_time.p50")
         .unwrap();
     assert_eq!(lead["unit"], "duration");
+    let cfr = all
+        .iter()
+        .find(|m| m["name"] == "dora.change_failure_rate")
+        .unwrap();
+    assert_eq!(cfr["unit"], "percent");
     assert!(lead["scopes"].as_array().unwrap().contains(&"team".into()));
     assert!(lead["definition"].as_str().unwrap().contains("percentile"));
 }

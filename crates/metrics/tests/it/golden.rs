@@ -836,3 +836,40 @@ fn pipelines_and_cost_anomalies() {
     approx(a.value, 1.0);
     assert_eq!(a.records, vec!["day20".to_string()]);
 }
+
+#[test]
+fn the_restored_service_record_is_the_event_that_resolved_the_incident() {
+    // GitHub-style ids sort `closed` before `opened`: the record must still be
+    // the resolution, not the latest id of the incident.
+    let events: Vec<Event> = events()
+        .into_iter()
+        .map(|mut e| {
+            if e.id == "I1:resolve" {
+                e.id = "I1:closed".into();
+            }
+            e
+        })
+        .collect();
+    let ds = dataset(events);
+    let x = explain(
+        &ds,
+        "dora.recovery_time",
+        &svc("checkout"),
+        Duration::from_days(10),
+        t(NOW),
+    );
+    let restored: Vec<(&str, _)> = x
+        .records
+        .iter()
+        .filter(|r| r.role == "restored service")
+        .map(|r| (r.event_id.as_str(), r.time))
+        .collect();
+    assert!(
+        restored.contains(&("I1:closed", t("10-22 19:00"))),
+        "{restored:?}"
+    );
+    assert!(
+        !restored.iter().any(|(id, _)| *id == "I1:open"),
+        "{restored:?}"
+    );
+}
