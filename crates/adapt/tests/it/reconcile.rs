@@ -53,7 +53,10 @@ fn demo_org_goes_canary_and_freezes_then_is_idempotent_and_measured() {
     assert_eq!(canary.metric, "dora.change_failure_rate");
     assert_eq!(canary.status, ActionStatus::Applied);
     assert!(canary.baseline.unwrap() > 0.15);
-    assert_eq!(canary.evaluate_at, Some(now() + Duration::days(7)));
+    // measured after a window as long as the baseline's 30 days, never
+    // over days the baseline already covered
+    assert_eq!(canary.evidence["window_seconds"], 30 * 86_400);
+    assert_eq!(canary.evaluate_at, Some(now() + Duration::days(30)));
     let records = canary.evidence["values"][0]["records"].as_array().unwrap();
     assert!(!records.is_empty(), "evidence lists the records");
     assert!(first.actions.iter().any(|a| a.service.as_deref()
@@ -79,8 +82,28 @@ fn demo_org_goes_canary_and_freezes_then_is_idempotent_and_measured() {
     );
     assert!(later.actions.iter().all(|a| a.outcome.is_some()) || later.actions.is_empty());
 
-    // after the window: each action gets its measured outcome, once
-    let at = now() + Duration::days(8);
+    // 8 days on, the after-window (now, now + 30d] is not complete: too
+    // early to measure
+    let early = reconcile(
+        &intent,
+        &ds,
+        &plans,
+        &actions,
+        now() + Duration::days(8),
+        false,
+    );
+    assert!(
+        early
+            .actions
+            .iter()
+            .all(|a| a.id != canary.id || a.outcome.is_none()),
+        "{:?}",
+        early.actions
+    );
+
+    // after the window: each action gets its measured outcome, once, over
+    // disjoint before/after windows
+    let at = now() + Duration::days(31);
     let measured = reconcile(&intent, &ds, &plans, &actions, at, false);
     let outcome = measured
         .actions
@@ -89,6 +112,18 @@ fn demo_org_goes_canary_and_freezes_then_is_idempotent_and_measured() {
         .and_then(|a| a.outcome.clone())
         .expect("the canary action is measured");
     assert_eq!(outcome["intended"], "decrease");
+    let day = |v: &serde_json::Value| v.as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    let (b0, b1) = (
+        day(&outcome["before_window"][0]),
+        day(&outcome["before_window"][1]),
+    );
+    let (a0, a1) = (
+        day(&outcome["after_window"][0]),
+        day(&outcome["after_window"][1]),
+    );
+    assert_eq!((b0, b1), (now() - Duration::days(30), now()));
+    assert_eq!((a0, a1), (now(), now() + Duration::days(30)));
+    assert!(b1 <= a0, "windows overlap");
     assert!(outcome["verdict"].is_string());
     merge(&mut plans, &mut actions, &measured);
     let twice = reconcile(&intent, &ds, &plans, &actions, at, false);

@@ -215,18 +215,33 @@ fn print_text(o: &ReconcileOutcome, before: &[bearing_events::DeliveryPlan]) {
         for a in &o.actions {
             if let Some(out) = &a.outcome {
                 let metric = out["metric"].as_str().unwrap_or(&a.metric);
+                let span = |k: &str| {
+                    let w = &out[k];
+                    let day = |x: &serde_json::Value| {
+                        x.as_str()
+                            .map_or("?", |s| s.get(..10).unwrap_or(s))
+                            .to_string()
+                    };
+                    format!("{}–{}", day(&w[0]), day(&w[1]))
+                };
                 println!(
-                    "  measured {}: {} {} -> {} ({} intended): {}",
+                    "  measured {}: {} {} -> {} ({} intended): {} (before {}, after {})",
                     a.id,
                     metric,
                     fmt_value(metric, a.baseline),
                     fmt_value(metric, out["value"].as_f64()),
                     out["intended"].as_str().unwrap_or("?"),
                     out["verdict"].as_str().unwrap_or("?"),
+                    span("before_window"),
+                    span("after_window"),
                 );
             } else {
                 let status = format!("{:?}", a.status).to_lowercase();
-                println!("  {status:<8} {}: {}", a.id, a.summary);
+                let when = bearing_adapt::reconcile::measure_at(a)
+                    .filter(|t| *t > o.at)
+                    .map(|t| format!(" (too early to measure until {})", t.format("%Y-%m-%d")))
+                    .unwrap_or_default();
+                println!("  {status:<8} {}: {}{when}", a.id, a.summary);
             }
         }
     }

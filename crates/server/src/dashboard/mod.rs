@@ -1027,8 +1027,11 @@ fn actions_table(actions: &[&bearing_events::Action]) -> String {
             .outcome
             .as_ref()
             .map(|o| outcome_text(&a.metric, o))
-            .unwrap_or_else(|| match a.evaluate_at {
-                Some(t) => format!("measured after {}", t.format("%Y-%m-%d")),
+            .unwrap_or_else(|| match bearing_adapt::reconcile::measure_at(a) {
+                Some(t) => format!(
+                    "too early to measure: the after-window ends {}",
+                    t.format("%Y-%m-%d")
+                ),
                 None => "–".to_string(),
             });
         let _ = write!(
@@ -1086,8 +1089,17 @@ fn outcome_text(metric: &str, v: &Value) -> String {
         .or_else(|| v.get("after"))
         .and_then(Value::as_f64)
         .map(|x| metric_value(metric, x));
+    let span = |k: &str| {
+        let w = v.get(k)?.as_array()?;
+        let day = |x: &Value| x.as_str().map(|s| s.get(..10).unwrap_or(s).to_string());
+        Some(format!("{}–{}", day(w.first()?)?, day(w.get(1)?)?))
+    };
+    let windows = match (span("before_window"), span("after_window")) {
+        (Some(b), Some(a)) => format!("; before {b}, after {a}"),
+        _ => String::new(),
+    };
     match after {
-        Some(a) => format!("{verdict} (now {a})"),
+        Some(a) => format!("{verdict} (now {a}{windows})"),
         None if !verdict.is_empty() => verdict.to_string(),
         None => v.to_string(),
     }
