@@ -252,6 +252,9 @@ pub struct ScopeQuery {
     /// e.g. `30d`.
     pub window: Option<String>,
     pub environment: Option<String>,
+    /// Key-result filter as `bearing explain --filter` takes it:
+    /// `severity=critical,high`, several joined by `;`.
+    pub filter: Option<String>,
 }
 
 async fn scorecard(

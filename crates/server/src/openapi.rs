@@ -138,7 +138,8 @@ pub const DOCUMENT: &str = r##"{
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}},
-          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}, "description": "e.g. `30d` (default)."}
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}, "description": "e.g. `30d` (default)."},
+          {"name": "filter", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Key-result filter as `bearing explain --filter` takes it, e.g. `severity=critical,high`; several joined by `;`."}
         ],
         "responses": {
           "200": {"description": "The value", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MetricValue"}}}},
@@ -158,7 +159,8 @@ pub const DOCUMENT: &str = r##"{
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}},
-          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}}
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "filter", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Key-result filter as `bearing explain --filter` takes it, e.g. `severity=critical,high`; several joined by `;`."}
         ],
         "responses": {
           "200": {"description": "The explanation", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Explanation"}}}},

@@ -398,6 +398,11 @@ impl Loop {
 
     pub fn scorecard_json(&self, q: &ScopeQuery) -> Result<Value, ApiError> {
         self.check_scope(q)?;
+        if q.filter.is_some() {
+            return Err(ApiError::bad_request(
+                "`filter` applies to one metric (`/v1/metrics/{name}`, `/v1/explain/{name}`); the scorecard uses each key result's own",
+            ));
+        }
         if q.service.is_none() && q.team.is_none() {
             return to_json(&self.snapshot().scorecard);
         }
@@ -412,16 +417,19 @@ impl Loop {
 
     pub fn metric_json(&self, name: &str, q: &ScopeQuery) -> Result<Value, ApiError> {
         let (scope, window) = self.metric_args(name, q)?;
+        let filter = filter_arg(name, q)?;
         let v = self.with_dataset(|ds| {
-            bearing_metrics::evaluate(ds, name, &scope, &BTreeMap::new(), window, Utc::now())
+            bearing_metrics::evaluate(ds, name, &scope, &filter, window, Utc::now())
         });
         to_json(&v)
     }
 
     pub fn explain_json(&self, name: &str, q: &ScopeQuery) -> Result<Value, ApiError> {
         let (scope, window) = self.metric_args(name, q)?;
-        let v =
-            self.with_dataset(|ds| bearing_metrics::explain(ds, name, &scope, window, Utc::now()));
+        let filter = filter_arg(name, q)?;
+        let v = self.with_dataset(|ds| {
+            bearing_metrics::explain_with(ds, name, &scope, &filter, window, Utc::now())
+        });
         to_json(&v)
     }
 
@@ -510,4 +518,13 @@ fn finding_record(f: FindingState) -> FindingRecord {
         fixed_at: f.fixed_at,
         event_ids: f.event_ids,
     }
+}
+
+/// The `filter` query parameter, in `bearing explain --filter`'s syntax.
+fn filter_arg(
+    metric: &str,
+    q: &ScopeQuery,
+) -> Result<BTreeMap<String, bearing_intent::FilterValue>, ApiError> {
+    bearing_metrics::parse_filters(metric, q.filter.as_deref())
+        .map_err(|e| ApiError::bad_request(format!("invalid `filter`: {e}")))
 }

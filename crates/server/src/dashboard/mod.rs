@@ -125,6 +125,15 @@ fn explain_link(kr: &KeyResultCard) -> String {
     if let Some(t) = &kr.scope.team {
         q.push(format!("team={}", url(t)));
     }
+    if let Some(e) = &kr.scope.environment {
+        q.push(format!("environment={}", url(e)));
+    }
+    if !kr.filter.is_empty() {
+        q.push(format!(
+            "filter={}",
+            url(&bearing_metrics::filters_text(&kr.filter))
+        ));
+    }
     format!("/v1/explain/{}?{}", url(&kr.metric), q.join("&"))
 }
 
