@@ -480,6 +480,8 @@ pub struct Dataset {
     /// Matchers with a resource-id prefix (`…*`).
     cost_prefixed: Vec<usize>,
     events: usize,
+    /// Earliest and latest event time.
+    span: Option<(Ts, Ts)>,
 }
 
 /// Which derived state an ingested event invalidated.
@@ -555,6 +557,7 @@ impl Dataset {
             cost_by_rid: FxMap::default(),
             cost_prefixed: Vec::new(),
             events: 0,
+            span: None,
         };
         for t in &intent.teams {
             ds.teams.id(&t.id);
@@ -614,6 +617,10 @@ impl Dataset {
         self.events
     }
 
+    /// The earliest and latest event time, if there are events.
+    pub fn event_span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.span.map(|(a, b)| (to_time(a), to_time(b)))
+    }
     pub fn is_empty(&self) -> bool {
         self.events == 0
     }
@@ -744,6 +751,10 @@ impl Dataset {
         self.events += 1;
         let env = e.environment.as_deref().map_or(NONE, |x| self.envs.id(x));
         let time = ts(e.time);
+        self.span = Some(
+            self.span
+                .map_or((time, time), |(a, b)| (a.min(time), b.max(time))),
+        );
         match e.payload {
             Payload::Change(c) => {
                 let svc = match e.service.as_deref() {

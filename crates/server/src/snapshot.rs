@@ -409,6 +409,7 @@ impl Loop {
         let filter = ScorecardFilter {
             team: q.team.clone(),
             service: q.service.clone(),
+            ..ScorecardFilter::default()
         };
         let card = self
             .with_dataset(|ds| bearing_metrics::scorecard(&self.intent, ds, Utc::now(), filter));

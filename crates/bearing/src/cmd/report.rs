@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use bearing_events::Kind;
-use bearing_intent::{Intent, Scope};
+use bearing_intent::{Duration, Intent, Scope};
 use bearing_metrics::{Dataset, FindingRecord, KeyResultCard, Scorecard, ScorecardFilter};
 use bearing_store::{DecisionQuery, FindingQuery};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -40,6 +40,9 @@ pub struct Args {
     /// Compute as of this time (RFC 3339 or YYYY-MM-DD, UTC) instead of now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub at: Option<DateTime<Utc>>,
+    /// One window for every key result instead of each one's own, e.g. `90d`.
+    #[arg(long, value_name = "W")]
+    pub window: Option<Duration>,
 }
 
 /// Parses `--at`: RFC 3339, or a date meaning its start (UTC).
@@ -151,6 +154,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         ScorecardFilter {
             team: args.team,
             service: args.service,
+            window: args.window,
         },
     );
     let out = match args.output {
@@ -219,6 +223,12 @@ pub fn text(card: &Scorecard) -> String {
         s.off_track,
         s.no_data
     );
+    if let Some(w) = card.filter.window {
+        let _ = writeln!(out, "every key result over the last {w} (`--window`)");
+    }
+    for n in &card.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
     let header = [
         "",
         "KEY RESULT",
@@ -330,6 +340,12 @@ pub fn markdown(card: &Scorecard) -> String {
         s.off_track,
         s.no_data
     );
+    if let Some(w) = card.filter.window {
+        let _ = writeln!(out, "Every key result over the last {w} (`--window`).\n");
+    }
+    for n in &card.notes {
+        let _ = writeln!(out, "> **Note:** {n}\n");
+    }
     let icon = |st: bearing_metrics::Status| match st {
         bearing_metrics::Status::Met => "✅",
         bearing_metrics::Status::AtRisk => "⚠️",
