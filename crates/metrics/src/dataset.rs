@@ -480,6 +480,9 @@ pub struct Dataset {
     /// Matchers with a resource-id prefix (`…*`).
     cost_prefixed: Vec<usize>,
     events: usize,
+    /// Repositories deliveries came from that no service's `repos` claims
+    /// (and whose short name is no service either), with event counts.
+    unclaimed: std::collections::BTreeMap<String, usize>,
     /// Earliest and latest event time.
     span: Option<(Ts, Ts)>,
 }
@@ -557,6 +560,7 @@ impl Dataset {
             cost_by_rid: FxMap::default(),
             cost_prefixed: Vec::new(),
             events: 0,
+            unclaimed: Default::default(),
             span: None,
         };
         for t in &intent.teams {
@@ -740,7 +744,54 @@ impl Dataset {
         0
     }
 
-    fn ingest(&mut self, e: Event) -> Touched {
+    /// The service of an event from a repository: the service whose `repos`
+    /// claims it, else the event's own (by default the repository's name).
+    /// An explicit service other than the repository's name is kept.
+    fn map_repo(&mut self, e: &mut Event) {
+        let repo = e
+            .links
+            .iter()
+            .find(|l| l.rel == "repository")
+            .map(|l| l.target.clone())
+            .or_else(|| match &e.payload {
+                Payload::Change(c) => c.repo.clone(),
+                _ => None,
+            });
+        let Some(repo) = repo else {
+            return;
+        };
+        let r = normalise_repo(&repo);
+        let short = r.rsplit('/').next().unwrap_or(&r);
+        let fallback = e.service.as_deref().is_none_or(|s| s == short);
+        if !fallback {
+            return;
+        }
+        match self.service_of_repo(&r) {
+            Some(s) => e.service = Some(self.svc_name(s).to_string()),
+            None => {
+                let known = e
+                    .service
+                    .as_deref()
+                    .and_then(|s| self.services.get(s))
+                    .is_some_and(|s| self.info(s).is_some());
+                if !known {
+                    *self.unclaimed.entry(r).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Repositories deliveries came from that no service claims (by `repos`
+    /// or by name), with how many events each brought.
+    pub fn unclaimed_repos(&self) -> Vec<(&str, usize)> {
+        self.unclaimed
+            .iter()
+            .map(|(r, n)| (r.as_str(), *n))
+            .collect()
+    }
+
+    fn ingest(&mut self, mut e: Event) -> Touched {
+        self.map_repo(&mut e);
         let ev = self.ids.push(&e.id);
         self.kinds.push(
             bearing_events::Kind::ALL

@@ -218,6 +218,17 @@ pub fn scorecard(
             ));
         }
     }
+    let unclaimed = ds.unclaimed_repos();
+    if !unclaimed.is_empty() {
+        let list: Vec<String> = unclaimed
+            .iter()
+            .map(|(r, n)| format!("{r} ({n} events)"))
+            .collect();
+        notes.push(format!(
+            "deliveries from repositories no service claims: {}; add each to a service's `repos` (or name a service after it) to count them",
+            list.join(", ")
+        ));
+    }
     Scorecard {
         generated_at: now,
         organisation: intent.organisation.clone(),

@@ -33,7 +33,34 @@ fn iso(s: &str) -> String {
 }
 
 fn repo() -> Value {
-    json!({ "id": 42, "name": "checkout", "full_name": "acme/checkout", "default_branch": "main" })
+    repo_named("checkout")
+}
+
+fn repo_named(name: &str) -> Value {
+    json!({
+        "id": 42, "name": name, "full_name": format!("acme/{name}"), "default_branch": "main",
+        "html_url": format!("https://github.com/acme/{name}"),
+    })
+}
+
+fn in_repo(name: &str, events: Vec<Event>) -> Vec<Event> {
+    // Re-deliver the same payload shapes from another repository.
+    events
+        .into_iter()
+        .map(|mut e| {
+            e.service = Some(name.to_string());
+            e.id = format!("{name}:{}", e.id);
+            e.links.retain(|l| l.rel != "repository");
+            e.links.push(bearing_events::Link {
+                rel: "repository".into(),
+                target: format!("https://github.com/acme/{name}"),
+            });
+            if let bearing_events::Payload::Change(c) = &mut e.payload {
+                c.repo = Some(format!("acme/{name}"));
+            }
+            e
+        })
+        .collect()
 }
 
 fn deliver(event: &str, payload: Value) -> Vec<Event> {
@@ -206,4 +233,98 @@ fn a_single_commit_push_deployed_first_still_counts_its_head() {
     let p50 = value(&ds, "dora.lead_time.p50");
     assert_eq!(p50.samples, 2);
     assert_eq!(p50.value, Some(5.5 * H));
+}
+
+const REPOS_INTENT: &str = r#"
+version: 1
+teams: [{ id: core }]
+services:
+  - id: alpha
+    team: core
+    repos: [github.com/acme/svc-a, "https://github.com/acme/svc-a-web.git"]
+    environments: [production]
+  - id: beta
+    team: core
+    environments: [production]
+objectives:
+  - id: speed
+    layer: engineering
+    owner: core
+    key_results:
+      - { metric: dora.deployment_frequency, scope: { service: alpha }, target: ">= 1/week", window: 30d }
+"#;
+
+#[test]
+fn repos_in_the_intent_map_deliveries_to_services_and_strays_are_reported() {
+    let intent = bearing_intent::load_str(std::path::Path::new("bearing.yaml"), REPOS_INTENT)
+        .unwrap()
+        .intent;
+    let events = [
+        // alpha's two repositories
+        in_repo(
+            "svc-a",
+            [
+                push(
+                    "base",
+                    false,
+                    &[("a1", "10-11 09:00"), ("a2", "10-11 10:00")],
+                ),
+                deployed(1, "10-11 12:00", "a2"),
+            ]
+            .concat(),
+        ),
+        in_repo(
+            "svc-a-web",
+            [
+                push("base", false, &[("w1", "10-12 08:00")]),
+                deployed(2, "10-12 09:00", "w1"),
+            ]
+            .concat(),
+        ),
+        // beta by its name, with no `repos`
+        in_repo("beta", deployed(3, "10-12 10:00", "b1")),
+        // nobody's
+        in_repo(
+            "stray",
+            [
+                push("base", false, &[("s1", "10-12 08:00")]),
+                deployed(4, "10-12 11:00", "s1"),
+            ]
+            .concat(),
+        ),
+    ]
+    .concat();
+    let ds = Dataset::new(&intent, events, vec![], vec![]);
+    let scope = |s: &str| Scope {
+        service: Some(s.into()),
+        ..Scope::default()
+    };
+    let at = |metric: &str, s: &str| {
+        evaluate(
+            &ds,
+            metric,
+            &scope(s),
+            &Default::default(),
+            Duration::from_days(30),
+            t("10-20 00:00"),
+        )
+    };
+    // Hand-worked: alpha deploys twice (one per repository); leads a1 3h,
+    // a2 2h, w1 1h → p50 2h.
+    assert_eq!(at("dora.deployment_frequency", "alpha").samples, 2);
+    let lead = at("dora.lead_time.p50", "alpha");
+    assert_eq!((lead.samples, lead.value), (3, Some(2.0 * H)));
+    assert_eq!(at("dora.deployment_frequency", "beta").samples, 1);
+    assert_eq!(ds.unclaimed_repos(), [("github.com/acme/stray", 2)]);
+
+    let card = scorecard(&intent, &ds, t("10-20 00:00"), ScorecardFilter::default());
+    let kr = &card.objectives[0].key_results[0];
+    assert_eq!(kr.samples, 2, "alpha has data: {kr:?}");
+    assert!(
+        card.notes
+            .iter()
+            .any(|n| n.contains("github.com/acme/stray") && n.contains("repos")),
+        "{:?}",
+        card.notes
+    );
 }

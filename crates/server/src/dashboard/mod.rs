@@ -292,6 +292,13 @@ async fn scorecard_page(
         kpi("off", &s.off_track.to_string(), "off track"),
         kpi("", &s.no_data.to_string(), "no data yet"),
     );
+    for n in &card.notes {
+        let _ = write!(
+            body,
+            r#"<p class="note"><strong>Note:</strong> {}</p>"#,
+            esc(n)
+        );
+    }
     body.push_str(&loop_story(&state).await);
     // Business KPI chart with the release marker.
     let business: Vec<&KeyResultCard> = card
