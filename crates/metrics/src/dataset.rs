@@ -235,6 +235,9 @@ pub(crate) struct DeployRec {
     pub commits: (u32, u32),
     pub ok: bool,
     pub unplanned: bool,
+    /// The feature the deployment releases (label `feature`, `feature:<name>`
+    /// or `flag:<name>`): a name id, or [`NONE`].
+    pub feature: u32,
     pub links: Vec<Link>,
 }
 
@@ -893,7 +896,17 @@ impl Dataset {
                     let i = self.commits.intern(c);
                     self.deploy_commits.push(i);
                 }
+                let feature = d
+                    .labels
+                    .iter()
+                    .find_map(|l| {
+                        l.strip_prefix("feature:")
+                            .or_else(|| l.strip_prefix("flag:"))
+                            .or((l == "feature").then_some(l.as_str()))
+                    })
+                    .map_or(NONE, |f| self.names.id(f));
                 let rec = DeployRec {
+                    feature,
                     time: d.finished_at.map_or(time, ts),
                     ev,
                     // NONE: the deployment id is the event id (no second copy).

@@ -363,7 +363,7 @@ pub(crate) fn tracks<'a>(ctx: &Ctx<'a>) -> Vec<(u32, &'a Track)> {
 }
 
 /// Successful deployments of a track inside `(from, to]`.
-fn in_window(t: &Track, from: Ts, to: Ts) -> &[u32] {
+pub(crate) fn in_window(t: &Track, from: Ts, to: Ts) -> &[u32] {
     let a = t.ok_times.partition_point(|&x| x <= from);
     let b = t.ok_times.partition_point(|&x| x <= to);
     &t.ok_idx[a..b.max(a)]
@@ -563,18 +563,4 @@ pub(crate) fn deploy_count(ctx: &Ctx<'_>) -> usize {
         .iter()
         .map(|(_, t)| in_window(t, ctx.from, ctx.to).len())
         .sum()
-}
-
-/// Times of successful deployments of a scope in `(from, to]` (releases for business comparisons).
-pub(crate) fn deploy_times(ctx: &Ctx<'_>, from: Ts, to: Ts) -> Vec<(Ts, u32)> {
-    let mut v: Vec<(Ts, u32)> = tracks(ctx)
-        .iter()
-        .flat_map(|(_, t)| {
-            in_window(t, from, to)
-                .iter()
-                .map(|&i| (t.deploys[i as usize].time, t.deploys[i as usize].ev))
-        })
-        .collect();
-    v.sort_unstable_by_key(|x| x.0);
-    v
 }

@@ -299,14 +299,26 @@ pub fn text(card: &Scorecard) -> String {
                 let _ = writeln!(out, "      note: {n}");
             }
             if let Some(c) = &k.release_impact {
+                let day = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M").to_string();
                 let _ = writeln!(
                     out,
-                    "      around release {}: {} → {} ({}{})",
+                    "      around {} ({}): {} over {} – {} ({} points) → {} over {} – {} ({} points) ({}{}{})",
+                    c.release_name.as_deref().unwrap_or("?"),
                     c.release.as_deref().unwrap_or("?"),
                     c.before_mean.map_or("-".into(), |v| format!("{v:.4}")),
+                    day(&c.before_window[0]),
+                    day(&c.before_window[1]),
+                    c.before_samples,
                     c.after_mean.map_or("-".into(), |v| format!("{v:.4}")),
+                    day(&c.after_window[0]),
+                    day(&c.after_window[1]),
+                    c.after_samples,
                     c.relative_change
                         .map_or(String::new(), |r| format!("{:+.1}%", r * 100.0)),
+                    c.mann_whitney.map_or(String::new(), |m| format!(
+                        ", Mann-Whitney p = {:.3}",
+                        m.p_value
+                    )),
                     if c.significant {
                         ", stands out from the noise"
                     } else {

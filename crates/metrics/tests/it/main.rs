@@ -2,6 +2,7 @@
 //! history and properties over generated ones.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod business_release;
 mod fixture;
 mod github_lead;
 mod golden;

@@ -366,19 +366,39 @@ fn impact_text(v: &Value) -> String {
     let before = v.get("before_mean").and_then(Value::as_f64);
     let after = v.get("after_mean").and_then(Value::as_f64);
     let release = v
-        .get("release")
-        .and_then(|r| r.get("label").or_else(|| r.get("id")))
+        .get("release_name")
+        .or_else(|| v.get("release"))
         .and_then(Value::as_str)
-        .unwrap_or("the latest release");
+        .unwrap_or("the latest feature release");
+    let day = |w: &str, i: usize| {
+        v.get(w)
+            .and_then(|x| x.get(i))
+            .and_then(Value::as_str)
+            .map(|s| s.get(..10).unwrap_or(s).to_string())
+            .unwrap_or_default()
+    };
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let p = v
+        .get("mann_whitney")
+        .and_then(|m| m.get("p_value"))
+        .and_then(Value::as_f64);
     let significant = v
         .get("significant")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     match (before, after) {
         (Some(b), Some(a)) => format!(
-            "Around {release}: {} before, {} after{}.",
+            "Around {release}: {} before ({} – {}, {} points), {} after ({} – {}, {} points){}{}.",
             percent(b),
+            day("before_window", 0),
+            day("before_window", 1),
+            n("before_samples"),
             percent(a),
+            day("after_window", 0),
+            day("after_window", 1),
+            n("after_samples"),
+            p.map(|p| format!("; Mann-Whitney p = {p:.3}"))
+                .unwrap_or_default(),
             if significant {
                 " — stands out from the noise"
             } else {
