@@ -280,6 +280,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn exact_distribution_sums_to_one() {
+        assert!((exact_sf(0.0, 5, 7) - 1.0).abs() < 1e-12);
+        assert_eq!(exact_sf(36.0, 5, 7), 0.0);
+        // symmetric: P(U >= 18) + P(U <= 17) = 1 and P(U<=17) = P(U >= 18) by symmetry (mean 17.5)
+        assert!((exact_sf(18.0, 5, 7) - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
     fn quantiles_interpolate_like_duckdb() {
         let mut v = vec![4.0, 1.0, 3.0, 2.0];
         assert_eq!(quantile(&mut v, 0.5), Some(2.5));
