@@ -751,22 +751,10 @@ impl Dataset {
     /// claims it, else the event's own (by default the repository's name).
     /// An explicit service other than the repository's name is kept.
     fn map_repo(&mut self, e: &mut Event) {
-        let repo = e
-            .links
-            .iter()
-            .find(|l| l.rel == "repository")
-            .map(|l| l.target.clone())
-            .or_else(|| match &e.payload {
-                Payload::Change(c) => c.repo.clone(),
-                _ => None,
-            });
-        let Some(repo) = repo else {
+        let Some(r) = repo_of(e) else {
             return;
         };
-        let r = normalise_repo(&repo);
-        let short = r.rsplit('/').next().unwrap_or(&r);
-        let fallback = e.service.as_deref().is_none_or(|s| s == short);
-        if !fallback {
+        if !defaults_to_repo(e, &r) {
             return;
         }
         match self.service_of_repo(&r) {
@@ -1320,7 +1308,7 @@ impl Dataset {
             inf.as_ref()?
                 .repos
                 .iter()
-                .any(|x| x == &r || x.ends_with(&format!("/{r}")) || r.ends_with(&format!("/{x}")))
+                .any(|x| same_repo(x, &r))
                 .then_some(i as u32)
         })
     }
@@ -1408,6 +1396,59 @@ impl Dataset {
         let first = d.with_day(1).map_or(0, |x| x.num_days_from_ce());
         NaiveDate::from_ymd_opt(y, m, 1).map_or(30, |n| n.num_days_from_ce() - first)
     }
+}
+
+/// Whether two normalised repository names are the same repository
+/// (`github.com/acme/a`, `acme/a`).
+fn same_repo(x: &str, r: &str) -> bool {
+    x == r || x.ends_with(&format!("/{r}")) || r.ends_with(&format!("/{x}"))
+}
+
+/// The normalised repository an event came from: a delivery's `repository`
+/// link, else a change's `repo`.
+fn repo_of(e: &Event) -> Option<String> {
+    e.links
+        .iter()
+        .find(|l| l.rel == "repository")
+        .map(|l| l.target.as_str())
+        .or(match &e.payload {
+            Payload::Change(c) => c.repo.as_deref(),
+            _ => None,
+        })
+        .map(normalise_repo)
+}
+
+/// Whether the event's service is the default taken from its repository
+/// (none, or the repository's short name) rather than an explicit one.
+fn defaults_to_repo(e: &Event, repo: &str) -> bool {
+    let short = repo.rsplit('/').next().unwrap_or(repo);
+    e.service.as_deref().is_none_or(|s| s == short)
+}
+
+/// Repositories of `events` that no service of `intent` claims, by `repos`
+/// or by name, with event counts: what `bearing ingest` warns about, the
+/// same rule [`Dataset`] maps deliveries by.
+pub fn unclaimed_repos(intent: &Intent, events: &[Event]) -> Vec<(String, usize)> {
+    let repos: Vec<String> = intent
+        .services
+        .iter()
+        .flat_map(|s| s.repos.iter().map(|r| normalise_repo(r)))
+        .collect();
+    let mut out: std::collections::BTreeMap<String, usize> = Default::default();
+    for e in events {
+        let Some(r) = repo_of(e) else { continue };
+        if !defaults_to_repo(e, &r) || repos.iter().any(|x| same_repo(x, &r)) {
+            continue;
+        }
+        if e.service
+            .as_deref()
+            .is_some_and(|s| intent.service(s).is_some())
+        {
+            continue;
+        }
+        *out.entry(r).or_default() += 1;
+    }
+    out.into_iter().collect()
 }
 
 fn normalise_repo(r: &str) -> String {

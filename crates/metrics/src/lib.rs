@@ -29,7 +29,7 @@ pub mod stats;
 pub mod synth;
 
 pub use business::{Comparison, compare_around};
-pub use dataset::{Dataset, FindingRecord};
+pub use dataset::{Dataset, FindingRecord, unclaimed_repos};
 pub use dora::{DoraLevel, dora_level};
 pub use engine::{MetricValue, evaluate, fmt_secs, format_value, min_samples};
 pub use explain::{Explanation, TracedRecord, explain, explain_with};

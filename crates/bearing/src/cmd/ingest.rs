@@ -72,6 +72,9 @@ struct FileReport {
     batches: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     skipped: Vec<String>,
+    /// Repositories of these events that no service of the intent claims.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unclaimed_repos: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rejection: Option<Rejection>,
 }
@@ -231,6 +234,9 @@ struct Ingest {
     ctx: ParseContext,
     batch_size: usize,
     progress: ProgressBar,
+    /// The intent, when it loads: deliveries from repositories no service
+    /// claims are warned about.
+    intent: Option<bearing_intent::Intent>,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
@@ -273,6 +279,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             ctx,
             batch_size: usize::try_from(args.batch_size).unwrap_or(10_000),
             progress: progress.clone(),
+            intent: bearing_intent::load(&g.intent).ok().map(|l| l.intent),
         };
         let mut reports = Vec::new();
         for input in &inputs {
@@ -323,6 +330,12 @@ fn print_text(s: &Summary) {
         }
         if r.skipped.len() > 5 {
             println!("  … and {} more skipped", r.skipped.len() - 5);
+        }
+        if !r.unclaimed_repos.is_empty() {
+            println!(
+                "  warning: deliveries from repositories no service claims: {}; add each to a service's `repos` in the intent (or name a service after it)",
+                r.unclaimed_repos.join(", ")
+            );
         }
     }
     let plural = |n: usize| if n == 1 { "" } else { "s" };
@@ -391,6 +404,7 @@ impl Ingest {
             duplicates: 0,
             batches: 0,
             skipped: Vec::new(),
+            unclaimed_repos: Vec::new(),
             rejection: None,
         };
         self.progress.set_message(name.clone());
@@ -475,6 +489,12 @@ impl Ingest {
             Err(err) => return Ok(reject(report, Rejection::parse(err))),
         };
         report.skipped = parsed.skipped.iter().map(|s| s.to_string()).collect();
+        if let Some(intent) = &self.intent {
+            report.unclaimed_repos = bearing_metrics::unclaimed_repos(intent, &parsed.events)
+                .into_iter()
+                .map(|(r, n)| format!("{r} ({n} events)"))
+                .collect();
+        }
         for (i, event) in parsed.events.iter().enumerate() {
             if let Err(err) = bearing_store::check_event(i, event) {
                 return Ok(reject(report, Rejection::store(err, format!("event {i}"))?));

@@ -184,3 +184,51 @@ fn explain_lists_the_records_behind_a_figure() {
     assert_eq!(code, 2);
     assert!(err.contains("did you mean `dora.lead_time`"), "{err}");
 }
+
+#[test]
+fn deliveries_from_a_repository_no_service_claims_are_warned_about() {
+    let (dir, db, intent) = setup();
+    let push = |repo: &str| {
+        serde_json::json!({
+            "ref": "refs/heads/main", "before": "a0", "after": "a1",
+            "commits": [{ "id": "a1", "timestamp": "2026-10-20T10:00:00Z", "message": "x" }],
+            "head_commit": { "id": "a1", "timestamp": "2026-10-20T10:00:00Z" },
+            "repository": {
+                "id": 7, "name": repo, "full_name": format!("acme/{repo}"),
+                "default_branch": "main", "html_url": format!("https://github.com/acme/{repo}"),
+            },
+            "pusher": { "name": "dev" }, "sender": { "login": "dev" },
+        })
+        .to_string()
+    };
+    let stray = dir.path().join("stray.json");
+    std::fs::write(&stray, push("stray")).unwrap();
+    let (text, err, code) = bearing(
+        &db,
+        &intent,
+        &["ingest", "--format", "github", stray.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("warning: deliveries from repositories no service claims: github.com/acme/stray (1 events)"),
+        "{text}"
+    );
+    let (text, _, _) = bearing(&db, &intent, &["report", "--at", AT]);
+    assert!(
+        text.contains(
+            "note: deliveries from repositories no service claims: github.com/acme/stray"
+        ),
+        "{text}"
+    );
+
+    // A repository named like a service is claimed by name.
+    let own = dir.path().join("checkout.json");
+    std::fs::write(&own, push("checkout")).unwrap();
+    let (text, err, code) = bearing(
+        &db,
+        &intent,
+        &["ingest", "--format", "github", own.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!text.contains("warning"), "{text}");
+}
