@@ -274,6 +274,8 @@ impl Checker<'_, '_, '_, '_> {
     fn services(&mut self) {
         let intent = self.intent;
         let mut budget_currency: Option<(String, Src<'_>)> = None;
+        // Repository → the first service that claims it.
+        let mut repo_owner: std::collections::HashMap<String, &str> = Default::default();
         for (svc, s) in intent
             .services
             .iter()
@@ -281,6 +283,24 @@ impl Checker<'_, '_, '_, '_> {
         {
             let teams = self.teams.clone();
             self.reference(s, &[K("team")], "team", "teams", &svc.team, &teams);
+            for (i, repo) in svc.repos.iter().enumerate() {
+                let r = repo.trim().trim_end_matches('/');
+                let r = r.strip_suffix(".git").unwrap_or(r);
+                let r = r.split_once("://").map_or(r, |x| x.1).to_ascii_lowercase();
+                match repo_owner.get(&r) {
+                    Some(first) if *first != svc.id => self.out.warning(
+                        s.file,
+                        s.at(&[K("repos"), I(i)]),
+                        format!(
+                            "repository `{repo}` is also claimed by service `{first}`; its deliveries count for `{first}` only"
+                        ),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        repo_owner.insert(r, &svc.id);
+                    }
+                }
+            }
 
             let mut seen = HashSet::new();
             for (i, env) in svc.environments.iter().enumerate() {
