@@ -909,7 +909,17 @@ fn load_custom(
 /// Where a Conftest input came from: attachment kind, index, pointer prefix.
 type Origin = Option<(&'static str, usize, String)>;
 
-/// The Conftest inputs of an envelope.
+/// The documents of one file as Conftest sees them: each element of a
+/// top-level array (a multi-document YAML file, a JSON list), else the file.
+pub(crate) fn documents(content: &Value) -> Vec<&Value> {
+    match content {
+        Value::Array(docs) => docs.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// The Conftest inputs of an envelope: one per document, or with `combine`
+/// one array of `{path, contents}` per document, sorted by path.
 fn conftest_inputs(env: &Envelope, combine: bool, envelope_json: &Value) -> Vec<(Value, Origin)> {
     let a = &env.attachments;
     if a.is_empty() {
@@ -917,14 +927,19 @@ fn conftest_inputs(env: &Envelope, combine: bool, envelope_json: &Value) -> Vec<
         return vec![(envelope_json.clone(), None)];
     }
     if combine {
-        let mut items = Vec::new();
-        for (_, att) in a.all() {
-            let contents = match &att.content {
-                Value::Array(docs) if docs.len() == 1 && is_manifest(att, env) => docs[0].clone(),
-                other => other.clone(),
-            };
-            items.push(json!({"path": att.file, "contents": contents}));
-        }
+        let mut items: Vec<(&str, &Value)> = a
+            .all()
+            .flat_map(|(_, att)| {
+                documents(&att.content)
+                    .into_iter()
+                    .map(|d| (att.file.as_str(), d))
+            })
+            .collect();
+        items.sort_by(|x, y| x.0.cmp(y.0));
+        let items = items
+            .into_iter()
+            .map(|(path, contents)| json!({"path": path, "contents": contents}))
+            .collect();
         return vec![(Value::Array(items), None)];
     }
     let mut out = Vec::new();
@@ -935,24 +950,17 @@ fn conftest_inputs(env: &Envelope, combine: bool, envelope_json: &Value) -> Vec<
         ("cost", &a.cost),
     ] {
         for (i, att) in list.iter().enumerate() {
-            match (kind, &att.content) {
-                ("manifests", Value::Array(docs)) => {
+            match &att.content {
+                Value::Array(docs) => {
                     for (d, doc) in docs.iter().enumerate() {
                         out.push((doc.clone(), Some((kind, i, format!("/{d}")))));
                     }
                 }
-                (_, content) => out.push((content.clone(), Some((kind, i, String::new())))),
+                content => out.push((content.clone(), Some((kind, i, String::new())))),
             }
         }
     }
     out
-}
-
-fn is_manifest(att: &crate::envelope::Attachment, env: &Envelope) -> bool {
-    env.attachments
-        .manifests
-        .iter()
-        .any(|m| std::ptr::eq(m, att))
 }
 
 fn eval_custom(
@@ -975,7 +983,7 @@ fn eval_custom(
     for (input, at) in conftest_inputs(env, custom.combine, envelope_json) {
         engine.set_input(regorus::Value::from(input));
         for ns in &custom.namespaces {
-            for o in conftest::eval_namespace(&mut engine, ns)? {
+            for o in conftest::eval_namespace(&mut engine, &custom.files, ns)? {
                 let mut item = json!({
                     "rule": o.rule,
                     "msg": o.message,

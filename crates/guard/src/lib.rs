@@ -4,6 +4,7 @@
 //! policies evaluate it on `regorus`; the [`Decision`] says allow, warn, deny
 //! or unknown, with every violation located, explained and possibly waived.
 
+mod builtins;
 pub mod conftest;
 pub mod decision;
 pub mod engine;

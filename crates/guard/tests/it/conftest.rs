@@ -147,3 +147,166 @@ fn unknown_params_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("`namespace`"), "{err}");
 }
+
+/// Writes the policies into a fresh folder, in the given load order (files
+/// load in name order).
+fn policies_in_order(files: &[(&str, &str)], order: &[usize]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (rank, &i) in order.iter().enumerate() {
+        let (name, text) = files[i];
+        std::fs::write(dir.path().join(format!("{rank}_{name}")), text).unwrap();
+    }
+    dir
+}
+
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![Vec::new()];
+    }
+    let mut out = Vec::new();
+    for p in permutations(n - 1) {
+        for at in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(at, n - 1);
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// A rule reaching another package through an import alias is found
+/// whatever the order its package's files load in (regorus gets the whole
+/// package document wrong for three of six orders; rules are queried one by one).
+#[test]
+fn an_imported_package_is_seen_in_every_load_order() {
+    let files = [
+        ("one.rego", "package main\nx := 1\n"),
+        (
+            "two.rego",
+            "package main\nimport data.kubernetes\nviolation contains \"v\" if { kubernetes.is_deployment }\n",
+        ),
+        (
+            "three.rego",
+            "package kubernetes\nis_deployment if { input.kind == \"Deployment\" }\n",
+        ),
+    ];
+    let orders = permutations(files.len());
+    assert_eq!(orders.len(), 6);
+    for order in orders {
+        let dir = policies_in_order(&files, &order);
+        let yaml = rego_intent(&dir.path().display().to_string(), "{}");
+        let e = engine(&yaml);
+        let mut env = envelope("web", "production");
+        env.attachments
+            .manifests
+            .push(bearing_guard::Attachment::new(
+                "d.yaml",
+                serde_json::json!([{"kind": "Deployment"}]),
+            ));
+        let d = e.decide(&env, &ctx());
+        assert!(d.errors.is_empty(), "{order:?}: {:?}", d.errors);
+        assert_eq!(
+            summary(&d),
+            vec!["Deny violation v"],
+            "load order {order:?}"
+        );
+        assert_eq!(d.result, Verdict::Deny, "load order {order:?}");
+    }
+}
+
+/// Conftest's kubernetes example's shape: a Deployment that passes every
+/// `deny` is still failed by `violation`, in package `main` split over files
+/// that each import `data.kubernetes`; the Service only warns.
+#[test]
+fn a_deployment_passing_every_deny_is_failed_by_violation() {
+    let e = engine(&rego_intent("conftest/k8s", "{}"));
+    let mut env = envelope("web", "production");
+    env.attachments
+        .manifests
+        .push(read_manifests(&data_dir().join("conftest/k8s/compliant.yaml")).unwrap());
+    let d = e.decide(&env, &ctx());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(
+        summary(&d),
+        vec![
+            "Deny violation Found deployment compliant but deployments are not allowed",
+            "Warn warn Found service front but services are not allowed",
+        ]
+    );
+    assert_eq!(d.result, Verdict::Deny);
+}
+
+/// `combine` gives one `{path, contents}` per document, as Conftest does: a
+/// file of two users counts as two users.
+#[test]
+fn combine_gives_one_entry_per_document() {
+    let e = engine(&rego_intent("conftest/users", "{combine: true}"));
+    let mut env = envelope("web", "production");
+    for f in ["team.yaml", "users.yaml"] {
+        let path = data_dir().join("conftest/users").join(f);
+        env.attachments
+            .manifests
+            .push(read_manifests(&path).unwrap());
+    }
+    let d = e.decide(&env, &ctx());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(
+        summary(&d),
+        vec![
+            r#"Deny deny Existing users ["ana@example.com", "b0@example.com"] | Configured users ["ana@example.com", "bo@example.com"] | Missing users ["bo@example.com"]"#
+        ]
+    );
+}
+
+/// A policy regorus cannot evaluate (OPA can) is refused when the engine
+/// loads, located at its file and line, instead of `unknown` at the gate.
+#[test]
+fn a_policy_regorus_cannot_schedule_is_refused_at_load() {
+    let err = Engine::new(&intent(&rego_intent("conftest/shadow", "{}")), &data_dir()).unwrap_err();
+    match &err {
+        GuardError::Policy {
+            file,
+            line,
+            message,
+            ..
+        } => {
+            assert!(file.ends_with("shadow.rego"), "{err}");
+            assert_eq!(*line, 9, "{err}");
+            assert!(message.contains("`name` used before definition"), "{err}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// Huge collections are refused by the bounded builtins: the decision is
+/// `unknown` and names the limit, and the process lives on.
+#[test]
+fn a_huge_range_is_unknown_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("range.rego"),
+        "package main\nimport rego.v1\ndeny contains \"many\" if count(numbers.range(1, 2000000000)) > 1\n",
+    )
+    .unwrap();
+    let e = engine(&rego_intent(&dir.path().display().to_string(), "{}"));
+    let started = std::time::Instant::now();
+    let d = e.decide(&envelope("web", "production"), &ctx());
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(d.result, Verdict::Unknown);
+    assert!(
+        d.errors
+            .iter()
+            .any(|e| e.contains("over the limit of 1000000 elements per collection")),
+        "{:?}",
+        d.errors
+    );
+}
+
+/// Conftest's `parse_combined_config_files` reads files relative to the
+/// policy's folder, one entry per document, in `policy test`.
+#[test]
+fn parse_combined_config_files_feeds_a_policy_test() {
+    let report = bearing_guard::testing::run_tests(&data_dir().join("conftest/parse")).unwrap();
+    assert_eq!(report.tests.len(), 1);
+    assert!(report.passed(), "{:?}", report.tests);
+}
