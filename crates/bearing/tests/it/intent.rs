@@ -160,3 +160,37 @@ fn help_documents_exit_codes() {
     let o = bearing(&["init", "--help"], Path::new("."));
     assert!(stdout(&o).contains("never overwritten"));
 }
+
+/// `validate` compiles every Rego guardrail as the gate will: a policy that
+/// regorus cannot evaluate fails here with its file and line, not at the gate.
+#[test]
+fn validate_compiles_rego_guardrails() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("policy")).unwrap();
+    std::fs::write(
+        tmp.path().join("policy/shadow.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tname := input[_].contents.metadata.name\n\tseen := [name | some i; input[i].contents.metadata.name == name; name := input[i].metadata.name]\n\tcount(seen) > 1\n\tmsg := name\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("bearing.yaml"),
+        "version: 1\nguardrails:\n  - {id: custom, kind: rego, path: policy}\n",
+    )
+    .unwrap();
+    let o = bearing(&["validate"], tmp.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("shadow.rego:7:")
+            && out.contains("error: policy does not compile: var `name` used before definition"),
+        "{out}"
+    );
+    // The same policy written as OPA and regorus both read it passes.
+    std::fs::write(
+        tmp.path().join("policy/shadow.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tname := input[_].contents.metadata.name\n\tseen := [n | some i; input[i].contents.metadata.name == name; n := input[i].metadata.name]\n\tcount(seen) > 1\n\tmsg := name\n}\n",
+    )
+    .unwrap();
+    let o = bearing(&["validate"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
