@@ -624,7 +624,12 @@ impl Engine {
                             serde_json::to_value(env).unwrap_or(Value::Null),
                         )
                     });
-                    match eval_custom(custom, env, context, envelope_json) {
+                    // A panic inside regorus is this guardrail's error, not the process's.
+                    let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        eval_custom(custom, env, context, envelope_json)
+                    }))
+                    .unwrap_or_else(|_| Err("the Rego evaluator failed on this policy".into()));
+                    match evaluated {
                         Ok(found) => raw.extend(found.into_iter().map(|(v, e)| (i, v, e))),
                         Err(e) => errors.push(format!("guardrail `{}`: {e}", self.rails[i].id)),
                     }
