@@ -226,12 +226,26 @@ pub fn is_warning(name: &str) -> bool {
 
 /// The value of one query (`data.main.deny`) as JSON; `None` when undefined.
 fn query_value(engine: &mut regorus::Engine, query: String) -> Result<Option<Value>, String> {
-    let results = engine.eval_query(query, false).map_err(|e| e.to_string())?;
+    let results = engine
+        .eval_query(query, false)
+        .map_err(|e| with_hint(e.to_string()))?;
     match results.result.first().and_then(|r| r.expressions.first()) {
         Some(e) => serde_json::to_value(&e.value)
             .map(Some)
             .map_err(|e| e.to_string()),
         None => Ok(None),
+    }
+}
+
+/// An evaluation error, with the way around it when it is a known regorus
+/// limitation (see docs/guardrails.md).
+fn with_hint(message: String) -> String {
+    if message.contains("duplicated definition of local variable") {
+        format!(
+            "{message} (regorus runs a `some` declaration again for every iteration of a loop before it in the same rule body; declare the variable at the start of the rule)"
+        )
+    } else {
+        message
     }
 }
 

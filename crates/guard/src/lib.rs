@@ -38,7 +38,7 @@ pub enum GuardError {
     },
     #[error("`{file}`: {message}")]
     Attachment { file: String, message: String },
-    #[error("{file}:{line}:{column}: policy does not parse: {message}")]
+    #[error("{file}:{line}:{column}: policy does not compile: {message}")]
     Policy {
         file: String,
         line: u32,

@@ -310,3 +310,42 @@ fn parse_combined_config_files_feeds_a_policy_test() {
     assert_eq!(report.tests.len(), 1);
     assert!(report.passed(), "{:?}", report.tests);
 }
+
+/// regorus runs `some i` again for each iteration of a loop before it and
+/// fails; the error says how to write the rule so that it evaluates.
+#[test]
+fn a_some_after_a_loop_is_unknown_with_the_way_around_it() {
+    let rule = |some_first: bool| {
+        format!(
+            "package main\nimport rego.v1\ndeny contains msg if {{\n{}\tname := input[_].contents.name\n{}\tusers := {{u | some i; u := input[i].contents.user}}\n\tmsg := sprintf(\"%s %d\", [name, count(users)])\n}}\n",
+            if some_first { "\tsome i\n" } else { "" },
+            if some_first { "" } else { "\tsome i\n" },
+        )
+    };
+    let decide = |text: String| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.rego"), text).unwrap();
+        let e = engine(&rego_intent(
+            &dir.path().display().to_string(),
+            "{combine: true}",
+        ));
+        let mut env = envelope("web", "production");
+        env.attachments
+            .manifests
+            .push(bearing_guard::Attachment::new(
+                "u.yaml",
+                serde_json::json!([{"name": "a", "user": "x"}, {"name": "b", "user": "y"}]),
+            ));
+        e.decide(&env, &ctx())
+    };
+    let d = decide(rule(false));
+    assert_eq!(d.result, Verdict::Unknown);
+    assert!(
+        d.errors[0].contains("declare the variable at the start of the rule"),
+        "{:?}",
+        d.errors
+    );
+    let d = decide(rule(true));
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(summary(&d).len(), 2, "{:?}", summary(&d));
+}
