@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::{GuardError, builtins};
+use crate::{GuardError, builtins, recursion};
 
 /// One loaded policy file.
 #[derive(Debug, Clone)]
@@ -62,8 +62,8 @@ pub fn rego_files(path: &Path) -> Result<Vec<PathBuf>, GuardError> {
 
 /// Parses every file into a fresh engine and analyses them together (what
 /// regorus otherwise does at the first evaluation: a variable used before its
-/// definition is found here, with its file and line); any error refuses the
-/// whole set. `version` is `Some("v0")`, `Some("v1")` or `None` (v1, falling
+/// definition is found here, with its file and line), and refuses recursive
+/// functions; any error refuses the whole set. `version` is `Some("v0")`, `Some("v1")` or `None` (v1, falling
 /// back to v0 per file).
 pub fn load_engine(
     files: &[PathBuf],
@@ -82,6 +82,7 @@ pub fn load_engine(
     }
     builtins::add(&mut engine, &loaded)?;
     analyse(&mut engine, &loaded)?;
+    recursion::check(&engine)?;
     Ok((engine, loaded))
 }
 

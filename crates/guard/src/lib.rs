@@ -13,6 +13,7 @@ pub mod locate;
 mod native;
 pub mod normalize;
 pub mod output;
+mod recursion;
 pub mod remote;
 pub mod render;
 pub mod testing;

@@ -1,0 +1,204 @@
+//! Refuses recursive functions at load, as OPA does. regorus detects a rule
+//! that depends on itself while evaluating, but not a function that calls
+//! itself: `f(x) := f(x + 1)` recursed until the stack overflowed, which
+//! aborts the process (a server with it). The call graph is read from
+//! regorus' syntax tree.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::GuardError;
+
+/// A function: its full path (`main.f`), file and line.
+struct Function {
+    file: String,
+    line: u32,
+    column: u32,
+    calls: BTreeSet<String>,
+}
+
+/// Every function call cycle among the loaded policies is an error, reported
+/// at the first function of the cycle (in path order).
+pub fn check(engine: &regorus::Engine) -> Result<(), GuardError> {
+    let ast = engine
+        .get_ast_as_json()
+        .map_err(|e| GuardError::Eval(e.to_string()))?;
+    let modules: Value = serde_json::from_str(&ast).map_err(|e| GuardError::Eval(e.to_string()))?;
+    let mut functions: BTreeMap<String, Function> = BTreeMap::new();
+    for m in modules.as_array().into_iter().flatten() {
+        let file = m["source"]["file"].as_str().unwrap_or("").to_string();
+        let contents = m["source"]["contents"].as_str().unwrap_or("");
+        let package = path(&m["ast"]["package"]["refr"]).join(".");
+        // Import aliases: `import data.lib as l` → `l` = `lib`; `import data.x.y` → `y` = `x.y`.
+        let mut aliases: BTreeMap<String, String> = BTreeMap::new();
+        for import in m["ast"]["imports"].as_array().into_iter().flatten() {
+            let full = path(&import["refr"]);
+            if full.first().map(String::as_str) != Some("data") || full.len() < 2 {
+                continue;
+            }
+            let alias = match import.get("as").filter(|a| !a.is_null()) {
+                Some(span) => {
+                    let at = |k: &str| span[k].as_u64().unwrap_or(0) as usize;
+                    contents
+                        .get(at("start")..at("end"))
+                        .unwrap_or("")
+                        .to_string()
+                }
+                None => full.last().cloned().unwrap_or_default(),
+            };
+            aliases.insert(alias, full[1..].join("."));
+        }
+        for rule in m["ast"]["rules"].as_array().into_iter().flatten() {
+            let Some(head) = rule["Spec"]["head"].get("Func") else {
+                continue;
+            };
+            let name = format!("{package}.{}", path(&head["refr"]).join("."));
+            let mut calls = BTreeSet::new();
+            collect_calls(&rule["Spec"]["bodies"], &mut calls);
+            collect_calls(&head["assign"], &mut calls);
+            let resolved = calls.into_iter().map(|call| {
+                let parts: Vec<&str> = call.split('.').collect();
+                match parts[0] {
+                    "data" => parts[1..].join("."),
+                    first => match aliases.get(first) {
+                        Some(full) => std::iter::once(full.as_str())
+                            .chain(parts[1..].iter().copied())
+                            .collect::<Vec<_>>()
+                            .join("."),
+                        None => format!("{package}.{call}"),
+                    },
+                }
+            });
+            let span = &head["span"];
+            let f = functions.entry(name).or_insert_with(|| Function {
+                file: file.clone(),
+                line: span["line"].as_u64().unwrap_or(1) as u32,
+                column: span["col"].as_u64().unwrap_or(1) as u32,
+                calls: BTreeSet::new(),
+            });
+            f.calls.extend(resolved);
+        }
+    }
+    for start in functions.keys() {
+        if let Some(cycle) = cycle_from(start, &functions) {
+            let f = &functions[start];
+            return Err(GuardError::Policy {
+                file: f.file.clone(),
+                line: f.line,
+                column: f.column,
+                message: format!(
+                    "function `{}` is recursive ({}); Rego does not allow recursion",
+                    start,
+                    cycle.join(" calls ")
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A call path from `start` back to itself, if there is one.
+fn cycle_from(start: &str, functions: &BTreeMap<String, Function>) -> Option<Vec<String>> {
+    let mut stack = vec![(start.to_string(), vec![start.to_string()])];
+    let mut seen = BTreeSet::new();
+    while let Some((at, trail)) = stack.pop() {
+        for next in functions.get(&at).into_iter().flat_map(|f| &f.calls) {
+            if next == start {
+                let mut cycle = trail.clone();
+                cycle.push(next.clone());
+                return Some(cycle);
+            }
+            if functions.contains_key(next) && seen.insert(next.clone()) {
+                let mut t = trail.clone();
+                t.push(next.clone());
+                stack.push((next.clone(), t));
+            }
+        }
+    }
+    None
+}
+
+/// The names of a reference (`data.lib.f` → `[data, lib, f]`); empty for
+/// anything else (an indexed reference, a call).
+fn path(expr: &Value) -> Vec<String> {
+    if let Some(v) = expr.get("Var") {
+        return vec![v["value"].as_str().unwrap_or("").to_string()];
+    }
+    if let Some(d) = expr.get("RefDot") {
+        let mut p = path(&d["refr"]);
+        if p.is_empty() {
+            return p;
+        }
+        p.push(d["field"][1].as_str().unwrap_or("").to_string());
+        return p;
+    }
+    Vec::new()
+}
+
+/// The called names (`f`, `lib.f`, `data.main.f`) anywhere in a subtree.
+fn collect_calls(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(call) = m.get("Call") {
+                let p = path(&call["fcn"]);
+                if !p.is_empty() {
+                    out.insert(p.join("."));
+                }
+            }
+            for x in m.values() {
+                collect_calls(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_calls(x, out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(policies: &[(&str, &str)]) -> Result<(), GuardError> {
+        let mut e = regorus::Engine::new();
+        for (name, text) in policies {
+            e.add_policy(name.to_string(), text.to_string())
+                .map_err(|err| GuardError::Eval(err.to_string()))?;
+        }
+        check(&e)
+    }
+
+    #[test]
+    fn recursion_is_refused_directly_through_data_and_through_an_alias() {
+        let err = load(&[("a.rego", "package main\n\nf(x) := y if { y := f(x + 1) }\n")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("a.rego:3:1:"), "{err}");
+        assert!(
+            err.contains("`main.f` is recursive (main.f calls main.f)"),
+            "{err}"
+        );
+        let err = load(&[
+            (
+                "a.rego",
+                "package main\nimport data.lib as l\nf(x) := l.g(x)\n",
+            ),
+            ("b.rego", "package lib\ng(x) := data.main.f(x)\n"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("lib.g calls main.f calls lib.g"), "{err}");
+    }
+
+    #[test]
+    fn calls_without_a_cycle_pass() {
+        load(&[
+            (
+                "a.rego",
+                "package main\nimport data.lib\nf(x) := lib.g(x) + h(x)\nh(x) := x\ng(x) := 1\n",
+            ),
+            ("b.rego", "package lib\ng(x) := count(x)\n"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
