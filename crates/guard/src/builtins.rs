@@ -1,8 +1,9 @@
 //! Builtins Bearing gives custom policies on top of regorus': bounded forms of
-//! the builtins that allocate a whole collection or string in one step (so a
-//! policy cannot abort the process or outrun the time limit inside one call:
-//! regorus checks its clock between expressions, never inside a builtin), and
-//! Conftest's `parse_combined_config_files`.
+//! the builtins that allocate a whole collection or string in one step, or
+//! whose time grows faster than their input (so a policy cannot abort the
+//! process or outrun the time limit inside one call: regorus checks its clock
+//! between expressions, never inside a builtin), and Conftest's
+//! `parse_combined_config_files`.
 //!
 //! A bounded builtin answers exactly as regorus' own within the bounds (the
 //! formatting itself is delegated to regorus) and fails the evaluation with
@@ -20,6 +21,9 @@ use crate::conftest::PolicyFile;
 pub const MAX_RANGE: u64 = 1_000_000;
 /// Widest padding or precision one `sprintf` verb may ask for.
 pub const MAX_WIDTH: u64 = 100_000;
+/// Deepest `[`/`{` nesting `yaml.unmarshal`/`yaml.is_valid` may read (the
+/// parser's time grows faster than the text: 200,000 levels took 3.6 s).
+pub const MAX_YAML_DEPTH: usize = 1_000;
 
 /// Adds the bounded builtins, and `parse_combined_config_files` reading paths
 /// relative to the folder of the policy that calls it.
@@ -28,6 +32,24 @@ pub fn add(engine: &mut regorus::Engine, files: &[PolicyFile]) -> Result<(), Gua
     added(engine.add_extension("numbers.range".into(), 2, Box::new(range)))?;
     added(engine.add_extension("numbers.range_step".into(), 3, Box::new(range_step)))?;
     added(engine.add_extension("sprintf".into(), 2, Box::new(sprintf)))?;
+    for name in ["yaml.unmarshal", "yaml.is_valid"] {
+        let call = format!("{name}(input[0])");
+        added(engine.add_extension(
+            name.into(),
+            1,
+            Box::new(move |args: Vec<Value>| {
+                let Ok(text) = args[0].as_string() else {
+                    anyhow::bail!("{name}: operand must be a string");
+                };
+                if flow_depth(text) > MAX_YAML_DEPTH {
+                    anyhow::bail!(
+                        "{name}: nesting deeper than the limit of {MAX_YAML_DEPTH} levels"
+                    );
+                }
+                delegate(&call, args)
+            }),
+        ))?;
+    }
     let callers: Vec<&PolicyFile> = files
         .iter()
         .filter(|f| f.text.contains("parse_combined_config_files"))
@@ -146,15 +168,37 @@ fn sprintf(args: Vec<Value>) -> anyhow::Result<Value> {
             }
         }
     }
+    delegate("sprintf(input[0], input[1])", args)
+}
+
+/// regorus' own builtin, called as `query` over `input = args`.
+fn delegate(query: &str, args: Vec<Value>) -> anyhow::Result<Value> {
     let mut engine = regorus::Engine::new();
     engine.set_input(Value::from(args));
-    let result = engine.eval_query("sprintf(input[0], input[1])".into(), false)?;
+    let result = engine.eval_query(query.into(), false)?;
     Ok(result
         .result
         .into_iter()
         .next()
         .and_then(|r| r.expressions.into_iter().next())
         .map_or(Value::Undefined, |e| e.value))
+}
+
+/// The deepest nesting of `[` and `{` in a text (quotes not considered: an
+/// over-estimate is only ever refused, never misread).
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 /// Conftest's `parse_combined_config_files(paths)`: each file (YAML, several
@@ -217,6 +261,8 @@ mod tests {
             "numbers.range_step(2, 2, 7)",
             r#"sprintf("%s has %d items, %05d, %.2f, %-4s|%%", ["x", 3, 42, 3.14159, "ab"])"#,
             r#"sprintf("%v", [{"a": [1, "b"]}])"#,
+            r#"yaml.unmarshal("a: [1, {b: c}]\nd: e")"#,
+            r#"yaml.is_valid("a: [")"#,
         ] {
             let ours = eval(q).unwrap_or_else(|e| panic!("{q}: {e}"));
             let mut plain = regorus::Engine::new();
@@ -239,6 +285,11 @@ mod tests {
         assert!(err.contains("over the limit of 1000000 elements"), "{err}");
         let err = eval(r#"sprintf("%09999999999d", [1])"#).unwrap_err();
         assert!(err.contains("width over the limit"), "{err}");
+        let err = eval(&format!("yaml.unmarshal(\"{}\")", "[".repeat(1001))).unwrap_err();
+        assert!(
+            err.contains("deeper than the limit of 1000 levels"),
+            "{err}"
+        );
         let err = eval("numbers.range(1.5, 3)").unwrap_err();
         assert!(err.contains("operand must be integer"), "{err}");
         let err = eval("numbers.range_step(1, 5, 0)").unwrap_err();
