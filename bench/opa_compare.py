@@ -197,6 +197,8 @@ def main():
     ap.add_argument("--conftest", help="a checkout of open-policy-agent/conftest")
     args = ap.parse_args()
     args.bearing = os.path.abspath(args.bearing)
+    if args.conftest:
+        args.conftest = os.path.abspath(args.conftest)
     c = os.path.join(DATA, "conftest")
     cases = [
         ("k8s", os.path.join(c, "k8s"),
@@ -206,6 +208,8 @@ def main():
         ("combine selectors", os.path.join(c, "combine"),
          [os.path.join(c, "inputs", f) for f in ["deployment.yaml", "service.yaml"]], True, ["main"]),
         ("combine users", os.path.join(c, "users"),
+         [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
+        ("some after a loop", os.path.join(c, "teams"),
          [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
         ("terraform", os.path.join(c, "terraform"),
          [os.path.join(DATA, f) for f in ["iam_star.json", "iam_clean.json"]], False, ["main"]),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::{GuardError, builtins, recursion};
+use crate::{GuardError, builtins, hoist, recursion};
 
 /// One loaded policy file.
 #[derive(Debug, Clone)]
@@ -79,6 +79,21 @@ pub fn load_engine(
         let name = f.display().to_string();
         let pf = add_policy(&mut engine, &name, &text, version)?;
         loaded.push(pf);
+    }
+    // Reload with the `some` declarations regorus would run once per loop
+    // iteration moved to the start of their query (see `hoist`).
+    let rewritten = hoist::rewrite(&engine);
+    if rewritten.iter().any(|(_, t)| t.is_some()) {
+        engine = regorus::Engine::new();
+        for pf in &loaded {
+            let text = rewritten
+                .iter()
+                .find(|(file, _)| *file == pf.path)
+                .and_then(|(_, t)| t.as_deref())
+                .unwrap_or(&pf.text);
+            let version = if pf.rego_v0 { "v0" } else { "v1" };
+            add_policy(&mut engine, &pf.path, text, Some(version))?;
+        }
     }
     builtins::add(&mut engine, &loaded)?;
     analyse(&mut engine, &loaded)?;

@@ -9,6 +9,7 @@ pub mod conftest;
 pub mod decision;
 pub mod engine;
 pub mod envelope;
+mod hoist;
 pub mod locate;
 mod native;
 pub mod normalize;
