@@ -12,8 +12,9 @@ multisets. Exits 1 on any difference.
 Cases: the policies of crates/guard/tests/data/conftest (ours, Conftest's
 shapes), the import-alias case in all six load orders, and, with
 `--conftest DIR` (a checkout of open-policy-agent/conftest), Conftest's own
-examples. Rego v0 policies are left out: the bindings parse Rego v1 only. A case listed in KNOWN_DIVERGENCES must still differ (so the list
-shrinks when regorus is fixed).
+examples. Rego v0 policies are left out: the bindings parse Rego v1 only.
+A case listed in KNOWN_DIVERGENCES must still differ (so the list only
+shrinks).
 
 Usage: opa_compare.py --bearing target/debug/bearing [--conftest DIR]
 """
@@ -32,12 +33,9 @@ from opa_bindings.engine import OpaEngine, OpaUndefinedError
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "crates/guard/tests/data")
 
-# Cases Bearing refuses where OPA answers, with the reason (see docs/guardrails.md).
-KNOWN_DIVERGENCES = {
-    "conftest:combine": "regorus cannot schedule a `:=` in a comprehension that "
-    "shadows a variable of the rule (`var name used before definition`); "
-    "Bearing refuses the policy at load",
-}
+# Cases where Bearing is known to answer differently from OPA, with the reason
+# (see docs/guardrails.md); none at present.
+KNOWN_DIVERGENCES = {}
 
 RULE = re.compile(r"^(deny|violation|warn)((?:_[A-Za-z0-9]+)*)\b", re.M)
 PACKAGE = re.compile(r"^package\s+([\w.]+)", re.M)
@@ -211,6 +209,8 @@ def main():
          [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
         ("some after a loop", os.path.join(c, "teams"),
          [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
+        ("shadowing in a comprehension", os.path.join(c, "shadow"),
+         [os.path.join(c, "users", "users.yaml"), os.path.join(c, "shadow", "again.yaml")], True, ["main"]),
         ("terraform", os.path.join(c, "terraform"),
          [os.path.join(DATA, f) for f in ["iam_star.json", "iam_clean.json"]], False, ["main"]),
     ]

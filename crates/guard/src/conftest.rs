@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::{GuardError, builtins, hoist, recursion};
+use crate::{GuardError, builtins, recursion, rewrite};
 
 /// One loaded policy file.
 #[derive(Debug, Clone)]
@@ -81,8 +81,9 @@ pub fn load_engine(
         loaded.push(pf);
     }
     // Reload with the `some` declarations regorus would run once per loop
-    // iteration moved to the start of their query (see `hoist`).
-    let rewritten = hoist::rewrite(&engine);
+    // iteration moved to the start of their query and the variables a comprehension
+    // shadows renamed (see `rewrite`).
+    let rewritten = rewrite::rewrite(&engine);
     if rewritten.iter().any(|(_, t)| t.is_some()) {
         engine = regorus::Engine::new();
         for pf in &loaded {

@@ -9,7 +9,6 @@ pub mod conftest;
 pub mod decision;
 pub mod engine;
 pub mod envelope;
-mod hoist;
 pub mod locate;
 mod native;
 pub mod normalize;
@@ -17,6 +16,7 @@ pub mod output;
 mod recursion;
 pub mod remote;
 pub mod render;
+mod rewrite;
 pub mod testing;
 pub mod yaml;
 

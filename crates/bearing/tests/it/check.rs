@@ -371,4 +371,12 @@ fn opa_and_bearing_agree_on_conftest_policies() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("load order (2, 1, 0): same"), "{text}");
+    if std::env::var_os("BEARING_CONFTEST").is_some() {
+        for example in ["kubernetes", "kubernetes/combine", "exceptions", "combine"] {
+            assert!(
+                text.contains(&format!("conftest:{example}: same")),
+                "{text}"
+            );
+        }
+    }
 }

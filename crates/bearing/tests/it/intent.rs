@@ -162,14 +162,14 @@ fn help_documents_exit_codes() {
 }
 
 /// `validate` compiles every Rego guardrail as the gate will: a policy that
-/// regorus cannot evaluate fails here with its file and line, not at the gate.
+/// regorus' analysis refuses fails here with its file and line, not at the gate.
 #[test]
 fn validate_compiles_rego_guardrails() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("policy")).unwrap();
     std::fs::write(
-        tmp.path().join("policy/shadow.rego"),
-        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tname := input[_].contents.metadata.name\n\tseen := [name | some i; input[i].contents.metadata.name == name; name := input[i].metadata.name]\n\tcount(seen) > 1\n\tmsg := name\n}\n",
+        tmp.path().join("policy/late.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.a == x\n\tx := 2\n\tmsg := \"a\"\n}\n",
     )
     .unwrap();
     std::fs::write(
@@ -181,14 +181,15 @@ fn validate_compiles_rego_guardrails() {
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     let out = stdout(&o);
     assert!(
-        out.contains("shadow.rego:7:")
-            && out.contains("error: policy does not compile: var `name` used before definition"),
+        out.contains(
+            "late.rego:6:16: error: policy does not compile: var `x` used before definition"
+        ),
         "{out}"
     );
-    // The same policy written as OPA and regorus both read it passes.
+    // The same rule with its statements in order passes.
     std::fs::write(
-        tmp.path().join("policy/shadow.rego"),
-        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tname := input[_].contents.metadata.name\n\tseen := [n | some i; input[i].contents.metadata.name == name; n := input[i].metadata.name]\n\tcount(seen) > 1\n\tmsg := name\n}\n",
+        tmp.path().join("policy/late.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tx := 2\n\tinput.a == x\n\tmsg := \"a\"\n}\n",
     )
     .unwrap();
     let o = bearing(&["validate"], tmp.path());

@@ -258,11 +258,47 @@ fn combine_gives_one_entry_per_document() {
     );
 }
 
-/// A policy regorus cannot evaluate (OPA can) is refused when the engine
-/// loads, located at its file and line, instead of `unknown` at the gate.
+/// A `:=` in a comprehension that shadows the rule's variable declares a new
+/// one, as in OPA (regorus refused it: `var name used before definition`).
+#[test]
+fn a_variable_shadowed_in_a_comprehension_is_a_new_one() {
+    let e = engine(&rego_intent("conftest/shadow", "{combine: true}"));
+    let mut env = envelope("web", "production");
+    for (file, doc) in [
+        ("a.yaml", serde_json::json!({"metadata": {"name": "ana"}})),
+        ("b.yaml", serde_json::json!({"metadata": {"name": "ana"}})),
+        ("c.yaml", serde_json::json!({"metadata": {"name": "bo"}})),
+    ] {
+        env.attachments
+            .manifests
+            .push(bearing_guard::Attachment::new(
+                file,
+                serde_json::json!([doc]),
+            ));
+    }
+    let d = e.decide(&env, &ctx());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(
+        summary(&d),
+        vec![r#"Deny deny ana is defined in ["a.yaml", "b.yaml"]"#]
+    );
+}
+
+/// A policy regorus' analysis refuses is refused when the engine loads,
+/// located at its file and line, instead of `unknown` at the gate.
 #[test]
 fn a_policy_regorus_cannot_schedule_is_refused_at_load() {
-    let err = Engine::new(&intent(&rego_intent("conftest/shadow", "{}")), &data_dir()).unwrap_err();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("late.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.a == x\n\tx := 2\n\tmsg := \"a\"\n}\n",
+    )
+    .unwrap();
+    let err = Engine::new(
+        &intent(&rego_intent(&dir.path().display().to_string(), "{}")),
+        &data_dir(),
+    )
+    .unwrap_err();
     match &err {
         GuardError::Policy {
             file,
@@ -270,9 +306,9 @@ fn a_policy_regorus_cannot_schedule_is_refused_at_load() {
             message,
             ..
         } => {
-            assert!(file.ends_with("shadow.rego"), "{err}");
-            assert_eq!(*line, 9, "{err}");
-            assert!(message.contains("`name` used before definition"), "{err}");
+            assert!(file.ends_with("late.rego"), "{err}");
+            assert_eq!(*line, 6, "{err}");
+            assert!(message.contains("`x` used before definition"), "{err}");
         }
         other => panic!("{other}"),
     }

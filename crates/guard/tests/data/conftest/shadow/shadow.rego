@@ -1,12 +1,13 @@
-# OPA accepts this (the `name :=` inside the comprehension declares a new
-# variable); regorus cannot schedule it. Bearing refuses it at load.
+# The shape of Conftest's combine example's first rule: the `name :=` inside
+# the comprehension declares a new variable (OPA), shadowing the rule's
+# `name` that the comprehension compared against above it.
 package main
 
 import rego.v1
 
 deny contains msg if {
 	name := input[_].contents.metadata.name
-	seen := [name | some i; input[i].contents.metadata.name == name; name := input[i].metadata.name]
-	count(seen) > 1
-	msg := sprintf("duplicate name %s", [name])
+	files := [name | some i; input[i].contents.metadata.name == name; name := input[i].path]
+	count(files) > 1
+	msg := sprintf("%s is defined in %v", [name, sort(files)])
 }

@@ -1,15 +1,22 @@
-//! Works around a regorus (0.14.1) bug: a `some x` declaration after a loop
-//! in the same query (`kind := input[_].kind` … `some i`) is run again for
-//! every iteration of the loop and fails the evaluation with `duplicated
-//! definition of local variable i` once there is a second iteration. OPA
-//! evaluates such a policy.
+//! Source rewrites around two regorus (0.14.1) bugs, each found against OPA
+//! on Conftest's own `combine` example; every other statement keeps its line
+//! (and its column, except after a renamed variable on the same line).
 //!
-//! The declaration is moved to the start of its query when none of the
-//! statements before it mentions its variables: then declaring it first means
-//! the same in OPA (a variable declared with `some` cannot be used above its
-//! declaration in the same query; only a comprehension above may have a
-//! variable of the same name, which is why such declarations stay put). The
-//! rewrite keeps every other statement at its line and column.
+//! * A `some x` declaration after a loop in the same query (`kind :=
+//!   input[_].kind` … `some i`) is run again for every iteration of the loop
+//!   and fails the evaluation with `duplicated definition of local variable
+//!   i` once there is a second iteration. The declaration is moved to the
+//!   start of its query when none of the statements before it mentions its
+//!   variables: declaring it first then means the same in OPA (a variable
+//!   declared with `some` cannot be used above its declaration in the same
+//!   query; only a comprehension above may have a variable of the same name,
+//!   which is why such declarations stay put).
+//! * A `:=` in a comprehension that declares a variable the comprehension
+//!   already used above (`[name | input[i].a == name; name := input[i].b]`,
+//!   the earlier `name` being the rule's) is refused by regorus (`var name
+//!   used before definition`); OPA reads it as a new variable shadowing the
+//!   rule's from that statement on, including in the comprehension's term.
+//!   That variable is renamed there, as OPA itself does when it compiles.
 
 use serde_json::Value;
 
@@ -33,7 +40,8 @@ pub fn rewrite(engine: &regorus::Engine) -> Vec<(String, Option<String>)> {
     out
 }
 
-/// An edit of the text: blank `start..end`, or insert `text` at `start`.
+/// An edit of the text: blank `start..end`, or put `text` in its place
+/// (an insertion when the range is empty).
 struct Edit {
     start: usize,
     end: usize,
@@ -50,6 +58,11 @@ fn queries(v: &Value, contents: &str, edits: &mut Vec<Edit>) {
         Value::Object(m) => {
             if let Some(Value::Array(stmts)) = m.get("stmts") {
                 plan(&m["span"], stmts, contents, edits);
+            }
+            for kind in ["ArrayCompr", "SetCompr", "ObjectCompr"] {
+                if let Some(c) = m.get(kind) {
+                    rename_shadowing(c, contents, edits);
+                }
             }
             for x in m.values() {
                 queries(x, contents, edits);
@@ -107,6 +120,61 @@ fn plan(query: &Value, stmts: &[Value], contents: &str, edits: &mut Vec<Edit>) {
     }
 }
 
+/// In one comprehension, renames each variable that a `:=` declares after
+/// the comprehension used it (then the rule's variable), from that `:=` on
+/// and in the comprehension's term.
+fn rename_shadowing(compr: &Value, contents: &str, edits: &mut Vec<Edit>) {
+    let Some(stmts) = compr["query"]["stmts"].as_array() else {
+        return;
+    };
+    for (k, stmt) in stmts.iter().enumerate().skip(1) {
+        let Some(assign) = stmt["literal"]["Expr"]["expr"].get("AssignExpr") else {
+            continue;
+        };
+        let Some(name) = assign["lhs"]["Var"]["value"].as_str() else {
+            continue;
+        };
+        if assign["op"] != "ColEq"
+            || name == "_"
+            || !stmts[..k].iter().any(|s| mentions(s, &[name]))
+        {
+            continue;
+        }
+        let mut fresh = format!("__{name}");
+        while contents.contains(&fresh) {
+            fresh.push('_');
+        }
+        let mut spans = Vec::new();
+        for part in stmts[k..]
+            .iter()
+            .chain([&compr["term"], &compr["key"], &compr["value"]])
+        {
+            var_spans(part, name, &mut spans);
+        }
+        for (start, end) in spans {
+            edits.push(Edit {
+                start,
+                end,
+                text: Some(fresh.clone()),
+            });
+        }
+    }
+}
+
+/// The spans of every variable named `name` in a subtree.
+fn var_spans(v: &Value, name: &str, out: &mut Vec<(usize, usize)>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(var) = m.get("Var").filter(|v| v["value"].as_str() == Some(name)) {
+                out.push((offset(&var["span"], "start"), offset(&var["span"], "end")));
+            }
+            m.values().for_each(|x| var_spans(x, name, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| var_spans(x, name, out)),
+        _ => {}
+    }
+}
+
 /// Whether a subtree mentions a variable of one of these names.
 fn mentions(v: &Value, names: &[&str]) -> bool {
     match v {
@@ -128,7 +196,7 @@ fn apply(contents: &str, mut edits: Vec<Edit>) -> String {
     let mut text = contents.to_string();
     for e in edits {
         match e.text {
-            Some(insert) => text.insert_str(e.start, &insert),
+            Some(insert) => text.replace_range(e.start..e.end, &insert),
             None => {
                 let blank: String = text[e.start..e.end]
                     .chars()
@@ -159,6 +227,16 @@ mod tests {
         assert_eq!(
             out,
             "package main\nimport rego.v1\nd contains x if { some i, j\n\tk := input[_]\n\t         \n\tx := [a | some q; a := input[k];         q := 2]\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_variable_a_comprehension_shadows_is_renamed_from_its_declaration_on() {
+        let out = rewritten("package p\nimport rego.v1\nd contains name if {\n\tname := input[_].a\n\tseen := [name | some i; input[i].a == name; name := input[i].b]\n\tcount(seen) > 0\n}\n")
+            .unwrap_or_else(|| panic!("not rewritten"));
+        assert_eq!(
+            out,
+            "package p\nimport rego.v1\nd contains name if {\n\tname := input[_].a\n\tseen := [__name | some i; input[i].a == name; __name := input[i].b]\n\tcount(seen) > 0\n}\n"
         );
     }
 
