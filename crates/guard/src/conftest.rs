@@ -81,19 +81,23 @@ pub fn load_engine(
         loaded.push(pf);
     }
     // Reload with the `some` declarations regorus would run once per loop
-    // iteration moved to the start of their query and the variables a comprehension
-    // shadows renamed (see `rewrite`).
+    // iteration moved to the start of their query and the variables a
+    // comprehension shadows renamed (see `rewrite`); should a rewritten text
+    // not parse, the policies stay as written.
     let rewritten = rewrite::rewrite(&engine);
     if rewritten.iter().any(|(_, t)| t.is_some()) {
-        engine = regorus::Engine::new();
-        for pf in &loaded {
+        let mut again = regorus::Engine::new();
+        let reloaded = loaded.iter().try_for_each(|pf| {
             let text = rewritten
                 .iter()
                 .find(|(file, _)| *file == pf.path)
                 .and_then(|(_, t)| t.as_deref())
                 .unwrap_or(&pf.text);
             let version = if pf.rego_v0 { "v0" } else { "v1" };
-            add_policy(&mut engine, &pf.path, text, Some(version))?;
+            add_policy(&mut again, &pf.path, text, Some(version)).map(|_| ())
+        });
+        if reloaded.is_ok() {
+            engine = again;
         }
     }
     builtins::add(&mut engine, &loaded)?;
