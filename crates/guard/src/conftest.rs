@@ -63,8 +63,8 @@ pub fn rego_files(path: &Path) -> Result<Vec<PathBuf>, GuardError> {
 /// Parses every file into a fresh engine and analyses them together (what
 /// regorus otherwise does at the first evaluation: a variable used before its
 /// definition is found here, with its file and line), and refuses recursive
-/// functions; any error refuses the whole set. `version` is `Some("v0")`, `Some("v1")` or `None` (v1, falling
-/// back to v0 per file).
+/// functions; any error refuses the whole set. `version` is `Some("v0")`,
+/// `Some("v1")` or `None` (v1, falling back to v0 per file).
 pub fn load_engine(
     files: &[PathBuf],
     version: Option<&str>,
