@@ -205,10 +205,16 @@ fn entry_point(i: usize) -> String {
 
 #[derive(Debug, Clone)]
 struct Custom {
+    /// Loaded, with the intent as data, and analysed (its clones evaluate
+    /// without analysing the policies again).
     engine: regorus::Engine,
     files: Vec<PolicyFile>,
     namespaces: Vec<String>,
     combine: bool,
+    /// Whether a policy mentions `bearing` (so may read `data.bearing`'s
+    /// plans, outcomes and change): only then is the decision's context added,
+    /// which makes regorus analyse the policies again for that decision.
+    reads_context: bool,
 }
 
 /// The compiled guardrails of one intent. Cheap to clone; `Send + Sync`.
@@ -903,8 +909,10 @@ fn load_custom(
             })
             .unwrap_or_else(|| vec!["main".to_string()])
     };
+    conftest::analyse(&mut engine, &files)?;
     Ok(Custom {
         engine,
+        reads_context: files.iter().any(|f| f.text.contains("bearing")),
         files,
         namespaces,
         combine: params.get("combine").and_then(Value::as_bool) == Some(true),
@@ -975,15 +983,17 @@ fn eval_custom(
     envelope_json: &Value,
 ) -> Result<Vec<(Value, Effect)>, String> {
     let mut engine = custom.engine.clone();
-    engine
-        .add_data(regorus::Value::from(json!({"bearing": {
-            "plans": context["plans"],
-            "outcomes": context["outcomes"],
-            "risk": context["risk"],
-            "now": context["now"],
-            "change": envelope_summary(envelope_json),
-        }})))
-        .map_err(|e| e.to_string())?;
+    if custom.reads_context {
+        engine
+            .add_data(regorus::Value::from(json!({"bearing": {
+                "plans": context["plans"],
+                "outcomes": context["outcomes"],
+                "risk": context["risk"],
+                "now": context["now"],
+                "change": envelope_summary(envelope_json),
+            }})))
+            .map_err(|e| e.to_string())?;
+    }
     let mut out = Vec::new();
     for (input, at) in conftest_inputs(env, custom.combine, envelope_json) {
         engine.set_input(regorus::Value::from(input));

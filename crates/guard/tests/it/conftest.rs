@@ -382,3 +382,24 @@ fn a_some_after_a_loop_evaluates_as_one_before_it() {
     assert_eq!(summary(&first).len(), 2, "{:?}", summary(&first));
     assert_eq!(summary(&after), summary(&first));
 }
+
+/// A custom policy reads the decision's context under `data.bearing` (the
+/// change, the plans) besides the intent, decision after decision.
+#[test]
+fn a_custom_policy_reads_the_decision_context() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ctx.rego"),
+        "package main\nimport rego.v1\nimport data.bearing\nwarn contains msg if {\n\tmsg := sprintf(\"%s to %s, %d guardrail(s)\", [bearing.change.service, bearing.change.environment, count(bearing.intent.guardrails)])\n}\n",
+    )
+    .unwrap();
+    let e = engine(&rego_intent(&dir.path().display().to_string(), "{}"));
+    for (service, env) in [("web", "production"), ("api", "staging")] {
+        let d = e.decide(&envelope(service, env), &ctx());
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        assert_eq!(
+            summary(&d),
+            vec![format!("Warn warn {service} to {env}, 1 guardrail(s)")]
+        );
+    }
+}
