@@ -211,6 +211,8 @@ def main():
          [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
         ("shadowing in a comprehension", os.path.join(c, "shadow"),
          [os.path.join(c, "users", "users.yaml"), os.path.join(c, "shadow", "again.yaml")], True, ["main"]),
+        ("walk", os.path.join(c, "walk"),
+         [os.path.join(c, "deployments.yaml"), os.path.join(c, "walk", "pod.yaml")], False, ["main"]),
         ("terraform", os.path.join(c, "terraform"),
          [os.path.join(DATA, f) for f in ["iam_star.json", "iam_clean.json"]], False, ["main"]),
     ]

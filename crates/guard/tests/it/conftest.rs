@@ -403,3 +403,21 @@ fn a_custom_policy_reads_the_decision_context() {
         );
     }
 }
+
+/// `walk` (regorus' `graph` builtins) is available to custom policies.
+#[test]
+fn walk_finds_a_nested_value() {
+    let e = engine(&rego_intent("conftest/walk", "{}"));
+    let mut env = envelope("web", "production");
+    env.attachments
+        .manifests
+        .push(read_manifests(&data_dir().join("conftest/walk/pod.yaml")).unwrap());
+    let d = e.decide(&env, &ctx());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(
+        summary(&d),
+        vec![
+            r#"Deny deny walker: runAsNonRoot is false at ["spec", "containers", 0, "securityContext"]"#,
+        ]
+    );
+}
