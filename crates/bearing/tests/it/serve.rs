@@ -314,4 +314,13 @@ fn a_runaway_policy_is_unknown_and_the_server_survives() {
         server.child.try_wait().unwrap().is_none(),
         "the server died"
     );
+    // Memory stayed bounded (the fifty-million range alone took 1.2 GB).
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())) {
+        let peak_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        assert!(peak_kb < 300 * 1024, "peak RSS {peak_kb} kB");
+    }
 }
