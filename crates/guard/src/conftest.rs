@@ -12,6 +12,7 @@
 //! data.kubernetes` came out empty for some load orders).
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
@@ -245,8 +246,44 @@ pub fn is_warning(name: &str) -> bool {
     is_rule(name, &["warn"])
 }
 
+/// The time left to a guardrail's queries in one decision (each query gets
+/// regorus' timer set to what is left, so many documents times many rules
+/// cannot add up past the limit).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    deadline: Instant,
+    total: Duration,
+}
+
+impl Budget {
+    pub fn new(total: Duration) -> Budget {
+        Budget {
+            deadline: Instant::now() + total,
+            total,
+        }
+    }
+
+    /// Sets the engine's timer to the time left, or fails when none is.
+    fn arm(&self, engine: &mut regorus::Engine) -> Result<(), String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "evaluation exceeded the time limit of {} ms for this guardrail",
+                self.total.as_millis()
+            ));
+        }
+        engine.set_execution_timer_config(crate::engine::timer(left));
+        Ok(())
+    }
+}
+
 /// The value of one query (`data.main.deny`) as JSON; `None` when undefined.
-fn query_value(engine: &mut regorus::Engine, query: String) -> Result<Option<Value>, String> {
+fn query_value(
+    engine: &mut regorus::Engine,
+    query: String,
+    budget: &Budget,
+) -> Result<Option<Value>, String> {
+    budget.arm(engine)?;
     let results = engine
         .eval_query(query, false)
         .map_err(|e| with_hint(e.to_string()))?;
@@ -285,6 +322,7 @@ pub fn eval_namespace(
     engine: &mut regorus::Engine,
     files: &[PolicyFile],
     namespace: &str,
+    budget: &Budget,
 ) -> Result<Vec<Outcome>, String> {
     let mut rules: Vec<&str> = files
         .iter()
@@ -295,7 +333,7 @@ pub fn eval_namespace(
     rules.dedup();
     let mut exceptions: Vec<String> = Vec::new();
     if rules.contains(&"exception") {
-        let listed = query_value(engine, format!("data.{namespace}.exception"))?;
+        let listed = query_value(engine, format!("data.{namespace}.exception"), budget)?;
         for e in listed
             .iter()
             .flat_map(|v| v.as_array().into_iter().flatten())
@@ -315,7 +353,7 @@ pub fn eval_namespace(
         if !failure && !is_warning(name) {
             continue;
         }
-        let Some(v) = query_value(engine, format!("data.{namespace}.{name}"))? else {
+        let Some(v) = query_value(engine, format!("data.{namespace}.{name}"), budget)? else {
             continue;
         };
         let excepted = exceptions.iter().any(|e| e == exception_name(name));

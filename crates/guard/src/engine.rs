@@ -162,7 +162,7 @@ impl Vm {
         Ok(Vm {
             program,
             data,
-            timer: timer(limits),
+            timer: timer(limits.eval_time),
             pool: Mutex::new(Vec::new()),
         })
     }
@@ -215,6 +215,8 @@ struct Custom {
     /// plans, outcomes and change): only then is the decision's context added,
     /// which makes regorus analyse the policies again for that decision.
     reads_context: bool,
+    /// The time all of this guardrail's queries of one decision may take.
+    eval_time: Duration,
 }
 
 /// The compiled guardrails of one intent. Cheap to clone; `Send + Sync`.
@@ -242,9 +244,10 @@ pub struct Engine {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn timer(limits: &Limits) -> regorus::utils::limits::ExecutionTimerConfig {
+/// regorus' execution timer for a time limit.
+pub(crate) fn timer(limit: Duration) -> regorus::utils::limits::ExecutionTimerConfig {
     regorus::utils::limits::ExecutionTimerConfig {
-        limit: limits.eval_time,
+        limit,
         check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
     }
 }
@@ -364,7 +367,7 @@ impl Engine {
     fn interpreter(&self) -> Result<&regorus::Engine, String> {
         let built = self.builtin.get_or_init(|| {
             let mut engine = regorus::Engine::new();
-            engine.set_execution_timer_config(timer(&self.limits));
+            engine.set_execution_timer_config(timer(self.limits.eval_time));
             for (name, text) in self.sources.iter() {
                 engine
                     .add_policy(name.clone(), text.clone())
@@ -891,7 +894,7 @@ fn load_custom(
     }
     let version = params.get("rego_version").and_then(Value::as_str);
     let (mut engine, files) = conftest::load_engine(&files, version)?;
-    engine.set_execution_timer_config(timer(limits));
+    engine.set_execution_timer_config(timer(limits.eval_time));
     engine
         .add_data(data.clone())
         .map_err(|e| GuardError::Eval(e.to_string()))?;
@@ -913,6 +916,7 @@ fn load_custom(
     Ok(Custom {
         engine,
         reads_context: files.iter().any(|f| f.text.contains("bearing")),
+        eval_time: limits.eval_time,
         files,
         namespaces,
         combine: params.get("combine").and_then(Value::as_bool) == Some(true),
@@ -995,10 +999,11 @@ fn eval_custom(
             .map_err(|e| e.to_string())?;
     }
     let mut out = Vec::new();
+    let budget = conftest::Budget::new(custom.eval_time);
     for (input, at) in conftest_inputs(env, custom.combine, envelope_json) {
         engine.set_input(regorus::Value::from(input));
         for ns in &custom.namespaces {
-            for o in conftest::eval_namespace(&mut engine, &custom.files, ns)? {
+            for o in conftest::eval_namespace(&mut engine, &custom.files, ns, &budget)? {
                 let mut item = json!({
                     "rule": o.rule,
                     "msg": o.message,

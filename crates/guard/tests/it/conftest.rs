@@ -421,3 +421,50 @@ fn walk_finds_a_nested_value() {
         ]
     );
 }
+
+/// The time limit bounds all of a guardrail's queries in one decision, not
+/// each one: many rules over many documents, each query well under the
+/// limit, end `unknown` at the limit instead of adding up.
+#[test]
+fn the_time_limit_bounds_a_guardrails_queries_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules: String = (0..10)
+        .map(|i| format!("deny_r{i} contains \"x\" if count([x | some x in numbers.range(1, 20000); x > 0]) > 0\n"))
+        .collect();
+    std::fs::write(
+        dir.path().join("slow.rego"),
+        format!("package main\nimport rego.v1\n{rules}"),
+    )
+    .unwrap();
+    let limits = bearing_guard::Limits {
+        eval_time: std::time::Duration::from_millis(100),
+        ..bearing_guard::Limits::default()
+    };
+    let e = Engine::with_limits(
+        &intent(&rego_intent(&dir.path().display().to_string(), "{}")),
+        &data_dir(),
+        limits,
+    )
+    .unwrap();
+    let mut env = envelope("web", "production");
+    let docs: Vec<serde_json::Value> = (0..20).map(|i| serde_json::json!({"n": i})).collect();
+    env.attachments
+        .manifests
+        .push(bearing_guard::Attachment::new(
+            "many.yaml",
+            serde_json::Value::Array(docs),
+        ));
+    let started = std::time::Instant::now();
+    let d = e.decide(&env, &ctx());
+    let elapsed = started.elapsed();
+    assert_eq!(d.result, Verdict::Unknown, "{:?}", summary(&d).len());
+    assert!(
+        d.errors.iter().any(|e| e.contains("time limit")),
+        "{:?}",
+        d.errors
+    );
+    assert!(
+        elapsed < std::time::Duration::from_millis(600),
+        "{elapsed:?}"
+    );
+}
