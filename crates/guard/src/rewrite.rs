@@ -195,6 +195,13 @@ fn apply(contents: &str, mut edits: Vec<Edit>) -> String {
     edits.sort_by_key(|e| std::cmp::Reverse((e.start, e.text.is_none())));
     let mut text = contents.to_string();
     for e in edits {
+        let fits = e.start <= e.end
+            && e.end <= text.len()
+            && text.is_char_boundary(e.start)
+            && text.is_char_boundary(e.end);
+        if !fits {
+            continue;
+        }
         match e.text {
             Some(insert) => text.replace_range(e.start..e.end, &insert),
             None => {
@@ -237,6 +244,16 @@ mod tests {
         assert_eq!(
             out,
             "package p\nimport rego.v1\nd contains name if {\n\tname := input[_].a\n\tseen := [__name | some i; input[i].a == name; __name := input[i].b]\n\tcount(seen) > 0\n}\n"
+        );
+    }
+
+    #[test]
+    fn offsets_hold_after_non_ascii_text() {
+        let out = rewritten("package main\nimport rego.v1\n# ünïcødé — ✓\nd contains x if {\n\tk := input[_] # é\n\tsome i\n\tx := [k, i, \"ß\"]\n}\n")
+            .unwrap_or_else(|| panic!("not rewritten"));
+        assert_eq!(
+            out,
+            "package main\nimport rego.v1\n# ünïcødé — ✓\nd contains x if { some i\n\tk := input[_] # é\n\t      \n\tx := [k, i, \"ß\"]\n}\n"
         );
     }
 
