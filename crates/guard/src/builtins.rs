@@ -27,18 +27,25 @@ pub const MAX_YAML_DEPTH: usize = 1_000;
 
 /// Adds the bounded builtins (`sprintf` only where a policy's format is not a
 /// safe literal), and `parse_combined_config_files` reading paths relative to
-/// the folder of the policy that calls it.
-pub fn add(engine: &mut regorus::Engine, files: &[PolicyFile]) -> Result<(), GuardError> {
-    let added = |r: anyhow::Result<()>| r.map_err(|e| GuardError::Eval(e.to_string()));
-    added(engine.add_extension("numbers.range".into(), 2, Box::new(range)))?;
-    added(engine.add_extension("numbers.range_step".into(), 3, Box::new(range_step)))?;
+/// the folder of the policy that calls it; returns the names added.
+pub fn add(engine: &mut regorus::Engine, files: &[PolicyFile]) -> Result<Vec<String>, GuardError> {
+    let mut names = Vec::new();
+    let mut add = |name: &str, nargs: u8, f: Box<dyn regorus::Extension>| {
+        engine
+            .add_extension(name.into(), nargs, f)
+            .map_err(|e| GuardError::Eval(e.to_string()))?;
+        names.push(name.to_string());
+        Ok::<(), GuardError>(())
+    };
+    add("numbers.range", 2, Box::new(range))?;
+    add("numbers.range_step", 3, Box::new(range_step))?;
     if files.iter().any(|f| needs_bounded_sprintf(&f.text)) {
-        added(engine.add_extension("sprintf".into(), 2, Box::new(sprintf)))?;
+        add("sprintf", 2, Box::new(sprintf))?;
     }
     for name in ["yaml.unmarshal", "yaml.is_valid"] {
         let rule = name.replace('.', "_");
-        added(engine.add_extension(
-            name.into(),
+        add(
+            name,
             1,
             Box::new(move |args: Vec<Value>| {
                 let Ok(text) = args[0].as_string() else {
@@ -51,14 +58,14 @@ pub fn add(engine: &mut regorus::Engine, files: &[PolicyFile]) -> Result<(), Gua
                 }
                 delegate(&rule, args)
             }),
-        ))?;
+        )?;
     }
     let callers: Vec<&PolicyFile> = files
         .iter()
         .filter(|f| f.text.contains("parse_combined_config_files"))
         .collect();
     let Some(first) = callers.first() else {
-        return Ok(());
+        return Ok(names);
     };
     let dir = |f: &PolicyFile| {
         Path::new(&f.path)
@@ -79,11 +86,12 @@ pub fn add(engine: &mut regorus::Engine, files: &[PolicyFile]) -> Result<(), Gua
             ),
         });
     }
-    added(engine.add_extension(
-        "parse_combined_config_files".into(),
+    add(
+        "parse_combined_config_files",
         1,
         Box::new(move |args: Vec<Value>| parse_combined_config_files(&base, &args[0])),
-    ))
+    )?;
+    Ok(names)
 }
 
 /// An integer argument (anything else is an error, as in OPA).

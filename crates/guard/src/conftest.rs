@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::{GuardError, builtins, recursion, rewrite};
+use crate::{GuardError, builtins, calls, rewrite};
 
 /// One loaded policy file.
 #[derive(Debug, Clone)]
@@ -101,9 +101,9 @@ pub fn load_engine(
             engine = again;
         }
     }
-    builtins::add(&mut engine, &loaded)?;
+    let extensions = builtins::add(&mut engine, &loaded)?;
     analyse(&mut engine, &loaded)?;
-    recursion::check(&engine)?;
+    calls::check(&engine, &extensions)?;
     Ok((engine, loaded))
 }
 

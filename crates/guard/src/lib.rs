@@ -5,6 +5,7 @@
 //! or unknown, with every violation located, explained and possibly waived.
 
 mod builtins;
+mod calls;
 pub mod conftest;
 pub mod decision;
 pub mod engine;
@@ -13,7 +14,6 @@ pub mod locate;
 mod native;
 pub mod normalize;
 pub mod output;
-mod recursion;
 pub mod remote;
 pub mod render;
 mod rewrite;

@@ -1,8 +1,13 @@
-//! Refuses recursive functions at load, as OPA does. regorus detects a rule
-//! that depends on itself while evaluating, but not a function that calls
-//! itself: `f(x) := f(x + 1)` recursed until the stack overflowed, which
-//! aborts the process (a server with it). The call graph is read from
-//! regorus' syntax tree.
+//! Checks of the function calls of the loaded policies, made at load as
+//! OPA's compiler makes them, read from regorus' syntax tree:
+//!
+//! * a recursive function is refused: regorus detects a rule that depends on
+//!   itself while evaluating, but not a function that calls itself, and
+//!   `f(x) := f(x + 1)` recursed until the stack overflowed, which aborts
+//!   the process (a server with it);
+//! * a call to a function that is neither one of the policies' nor a builtin
+//!   is refused with its line (regorus finds out only when the call is
+//!   reached, and the decision is then unknown).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,14 +23,17 @@ struct Function {
     calls: BTreeSet<String>,
 }
 
-/// Every function call cycle among the loaded policies is an error, reported
-/// at the first function of the cycle (in path order).
-pub fn check(engine: &regorus::Engine) -> Result<(), GuardError> {
+/// A call of an unknown function (the first, in file order), then every
+/// function call cycle (reported at its first function in path order), is an
+/// error. `extensions` are the builtins Bearing added.
+pub fn check(engine: &regorus::Engine, extensions: &[String]) -> Result<(), GuardError> {
     let ast = engine
         .get_ast_as_json()
         .map_err(|e| GuardError::Eval(e.to_string()))?;
     let modules: Value = serde_json::from_str(&ast).map_err(|e| GuardError::Eval(e.to_string()))?;
     let mut functions: BTreeMap<String, Function> = BTreeMap::new();
+    // Every call: (resolved path, as written, file, line, column).
+    let mut all_calls: Vec<(String, String, String, u32, u32)> = Vec::new();
     for m in modules.as_array().into_iter().flatten() {
         let file = m["source"]["file"].as_str().unwrap_or("").to_string();
         let contents = m["source"]["contents"].as_str().unwrap_or("");
@@ -49,27 +57,40 @@ pub fn check(engine: &regorus::Engine) -> Result<(), GuardError> {
             };
             aliases.insert(alias, full[1..].join("."));
         }
+        let resolve = |call: &str| {
+            let parts: Vec<&str> = call.split('.').collect();
+            match parts[0] {
+                "data" => parts[1..].join("."),
+                first => match aliases.get(first) {
+                    Some(full) => std::iter::once(full.as_str())
+                        .chain(parts[1..].iter().copied())
+                        .collect::<Vec<_>>()
+                        .join("."),
+                    None => format!("{package}.{call}"),
+                },
+            }
+        };
         for rule in m["ast"]["rules"].as_array().into_iter().flatten() {
+            let mut calls = Vec::new();
+            collect_calls(rule, &mut calls);
+            // `test_` rules run only in `bearing policy test`, which reports
+            // an unknown function per test; the gate never evaluates them.
+            let head = &rule["Spec"]["head"];
+            let head_name = ["Compr", "Set", "Func"]
+                .iter()
+                .find_map(|k| head.get(*k))
+                .map(|h| path(&h["refr"]).join("."))
+                .unwrap_or_default();
+            if !head_name.starts_with("test_") {
+                for (call, line, column) in &calls {
+                    all_calls.push((resolve(call), call.clone(), file.clone(), *line, *column));
+                }
+            }
             let Some(head) = rule["Spec"]["head"].get("Func") else {
                 continue;
             };
             let name = format!("{package}.{}", path(&head["refr"]).join("."));
-            let mut calls = BTreeSet::new();
-            collect_calls(&rule["Spec"]["bodies"], &mut calls);
-            collect_calls(&head["assign"], &mut calls);
-            let resolved = calls.into_iter().map(|call| {
-                let parts: Vec<&str> = call.split('.').collect();
-                match parts[0] {
-                    "data" => parts[1..].join("."),
-                    first => match aliases.get(first) {
-                        Some(full) => std::iter::once(full.as_str())
-                            .chain(parts[1..].iter().copied())
-                            .collect::<Vec<_>>()
-                            .join("."),
-                        None => format!("{package}.{call}"),
-                    },
-                }
-            });
+            let resolved = calls.iter().map(|(call, ..)| resolve(call));
             let span = &head["span"];
             let f = functions.entry(name).or_insert_with(|| Function {
                 file: file.clone(),
@@ -78,6 +99,30 @@ pub fn check(engine: &regorus::Engine) -> Result<(), GuardError> {
                 calls: BTreeSet::new(),
             });
             f.calls.extend(resolved);
+        }
+    }
+    let builtins = &regorus::unstable::BUILTINS;
+    for (resolved, call, file, line, column) in &all_calls {
+        let known = functions.contains_key(resolved)
+            || builtins.contains_key(call.as_str())
+            || extensions.iter().any(|e| e == call)
+            || call == "print";
+        if !known {
+            let conftest = ["parse_config", "parse_config_file"].contains(&call.as_str());
+            return Err(GuardError::Policy {
+                file: file.clone(),
+                line: *line,
+                column: *column,
+                message: if conftest {
+                    format!(
+                        "`{call}` is a Conftest builtin Bearing does not provide (it provides `parse_combined_config_files`)"
+                    )
+                } else {
+                    format!(
+                        "unknown function `{call}`: neither a builtin nor a function of these policies"
+                    )
+                },
+            });
         }
     }
     for start in functions.keys() {
@@ -136,14 +181,21 @@ fn path(expr: &Value) -> Vec<String> {
     Vec::new()
 }
 
-/// The called names (`f`, `lib.f`, `data.main.f`) anywhere in a subtree.
-fn collect_calls(v: &Value, out: &mut BTreeSet<String>) {
+/// The called names (`f`, `lib.f`, `data.main.f`) anywhere in a subtree,
+/// with the line and column of each call.
+fn collect_calls(v: &Value, out: &mut Vec<(String, u32, u32)>) {
     match v {
         Value::Object(m) => {
             if let Some(call) = m.get("Call") {
                 let p = path(&call["fcn"]);
                 if !p.is_empty() {
-                    out.insert(p.join("."));
+                    let span = &call["fcn"]
+                        .as_object()
+                        .and_then(|o| o.values().next())
+                        .map(|inner| inner["span"].clone())
+                        .unwrap_or(Value::Null);
+                    let at = |k: &str| span[k].as_u64().unwrap_or(1) as u32;
+                    out.push((p.join("."), at("line"), at("col")));
                 }
             }
             for x in m.values() {
@@ -165,7 +217,7 @@ mod tests {
             e.add_policy(name.to_string(), text.to_string())
                 .map_err(|err| GuardError::Eval(err.to_string()))?;
         }
-        check(&e)
+        check(&e, &[])
     }
 
     #[test]
@@ -188,6 +240,37 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("lib.g calls main.f calls lib.g"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_function_is_refused_at_its_call() {
+        let err = load(&[(
+            "a.rego",
+            "package main\nimport rego.v1\ndeny contains msg if {\n\tmsg := sprintf(\"%v\", [http.send({})])\n}\n",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("a.rego:4:"), "{err}");
+        assert!(
+            err.contains("unknown function `http.send`: not a builtin"),
+            "{err}"
+        );
+        // A test rule is checked when `policy test` runs it, not at load.
+        load(&[(
+            "t_test.rego",
+            "package main\nimport rego.v1\ntest_x if { parse_config(\"yaml\", \"a: 1\") }\n",
+        )])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let err = load(&[(
+            "t.rego",
+            "package main\nimport rego.v1\ncfg := parse_config(\"yaml\", \"a: 1\")\n",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`parse_config` is a Conftest builtin"),
+            "{err}"
+        );
     }
 
     #[test]
