@@ -119,7 +119,7 @@ pub fn check(engine: &regorus::Engine, extensions: &[String]) -> Result<(), Guar
                     )
                 } else {
                     format!(
-                        "unknown function `{call}`: neither a builtin nor a function of these policies"
+                        "unknown function `{call}`: not a builtin of Bearing's Rego engine (regorus) nor a function of these policies"
                     )
                 },
             });
