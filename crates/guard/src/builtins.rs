@@ -3,6 +3,7 @@
 //! whose time grows faster than their input (so a policy cannot abort the
 //! process or outrun the time limit inside one call: regorus checks its clock
 //! between expressions, never inside a builtin), and Conftest's
+//! `parse_config` (YAML, JSON), `parse_config_file` and
 //! `parse_combined_config_files`.
 //!
 //! A bounded builtin answers exactly as regorus' own within the bounds (the
@@ -60,9 +61,14 @@ pub fn add(engine: &mut regorus::Engine, files: &[PolicyFile]) -> Result<Vec<Str
             }),
         )?;
     }
+    if files.iter().any(|f| f.text.contains("parse_config(")) {
+        add("parse_config", 2, Box::new(parse_config))?;
+    }
     let callers: Vec<&PolicyFile> = files
         .iter()
-        .filter(|f| f.text.contains("parse_combined_config_files"))
+        .filter(|f| {
+            f.text.contains("parse_combined_config_files") || f.text.contains("parse_config_file")
+        })
         .collect();
     let Some(first) = callers.first() else {
         return Ok(names);
@@ -80,16 +86,31 @@ pub fn add(engine: &mut regorus::Engine, files: &[PolicyFile]) -> Result<Vec<Str
             line: 1,
             column: 1,
             message: format!(
-                "`parse_combined_config_files` reads paths relative to the calling policy's folder, and policies in `{}` and `{}` both call it; keep the policies that call it in one folder",
+                "`parse_combined_config_files` and `parse_config_file` read paths relative to the calling policy's folder, and policies in `{}` and `{}` call them; keep the policies that call them in one folder",
                 base.display(),
                 dir(other).display()
             ),
         });
     }
+    let at = base.clone();
     add(
         "parse_combined_config_files",
         1,
-        Box::new(move |args: Vec<Value>| parse_combined_config_files(&base, &args[0])),
+        Box::new(move |args: Vec<Value>| parse_combined_config_files(&at, &args[0])),
+    )?;
+    add(
+        "parse_config_file",
+        1,
+        Box::new(move |args: Vec<Value>| {
+            let Ok(path) = args[0].as_string() else {
+                anyhow::bail!("parse_config_file: expected a file path");
+            };
+            let file = base.join(path.as_ref());
+            let bytes = std::fs::read(&file).map_err(|e| {
+                anyhow::anyhow!("parse_config_file: cannot read `{}`: {e}", file.display())
+            })?;
+            parsed("parse_config_file", &file.display().to_string(), &bytes)
+        }),
     )?;
     Ok(names)
 }
@@ -256,6 +277,28 @@ fn flow_depth(text: &str) -> usize {
         }
     }
     max
+}
+
+/// Conftest's `parse_config(parser, text)` for the `yaml` and `json` parsers.
+fn parse_config(args: Vec<Value>) -> anyhow::Result<Value> {
+    let (Ok(parser), Ok(text)) = (args[0].as_string(), args[1].as_string()) else {
+        anyhow::bail!("parse_config: expected a parser name and a text");
+    };
+    if !["yaml", "yml", "json"].contains(&parser.as_ref()) {
+        anyhow::bail!("parse_config: parser `{parser}` is not supported (yaml, json)");
+    }
+    parsed("parse_config", "the text", text.as_bytes())
+}
+
+/// A YAML or JSON text as Conftest's parsers give it: one document as
+/// itself, several as an array.
+fn parsed(name: &str, file: &str, bytes: &[u8]) -> anyhow::Result<Value> {
+    let parsed = crate::Attachment::from_manifest_bytes(file, bytes)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    Ok(Value::from(match parsed.content {
+        serde_json::Value::Array(mut docs) if docs.len() == 1 => docs.remove(0),
+        other => other,
+    }))
 }
 
 /// Conftest's `parse_combined_config_files(paths)`: each file (YAML, several

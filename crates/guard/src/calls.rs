@@ -108,20 +108,13 @@ pub fn check(engine: &regorus::Engine, extensions: &[String]) -> Result<(), Guar
             || extensions.iter().any(|e| e == call)
             || call == "print";
         if !known {
-            let conftest = ["parse_config", "parse_config_file"].contains(&call.as_str());
             return Err(GuardError::Policy {
                 file: file.clone(),
                 line: *line,
                 column: *column,
-                message: if conftest {
-                    format!(
-                        "`{call}` is a Conftest builtin Bearing does not provide (it provides `parse_combined_config_files`)"
-                    )
-                } else {
-                    format!(
-                        "unknown function `{call}`: not a builtin of Bearing's Rego engine (regorus) nor a function of these policies"
-                    )
-                },
+                message: format!(
+                    "unknown function `{call}`: not a builtin of Bearing's Rego engine (regorus) nor a function of these policies"
+                ),
             });
         }
     }
@@ -189,11 +182,12 @@ fn collect_calls(v: &Value, out: &mut Vec<(String, u32, u32)>) {
             if let Some(call) = m.get("Call") {
                 let p = path(&call["fcn"]);
                 if !p.is_empty() {
-                    let span = &call["fcn"]
-                        .as_object()
-                        .and_then(|o| o.values().next())
-                        .map(|inner| inner["span"].clone())
-                        .unwrap_or(Value::Null);
+                    // The position of the name's first segment.
+                    let mut root = &call["fcn"];
+                    while let Some(d) = root.get("RefDot") {
+                        root = &d["refr"];
+                    }
+                    let span = &root["Var"]["span"];
                     let at = |k: &str| span[k].as_u64().unwrap_or(1) as u32;
                     out.push((p.join("."), at("line"), at("col")));
                 }
@@ -258,17 +252,17 @@ mod tests {
         // A test rule is checked when `policy test` runs it, not at load.
         load(&[(
             "t_test.rego",
-            "package main\nimport rego.v1\ntest_x if { parse_config(\"yaml\", \"a: 1\") }\n",
+            "package main\nimport rego.v1\ntest_x if { net.lookup_ip_addr(\"example.com\") }\n",
         )])
         .unwrap_or_else(|e| panic!("{e}"));
         let err = load(&[(
             "t.rego",
-            "package main\nimport rego.v1\ncfg := parse_config(\"yaml\", \"a: 1\")\n",
+            "package main\nimport rego.v1\nips := net.lookup_ip_addr(\"example.com\")\n",
         )])
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("`parse_config` is a Conftest builtin"),
+            err.starts_with("t.rego:3:8:") && err.contains("`net.lookup_ip_addr`"),
             "{err}"
         );
     }

@@ -338,12 +338,13 @@ fn a_huge_range_is_unknown_naming_the_limit() {
     );
 }
 
-/// Conftest's `parse_combined_config_files` reads files relative to the
-/// policy's folder, one entry per document, in `policy test`.
+/// Conftest's `parse_combined_config_files` (one entry per document),
+/// `parse_config_file` (files relative to the policy's folder) and
+/// `parse_config` (YAML, JSON) in `policy test`.
 #[test]
 fn parse_combined_config_files_feeds_a_policy_test() {
     let report = bearing_guard::testing::run_tests(&data_dir().join("conftest/parse")).unwrap();
-    assert_eq!(report.tests.len(), 1);
+    assert_eq!(report.tests.len(), 3);
     assert!(report.passed(), "{:?}", report.tests);
 }
 
