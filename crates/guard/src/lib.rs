@@ -4,6 +4,8 @@
 //! policies evaluate it on `regorus`; the [`Decision`] says allow, warn, deny
 //! or unknown, with every violation located, explained and possibly waived.
 
+mod builtins;
+mod calls;
 pub mod conftest;
 pub mod decision;
 pub mod engine;
@@ -14,6 +16,7 @@ pub mod normalize;
 pub mod output;
 pub mod remote;
 pub mod render;
+mod rewrite;
 pub mod testing;
 pub mod yaml;
 
@@ -37,7 +40,7 @@ pub enum GuardError {
     },
     #[error("`{file}`: {message}")]
     Attachment { file: String, message: String },
-    #[error("{file}:{line}:{column}: policy does not parse: {message}")]
+    #[error("{file}:{line}:{column}: policy does not compile: {message}")]
     Policy {
         file: String,
         line: u32,

@@ -341,3 +341,42 @@ fn decisions_are_logged_shown_replayed_and_shadowed() {
         stdout(&o)
     );
 }
+
+/// Conftest's loop (deny/warn/violation per namespace, exceptions, combine)
+/// through real OPA and through `bearing check` gives the same failures and
+/// warnings, on our Conftest-shaped policies, the import-alias case in all six
+/// load orders and, with `BEARING_CONFTEST` (a Conftest checkout), Conftest's
+/// own examples. Needs `BEARING_OPA=1` (`.ci/test` installs OPA's bindings).
+#[test]
+fn opa_and_bearing_agree_on_conftest_policies() {
+    if std::env::var("BEARING_OPA").as_deref() != Ok("1") {
+        eprintln!("note: BEARING_OPA is not 1; skipping the comparison with OPA");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var("BEARING_OPA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("bench/.venv/bin/python"));
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(root.join("bench/opa_compare.py"))
+        .args(["--bearing", env!("CARGO_BIN_EXE_bearing")]);
+    if let Some(conftest) = std::env::var_os("BEARING_CONFTEST") {
+        cmd.arg("--conftest").arg(conftest);
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("load order (2, 1, 0): same"), "{text}");
+    if std::env::var_os("BEARING_CONFTEST").is_some() {
+        for example in ["kubernetes", "kubernetes/combine", "exceptions", "combine"] {
+            assert!(
+                text.contains(&format!("conftest:{example}: same")),
+                "{text}"
+            );
+        }
+    }
+}

@@ -166,3 +166,38 @@ fn help_documents_exit_codes() {
     let o = bearing(&["init", "--help"], Path::new("."));
     assert!(stdout(&o).contains("never overwritten"));
 }
+
+/// `validate` compiles every Rego guardrail as the gate will: a policy that
+/// regorus' analysis refuses fails here with its file and line, not at the gate.
+#[test]
+fn validate_compiles_rego_guardrails() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("policy")).unwrap();
+    std::fs::write(
+        tmp.path().join("policy/late.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.a == x\n\tx := 2\n\tmsg := \"a\"\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("bearing.yaml"),
+        "version: 1\nguardrails:\n  - {id: custom, kind: rego, path: policy}\n",
+    )
+    .unwrap();
+    let o = bearing(&["validate"], tmp.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "late.rego:6:16: error: policy does not compile: var `x` used before definition"
+        ),
+        "{out}"
+    );
+    // The same rule with its statements in order passes.
+    std::fs::write(
+        tmp.path().join("policy/late.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tx := 2\n\tinput.a == x\n\tmsg := \"a\"\n}\n",
+    )
+    .unwrap();
+    let o = bearing(&["validate"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}

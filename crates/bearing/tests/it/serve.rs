@@ -269,3 +269,58 @@ fn two_replicas_share_one_postgres() {
     assert!(a.stop().success());
     assert!(b.stop().success());
 }
+
+/// A policy asking for a collection of two billion elements (which aborted
+/// the process inside regorus' `numbers.range`) or fifty million (3 s and
+/// 1.2 GB, past the time limit) gets an `unknown` decision naming the limit,
+/// quickly, and the server keeps serving.
+#[test]
+fn a_runaway_policy_is_unknown_and_the_server_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("b.db").display());
+    std::fs::create_dir(dir.path().join("policy")).unwrap();
+    std::fs::write(
+        dir.path().join("policy/range.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains \"huge\" if count(numbers.range(1, 2000000000)) > 0\n\nwarn contains \"large\" if count(numbers.range(1, 50000000)) > 0\n",
+    )
+    .unwrap();
+    let intent = dir.path().join("bearing.yaml");
+    std::fs::write(
+        &intent,
+        "version: 1\nteams: [{id: ops}]\nservices:\n  - {id: solo, team: ops, environments: [production]}\nguardrails:\n  - {id: runaway, kind: rego, path: policy}\n",
+    )
+    .unwrap();
+    let check = token(&db, &intent, "decide");
+    let mut server = Server::start(&db, &intent);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let env = json!({"service": "solo", "environment": "production"}).to_string();
+        let (status, body) = http(server.port, "POST", "/v1/decide", &check, &env);
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let d = json_of(&body);
+        assert_eq!(d["result"], "unknown", "{body}");
+        assert!(
+            body.contains("over the limit of 1000000 elements per collection"),
+            "{body}"
+        );
+    }
+    assert_eq!(http(server.port, "GET", "/healthz", "", "").0, 200);
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server died"
+    );
+    // Memory stayed bounded (the fifty-million range alone took 1.2 GB).
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())) {
+        let peak_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        assert!(peak_kb < 300 * 1024, "peak RSS {peak_kb} kB");
+    }
+}
