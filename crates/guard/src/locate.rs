@@ -78,6 +78,8 @@ pub fn parse_json_located(text: &str) -> Result<(serde_json::Value, LocationInde
         pos: start,
         line: 1 + text[..start].matches('\n').count() as u32,
         line_start: text[..start].rfind('\n').map_or(0, |i| i + 1),
+        counted_to: 0,
+        counted: 0,
         text,
     };
     scanner.value(&mut String::new(), &mut index, 0);
@@ -116,6 +118,11 @@ struct Scanner<'a> {
     pos: usize,
     line: u32,
     line_start: usize,
+    /// Characters between `line_start` and `counted_to`, so that each
+    /// column is counted on from the previous one (a minified file is one
+    /// line: counting from the line start for every value is quadratic).
+    counted_to: usize,
+    counted: u32,
 }
 
 const MAX_DEPTH: usize = 256;
@@ -135,16 +142,27 @@ impl Scanner<'_> {
         }
     }
 
-    fn column(&self) -> u32 {
-        // Columns count characters, not bytes.
-        self.text
-            .get(self.line_start..self.pos)
-            .map_or(1, |s| s.chars().count() as u32 + 1)
+    /// The 1-based column of `pos`, in characters, not bytes.
+    fn column(&mut self) -> u32 {
+        if self.counted_to < self.line_start || self.counted_to > self.pos {
+            self.counted_to = self.line_start;
+            self.counted = 0;
+        }
+        let end = self.pos.min(self.bytes.len());
+        // A character starts at every byte that is not a UTF-8 continuation byte.
+        let new = self.bytes[self.counted_to.min(end)..end]
+            .iter()
+            .filter(|&&b| b & 0xC0 != 0x80)
+            .count();
+        self.counted = self.counted.saturating_add(new as u32);
+        self.counted_to = end;
+        self.counted + 1
     }
 
     fn value(&mut self, pointer: &mut String, index: &mut LocationIndex, depth: usize) {
         self.skip_ws();
-        index.insert(pointer.clone(), [self.line, self.column()]);
+        let column = self.column();
+        index.insert(pointer.clone(), [self.line, column]);
         if depth > MAX_DEPTH {
             return;
         }
@@ -291,6 +309,48 @@ mod tests {
         let mut bom8 = vec![0xEF, 0xBB, 0xBF];
         bom8.extend(s.as_bytes());
         assert_eq!(decode_text(&bom8).unwrap(), s);
+    }
+
+    #[test]
+    fn columns_on_one_long_line_count_characters_and_restart_per_line() {
+        // `terraform show -json` writes one line: columns grow along it, and
+        // a multi-byte character counts once.
+        let text = "{\"é\":[\"ü\",2],\"b\":{\"c\":3}}\n{\"x\":1}";
+        let (_, idx) = parse_json_located(text).unwrap();
+        assert_eq!(idx["/é"], [1, 6]);
+        assert_eq!(idx["/é/0"], [1, 7]);
+        assert_eq!(idx["/é/1"], [1, 11]);
+        assert_eq!(idx["/b/c"], [1, 23]);
+        let (_, idx) = parse_json_located("{\"a\":\n  [1,\n 2]}").unwrap();
+        assert_eq!(idx["/a/0"], [2, 4]);
+        assert_eq!(idx["/a/1"], [3, 2]);
+    }
+
+    #[test]
+    fn indexing_a_minified_document_is_linear() {
+        // 20,000 values on one line: counting from the line start for every
+        // value took seconds; counting on from the previous value takes
+        // milliseconds. Compare two sizes so the test does not depend on
+        // the machine's speed: quadratic work would grow 16×, not 4×.
+        let doc = |n: usize| {
+            let items: Vec<String> = (0..n).map(|i| format!("{{\"k\":\"v{i}\"}}")).collect();
+            format!("{{\"items\":[{}]}}", items.join(","))
+        };
+        let time = |text: &str| {
+            let started = std::time::Instant::now();
+            let (_, idx) = parse_json_located(text).unwrap();
+            (started.elapsed(), idx)
+        };
+        let (small, _) = time(&doc(20_000));
+        let big_text = doc(80_000);
+        let (big, idx) = time(&big_text);
+        let last = "/items/79999/k";
+        let expected = big_text.rfind("\"v79999\"").unwrap() as u32 + 1;
+        assert_eq!(idx[last], [1, expected]);
+        assert!(
+            big < small * 10 + std::time::Duration::from_millis(50),
+            "4× the input took {big:?} against {small:?}"
+        );
     }
 
     #[test]
