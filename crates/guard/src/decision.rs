@@ -93,6 +93,10 @@ pub struct Violation {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// Other places the finding was reported at: for a SARIF result located
+    /// in its artifact, the result's place in the `.sarif` report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related_locations: Vec<Location>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -333,6 +337,7 @@ mod tests {
             severity: "high".into(),
             message: "m \"quoted\"".into(),
             location: None,
+            related_locations: Vec::new(),
             remediation: None,
             waiver,
         };

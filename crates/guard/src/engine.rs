@@ -720,7 +720,7 @@ impl Engine {
         let s = |k: &str| item.get(k).and_then(Value::as_str).map(String::from);
         let rule = s("rule").unwrap_or_else(|| rail.kind.name().to_string());
         let message = s("msg").unwrap_or_default();
-        let location = item.get("at").and_then(|at| {
+        let mut location = item.get("at").and_then(|at| {
             let kind = at.get("kind")?.as_str()?;
             let index = at.get("index")?.as_u64()? as usize;
             let pointer = at.get("pointer").and_then(Value::as_str).unwrap_or("");
@@ -732,6 +732,14 @@ impl Engine {
                 column,
             })
         });
+        // A SARIF result is located in its artifact, and also in the report.
+        let mut related_locations = Vec::new();
+        if let Some(artifact) = item
+            .get("at")
+            .and_then(|at| crate::normalize::sarif_artifact_location(&env.attachments, at))
+        {
+            related_locations.extend(location.replace(artifact));
+        }
         // A plan's extra gates enforce guardrails that are otherwise warn/audit.
         let gated = plan.is_some_and(|p| {
             p.extra_gates
@@ -771,6 +779,7 @@ impl Engine {
             severity: s("severity").unwrap_or_else(|| "medium".into()),
             message,
             location,
+            related_locations,
             remediation: s("remediation").filter(|r| !r.is_empty()),
             waiver,
         }

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::decision::{Decision, Effect, Violation};
+use crate::locate::Location;
 
 fn effect_name(e: Effect) -> &'static str {
     match e {
@@ -14,17 +15,31 @@ fn effect_name(e: Effect) -> &'static str {
     }
 }
 
+fn place(l: &Location) -> String {
+    if l.line > 0 {
+        format!("{}:{}:{}", l.file, l.line, l.column)
+    } else {
+        l.file.clone()
+    }
+}
+
 fn location_text(v: &Violation) -> String {
     v.location
         .as_ref()
-        .map(|l| {
-            if l.line > 0 {
-                format!("{}:{}:{}: ", l.file, l.line, l.column)
-            } else {
-                format!("{}: ", l.file)
-            }
-        })
+        .map(|l| format!("{}: ", place(l)))
         .unwrap_or_default()
+}
+
+/// A SARIF `location` object.
+fn sarif_location(l: &Location) -> Value {
+    let mut region = json!({});
+    if l.line > 0 {
+        region = json!({"startLine": l.line, "startColumn": l.column.max(1)});
+    }
+    json!({"physicalLocation": {
+        "artifactLocation": {"uri": l.file},
+        "region": region,
+    }})
 }
 
 /// Human-readable text.
@@ -56,6 +71,9 @@ pub fn text(d: &Decision) -> String {
             v.rule,
             waived
         ));
+        for l in &v.related_locations {
+            out.push_str(&format!("        reported in: {}\n", place(l)));
+        }
         if let Some(o) = &v.objective {
             out.push_str(&format!("        protects: {o}\n"));
         }
@@ -130,14 +148,21 @@ pub fn sarif(d: &Decision) -> Value {
             "properties": {"effect": v.effect, "severity": v.severity, "mode": v.mode},
         });
         if let Some(l) = &v.location {
-            let mut region = json!({});
-            if l.line > 0 {
-                region = json!({"startLine": l.line, "startColumn": l.column.max(1)});
-            }
-            r["locations"] = json!([{"physicalLocation": {
-                "artifactLocation": {"uri": l.file},
-                "region": region,
-            }}]);
+            r["locations"] = json!([sarif_location(l)]);
+        }
+        if !v.related_locations.is_empty() {
+            let related: Vec<Value> = v
+                .related_locations
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let mut loc = sarif_location(l);
+                    loc["id"] = json!(i);
+                    loc["message"] = json!({"text": "reported here"});
+                    loc
+                })
+                .collect();
+            r["relatedLocations"] = json!(related);
         }
         if let Some(w) = &v.waiver {
             r["suppressions"] = json!([{
@@ -258,6 +283,9 @@ pub fn github(d: &Decision) -> String {
             }
         }
         let mut msg = v.message.clone();
+        for l in &v.related_locations {
+            msg.push_str(&format!("\nreported in: {}", place(l)));
+        }
         if let Some(r) = &v.remediation {
             msg.push_str(&format!("\nfix: {r}"));
         }

@@ -1,0 +1,125 @@
+//! What the gate does with the files attached to a change: where findings
+//! are located, and input it does not understand (never a quiet allow).
+
+use bearing_guard::output;
+use bearing_guard::{Attachment, Location, Verdict};
+
+use crate::common::*;
+
+fn one(kind_yaml: &str) -> bearing_guard::Engine {
+    engine(&format!(
+        "version: 1\nteams: [{{id: payments}}]\nservices:\n  - {{id: checkout, team: payments, environments: [production]}}\nguardrails:\n  - {kind_yaml}\n"
+    ))
+}
+
+/// A minified SARIF report (one line, as many tools write it) with results
+/// in two artifacts: one by URI (percent-encoded), one by `run.artifacts`
+/// index, and one without a region.
+const SARIF: &str = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"CodeQL","rules":[{"id":"js/sql-injection","properties":{"security-severity":"9.1"}}]}},"artifacts":[{"location":{"uri":"src/db.js","uriBaseId":"%SRCROOT%"}}],"results":[{"ruleId":"js/sql-injection","level":"error","message":{"text":"a"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"src/my%20routes.js","uriBaseId":"%SRCROOT%"},"region":{"startLine":12,"startColumn":5,"endColumn":30}}}]},{"ruleId":"js/sql-injection","level":"error","message":{"text":"b"},"locations":[{"physicalLocation":{"artifactLocation":{"index":0},"region":{"startLine":40}}}]},{"ruleId":"js/sql-injection","level":"error","message":{"text":"c"},"locations":[{"physicalLocation":{"artifactLocation":{"uri":"file:///repo/Dockerfile"}}}]}]}]}"#;
+
+#[test]
+fn sarif_findings_are_located_in_their_artifact_and_in_the_report() {
+    let e = one("{id: vulns, kind: vulnerabilities}");
+    let mut env = envelope("checkout", "production");
+    env.attachments
+        .scans
+        .push(Attachment::from_json_bytes("codeql.sarif", SARIF.as_bytes()).unwrap());
+    let d = e.decide(&env, &ctx());
+    assert_eq!(d.result, Verdict::Deny);
+    let at = |file: &str, line: u32, column: u32| Location {
+        file: file.into(),
+        line,
+        column,
+    };
+    let mut located: Vec<(Location, Vec<Location>)> = d
+        .violations
+        .iter()
+        .map(|v| (v.location.clone().unwrap(), v.related_locations.clone()))
+        .collect();
+    located.sort_by(|a, b| a.0.file.cmp(&b.0.file));
+    let report_column = |needle: &str| SARIF.find(needle).unwrap() as u32 + 1;
+    assert_eq!(
+        located,
+        vec![
+            (
+                at("/repo/Dockerfile", 0, 0),
+                vec![at(
+                    "codeql.sarif",
+                    1,
+                    report_column(
+                        r#"{"ruleId":"js/sql-injection","level":"error","message":{"text":"c"}"#
+                    )
+                )]
+            ),
+            (
+                at("src/db.js", 40, 1),
+                vec![at(
+                    "codeql.sarif",
+                    1,
+                    report_column(
+                        r#"{"ruleId":"js/sql-injection","level":"error","message":{"text":"b"}"#
+                    )
+                )]
+            ),
+            (
+                at("src/my routes.js", 12, 5),
+                vec![at(
+                    "codeql.sarif",
+                    1,
+                    report_column(
+                        r#"{"ruleId":"js/sql-injection","level":"error","message":{"text":"a"}"#
+                    )
+                )]
+            ),
+        ]
+    );
+
+    // GitHub annotations land in the artifact, at the region's line.
+    let gh = output::github(&d);
+    assert!(gh.contains("file=src/my routes.js,line=12,col=5::"), "{gh}");
+    assert!(gh.contains("file=src/db.js,line=40,col=1::"), "{gh}");
+    assert!(gh.contains("reported in: codeql.sarif:1:"), "{gh}");
+
+    // SARIF output: the artifact is the location, the report a related one.
+    let sarif = output::sarif(&d);
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let r = results
+        .iter()
+        .find(|r| r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "src/db.js")
+        .unwrap();
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["region"],
+        serde_json::json!({"startLine": 40, "startColumn": 1})
+    );
+    assert_eq!(
+        r["relatedLocations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "codeql.sarif"
+    );
+    assert_eq!(
+        r["relatedLocations"][0]["physicalLocation"]["region"]["startLine"],
+        1
+    );
+
+    // Text: the artifact first, the report below.
+    let text = output::text(&d);
+    assert!(text.contains("DENY    src/db.js:40:1: "), "{text}");
+    assert!(
+        text.contains("        reported in: codeql.sarif:1:"),
+        "{text}"
+    );
+}
+
+#[test]
+fn trivy_findings_stay_located_in_the_report() {
+    let e = one("{id: vulns, kind: vulnerabilities}");
+    let mut env = envelope("checkout", "production");
+    let trivy = r#"{"SchemaVersion":2,"Results":[{"Target":"app","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"openssl","InstalledVersion":"1.0","FixedVersion":"1.1","Severity":"CRITICAL"}]}]}"#;
+    env.attachments
+        .scans
+        .push(Attachment::from_json_bytes("trivy.json", trivy.as_bytes()).unwrap());
+    let d = e.decide(&env, &ctx());
+    assert_eq!(d.violations.len(), 1);
+    let v = &d.violations[0];
+    assert_eq!(v.location.as_ref().unwrap().file, "trivy.json");
+    assert!(v.related_locations.is_empty());
+}
