@@ -99,11 +99,13 @@ pub fn text(d: &Decision) -> String {
         out.push_str(&format!("ERROR   {e}\n"));
     }
     let count = |e: Effect| d.violations.iter().filter(|v| v.effect == e).count();
+    // An evaluation error makes the verdict unknown as an unknown finding does.
+    let unknown = count(Effect::Unknown) + d.errors.len();
     out.push_str(&format!(
         "{}: {} denied, {} unknown, {} warnings, {} waived/audit; {} guardrail(s) evaluated in {} µs (decision {}, policies {})\n",
         d.result.name().to_uppercase(),
         count(Effect::Deny),
-        count(Effect::Unknown),
+        unknown,
         count(Effect::Warn),
         count(Effect::Audit),
         d.evaluated.len(),
@@ -302,4 +304,32 @@ pub fn github(d: &Decision) -> String {
         d.id
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{ReplayContext, Verdict};
+
+    #[test]
+    fn an_unknown_result_from_an_evaluation_error_counts_it_as_unknown() {
+        let d = Decision {
+            id: "dec_1".into(),
+            time: chrono::Utc::now(),
+            result: Verdict::Unknown,
+            violations: Vec::new(),
+            expired_waivers: Vec::new(),
+            evaluated: vec!["custom".into()],
+            errors: vec!["guardrail `custom`: evaluation exceeded the time limit".into()],
+            input_digest: "sha256:x".into(),
+            policy_revision: "rev".into(),
+            elapsed_us: 1,
+            context: ReplayContext::default(),
+        };
+        let text = text(&d);
+        assert!(
+            text.ends_with("UNKNOWN: 0 denied, 1 unknown, 0 warnings, 0 waived/audit; 1 guardrail(s) evaluated in 1 µs (decision dec_1, policies rev)\n"),
+            "{text}"
+        );
+    }
 }

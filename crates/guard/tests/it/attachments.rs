@@ -123,3 +123,49 @@ fn trivy_findings_stay_located_in_the_report() {
     assert_eq!(v.location.as_ref().unwrap().file, "trivy.json");
     assert!(v.related_locations.is_empty());
 }
+
+#[test]
+fn workloads_the_baseline_cannot_read_are_unknown_not_allowed() {
+    let e = one("{id: k8s, kind: k8s_baseline}");
+    let decide = |yaml: &str| {
+        let mut env = envelope("checkout", "production");
+        env.attachments
+            .manifests
+            .push(Attachment::from_manifest_bytes("deploy.yaml", yaml.as_bytes()).unwrap());
+        e.decide(&env, &ctx())
+    };
+    // A Pod whose `spec` is a list: nothing in it can be checked.
+    let d = decide(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  - containers:\n      - {name: app, image: nginx, securityContext: {privileged: true}}\n",
+    );
+    assert_eq!(d.result, Verdict::Unknown, "{d:#?}");
+    assert_eq!(rules(&d), vec!["pod_spec_unreadable:unknown"]);
+    assert_eq!(
+        d.violations[0].message,
+        "Pod/web: no pod spec (a mapping) at `spec`, so its containers cannot be checked"
+    );
+    let l = d.violations[0].location.clone().unwrap();
+    assert_eq!((l.file.as_str(), l.line), ("deploy.yaml", 5));
+    assert!(output::text(&d).contains("UNKNOWN: 0 denied, 1 unknown,"));
+
+    // OpenShift's DeploymentConfig: a privileged container the baseline
+    // does not look at is reported, located at the kind.
+    let d = decide(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n---\napiVersion: apps.openshift.io/v1\nkind: DeploymentConfig\nmetadata: {name: api}\nspec:\n  template:\n    spec:\n      containers:\n        - {name: app, image: 'api:1', securityContext: {privileged: true}}\n",
+    );
+    assert_eq!(d.result, Verdict::Unknown, "{d:#?}");
+    assert_eq!(rules(&d), vec!["unknown_kind:unknown"]);
+    assert!(
+        d.violations[0].message.starts_with(
+            "DeploymentConfig/api: kind `DeploymentConfig` is not one k8s_baseline knows"
+        ),
+        "{}",
+        d.violations[0].message
+    );
+    assert_eq!(d.violations[0].location.as_ref().unwrap().line, 7);
+
+    // Kinds without pods pass as before.
+    let d =
+        decide("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n");
+    assert_eq!(d.result, Verdict::Allow, "{d:#?}");
+}
