@@ -515,7 +515,9 @@ impl Engine {
             &own
         };
         let input_digest = envelope_digest(env);
-        let mut errors = Vec::new();
+        // Attachments that are not what they were given as (say, state as
+        // a plan) make the decision unknown.
+        let mut errors = env.attachments.problems();
         let mut raw: Vec<(usize, Value, Effect)> = Vec::new();
         let applicable: Vec<usize> = (0..self.rails.len())
             .filter(|&i| self.scope_applies(&self.rails[i].scope, env))

@@ -159,16 +159,121 @@ fn read(path: &Path) -> Result<Vec<u8>, GuardError> {
     })
 }
 
+/// What another kind of attachment is, for a file given in the wrong place.
+fn looks_like(c: &Value) -> Option<&'static str> {
+    if c.get("resource_changes").is_some() || c.get("planned_values").is_some() {
+        Some("a Terraform plan (pass it with `--plan`)")
+    } else if crate::normalize::scan_format(c).is_some() {
+        Some("a scan report (pass it with `--scan`)")
+    } else if c.get("projects").is_some() && c.get("totalMonthlyCost").is_some() {
+        Some("an Infracost report (pass it with `--cost`)")
+    } else {
+        None
+    }
+}
+
+/// Why `content` is not a Terraform plan the gate can read, if it is not.
+/// A plan has `resource_changes` (left out when nothing changes) and always
+/// `planned_values`; state (`terraform show -json` without a plan file) has
+/// `values` instead.
+pub fn plan_problem(c: &Value) -> Option<String> {
+    const EXPECTED: &str = "expected `terraform show -json tfplan` output";
+    let Some(o) = c.as_object() else {
+        return Some(format!("{EXPECTED}, not a JSON {}", json_type(c)));
+    };
+    if let Some(rc) = o.get("resource_changes")
+        && !rc.is_array()
+    {
+        return Some(format!(
+            "`resource_changes` is a {}, not a list",
+            json_type(rc)
+        ));
+    }
+    if o.get("errored") == Some(&Value::Bool(true)) {
+        return Some(
+            "the plan errored (`errored: true`), so its changes are incomplete; fix the plan and run it again".into(),
+        );
+    }
+    if o.contains_key("resource_changes") || o.get("planned_values").is_some_and(Value::is_object) {
+        return None;
+    }
+    if o.get("values").is_some_and(Value::is_object) {
+        return Some(format!(
+            "this is Terraform state, not a plan: it has `values` but no `resource_changes` or `planned_values`; {EXPECTED} of a saved plan (`terraform plan -out=tfplan`)"
+        ));
+    }
+    if let Some(other) = looks_like(c) {
+        return Some(format!("{EXPECTED}; this is {other}"));
+    }
+    Some(format!(
+        "{EXPECTED}: it has no `resource_changes` or `planned_values`, so there is nothing to check"
+    ))
+}
+
+/// Why `docs` (a manifest attachment's documents) are not Kubernetes
+/// objects, if they are not: every document must be a mapping with a `kind`
+/// (as `kubectl apply` requires).
+pub fn manifests_problem(docs: &Value) -> Option<String> {
+    let Some(docs) = docs.as_array() else {
+        return Some(format!(
+            "expected a list of Kubernetes documents, not a JSON {}",
+            json_type(docs)
+        ));
+    };
+    for (i, d) in docs.iter().enumerate() {
+        if d.is_null() {
+            continue;
+        }
+        if d.get("kind").is_some_and(Value::is_string) {
+            continue;
+        }
+        let what = match looks_like(d) {
+            Some(other) => format!("this is {other}"),
+            None if d.is_object() => "it has no `kind`".into(),
+            None => format!("it is a {}, not a mapping", json_type(d)),
+        };
+        return Some(format!(
+            "document {} is not a Kubernetes object: {what}",
+            i + 1
+        ));
+    }
+    None
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "mapping",
+    }
+}
+
+impl Attachments {
+    /// Attachments the gate cannot read as their kind, one message each
+    /// (naming the file): a decision with any is `unknown`, never a quiet allow.
+    pub fn problems(&self) -> Vec<String> {
+        let plans = self
+            .terraform_plans
+            .iter()
+            .filter_map(|a| plan_problem(&a.content).map(|m| format!("`{}`: {m}", a.file)));
+        let manifests = self
+            .manifests
+            .iter()
+            .filter_map(|a| manifests_problem(&a.content).map(|m| format!("`{}`: {m}", a.file)));
+        plans.chain(manifests).collect()
+    }
+}
+
 /// Reads a Terraform plan JSON file.
 pub fn read_plan(path: &Path) -> Result<Attachment, GuardError> {
     let a = Attachment::from_json_bytes(&path.display().to_string(), &read(path)?)?;
-    let looks_like_plan = a.content.get("format_version").is_some()
-        || a.content.get("resource_changes").is_some()
-        || a.content.get("planned_values").is_some();
-    if !looks_like_plan {
+    if let Some(message) = plan_problem(&a.content) {
         return Err(GuardError::Attachment {
             file: a.file,
-            message: "expected `terraform show -json` output (with `format_version` and `resource_changes`)".into(),
+            message,
         });
     }
     Ok(a)
@@ -176,7 +281,14 @@ pub fn read_plan(path: &Path) -> Result<Attachment, GuardError> {
 
 /// Reads Kubernetes manifests (YAML, multi-document, or JSON).
 pub fn read_manifests(path: &Path) -> Result<Attachment, GuardError> {
-    Attachment::from_manifest_bytes(&path.display().to_string(), &read(path)?)
+    let a = Attachment::from_manifest_bytes(&path.display().to_string(), &read(path)?)?;
+    if let Some(message) = manifests_problem(&a.content) {
+        return Err(GuardError::Attachment {
+            file: a.file,
+            message,
+        });
+    }
+    Ok(a)
 }
 
 /// Reads a SARIF, Trivy or Grype JSON report.

@@ -169,3 +169,98 @@ fn workloads_the_baseline_cannot_read_are_unknown_not_allowed() {
         decide("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n");
     assert_eq!(d.result, Verdict::Allow, "{d:#?}");
 }
+
+#[test]
+fn files_that_are_not_what_they_were_given_as_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let err = |r: Result<Attachment, bearing_guard::GuardError>| r.unwrap_err().to_string();
+
+    // State (`terraform show -json` without a plan file) is not a plan.
+    let state = write(
+        "state.json",
+        r#"{"format_version":"1.0","terraform_version":"1.9.5","values":{"root_module":{"resources":[{"address":"aws_iam_policy.p","mode":"managed","type":"aws_iam_policy","values":{"policy":"{}"}}]}}}"#,
+    );
+    let e = err(bearing_guard::read_plan(&state));
+    assert!(
+        e.starts_with(&format!(
+            "`{}`: this is Terraform state, not a plan",
+            state.display()
+        )),
+        "{e}"
+    );
+
+    let bare = write("bare.json", r#"{"format_version":"1.2"}"#);
+    let e = err(bearing_guard::read_plan(&bare));
+    assert!(
+        e.ends_with(
+            "it has no `resource_changes` or `planned_values`, so there is nothing to check"
+        ),
+        "{e}"
+    );
+
+    let errored = write(
+        "errored.json",
+        r#"{"format_version":"1.2","planned_values":{"root_module":{}},"errored":true}"#,
+    );
+    assert!(err(bearing_guard::read_plan(&errored)).contains("the plan errored"));
+
+    // A plan with nothing to change has `planned_values` and no `resource_changes`.
+    let empty = write(
+        "empty.json",
+        r#"{"format_version":"1.2","terraform_version":"1.7.5","planned_values":{"root_module":{}},"configuration":{"root_module":{}},"errored":false}"#,
+    );
+    assert!(bearing_guard::read_plan(&empty).is_ok());
+
+    // A minified plan given as manifests is JSON, hence YAML, but no Kubernetes object.
+    let plan = write(
+        "plan.json",
+        r#"{"format_version":"1.2","resource_changes":[{"address":"aws_iam_policy.p","type":"aws_iam_policy","change":{"actions":["create"],"after":{"policy":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}}]}"#,
+    );
+    let e = err(bearing_guard::read_manifests(&plan));
+    assert_eq!(
+        e,
+        format!(
+            "`{}`: document 1 is not a Kubernetes object: this is a Terraform plan (pass it with `--plan`)",
+            plan.display()
+        )
+    );
+    let values = write("values.yaml", "replicaCount: 2\nimage: {tag: latest}\n");
+    assert!(
+        err(bearing_guard::read_manifests(&values))
+            .ends_with("document 1 is not a Kubernetes object: it has no `kind`")
+    );
+    // Empty documents between separators are fine.
+    let ok = write(
+        "ok.yaml",
+        "---\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
+    );
+    assert!(bearing_guard::read_manifests(&ok).is_ok());
+}
+
+#[test]
+fn a_decision_on_attachments_it_cannot_read_is_unknown() {
+    // The same shapes sent to the server (`POST /v1/decide`) are not read from files.
+    let e = one("{id: iam, kind: iam_least_privilege}");
+    let mut env = envelope("checkout", "production");
+    env.attachments.terraform_plans.push(Attachment::new(
+        "state.json",
+        serde_json::json!({"format_version": "1.0", "values": {"root_module": {}}}),
+    ));
+    env.attachments.manifests.push(Attachment::new(
+        "plan.json",
+        serde_json::json!([{"format_version": "1.2", "resource_changes": []}]),
+    ));
+    let d = e.decide(&env, &ctx());
+    assert_eq!(d.result, Verdict::Unknown);
+    assert_eq!(d.errors.len(), 2, "{:?}", d.errors);
+    assert!(d.errors[0].starts_with("`state.json`: this is Terraform state"));
+    assert!(d.errors[1].starts_with(
+        "`plan.json`: document 1 is not a Kubernetes object: this is a Terraform plan"
+    ));
+    assert!(output::text(&d).contains("UNKNOWN: 0 denied, 2 unknown,"));
+}
