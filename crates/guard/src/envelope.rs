@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::GuardError;
-use crate::locate::{LocationIndex, decode_text, parse_json_located};
+use crate::locate::{LocationIndex, decode_text_owned, parse_json_located};
 use crate::yaml::parse_yaml_located;
 
 /// One change submitted to the gate.
@@ -107,7 +107,12 @@ impl Attachment {
 
     /// Parses JSON text (any encoding, wrapper lines allowed).
     pub fn from_json_bytes(file: &str, bytes: &[u8]) -> Result<Attachment, GuardError> {
-        let text = decode_text(bytes).map_err(|message| GuardError::Attachment {
+        Attachment::from_json_vec(file, bytes.to_vec())
+    }
+
+    /// [`Attachment::from_json_bytes`] of bytes read from a file (UTF-8 text is not copied).
+    pub fn from_json_vec(file: &str, bytes: Vec<u8>) -> Result<Attachment, GuardError> {
+        let text = decode_text_owned(bytes).map_err(|message| GuardError::Attachment {
             file: file.to_string(),
             message,
         })?;
@@ -125,7 +130,12 @@ impl Attachment {
 
     /// Parses multi-document YAML (or JSON) manifests; `content` is the array of documents.
     pub fn from_manifest_bytes(file: &str, bytes: &[u8]) -> Result<Attachment, GuardError> {
-        let text = decode_text(bytes).map_err(|message| GuardError::Attachment {
+        Attachment::from_manifest_vec(file, bytes.to_vec())
+    }
+
+    /// [`Attachment::from_manifest_bytes`] of bytes read from a file.
+    pub fn from_manifest_vec(file: &str, bytes: Vec<u8>) -> Result<Attachment, GuardError> {
+        let text = decode_text_owned(bytes).map_err(|message| GuardError::Attachment {
             file: file.to_string(),
             message,
         })?;
@@ -269,7 +279,7 @@ impl Attachments {
 
 /// Reads a Terraform plan JSON file.
 pub fn read_plan(path: &Path) -> Result<Attachment, GuardError> {
-    let a = Attachment::from_json_bytes(&path.display().to_string(), &read(path)?)?;
+    let a = Attachment::from_json_vec(&path.display().to_string(), read(path)?)?;
     if let Some(message) = plan_problem(&a.content) {
         return Err(GuardError::Attachment {
             file: a.file,
@@ -281,7 +291,7 @@ pub fn read_plan(path: &Path) -> Result<Attachment, GuardError> {
 
 /// Reads Kubernetes manifests (YAML, multi-document, or JSON).
 pub fn read_manifests(path: &Path) -> Result<Attachment, GuardError> {
-    let a = Attachment::from_manifest_bytes(&path.display().to_string(), &read(path)?)?;
+    let a = Attachment::from_manifest_vec(&path.display().to_string(), read(path)?)?;
     if let Some(message) = manifests_problem(&a.content) {
         return Err(GuardError::Attachment {
             file: a.file,
@@ -293,7 +303,7 @@ pub fn read_manifests(path: &Path) -> Result<Attachment, GuardError> {
 
 /// Reads a SARIF, Trivy or Grype JSON report.
 pub fn read_scan(path: &Path) -> Result<Attachment, GuardError> {
-    let a = Attachment::from_json_bytes(&path.display().to_string(), &read(path)?)?;
+    let a = Attachment::from_json_vec(&path.display().to_string(), read(path)?)?;
     if crate::normalize::scan_format(&a.content).is_none() {
         return Err(GuardError::Attachment {
             file: a.file,
@@ -305,7 +315,7 @@ pub fn read_scan(path: &Path) -> Result<Attachment, GuardError> {
 
 /// Reads an Infracost JSON report.
 pub fn read_cost(path: &Path) -> Result<Attachment, GuardError> {
-    let a = Attachment::from_json_bytes(&path.display().to_string(), &read(path)?)?;
+    let a = Attachment::from_json_vec(&path.display().to_string(), read(path)?)?;
     if a.content.get("projects").is_none() {
         return Err(GuardError::Attachment {
             file: a.file,

@@ -21,8 +21,15 @@ pub type LocationIndex = BTreeMap<String, [u32; 2]>;
 /// Decodes file bytes to text: UTF-8 (optional BOM) or UTF-16 LE/BE (with a
 /// BOM, or recognised by its zero bytes).
 pub fn decode_text(bytes: &[u8]) -> Result<String, String> {
-    if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        return String::from_utf8(rest.to_vec()).map_err(|e| format!("invalid UTF-8: {e}"));
+    decode_text_owned(bytes.to_vec())
+}
+
+/// [`decode_text`] of bytes read from a file, without copying UTF-8 text.
+pub fn decode_text_owned(mut bytes: Vec<u8>) -> Result<String, String> {
+    let utf8 = |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|e| format!("invalid UTF-8: {e}"));
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        bytes.drain(..3);
+        return utf8(bytes);
     }
     let utf16 = |rest: &[u8], le: bool| -> Result<String, String> {
         let units: Vec<u16> = rest
@@ -45,13 +52,13 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, String> {
     }
     if bytes.len() >= 4 && bytes.len().is_multiple_of(2) {
         if bytes[1] == 0 && bytes[3] == 0 && bytes[0] != 0 {
-            return utf16(bytes, true);
+            return utf16(&bytes, true);
         }
         if bytes[0] == 0 && bytes[2] == 0 && bytes[1] != 0 {
-            return utf16(bytes, false);
+            return utf16(&bytes, false);
         }
     }
-    String::from_utf8(bytes.to_vec()).map_err(|e| format!("invalid UTF-8: {e}"))
+    utf8(bytes)
 }
 
 /// Parses the first JSON document in `text`, skipping wrapper lines before it
