@@ -173,13 +173,34 @@ fn read(path: &Path) -> Result<Vec<u8>, GuardError> {
 fn looks_like(c: &Value) -> Option<&'static str> {
     if c.get("resource_changes").is_some() || c.get("planned_values").is_some() {
         Some("a Terraform plan (pass it with `--plan`)")
-    } else if crate::normalize::scan_format(c).is_some() {
+    } else if is_scan_report(c) {
         Some("a scan report (pass it with `--scan`)")
     } else if c.get("projects").is_some() && c.get("totalMonthlyCost").is_some() {
         Some("an Infracost report (pass it with `--cost`)")
     } else {
         None
     }
+}
+
+/// A SARIF, Trivy or Grype report by the fields only such reports have
+/// together (a CloudFormation template has `Resources`, a config may have `runs`).
+fn is_scan_report(c: &Value) -> bool {
+    let sarif = c.get("runs").is_some_and(Value::is_array)
+        && (c
+            .get("version")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("2."))
+            || c.get("$schema")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.contains("sarif")));
+    let grype = c
+        .get("matches")
+        .and_then(Value::as_array)
+        .and_then(|m| m.first())
+        .is_some_and(|m| m.get("vulnerability").is_some() && m.get("artifact").is_some());
+    let trivy = c.get("SchemaVersion").is_some_and(Value::is_number)
+        && (c.get("Results").is_some() || c.get("ArtifactName").is_some());
+    sarif || grype || trivy
 }
 
 /// Why `content` is not a Terraform plan the gate can read, if it is not.
@@ -220,34 +241,28 @@ pub fn plan_problem(c: &Value) -> Option<String> {
     ))
 }
 
-/// Why `docs` (a manifest attachment's documents) are not Kubernetes
-/// objects, if they are not: every document must be a mapping with a `kind`
-/// (as `kubectl apply` requires).
+/// Why `docs` (a manifest attachment's documents) are not manifests, if a
+/// document is recognisably another kind of attachment (a Terraform plan, a
+/// scan report, an Infracost report) that the gate would otherwise read as
+/// YAML and pass. Other YAML without a `kind` is left alone: custom
+/// Conftest-style policies check any configuration file given here.
 pub fn manifests_problem(docs: &Value) -> Option<String> {
     let Some(docs) = docs.as_array() else {
         return Some(format!(
-            "expected a list of Kubernetes documents, not a JSON {}",
+            "expected a list of YAML documents, not a JSON {}",
             json_type(docs)
         ));
     };
-    for (i, d) in docs.iter().enumerate() {
-        if d.is_null() {
-            continue;
-        }
+    docs.iter().enumerate().find_map(|(i, d)| {
         if d.get("kind").is_some_and(Value::is_string) {
-            continue;
+            return None;
         }
-        let what = match looks_like(d) {
-            Some(other) => format!("this is {other}"),
-            None if d.is_object() => "it has no `kind`".into(),
-            None => format!("it is a {}, not a mapping", json_type(d)),
-        };
-        return Some(format!(
-            "document {} is not a Kubernetes object: {what}",
+        let other = looks_like(d)?;
+        Some(format!(
+            "document {} is not a Kubernetes manifest: this is {other}",
             i + 1
-        ));
-    }
-    None
+        ))
+    })
 }
 
 fn json_type(v: &Value) -> &'static str {

@@ -222,7 +222,7 @@ fn input_the_gate_does_not_understand_is_refused_not_allowed() {
         ),
         (
             ["--manifests", "tfplan.json"],
-            "error: `tfplan.json`: document 1 is not a Kubernetes object: this is a Terraform plan (pass it with `--plan`)",
+            "error: `tfplan.json`: document 1 is not a Kubernetes manifest: this is a Terraform plan (pass it with `--plan`)",
         ),
     ] {
         let o = bearing(&["check", args[0], args[1], "--no-log"], tmp.path());

@@ -225,15 +225,25 @@ fn files_that_are_not_what_they_were_given_as_are_refused_by_name() {
     assert_eq!(
         e,
         format!(
-            "`{}`: document 1 is not a Kubernetes object: this is a Terraform plan (pass it with `--plan`)",
+            "`{}`: document 1 is not a Kubernetes manifest: this is a Terraform plan (pass it with `--plan`)",
             plan.display()
         )
     );
-    let values = write("values.yaml", "replicaCount: 2\nimage: {tag: latest}\n");
-    assert!(
-        err(bearing_guard::read_manifests(&values))
-            .ends_with("document 1 is not a Kubernetes object: it has no `kind`")
+    let sarif = write("scan.sarif", r#"{"version":"2.1.0","runs":[]}"#);
+    assert!(err(bearing_guard::read_manifests(&sarif)).ends_with(
+        "document 1 is not a Kubernetes manifest: this is a scan report (pass it with `--scan`)"
+    ));
+    // Other YAML is read: custom Conftest-style policies check any configuration.
+    let compose = write(
+        "compose.yaml",
+        "services:\n  web: {image: 'nginx:latest'}\n",
     );
+    assert!(bearing_guard::read_manifests(&compose).is_ok());
+    let cloudformation = write(
+        "stack.yaml",
+        "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Bucket: {Type: 'AWS::S3::Bucket'}\nmatches: [1]\nruns: [a]\n",
+    );
+    assert!(bearing_guard::read_manifests(&cloudformation).is_ok());
     // Empty documents between separators are fine.
     let ok = write(
         "ok.yaml",
@@ -260,7 +270,7 @@ fn a_decision_on_attachments_it_cannot_read_is_unknown() {
     assert_eq!(d.errors.len(), 2, "{:?}", d.errors);
     assert!(d.errors[0].starts_with("`state.json`: this is Terraform state"));
     assert!(d.errors[1].starts_with(
-        "`plan.json`: document 1 is not a Kubernetes object: this is a Terraform plan"
+        "`plan.json`: document 1 is not a Kubernetes manifest: this is a Terraform plan"
     ));
     assert!(output::text(&d).contains("UNKNOWN: 0 denied, 2 unknown,"));
 }
