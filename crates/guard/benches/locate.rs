@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
                 |b, t| {
                     b.iter(|| {
                         let a = Attachment::from_json_bytes("f.json", black_box(t.as_bytes()));
-                        black_box(a.map(|a| a.locations.len()).unwrap_or(0))
+                        black_box(a.map(|a| a.has_locations()).unwrap_or(false))
                     })
                 },
             );

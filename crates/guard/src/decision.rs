@@ -274,7 +274,7 @@ impl<'a> Logged<'a> {
         let located = [&a.terraform_plans, &a.manifests, &a.scans, &a.cost]
             .into_iter()
             .flatten()
-            .any(|a| !a.locations.is_empty());
+            .any(|a| a.has_locations());
         // The envelope is kept without the attachments' location index.
         let input = if located {
             let mut input = envelope.clone();
@@ -288,7 +288,7 @@ impl<'a> Logged<'a> {
             .into_iter()
             .flatten()
             {
-                a.locations.clear();
+                a.clear_locations();
             }
             std::borrow::Cow::Owned(input)
         } else {

@@ -22,7 +22,7 @@ use crate::decision::{
     AppliedWaiver, Decision, Effect, ExpiredWaiver, ReplayContext, Verdict, Violation,
 };
 use crate::envelope::Envelope;
-use crate::locate::{Location, lookup};
+use crate::locate::Location;
 use crate::native::{self, Native, View};
 use crate::normalize::{self, builtin_input};
 use crate::render;
@@ -727,7 +727,7 @@ impl Engine {
             let index = at.get("index")?.as_u64()? as usize;
             let pointer = at.get("pointer").and_then(Value::as_str).unwrap_or("");
             let a = env.attachments.get(kind, index)?;
-            let [line, column] = lookup(&a.locations, pointer).unwrap_or([0, 0]);
+            let [line, column] = a.location_of(pointer).unwrap_or([0, 0]);
             Some(Location {
                 file: a.file.clone(),
                 line,
@@ -1178,7 +1178,7 @@ mod tests {
             br#"{"b": [1, {"z": 2, "a": null}], "a": "\u00e9"}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!plan.locations.is_empty());
+        assert!(plan.has_locations());
         env.attachments.terraform_plans.push(plan);
         env.attachments.cost.push(crate::Attachment::new(
             "c.json",

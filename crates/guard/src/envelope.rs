@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::GuardError;
-use crate::locate::{LocationIndex, decode_text_owned, parse_json_located};
+use crate::locate::{
+    Located, LocationIndex, PreOrder, decode_text_owned, lookup, parse_json_compact,
+};
 use crate::yaml::parse_yaml_located;
 
 /// One change submitted to the gate.
@@ -85,14 +88,41 @@ impl Attachments {
 }
 
 /// One attached file: its name, parsed content, and where each value is.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct Attachment {
     pub file: String,
     pub content: Value,
-    /// JSON pointer → `[line, column]`; empty when the content did not come from a file.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// JSON pointer → `[line, column]`; empty when the content did not come
+    /// from a file, or when its locations are kept compact (JSON files).
     pub locations: LocationIndex,
+    /// The locations of a JSON file's values, compact (see [`PreOrder`]);
+    /// written out as `locations`.
+    #[serde(skip)]
+    pub compact: Option<Arc<PreOrder>>,
+}
+
+impl Serialize for Attachment {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let expanded;
+        let locations = match &self.compact {
+            Some(c) if self.locations.is_empty() => {
+                expanded = c.to_index(&self.content);
+                &expanded
+            }
+            _ => &self.locations,
+        };
+        let mut st = s.serialize_struct("Attachment", 3)?;
+        st.serialize_field("file", &self.file)?;
+        st.serialize_field("content", &self.content)?;
+        if locations.is_empty() {
+            st.skip_field("locations")?;
+        } else {
+            st.serialize_field("locations", locations)?;
+        }
+        st.end()
+    }
 }
 
 impl Attachment {
@@ -102,7 +132,27 @@ impl Attachment {
             file: file.into(),
             content,
             locations: LocationIndex::new(),
+            compact: None,
         }
+    }
+
+    /// Where the value at `pointer` (or the nearest enclosing one) is in the file.
+    pub fn location_of(&self, pointer: &str) -> Option<[u32; 2]> {
+        match &self.compact {
+            Some(c) => c.lookup(&self.content, pointer),
+            None => lookup(&self.locations, pointer),
+        }
+    }
+
+    /// Whether the attachment knows where its values are.
+    pub fn has_locations(&self) -> bool {
+        self.compact.is_some() || !self.locations.is_empty()
+    }
+
+    /// Forgets where the values are (the decision log keeps the content only).
+    pub fn clear_locations(&mut self) {
+        self.compact = None;
+        self.locations.clear();
     }
 
     /// Parses JSON text (any encoding, wrapper lines allowed).
@@ -116,15 +166,21 @@ impl Attachment {
             file: file.to_string(),
             message,
         })?;
-        let (content, locations) =
-            parse_json_located(&text).map_err(|message| GuardError::Attachment {
+        let (content, located) =
+            parse_json_compact(&text).map_err(|message| GuardError::Attachment {
                 file: file.to_string(),
                 message,
             })?;
+        drop(text);
+        let (locations, compact) = match located {
+            Located::PreOrder(p) => (LocationIndex::new(), Some(Arc::new(p))),
+            Located::Map(m) => (m, None),
+        };
         Ok(Attachment {
             file: file.to_string(),
             content,
             locations,
+            compact,
         })
     }
 
@@ -158,6 +214,7 @@ impl Attachment {
             file: file.to_string(),
             content: Value::Array(docs),
             locations,
+            compact: None,
         })
     }
 }

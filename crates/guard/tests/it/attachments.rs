@@ -274,3 +274,28 @@ fn a_decision_on_attachments_it_cannot_read_is_unknown() {
     ));
     assert!(output::text(&d).contains("UNKNOWN: 0 denied, 2 unknown,"));
 }
+
+#[test]
+fn compact_locations_travel_to_the_server_as_pointers() {
+    // `bearing check --server` sends the envelope: its attachments' locations
+    // are written out by pointer, and the server locates findings with them.
+    let text = r#"{"format_version":"1.2","resource_changes":[{"address":"aws_iam_policy.p","mode":"managed","type":"aws_iam_policy","name":"p","change":{"actions":["create"],"after":{"policy":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}"}}}]}"#;
+    let read = Attachment::from_json_bytes("tfplan.json", text.as_bytes()).unwrap();
+    assert!(read.locations.is_empty() && read.compact.is_some());
+    let sent: Attachment = serde_json::from_str(&serde_json::to_string(&read).unwrap()).unwrap();
+    let (_, expected) = bearing_guard::locate::parse_json_located(text).unwrap();
+    assert_eq!(sent.locations, expected);
+    let e = one("{id: iam, kind: iam_least_privilege}");
+    let decide = |a: Attachment| {
+        let mut env = envelope("checkout", "production");
+        env.attachments.terraform_plans.push(a);
+        e.decide(&env, &ctx())
+    };
+    let (here, there) = (decide(read), decide(sent));
+    assert_eq!(here.violations, there.violations);
+    let l = here.violations[0].location.clone().unwrap();
+    assert_eq!(
+        (l.line, l.column),
+        (1, text.find(r#""policy""#).unwrap() as u32 + 10)
+    );
+}
