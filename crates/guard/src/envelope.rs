@@ -102,11 +102,33 @@ pub struct Attachment {
     pub compact: Option<Arc<PreOrder>>,
 }
 
+thread_local! {
+    static WITHOUT_LOCATIONS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While alive, attachments serialise without their locations on this
+/// thread (the decision log keeps the content only, without copying it).
+pub(crate) struct WithoutLocations(bool);
+
+impl WithoutLocations {
+    pub(crate) fn new() -> WithoutLocations {
+        WithoutLocations(WITHOUT_LOCATIONS.with(|w| w.replace(true)))
+    }
+}
+
+impl Drop for WithoutLocations {
+    fn drop(&mut self) {
+        WITHOUT_LOCATIONS.with(|w| w.set(self.0));
+    }
+}
+
 impl Serialize for Attachment {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct as _;
         let expanded;
+        let empty = LocationIndex::new();
         let locations = match &self.compact {
+            _ if WITHOUT_LOCATIONS.with(std::cell::Cell::get) => &empty,
             Some(c) if self.locations.is_empty() => {
                 expanded = c.to_index(&self.content);
                 &expanded
