@@ -22,7 +22,7 @@ use crate::decision::{
     AppliedWaiver, Decision, Effect, ExpiredWaiver, ReplayContext, Verdict, Violation,
 };
 use crate::envelope::Envelope;
-use crate::locate::{Location, lookup};
+use crate::locate::Location;
 use crate::native::{self, Native, View};
 use crate::normalize::{self, builtin_input};
 use crate::render;
@@ -524,7 +524,9 @@ impl Engine {
             &own
         };
         let input_digest = envelope_digest(env);
-        let mut errors = Vec::new();
+        // Attachments that are not what they were given as (say, state as
+        // a plan) make the decision unknown.
+        let mut errors = env.attachments.problems();
         let mut raw: Vec<(usize, Value, Effect)> = Vec::new();
         let applicable: Vec<usize> = (0..self.rails.len())
             .filter(|&i| self.scope_applies(&self.rails[i].scope, env))
@@ -734,18 +736,26 @@ impl Engine {
         let s = |k: &str| item.get(k).and_then(Value::as_str).map(String::from);
         let rule = s("rule").unwrap_or_else(|| rail.kind.name().to_string());
         let message = s("msg").unwrap_or_default();
-        let location = item.get("at").and_then(|at| {
+        let mut location = item.get("at").and_then(|at| {
             let kind = at.get("kind")?.as_str()?;
             let index = at.get("index")?.as_u64()? as usize;
             let pointer = at.get("pointer").and_then(Value::as_str).unwrap_or("");
             let a = env.attachments.get(kind, index)?;
-            let [line, column] = lookup(&a.locations, pointer).unwrap_or([0, 0]);
+            let [line, column] = a.location_of(pointer).unwrap_or([0, 0]);
             Some(Location {
                 file: a.file.clone(),
                 line,
                 column,
             })
         });
+        // A SARIF result is located in its artifact, and also in the report.
+        let mut related_locations = Vec::new();
+        if let Some(artifact) = item
+            .get("at")
+            .and_then(|at| crate::normalize::sarif_artifact_location(&env.attachments, at))
+        {
+            related_locations.extend(location.replace(artifact));
+        }
         // A plan's extra gates enforce guardrails that are otherwise warn/audit.
         let gated = plan.is_some_and(|p| {
             p.extra_gates
@@ -785,6 +795,7 @@ impl Engine {
             severity: s("severity").unwrap_or_else(|| "medium".into()),
             message,
             location,
+            related_locations,
             remediation: s("remediation").filter(|r| !r.is_empty()),
             waiver,
         }
@@ -1195,7 +1206,7 @@ mod tests {
             br#"{"b": [1, {"z": 2, "a": null}], "a": "\u00e9"}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!plan.locations.is_empty());
+        assert!(plan.has_locations());
         env.attachments.terraform_plans.push(plan);
         env.attachments.cost.push(crate::Attachment::new(
             "c.json",

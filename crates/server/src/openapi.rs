@@ -341,7 +341,9 @@ pub const DOCUMENT: &str = r##"{
           "objective": {"type": "string"}, "mode": {"type": "string"},
           "effect": {"type": "string", "enum": ["deny", "warn", "unknown", "audit"]},
           "severity": {"type": "string"}, "message": {"type": "string"},
-          "location": {"type": "object"}, "remediation": {"type": "string"}, "waiver": {"type": "object"}
+          "location": {"type": "object"},
+          "related_locations": {"type": "array", "items": {"type": "object"}, "description": "other places the finding was reported at (a SARIF result's place in its report)"},
+          "remediation": {"type": "string"}, "waiver": {"type": "object"}
         }
       },
       "DataRequest": {"type": "object", "properties": {"input": {"nullable": true}}},

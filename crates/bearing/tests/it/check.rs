@@ -199,6 +199,47 @@ fn usage_and_io_errors_exit_2() {
 }
 
 #[test]
+fn input_the_gate_does_not_understand_is_refused_not_allowed() {
+    let tmp = org("");
+    let write = |name: &str, text: &str| std::fs::write(tmp.path().join(name), text).unwrap();
+    write(
+        "state.json",
+        r#"{"format_version":"1.0","terraform_version":"1.9.5","values":{"root_module":{"resources":[]}}}"#,
+    );
+    write("bare.json", r#"{"format_version":"1.2"}"#);
+    // `terraform show -json` writes one line.
+    let plan = std::fs::read_to_string(tmp.path().join("iam_star.json")).unwrap();
+    let minified: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    write("tfplan.json", &minified.to_string());
+    for (args, expected) in [
+        (
+            ["--plan", "state.json"],
+            "error: `state.json`: this is Terraform state, not a plan",
+        ),
+        (
+            ["--plan", "bare.json"],
+            "error: `bare.json`: expected `terraform show -json tfplan` output: it has no `resource_changes`",
+        ),
+        (
+            ["--manifests", "tfplan.json"],
+            "error: `tfplan.json`: document 1 is not a Kubernetes manifest: this is a Terraform plan (pass it with `--plan`)",
+        ),
+    ] {
+        let o = bearing(&["check", args[0], args[1], "--no-log"], tmp.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+        assert!(stderr(&o).starts_with(expected), "{}", stderr(&o));
+    }
+    // The minified plan itself is read and located.
+    let o = bearing(&["check", "--plan", "tfplan.json", "--no-log"], tmp.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("DENY    tfplan.json:1:"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn policy_show_and_test() {
     let tmp = org("");
     let o = bearing(&["policy", "show", "no-iam-wildcards"], tmp.path());

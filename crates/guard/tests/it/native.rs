@@ -792,10 +792,12 @@ fn k8s_document() -> impl Strategy<Value = Value> {
             ]),
         ),
         (flag(), flag(), flag()),
-        pick(vec!["Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "ReplicationController"]),
+        pick(vec!["Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "ReplicationController", "DeploymentConfig", "ConfigMap"]),
         pick(vec![None, Some(json!({"name": "web"})), Some(json!({})), Some(Value::Null)]),
+        // How the pod spec is written: as it should be, as a list, or left out.
+        pick(vec!["mapping", "mapping", "mapping", "list", "missing"]),
     )
-        .prop_map(|((containers, init, sc, volumes), (net, pid, ipc), kind, metadata)| {
+        .prop_map(|((containers, init, sc, volumes), (net, pid, ipc), kind, metadata, shape)| {
             let spec = object(vec![
                 ("containers", Some(json!(containers))),
                 ("initContainers", init.map(|i| json!(i))),
@@ -805,8 +807,13 @@ fn k8s_document() -> impl Strategy<Value = Value> {
                 ("hostPID", pid),
                 ("hostIPC", ipc),
             ]);
+            let spec = match shape {
+                "list" => json!([spec]),
+                "missing" => Value::Null,
+                _ => spec,
+            };
             let spec = match kind {
-                "Pod" | "Service" => spec,
+                "Pod" | "Service" | "ConfigMap" => spec,
                 "CronJob" => json!({"jobTemplate": {"spec": {"template": {"spec": spec}}}}),
                 _ => json!({"replicas": 2, "template": {"spec": spec}}),
             };
