@@ -80,6 +80,42 @@ fn outcome(events: &[Event], accepted: u64) -> IngestOutcome {
     }
 }
 
+/// Brings the schema up to date, once however many processes open the file
+/// at the same time.
+///
+/// sqlx's migrator takes no lock on SQLite, so two processes opening a new
+/// file would both see no migration applied and both run `0001` (`table
+/// events already exists`). Here the whole run is one `BEGIN EXCLUSIVE`
+/// transaction (each migration a savepoint inside it): the second opener
+/// waits for the first (busy timeout) and then finds everything applied. A
+/// lock that cannot be had is retried a few times.
+async fn migrate(pool: &SqlitePool) -> std::result::Result<(), String> {
+    let mut attempt = 0;
+    loop {
+        let run = async {
+            let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN EXCLUSIVE")
+                .await
+                .map_err(|e| e.to_string())?;
+            // `run_direct` is `run` without the `Acquire` bound that makes the
+            // future not `Send` (sqlx's own workaround for that).
+            MIGRATOR
+                .run_direct(&mut *tx)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())
+        };
+        match run.await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 5 && (e.contains("locked") || e.contains("busy")) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating and migrating) the database file at `path`; `:memory:`
     /// gives a private in-memory database.
@@ -117,7 +153,9 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|err| StoreError::Database(format!("opening `{path}`: {err}")))?;
-        MIGRATOR.run(&pool).await?;
+        migrate(&pool)
+            .await
+            .map_err(|err| StoreError::Database(format!("migrating `{path}`: {err}")))?;
         Ok(SqliteStore {
             pool,
             write: Arc::default(),
