@@ -123,10 +123,7 @@ pub fn check_event_name(name: &str) -> Result<(), String> {
         .map(|(_, c)| c);
     let hint = match near {
         Some(c) => format!("did you mean `{c}`?"),
-        None => format!(
-            "Bearing reads `{}`",
-            USED_EVENTS.join("`, `")
-        ),
+        None => format!("Bearing reads `{}`", USED_EVENTS.join("`, `")),
     };
     Err(format!(
         "unknown GitHub event `{}`: not an `X-GitHub-Event` name GitHub sends; {hint}",

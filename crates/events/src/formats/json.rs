@@ -265,8 +265,7 @@ fn classify_object(m: &Map<String, Value>) -> Option<Format> {
     {
         found.push(Format::Trivy);
     }
-    if has("matches") && (has("descriptor") || has("source") || grype_matches(m.get("matches")))
-    {
+    if has("matches") && (has("descriptor") || has("source") || grype_matches(m.get("matches"))) {
         found.push(Format::Grype);
     }
     if has("projects") && (has("totalMonthlyCost") || has("currency")) {
@@ -290,9 +289,15 @@ fn classify_object(m: &Map<String, Value>) -> Option<Format> {
 /// A result of Trivy's legacy list: `{"Target", "Type"/"Class", "Vulnerabilities"…}`.
 fn is_trivy_result(m: &Map<String, Value>) -> bool {
     m.contains_key("Target")
-        && ["Vulnerabilities", "Type", "Class", "Misconfigurations", "Secrets"]
-            .iter()
-            .any(|k| m.contains_key(*k))
+        && [
+            "Vulnerabilities",
+            "Type",
+            "Class",
+            "Misconfigurations",
+            "Secrets",
+        ]
+        .iter()
+        .any(|k| m.contains_key(*k))
 }
 
 /// Grype's `matches` without `descriptor` or `source` (older Grype, or a

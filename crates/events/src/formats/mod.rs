@@ -292,7 +292,13 @@ impl Parsed {
         }
         self.skip(
             error.record,
-            format!("`{at}` cannot be used: {}", ParseError { record: None, ..error }),
+            format!(
+                "`{at}` cannot be used: {}",
+                ParseError {
+                    record: None,
+                    ..error
+                }
+            ),
         );
         Ok(())
     }

@@ -65,8 +65,8 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
     for (ri, run) in runs.iter().enumerate() {
         let at = |e: ParseError| e.with_field(format!("runs[{ri}]"));
         let Some(tool) = run.str_at("tool.driver.name") else {
-            let e = ParseError::new("missing; every run names its tool")
-                .with_field("tool.driver.name");
+            let e =
+                ParseError::new("missing; every run names its tool").with_field("tool.driver.name");
             parsed.unusable(ctx, &format!("runs[{ri}]"), e)?;
             continue;
         };

@@ -563,7 +563,9 @@ mod tests {
         let p = parse_grype(grype, &ctx()).unwrap();
         assert_eq!(p.events.len(), 1);
         assert!(
-            p.skipped[0].reason.contains("`matches[0]` cannot be used: field `vulnerability.id`: missing"),
+            p.skipped[0]
+                .reason
+                .contains("`matches[0]` cannot be used: field `vulnerability.id`: missing"),
             "{:?}",
             p.skipped
         );

@@ -188,7 +188,11 @@ fn no_scanner_report_is_refused_whole() {
     let Some(all) = run_all() else { return };
     let scanners: Vec<&Outcome> = all
         .iter()
-        .filter(|o| ["sarif/", "trivy/", "grype/"].iter().any(|d| o.file.starts_with(d)))
+        .filter(|o| {
+            ["sarif/", "trivy/", "grype/"]
+                .iter()
+                .any(|d| o.file.starts_with(d))
+        })
         .collect();
     assert!(scanners.len() >= 60, "{} scanner fixtures", scanners.len());
     for o in scanners {
@@ -199,7 +203,9 @@ fn no_scanner_report_is_refused_whole() {
     let o = outcome(all, "trivy/defectdojo/legacy_trivy_mix.json");
     assert_eq!(
         o.skipped,
-        ["`[0].Vulnerabilities[0]` cannot be used: field `VulnerabilityID`: missing; this field is required"]
+        [
+            "`[0].Vulnerabilities[0]` cannot be used: field `VulnerabilityID`: missing; this field is required"
+        ]
     );
     assert!(o.events.len() >= 2, "{}", o.events.len());
     // `--strict` restores all or nothing.

@@ -204,7 +204,10 @@ fn each_malformed_input_gets_its_message() {
 #[test]
 fn scanner_reports_skip_the_unusable_finding_by_default() {
     let lenient = [
-        ("sarif-bad-level.sarif", "`runs[0].results[0]` cannot be used: field `level`"),
+        (
+            "sarif-bad-level.sarif",
+            "`runs[0].results[0]` cannot be used: field `level`",
+        ),
         (
             "sarif-huge-line.sarif",
             "`runs[0].results[0]` cannot be used: field `locations[0].physicalLocation.region.startLine`",

@@ -9,8 +9,12 @@ use bearing_events::{Format, ParseContext, Payload, Severity, detect, parse_repo
 use chrono::{TimeZone, Utc};
 
 fn read(file: &str) -> Vec<u8> {
-    std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/shapes").join(file))
-        .unwrap()
+    std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/shapes")
+            .join(file),
+    )
+    .unwrap()
 }
 
 fn ctx() -> ParseContext {
@@ -115,7 +119,10 @@ fn github_deliveries_as_jsonl() {
         "{{\"event\":\"push\",\"delivery\":\"d-1\",\"payload\":{PUSH}}}\n\n{{\"event\":\"ping\",\"delivery\":\"d-2\",\"payload\":{ping}}}\n{{\"event\":\"push\",\"delivery\":\"d-3\",\"payload\":{}}}\n",
         serde_json::to_string(PUSH).unwrap()
     );
-    assert_eq!(detect(Some("deliveries.jsonl"), input.as_bytes()), Some(Format::GithubWebhook));
+    assert_eq!(
+        detect(Some("deliveries.jsonl"), input.as_bytes()),
+        Some(Format::GithubWebhook)
+    );
     let p = parse_report(Format::GithubWebhook, input.as_bytes(), &ctx()).unwrap();
     // The payload kept as a string (raw body) is the same delivery: same id.
     assert_eq!(p.events.len(), 2);
@@ -129,7 +136,9 @@ fn github_deliveries_as_jsonl() {
     );
 
     // A bad line is named.
-    let bad = format!("{{\"event\":\"push\",\"payload\":{PUSH}}}\n{{\"event\":\"isues\",\"payload\":{PUSH}}}\n");
+    let bad = format!(
+        "{{\"event\":\"push\",\"payload\":{PUSH}}}\n{{\"event\":\"isues\",\"payload\":{PUSH}}}\n"
+    );
     let e = parse_report(Format::GithubWebhook, bad.as_bytes(), &ctx()).unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -146,13 +155,18 @@ fn an_unknown_github_event_name_is_an_error_with_a_suggestion() {
         e.to_string(),
         "unknown GitHub event `issue`: not an `X-GitHub-Event` name GitHub sends; did you mean `issues`?"
     );
-    assert!(bearing_events::github::check_event_name("workflow-run")
-        .unwrap_err()
-        .contains("did you mean `workflow_run`?"));
+    assert!(
+        bearing_events::github::check_event_name("workflow-run")
+            .unwrap_err()
+            .contains("did you mean `workflow_run`?")
+    );
     // A real event Bearing does not use is a skip, not an error.
     c.github_event = Some("star".into());
     let p = parse_report(Format::GithubWebhook, PUSH.as_bytes(), &c).unwrap();
-    assert_eq!(p.skipped[0].reason, "GitHub event `star` is not used by Bearing");
+    assert_eq!(
+        p.skipped[0].reason,
+        "GitHub event `star` is not used by Bearing"
+    );
     for name in bearing_events::github::USED_EVENTS {
         assert!(bearing_events::github::EVENT_NAMES.contains(name), "{name}");
     }
@@ -181,7 +195,10 @@ fn invalid_utf8_is_named_not_undetectable() {
     sarif[at] = 0xc3;
     assert_eq!(detect(Some("snyk.sarif"), &sarif), Some(Format::Sarif));
     let e = parse_report(Format::Sarif, &sarif, &ctx()).unwrap_err();
-    assert!(e.to_string().starts_with("line 1: invalid UTF-8 at byte "), "{e}");
+    assert!(
+        e.to_string().starts_with("line 1: invalid UTF-8 at byte "),
+        "{e}"
+    );
 }
 
 /// Issue 15 item 11: the 16 MiB line limit holds when a file is read whole too.
@@ -194,11 +211,20 @@ fn a_line_over_16_mib_is_refused_on_every_path() {
     let want = "line 1: the line is longer than 16 MiB; expected one event per line";
     let e = parse_report(Format::Bearing, big.as_bytes(), &ctx()).unwrap_err();
     assert_eq!(e.to_string(), want);
-    let e = bearing_events::JsonlReader::new(big.as_bytes()).next().unwrap().unwrap_err();
+    let e = bearing_events::JsonlReader::new(big.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(e.to_string(), want);
     let two = format!("{{\"a\":1}}\n{big}\n");
     let e = parse_report(Format::Bearing, two.as_bytes(), &ctx()).unwrap_err();
-    assert!(e.to_string().starts_with("line 2: the line is longer"), "{e}");
+    assert!(
+        e.to_string().starts_with("line 2: the line is longer"),
+        "{e}"
+    );
     let e = parse_report(Format::CdEvents, two.as_bytes(), &ctx()).unwrap_err();
-    assert!(e.to_string().starts_with("line 2: the line is longer"), "{e}");
+    assert!(
+        e.to_string().starts_with("line 2: the line is longer"),
+        "{e}"
+    );
 }

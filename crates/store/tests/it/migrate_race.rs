@@ -19,7 +19,10 @@ async fn openers_of_a_fresh_sqlite_file_migrate_it_once() {
             .collect();
         let mut stores = Vec::new();
         for o in openers {
-            let store = o.await.unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let store = o
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
             stores.push(store);
         }
         // Every opener sees the whole schema.
