@@ -24,6 +24,9 @@ use super::findings::{event, normalize_target, scan_id, severity_word};
 use super::json::{Get, parse_value, req_str};
 use super::{ParseContext, ParseError, Parsed, RecordRef};
 
+/// A finding read from a report, with its attributes, or why it cannot be used.
+type Read = Result<(Finding, Vec<(&'static str, Value)>), ParseError>;
+
 struct Scan<'a> {
     scanner: &'static str,
     id: String,
@@ -44,7 +47,7 @@ impl Scan<'_> {
     /// used (the error, in strict mode).
     fn push_or_skip(
         &mut self,
-        read: Result<(Finding, Vec<(&str, Value)>), ParseError>,
+        read: Read,
         at: &str,
     ) -> Result<(), ParseError> {
         match read {
@@ -243,7 +246,7 @@ fn trivy_result(
 
     let vulnerabilities = scan.list(r, "Vulnerabilities", at)?.unwrap_or_default();
     for (i, v) in vulnerabilities.iter().enumerate() {
-        let read = || -> Result<(Finding, Vec<(&str, Value)>), ParseError> {
+        let read = || -> Read {
             let id = req_str(v, "VulnerabilityID")?;
             let mut f = scan.finding(
                 FindingKind::Vulnerability,
@@ -287,7 +290,7 @@ fn trivy_result(
             );
             continue;
         }
-        let read = || -> Result<(Finding, Vec<(&str, Value)>), ParseError> {
+        let read = || -> Read {
             let id = m
                 .str_at("AVDID")
                 .filter(|_| m.str_at("ID").is_none())
@@ -336,7 +339,7 @@ fn trivy_result(
     }
     let secrets = scan.list(r, "Secrets", at)?.unwrap_or_default();
     for (i, s) in secrets.iter().enumerate() {
-        let read = || -> Result<(Finding, Vec<(&str, Value)>), ParseError> {
+        let read = || -> Read {
             let id = req_str(s, "RuleID")?;
             let target = match artifact {
                 Some(a) => format!("{}:{result_target}", normalize_target(a)),
@@ -366,7 +369,7 @@ fn trivy_result(
     }
     let licenses = scan.list(r, "Licenses", at)?.unwrap_or_default();
     for (i, l) in licenses.iter().enumerate() {
-        let read = || -> Result<(Finding, Vec<(&str, Value)>), ParseError> {
+        let read = || -> Read {
             let name = req_str(l, "Name")?;
             let mut f = scan.finding(
                 FindingKind::License,
@@ -418,7 +421,7 @@ pub(super) fn parse_grype(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
         n: 0,
     };
     for (i, m) in list(&report, "matches")?.iter().enumerate() {
-        let read = || -> Result<(Finding, Vec<(&str, Value)>), ParseError> {
+        let read = || -> Read {
             let id = req_str(m, "vulnerability.id")?;
             let related_cves: Vec<&str> = m
                 .arr_at("relatedVulnerabilities")
