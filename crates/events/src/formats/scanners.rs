@@ -45,11 +45,7 @@ impl Scan<'_> {
 
     /// Stores a finding read at `at`, or skips it with the reason it cannot be
     /// used (the error, in strict mode).
-    fn push_or_skip(
-        &mut self,
-        read: Read,
-        at: &str,
-    ) -> Result<(), ParseError> {
+    fn push_or_skip(&mut self, read: Read, at: &str) -> Result<(), ParseError> {
         match read {
             Ok((f, attrs)) => {
                 self.push(f, attrs);

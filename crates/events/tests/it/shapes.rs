@@ -228,3 +228,23 @@ fn a_line_over_16_mib_is_refused_on_every_path() {
         "{e}"
     );
 }
+
+/// Issue 15 item 14: each event knows the record it came from, so a refusal
+/// after parsing names it the way parse errors do.
+#[test]
+fn events_carry_their_record() {
+    let line = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","source":"t","time":"2024-05-01T12:00:00Z","kind":"metric_point","data":{{"name":"m","value":1}}}}"#
+        )
+    };
+    let jsonl = format!("{}\n\n{}\n", line("a"), line("b"));
+    let p = parse_report(Format::Bearing, jsonl.as_bytes(), &ctx()).unwrap();
+    assert_eq!(p.record_of(1), Some(bearing_events::RecordRef::Line(3)));
+    let array = format!("[{},{}]", line("a"), line("b"));
+    let p = parse_report(Format::Bearing, array.as_bytes(), &ctx()).unwrap();
+    assert_eq!(p.record_of(1), Some(bearing_events::RecordRef::Index(1)));
+    let csv = "id,time,kind,data.name,data.value\na,2024-05-01T12:00:00Z,metric_point,m,1\nb,2024-05-01T12:00:00Z,metric_point,m,2\n";
+    let p = parse_report(Format::BearingCsv, csv.as_bytes(), &ctx()).unwrap();
+    assert_eq!(p.record_of(1), Some(bearing_events::RecordRef::Row(3)));
+}
