@@ -328,7 +328,8 @@ fn print_text(s: &Summary) {
                 if r.skipped.is_empty() {
                     String::new()
                 } else {
-                    format!(", {} records skipped", r.skipped.len())
+                    let n = r.skipped.len();
+                    format!(", {n} record{} skipped", if n == 1 { "" } else { "s" })
                 }
             ),
         }
