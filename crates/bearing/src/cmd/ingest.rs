@@ -464,14 +464,21 @@ impl Ingest {
                     ));
                 }
             };
-            let format = self
-                .format
-                .or_else(|| bearing_events::detect(file_name.as_deref(), &head));
             // JSONL, or an object whose first line is longer than the probe: streamed,
             // so the 16 MiB line limit holds with flat memory (a JSON array is
             // one document and is read whole).
             let long_first_line = !head.contains(&b'\n')
                 && strip_bom(&head).iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            let mut format = self
+                .format
+                .or_else(|| bearing_events::detect(file_name.as_deref(), &head));
+            if format.is_none() && long_first_line {
+                // The probe cut the first object: tell its format from its keys,
+                // read through without keeping the values.
+                format = first_object_keys(&source)
+                    .ok()
+                    .and_then(|keys| bearing_events::detect(None, &keys));
+            }
             if format == Some(Format::Bearing) && (is_jsonl(&head) || long_first_line) {
                 report.format = Some(Format::Bearing.name());
                 return self.stream(report, source, ctx).await;
@@ -756,6 +763,37 @@ fn read_head(source: &Source, limit: usize) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// The top-level keys of the source's first JSON object, as a small JSON
+/// object of those keys (values `null`) that format detection can classify.
+/// The values are skipped as they are read, so memory does not grow with them.
+fn first_object_keys(source: &Source) -> anyhow::Result<Vec<u8>> {
+    struct Keys;
+    impl<'de> serde::de::Visitor<'de> for Keys {
+        type Value = serde_json::Map<String, serde_json::Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut keys = serde_json::Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                keys.insert(key, serde_json::Value::Null);
+            }
+            Ok(keys)
+        }
+    }
+    let mut reader = source.open(&ProgressBar::hidden())?;
+    if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+    }
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let keys = serde::Deserializer::deserialize_map(&mut de, Keys)?;
+    Ok(serde_json::to_vec(&keys)?)
+}
+
 fn strip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
@@ -805,6 +843,27 @@ mod tests {
         let input = Source::Memory(Arc::new((lines.join("\n") + "\n").into_bytes()));
         let why = validate(&input, &pb, &ctx, 0).unwrap_err();
         assert_eq!(why.record.as_deref(), Some("line 600"), "{why}");
+    }
+
+    /// Issue 15 item 11: a first object longer than the probe is classified by
+    /// its keys, read through without keeping its values.
+    #[test]
+    fn a_long_first_object_is_told_by_its_keys() {
+        let big = format!(
+            r#"{{"id":"e1","source":"t","attributes":{{"pad":"{}","n":[1,{{"x":"y"}}]}},"time":"2026-01-01T00:00:00Z","kind":"metric_point","data":{{"name":"m","value":1}}}}"#,
+            "x".repeat(3 << 20)
+        );
+        let source = Source::Memory(Arc::new(
+            format!("\u{feff}{big}\n{}\n", line(2)).into_bytes(),
+        ));
+        let keys = first_object_keys(&source).unwrap();
+        assert_eq!(
+            String::from_utf8(keys.clone()).unwrap(),
+            r#"{"id":null,"source":null,"attributes":null,"time":null,"kind":null,"data":null}"#
+        );
+        assert_eq!(bearing_events::detect(None, &keys), Some(Format::Bearing));
+        let pretty = Source::Memory(Arc::new(b"[1,2]".to_vec()));
+        assert!(first_object_keys(&pretty).is_err());
     }
 
     /// Issue 14 item 15: the bar's total is the file's size, and a streamed file

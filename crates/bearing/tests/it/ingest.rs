@@ -300,7 +300,10 @@ fn scanner_reports_skip_unusable_findings_and_reingest_adds_nothing() {
     let out = bearing(&db, &["ingest", trivy]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("0 new, 2 duplicates, 1 record skipped"), "{text}");
+    assert!(
+        text.contains("0 new, 2 duplicates, 1 record skipped"),
+        "{text}"
+    );
     assert!(
         text.contains("  skipped `[0].Vulnerabilities[1]` cannot be used"),
         "{text}"
