@@ -412,14 +412,19 @@ fn a_line_over_16_mib_is_refused() {
         ),
     );
     std::fs::write(&f, format!("{line}\n")).unwrap();
-    let out = bearing(&db, &["ingest", f.to_str().unwrap(), "--output", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let v = json(&out);
-    assert_eq!(v["reports"][0]["rejection"]["record"], "line 1");
-    assert_eq!(
-        v["reports"][0]["rejection"]["message"],
-        "the line is longer than 16 MiB; expected one event per line"
-    );
+    // Named `.jsonl`, and named so that only its content tells the format.
+    let g = dir.path().join("one-line.json");
+    std::fs::copy(&f, &g).unwrap();
+    for f in [f, g] {
+        let out = bearing(&db, &["ingest", f.to_str().unwrap(), "--output", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let v = json(&out);
+        assert_eq!(v["reports"][0]["rejection"]["record"], "line 1");
+        assert_eq!(
+            v["reports"][0]["rejection"]["message"],
+            "the line is longer than 16 MiB; expected one event per line"
+        );
+    }
 }
 
 /// Issue 15 item 13: a symlink loop is not followed; every file is read once.
