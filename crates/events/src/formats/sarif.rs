@@ -2,7 +2,8 @@
 //!
 //! - rule: `result.ruleId`, else `result.rule.id`, else the rule at `ruleIndex`;
 //!   a result with none (some converters) gets `message:<digest of its text>`.
-//! - severity: the rule's (or result's) `security-severity` CVSS score, else a
+//! - severity: the rule's (or result's) `security-severity` CVSS score (or a
+//!   severity word written there; anything else is passed over), else a
 //!   `severity`/`issue_severity` property or a severity word among the rule's
 //!   tags, else `level` (result, then the rule's default; SARIF's default is
 //!   `warning`): error→high, warning→medium, note→low, none→info.
@@ -15,7 +16,9 @@
 //! - skipped: suppressed results, `kind` `pass`/`notApplicable`/`informational`,
 //!   and `baselineState` `absent` (the result is gone).
 //!
-//! Scan time: the first invocation's end (or start) time, else the context's `now`.
+//! A result or run that cannot be used is skipped with its path and reason
+//! (rejects the log in strict mode). Scan time: the first invocation's end (or
+//! start) time, else the context's `now`; the scan id is a digest of the bytes.
 
 use serde_json::Value;
 

@@ -15,6 +15,11 @@
 //!
 //! Targets are normalised with [`super::normalize_target`] (image tag and digest
 //! dropped) so both scanners name the same image the same way.
+//!
+//! A finding that cannot be used (no id, no package, a severity that is not a
+//! word) is skipped with its path and reason, and the rest of the report is
+//! kept; with [`ParseContext::strict`] it rejects the report. The scan id is a
+//! digest of the report's bytes, so the same report ingested again is duplicates.
 
 use serde_json::Value;
 
