@@ -121,7 +121,7 @@ impl Rejection {
             } => Ok(Rejection {
                 record: Some(record),
                 field: Some(field.to_string()),
-                message: format!("expected {expected} (event `{id}`)"),
+                message: format!("expected {expected} (event `{}`)", shorten(&id, 80)),
             }),
             other => Err(other),
         }
@@ -792,6 +792,14 @@ fn first_object_keys(source: &Source) -> anyhow::Result<Vec<u8>> {
     let mut de = serde_json::Deserializer::from_reader(reader);
     let keys = serde::Deserializer::deserialize_map(&mut de, Keys)?;
     Ok(serde_json::to_vec(&keys)?)
+}
+
+/// At most `max` characters of user input quoted in a message.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
 }
 
 fn strip_bom(bytes: &[u8]) -> &[u8] {

@@ -395,6 +395,8 @@ fn small_file_errors_name_the_line() {
     );
     assert_eq!(why["record"], "line 2", "{why}");
     assert_eq!(why["field"], "id", "{why}");
+    // The 2,000-byte id is quoted shortened.
+    assert!(why["message"].as_str().unwrap().len() < 200, "{why}");
 }
 
 /// Issue 15 item 11: a JSONL line over the documented 16 MiB is refused, also
