@@ -5,3 +5,4 @@
 mod fixtures;
 mod malformed;
 mod properties;
+mod time_bounds;
