@@ -107,6 +107,11 @@ impl Duration {
     pub const fn as_secs(self) -> u64 {
         self.secs
     }
+    /// The seconds as a signed count, exact since a duration is at most
+    /// [`Duration::MAX`] (for arithmetic on Unix timestamps).
+    pub const fn as_secs_i64(self) -> i64 {
+        self.secs as i64
+    }
     pub fn as_days_f64(self) -> f64 {
         self.secs as f64 / 86_400.0
     }

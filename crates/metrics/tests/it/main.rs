@@ -5,3 +5,4 @@
 mod fixture;
 mod golden;
 mod props;
+mod time_bounds;
