@@ -180,3 +180,13 @@ fn the_first_and_last_instants_are_inside_the_windows_that_reach_them() {
     );
     assert_eq!(rfc(x.from), "1870-01-25T00:00:00.000000000Z");
 }
+
+/// The intent's dates and the events' times share one range, and the last
+/// accepted instant is the last of the day the intent accepts.
+#[test]
+fn the_intent_and_the_events_accept_the_same_range() {
+    assert_eq!(EARLIEST.date_naive(), bearing_intent::units::EARLIEST);
+    assert_eq!(LATEST.date_naive(), bearing_intent::units::LATEST);
+    let next = LATEST + chrono::TimeDelta::nanoseconds(1);
+    assert_eq!(rfc(next), "+10000-01-01T00:00:00.000000000Z");
+}
