@@ -612,6 +612,17 @@ impl Checker<'_, '_, '_, '_> {
                     ),
                 );
             }
+            // `vulnerabilities`' `max_age` is a duration, bounded like every other.
+            if g.kind == GuardrailKind::Vulnerabilities
+                && let Some(serde_json::Value::String(v)) = g.params.get("max_age")
+                && let Err(e) = v.parse::<crate::units::Duration>()
+            {
+                self.err(
+                    s,
+                    &[K("params"), K("max_age")],
+                    format!("`max_age`: {}", e.message),
+                );
+            }
             self.scope(s, &[K("scope")], &g.scope);
         }
     }

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 /// A valid intent with one `@` where the value under test goes, on line 3 of
 /// its entry point.
-const ENTRY_POINTS: [(&str, Kind); 10] = [
+const ENTRY_POINTS: [(&str, Kind); 11] = [
     ("key result window", Kind::Duration),
     ("SLO window", Kind::Duration),
     ("adaptation expression window", Kind::Duration),
@@ -20,6 +20,7 @@ const ENTRY_POINTS: [(&str, Kind); 10] = [
     ("incident_window", Kind::Duration),
     ("security SLA", Kind::Duration),
     ("canary_analysis", Kind::Duration),
+    ("vulnerabilities max_age", Kind::Duration),
     ("objective due date", Kind::Date),
     ("waiver expiry", Kind::Date),
 ];
@@ -57,6 +58,7 @@ objectives:
       - {{ metric: slo.burn_rate, scope: {{ service: checkout }}, filter: {{ slo: availability, window: {burn} }}, target: "< 14.4" }}
 guardrails:
   - {{ id: g, kind: error_budget }}
+  - {{ id: v, kind: vulnerabilities, params: {{ max_age: {max_age} }} }}
 waivers:
   - {{ guardrail: g, owner: alice, reason: r, expires: {expires} }}
 adaptation:
@@ -73,10 +75,11 @@ settings:
         incident = pick(5, "24h"),
         sla = pick(6, "15d"),
         canary = pick(7, "10m"),
-        due = pick(8, "2027-03-31"),
-        expires = pick(9, "2027-01-15"),
+        max_age = pick(8, "30d"),
+        due = pick(9, "2027-03-31"),
+        expires = pick(10, "2027-01-15"),
     );
-    let line = [14, 8, 21, 21, 15, 23, 24, 6, 12, 19][i];
+    let line = [14, 8, 22, 22, 15, 24, 25, 6, 18, 12, 20][i];
     (text, line)
 }
 
@@ -181,7 +184,7 @@ proptest! {
 
     #[test]
     fn every_intent_duration_is_exact_or_one_located_error(
-        i in 0usize..8,
+        i in 0usize..9,
         (text, secs) in duration_text(),
     ) {
         let in_range = secs <= u128::from(Duration::MAX.as_secs());
@@ -191,7 +194,7 @@ proptest! {
     }
 
     #[test]
-    fn every_intent_date_is_exact_or_one_located_error(i in 8usize..10, d in date()) {
+    fn every_intent_date_is_exact_or_one_located_error(i in 9usize..11, d in date()) {
         let text = d.format("%Y-%m-%d").to_string();
         let in_range = (1970..=9999).contains(&d.year());
         check(i, &text, in_range, "is out of range; expected a date from 1970-01-01 to 9999-12-31")?;
