@@ -677,7 +677,7 @@ pub(crate) mod date {
 
 string_serde!(
     Duration,
-    "A duration: an integer and a unit (s, m, h, d, w), e.g. `90s`, `1h`, `30d`.",
+    "A duration: an integer and a unit (s, m, h, d, w), e.g. `90s`, `1h`, `30d`; at most `36500d` (100 years).",
     r"^\s*([0-9]+[smhdw])+\s*$"
 );
 string_serde!(
