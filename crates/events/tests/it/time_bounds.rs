@@ -224,3 +224,27 @@ proptest! {
         check(&CASES[i], &time)?;
     }
 }
+
+/// Times are never read as epoch numbers, however large.
+#[test]
+fn epoch_numbers_are_refused_as_not_a_time() {
+    for n in [
+        "0",
+        "1714564800",
+        "253402300800",
+        "99999999999999999999",
+        "-1",
+        "1e300",
+    ] {
+        let doc = format!(
+            r#"{{"id":"e1","source":"t","time":{n},"kind":"metric_point","data":{{"name":"rps","value":1.5}}}}"#
+        );
+        let e = parse(Format::Bearing, doc.as_bytes(), &ctx())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("field `time`: expected an RFC 3339 timestamp, found"),
+            "{n}: {e}"
+        );
+    }
+}
