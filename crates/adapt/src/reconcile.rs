@@ -304,7 +304,8 @@ pub fn reconcile(
                         status: ActionStatus::Applied,
                         metric: first.metric.clone(),
                         baseline: first_value,
-                        evaluate_at: Some(now + after.to_chrono()),
+                        // Representable for every accepted `now` (at most year 9999 + 100 years).
+                        evaluate_at: after.after(now),
                         outcome: None,
                         evidence,
                         change: Some(json!({ "kind": "apply", "plan": rule.then })),

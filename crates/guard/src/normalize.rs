@@ -135,6 +135,20 @@ fn lower(v: Option<&Value>) -> String {
         .to_ascii_lowercase()
 }
 
+/// A finding's publication date as policies read it: an RFC 3339 time in UTC
+/// that Rego's nanosecond clock holds (from 1970 to 2262-04-11), or `null`
+/// for anything else, an unknown age which `max_age` blocks. (Passed through,
+/// a date such as `1500-01-01` made `time.parse_rfc3339_ns` undefined and the
+/// finding look young enough to allow.)
+fn published(v: Option<&Value>) -> Value {
+    v.and_then(Value::as_str)
+        .and_then(bearing_events::timestamp::parse_rfc3339)
+        .filter(|t| t.timestamp_nanos_opt().is_some())
+        .map_or(Value::Null, |t| {
+            Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        })
+}
+
 pub(crate) fn scan(a: &Attachment) -> Value {
     let c = &a.content;
     let format = scan_format(c).unwrap_or("unknown");
@@ -177,7 +191,7 @@ pub(crate) fn scan(a: &Attachment) -> Value {
                         "installed": v.get("InstalledVersion"),
                         "fixed_version": fixed,
                         "fixable": !fixed.is_empty(),
-                        "published": v.get("PublishedDate"),
+                        "published": published(v.get("PublishedDate")),
                         "target": r.get("Target"),
                         "pointer": format!("{p}/Vulnerabilities/{k}"),
                     }));

@@ -516,6 +516,25 @@ impl Checker<'_, '_, '_, '_> {
         key: &str,
         value: &crate::model::FilterValue,
     ) {
+        if key == "window" {
+            // `slo.burn_rate`'s window: a non-zero duration, bounded like every other.
+            let single = matches!(value, crate::model::FilterValue::One(_));
+            for (i, w) in value.values().into_iter().enumerate() {
+                let problem = match w.parse::<crate::units::Duration>() {
+                    Ok(d) if d.as_secs() == 0 => {
+                        format!("`filter.window` `{w}` is zero; expected a duration such as `1h`")
+                    }
+                    Ok(_) => continue,
+                    Err(e) => format!("`filter.window`: {}", e.message),
+                };
+                let mut path = vec![base[0], base[1], K("filter"), K(key)];
+                if !single {
+                    path.push(I(i));
+                }
+                self.err(s, &path, problem);
+            }
+            return;
+        }
         let known: Vec<&str> = match key {
             "slo" => {
                 let team = kr.scope.team.as_deref();
@@ -611,6 +630,17 @@ impl Checker<'_, '_, '_, '_> {
                         g.id,
                         g.kind.name()
                     ),
+                );
+            }
+            // `vulnerabilities`' `max_age` is a duration, bounded like every other.
+            if g.kind == GuardrailKind::Vulnerabilities
+                && let Some(serde_json::Value::String(v)) = g.params.get("max_age")
+                && let Err(e) = v.parse::<crate::units::Duration>()
+            {
+                self.err(
+                    s,
+                    &[K("params"), K("max_age")],
+                    format!("`max_age`: {}", e.message),
                 );
             }
             self.scope(s, &[K("scope")], &g.scope);

@@ -136,12 +136,12 @@ pub fn compare_around(
     span: Duration,
 ) -> Comparison {
     let t = ts(at);
-    let span = span.as_secs() as Ts;
-    let before: Vec<f64> = values(ds, metric, scope, None, t - span, t)
+    let span = span.as_secs_i64();
+    let before: Vec<f64> = values(ds, metric, scope, None, t.saturating_sub(span), t)
         .iter()
         .map(|v| v.1)
         .collect();
-    let after: Vec<f64> = values(ds, metric, scope, None, t, t + span)
+    let after: Vec<f64> = values(ds, metric, scope, None, t, t.saturating_add(span))
         .iter()
         .map(|v| v.1)
         .collect();
@@ -221,7 +221,7 @@ pub(crate) fn release_impact(
     let filter = Default::default();
     let mut tr = crate::engine::Tracer::new(crate::engine::TraceMode::Off);
     let to = ts(now);
-    let from = to - window.as_secs() as Ts;
+    let from = to.saturating_sub(window.as_secs_i64());
     let ctx = Ctx {
         ds,
         metric,

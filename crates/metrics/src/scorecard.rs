@@ -290,7 +290,8 @@ fn key_result(
 ) -> KeyResultCard {
     let (v, records_total) =
         evaluate_capped(ds, metric, &scope, filter, window, now, RECORDS_SHOWN);
-    let prev = evaluate_quiet(ds, metric, &scope, filter, window, now - window.to_chrono());
+    let before = window.before(now).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let prev = evaluate_quiet(ds, metric, &scope, filter, window, before);
     let previous = prev
         .value
         .filter(|_| prev.samples > 0 || !prev.too_few_samples);

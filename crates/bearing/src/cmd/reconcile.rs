@@ -29,8 +29,9 @@ pub struct Args {
     pub dry_run: bool,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
-    /// Evaluate as of this time (RFC 3339, e.g. `2026-11-20T12:00:00Z`; default now).
-    #[arg(long)]
+    /// Evaluate as of this time (RFC 3339, e.g. `2026-11-20T12:00:00Z`, or
+    /// YYYY-MM-DD, UTC; default now).
+    #[arg(long, value_parser = super::report::parse_time)]
     pub at: Option<DateTime<Utc>>,
     /// Also print candidate actions for key results off target, with evidence.
     #[arg(long)]

@@ -45,18 +45,24 @@ pub struct Args {
     pub window: Option<Duration>,
 }
 
-/// Parses `--at`: RFC 3339, or a date meaning its start (UTC).
+/// Parses `--at`: RFC 3339, or a date meaning its start (UTC), from
+/// 1970-01-01 to 9999-12-31 like every time Bearing reads.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+            .ok_or_else(|| {
+                format!("invalid time `{s}`: expected RFC 3339 (`2026-10-28T12:00:00Z`) or a date (`2026-10-28`)")
+            })?,
+    };
+    if bearing_events::timestamp::in_range(t) {
+        Ok(t)
+    } else {
+        Err(bearing_events::timestamp::out_of_range(s))
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| {
-            format!("invalid time `{s}`: expected RFC 3339 (`2026-10-28T12:00:00Z`) or a date (`2026-10-28`)")
-        })
 }
 
 /// Loads the intent (every diagnostic printed on failure).

@@ -6,3 +6,4 @@ mod fixtures;
 mod malformed;
 mod properties;
 mod shapes;
+mod time_bounds;

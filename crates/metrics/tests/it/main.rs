@@ -7,3 +7,4 @@ mod fixture;
 mod github_lead;
 mod golden;
 mod props;
+mod time_bounds;

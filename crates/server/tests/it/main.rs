@@ -5,3 +5,4 @@
 mod api;
 mod dashboard;
 mod harness;
+mod time_bounds;
