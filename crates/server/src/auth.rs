@@ -12,11 +12,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use axum::http::HeaderMap;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use bearing_store::{DynStore, TokenRecord};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::AppState;
 use crate::error::ApiError;
 
 /// What a token may do.
@@ -166,6 +170,38 @@ impl Authenticator {
         }
         Ok(Some(record))
     }
+}
+
+/// What a route needs: a scope, and whether it is a read (open to anyone
+/// under [`AuthMode::AnonymousRead`]); `None` for the routes anyone may call.
+/// A route not listed here needs `read` for `GET` and `admin` otherwise, so a
+/// new route is never open by mistake.
+pub fn requirement(method: &Method, route: &str) -> Option<(Scope, bool)> {
+    match route {
+        "/healthz" | "/readyz" | "/openapi.json" => None,
+        // Checked by its own signature.
+        "/v1/webhooks/github" => None,
+        "/v1/events" => Some((Scope::Ingest, false)),
+        "/v1/decide" | "/v1/data" | "/v1/data/{*path}" => Some((Scope::Decide, false)),
+        _ if method == Method::GET || method == Method::HEAD => Some((Scope::Read, true)),
+        _ => Some((Scope::Admin, false)),
+    }
+}
+
+/// Checks the token before anything reads the body, so an unauthenticated
+/// caller learns nothing from the parser and costs no parsing. Routes
+/// that do not exist pass through (to their 404).
+pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let need = req
+        .extensions()
+        .get::<MatchedPath>()
+        .and_then(|route| requirement(req.method(), route.as_str()));
+    if let Some((scope, is_read)) = need
+        && let Err(e) = state.inner.auth.check(req.headers(), scope, is_read).await
+    {
+        return e.into_response();
+    }
+    next.run(req).await
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {

@@ -4,4 +4,5 @@
 
 mod api;
 mod dashboard;
+mod hardening;
 mod harness;
