@@ -80,6 +80,9 @@ pub struct Options {
     pub eval_workers: usize,
     /// Evaluations that may wait for the pool; more get 503 ([`EVAL_QUEUE`]).
     pub eval_queue: usize,
+    /// How often, at most, the store is asked whether tokens changed
+    /// ([`auth::TOKEN_RECHECK`]; zero: at every request).
+    pub token_recheck: Duration,
 }
 
 /// Evaluations that may wait for a free evaluation worker before the next
@@ -110,6 +113,7 @@ impl Default for Options {
             log_wait: LOG_WAIT,
             eval_workers: default_eval_workers(),
             eval_queue: EVAL_QUEUE,
+            token_recheck: auth::TOKEN_RECHECK,
         }
     }
 }
@@ -263,7 +267,11 @@ impl AppState {
         let (log_tx, log_rx) = mpsc::channel(options.log_queue.max(1));
         let state = AppState {
             inner: Arc::new(Shared {
-                auth: auth::Authenticator::new(options.auth, store.clone()),
+                auth: auth::Authenticator::with_recheck(
+                    options.auth,
+                    store.clone(),
+                    options.token_recheck,
+                ),
                 store,
                 loop_,
                 telemetry: prom::Telemetry::default(),

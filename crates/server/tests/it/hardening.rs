@@ -454,3 +454,46 @@ async fn heavy_evaluations_beyond_the_queue_are_refused_with_503() {
         r.text
     );
 }
+
+#[tokio::test]
+async fn a_deleted_token_fails_on_every_replica_at_the_next_recheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("b.db").display());
+    let replica = |recheck: Duration| {
+        let url = url.clone();
+        async move {
+            let store = bearing_store::open(&url).await.unwrap();
+            let loaded =
+                bearing_intent::load_str(std::path::Path::new("bearing.yaml"), INTENT).unwrap();
+            let options = Options {
+                auth: AuthMode::Tokens,
+                token_recheck: recheck,
+                ..Options::default()
+            };
+            bearing_server::AppState::new(store, loaded, options)
+                .await
+                .unwrap()
+        }
+    };
+    // One replica asks the store at every request, one at the default interval.
+    let a = replica(Duration::ZERO).await;
+    let b = replica(bearing_server::auth::TOKEN_RECHECK).await;
+    let secret = token(a.store(), &[Scope::Read]).await;
+    for s in [&a, &b] {
+        assert_eq!(
+            send(s, get("/v1/plans", Some(&secret))).await.status,
+            StatusCode::OK
+        );
+    }
+    // Deleted behind the servers' backs, as an operator would with SQL.
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("DELETE FROM tokens")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let r = send(&a, get("/v1/plans", Some(&secret))).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    tokio::time::sleep(bearing_server::auth::TOKEN_RECHECK + Duration::from_millis(20)).await;
+    let r = send(&b, get("/v1/plans", Some(&secret))).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+}
