@@ -16,6 +16,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod data;
 pub mod error;
+pub mod listen;
 pub mod openapi;
 pub mod prom;
 pub mod snapshot;
@@ -59,6 +60,12 @@ pub struct Config {
     pub body_limit: usize,
     /// Most decisions logged per second (`None`: all of them).
     pub log_max_rate: Option<u64>,
+    /// Connection limits and timeouts.
+    pub limits: listen::Limits,
+    /// Longest a request may take once its headers arrived.
+    pub request_timeout: Duration,
+    /// Evaluations at once on the evaluation pool.
+    pub eval_workers: usize,
 }
 
 /// Options of an [`AppState`] beyond the store and the intent.
@@ -83,7 +90,13 @@ pub struct Options {
     /// How often, at most, the store is asked whether tokens changed
     /// ([`auth::TOKEN_RECHECK`]; zero: at every request).
     pub token_recheck: Duration,
+    /// Longest a request may take once its headers arrived, body included
+    /// ([`REQUEST_TIMEOUT`]); 408 after it.
+    pub request_timeout: Duration,
 }
+
+/// Default longest time for a request once its headers arrived.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Evaluations that may wait for a free evaluation worker before the next
 /// one is refused with 503: bounds the memory held by waiting envelopes to
@@ -114,6 +127,7 @@ impl Default for Options {
             eval_workers: default_eval_workers(),
             eval_queue: EVAL_QUEUE,
             token_recheck: auth::TOKEN_RECHECK,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 }
@@ -168,6 +182,7 @@ struct Shared {
     log_rate: RateLimit,
     body_limit: usize,
     refresh: Duration,
+    request_timeout: Duration,
     eval: EvalPool,
 }
 
@@ -281,6 +296,7 @@ impl AppState {
                 log_rate: RateLimit::new(options.log_max_rate),
                 body_limit: options.body_limit,
                 refresh: options.refresh,
+                request_timeout: options.request_timeout,
                 eval: EvalPool {
                     permits: Arc::new(tokio::sync::Semaphore::new(options.eval_workers.max(1))),
                     waiting: AtomicU64::new(0),
@@ -670,6 +686,7 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
 /// The whole HTTP surface: API, dashboard, metrics, health.
 pub fn app(state: AppState) -> Router {
     let limit = state.inner.body_limit;
+    let timeout = state.inner.request_timeout;
     // Layers run outside in, from the last added: errors shaped, the request
     // counted, the token checked, then the body limited and read.
     Router::new()
@@ -680,6 +697,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(axum::middleware::from_fn(error::json_errors))
@@ -701,6 +722,8 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
             refresh: config.refresh,
             body_limit: config.body_limit,
             log_max_rate: config.log_max_rate,
+            request_timeout: config.request_timeout,
+            eval_workers: config.eval_workers,
             ..Options::default()
         },
     )
@@ -711,23 +734,40 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
             addr: config.listen,
             source,
         })?;
-    run(state, listener, config.reconcile, shutdown_signal()).await
+    run_with(
+        state,
+        listener,
+        config.reconcile,
+        config.limits.fitted(),
+        shutdown_signal(),
+    )
+    .await
 }
 
-/// Serves on a bound listener until `shutdown` completes (used by `serve`,
-/// `bearing demo` and the process tests).
+/// Serves on a bound listener with the default [`listen::Limits`] until
+/// `shutdown` completes (used by `bearing demo` and the tests).
 pub async fn run(
     state: AppState,
     listener: tokio::net::TcpListener,
     reconcile: Option<Duration>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let limits = listen::Limits::default().fitted();
+    run_with(state, listener, reconcile, limits, shutdown).await
+}
+
+/// [`run`] with the given connection limits.
+pub async fn run_with(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    reconcile: Option<Duration>,
+    limits: listen::Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let bg = spawn_background(state.clone(), reconcile, stop_rx);
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    listen::serve(state.clone(), listener, limits, shutdown).await?;
     let _ = stop_tx.send(true);
     let _ = bg.await;
     state.flush_decisions().await;

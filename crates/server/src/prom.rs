@@ -43,6 +43,8 @@ pub struct Telemetry {
     pub evaluations_pooled: AtomicU64,
     /// Evaluations refused because the pool's queue was full (503).
     pub evaluations_rejected: AtomicU64,
+    /// Connections refused because `--max-connections` were open (503).
+    pub connections_refused: AtomicU64,
 }
 
 impl Telemetry {
@@ -213,6 +215,11 @@ impl Telemetry {
                 "bearing_evaluations_rejected_total",
                 "Evaluations refused with 503 because --eval-queue callers already waited for the pool.",
                 &self.evaluations_rejected,
+            ),
+            (
+                "bearing_connections_refused_total",
+                "Connections answered 503 and closed because --max-connections were open.",
+                &self.connections_refused,
             ),
             (
                 "bearing_snapshot_refreshes_total",
