@@ -353,10 +353,10 @@ impl AsyncWrite for Watched {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         // hyper's bodiless answers are one buffer: the head.
-        if bufs.len() == 1 || self.pending.is_some() {
-            if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
-                return self.poll_write(cx, first);
-            }
+        if (bufs.len() == 1 || self.pending.is_some())
+            && let Some(first) = bufs.iter().find(|b| !b.is_empty())
+        {
+            return self.poll_write(cx, first);
         }
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
