@@ -383,6 +383,31 @@ fn token_lifecycle_on_two_replicas(db: &str, dir: &Path) {
             "{body}"
         );
     }
+
+    // The gate asking a server about a service the server does not know: a
+    // usage error (exit 2) even when told to fail open, with the suggestion.
+    let (_, gate) = create("1d");
+    let out = bin()
+        .args(["--intent", "no-such-intent.yaml", "check", "--server"])
+        .arg(format!("http://127.0.0.1:{}", a.port))
+        .args([
+            "--token",
+            &gate,
+            "--service",
+            "gat",
+            "--on-server-error",
+            "open",
+            "--no-log",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("unknown service `gat`; did you mean `gate`?"),
+        "{err}"
+    );
     assert!(a.stop().success());
     assert!(b.stop().success());
 }
