@@ -19,7 +19,7 @@ fi
 
 BIN=${BEARING_BIN:-}
 if [ -z "$BIN" ]; then
-  cargo build -q -p bearing
+  cargo build -q -p bearing-cli
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/bearing"
 fi
 case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac

@@ -33,7 +33,7 @@ if ! command -v actionlint >/dev/null 2>&1; then
 fi
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --quiet -p bearing
+cargo build --quiet -p bearing-cli
 bearing="$CARGO_TARGET_DIR/debug/bearing"
 
 out="$(mktemp -d)"

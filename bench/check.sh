@@ -15,7 +15,7 @@ ROOT=$(pwd)
 N=${1:-200}
 BIN=${BEARING_BIN:-}
 if [ -z "$BIN" ]; then
-  cargo build -q --release -p bearing
+  cargo build -q --release -p bearing-cli
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/bearing"
 fi
 WORK=$(mktemp -d)

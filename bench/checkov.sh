@@ -17,7 +17,7 @@ if [ ! -x "$venv/bin/checkov" ]; then
 fi
 bearing="${BEARING:-$root/target/release/bearing}"
 if [ ! -x "$bearing" ]; then
-  (cd "$root" && cargo build --release -q -p bearing)
+  (cd "$root" && cargo build --release -q -p bearing-cli)
 fi
 if [ "$#" -gt 0 ]; then
   plans=("$@")

@@ -14,7 +14,7 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 # BEARING_BIN / GEN_BIN skip the build (e.g. binaries built earlier).
 BEARING="${BEARING_BIN:-$TARGET/release/bearing}"
 GEN="${GEN_BIN:-$TARGET/release/examples/gen_events}"
-[ -n "${BEARING_BIN:-}" ] || cargo build --release -q -p bearing --bin bearing
+[ -n "${BEARING_BIN:-}" ] || cargo build --release -q -p bearing-cli --bin bearing
 [ -n "${GEN_BIN:-}" ] || cargo build --release -q -p bearing-store --example gen_events
 
 WORK="$(mktemp -d)"

@@ -19,7 +19,7 @@ if ! command -v wrk >/dev/null; then
 fi
 BIN=${BEARING_BIN:-}
 if [ -z "$BIN" ]; then
-  cargo build -q --release -p bearing
+  cargo build -q --release -p bearing-cli
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/bearing"
 fi
 

@@ -18,6 +18,6 @@ fi
 "$venv/bin/python" -c "import yaml" 2>/dev/null || "$venv/bin/pip" install -q pyyaml
 bearing="${BEARING:-$root/target/release/bearing}"
 if [ ! -x "$bearing" ]; then
-  (cd "$root" && cargo build --release -q -p bearing)
+  (cd "$root" && cargo build --release -q -p bearing-cli)
 fi
 exec "$venv/bin/python" "$here/regopy_compare.py" "$bearing" "$root" "${1:-2000}"

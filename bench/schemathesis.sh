@@ -20,7 +20,7 @@ if [ ! -x "$VENV/bin/schemathesis" ]; then
 fi
 BIN=${BEARING_BIN:-}
 if [ -z "$BIN" ]; then
-  cargo build -q -p bearing
+  cargo build -q -p bearing-cli
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/bearing"
 fi
 case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
