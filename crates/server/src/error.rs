@@ -139,19 +139,20 @@ impl IntoResponse for ApiError {
 /// rejection answered as plain text. Errors already in JSON pass unchanged.
 pub async fn json_errors(req: Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let uri = req.uri().clone();
     let res = next.run(req).await;
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(res.headers()) {
         return res;
     }
+    let path = uri.path();
     let (parts, body) = res.into_parts();
     let text = axum::body::to_bytes(body, MAX_MESSAGE)
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
     let mut err = match status {
-        StatusCode::NOT_FOUND => ApiError::not_found(format!("no endpoint `{}`", echo(&path))),
+        StatusCode::NOT_FOUND => ApiError::not_found(format!("no endpoint `{}`", echo(path))),
         StatusCode::METHOD_NOT_ALLOWED => {
             let allow = parts
                 .headers
