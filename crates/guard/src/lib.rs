@@ -57,4 +57,8 @@ pub enum GuardError {
     Eval(String),
     #[error("server `{url}`: {message}")]
     Remote { url: String, message: String },
+    /// The server understood the change and refused it as invalid (HTTP
+    /// 422, e.g. an unknown service): a usage error, not an outage.
+    #[error("server `{url}` refused the change: {message}")]
+    Rejected { url: String, message: String },
 }

@@ -339,6 +339,17 @@ impl Loop {
         Ok(())
     }
 
+    /// Whether a custom (`rego`) guardrail may apply to a change of
+    /// `service`: such a decision runs Rego, which can be slow.
+    pub fn has_custom_rego(&self, service: &str) -> bool {
+        let team = self.intent.service(service).map(|s| s.team.as_str());
+        self.intent.guardrails.iter().any(|g| {
+            g.kind == bearing_intent::GuardrailKind::Rego
+                && g.scope.service.as_deref().is_none_or(|s| s == service)
+                && g.scope.team.as_deref().is_none_or(|t| Some(t) == team)
+        })
+    }
+
     /// Decides on an envelope against the current snapshot (no database access).
     pub fn decide(&self, envelope: &bearing_guard::Envelope) -> bearing_guard::Decision {
         let snap = self.snapshot();
@@ -349,21 +360,11 @@ impl Loop {
         }
     }
 
-    /// OPA's data API: `{"result": data.<path>}` for an input, `{}` when undefined.
-    pub fn data(&self, path: &str, input: &Value) -> Result<Value, ApiError> {
-        let valid = path.trim_matches('/').split('/').all(|seg| {
-            seg.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        });
-        if !path.trim_matches('/').is_empty() && !valid {
-            return Err(ApiError::bad_request(format!(
-                "invalid data path `{path}`: expected Rego names separated by `/`, e.g. `bearing/decision`"
-            )));
-        }
+    /// `data.<path>` of the built-in modules for an input: `{"result": …}`,
+    /// `{}` when undefined (see [`crate::data`] for the live documents).
+    pub fn data(&self, path: &str, input: Value) -> Result<Value, ApiError> {
         self.engine
-            .eval_data(path, input.clone())
+            .eval_data(path, input)
             .map_err(|e| ApiError::bad_request(e.to_string()))
     }
 
@@ -439,7 +440,8 @@ impl Loop {
             && self.intent.service(s).is_none()
         {
             return Err(ApiError::not_found(format!(
-                "unknown service `{s}`: expected one of the intent's services ({})",
+                "unknown service `{}`: expected one of the intent's services ({})",
+                crate::error::echo(s),
                 self.intent
                     .services
                     .iter()
@@ -451,7 +453,10 @@ impl Loop {
         if let Some(t) = &q.team
             && self.intent.team(t).is_none()
         {
-            return Err(ApiError::not_found(format!("unknown team `{t}`")));
+            return Err(ApiError::not_found(format!(
+                "unknown team `{}`",
+                crate::error::echo(t)
+            )));
         }
         Ok(())
     }
@@ -459,7 +464,8 @@ impl Loop {
     fn metric_args(&self, name: &str, q: &ScopeQuery) -> Result<(Scope, Duration), ApiError> {
         if bearing_intent::catalog::lookup(name).is_none() {
             return Err(ApiError::not_found(format!(
-                "unknown metric `{name}`: see `bearing metrics` for the catalog"
+                "unknown metric `{}`: see `bearing metrics` for the catalog",
+                crate::error::echo(name)
             )));
         }
         self.check_scope(q)?;

@@ -421,3 +421,46 @@ fn opa_and_bearing_agree_on_conftest_policies() {
         }
     }
 }
+
+#[test]
+fn an_unknown_service_or_environment_is_a_usage_error_with_a_suggestion() {
+    let tmp = org("");
+    let o = bearing(&["check", "--service", "chekout", "--no-log"], tmp.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown service `chekout`; did you mean `checkout`?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bearing(&["check", "--service", "nope", "--no-log"], tmp.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = bearing(
+        &[
+            "check",
+            "--service",
+            "checkout",
+            "--env",
+            "prod",
+            "--no-log",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did you mean `production`?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bearing(
+        &[
+            "check",
+            "--service",
+            "checkout",
+            "--env",
+            "staging",
+            "--no-log",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
