@@ -90,6 +90,13 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(cmd::token::Command),
+    /// Export live outcomes and delivery plans for `bearing check --outcomes`.
+    #[command(subcommand)]
+    Outcomes(cmd::outcomes::Command),
+    /// Print a shell completion script.
+    Completions(cmd::completions::Args),
+    /// Print the man page (roff), or write one per command with `--out`.
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {

@@ -82,6 +82,18 @@ fn bearing_env() -> Node {
         .build()
 }
 
+/// The step installing `bearing` (see [`script::install_bearing`]).
+fn install_step() -> Node {
+    run_step("Install Bearing", script::install_bearing())
+        .entry(
+            "env",
+            MapBuilder::new()
+                .str("BEARING_VERSION", script::BEARING_VERSION)
+                .build(),
+        )
+        .build()
+}
+
 fn event_step(spec: &PipelineSpec, name: &str, ev: Event<'_>) -> MapBuilder {
     run_step(name, script::event(GITHUB, spec, ev)).entry("env", bearing_env())
 }
@@ -142,6 +154,7 @@ pub fn render(spec: &PipelineSpec, intent_path: &str, regenerate: &str) -> Strin
             MapBuilder::new()
                 .str("BEARING_SERVICE", spec.service.clone())
                 .str("BEARING_SERVER", server)
+                .str("BEARING_OUTCOMES", "${{ vars.BEARING_OUTCOMES }}")
                 .str("VERSION", "${{ github.sha }}")
                 .build(),
         )
@@ -480,9 +493,7 @@ fn gate_job(spec: &PipelineSpec) -> Node {
     if spec.terraform.is_some() {
         steps.push(item(download(COST_DIR)));
     }
-    steps.push(item(
-        run_step("Install Bearing", script::install_bearing()).build(),
-    ));
+    steps.push(item(install_step()));
     let mut gate = MapBuilder::new();
     if !spec.extra_gates.is_empty() {
         gate = gate.comment(format!(
@@ -496,6 +507,7 @@ fn gate_job(spec: &PipelineSpec) -> Node {
         .entry(
             "env",
             MapBuilder::new()
+                .str("BEARING_TOKEN", "${{ secrets.BEARING_TOKEN }}")
                 .str("ENVIRONMENT", "${{ matrix.environment }}")
                 .str(
                     "STRATEGY",
@@ -576,13 +588,7 @@ fn deploy_job(spec: &PipelineSpec, env: &str, is_prod: bool, needs: &str) -> Nod
             ));
         }
         Strategy::Canary => {
-            steps.push(item(download(SCAN_DIR)));
-            if spec.terraform.is_some() {
-                steps.push(item(download(COST_DIR)));
-            }
-            steps.push(item(
-                run_step("Install Bearing", script::install_bearing()).build(),
-            ));
+            steps.push(item(install_step()));
             for pct in &spec.canary_steps {
                 steps.push(item(
                     deploy_step(spec, &format!("Canary {pct}%"), env, "canary", Some(*pct)).build(),
@@ -591,7 +597,7 @@ fn deploy_job(spec: &PipelineSpec, env: &str, is_prod: bool, needs: &str) -> Nod
                     serves(&spec.serves.canary),
                     run_step(
                         &format!("Analyse canary at {pct}%"),
-                        script::canary_analysis(spec, &att, "github"),
+                        script::canary_analysis(spec),
                     )
                     .entry(
                         "env",
@@ -599,6 +605,12 @@ fn deploy_job(spec: &PipelineSpec, env: &str, is_prod: bool, needs: &str) -> Nod
                             .str("ENVIRONMENT", env)
                             .str("STRATEGY", strategy.name())
                             .str("TRAFFIC_PERCENT", pct.to_string())
+                            .str(
+                                "CANARY_ANALYSIS_SECONDS",
+                                spec.canary_analysis.as_secs().to_string(),
+                            )
+                            .str("CANARY_BASELINE", script::CANARY_BASELINE)
+                            .str("CANARY_SAMPLES", script::CANARY_SAMPLES)
                             .build(),
                     )
                     .build(),
@@ -613,9 +625,7 @@ fn deploy_job(spec: &PipelineSpec, env: &str, is_prod: bool, needs: &str) -> Nod
             if spec.terraform.is_some() {
                 steps.push(item(download(COST_DIR)));
             }
-            steps.push(item(
-                run_step("Install Bearing", script::install_bearing()).build(),
-            ));
+            steps.push(item(install_step()));
             steps.push(item(
                 deploy_step(spec, "Deploy to the idle colour", env, "stage", Some(0)).build(),
             ));
@@ -625,6 +635,7 @@ fn deploy_job(spec: &PipelineSpec, env: &str, is_prod: bool, needs: &str) -> Nod
                     .entry(
                         "env",
                         MapBuilder::new()
+                            .str("BEARING_TOKEN", "${{ secrets.BEARING_TOKEN }}")
                             .str("ENVIRONMENT", env)
                             .str("STRATEGY", strategy.name())
                             .build(),

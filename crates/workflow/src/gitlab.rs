@@ -20,9 +20,11 @@ const TRIVY_IMAGE: &str = "aquasec/trivy:0.58.1";
 const GRYPE_IMAGE: &str = "alpine:3.20";
 /// Infracost's CI image ships Terraform too.
 const INFRACOST_IMAGE: &str = "infracost/infracost:ci-0.10";
-/// Image for the gate: needs cargo to install Bearing.
-/// Without `workflows.server`, `BEARING_SERVER` comes from the project's CI/CD variables.
-const RUST_IMAGE: &str = "rust:1-slim";
+/// Image of the gate and deploy jobs: Debian with bash, curl and git, enough
+/// to install Bearing's release binary. Without `workflows.server`,
+/// `BEARING_SERVER`, `BEARING_TOKEN` and `BEARING_OUTCOMES` come from the
+/// project's CI/CD variables (unset: the gate decides offline).
+const GATE_IMAGE: &str = "buildpack-deps:bookworm-curl";
 
 pub const ROOT_FILE: &str = ".gitlab-ci.yml";
 
@@ -81,6 +83,15 @@ fn variables(spec: &PipelineSpec) -> Node {
         .opt("BEARING_SERVER", spec.server.clone().map(Node::Str))
         .str("VERSION", "$CI_COMMIT_SHA")
         .build()
+}
+
+/// [`variables`] and the Bearing release jobs running `bearing` install.
+fn bearing_variables(spec: &PipelineSpec) -> MapBuilder {
+    MapBuilder::new()
+        .str("BEARING_SERVICE", spec.service.clone())
+        .opt("BEARING_SERVER", spec.server.clone().map(Node::Str))
+        .str("BEARING_VERSION", script::BEARING_VERSION)
+        .str("VERSION", "$CI_COMMIT_SHA")
 }
 
 fn script_items(parts: Vec<(Option<String>, String)>) -> Node {
@@ -337,7 +348,7 @@ pub fn render_service(spec: &PipelineSpec, intent_path: &str, regenerate: &str) 
         job(spec, "gate"),
         MapBuilder::new()
             .str("stage", "gate")
-            .str("image", RUST_IMAGE)
+            .str("image", GATE_IMAGE)
             .entry("needs", needs(&gate_needs))
             .entry(
                 "parallel",
@@ -367,7 +378,7 @@ pub fn render_service(spec: &PipelineSpec, intent_path: &str, regenerate: &str) 
                     )
                     .build(),
             )
-            .entry("variables", variables(spec))
+            .entry("variables", bearing_variables(spec).build())
             .entry("script", script_items(gate_script))
             .build(),
     );
@@ -394,25 +405,29 @@ pub fn render_service(spec: &PipelineSpec, intent_path: &str, regenerate: &str) 
                 needs_list.push((job(spec, "cost"), false));
             }
         }
-        let mut vars = MapBuilder::new()
-            .str("BEARING_SERVICE", spec.service.clone())
-            .opt("BEARING_SERVER", spec.server.clone().map(Node::Str))
-            .str("VERSION", "$CI_COMMIT_SHA")
-            .str("ENVIRONMENT", env.clone())
-            .str(
-                "STRATEGY",
-                if is_prod {
-                    spec.strategy.name()
-                } else {
-                    "direct"
-                },
-            );
+        let mut vars = bearing_variables(spec).str("ENVIRONMENT", env.clone()).str(
+            "STRATEGY",
+            if is_prod {
+                spec.strategy.name()
+            } else {
+                "direct"
+            },
+        );
         if let Some(flag) = spec.feature_flag.as_ref().filter(|_| is_prod) {
             vars = vars.str("FEATURE_FLAG", flag.clone());
         }
+        if is_prod && spec.strategy == Strategy::Canary {
+            vars = vars
+                .str(
+                    "CANARY_ANALYSIS_SECONDS",
+                    spec.canary_analysis.as_secs().to_string(),
+                )
+                .str("CANARY_BASELINE", script::CANARY_BASELINE)
+                .str("CANARY_SAMPLES", script::CANARY_SAMPLES);
+        }
         mb = mb
             .str("stage", "deploy")
-            .str("image", RUST_IMAGE)
+            .str("image", GATE_IMAGE)
             .entry("needs", needs(&needs_list))
             .entry("rules", on_default_branch())
             .entry(
@@ -535,7 +550,7 @@ fn deploy_script(
                 parts.push((None, phase(spec, "canary", Some(*pct))));
                 parts.push((
                     Some(serves(&spec.serves.canary)),
-                    script::canary_analysis(spec, att, "text"),
+                    script::canary_analysis(spec),
                 ));
             }
             parts.push((None, phase(spec, "promote", Some(100))));

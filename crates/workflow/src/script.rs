@@ -120,10 +120,58 @@ pub fn report_scan(sarif: &str) -> String {
     when_configured("the scan is", &body)
 }
 
-/// Installs the `bearing` CLI unless the runner already has it.
+/// The Bearing release generated pipelines install (this generator's own
+/// version: regenerate to move to a newer one).
+pub const BEARING_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Where release binaries are published (`.github/workflows/release.yml`):
+/// `<RELEASES>/v<version>/bearing-<target>.tar.gz` and `….tar.gz.sha256`.
+pub const RELEASES: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/releases/download");
+
+/// The crates.io package of the `bearing` binary.
+pub const PACKAGE: &str = "bearing-cli";
+
+/// Installs `bearing` `$BEARING_VERSION` unless the runner already has it:
+/// the release binary for the runner (Linux x86_64/aarch64, macOS), checked
+/// against its published sha256; built from crates.io with cargo when asked
+/// (`BEARING_FROM_SOURCE=true`), when no binary is published for the runner
+/// or when curl is missing. Puts it on `PATH` for this shell and, on GitHub
+/// Actions, for later steps (`$GITHUB_PATH`). The composite action
+/// (`action.yml`) runs this same script.
 pub fn install_bearing() -> String {
-    "command -v bearing >/dev/null 2>&1 || cargo install --locked bearing\nbearing --version\n"
-        .to_string()
+    format!(
+        r#"if ! command -v bearing >/dev/null 2>&1; then
+  bin="${{HOME}}/.bearing/bin"
+  mkdir -p "${{bin}}"
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) target=x86_64-unknown-linux-musl ;;
+    Linux-aarch64 | Linux-arm64) target=aarch64-unknown-linux-musl ;;
+    Darwin-x86_64) target=x86_64-apple-darwin ;;
+    Darwin-arm64) target=aarch64-apple-darwin ;;
+    *) target= ;;
+  esac
+  if [ "${{BEARING_FROM_SOURCE:-false}}" = true ] || [ -z "${{target}}" ] || ! command -v curl >/dev/null 2>&1; then
+    cargo install --locked --root "${{HOME}}/.bearing" {PACKAGE} --version "${{BEARING_VERSION}}"
+  else
+    url="{RELEASES}/v${{BEARING_VERSION}}/bearing-${{target}}.tar.gz"
+    tmp="$(mktemp -d)"
+    curl -fsSL --retry 3 -o "${{tmp}}/bearing.tar.gz" "${{url}}"
+    curl -fsSL --retry 3 -o "${{tmp}}/bearing.tar.gz.sha256" "${{url}}.sha256"
+    expected="$(cut -d ' ' -f 1 "${{tmp}}/bearing.tar.gz.sha256")"
+    actual="$( (sha256sum "${{tmp}}/bearing.tar.gz" 2>/dev/null || shasum -a 256 "${{tmp}}/bearing.tar.gz") | cut -d ' ' -f 1)"
+    if [ -z "${{expected}}" ] || [ "${{expected}}" != "${{actual}}" ]; then
+      echo "bearing-${{target}}.tar.gz: sha256 ${{actual}} does not match the published ${{expected}}" >&2
+      exit 1
+    fi
+    tar -xzf "${{tmp}}/bearing.tar.gz" -C "${{bin}}" bearing
+  fi
+  PATH="${{bin}}:${{PATH}}"
+  export PATH
+  if [ -n "${{GITHUB_PATH:-}}" ]; then echo "${{bin}}" >> "${{GITHUB_PATH}}"; fi
+fi
+bearing --version
+"#
+    )
 }
 
 /// Infracost estimate of the Terraform directory; a diff against `$BASE_SHA`
@@ -152,10 +200,14 @@ pub struct Attachments {
 }
 
 /// `bearing check` for one environment (`$ENVIRONMENT`, `$VERSION` and
-/// `$STRATEGY` come from the job's environment).
+/// `$STRATEGY` come from the job's environment). It asks `$BEARING_SERVER`
+/// with `$BEARING_TOKEN` (scope `decide`) when the server is set; when it is
+/// unset or empty it decides offline from the intent, with the live outcomes
+/// and plans of `$BEARING_OUTCOMES` (a file from `bearing outcomes export`,
+/// or an http(s) URL it is published at) when that is set.
 pub fn gate(spec: &PipelineSpec, att: &Attachments, output: &str) -> String {
     let mut cmd = format!(
-        "bearing check --service {} --env \"${{ENVIRONMENT}}\" --version \"${{VERSION}}\" --strategy \"${{STRATEGY}}\" --scan {}",
+        "case \"${{BEARING_OUTCOMES:-}}\" in\n  http://* | https://*)\n    curl -fsSL --retry 3 -o bearing-outcomes.json \"${{BEARING_OUTCOMES}}\"\n    BEARING_OUTCOMES=bearing-outcomes.json\n    export BEARING_OUTCOMES\n    ;;\nesac\nbearing check --service {} --env \"${{ENVIRONMENT}}\" --version \"${{VERSION}}\" --strategy \"${{STRATEGY}}\" --scan {}",
         shell_word(&spec.service),
         shell_word(&att.scan)
     );
@@ -177,15 +229,51 @@ pub fn deploy_phase(spec: &PipelineSpec) -> String {
     s
 }
 
-/// Waits for a canary step's analysis window, then asks the gate again:
-/// guardrails that read live outcomes (error budget, failure rate) decide.
-pub fn canary_analysis(spec: &PipelineSpec, att: &Attachments, output: &str) -> String {
+/// How many analysis windows a canary step may stay on hold before it is
+/// rolled back.
+pub const CANARY_MAX_ANALYSES: u32 = 3;
+
+/// The files the canary analysis judges, relative to the job's directory.
+pub const CANARY_BASELINE: &str = "bearing-canary/baseline.json";
+pub const CANARY_SAMPLES: &str = "bearing-canary/canary.json";
+
+/// One canary step's analysis: waits `$CANARY_ANALYSIS_SECONDS`, has the
+/// deploy command's `analyse` phase write the baseline's and the canary's
+/// samples to `$CANARY_BASELINE` and `$CANARY_SAMPLES` (JSON or CSV, see
+/// docs/adapt.md), and runs `bearing canary judge` on them. Its exit code
+/// decides: promote (0) goes on, rollback (1) fails the step so the rollback
+/// runs, hold (4) analyses again, up to [`CANARY_MAX_ANALYSES`] windows, and
+/// then rolls back (no evidence the canary is good).
+pub fn canary_analysis(spec: &PipelineSpec) -> String {
     format!(
-        "echo \"analysing ${{TRAFFIC_PERCENT}}% canary for {window}\"\nsleep {secs}\n{gate}",
-        window = spec.canary_analysis,
-        secs = spec.canary_analysis.as_secs(),
-        gate = gate(spec, att, output)
+        r#"mkdir -p "$(dirname "${{CANARY_BASELINE}}")" "$(dirname "${{CANARY_SAMPLES}}")"
+analysis=1
+while :; do
+  echo "analysing the ${{TRAFFIC_PERCENT}}% canary for ${{CANARY_ANALYSIS_SECONDS}}s (analysis ${{analysis}} of {max})"
+  sleep "${{CANARY_ANALYSIS_SECONDS}}"
+  export DEPLOY_PHASE=analyse
+{deploy}  verdict=0
+  bearing canary judge --baseline "${{CANARY_BASELINE}}" --canary "${{CANARY_SAMPLES}}" || verdict=$?
+  case "${{verdict}}" in
+    0) echo "canary judge: promote"; break ;;
+    4)
+      if [ "${{analysis}}" -ge {max} ]; then
+        echo "canary judge: still hold after {max} analyses; rolling back" >&2
+        exit 1
+      fi
+      analysis=$((analysis + 1))
+      ;;
+    *) echo "canary judge: rollback (exit ${{verdict}})" >&2; exit 1 ;;
+  esac
+done
+"#,
+        max = CANARY_MAX_ANALYSES,
+        deploy = indent(&deploy_phase(spec), "  "),
     )
+}
+
+fn indent(text: &str, by: &str) -> String {
+    text.lines().map(|l| format!("{by}{l}\n")).collect()
 }
 
 /// Quotes a word for the shell when it is not plainly safe.

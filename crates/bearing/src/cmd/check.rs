@@ -83,9 +83,12 @@ pub struct Args {
     pub output: CheckOutput,
     #[command(flatten)]
     pub remote: Box<RemoteArgs>,
-    /// Live outcomes JSON (`{"services": {...}}`) instead of the store's (its kept
-    /// `outcomes` snapshot while no newer event is stored, else computed from its events).
-    #[arg(long)]
+    /// Live outcomes and delivery plans from `bearing outcomes export` (or
+    /// `{"services": {...}}` alone) instead of the store's: how a CI runner
+    /// without the store sees error budgets, freezes and spend. Without it the
+    /// store's kept `outcomes` snapshot is read while no newer event is
+    /// stored, else outcomes are computed from its events. Empty means unset.
+    #[arg(long, env = "BEARING_OUTCOMES")]
     pub outcomes: Option<PathBuf>,
     /// Change-risk score 0..1 (from `bearing risk`).
     #[arg(long)]
@@ -99,9 +102,11 @@ pub struct Args {
 #[derive(clap::Args)]
 pub struct RemoteArgs {
     /// Ask a Bearing server (`POST /v1/decide`) instead of deciding locally.
+    /// Empty means unset (an unset CI variable): decide locally.
     #[arg(long, env = "BEARING_SERVER")]
     pub server: Option<String>,
-    /// API token for `--server`.
+    /// API token for `--server`, with the `decide` scope
+    /// (`bearing token create --name ci --scope decide`).
     #[arg(long, env = "BEARING_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// What to do when the server cannot be reached.
@@ -209,19 +214,8 @@ pub fn print(decision: &Decision, output: CheckOutput) -> anyhow::Result<()> {
     }
 }
 
-fn read_outcomes(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read outcomes `{}`", path.display()))?;
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "`{}` is not outcomes JSON (expected {{\"services\": {{...}}}})",
-            path.display()
-        )
-    })
-}
-
 /// Whether `--database` names something that exists (a check never creates a store).
-fn store_exists(url: &str) -> bool {
+pub fn store_exists(url: &str) -> bool {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return true;
     }
@@ -229,8 +223,24 @@ fn store_exists(url: &str) -> bool {
     path != ":memory:" && Path::new(path).exists()
 }
 
-pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+/// Drops an empty value: an unset CI variable is often set to "".
+fn non_empty(v: &mut Option<String>) {
+    if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        *v = None;
+    }
+}
+
+pub fn run(mut args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
+    non_empty(&mut args.remote.server);
+    non_empty(&mut args.remote.token);
+    if args
+        .outcomes
+        .as_ref()
+        .is_some_and(|p| p.as_os_str().is_empty())
+    {
+        args.outcomes = None;
+    }
     if let Some(url) = args.remote.server.clone() {
         let intent = bearing_intent::load(&g.intent).ok().map(|l| l.intent);
         let env = envelope(&args, intent.as_ref())?;
@@ -276,9 +286,9 @@ fn decide_locally(
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<ExitCode> {
     let (intent, engine) = load_engine(&g.intent)?;
-    let mut outcomes = match &args.outcomes {
-        Some(p) => read_outcomes(p)?,
-        None => serde_json::Value::Null,
+    let (mut outcomes, file_plans) = match &args.outcomes {
+        Some(p) => super::outcomes::read(p)?,
+        None => (serde_json::Value::Null, None),
     };
     let use_store = store_exists(&g.database);
     let rt = if use_store {
@@ -296,7 +306,9 @@ fn decide_locally(
         })
     });
     let mut plans = BTreeMap::new();
-    if let (Some(rt), Some(store)) = (&rt, &store) {
+    if let Some(p) = file_plans {
+        plans = p;
+    } else if let (Some(rt), Some(store)) = (&rt, &store) {
         let found = rt
             .block_on(async { tokio::time::timeout(Duration::from_secs(2), store.plans()).await });
         if let Ok(Ok(list)) = found {
@@ -308,33 +320,17 @@ fn decide_locally(
     if outcomes.is_null()
         && let (Some(rt), Some(store)) = (&rt, &store)
     {
-        let kept = rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(2), async {
-                let snap = store.snapshot("outcomes").await?;
-                let cursor = store.event_cursor().await?;
-                Ok::<_, bearing_store::StoreError>(snap.filter(|s| s.cursor >= cursor))
-            })
+        let live = rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(3),
+                super::outcomes::live(store, &intent, now),
+            )
             .await
         });
-        if let Ok(Ok(Some(snap))) = kept {
-            tracing::info!("outcomes as of {} (kept snapshot)", snap.computed_at);
-            outcomes = snap.body;
-        } else {
-            let ds = rt.block_on(async {
-                tokio::time::timeout(
-                    Duration::from_secs(3),
-                    super::reconcile::load_dataset(store, &intent),
-                )
-                .await
-            });
-            match ds {
-                Ok(Ok(ds)) => {
-                    outcomes = serde_json::to_value(bearing_metrics::outcomes(&intent, &ds, now))
-                        .unwrap_or_default();
-                }
-                Ok(Err(e)) => eprintln!("warning: no live outcomes: {e:#}"),
-                Err(_) => eprintln!("warning: no live outcomes: the store did not answer in 3 s"),
-            }
+        match live {
+            Ok(Ok(v)) => outcomes = v,
+            Ok(Err(e)) => eprintln!("warning: no live outcomes: {e:#}"),
+            Err(_) => eprintln!("warning: no live outcomes: the store did not answer in 3 s"),
         }
     }
     let ctx = Context {

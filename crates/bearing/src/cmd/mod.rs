@@ -7,6 +7,7 @@ use crate::{Cli, Command};
 pub mod canary;
 pub mod check;
 pub mod common;
+pub mod completions;
 pub mod decision;
 pub mod demo;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod explain;
 pub mod ingest;
 pub mod init;
 pub mod metrics;
+pub mod outcomes;
 pub mod policy;
 pub mod reconcile;
 pub mod report;
@@ -52,5 +54,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(a) => serve::run(a, &g),
         Command::Demo(a) => demo::run(a, &g),
         Command::Token(c) => token::run(c, &g),
+        Command::Outcomes(c) => outcomes::run(c, &g),
+        Command::Completions(a) => completions::completions(a, &g),
+        Command::Man(a) => completions::man(a, &g),
     }
 }
