@@ -165,7 +165,7 @@ pub async fn json_errors(req: Request, next: axum::middleware::Next) -> Response
                 "method_not_allowed",
                 format!(
                     "`{method}` is not allowed on `{}`; allowed: {allow}",
-                    echo(&path)
+                    echo(path)
                 ),
             )
         }

@@ -914,6 +914,7 @@ mod tests {
                 batch_size: 500,
                 progress: progress.clone(),
                 stream_min: 0,
+                intent: None,
             };
             let report = ingest.input(&path).await.unwrap();
             assert_eq!(progress.length(), Some(size));
