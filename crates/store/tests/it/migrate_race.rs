@@ -33,6 +33,10 @@ async fn openers_of_a_fresh_sqlite_file_migrate_it_once() {
             .fetch_one(stores[0].pool())
             .await
             .unwrap();
-        assert_eq!(applied, 4, "round {round}");
+        let migrations =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+                .unwrap()
+                .count();
+        assert_eq!(applied as usize, migrations, "round {round}");
     }
 }
