@@ -5,5 +5,6 @@
 mod common;
 mod golden;
 mod lint;
+mod packaging;
 mod robust;
 mod schema;
