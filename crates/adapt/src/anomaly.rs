@@ -359,7 +359,9 @@ pub fn detect(series: &[Point], params: &Params, lower_is_better: Option<bool>) 
     let mut start = 0;
     for i in 0..points.len() {
         let day = points[i].date;
-        let from = day - chrono::Duration::days(i64::from(params.window_days.max(1)));
+        let from = day
+            .checked_sub_signed(chrono::Duration::days(i64::from(params.window_days.max(1))))
+            .unwrap_or(NaiveDate::MIN);
         while start < i && scaled[start].date < from {
             start += 1;
         }
@@ -546,6 +548,21 @@ mod tests {
                 proptest::prop_assert!(a.observed <= a.expected_low || a.observed >= a.expected_high);
             }
         }
+    }
+
+    #[test]
+    fn a_history_window_longer_than_the_calendar_does_not_panic() {
+        let s: Vec<Point> = (0..40)
+            .map(|i| Point::new(day(i), 1.0 + (i % 3) as f64))
+            .collect();
+        let params = Params {
+            window_days: u32::MAX,
+            ..Params::default()
+        };
+        let all_history = detect(&s, &params, None);
+        let eight_weeks = detect(&s, &Params::default(), None);
+        // 40 days of data: both windows hold all of it, so they agree.
+        assert_eq!(all_history, eight_weeks);
     }
 
     #[test]

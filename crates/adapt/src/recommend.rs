@@ -121,7 +121,7 @@ pub fn recommend(
                     kind: kind.to_string(),
                     title,
                     moves: moves.to_string(),
-                    direction: if lower { "decrease" } else { "increase" }.to_string(),
+                    direction: direction(kr, moves, lower).to_string(),
                     evidence,
                 }
             };
@@ -135,7 +135,7 @@ pub fn recommend(
                 out.extend(failures(&ctx, kr, window, &make));
             } else if m.starts_with("cost.") {
                 out.extend(cost(&ctx, kr, &make));
-            } else if m.starts_with("security.") {
+            } else if m.starts_with("security.") && m != "security.compliance_rate" {
                 out.extend(security(&ctx, kr, window, &make));
             } else if m.starts_with("slo.") {
                 out.extend(slo(&ctx, kr, window, &make));
@@ -152,6 +152,26 @@ pub fn recommend(
         }
     }
     out
+}
+
+/// Which way `moves` should go: for the key result's own metric, the way its
+/// target points (`>= 90%` → increase, whatever the metric's usual sense);
+/// for another metric an action moves, `lower` (lower is better) decides.
+fn direction(kr: &KeyResultCard, moves: &str, lower: bool) -> &'static str {
+    let t = kr.target.trim_start();
+    let down = if moves != kr.metric {
+        lower
+    } else if t.starts_with('>') {
+        false
+    } else if t.starts_with('<') {
+        true
+    } else {
+        match kr.value {
+            Some(v) if v != kr.target_value => v > kr.target_value,
+            _ => lower,
+        }
+    };
+    if down { "decrease" } else { "increase" }
 }
 
 type Make<'a> = dyn Fn(&str, String, &str, bool, Value) -> Recommendation + 'a;

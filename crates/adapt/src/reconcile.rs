@@ -283,7 +283,13 @@ pub fn reconcile(
                     .or_default()
                     .push((id.clone(), &rule.then));
                 if active.is_none() {
-                    let after = rule.evaluate_after.unwrap_or(DEFAULT_EVALUATE_AFTER);
+                    // The effect is measured over a window as long as the
+                    // baseline's, starting no earlier than the action: the
+                    // two windows never share a day.
+                    let after = rule
+                        .evaluate_after
+                        .unwrap_or(DEFAULT_EVALUATE_AFTER)
+                        .max(first_window);
                     new_actions.push(Action {
                         id: format!("{id}:{service}:{stamp}"),
                         created_at: now,
@@ -298,7 +304,8 @@ pub fn reconcile(
                         status: ActionStatus::Applied,
                         metric: first.metric.clone(),
                         baseline: first_value,
-                        evaluate_at: Some(now + after.to_chrono()),
+                        // Representable for every accepted `now` (at most year 9999 + 100 years).
+                        evaluate_at: after.after(now),
                         outcome: None,
                         evidence,
                         change: Some(json!({ "kind": "apply", "plan": rule.then })),
@@ -339,9 +346,9 @@ pub fn reconcile(
         }
     }
 
-    // measure the effect of applied actions whose window has passed
+    // measure the effect of applied actions whose after-window is complete
     for a in actions {
-        if a.outcome.is_some() || a.evaluate_at.is_none_or(|t| t > now) {
+        if a.outcome.is_some() || measure_at(a).is_none_or(|t| t > now) {
             continue;
         }
         let is_apply = a
@@ -375,19 +382,35 @@ pub fn reconcile(
     }
 }
 
+/// The window an action's baseline and effect are measured over.
+fn action_window(a: &Action) -> Duration {
+    a.evidence
+        .get("window_seconds")
+        .and_then(Value::as_u64)
+        .map_or(DEFAULT_WINDOW, Duration::from_secs)
+}
+
+/// When an action's effect can be measured: the end of an after-window as
+/// long as the baseline's, starting when the action was taken (and no
+/// earlier than its `evaluate_at`). Before then it is too early to measure.
+pub fn measure_at(a: &Action) -> Option<DateTime<Utc>> {
+    let at = a.evaluate_at?;
+    Some(at.max(a.created_at + action_window(a).to_chrono()))
+}
+
 /// Re-evaluates an action's metric (same scope and window as its evidence)
-/// and says whether it moved the way the rule wanted.
+/// over the after-window `(measure_at − window, measure_at]`, disjoint from
+/// the baseline's `(created − window, created]`, and says whether it moved
+/// the way the rule wanted.
 fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
+    let end = measure_at(a).unwrap_or(now).min(now);
     let ev = &a.evidence;
     let metric = ev
         .get("metric")
         .and_then(Value::as_str)
         .unwrap_or(&a.metric)
         .to_string();
-    let window = ev
-        .get("window_seconds")
-        .and_then(Value::as_u64)
-        .map_or(DEFAULT_WINDOW, Duration::from_secs);
+    let window = action_window(a);
     let scope: Scope = ev
         .get("scope")
         .and_then(|s| serde_json::from_value(s.clone()).ok())
@@ -402,7 +425,7 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         .unwrap_or(Comparator::Gt);
     let threshold = ev.get("threshold").and_then(Value::as_f64);
     let lower = wants_lower(cmp, &metric);
-    let v = evaluate(ds, &metric, &scope, &BTreeMap::new(), window, now);
+    let v = evaluate(ds, &metric, &scope, &BTreeMap::new(), window, end);
     let (delta, relative, verdict) = match (a.baseline, v.value) {
         (Some(b), Some(after)) => {
             let d = after - b;
@@ -422,6 +445,8 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         "measured_at": now,
         "metric": metric,
         "window_seconds": window.as_secs(),
+        "before_window": [a.created_at - window.to_chrono(), a.created_at],
+        "after_window": [end - window.to_chrono(), end],
         "baseline": a.baseline,
         "value": v.value,
         "change": delta,

@@ -32,38 +32,7 @@ pub fn mad(values: &[f64], centre: f64) -> Option<f64> {
 /// Factor that makes the MAD a consistent estimator of a normal standard deviation.
 pub const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
 
-/// Midranks (1-based, ties get the mean of their positions) of `values`, and
-/// the sizes of the tie groups (only groups larger than one).
-pub fn midranks(values: &[f64]) -> (Vec<f64>, Vec<usize>) {
-    let n = values.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let mut ranks = vec![0.0; n];
-    let mut ties = Vec::new();
-    let mut i = 0;
-    while i < n {
-        let mut j = i + 1;
-        while j < n && values[order[j]] == values[order[i]] {
-            j += 1;
-        }
-        // positions i..j (0-based) share rank mean(i+1..=j)
-        let rank = (i + 1 + j) as f64 / 2.0;
-        for &k in &order[i..j] {
-            ranks[k] = rank;
-        }
-        if j - i > 1 {
-            ties.push(j - i);
-        }
-        i = j;
-    }
-    (ranks, ties)
-}
-
-/// Upper tail of the standard normal, P(Z > z), accurate to a few ulps
-/// (uses the C library's `erfc` algorithm through `libm`).
-pub fn normal_sf(z: f64) -> f64 {
-    0.5 * libm::erfc(z / std::f64::consts::SQRT_2)
-}
+pub use bearing_metrics::stats::{midranks, normal_sf};
 
 /// Standard normal CDF.
 pub fn normal_cdf(z: f64) -> f64 {

@@ -7,8 +7,30 @@ use std::fmt;
 use serde::Deserializer;
 use serde::de::{self, Visitor};
 
-/// Parses an RFC 3339 timestamp (`2024-05-01T12:00:00Z`, `…+02:00`) into UTC.
+/// The earliest time an event may carry: the Unix epoch, `1970-01-01T00:00:00Z`.
+pub const EARLIEST: DateTime<Utc> = DateTime::<Utc>::UNIX_EPOCH;
+/// The latest time an event may carry: `9999-12-31T23:59:59.999999999Z`, the
+/// end of the last four-digit year. The same range bounds the intent's dates
+/// and the command line's times, and keeps every time plus or minus the
+/// longest duration (100 years) representable.
+pub const LATEST: DateTime<Utc> =
+    match DateTime::<Utc>::from_timestamp(253_402_300_799, 999_999_999) {
+        Some(t) => t,
+        None => DateTime::<Utc>::MAX_UTC,
+    };
+
+/// Whether `t` lies in [`EARLIEST`]`..=`[`LATEST`].
+pub fn in_range(t: DateTime<Utc>) -> bool {
+    (EARLIEST..=LATEST).contains(&t)
+}
+
+/// Parses an RFC 3339 timestamp (`2024-05-01T12:00:00Z`, `…+02:00`) into
+/// UTC; `None` also for a time outside [`EARLIEST`]`..=`[`LATEST`].
 pub fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
+    parse_rfc3339_unbounded(s).filter(|t| in_range(*t))
+}
+
+fn parse_rfc3339_unbounded(s: &str) -> Option<DateTime<Utc>> {
     fast_rfc3339(s.as_bytes()).or_else(|| {
         DateTime::parse_from_rfc3339(s.trim())
             .ok()
@@ -68,10 +90,15 @@ fn fast_rfc3339(b: &[u8]) -> Option<DateTime<Utc>> {
 }
 
 /// Parses the timestamps found in real exports: RFC 3339, and the zone-less
-/// `2024-09-18 22:00:00` / `2024-09-18T22:00:00` / `2024-09-18` forms (taken as UTC).
+/// `2024-09-18 22:00:00` / `2024-09-18T22:00:00` / `2024-09-18` forms (taken
+/// as UTC); `None` also for a time outside [`EARLIEST`]`..=`[`LATEST`].
 pub fn parse_lenient(s: &str) -> Option<DateTime<Utc>> {
+    parse_lenient_unbounded(s).filter(|t| in_range(*t))
+}
+
+fn parse_lenient_unbounded(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
-    if let Some(t) = parse_rfc3339(s) {
+    if let Some(t) = parse_rfc3339_unbounded(s) {
         return Some(t);
     }
     for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
@@ -97,11 +124,21 @@ pub fn parse_lenient(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// The message used whenever a timestamp does not parse.
+/// The message used whenever a timestamp does not parse: out of range when it
+/// is a well-formed time outside [`EARLIEST`]`..=`[`LATEST`].
 pub fn expected_timestamp(found: &str) -> String {
+    let found_short = crate::formats::truncate(found, 60);
+    if parse_lenient_unbounded(found).is_some_and(|t| !in_range(t)) {
+        return out_of_range(&found_short);
+    }
+    format!("expected an RFC 3339 timestamp (e.g. `2024-05-01T12:00:00Z`), found `{found_short}`")
+}
+
+/// The message for a well-formed time outside [`EARLIEST`]`..=`[`LATEST`].
+pub fn out_of_range(found: &str) -> String {
     format!(
-        "expected an RFC 3339 timestamp (e.g. `2024-05-01T12:00:00Z`), found `{}`",
-        crate::formats::truncate(found, 60)
+        "timestamp `{}` is out of range; expected a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+        found.trim()
     )
 }
 
@@ -194,11 +231,50 @@ mod tests {
             let chrono = DateTime::parse_from_rfc3339(s)
                 .ok()
                 .map(|t| t.with_timezone(&Utc));
-            assert_eq!(parse_rfc3339(s), chrono, "{s}");
+            assert_eq!(parse_rfc3339_unbounded(s), chrono, "{s}");
+            assert_eq!(parse_rfc3339(s), chrono.filter(|t| in_range(*t)), "{s}");
             if let Some(fast) = fast_rfc3339(s.as_bytes()) {
                 assert_eq!(Some(fast), chrono, "{s}");
             }
         }
         assert!(parse_rfc3339("2024-09-18 22:00:00").is_none());
+    }
+
+    #[test]
+    fn times_outside_the_range_are_refused_with_a_clear_message() {
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "1970-01-01T01:00:00+01:00",
+            "9999-12-31T23:59:59.999999999Z",
+            "9999-12-31T18:59:59-05:00",
+        ] {
+            assert!(parse_rfc3339(s).is_some(), "{s}");
+            assert!(parse_lenient(s).is_some(), "{s}");
+        }
+        for s in [
+            "1969-12-31T23:59:59Z",
+            "1970-01-01T00:59:59+01:00",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59-00:01",
+            "9999-12-31T19:00:00-05:00",
+            "1969-12-31",
+            "0001-01-01 00:00:00",
+            "+10000-01-01T00:00:00",
+            "-262143-01-01 00:00:00",
+        ] {
+            assert_eq!(parse_rfc3339(s), None, "{s}");
+            assert_eq!(parse_lenient(s), None, "{s}");
+            assert_eq!(
+                expected_timestamp(s),
+                format!(
+                    "timestamp `{s}` is out of range; expected a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+                ),
+            );
+        }
+        // A malformed time keeps the format message; so does a zone-less time where RFC 3339 is required.
+        assert!(expected_timestamp("yesterday").starts_with("expected an RFC 3339 timestamp"));
+        assert!(expected_timestamp("2024-09-18 22:00:00").starts_with("expected an RFC 3339"));
+        assert_eq!(EARLIEST.to_rfc3339(), "1970-01-01T00:00:00+00:00");
+        assert_eq!(LATEST.to_rfc3339(), "9999-12-31T23:59:59.999999999+00:00");
     }
 }

@@ -106,4 +106,57 @@ deny contains lib.finding("host_namespace", sprintf("%s shares the host's %s nam
 
 warn := set()
 
-unknown := set()
+# Kinds with a pod spec, checked above.
+pod_kinds := template_kinds | {"Pod", "CronJob"}
+
+# Kinds known to run no pods (Kubernetes' own API groups).
+podless_kinds := {
+	"APIService", "ClusterRole", "ClusterRoleBinding", "ConfigMap", "CustomResourceDefinition",
+	"Endpoints", "EndpointSlice", "HorizontalPodAutoscaler", "Ingress", "IngressClass",
+	"LimitRange", "MutatingWebhookConfiguration", "Namespace", "NetworkPolicy",
+	"PersistentVolume", "PersistentVolumeClaim", "PodDisruptionBudget", "PriorityClass",
+	"ResourceQuota", "Role", "RoleBinding", "Secret", "Service", "ServiceAccount",
+	"StorageClass", "ValidatingWebhookConfiguration",
+}
+
+# `Kind/name` of any document, for the findings below.
+label(doc) := sprintf("%s/%s", [doc.kind, object.get(doc.metadata, "name", "?")]) if is_object(doc.metadata)
+
+label(doc) := sprintf("%s/?", [doc.kind]) if not is_object(doc.metadata)
+
+spec_path(kind) := "spec" if kind == "Pod"
+
+spec_path(kind) := "spec.template.spec" if kind in template_kinds
+
+spec_path(kind) := "spec.jobTemplate.spec.template.spec" if kind == "CronJob"
+
+readable_pod_spec(doc) if {
+	[spec, _] := pod_spec(doc)
+	is_object(spec)
+}
+
+# A workload whose pod spec is missing or not a mapping (e.g. a list) is
+# not checked: never a quiet pass.
+unknown contains lib.finding("pod_spec_unreadable", sprintf("%s: no pod spec (a mapping) at `%s`, so its containers cannot be checked", [label(doc), spec_path(doc.kind)]), "high", sprintf("write the pod spec as a mapping at `%s`", [spec_path(doc.kind)]), "manifests", mi, sprintf("/%d/spec", [d])) if {
+	applies
+	some mi, m in input.attachments.manifests
+	some d, doc in m.documents
+	doc.kind in pod_kinds
+	not readable_pod_spec(doc)
+}
+
+# A `containers` key holding a list anywhere in the document (`walk` is not
+# compiled by regorus' VM; in the JSON text, a quote inside a string is escaped).
+has_containers(doc) if contains(json.marshal(doc), `"containers":[`)
+
+# A kind this guardrail does not know (e.g. OpenShift's `DeploymentConfig`,
+# Argo's `Rollout`) that has containers: they are not checked.
+unknown contains lib.finding("unknown_kind", sprintf("%s: kind `%s` is not one k8s_baseline knows, so its containers were not checked", [label(doc), doc.kind]), "high", "check this kind with a custom Rego guardrail, or waive the rule `unknown_kind` for it", "manifests", mi, sprintf("/%d/kind", [d])) if {
+	applies
+	some mi, m in input.attachments.manifests
+	some d, doc in m.documents
+	is_string(doc.kind)
+	not doc.kind in pod_kinds
+	not doc.kind in podless_kinds
+	has_containers(doc)
+}

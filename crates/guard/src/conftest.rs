@@ -1,15 +1,22 @@
 //! Custom `rego` guardrails following Conftest's conventions: rules named
 //! `deny`, `violation` (failures) and `warn` (warnings), optionally suffixed
-//! `_name`; `exception` rules exempting `deny_<name>`/`violation_<name>`; the
-//! `main` namespace unless configured; string messages or objects with `msg`;
-//! Rego v0 and v1 syntax; and `--combine` (one input: an array of
-//! `{path, contents}`).
+//! `_name`; `exception` rules exempting `deny_<name>`/`violation_<name>`/
+//! `warn_<name>`; the `main` namespace unless configured; string messages or
+//! objects with `msg`; Rego v0 and v1 syntax; and `--combine` (one input: an
+//! array of `{path, contents}`, one entry per document).
+//!
+//! As Conftest does, every rule is queried on its own (`data.<namespace>.<rule>`)
+//! rather than by reading the whole package document: regorus resolves an
+//! import alias of one file of a package wrongly when it evaluates the package
+//! document as a whole (a rule reaching `data.kubernetes` through `import
+//! data.kubernetes` came out empty for some load orders).
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::GuardError;
+use crate::{GuardError, builtins, calls, rewrite};
 
 /// One loaded policy file.
 #[derive(Debug, Clone)]
@@ -17,6 +24,11 @@ pub struct PolicyFile {
     pub path: String,
     pub text: String,
     pub rego_v0: bool,
+    /// The package, without `data.` (`main`, `kubernetes.lib`).
+    pub package: String,
+    /// The Conftest rules the file declares (`deny…`, `violation…`, `warn…`)
+    /// and `exception` if it declares one.
+    pub rules: Vec<String>,
 }
 
 /// `.rego` files under a path (a file, or a folder searched recursively), sorted.
@@ -49,9 +61,11 @@ pub fn rego_files(path: &Path) -> Result<Vec<PathBuf>, GuardError> {
     Ok(out)
 }
 
-/// Parses every file into a fresh engine; any error refuses the whole set.
-/// `version` is `Some("v0")`, `Some("v1")` or `None` (v1, falling back to v0
-/// per file).
+/// Parses every file into a fresh engine and analyses them together (what
+/// regorus otherwise does at the first evaluation: a variable used before its
+/// definition is found here, with its file and line), and refuses recursive
+/// functions; any error refuses the whole set. `version` is `Some("v0")`,
+/// `Some("v1")` or `None` (v1, falling back to v0 per file).
 pub fn load_engine(
     files: &[PathBuf],
     version: Option<&str>,
@@ -67,7 +81,49 @@ pub fn load_engine(
         let pf = add_policy(&mut engine, &name, &text, version)?;
         loaded.push(pf);
     }
+    // Reload with the `some` declarations regorus would run once per loop
+    // iteration moved to the start of their query and the variables a
+    // comprehension shadows renamed (see `rewrite`); should a rewritten text
+    // not parse, the policies stay as written.
+    let rewritten = rewrite::rewrite(&engine);
+    if rewritten.iter().any(|(_, t)| t.is_some()) {
+        let mut again = regorus::Engine::new();
+        let reloaded = loaded.iter().try_for_each(|pf| {
+            let text = rewritten
+                .iter()
+                .find(|(file, _)| *file == pf.path)
+                .and_then(|(_, t)| t.as_deref())
+                .unwrap_or(&pf.text);
+            let version = if pf.rego_v0 { "v0" } else { "v1" };
+            add_policy(&mut again, &pf.path, text, Some(version)).map(|_| ())
+        });
+        if reloaded.is_ok() {
+            engine = again;
+        }
+    }
+    let extensions = builtins::add(&mut engine, &loaded)?;
+    analyse(&mut engine, &loaded)?;
+    calls::check(&engine, &extensions)?;
     Ok((engine, loaded))
+}
+
+/// Runs regorus' analysis of every loaded module (it schedules each rule's
+/// statements at the first query), so that a policy it cannot evaluate is
+/// refused at load, located at its file and line.
+pub fn analyse(engine: &mut regorus::Engine, files: &[PolicyFile]) -> Result<(), GuardError> {
+    match engine.eval_query("true".to_string(), false) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let message = e.to_string();
+            let file = files
+                .iter()
+                .map(|f| f.path.as_str())
+                .find(|p| message.contains(&format!("--> {p}:")))
+                .or(files.first().map(|f| f.path.as_str()))
+                .unwrap_or("");
+            Err(policy_error(file, &message))
+        }
+    }
 }
 
 /// Adds one policy text, trying Rego v1 then v0 unless the version is fixed.
@@ -82,22 +138,47 @@ pub fn add_policy(
         engine.add_policy(name.to_string(), text.to_string())
     };
     let result = match version {
-        Some("v0") => attempt(engine, true).map(|_| true),
-        Some("v1") => attempt(engine, false).map(|_| false),
+        Some("v0") => attempt(engine, true).map(|p| (true, p)),
+        Some("v1") => attempt(engine, false).map(|p| (false, p)),
         _ => match attempt(engine, false) {
-            Ok(_) => Ok(false),
-            Err(v1_err) => attempt(engine, true).map(|_| true).map_err(|_| v1_err),
+            Ok(p) => Ok((false, p)),
+            Err(v1_err) => attempt(engine, true).map(|p| (true, p)).map_err(|_| v1_err),
         },
     };
     engine.set_rego_v0(false);
     match result {
-        Ok(rego_v0) => Ok(PolicyFile {
+        Ok((rego_v0, package)) => Ok(PolicyFile {
             path: name.to_string(),
             text: text.to_string(),
             rego_v0,
+            package: package
+                .strip_prefix("data.")
+                .unwrap_or(&package)
+                .to_string(),
+            rules: declared_rules(engine, name, text),
         }),
         Err(e) => Err(policy_error(name, &e.to_string())),
     }
+}
+
+/// The Conftest rules (and `exception`) a loaded file declares: every name
+/// in its text that has a Conftest rule's shape, kept if regorus confirms a
+/// rule head of that name in the file.
+fn declared_rules(engine: &regorus::Engine, name: &str, text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        let candidate = is_failure(word) || is_warning(word) || word == "exception";
+        if candidate
+            && !out.iter().any(|r| r == word)
+            && engine
+                .has_declared_rule_rooted_at(name, word)
+                .unwrap_or(false)
+        {
+            out.push(word.to_string());
+        }
+    }
+    out.sort();
+    out
 }
 
 /// A parse error with `file:line:column` pulled out of regorus' message.
@@ -128,16 +209,7 @@ pub fn policy_error(file: &str, message: &str) -> GuardError {
 
 /// Packages declared by the loaded files (for the all-namespaces option).
 pub fn packages(files: &[PolicyFile]) -> Vec<String> {
-    let mut out: Vec<String> = files
-        .iter()
-        .filter_map(|f| {
-            f.text.lines().find_map(|l| {
-                let l = l.trim();
-                l.strip_prefix("package ")
-                    .map(|p| p.split('#').next().unwrap_or("").trim().to_string())
-            })
-        })
-        .collect();
+    let mut out: Vec<String> = files.iter().map(|f| f.package.clone()).collect();
     out.sort();
     out.dedup();
     out
@@ -174,29 +246,98 @@ pub fn is_warning(name: &str) -> bool {
     is_rule(name, &["warn"])
 }
 
-/// Evaluates one namespace on the engine's current input.
+/// The time left to a guardrail's queries in one decision (each query gets
+/// regorus' timer set to what is left, so many documents times many rules
+/// cannot add up past the limit).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    deadline: Instant,
+    total: Duration,
+}
+
+impl Budget {
+    pub fn new(total: Duration) -> Budget {
+        Budget {
+            deadline: Instant::now() + total,
+            total,
+        }
+    }
+
+    /// Sets the engine's timer to the time left, or fails when none is.
+    fn arm(&self, engine: &mut regorus::Engine) -> Result<(), String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "evaluation exceeded the time limit of {} ms for this guardrail",
+                self.total.as_millis()
+            ));
+        }
+        engine.set_execution_timer_config(crate::engine::timer(left));
+        Ok(())
+    }
+}
+
+/// The value of one query (`data.main.deny`) as JSON; `None` when undefined.
+fn query_value(
+    engine: &mut regorus::Engine,
+    query: String,
+    budget: &Budget,
+) -> Result<Option<Value>, String> {
+    budget.arm(engine)?;
+    let results = engine
+        .eval_query(query, false)
+        .map_err(|e| with_hint(e.to_string()))?;
+    match results.result.first().and_then(|r| r.expressions.first()) {
+        Some(e) => serde_json::to_value(&e.value)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
+/// An evaluation error, with the way around it when it is a known regorus
+/// limitation (see docs/guardrails.md).
+fn with_hint(message: String) -> String {
+    if message.contains("duplicated definition of local variable") {
+        format!(
+            "{message} (regorus runs a `some` declaration again for every iteration of a loop before it in the same rule body; declare the variable at the start of the rule)"
+        )
+    } else {
+        message
+    }
+}
+
+/// The name an `exception` lists for a rule: `deny_run_as_root` →
+/// `run_as_root`, and `""` for a plain `deny`, `violation` or `warn`.
+fn exception_name(rule: &str) -> &str {
+    ["violation_", "deny_", "warn_"]
+        .iter()
+        .find_map(|p| rule.strip_prefix(p))
+        .unwrap_or("")
+}
+
+/// Evaluates one namespace on the engine's current input as Conftest does:
+/// each of the namespace's rules by its own query, `exception` first.
 pub fn eval_namespace(
     engine: &mut regorus::Engine,
+    files: &[PolicyFile],
     namespace: &str,
+    budget: &Budget,
 ) -> Result<Vec<Outcome>, String> {
-    let results = engine
-        .eval_query(format!("data.{namespace}"), false)
-        .map_err(|e| e.to_string())?;
-    let Some(value) = results
-        .result
-        .first()
-        .and_then(|r| r.expressions.first())
-        .map(|e| e.value.clone())
-    else {
-        return Ok(Vec::new());
-    };
-    let json = serde_json::to_value(&value).map_err(|e| e.to_string())?;
-    let Value::Object(rules) = json else {
-        return Ok(Vec::new());
-    };
+    let mut rules: Vec<&str> = files
+        .iter()
+        .filter(|f| f.package == namespace)
+        .flat_map(|f| f.rules.iter().map(String::as_str))
+        .collect();
+    rules.sort_unstable();
+    rules.dedup();
     let mut exceptions: Vec<String> = Vec::new();
-    if let Some(Value::Array(exc)) = rules.get("exception") {
-        for e in exc {
+    if rules.contains(&"exception") {
+        let listed = query_value(engine, format!("data.{namespace}.exception"), budget)?;
+        for e in listed
+            .iter()
+            .flat_map(|v| v.as_array().into_iter().flatten())
+        {
             match e {
                 Value::Array(names) => {
                     exceptions.extend(names.iter().filter_map(|n| n.as_str().map(String::from)))
@@ -207,21 +348,20 @@ pub fn eval_namespace(
         }
     }
     let mut out = Vec::new();
-    for (name, v) in &rules {
+    for name in rules {
         let failure = is_failure(name);
         if !failure && !is_warning(name) {
             continue;
         }
-        let short = name
-            .strip_prefix("deny")
-            .or_else(|| name.strip_prefix("violation"))
-            .map(|r| r.trim_start_matches('_'));
-        let excepted = failure && short.is_some_and(|s| exceptions.iter().any(|e| e == s));
+        let Some(v) = query_value(engine, format!("data.{namespace}.{name}"), budget)? else {
+            continue;
+        };
+        let excepted = exceptions.iter().any(|e| e == exception_name(name));
         let items: Vec<Value> = match v {
-            Value::Array(a) => a.clone(),
+            Value::Array(a) => a,
             Value::Bool(true) => vec![Value::String(String::new())],
             Value::Bool(false) | Value::Null => Vec::new(),
-            other => vec![other.clone()],
+            other => vec![other],
         };
         for item in items {
             let (message, metadata) = match item {
@@ -237,7 +377,7 @@ pub fn eval_namespace(
                 other => (other.to_string(), Map::new()),
             };
             out.push(Outcome {
-                rule: name.clone(),
+                rule: name.to_string(),
                 failure,
                 message,
                 metadata,

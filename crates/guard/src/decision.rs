@@ -93,6 +93,10 @@ pub struct Violation {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// Other places the finding was reported at: for a SARIF result located
+    /// in its artifact, the result's place in the `.sarif` report.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related_locations: Vec<Location>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -247,6 +251,16 @@ pub fn record_json(decision: &Decision, envelope: &Envelope) -> String {
     serde_json::to_string(&Logged::new(decision, envelope)).unwrap_or_default()
 }
 
+/// An envelope that serialises without its attachments' locations.
+struct Unlocated<'a>(&'a Envelope);
+
+impl Serialize for Unlocated<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let _without = crate::envelope::WithoutLocations::new();
+        self.0.serialize(s)
+    }
+}
+
 /// A [`DecisionRecord`] borrowing the decision and the envelope; serialises
 /// to the same JSON.
 #[derive(Serialize)]
@@ -260,36 +274,15 @@ struct Logged<'a> {
     result: &'static str,
     input_digest: &'a str,
     policy_revision: &'a str,
-    input: std::borrow::Cow<'a, Envelope>,
+    input: Unlocated<'a>,
     decision: &'a Decision,
 }
 
 impl<'a> Logged<'a> {
     fn new(decision: &'a Decision, envelope: &'a Envelope) -> Self {
-        let a = &envelope.attachments;
-        let located = [&a.terraform_plans, &a.manifests, &a.scans, &a.cost]
-            .into_iter()
-            .flatten()
-            .any(|a| !a.locations.is_empty());
-        // The envelope is kept without the attachments' location index.
-        let input = if located {
-            let mut input = envelope.clone();
-            let a = &mut input.attachments;
-            for a in [
-                &mut a.terraform_plans,
-                &mut a.manifests,
-                &mut a.scans,
-                &mut a.cost,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                a.locations.clear();
-            }
-            std::borrow::Cow::Owned(input)
-        } else {
-            std::borrow::Cow::Borrowed(envelope)
-        };
+        // The envelope is kept without the attachments' location index
+        // (written out without it, not copied without it).
+        let input = Unlocated(envelope);
         Logged {
             id: &decision.id,
             time: decision.time,
@@ -323,6 +316,12 @@ mod tests {
             crate::Attachment::from_json_bytes("p.json", br#"{"a": [1, {"b": "\u00e9"}]}"#)
                 .unwrap_or_else(|e| panic!("{e}")),
         );
+        // A YAML file keeps its locations by pointer, JSON compact: neither is logged.
+        env.attachments.manifests.push(
+            crate::Attachment::from_manifest_bytes("d.yaml", b"kind: Pod\nspec: {}\n")
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert!(!env.attachments.manifests[0].locations.is_empty());
         let violation = |guardrail: &str, waiver: Option<AppliedWaiver>| Violation {
             guardrail: guardrail.into(),
             kind: "rego".into(),
@@ -333,6 +332,7 @@ mod tests {
             severity: "high".into(),
             message: "m \"quoted\"".into(),
             location: None,
+            related_locations: Vec::new(),
             remediation: None,
             waiver,
         };
@@ -365,6 +365,14 @@ mod tests {
                     .get("locations")
                     .is_none()
             );
+            assert!(
+                written["input"]["attachments"]["manifests"][0]
+                    .get("locations")
+                    .is_none()
+            );
+            // Outside the log, the envelope is written with its locations.
+            let sent = serde_json::to_value(&env).unwrap_or_default();
+            assert!(sent["attachments"]["terraform_plans"][0]["locations"]["/a/1/b"].is_array());
             assert_eq!(decision.summary(&env), record.summary());
             decision.violations[0].waiver = None;
             env.service.clear();

@@ -22,7 +22,7 @@ use crate::decision::{
     AppliedWaiver, Decision, Effect, ExpiredWaiver, ReplayContext, Verdict, Violation,
 };
 use crate::envelope::Envelope;
-use crate::locate::{Location, lookup};
+use crate::locate::Location;
 use crate::native::{self, Native, View};
 use crate::normalize::{self, builtin_input};
 use crate::render;
@@ -162,7 +162,7 @@ impl Vm {
         Ok(Vm {
             program,
             data,
-            timer: timer(limits),
+            timer: timer(limits.eval_time),
             pool: Mutex::new(Vec::new()),
         })
     }
@@ -205,10 +205,18 @@ fn entry_point(i: usize) -> String {
 
 #[derive(Debug, Clone)]
 struct Custom {
+    /// Loaded, with the intent as data, and analysed (its clones evaluate
+    /// without analysing the policies again).
     engine: regorus::Engine,
     files: Vec<PolicyFile>,
     namespaces: Vec<String>,
     combine: bool,
+    /// Whether a policy mentions `bearing` (so may read `data.bearing`'s
+    /// plans, outcomes and change): only then is the decision's context added,
+    /// which makes regorus analyse the policies again for that decision.
+    reads_context: bool,
+    /// The time all of this guardrail's queries of one decision may take.
+    eval_time: Duration,
 }
 
 /// The compiled guardrails of one intent. Cheap to clone; `Send + Sync`.
@@ -236,9 +244,10 @@ pub struct Engine {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn timer(limits: &Limits) -> regorus::utils::limits::ExecutionTimerConfig {
+/// regorus' execution timer for a time limit.
+pub(crate) fn timer(limit: Duration) -> regorus::utils::limits::ExecutionTimerConfig {
     regorus::utils::limits::ExecutionTimerConfig {
-        limit: limits.eval_time,
+        limit,
         check_interval: std::num::NonZeroU32::MIN.saturating_add(63),
     }
 }
@@ -358,7 +367,7 @@ impl Engine {
     fn interpreter(&self) -> Result<&regorus::Engine, String> {
         let built = self.builtin.get_or_init(|| {
             let mut engine = regorus::Engine::new();
-            engine.set_execution_timer_config(timer(&self.limits));
+            engine.set_execution_timer_config(timer(self.limits.eval_time));
             for (name, text) in self.sources.iter() {
                 engine
                     .add_policy(name.clone(), text.clone())
@@ -515,7 +524,9 @@ impl Engine {
             &own
         };
         let input_digest = envelope_digest(env);
-        let mut errors = Vec::new();
+        // Attachments that are not what they were given as (say, state as
+        // a plan) make the decision unknown.
+        let mut errors = env.attachments.problems();
         let mut raw: Vec<(usize, Value, Effect)> = Vec::new();
         let applicable: Vec<usize> = (0..self.rails.len())
             .filter(|&i| self.scope_applies(&self.rails[i].scope, env))
@@ -624,7 +635,12 @@ impl Engine {
                             serde_json::to_value(env).unwrap_or(Value::Null),
                         )
                     });
-                    match eval_custom(custom, env, context, envelope_json) {
+                    // A panic inside regorus is this guardrail's error, not the process's.
+                    let evaluated = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        eval_custom(custom, env, context, envelope_json)
+                    }))
+                    .unwrap_or_else(|_| Err("the Rego evaluator failed on this policy".into()));
+                    match evaluated {
                         Ok(found) => raw.extend(found.into_iter().map(|(v, e)| (i, v, e))),
                         Err(e) => errors.push(format!("guardrail `{}`: {e}", self.rails[i].id)),
                     }
@@ -720,18 +736,26 @@ impl Engine {
         let s = |k: &str| item.get(k).and_then(Value::as_str).map(String::from);
         let rule = s("rule").unwrap_or_else(|| rail.kind.name().to_string());
         let message = s("msg").unwrap_or_default();
-        let location = item.get("at").and_then(|at| {
+        let mut location = item.get("at").and_then(|at| {
             let kind = at.get("kind")?.as_str()?;
             let index = at.get("index")?.as_u64()? as usize;
             let pointer = at.get("pointer").and_then(Value::as_str).unwrap_or("");
             let a = env.attachments.get(kind, index)?;
-            let [line, column] = lookup(&a.locations, pointer).unwrap_or([0, 0]);
+            let [line, column] = a.location_of(pointer).unwrap_or([0, 0]);
             Some(Location {
                 file: a.file.clone(),
                 line,
                 column,
             })
         });
+        // A SARIF result is located in its artifact, and also in the report.
+        let mut related_locations = Vec::new();
+        if let Some(artifact) = item
+            .get("at")
+            .and_then(|at| crate::normalize::sarif_artifact_location(&env.attachments, at))
+        {
+            related_locations.extend(location.replace(artifact));
+        }
         // A plan's extra gates enforce guardrails that are otherwise warn/audit.
         let gated = plan.is_some_and(|p| {
             p.extra_gates
@@ -771,6 +795,7 @@ impl Engine {
             severity: s("severity").unwrap_or_else(|| "medium".into()),
             message,
             location,
+            related_locations,
             remediation: s("remediation").filter(|r| !r.is_empty()),
             waiver,
         }
@@ -880,7 +905,7 @@ fn load_custom(
     }
     let version = params.get("rego_version").and_then(Value::as_str);
     let (mut engine, files) = conftest::load_engine(&files, version)?;
-    engine.set_execution_timer_config(timer(limits));
+    engine.set_execution_timer_config(timer(limits.eval_time));
     engine
         .add_data(data.clone())
         .map_err(|e| GuardError::Eval(e.to_string()))?;
@@ -898,8 +923,11 @@ fn load_custom(
             })
             .unwrap_or_else(|| vec!["main".to_string()])
     };
+    conftest::analyse(&mut engine, &files)?;
     Ok(Custom {
         engine,
+        reads_context: files.iter().any(|f| f.text.contains("bearing")),
+        eval_time: limits.eval_time,
         files,
         namespaces,
         combine: params.get("combine").and_then(Value::as_bool) == Some(true),
@@ -909,7 +937,17 @@ fn load_custom(
 /// Where a Conftest input came from: attachment kind, index, pointer prefix.
 type Origin = Option<(&'static str, usize, String)>;
 
-/// The Conftest inputs of an envelope.
+/// The documents of one file as Conftest sees them: each element of a
+/// top-level array (a multi-document YAML file, a JSON list), else the file.
+pub(crate) fn documents(content: &Value) -> Vec<&Value> {
+    match content {
+        Value::Array(docs) => docs.iter().collect(),
+        other => vec![other],
+    }
+}
+
+/// The Conftest inputs of an envelope: one per document, or with `combine`
+/// one array of `{path, contents}` per document, sorted by path.
 fn conftest_inputs(env: &Envelope, combine: bool, envelope_json: &Value) -> Vec<(Value, Origin)> {
     let a = &env.attachments;
     if a.is_empty() {
@@ -917,14 +955,19 @@ fn conftest_inputs(env: &Envelope, combine: bool, envelope_json: &Value) -> Vec<
         return vec![(envelope_json.clone(), None)];
     }
     if combine {
-        let mut items = Vec::new();
-        for (_, att) in a.all() {
-            let contents = match &att.content {
-                Value::Array(docs) if docs.len() == 1 && is_manifest(att, env) => docs[0].clone(),
-                other => other.clone(),
-            };
-            items.push(json!({"path": att.file, "contents": contents}));
-        }
+        let mut items: Vec<(&str, &Value)> = a
+            .all()
+            .flat_map(|(_, att)| {
+                documents(&att.content)
+                    .into_iter()
+                    .map(|d| (att.file.as_str(), d))
+            })
+            .collect();
+        items.sort_by(|x, y| x.0.cmp(y.0));
+        let items = items
+            .into_iter()
+            .map(|(path, contents)| json!({"path": path, "contents": contents}))
+            .collect();
         return vec![(Value::Array(items), None)];
     }
     let mut out = Vec::new();
@@ -935,24 +978,17 @@ fn conftest_inputs(env: &Envelope, combine: bool, envelope_json: &Value) -> Vec<
         ("cost", &a.cost),
     ] {
         for (i, att) in list.iter().enumerate() {
-            match (kind, &att.content) {
-                ("manifests", Value::Array(docs)) => {
+            match &att.content {
+                Value::Array(docs) => {
                     for (d, doc) in docs.iter().enumerate() {
                         out.push((doc.clone(), Some((kind, i, format!("/{d}")))));
                     }
                 }
-                (_, content) => out.push((content.clone(), Some((kind, i, String::new())))),
+                content => out.push((content.clone(), Some((kind, i, String::new())))),
             }
         }
     }
     out
-}
-
-fn is_manifest(att: &crate::envelope::Attachment, env: &Envelope) -> bool {
-    env.attachments
-        .manifests
-        .iter()
-        .any(|m| std::ptr::eq(m, att))
 }
 
 fn eval_custom(
@@ -962,20 +998,23 @@ fn eval_custom(
     envelope_json: &Value,
 ) -> Result<Vec<(Value, Effect)>, String> {
     let mut engine = custom.engine.clone();
-    engine
-        .add_data(regorus::Value::from(json!({"bearing": {
-            "plans": context["plans"],
-            "outcomes": context["outcomes"],
-            "risk": context["risk"],
-            "now": context["now"],
-            "change": envelope_summary(envelope_json),
-        }})))
-        .map_err(|e| e.to_string())?;
+    if custom.reads_context {
+        engine
+            .add_data(regorus::Value::from(json!({"bearing": {
+                "plans": context["plans"],
+                "outcomes": context["outcomes"],
+                "risk": context["risk"],
+                "now": context["now"],
+                "change": envelope_summary(envelope_json),
+            }})))
+            .map_err(|e| e.to_string())?;
+    }
     let mut out = Vec::new();
+    let budget = conftest::Budget::new(custom.eval_time);
     for (input, at) in conftest_inputs(env, custom.combine, envelope_json) {
         engine.set_input(regorus::Value::from(input));
         for ns in &custom.namespaces {
-            for o in conftest::eval_namespace(&mut engine, ns)? {
+            for o in conftest::eval_namespace(&mut engine, &custom.files, ns, &budget)? {
                 let mut item = json!({
                     "rule": o.rule,
                     "msg": o.message,
@@ -1167,7 +1206,7 @@ mod tests {
             br#"{"b": [1, {"z": 2, "a": null}], "a": "\u00e9"}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        assert!(!plan.locations.is_empty());
+        assert!(plan.has_locations());
         env.attachments.terraform_plans.push(plan);
         env.attachments.cost.push(crate::Attachment::new(
             "c.json",

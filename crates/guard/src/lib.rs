@@ -4,6 +4,8 @@
 //! policies evaluate it on `regorus`; the [`Decision`] says allow, warn, deny
 //! or unknown, with every violation located, explained and possibly waived.
 
+mod builtins;
+mod calls;
 pub mod conftest;
 pub mod decision;
 pub mod engine;
@@ -14,6 +16,7 @@ pub mod normalize;
 pub mod output;
 pub mod remote;
 pub mod render;
+mod rewrite;
 pub mod testing;
 pub mod yaml;
 
@@ -37,7 +40,7 @@ pub enum GuardError {
     },
     #[error("`{file}`: {message}")]
     Attachment { file: String, message: String },
-    #[error("{file}:{line}:{column}: policy does not parse: {message}")]
+    #[error("{file}:{line}:{column}: policy does not compile: {message}")]
     Policy {
         file: String,
         line: u32,
@@ -54,4 +57,8 @@ pub enum GuardError {
     Eval(String),
     #[error("server `{url}`: {message}")]
     Remote { url: String, message: String },
+    /// The server understood the change and refused it as invalid (HTTP
+    /// 422, e.g. an unknown service): a usage error, not an outage.
+    #[error("server `{url}` refused the change: {message}")]
+    Rejected { url: String, message: String },
 }

@@ -1534,6 +1534,58 @@ fn open_ingress(rule: &Value, public_ports: &[Value]) -> Option<Option<String>> 
 
 // --- k8s_baseline ---
 
+/// Kinds `k8s_baseline` knows to run no pods (`podless_kinds`).
+const PODLESS_KINDS: &[&str] = &[
+    "APIService",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "CustomResourceDefinition",
+    "Endpoints",
+    "EndpointSlice",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "IngressClass",
+    "LimitRange",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "NetworkPolicy",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "PodDisruptionBudget",
+    "PriorityClass",
+    "ResourceQuota",
+    "Role",
+    "RoleBinding",
+    "Secret",
+    "Service",
+    "ServiceAccount",
+    "StorageClass",
+    "ValidatingWebhookConfiguration",
+];
+
+/// `has_containers(doc)`: a `containers` key holding an array anywhere.
+fn has_containers(v: &Value) -> bool {
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .any(|(k, x)| (k == "containers" && x.is_array()) || has_containers(x)),
+        Value::Array(a) => a.iter().any(has_containers),
+        _ => false,
+    }
+}
+
+/// `label(doc)`: `Kind/name` of any document (`None`: left to Rego).
+fn k8s_label(kind: &str, doc: &Value) -> Option<String> {
+    Some(match doc.get("metadata") {
+        Some(Value::Object(meta)) => match meta.get("name") {
+            None => format!("{kind}/?"),
+            Some(n) => format!("{kind}/{}", text(n)?),
+        },
+        _ => format!("{kind}/?"),
+    })
+}
+
 fn k8s_baseline(v: &View<'_>, p: &K8s, out: &mut Vec<Found>) -> Option<()> {
     let deny = Effect::Deny;
     for (mi, m) in v.manifests.iter().enumerate() {
@@ -1542,8 +1594,8 @@ fn k8s_baseline(v: &View<'_>, p: &K8s, out: &mut Vec<Found>) -> Option<()> {
                 continue;
             };
             let spec_of = |path: &[&str]| path.iter().try_fold(doc, |x, k| x.get(*k));
-            let (spec, sp) = match kind {
-                "Pod" => (spec_of(&["spec"]), "/spec"),
+            let (spec, sp, dotted) = match kind {
+                "Pod" => (spec_of(&["spec"]), "/spec", "spec"),
                 "Deployment"
                 | "StatefulSet"
                 | "DaemonSet"
@@ -1552,13 +1604,53 @@ fn k8s_baseline(v: &View<'_>, p: &K8s, out: &mut Vec<Found>) -> Option<()> {
                 | "ReplicationController" => (
                     spec_of(&["spec", "template", "spec"]),
                     "/spec/template/spec",
+                    "spec.template.spec",
                 ),
                 "CronJob" => (
                     spec_of(&["spec", "jobTemplate", "spec", "template", "spec"]),
                     "/spec/jobTemplate/spec/template/spec",
+                    "spec.jobTemplate.spec.template.spec",
                 ),
-                _ => continue,
+                _ => {
+                    if !PODLESS_KINDS.contains(&kind) && has_containers(doc) {
+                        let label = k8s_label(kind, doc)?;
+                        push_unique(
+                            out,
+                            finding(
+                                "unknown_kind",
+                                &format!(
+                                    "{label}: kind `{kind}` is not one k8s_baseline knows, so its containers were not checked"
+                                ),
+                                "high",
+                                "check this kind with a custom Rego guardrail, or waive the rule `unknown_kind` for it",
+                                "manifests",
+                                mi,
+                                &format!("/{d}/kind"),
+                            ),
+                            Effect::Unknown,
+                        );
+                    }
+                    continue;
+                }
             };
+            if !spec.is_some_and(Value::is_object) {
+                let label = k8s_label(kind, doc)?;
+                push_unique(
+                    out,
+                    finding(
+                        "pod_spec_unreadable",
+                        &format!(
+                            "{label}: no pod spec (a mapping) at `{dotted}`, so its containers cannot be checked"
+                        ),
+                        "high",
+                        &format!("write the pod spec as a mapping at `{dotted}`"),
+                        "manifests",
+                        mi,
+                        &format!("/{d}/spec"),
+                    ),
+                    Effect::Unknown,
+                );
+            }
             let Some(spec) = spec else { continue };
             let name = match doc.get("metadata") {
                 None => "?".to_string(),

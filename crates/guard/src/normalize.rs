@@ -135,6 +135,20 @@ fn lower(v: Option<&Value>) -> String {
         .to_ascii_lowercase()
 }
 
+/// A finding's publication date as policies read it: an RFC 3339 time in UTC
+/// that Rego's nanosecond clock holds (from 1970 to 2262-04-11), or `null`
+/// for anything else, an unknown age which `max_age` blocks. (Passed through,
+/// a date such as `1500-01-01` made `time.parse_rfc3339_ns` undefined and the
+/// finding look young enough to allow.)
+fn published(v: Option<&Value>) -> Value {
+    v.and_then(Value::as_str)
+        .and_then(bearing_events::timestamp::parse_rfc3339)
+        .filter(|t| t.timestamp_nanos_opt().is_some())
+        .map_or(Value::Null, |t| {
+            Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        })
+}
+
 pub(crate) fn scan(a: &Attachment) -> Value {
     let c = &a.content;
     let format = scan_format(c).unwrap_or("unknown");
@@ -177,7 +191,7 @@ pub(crate) fn scan(a: &Attachment) -> Value {
                         "installed": v.get("InstalledVersion"),
                         "fixed_version": fixed,
                         "fixable": !fixed.is_empty(),
-                        "published": v.get("PublishedDate"),
+                        "published": published(v.get("PublishedDate")),
                         "target": r.get("Target"),
                         "pointer": format!("{p}/Vulnerabilities/{k}"),
                     }));
@@ -297,6 +311,85 @@ pub(crate) fn scan(a: &Attachment) -> Value {
         _ => ok = false,
     }
     json!({"file": a.file, "format": format, "ok": ok, "findings": findings})
+}
+
+/// Where a SARIF result says the problem is: its first `physicalLocation`
+/// (the artifact's URI, or `run.artifacts[index]`'s, and the region's start),
+/// for a finding `at` a result of a SARIF report in `attachments`. `None` for
+/// other findings, and for results without an artifact URI.
+pub(crate) fn sarif_artifact_location(
+    attachments: &crate::envelope::Attachments,
+    at: &Value,
+) -> Option<crate::locate::Location> {
+    if at.get("kind")?.as_str()? != "scans" {
+        return None;
+    }
+    let a = attachments.get("scans", at.get("index")?.as_u64()? as usize)?;
+    let mut tokens = at.get("pointer")?.as_str()?.split('/').skip(1);
+    let (Some("runs"), Some(r), Some("results"), Some(i)) =
+        (tokens.next(), tokens.next(), tokens.next(), tokens.next())
+    else {
+        return None;
+    };
+    let run = a.content.get("runs")?.get(r.parse::<usize>().ok()?)?;
+    let result = run.get("results")?.get(i.parse::<usize>().ok()?)?;
+    let physical = result.pointer("/locations/0/physicalLocation")?;
+    let artifact = physical.get("artifactLocation")?;
+    let uri = artifact.get("uri").and_then(Value::as_str).or_else(|| {
+        let index = artifact.get("index")?.as_u64()? as usize;
+        run.get("artifacts")?
+            .get(index)?
+            .pointer("/location/uri")?
+            .as_str()
+    })?;
+    let file = uri_path(uri);
+    if file.is_empty() {
+        return None;
+    }
+    let number = |key: &str| {
+        physical
+            .get("region")
+            .and_then(|r| r.get(key))
+            .and_then(Value::as_u64)
+            .filter(|&n| n >= 1)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+    };
+    let (line, column) = match number("startLine") {
+        Some(line) => (line, number("startColumn").unwrap_or(1)),
+        None => (0, 0),
+    };
+    Some(crate::locate::Location { file, line, column })
+}
+
+/// A SARIF artifact URI as a path: the `file:` scheme dropped and `%XX`
+/// escapes decoded (a relative URI, as most tools write, stays relative to
+/// its `uriBaseId`, usually the repository root).
+fn uri_path(uri: &str) -> String {
+    let path = uri
+        .strip_prefix("file://")
+        .or_else(|| uri.strip_prefix("file:"))
+        .unwrap_or(uri);
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
+            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| path.to_string())
 }
 
 fn money(v: Option<&Value>) -> Option<f64> {

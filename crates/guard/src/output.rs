@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::decision::{Decision, Effect, Violation};
+use crate::locate::Location;
 
 fn effect_name(e: Effect) -> &'static str {
     match e {
@@ -14,17 +15,31 @@ fn effect_name(e: Effect) -> &'static str {
     }
 }
 
+fn place(l: &Location) -> String {
+    if l.line > 0 {
+        format!("{}:{}:{}", l.file, l.line, l.column)
+    } else {
+        l.file.clone()
+    }
+}
+
 fn location_text(v: &Violation) -> String {
     v.location
         .as_ref()
-        .map(|l| {
-            if l.line > 0 {
-                format!("{}:{}:{}: ", l.file, l.line, l.column)
-            } else {
-                format!("{}: ", l.file)
-            }
-        })
+        .map(|l| format!("{}: ", place(l)))
         .unwrap_or_default()
+}
+
+/// A SARIF `location` object.
+fn sarif_location(l: &Location) -> Value {
+    let mut region = json!({});
+    if l.line > 0 {
+        region = json!({"startLine": l.line, "startColumn": l.column.max(1)});
+    }
+    json!({"physicalLocation": {
+        "artifactLocation": {"uri": l.file},
+        "region": region,
+    }})
 }
 
 /// Human-readable text.
@@ -56,6 +71,9 @@ pub fn text(d: &Decision) -> String {
             v.rule,
             waived
         ));
+        for l in &v.related_locations {
+            out.push_str(&format!("        reported in: {}\n", place(l)));
+        }
         if let Some(o) = &v.objective {
             out.push_str(&format!("        protects: {o}\n"));
         }
@@ -81,11 +99,13 @@ pub fn text(d: &Decision) -> String {
         out.push_str(&format!("ERROR   {e}\n"));
     }
     let count = |e: Effect| d.violations.iter().filter(|v| v.effect == e).count();
+    // An evaluation error makes the verdict unknown as an unknown finding does.
+    let unknown = count(Effect::Unknown) + d.errors.len();
     out.push_str(&format!(
         "{}: {} denied, {} unknown, {} warnings, {} waived/audit; {} guardrail(s) evaluated in {} µs (decision {}, policies {})\n",
         d.result.name().to_uppercase(),
         count(Effect::Deny),
-        count(Effect::Unknown),
+        unknown,
         count(Effect::Warn),
         count(Effect::Audit),
         d.evaluated.len(),
@@ -130,14 +150,21 @@ pub fn sarif(d: &Decision) -> Value {
             "properties": {"effect": v.effect, "severity": v.severity, "mode": v.mode},
         });
         if let Some(l) = &v.location {
-            let mut region = json!({});
-            if l.line > 0 {
-                region = json!({"startLine": l.line, "startColumn": l.column.max(1)});
-            }
-            r["locations"] = json!([{"physicalLocation": {
-                "artifactLocation": {"uri": l.file},
-                "region": region,
-            }}]);
+            r["locations"] = json!([sarif_location(l)]);
+        }
+        if !v.related_locations.is_empty() {
+            let related: Vec<Value> = v
+                .related_locations
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let mut loc = sarif_location(l);
+                    loc["id"] = json!(i);
+                    loc["message"] = json!({"text": "reported here"});
+                    loc
+                })
+                .collect();
+            r["relatedLocations"] = json!(related);
         }
         if let Some(w) = &v.waiver {
             r["suppressions"] = json!([{
@@ -258,6 +285,9 @@ pub fn github(d: &Decision) -> String {
             }
         }
         let mut msg = v.message.clone();
+        for l in &v.related_locations {
+            msg.push_str(&format!("\nreported in: {}", place(l)));
+        }
         if let Some(r) = &v.remediation {
             msg.push_str(&format!("\nfix: {r}"));
         }
@@ -274,4 +304,32 @@ pub fn github(d: &Decision) -> String {
         d.id
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::{ReplayContext, Verdict};
+
+    #[test]
+    fn an_unknown_result_from_an_evaluation_error_counts_it_as_unknown() {
+        let d = Decision {
+            id: "dec_1".into(),
+            time: chrono::Utc::now(),
+            result: Verdict::Unknown,
+            violations: Vec::new(),
+            expired_waivers: Vec::new(),
+            evaluated: vec!["custom".into()],
+            errors: vec!["guardrail `custom`: evaluation exceeded the time limit".into()],
+            input_digest: "sha256:x".into(),
+            policy_revision: "rev".into(),
+            elapsed_us: 1,
+            context: ReplayContext::default(),
+        };
+        let text = text(&d);
+        assert!(
+            text.ends_with("UNKNOWN: 0 denied, 1 unknown, 0 warnings, 0 waived/audit; 1 guardrail(s) evaluated in 1 µs (decision dec_1, policies rev)\n"),
+            "{text}"
+        );
+    }
 }

@@ -38,6 +38,17 @@ pub fn decide(
         .body_mut()
         .read_to_string()
         .map_err(|e| err(e.to_string()))?;
+    if status == 422 {
+        // `{"error": {"message": …}}`, the server's error body.
+        let message = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(String::from))
+            .unwrap_or_else(|| text.trim().to_string());
+        return Err(GuardError::Rejected {
+            url: url.to_string(),
+            message,
+        });
+    }
     if !(200..300).contains(&status) {
         return Err(err(format!("HTTP {status}: {}", text.trim())));
     }

@@ -274,6 +274,8 @@ impl Checker<'_, '_, '_, '_> {
     fn services(&mut self) {
         let intent = self.intent;
         let mut budget_currency: Option<(String, Src<'_>)> = None;
+        // Repository → the first service that claims it.
+        let mut repo_owner: std::collections::HashMap<String, &str> = Default::default();
         for (svc, s) in intent
             .services
             .iter()
@@ -281,6 +283,24 @@ impl Checker<'_, '_, '_, '_> {
         {
             let teams = self.teams.clone();
             self.reference(s, &[K("team")], "team", "teams", &svc.team, &teams);
+            for (i, repo) in svc.repos.iter().enumerate() {
+                let r = repo.trim().trim_end_matches('/');
+                let r = r.strip_suffix(".git").unwrap_or(r);
+                let r = r.split_once("://").map_or(r, |x| x.1).to_ascii_lowercase();
+                match repo_owner.get(&r) {
+                    Some(first) if *first != svc.id => self.out.warning(
+                        s.file,
+                        s.at(&[K("repos"), I(i)]),
+                        format!(
+                            "repository `{repo}` is also claimed by service `{first}`; its deliveries count for `{first}` only"
+                        ),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        repo_owner.insert(r, &svc.id);
+                    }
+                }
+            }
 
             let mut seen = HashSet::new();
             for (i, env) in svc.environments.iter().enumerate() {
@@ -496,6 +516,25 @@ impl Checker<'_, '_, '_, '_> {
         key: &str,
         value: &crate::model::FilterValue,
     ) {
+        if key == "window" {
+            // `slo.burn_rate`'s window: a non-zero duration, bounded like every other.
+            let single = matches!(value, crate::model::FilterValue::One(_));
+            for (i, w) in value.values().into_iter().enumerate() {
+                let problem = match w.parse::<crate::units::Duration>() {
+                    Ok(d) if d.as_secs() == 0 => {
+                        format!("`filter.window` `{w}` is zero; expected a duration such as `1h`")
+                    }
+                    Ok(_) => continue,
+                    Err(e) => format!("`filter.window`: {}", e.message),
+                };
+                let mut path = vec![base[0], base[1], K("filter"), K(key)];
+                if !single {
+                    path.push(I(i));
+                }
+                self.err(s, &path, problem);
+            }
+            return;
+        }
         let known: Vec<&str> = match key {
             "slo" => {
                 let team = kr.scope.team.as_deref();
@@ -591,6 +630,17 @@ impl Checker<'_, '_, '_, '_> {
                         g.id,
                         g.kind.name()
                     ),
+                );
+            }
+            // `vulnerabilities`' `max_age` is a duration, bounded like every other.
+            if g.kind == GuardrailKind::Vulnerabilities
+                && let Some(serde_json::Value::String(v)) = g.params.get("max_age")
+                && let Err(e) = v.parse::<crate::units::Duration>()
+            {
+                self.err(
+                    s,
+                    &[K("params"), K("max_age")],
+                    format!("`max_age`: {}", e.message),
                 );
             }
             self.scope(s, &[K("scope")], &g.scope);

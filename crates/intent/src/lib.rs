@@ -8,6 +8,7 @@ pub mod expr;
 pub mod load;
 pub mod model;
 mod suggest;
+mod target;
 pub mod units;
 mod yaml;
 
@@ -15,6 +16,7 @@ pub use load::{
     Diagnostic, LoadError, LoadOptions, Loaded, Severity, load, load_sources, load_str, load_with,
 };
 pub use model::*;
+pub use target::TargetError;
 pub use units::{Comparator, Duration, Money, Percent, Period, Quantity, Rate, Target, Unit};
 
 /// The commented starter intent `bearing init` writes: a small organisation

@@ -9,6 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// What went wrong parsing a unit value: says what was found and what is expected.
@@ -48,11 +49,28 @@ const QUANTITY: (&str, &str) = (
     "a number, a duration `1d`, a percentage `15%`, money `100 USD` or a rate `5/week`",
 );
 
-/// A span of time, stored in whole seconds.
+/// A span of time, stored in whole seconds, at most [`Duration::MAX`].
+///
+/// The bound is what keeps time arithmetic safe: any time Bearing accepts
+/// (see [`EARLIEST`] and [`LATEST`]) plus or minus any duration stays far
+/// inside what `chrono` can represent, so `now - window` cannot overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration {
     secs: u64,
 }
+
+/// The earliest date Bearing accepts in the intent (due dates, waiver
+/// expiries) and on the command line: the Unix epoch. Event timestamps share
+/// the range (`bearing_events::timestamp`).
+pub const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => NaiveDate::MIN,
+};
+/// The latest date Bearing accepts: the last day with a four-digit year.
+pub const LATEST: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(d) => d,
+    None => NaiveDate::MAX,
+};
 
 const DURATION_UNITS: [(&str, u64); 5] = [
     ("w", 7 * 86_400),
@@ -63,23 +81,78 @@ const DURATION_UNITS: [(&str, u64); 5] = [
 ];
 
 impl Duration {
+    /// The longest duration accepted anywhere (windows, SLAs, `--window`,
+    /// `?window=`): 36,500 days, 100 years of 365 days. Longer text is refused
+    /// when parsed; the constructors below saturate at it.
+    pub const MAX: Duration = Duration {
+        secs: MAX_DAYS * 86_400,
+    };
+
+    /// `secs` seconds, or [`Duration::MAX`] if longer.
     pub const fn from_secs(secs: u64) -> Self {
-        Duration { secs }
+        if secs > Self::MAX.secs {
+            Self::MAX
+        } else {
+            Duration { secs }
+        }
     }
+    /// `h` hours, or [`Duration::MAX`] if longer.
     pub const fn from_hours(h: u64) -> Self {
-        Duration { secs: h * 3_600 }
+        Self::from_secs(h.saturating_mul(3_600))
     }
+    /// `d` days, or [`Duration::MAX`] if longer.
     pub const fn from_days(d: u64) -> Self {
-        Duration { secs: d * 86_400 }
+        Self::from_secs(d.saturating_mul(86_400))
     }
     pub const fn as_secs(self) -> u64 {
         self.secs
     }
+    /// The seconds as a signed count, exact since a duration is at most
+    /// [`Duration::MAX`] (for arithmetic on Unix timestamps).
+    pub const fn as_secs_i64(self) -> i64 {
+        self.secs as i64
+    }
     pub fn as_days_f64(self) -> f64 {
         self.secs as f64 / 86_400.0
     }
-    pub fn to_chrono(self) -> chrono::Duration {
-        chrono::Duration::seconds(i64::try_from(self.secs).unwrap_or(i64::MAX))
+    /// The same span as a `chrono` duration (always representable: at most
+    /// [`Duration::MAX`]).
+    pub fn to_chrono(self) -> chrono::TimeDelta {
+        // MAX is ~3.2e9 s, far below TimeDelta's ~9.2e15 s; the fallback is unreachable.
+        i64::try_from(self.secs)
+            .ok()
+            .and_then(chrono::TimeDelta::try_seconds)
+            .unwrap_or(chrono::TimeDelta::MAX)
+    }
+    /// `t - self`, or `None` when that is not a representable time.
+    pub fn before(self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        t.checked_sub_signed(self.to_chrono())
+    }
+    /// `t + self`, or `None` when that is not a representable time.
+    pub fn after(self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        t.checked_add_signed(self.to_chrono())
+    }
+}
+
+/// [`Duration::MAX`] in days.
+const MAX_DAYS: u64 = 36_500;
+
+/// Checks that a date lies in [`EARLIEST`]`..=`[`LATEST`]; the error names it.
+pub fn check_date(d: NaiveDate) -> Result<NaiveDate, UnitError> {
+    check_date_written(d, &d.to_string())
+}
+
+/// [`check_date`] naming the date as the user wrote it.
+fn check_date_written(d: NaiveDate, written: &str) -> Result<NaiveDate, UnitError> {
+    if (EARLIEST..=LATEST).contains(&d) {
+        Ok(d)
+    } else {
+        Err(UnitError {
+            message: format!(
+                "date `{}` is out of range; expected a date from {EARLIEST} to {LATEST}",
+                written.trim()
+            ),
+        })
     }
 }
 
@@ -93,6 +166,11 @@ impl FromStr for Duration {
         if t.is_empty() {
             return Err(UnitError::new(s, expected));
         }
+        let too_long = || UnitError {
+            message: format!(
+                "duration `{t}` is too long; expected at most `{MAX_DAYS}d` (100 years)"
+            ),
+        };
         let mut total: u64 = 0;
         let mut rest = t;
         while !rest.is_empty() {
@@ -100,9 +178,8 @@ impl FromStr for Duration {
             if digits == 0 {
                 return Err(UnitError::new(s, expected));
             }
-            let n: u64 = rest[..digits]
-                .parse()
-                .map_err(|_| UnitError::new(s, expected))?;
+            // Only ASCII digits: the parse fails on overflow alone.
+            let n: u64 = rest[..digits].parse().map_err(|_| too_long())?;
             rest = &rest[digits..];
             let unit_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
             let unit = &rest[..unit_len];
@@ -114,9 +191,8 @@ impl FromStr for Duration {
             total = n
                 .checked_mul(mult)
                 .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| UnitError {
-                    message: format!("duration `{s}` is too large"),
-                })?;
+                .filter(|v| *v <= Duration::MAX.secs)
+                .ok_or_else(too_long)?;
             rest = &rest[unit_len..];
         }
         Ok(Duration { secs: total })
@@ -360,10 +436,11 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The unit's name, the same word its JSON form uses.
     pub fn name(self) -> &'static str {
         match self {
             Unit::Duration => "duration",
-            Unit::Percent => "percentage",
+            Unit::Percent => "percent",
             Unit::Money => "money",
             Unit::Rate => "rate",
             Unit::Count => "count",
@@ -556,12 +633,13 @@ pub(crate) mod date {
             f.write_str("a date written YYYY-MM-DD")
         }
         fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<NaiveDate, E> {
-            NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+            let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
                 E::custom(format!(
                     "invalid date `{}`; expected a date written YYYY-MM-DD, e.g. `2027-03-31`",
                     s.trim()
                 ))
-            })
+            })?;
+            super::check_date_written(d, s).map_err(|e| E::custom(e.message))
         }
         fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NaiveDate, E> {
             self.visit_str(&v.to_string())
@@ -600,7 +678,7 @@ pub(crate) mod date {
 
 string_serde!(
     Duration,
-    "A duration: an integer and a unit (s, m, h, d, w), e.g. `90s`, `1h`, `30d`.",
+    "A duration: an integer and a unit (s, m, h, d, w), e.g. `90s`, `1h`, `30d`; at most `36500d` (100 years).",
     r"^\s*([0-9]+[smhdw])+\s*$"
 );
 string_serde!(
@@ -643,6 +721,65 @@ mod tests {
         assert!("1y".parse::<Duration>().is_err());
         assert!("d".parse::<Duration>().is_err());
         assert!("99999999999999999999d".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn durations_are_bounded_at_100_years() {
+        assert_eq!("36500d".parse::<Duration>(), Ok(Duration::MAX));
+        assert_eq!("5214w2d".parse::<Duration>(), Ok(Duration::MAX));
+        assert_eq!(Duration::MAX.to_string(), "5214w2d");
+        assert_eq!(Duration::MAX.as_secs(), 3_153_600_000);
+        for s in [
+            "36500d1s",
+            "36501d",
+            "100000000d",
+            "999999999999d",
+            "36500d 1s",
+        ] {
+            assert!(s.parse::<Duration>().is_err(), "{s}");
+        }
+        assert_eq!(
+            "100000000d".parse::<Duration>().unwrap_err().message,
+            "duration `100000000d` is too long; expected at most `36500d` (100 years)"
+        );
+        // The constructors saturate instead of overflowing.
+        assert_eq!(Duration::from_secs(u64::MAX), Duration::MAX);
+        assert_eq!(Duration::from_days(u64::MAX), Duration::MAX);
+        assert_eq!(Duration::from_hours(u64::MAX / 2), Duration::MAX);
+        assert_eq!(Duration::from_days(36_500), Duration::MAX);
+        assert_eq!(Duration::MAX.to_chrono().num_days(), 36_500);
+        // The extremes of the accepted time range, moved by the longest
+        // duration, are still representable.
+        let first = EARLIEST.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let last = LATEST
+            .and_hms_nano_opt(23, 59, 59, 999_999_999)
+            .unwrap()
+            .and_utc();
+        assert!(Duration::MAX.before(first).is_some());
+        assert!(Duration::MAX.after(last).is_some());
+        assert!(
+            Duration::from_secs(1)
+                .before(DateTime::<Utc>::MIN_UTC)
+                .is_none()
+        );
+        assert!(
+            Duration::from_secs(1)
+                .after(DateTime::<Utc>::MAX_UTC)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn dates_are_bounded() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert!(check_date(d(1970, 1, 1)).is_ok());
+        assert!(check_date(d(9999, 12, 31)).is_ok());
+        assert_eq!(
+            check_date(d(1969, 12, 31)).unwrap_err().message,
+            "date `1969-12-31` is out of range; expected a date from 1970-01-01 to 9999-12-31"
+        );
+        assert!(check_date(d(10_000, 1, 1)).is_err());
+        assert!(check_date(NaiveDate::MAX).is_err());
     }
 
     #[test]
@@ -695,6 +832,37 @@ mod tests {
             fn duration_round_trips(secs in any::<u64>()) {
                 let d = Duration::from_secs(secs);
                 prop_assert_eq!(d.to_string().parse::<Duration>(), Ok(d));
+            }
+
+            /// Any count with any unit parses to exactly that many seconds
+            /// when it fits in 100 years, and is refused otherwise; whatever
+            /// parses can be taken from and added to every accepted time.
+            #[test]
+            fn extreme_durations_are_exact_or_refused(
+                n in prop_oneof![any::<u64>(), 0u64..=40_000, 3_153_599_990u64..3_153_600_010],
+                unit in proptest::sample::select(DURATION_UNITS.to_vec()),
+                at_start in any::<bool>(),
+            ) {
+                let text = format!("{n}{}", unit.0);
+                let exact = u128::from(n) * u128::from(unit.1);
+                match text.parse::<Duration>() {
+                    Ok(d) => {
+                        prop_assert!(exact <= u128::from(Duration::MAX.as_secs()), "{text} accepted");
+                        prop_assert_eq!(u128::from(d.as_secs()), exact);
+                        let t = if at_start {
+                            EARLIEST.and_hms_opt(0, 0, 0).unwrap().and_utc()
+                        } else {
+                            LATEST.and_hms_opt(23, 59, 59).unwrap().and_utc()
+                        };
+                        let back = d.before(t).unwrap();
+                        prop_assert_eq!(d.after(back), Some(t));
+                    }
+                    Err(e) => {
+                        prop_assert!(exact > u128::from(Duration::MAX.as_secs()), "{text}: {e}");
+                        let expected = format!("duration `{text}` is too long");
+                        prop_assert!(e.message.starts_with(&expected), "{}", e.message);
+                    }
+                }
             }
 
             #[test]

@@ -1,6 +1,7 @@
 //! Business metrics: any ingested metric-point series (`business.<name>`),
-//! before/after comparison around a release (a deployment or a feature-flag
-//! change) with Welch's t-test, and feature time to value.
+//! before/after comparison around the release that carries a feature (a flag
+//! turned on, or a deployment labelled as a feature) with the two-sided
+//! Mann-Whitney U test the canary judge uses, and feature time to value.
 
 use bearing_intent::{Duration, Scope};
 use chrono::{DateTime, Utc};
@@ -8,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Dataset, NONE, Ts, to_time, ts};
 use crate::engine::{Ctx, MetricValue, Rec, fmt_secs};
-use crate::stats::{Welch, mean, welch};
+use crate::stats::{MannWhitney, Method, Welch, mann_whitney_u, mean, welch};
 
 /// The series id a `business.<name>` metric reads: the full name if ingested, else `<name>`.
 fn series_id(ds: &Dataset, metric: &str) -> Option<u32> {
@@ -91,7 +92,13 @@ pub struct Comparison {
     /// The release event compared around, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<String>,
+    /// What the release is: `flag one-click-checkout on`, `deployment v42 (feature x)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_name: Option<String>,
     pub span_seconds: i64,
+    /// The before window `(at - span, at]` and the after window `(at, at + span]`.
+    pub before_window: [DateTime<Utc>; 2],
+    pub after_window: [DateTime<Utc>; 2],
     pub before_mean: Option<f64>,
     pub after_mean: Option<f64>,
     pub before_samples: usize,
@@ -100,10 +107,24 @@ pub struct Comparison {
     pub change: Option<f64>,
     /// `change / |before_mean|`.
     pub relative_change: Option<f64>,
+    /// Two-sided Mann-Whitney U of after against before (the canary
+    /// judge's test: exact for small samples without ties, else normal
+    /// approximation with tie and continuity correction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mann_whitney: Option<MannWhitney>,
+    /// Welch's t-test on the same samples, for reference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub welch: Option<Welch>,
-    /// The change stands out from the noise (Welch's t, two-sided 5%).
+    /// The change stands out from the noise (Mann-Whitney p < 0.05).
     pub significant: bool,
+}
+
+/// Significance level of the release comparison.
+pub const ALPHA: f64 = 0.05;
+
+/// The release comparison's test: the canary judge's Mann-Whitney U.
+fn mann_whitney(before: &[f64], after: &[f64]) -> Option<MannWhitney> {
+    mann_whitney_u(after, before, Method::Auto, true)
 }
 
 /// Compares a series over `(at - span, at]` against `(at, at + span]`.
@@ -115,23 +136,27 @@ pub fn compare_around(
     span: Duration,
 ) -> Comparison {
     let t = ts(at);
-    let span = span.as_secs() as Ts;
-    let before: Vec<f64> = values(ds, metric, scope, None, t - span, t)
+    let span = span.as_secs_i64();
+    let before: Vec<f64> = values(ds, metric, scope, None, t.saturating_sub(span), t)
         .iter()
         .map(|v| v.1)
         .collect();
-    let after: Vec<f64> = values(ds, metric, scope, None, t, t + span)
+    let after: Vec<f64> = values(ds, metric, scope, None, t, t.saturating_add(span))
         .iter()
         .map(|v| v.1)
         .collect();
     let (bm, am) = (mean(&before), mean(&after));
     let change = bm.zip(am).map(|(b, a)| a - b);
     let w = welch(&before, &after);
+    let mw = mann_whitney(&before, &after);
     Comparison {
         metric: metric.to_string(),
         at,
         release: None,
+        release_name: None,
         span_seconds: span,
+        before_window: [to_time(t - span), at],
+        after_window: [at, to_time(t + span)],
         before_mean: bm,
         after_mean: am,
         before_samples: before.len(),
@@ -140,30 +165,52 @@ pub fn compare_around(
         relative_change: change
             .zip(bm)
             .and_then(|(c, b)| (b.abs() > f64::EPSILON).then(|| c / b.abs())),
-        significant: w.is_some_and(|w| w.significant),
+        significant: mw.is_some_and(|m| m.p_value < ALPHA),
+        mann_whitney: mw,
         welch: w,
     }
 }
 
-/// The latest release of a scope in `(from, to]`: a successful production
-/// deployment or a feature-flag change.
-pub(crate) fn latest_release(ctx: &Ctx<'_>, from: Ts, to: Ts) -> Option<(Ts, u32)> {
+/// The latest release that carries a feature in `(from, to]`: a feature
+/// flag turned on, or a successful production deployment labelled as a
+/// feature. Routine deployments and flags turned off are not releases of a
+/// feature. Returns the time, the event and a name for it.
+pub(crate) fn feature_release(ctx: &Ctx<'_>, from: Ts, to: Ts) -> Option<(Ts, u32, String)> {
     let ds = ctx.ds;
-    let mut best = crate::dora::deploy_times(ctx, from, to).last().copied();
+    let mut best: Option<(Ts, u32, String)> = None;
+    let mut offer = |t: Ts, ev: u32, name: &dyn Fn() -> String| {
+        let later = best
+            .as_ref()
+            .is_none_or(|(bt, bev, _)| (t, ds.id(ev)) > (*bt, ds.id(*bev)));
+        if later {
+            best = Some((t, ev, name()));
+        }
+    };
+    for (_, t) in crate::dora::tracks(ctx) {
+        for &i in crate::dora::in_window(t, from, to) {
+            let d = &t.deploys[i as usize];
+            if d.feature != NONE {
+                let f = ds.names.name(d.feature).to_string();
+                let id = ds.id(d.ev).to_string();
+                offer(d.time, d.ev, &|| format!("deployment {id} (feature {f})"));
+            }
+        }
+    }
     for s in ds.services_in(ctx.scope) {
         let flags = &ds.data[s as usize].flags;
         let a = flags.partition_point(|f| f.time <= from);
         let b = flags.partition_point(|f| f.time <= to);
-        if let Some(f) = flags[a..b.max(a)].last()
-            && best.is_none_or(|(t, _)| f.time > t)
-        {
-            best = Some((f.time, f.ev));
+        for f in flags[a..b.max(a)].iter().filter(|f| f.enabled) {
+            let name = ds.names.name(f.flag).to_string();
+            offer(f.time, f.ev, &|| format!("flag {name} on"));
         }
     }
     best
 }
 
-/// Release comparison for a business key result (latest release in the window).
+/// Release comparison for a business key result: around the latest release
+/// carrying a feature in the window, 7 days (at most the time since the
+/// release, at least an hour) on each side.
 pub(crate) fn release_impact(
     ds: &Dataset,
     metric: &str,
@@ -174,7 +221,7 @@ pub(crate) fn release_impact(
     let filter = Default::default();
     let mut tr = crate::engine::Tracer::new(crate::engine::TraceMode::Off);
     let to = ts(now);
-    let from = to - window.as_secs() as Ts;
+    let from = to.saturating_sub(window.as_secs_i64());
     let ctx = Ctx {
         ds,
         metric,
@@ -184,10 +231,11 @@ pub(crate) fn release_impact(
         to,
         tr: &mut tr,
     };
-    let (at, ev) = latest_release(&ctx, from, to)?;
+    let (at, ev, name) = feature_release(&ctx, from, to)?;
     let span = Duration::from_secs((to - at).clamp(3_600, 7 * 86_400) as u64);
     let mut c = compare_around(ds, metric, scope, to_time(at), span);
     c.release = Some(ds.id(ev).to_string());
+    c.release_name = Some(name);
     Some(c)
 }
 
@@ -267,7 +315,7 @@ pub(crate) fn time_to_value(ctx: &mut Ctx<'_>) -> MetricValue {
             .iter()
             .map(|v| v.1)
             .collect();
-        if after.len() >= 3 && welch(&before, &after).is_some_and(|w| w.significant) {
+        if after.len() >= 3 && mann_whitney(&before, &after).is_some_and(|m| m.p_value < ALPHA) {
             let secs = (end - start) as f64;
             let mut v = ctx.value(Some(secs), after.len() + before.len());
             v.note = Some(format!(

@@ -112,7 +112,8 @@ pub(crate) struct CommitRec {
     /// Range into [`Commits::parents`].
     pub parents: (u32, u32),
     /// This sha is the squash or merge commit of a change that lists its own
-    /// commits: it stands for those commits.
+    /// commits, or the last (head) commit of such a list: it stands for those
+    /// commits. A head that is itself listed is also a sample of its own.
     pub squash_of: u32,
     /// The change event that told us about the commit.
     pub ev: u32,
@@ -234,6 +235,9 @@ pub(crate) struct DeployRec {
     pub commits: (u32, u32),
     pub ok: bool,
     pub unplanned: bool,
+    /// The feature the deployment releases (label `feature`, `feature:<name>`
+    /// or `flag:<name>`): a name id, or [`NONE`].
+    pub feature: u32,
     pub links: Vec<Link>,
 }
 
@@ -391,6 +395,9 @@ pub(crate) struct IncidentRec {
     pub opened: Option<Ts>,
     pub acked: Option<Ts>,
     pub resolved: Option<Ts>,
+    /// The event that reported `resolved` (a resolution step before any
+    /// other event carrying the same time), and whether it was one.
+    pub resolved_ev: (u32, bool),
     pub first_step: Ts,
     pub severity: Option<(Ts, u32, String)>,
     pub evs: Vec<u32>,
@@ -476,6 +483,11 @@ pub struct Dataset {
     /// Matchers with a resource-id prefix (`…*`).
     cost_prefixed: Vec<usize>,
     events: usize,
+    /// Repositories deliveries came from that no service's `repos` claims
+    /// (and whose short name is no service either), with event counts.
+    unclaimed: std::collections::BTreeMap<String, usize>,
+    /// Earliest and latest event time.
+    span: Option<(Ts, Ts)>,
 }
 
 /// Which derived state an ingested event invalidated.
@@ -551,6 +563,8 @@ impl Dataset {
             cost_by_rid: FxMap::default(),
             cost_prefixed: Vec::new(),
             events: 0,
+            unclaimed: Default::default(),
+            span: None,
         };
         for t in &intent.teams {
             ds.teams.id(&t.id);
@@ -610,6 +624,10 @@ impl Dataset {
         self.events
     }
 
+    /// The earliest and latest event time, if there are events.
+    pub fn event_span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.span.map(|(a, b)| (to_time(a), to_time(b)))
+    }
     pub fn is_empty(&self) -> bool {
         self.events == 0
     }
@@ -729,7 +747,42 @@ impl Dataset {
         0
     }
 
-    fn ingest(&mut self, e: Event) -> Touched {
+    /// The service of an event from a repository: the service whose `repos`
+    /// claims it, else the event's own (by default the repository's name).
+    /// An explicit service other than the repository's name is kept.
+    fn map_repo(&mut self, e: &mut Event) {
+        let Some(r) = repo_of(e) else {
+            return;
+        };
+        if !defaults_to_repo(e, &r) {
+            return;
+        }
+        match self.service_of_repo(&r) {
+            Some(s) => e.service = Some(self.svc_name(s).to_string()),
+            None => {
+                let known = e
+                    .service
+                    .as_deref()
+                    .and_then(|s| self.services.get(s))
+                    .is_some_and(|s| self.info(s).is_some());
+                if !known {
+                    *self.unclaimed.entry(r).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Repositories deliveries came from that no service claims (by `repos`
+    /// or by name), with how many events each brought.
+    pub fn unclaimed_repos(&self) -> Vec<(&str, usize)> {
+        self.unclaimed
+            .iter()
+            .map(|(r, n)| (r.as_str(), *n))
+            .collect()
+    }
+
+    fn ingest(&mut self, mut e: Event) -> Touched {
+        self.map_repo(&mut e);
         let ev = self.ids.push(&e.id);
         self.kinds.push(
             bearing_events::Kind::ALL
@@ -740,6 +793,10 @@ impl Dataset {
         self.events += 1;
         let env = e.environment.as_deref().map_or(NONE, |x| self.envs.id(x));
         let time = ts(e.time);
+        self.span = Some(
+            self.span
+                .map_or((time, time), |(a, b)| (a.min(time), b.max(time))),
+        );
         match e.payload {
             Payload::Change(c) => {
                 let svc = match e.service.as_deref() {
@@ -767,8 +824,13 @@ impl Dataset {
                     }
                     listed.push(i);
                 }
-                if let Some(m) = c.merge_commit.as_deref() {
-                    let mi = self.commits.intern(m);
+                // A change without a separate merge commit lands as its last
+                // commit (a push's head): deploying it brings the whole list.
+                let head = match c.merge_commit.as_deref() {
+                    Some(m) => Some(self.commits.intern(m)),
+                    None => listed.last().copied(),
+                };
+                if let Some(mi) = head {
                     let rec = &mut self.commits.recs[mi as usize];
                     if rec.ev == NONE || self.ids.get(ev) < self.ids.get(rec.ev) {
                         rec.ev = ev;
@@ -822,7 +884,17 @@ impl Dataset {
                     let i = self.commits.intern(c);
                     self.deploy_commits.push(i);
                 }
+                let feature = d
+                    .labels
+                    .iter()
+                    .find_map(|l| {
+                        l.strip_prefix("feature:")
+                            .or_else(|| l.strip_prefix("flag:"))
+                            .or((l == "feature").then_some(l.as_str()))
+                    })
+                    .map_or(NONE, |f| self.names.id(f));
                 let rec = DeployRec {
+                    feature,
                     time: d.finished_at.map_or(time, ts),
                     ev,
                     // NONE: the deployment id is the event id (no second copy).
@@ -1031,6 +1103,7 @@ impl Dataset {
                     opened: None,
                     acked: None,
                     resolved: None,
+                    resolved_ev: (NONE, false),
                     first_step: time,
                     severity: None,
                     evs: Vec::new(),
@@ -1084,6 +1157,17 @@ impl Dataset {
             .map(ts)
             .or_else(|| (i.status == IncidentStatus::Resolved).then_some(time));
         if let Some(z) = resolved {
+            let step = i.status == IncidentStatus::Resolved;
+            let (cur, cur_step) = r.resolved_ev;
+            let better = match r.resolved {
+                None => true,
+                Some(x) if z != x => z > x,
+                Some(_) if step != cur_step => step,
+                Some(_) => self.ids.get(ev) < self.ids.get(cur),
+            };
+            if better {
+                r.resolved_ev = (ev, step);
+            }
             r.resolved = Some(r.resolved.map_or(z, |x| x.max(z)));
         }
         if let Some(sev) = i.severity
@@ -1224,7 +1308,7 @@ impl Dataset {
             inf.as_ref()?
                 .repos
                 .iter()
-                .any(|x| x == &r || x.ends_with(&format!("/{r}")) || r.ends_with(&format!("/{x}")))
+                .any(|x| same_repo(x, &r))
                 .then_some(i as u32)
         })
     }
@@ -1312,6 +1396,59 @@ impl Dataset {
         let first = d.with_day(1).map_or(0, |x| x.num_days_from_ce());
         NaiveDate::from_ymd_opt(y, m, 1).map_or(30, |n| n.num_days_from_ce() - first)
     }
+}
+
+/// Whether two normalised repository names are the same repository
+/// (`github.com/acme/a`, `acme/a`).
+fn same_repo(x: &str, r: &str) -> bool {
+    x == r || x.ends_with(&format!("/{r}")) || r.ends_with(&format!("/{x}"))
+}
+
+/// The normalised repository an event came from: a delivery's `repository`
+/// link, else a change's `repo`.
+fn repo_of(e: &Event) -> Option<String> {
+    e.links
+        .iter()
+        .find(|l| l.rel == "repository")
+        .map(|l| l.target.as_str())
+        .or(match &e.payload {
+            Payload::Change(c) => c.repo.as_deref(),
+            _ => None,
+        })
+        .map(normalise_repo)
+}
+
+/// Whether the event's service is the default taken from its repository
+/// (none, or the repository's short name) rather than an explicit one.
+fn defaults_to_repo(e: &Event, repo: &str) -> bool {
+    let short = repo.rsplit('/').next().unwrap_or(repo);
+    e.service.as_deref().is_none_or(|s| s == short)
+}
+
+/// Repositories of `events` that no service of `intent` claims, by `repos`
+/// or by name, with event counts: what `bearing ingest` warns about, the
+/// same rule [`Dataset`] maps deliveries by.
+pub fn unclaimed_repos(intent: &Intent, events: &[Event]) -> Vec<(String, usize)> {
+    let repos: Vec<String> = intent
+        .services
+        .iter()
+        .flat_map(|s| s.repos.iter().map(|r| normalise_repo(r)))
+        .collect();
+    let mut out: std::collections::BTreeMap<String, usize> = Default::default();
+    for e in events {
+        let Some(r) = repo_of(e) else { continue };
+        if !defaults_to_repo(e, &r) || repos.iter().any(|x| same_repo(x, &r)) {
+            continue;
+        }
+        if e.service
+            .as_deref()
+            .is_some_and(|s| intent.service(s).is_some())
+        {
+            continue;
+        }
+        *out.entry(r).or_default() += 1;
+    }
+    out.into_iter().collect()
 }
 
 fn normalise_repo(r: &str) -> String {

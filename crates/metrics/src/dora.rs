@@ -6,7 +6,9 @@
 //!   deployment of the same service and environment shipped — by ancestry
 //!   when the head's parents are known, otherwise the change list the event
 //!   carries, otherwise the head commit alone. A squash or merge commit of a
-//!   change that lists its own commits stands for those commits.
+//!   change that lists its own commits stands for those commits; a change's
+//!   last listed commit (a push's head) stands for the list and is also a
+//!   sample of its own.
 //! - failures: a rollback marks the deployment it names (else the latest
 //!   successful one before it); an unplanned (hotfix) deployment marks the
 //!   deployment it links to (else the previous successful one); an incident
@@ -210,7 +212,7 @@ pub(crate) fn derive(ds: &mut Dataset, s: u32, data: &mut SvcData) {
             });
             let mut restore: Vec<(Ts, u32)> = Vec::new();
             if let Some(z) = r.resolved {
-                restore.push((z, *r.evs.iter().max_by_key(|e| ds.id(**e)).unwrap_or(&NONE)));
+                restore.push((z, r.resolved_ev.0));
             }
             for (key, time, ev) in &incident_fixes {
                 if *key == r.key {
@@ -288,7 +290,10 @@ fn derive_leads(ds: &Dataset, t: &mut Track) {
                 shipped.push(c);
             } else {
                 for &x in &ds.commits.changes[sq as usize].commits {
-                    if !deployed.contains(&x) && seen.insert(x) {
+                    if x == c {
+                        // A listed head is a real commit: its own sample.
+                        shipped.push(c);
+                    } else if !deployed.contains(&x) && seen.insert(x) {
                         shipped.push(x);
                     }
                 }
@@ -358,7 +363,7 @@ pub(crate) fn tracks<'a>(ctx: &Ctx<'a>) -> Vec<(u32, &'a Track)> {
 }
 
 /// Successful deployments of a track inside `(from, to]`.
-fn in_window(t: &Track, from: Ts, to: Ts) -> &[u32] {
+pub(crate) fn in_window(t: &Track, from: Ts, to: Ts) -> &[u32] {
     let a = t.ok_times.partition_point(|&x| x <= from);
     let b = t.ok_times.partition_point(|&x| x <= to);
     &t.ok_idx[a..b.max(a)]
@@ -558,18 +563,4 @@ pub(crate) fn deploy_count(ctx: &Ctx<'_>) -> usize {
         .iter()
         .map(|(_, t)| in_window(t, ctx.from, ctx.to).len())
         .sum()
-}
-
-/// Times of successful deployments of a scope in `(from, to]` (releases for business comparisons).
-pub(crate) fn deploy_times(ctx: &Ctx<'_>, from: Ts, to: Ts) -> Vec<(Ts, u32)> {
-    let mut v: Vec<(Ts, u32)> = tracks(ctx)
-        .iter()
-        .flat_map(|(_, t)| {
-            in_window(t, from, to)
-                .iter()
-                .map(|&i| (t.deploys[i as usize].time, t.deploys[i as usize].ev))
-        })
-        .collect();
-    v.sort_unstable_by_key(|x| x.0);
-    v
 }

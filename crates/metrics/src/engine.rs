@@ -272,7 +272,7 @@ pub(crate) fn compute(
     tr: &mut Tracer,
 ) -> MetricValue {
     let to = ts(now);
-    let from = to - (window.as_secs() as Ts).max(1);
+    let from = to.saturating_sub(window.as_secs_i64().max(1));
     let mut ctx = Ctx {
         ds,
         metric,

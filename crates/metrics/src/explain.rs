@@ -73,7 +73,7 @@ pub fn explain_with(
         metric: metric.to_string(),
         scope: scope.clone(),
         window_seconds: window.as_secs(),
-        from: now - window.to_chrono(),
+        from: window.before(now).unwrap_or(DateTime::<Utc>::MIN_UTC),
         to: now,
         value,
         records,

@@ -20,6 +20,7 @@ mod dataset;
 mod dora;
 mod engine;
 mod explain;
+mod filter;
 mod outcomes;
 mod scorecard;
 mod security;
@@ -28,10 +29,11 @@ pub mod stats;
 pub mod synth;
 
 pub use business::{Comparison, compare_around};
-pub use dataset::{Dataset, FindingRecord};
+pub use dataset::{Dataset, FindingRecord, unclaimed_repos};
 pub use dora::{DoraLevel, dora_level};
 pub use engine::{MetricValue, evaluate, fmt_secs, format_value, min_samples};
 pub use explain::{Explanation, TracedRecord, explain, explain_with};
+pub use filter::{filters_text, parse_filters};
 pub use outcomes::{Outcomes, ServiceOutcome, SeverityCounts, outcomes};
 pub use scorecard::{
     KeyResultCard, ObjectiveCard, Scorecard, ScorecardFilter, Status, Trend, scorecard,

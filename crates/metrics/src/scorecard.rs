@@ -31,6 +31,10 @@ pub struct ScorecardFilter {
     pub team: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// One window for every key result instead of each one's own
+    /// (`bearing report --window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Duration>,
 }
 
 /// Where a key result stands.
@@ -141,6 +145,10 @@ pub struct Scorecard {
     pub filter: ScorecardFilter,
     pub summary: Summary,
     pub objectives: Vec<ObjectiveCard>,
+    /// What a reader must know to read the figures, e.g. that every event
+    /// is older than the key results' windows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 const RECORDS_SHOWN: usize = 100;
@@ -154,13 +162,15 @@ pub fn scorecard(
 ) -> Scorecard {
     let mut objectives = Vec::new();
     let mut summary = Summary::default();
+    let mut longest = Duration::from_secs(0);
     for o in &intent.objectives {
         let mut krs = Vec::new();
         for kr in &o.key_results {
             let Some(scope) = narrow(intent, &kr.scope, &filter) else {
                 continue;
             };
-            let window = kr.window.unwrap_or(DEFAULT_WINDOW);
+            let window = filter.window.or(kr.window).unwrap_or(DEFAULT_WINDOW);
+            longest = longest.max(window);
             let card = key_result(ds, &kr.metric, scope, &kr.filter, &kr.target, window, now);
             match card.status {
                 Status::Met => summary.met += 1,
@@ -184,12 +194,48 @@ pub fn scorecard(
             key_results: krs,
         });
     }
+    let mut notes = Vec::new();
+    if let Some((first, last)) = ds.event_span()
+        && longest.as_secs() > 0
+    {
+        let from = now - longest.to_chrono();
+        if last <= from {
+            let days = (now - last).num_days();
+            notes.push(format!(
+                "every event is older than the key results' windows: the {} stored events run from {} to {}, {days} days before {}; every windowed figure is empty. Report as of that history (`--at {}`) or over a longer window (`--window {}d`)",
+                ds.len(),
+                first.format("%Y-%m-%d"),
+                last.format("%Y-%m-%d"),
+                now.format("%Y-%m-%d"),
+                last.format("%Y-%m-%d"),
+                days + 1,
+            ));
+        } else if first > now {
+            notes.push(format!(
+                "every event is later than {}: the history starts {}",
+                now.format("%Y-%m-%d"),
+                first.format("%Y-%m-%d"),
+            ));
+        }
+    }
+    let unclaimed = ds.unclaimed_repos();
+    if !unclaimed.is_empty() {
+        let list: Vec<String> = unclaimed
+            .iter()
+            .map(|(r, n)| format!("{r} ({n} events)"))
+            .collect();
+        notes.push(format!(
+            "deliveries from repositories no service claims: {}; add each to a service's `repos` (or name a service after it) to count them",
+            list.join(", ")
+        ));
+    }
     Scorecard {
         generated_at: now,
         organisation: intent.organisation.clone(),
         filter,
         summary,
         objectives,
+        notes,
     }
 }
 
@@ -244,7 +290,8 @@ fn key_result(
 ) -> KeyResultCard {
     let (v, records_total) =
         evaluate_capped(ds, metric, &scope, filter, window, now, RECORDS_SHOWN);
-    let prev = evaluate_quiet(ds, metric, &scope, filter, window, now - window.to_chrono());
+    let before = window.before(now).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let prev = evaluate_quiet(ds, metric, &scope, filter, window, before);
     let previous = prev
         .value
         .filter(|_| prev.samples > 0 || !prev.too_few_samples);

@@ -14,7 +14,7 @@ use crate::engine::{Ctx, MetricValue, Rec};
 /// Good and total events of one SLO over `(to - window, to]`.
 pub(crate) fn counts(ds: &Dataset, s: u32, slo: &SloInfo, window: Ts, to: Ts) -> (f64, f64, usize) {
     let data = &ds.data[s as usize];
-    let from = to - window;
+    let from = to.saturating_sub(window);
     let (good, _) = data
         .series
         .get(&slo.good)
@@ -40,7 +40,7 @@ fn slos<'a>(ctx: &Ctx<'a>) -> Vec<(u32, &'a SloInfo)> {
 
 fn trace_points(ctx: &mut Ctx<'_>, s: u32, slo: &SloInfo, window: Ts) {
     let ds = ctx.ds;
-    let from = ctx.to - window;
+    let from = ctx.to.saturating_sub(window);
     for name in [slo.good, slo.total] {
         let Some(series) = ds.data[s as usize].series.get(&name) else {
             continue;
@@ -130,7 +130,7 @@ pub(crate) fn burn_rate(ctx: &mut Ctx<'_>) -> MetricValue {
             w.first()
                 .and_then(|x| x.parse::<bearing_intent::Duration>().ok())
         })
-        .map_or(3600, |d| d.as_secs() as Ts);
+        .map_or(3600, |d| d.as_secs_i64());
     let list = slos(ctx);
     let mut worst_v: Option<f64> = None;
     let mut samples = 0;

@@ -14,8 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::Scope;
-use crate::error::{ApiError, ApiJson, ApiQuery};
+use crate::error::{ApiError, ApiQuery, JsonBytes, echo, parse_json};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -38,15 +37,6 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-async fn require(
-    state: &AppState,
-    headers: &HeaderMap,
-    scope: Scope,
-    is_read: bool,
-) -> Result<(), ApiError> {
-    state.inner.auth.check(headers, scope, is_read).await
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IngestQuery {
@@ -64,7 +54,6 @@ async fn ingest(
     ApiQuery(q): ApiQuery<IngestQuery>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Ingest, false).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "the body is empty: send events (Bearing JSON/JSONL, CDEvents, …)",
@@ -73,7 +62,8 @@ async fn ingest(
     let format = match q.format.as_deref() {
         Some(name) => Format::from_name(name).ok_or_else(|| {
             ApiError::bad_request(format!(
-                "unknown format `{name}`: expected one of {}",
+                "unknown format `{}`: expected one of {}",
+                echo(name),
                 Format::ALL.map(Format::name).join(", ")
             ))
         })?,
@@ -206,11 +196,9 @@ async fn github_webhook(
 /// `POST /v1/decide`: a change envelope in, a decision out; logged asynchronously.
 async fn decide(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiJson(envelope): ApiJson<bearing_guard::Envelope>,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Decide, false).await?;
-    let json = state.decide(envelope).await?.json;
+    let json = state.decide_bytes(body).await?.json;
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
@@ -224,24 +212,24 @@ fn data_input(body: Value) -> Result<Value, ApiError> {
     }
 }
 
-/// `POST /v1/data/{path}`: OPA's data API, `{"input": …}` → `{"result": …}`.
+/// `POST /v1/data/{path}`: OPA's data API, `{"input": …}` → `{"result": …}`
+/// (see [`crate::data`]). A large body is parsed on the evaluation pool.
 async fn data(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(path): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Decide, false).await?;
+    let body: Value = if body.len() <= crate::INLINE_BODY {
+        parse_json(&body)?
+    } else {
+        state.evaluate(move || parse_json(&body)).await?
+    };
     let input = data_input(body)?;
-    Ok(Json(state.loop_().data(&path, &input)?).into_response())
+    Ok(Json(crate::data::answer(&state, &path, input).await?).into_response())
 }
 
-async fn data_root(
-    state: State<AppState>,
-    headers: HeaderMap,
-    req: ApiJson<Value>,
-) -> Result<Response, ApiError> {
-    data(state, headers, Path(String::new()), req).await
+async fn data_root(state: State<AppState>, body: JsonBytes) -> Result<Response, ApiError> {
+    data(state, Path(String::new()), body).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -252,34 +240,31 @@ pub struct ScopeQuery {
     /// e.g. `30d`.
     pub window: Option<String>,
     pub environment: Option<String>,
+    /// Key-result filter as `bearing explain --filter` takes it:
+    /// `severity=critical,high`, several joined by `;`.
+    pub filter: Option<String>,
 }
 
 async fn scorecard(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ApiQuery(q): ApiQuery<ScopeQuery>,
 ) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Read, true).await?;
     Ok(Json(state.loop_().scorecard_json(&q)?).into_response())
 }
 
 async fn metric(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<ScopeQuery>,
 ) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Read, true).await?;
     Ok(Json(state.loop_().metric_json(&name, &q)?).into_response())
 }
 
 async fn explain(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<ScopeQuery>,
 ) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Read, true).await?;
     Ok(Json(state.loop_().explain_json(&name, &q)?).into_response())
 }
 
@@ -292,10 +277,8 @@ struct DecisionsQuery {
 
 async fn decisions(
     State(state): State<AppState>,
-    headers: HeaderMap,
     ApiQuery(q): ApiQuery<DecisionsQuery>,
 ) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Read, true).await?;
     let list = state
         .store()
         .decisions(&DecisionQuery {
@@ -309,34 +292,26 @@ async fn decisions(
 
 async fn decision(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Read, true).await?;
     match state.store().decision(&id).await? {
         Some(d) => Ok(Json(d).into_response()),
-        None => Err(ApiError::not_found(format!("no decision `{id}`"))),
+        None => Err(ApiError::not_found(format!("no decision `{}`", echo(&id)))),
     }
 }
 
-async fn plans(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Read, true).await?;
+async fn plans(State(state): State<AppState>) -> Result<Response, ApiError> {
     let plans = state.store().plans().await?;
     Ok(Json(json!({ "plans": plans })).into_response())
 }
 
-async fn actions(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Read, true).await?;
+async fn actions(State(state): State<AppState>) -> Result<Response, ApiError> {
     let actions = state.store().actions().await?;
     Ok(Json(json!({ "actions": actions })).into_response())
 }
 
 /// `POST /v1/reconcile` (admin): runs the adaptation rules now.
-async fn reconcile(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Admin, false).await?;
+async fn reconcile(State(state): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(state.reconcile().await?).into_response())
 }
 
@@ -348,11 +323,7 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-async fn prometheus(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    require(&state, &headers, Scope::Read, true).await?;
+async fn prometheus(State(state): State<AppState>) -> Result<Response, ApiError> {
     let gauges = state.snapshot().prometheus_gauges();
     Ok((
         [(

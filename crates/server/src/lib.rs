@@ -14,7 +14,9 @@
 pub mod api;
 pub mod auth;
 pub mod dashboard;
+pub mod data;
 pub mod error;
+pub mod listen;
 pub mod openapi;
 pub mod prom;
 pub mod snapshot;
@@ -58,6 +60,12 @@ pub struct Config {
     pub body_limit: usize,
     /// Most decisions logged per second (`None`: all of them).
     pub log_max_rate: Option<u64>,
+    /// Connection limits and timeouts.
+    pub limits: listen::Limits,
+    /// Longest a request may take once its headers arrived.
+    pub request_timeout: Duration,
+    /// Evaluations at once on the evaluation pool.
+    pub eval_workers: usize,
 }
 
 /// Options of an [`AppState`] beyond the store and the intent.
@@ -74,6 +82,36 @@ pub struct Options {
     /// How long an answer waits for room in a full decision-log queue
     /// before its decision is dropped from the log ([`LOG_WAIT`] by default).
     pub log_wait: Duration,
+    /// Evaluations that run at once on the evaluation pool
+    /// ([`default_eval_workers`]).
+    pub eval_workers: usize,
+    /// Evaluations that may wait for the pool; more get 503 ([`EVAL_QUEUE`]).
+    pub eval_queue: usize,
+    /// How often, at most, the store is asked whether tokens changed
+    /// ([`auth::TOKEN_RECHECK`]; zero: at every request).
+    pub token_recheck: Duration,
+    /// Longest a request may take once its headers arrived, body included
+    /// ([`REQUEST_TIMEOUT`]); 408 after it.
+    pub request_timeout: Duration,
+}
+
+/// Default longest time for a request once its headers arrived.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Evaluations that may wait for a free evaluation worker before the next
+/// one is refused with 503: bounds the memory held by waiting envelopes to
+/// this many request bodies.
+pub const EVAL_QUEUE: usize = 32;
+
+/// Bodies of `POST /v1/decide` up to this size are parsed on the request's
+/// own async worker; larger ones on the evaluation pool.
+pub const INLINE_BODY: usize = 64 * 1024;
+
+/// One fewer than the cores (at least one): heavy evaluations leave a core to
+/// the HTTP workers, so health checks, ingest and the dashboard stay
+/// responsive while slow policies run.
+pub fn default_eval_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 impl Default for Options {
@@ -86,6 +124,10 @@ impl Default for Options {
             log_max_rate: None,
             log_queue: LOG_QUEUE,
             log_wait: LOG_WAIT,
+            eval_workers: default_eval_workers(),
+            eval_queue: EVAL_QUEUE,
+            token_recheck: auth::TOKEN_RECHECK,
+            request_timeout: REQUEST_TIMEOUT,
         }
     }
 }
@@ -140,6 +182,25 @@ struct Shared {
     log_rate: RateLimit,
     body_limit: usize,
     refresh: Duration,
+    request_timeout: Duration,
+    eval: EvalPool,
+}
+
+/// The evaluation pool: blocking threads (Tokio's), at most `permits` at once.
+struct EvalPool {
+    permits: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicU64,
+    queue: u64,
+}
+
+/// Counts a caller waiting for the pool while it exists (a dropped request
+/// stops waiting too).
+struct Waiting<'a>(&'a AtomicU64);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// At most `max` admissions per second (every one when `max` is `None`).
@@ -221,7 +282,11 @@ impl AppState {
         let (log_tx, log_rx) = mpsc::channel(options.log_queue.max(1));
         let state = AppState {
             inner: Arc::new(Shared {
-                auth: auth::Authenticator::new(options.auth, store.clone()),
+                auth: auth::Authenticator::with_recheck(
+                    options.auth,
+                    store.clone(),
+                    options.token_recheck,
+                ),
                 store,
                 loop_,
                 telemetry: prom::Telemetry::default(),
@@ -231,6 +296,12 @@ impl AppState {
                 log_rate: RateLimit::new(options.log_max_rate),
                 body_limit: options.body_limit,
                 refresh: options.refresh,
+                request_timeout: options.request_timeout,
+                eval: EvalPool {
+                    permits: Arc::new(tokio::sync::Semaphore::new(options.eval_workers.max(1))),
+                    waiting: AtomicU64::new(0),
+                    queue: options.eval_queue as u64,
+                },
             }),
         };
         tokio::spawn(decision_writer(state.clone(), log_rx));
@@ -283,9 +354,113 @@ impl AppState {
     }
 
     /// Decides on a change envelope from memory, counts it and queues it for
-    /// the decision log; what `POST /v1/decide` does.
+    /// the decision log; what `POST /v1/decide` does. A service or
+    /// environment the intent does not declare is refused (422). Cheap
+    /// decisions (no attachments, only built-in guardrails, which evaluate
+    /// natively) run on the caller's task; the others on the evaluation pool
+    /// ([`AppState::evaluate`]).
     pub async fn decide(&self, envelope: bearing_guard::Envelope) -> Result<Decided, ApiError> {
-        let decision = self.inner.loop_.decide(&envelope);
+        self.check_target(&envelope)?;
+        let (decision, envelope) = if self.is_cheap(&envelope) {
+            (self.inner.loop_.decide(&envelope), envelope)
+        } else {
+            let state = self.clone();
+            self.evaluate(move || Ok((state.inner.loop_.decide(&envelope), envelope)))
+                .await?
+        };
+        self.answer(decision, envelope).await
+    }
+
+    /// [`AppState::decide`] on a JSON body: a small body is parsed here, a
+    /// large one (over [`INLINE_BODY`]) on the evaluation pool with its decision.
+    pub async fn decide_bytes(&self, body: axum::body::Bytes) -> Result<Decided, ApiError> {
+        if body.len() <= INLINE_BODY {
+            return self.decide(error::parse_json(&body)?).await;
+        }
+        let state = self.clone();
+        let (decision, envelope) = self
+            .evaluate(move || {
+                let envelope: bearing_guard::Envelope = error::parse_json(&body)?;
+                drop(body);
+                state.check_target(&envelope)?;
+                Ok((state.inner.loop_.decide(&envelope), envelope))
+            })
+            .await?;
+        self.answer(decision, envelope).await
+    }
+
+    /// A service and environment the intent declares, or 422 with a suggestion.
+    pub(crate) fn check_target(&self, envelope: &bearing_guard::Envelope) -> Result<(), ApiError> {
+        let intent = self.inner.loop_.intent();
+        intent
+            .check_target(&envelope.service, &envelope.environment)
+            .map_err(|e| {
+                let field = match e {
+                    bearing_intent::TargetError::UnknownService { .. } => "service",
+                    bearing_intent::TargetError::UnknownEnvironment { .. } => "environment",
+                };
+                ApiError::invalid(e.to_string()).with_details(serde_json::json!({
+                    "field": field,
+                    "suggestion": e.suggestion(),
+                }))
+            })
+    }
+
+    /// Whether a decision is cheap enough for the request's own task: no
+    /// attachments, and no custom Rego guardrail may apply to its service.
+    fn is_cheap(&self, envelope: &bearing_guard::Envelope) -> bool {
+        envelope.attachments.is_empty() && !self.inner.loop_.has_custom_rego(&envelope.service)
+    }
+
+    /// Runs `work` on a blocking thread of the evaluation pool once one of
+    /// its `eval_workers` permits is free, so a slow policy or a large
+    /// attachment never holds an async worker. While `eval_queue` callers
+    /// already wait, the next is refused with 503 and `Retry-After`. The
+    /// permit goes with the work: a caller that goes away does not free it
+    /// before the evaluation ends.
+    pub async fn evaluate<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let pool = &self.inner.eval;
+        let t = &self.inner.telemetry;
+        let permit = match pool.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                let waiting = Waiting(&pool.waiting);
+                if pool.waiting.fetch_add(1, Ordering::Relaxed) >= pool.queue {
+                    drop(waiting);
+                    t.evaluations_rejected.fetch_add(1, Ordering::Relaxed);
+                    return Err(ApiError::busy(
+                        "every evaluation worker is busy and the queue is full; retry shortly",
+                    ));
+                }
+                let permit = pool.permits.clone().acquire_owned().await;
+                drop(waiting);
+                permit.map_err(|_| ApiError::unavailable("the server is shutting down"))?
+            }
+        };
+        t.evaluations_pooled.fetch_add(1, Ordering::Relaxed);
+        let run = tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(permit);
+            out
+        });
+        match run.await {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::error!(error = %e, "an evaluation failed");
+                Err(ApiError::internal("the evaluation failed unexpectedly"))
+            }
+        }
+    }
+
+    /// Encodes the answer, counts the decision and queues it for the log.
+    async fn answer(
+        &self,
+        decision: bearing_guard::Decision,
+        envelope: bearing_guard::Envelope,
+    ) -> Result<Decided, ApiError> {
         let json = serde_json::to_vec(&decision)
             .map_err(|e| ApiError::internal(format!("cannot encode the decision: {e}")))?;
         let result = decision.result;
@@ -511,12 +686,24 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
 /// The whole HTTP surface: API, dashboard, metrics, health.
 pub fn app(state: AppState) -> Router {
     let limit = state.inner.body_limit;
+    let timeout = state.inner.request_timeout;
+    // Layers run outside in, from the last added: errors shaped, the request
+    // counted, the token checked, then the body limited and read.
     Router::new()
         .merge(api::routes())
         .merge(dashboard::routes())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .layer(axum::middleware::from_fn(error::json_errors))
         .with_state(state)
 }
 
@@ -535,6 +722,8 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
             refresh: config.refresh,
             body_limit: config.body_limit,
             log_max_rate: config.log_max_rate,
+            request_timeout: config.request_timeout,
+            eval_workers: config.eval_workers,
             ..Options::default()
         },
     )
@@ -545,23 +734,40 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
             addr: config.listen,
             source,
         })?;
-    run(state, listener, config.reconcile, shutdown_signal()).await
+    run_with(
+        state,
+        listener,
+        config.reconcile,
+        config.limits.fitted(),
+        shutdown_signal(),
+    )
+    .await
 }
 
-/// Serves on a bound listener until `shutdown` completes (used by `serve`,
-/// `bearing demo` and the process tests).
+/// Serves on a bound listener with the default [`listen::Limits`] until
+/// `shutdown` completes (used by `bearing demo` and the tests).
 pub async fn run(
     state: AppState,
     listener: tokio::net::TcpListener,
     reconcile: Option<Duration>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let limits = listen::Limits::default().fitted();
+    run_with(state, listener, reconcile, limits, shutdown).await
+}
+
+/// [`run`] with the given connection limits.
+pub async fn run_with(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    reconcile: Option<Duration>,
+    limits: listen::Limits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let bg = spawn_background(state.clone(), reconcile, stop_rx);
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    listen::serve(state.clone(), listener, limits, shutdown).await?;
     let _ = stop_tx.send(true);
     let _ = bg.await;
     state.flush_decisions().await;

@@ -33,7 +33,8 @@ pub const DOCUMENT: &str = r##"{
           "400": {"$ref": "#/components/responses/Error"},
           "401": {"$ref": "#/components/responses/Error"},
           "403": {"$ref": "#/components/responses/Error"},
-          "413": {"description": "Body larger than the limit"},
+          "408": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"},
           "415": {"$ref": "#/components/responses/Error"},
           "422": {"$ref": "#/components/responses/Error"},
           "503": {"$ref": "#/components/responses/Error"}
@@ -56,7 +57,8 @@ pub const DOCUMENT: &str = r##"{
           "201": {"description": "Events stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}}},
           "400": {"$ref": "#/components/responses/Error"},
           "401": {"$ref": "#/components/responses/Error"},
-          "413": {"description": "Body larger than the limit"},
+          "408": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"},
           "422": {"$ref": "#/components/responses/Error"},
           "503": {"$ref": "#/components/responses/Error"}
         }
@@ -65,16 +67,18 @@ pub const DOCUMENT: &str = r##"{
     "/v1/decide": {
       "post": {
         "summary": "Decide on one change",
-        "description": "Evaluates the guardrails on a change envelope against the in-memory snapshot of outcomes and plans; the decision is logged asynchronously. Scope: decide.",
+        "description": "Evaluates the guardrails on a change envelope against the in-memory snapshot of outcomes and plans; the decision is logged asynchronously. A service or environment the intent does not declare is refused with 422 (`details.field`, `details.suggestion`). Heavy decisions (attachments, custom Rego) run on the evaluation pool; past its queue the answer is 503 `busy` with `Retry-After`. Scope: decide.",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}}}},
         "responses": {
           "200": {"description": "The decision", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Decision"}}}},
           "400": {"$ref": "#/components/responses/Error"},
           "401": {"$ref": "#/components/responses/Error"},
           "403": {"$ref": "#/components/responses/Error"},
-          "413": {"description": "Body larger than the limit"},
+          "408": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"},
           "415": {"$ref": "#/components/responses/Error"},
-          "422": {"$ref": "#/components/responses/Error"}
+          "422": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
         }
       }
     },
@@ -87,16 +91,18 @@ pub const DOCUMENT: &str = r##"{
           "400": {"$ref": "#/components/responses/Error"},
           "401": {"$ref": "#/components/responses/Error"},
           "403": {"$ref": "#/components/responses/Error"},
-          "413": {"description": "Body larger than the limit"},
+          "408": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"},
           "415": {"$ref": "#/components/responses/Error"},
-          "422": {"$ref": "#/components/responses/Error"}
+          "422": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
         }
       }
     },
     "/v1/data/{path}": {
       "post": {
         "summary": "OPA data API: `data.<path>` for an input",
-        "description": "Compatible with OPA's `POST /v1/data/{path}`: `{\"input\": …}` → `{\"result\": …}`. Scope: decide.",
+        "description": "Compatible with OPA's `POST /v1/data/{path}`: `{\"input\": …}` → `{\"result\": …}`. `bearing/decision` is the decision `POST /v1/decide` makes on `input` (logged the same way); `bearing/plans` and `bearing/outcomes` are the live delivery plans and outcomes; other paths are evaluated on the built-in guardrails' Rego modules. Scope: decide.",
         "parameters": [{"name": "path", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$"}, "description": "Slash-separated path of Rego names, e.g. `bearing/decision`."}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DataRequest"}}}},
         "responses": {
@@ -104,9 +110,11 @@ pub const DOCUMENT: &str = r##"{
           "400": {"$ref": "#/components/responses/Error"},
           "401": {"$ref": "#/components/responses/Error"},
           "403": {"$ref": "#/components/responses/Error"},
-          "413": {"description": "Body larger than the limit"},
+          "408": {"$ref": "#/components/responses/Error"},
+          "413": {"$ref": "#/components/responses/Error"},
           "415": {"$ref": "#/components/responses/Error"},
-          "422": {"$ref": "#/components/responses/Error"}
+          "422": {"$ref": "#/components/responses/Error"},
+          "503": {"$ref": "#/components/responses/Error"}
         }
       }
     },
@@ -138,7 +146,8 @@ pub const DOCUMENT: &str = r##"{
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}},
-          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}, "description": "e.g. `30d` (default)."}
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}, "description": "e.g. `30d` (default)."},
+          {"name": "filter", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Key-result filter as `bearing explain --filter` takes it, e.g. `severity=critical,high`; several joined by `;`."}
         ],
         "responses": {
           "200": {"description": "The value", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/MetricValue"}}}},
@@ -158,7 +167,8 @@ pub const DOCUMENT: &str = r##"{
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}},
-          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}}
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "filter", "in": "query", "required": false, "schema": {"type": "string"}, "description": "Key-result filter as `bearing explain --filter` takes it, e.g. `severity=critical,high`; several joined by `;`."}
         ],
         "responses": {
           "200": {"description": "The explanation", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Explanation"}}}},
@@ -339,7 +349,9 @@ pub const DOCUMENT: &str = r##"{
           "objective": {"type": "string"}, "mode": {"type": "string"},
           "effect": {"type": "string", "enum": ["deny", "warn", "unknown", "audit"]},
           "severity": {"type": "string"}, "message": {"type": "string"},
-          "location": {"type": "object"}, "remediation": {"type": "string"}, "waiver": {"type": "object"}
+          "location": {"type": "object"},
+          "related_locations": {"type": "array", "items": {"type": "object"}, "description": "other places the finding was reported at (a SARIF result's place in its report)"},
+          "remediation": {"type": "string"}, "waiver": {"type": "object"}
         }
       },
       "DataRequest": {"type": "object", "properties": {"input": {"nullable": true}}},

@@ -39,6 +39,12 @@ pub struct Telemetry {
     pub decision_log_rate_limited: AtomicU64,
     pub snapshot_refreshes: AtomicU64,
     pub snapshot_errors: AtomicU64,
+    /// Evaluations run on the evaluation pool (heavy decisions, the data API).
+    pub evaluations_pooled: AtomicU64,
+    /// Evaluations refused because the pool's queue was full (503).
+    pub evaluations_rejected: AtomicU64,
+    /// Connections refused because `--max-connections` were open (503).
+    pub connections_refused: AtomicU64,
 }
 
 impl Telemetry {
@@ -199,6 +205,21 @@ impl Telemetry {
                 "bearing_decision_log_rate_limited_total",
                 "Decisions not logged because of --decision-log-max-rate.",
                 &self.decision_log_rate_limited,
+            ),
+            (
+                "bearing_evaluations_pooled_total",
+                "Evaluations run on the evaluation pool (decisions with attachments or custom Rego, large bodies, the OPA data API).",
+                &self.evaluations_pooled,
+            ),
+            (
+                "bearing_evaluations_rejected_total",
+                "Evaluations refused with 503 because --eval-queue callers already waited for the pool.",
+                &self.evaluations_rejected,
+            ),
+            (
+                "bearing_connections_refused_total",
+                "Connections answered 503 and closed because --max-connections were open.",
+                &self.connections_refused,
             ),
             (
                 "bearing_snapshot_refreshes_total",

@@ -339,6 +339,17 @@ impl Loop {
         Ok(())
     }
 
+    /// Whether a custom (`rego`) guardrail may apply to a change of
+    /// `service`: such a decision runs Rego, which can be slow.
+    pub fn has_custom_rego(&self, service: &str) -> bool {
+        let team = self.intent.service(service).map(|s| s.team.as_str());
+        self.intent.guardrails.iter().any(|g| {
+            g.kind == bearing_intent::GuardrailKind::Rego
+                && g.scope.service.as_deref().is_none_or(|s| s == service)
+                && g.scope.team.as_deref().is_none_or(|t| Some(t) == team)
+        })
+    }
+
     /// Decides on an envelope against the current snapshot (no database access).
     pub fn decide(&self, envelope: &bearing_guard::Envelope) -> bearing_guard::Decision {
         let snap = self.snapshot();
@@ -349,21 +360,11 @@ impl Loop {
         }
     }
 
-    /// OPA's data API: `{"result": data.<path>}` for an input, `{}` when undefined.
-    pub fn data(&self, path: &str, input: &Value) -> Result<Value, ApiError> {
-        let valid = path.trim_matches('/').split('/').all(|seg| {
-            seg.chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && seg.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        });
-        if !path.trim_matches('/').is_empty() && !valid {
-            return Err(ApiError::bad_request(format!(
-                "invalid data path `{path}`: expected Rego names separated by `/`, e.g. `bearing/decision`"
-            )));
-        }
+    /// `data.<path>` of the built-in modules for an input: `{"result": …}`,
+    /// `{}` when undefined (see [`crate::data`] for the live documents).
+    pub fn data(&self, path: &str, input: Value) -> Result<Value, ApiError> {
         self.engine
-            .eval_data(path, input.clone())
+            .eval_data(path, input)
             .map_err(|e| ApiError::bad_request(e.to_string()))
     }
 
@@ -398,12 +399,18 @@ impl Loop {
 
     pub fn scorecard_json(&self, q: &ScopeQuery) -> Result<Value, ApiError> {
         self.check_scope(q)?;
+        if q.filter.is_some() {
+            return Err(ApiError::bad_request(
+                "`filter` applies to one metric (`/v1/metrics/{name}`, `/v1/explain/{name}`); the scorecard uses each key result's own",
+            ));
+        }
         if q.service.is_none() && q.team.is_none() {
             return to_json(&self.snapshot().scorecard);
         }
         let filter = ScorecardFilter {
             team: q.team.clone(),
             service: q.service.clone(),
+            ..ScorecardFilter::default()
         };
         let card = self
             .with_dataset(|ds| bearing_metrics::scorecard(&self.intent, ds, Utc::now(), filter));
@@ -412,16 +419,19 @@ impl Loop {
 
     pub fn metric_json(&self, name: &str, q: &ScopeQuery) -> Result<Value, ApiError> {
         let (scope, window) = self.metric_args(name, q)?;
+        let filter = filter_arg(name, q)?;
         let v = self.with_dataset(|ds| {
-            bearing_metrics::evaluate(ds, name, &scope, &BTreeMap::new(), window, Utc::now())
+            bearing_metrics::evaluate(ds, name, &scope, &filter, window, Utc::now())
         });
         to_json(&v)
     }
 
     pub fn explain_json(&self, name: &str, q: &ScopeQuery) -> Result<Value, ApiError> {
         let (scope, window) = self.metric_args(name, q)?;
-        let v =
-            self.with_dataset(|ds| bearing_metrics::explain(ds, name, &scope, window, Utc::now()));
+        let filter = filter_arg(name, q)?;
+        let v = self.with_dataset(|ds| {
+            bearing_metrics::explain_with(ds, name, &scope, &filter, window, Utc::now())
+        });
         to_json(&v)
     }
 
@@ -430,7 +440,8 @@ impl Loop {
             && self.intent.service(s).is_none()
         {
             return Err(ApiError::not_found(format!(
-                "unknown service `{s}`: expected one of the intent's services ({})",
+                "unknown service `{}`: expected one of the intent's services ({})",
+                crate::error::echo(s),
                 self.intent
                     .services
                     .iter()
@@ -442,7 +453,10 @@ impl Loop {
         if let Some(t) = &q.team
             && self.intent.team(t).is_none()
         {
-            return Err(ApiError::not_found(format!("unknown team `{t}`")));
+            return Err(ApiError::not_found(format!(
+                "unknown team `{}`",
+                crate::error::echo(t)
+            )));
         }
         Ok(())
     }
@@ -450,7 +464,8 @@ impl Loop {
     fn metric_args(&self, name: &str, q: &ScopeQuery) -> Result<(Scope, Duration), ApiError> {
         if bearing_intent::catalog::lookup(name).is_none() {
             return Err(ApiError::not_found(format!(
-                "unknown metric `{name}`: see `bearing metrics` for the catalog"
+                "unknown metric `{}`: see `bearing metrics` for the catalog",
+                crate::error::echo(name)
             )));
         }
         self.check_scope(q)?;
@@ -510,4 +525,13 @@ fn finding_record(f: FindingState) -> FindingRecord {
         fixed_at: f.fixed_at,
         event_ids: f.event_ids,
     }
+}
+
+/// The `filter` query parameter, in `bearing explain --filter`'s syntax.
+fn filter_arg(
+    metric: &str,
+    q: &ScopeQuery,
+) -> Result<BTreeMap<String, bearing_intent::FilterValue>, ApiError> {
+    bearing_metrics::parse_filters(metric, q.filter.as_deref())
+        .map_err(|e| ApiError::bad_request(format!("invalid `filter`: {e}")))
 }

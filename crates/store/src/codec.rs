@@ -236,13 +236,33 @@ pub(crate) const FINDING_UPSERT_TAIL: &str = " ON CONFLICT (key) DO UPDATE SET \
      first_seen = excluded.first_seen, last_seen = excluded.last_seen, \
      fixed_at = excluded.fixed_at";
 
-/// Decodes a `tokens` row: (id, name, hash, scopes JSON, created_at ms).
+/// The columns of a `tokens` row, in [`decode_token`]'s order.
+pub(crate) const TOKEN_COLUMNS: &str =
+    "id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at";
+
+/// A `tokens` row: id, name, hash, scopes JSON, then times in ms.
+pub(crate) type TokenRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// Decodes a `tokens` row (see [`TOKEN_COLUMNS`]).
 pub(crate) fn decode_token(
-    (id, name, hash, scopes, created_at): (String, String, String, String, i64),
+    (id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at): TokenRow,
 ) -> Result<crate::TokenRecord> {
+    let time = |ms: Option<i64>| ms.map(|ms| from_ms(&id, ms)).transpose();
     Ok(crate::TokenRecord {
         scopes: from_json(&id, &scopes)?,
         created_at: from_ms(&id, created_at)?,
+        expires_at: time(expires_at)?,
+        last_used_at: time(last_used_at)?,
+        revoked_at: time(revoked_at)?,
         name,
         hash,
         id,

@@ -159,6 +159,22 @@ pub struct TokenRecord {
     pub hash: String,
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// After this the token is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When a server last accepted it (kept to the minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When `bearing token revoke` revoked it; refused from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TokenRecord {
+    /// Whether a request at `now` may use the token (not revoked, not expired).
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
+    }
 }
 
 /// The storage interface every backend implements; the conformance suite in
@@ -215,7 +231,19 @@ pub trait Store: Send + Sync {
 
     /// Inserts or replaces a token by id.
     async fn put_token(&self, token: &TokenRecord) -> Result<()>;
+    /// The token with this secret hash, revoked and expired ones included.
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>>;
+    /// Every token, oldest first, revoked and expired ones included.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// Marks a token revoked at `at`; false when no token has this id.
+    /// Revoking a revoked token keeps its first revocation time.
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool>;
+    /// Records that a token was accepted at `at`.
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<()>;
+    /// A value that changes whenever a token is created, revoked, deleted or
+    /// given another expiry (by any process): servers compare it to know
+    /// when their cache of verified tokens is stale.
+    async fn token_generation(&self) -> Result<String>;
 }
 
 pub type DynStore = Arc<dyn Store>;

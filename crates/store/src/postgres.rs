@@ -408,26 +408,72 @@ impl Store for PostgresStore {
 
     async fn put_token(&self, t: &TokenRecord) -> Result<()> {
         sqlx::query(
-            "INSERT INTO tokens (id, name, hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO tokens (id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, \
-             scopes = excluded.scopes, created_at = excluded.created_at",
+             scopes = excluded.scopes, created_at = excluded.created_at, \
+             expires_at = excluded.expires_at, last_used_at = excluded.last_used_at, \
+             revoked_at = excluded.revoked_at",
         )
         .bind(&t.id)
         .bind(&t.name)
         .bind(&t.hash)
         .bind(codec::to_json(&t.id, &t.scopes)?)
         .bind(codec::ms(t.created_at))
+        .bind(t.expires_at.map(codec::ms))
+        .bind(t.last_used_at.map(codec::ms))
+        .bind(t.revoked_at.map(codec::ms))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
-        let row: Option<(String, String, String, String, i64)> =
-            sqlx::query_as("SELECT id, name, hash, scopes, created_at FROM tokens WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<codec::TokenRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM tokens WHERE hash = $1",
+            codec::TOKEN_COLUMNS
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(codec::decode_token).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        let rows: Vec<codec::TokenRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM tokens ORDER BY created_at, id",
+            codec::TOKEN_COLUMNS
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(codec::decode_token).collect()
+    }
+
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+                .bind(codec::ms(at))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(codec::ms(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_generation(&self) -> Result<String> {
+        let (generation,): (String,) = sqlx::query_as(
+            "SELECT COUNT(*)::TEXT || ':' || COALESCE(SUM(created_at), 0)::TEXT || ':' || COALESCE(SUM(expires_at), 0)::TEXT || ':' || COALESCE(SUM(revoked_at), 0)::TEXT FROM tokens",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(generation)
     }
 }

@@ -80,6 +80,58 @@ fn outcome(events: &[Event], accepted: u64) -> IngestOutcome {
     }
 }
 
+/// How often opening a file retries a lock another process holds.
+const RETRIES: u32 = 8;
+
+/// 50, 100, 150 … ms: 1.8 s over all retries, on top of the busy timeout.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(50 * u64::from(attempt))
+}
+
+/// SQLite's `SQLITE_BUSY`/`SQLITE_LOCKED`, as sqlx words them.
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked")
+        || message.contains("(code: 5)")
+        || message.contains("(code: 6)")
+        || message.contains("busy")
+}
+
+/// Brings the schema up to date, once however many processes open the file
+/// at the same time.
+///
+/// sqlx's migrator takes no lock on SQLite, so two processes opening a new
+/// file would both see no migration applied and both run `0001` (`table
+/// events already exists`). Here the whole run is one `BEGIN EXCLUSIVE`
+/// transaction (each migration a savepoint inside it): the second opener
+/// waits for the first (busy timeout) and then finds everything applied. A
+/// lock that cannot be had is retried a few times.
+async fn migrate(pool: &SqlitePool) -> std::result::Result<(), String> {
+    let mut attempt = 0;
+    loop {
+        let run = async {
+            let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+            let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN EXCLUSIVE")
+                .await
+                .map_err(|e| e.to_string())?;
+            // `run_direct` is `run` without the `Acquire` bound that makes the
+            // future not `Send` (sqlx's own workaround for that).
+            MIGRATOR
+                .run_direct(&mut *tx)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())
+        };
+        match run.await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < RETRIES && is_busy(&e) => {
+                attempt += 1;
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating and migrating) the database file at `path`; `:memory:`
     /// gives a private in-memory database.
@@ -101,23 +153,40 @@ impl SqliteStore {
             // written by many transactions (an index's last leaf) is copied
             // to the database once per checkpoint; bulk ingest +5-9%.
             .pragma("wal_autocheckpoint", "10000");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if memory { 1 } else { 4 })
-            .min_connections(if memory { 1 } else { 0 })
-            .idle_timeout(if memory {
-                None
-            } else {
-                Some(Duration::from_secs(600))
-            })
-            .max_lifetime(if memory {
-                None
-            } else {
-                Some(Duration::from_secs(3600))
-            })
-            .connect_with(options)
+        let pool_options = || {
+            SqlitePoolOptions::new()
+                .max_connections(if memory { 1 } else { 4 })
+                .min_connections(if memory { 1 } else { 0 })
+                .idle_timeout(if memory {
+                    None
+                } else {
+                    Some(Duration::from_secs(600))
+                })
+                .max_lifetime(if memory {
+                    None
+                } else {
+                    Some(Duration::from_secs(3600))
+                })
+        };
+        // A new file is switched to WAL by its first connection; another
+        // process doing the same at that moment gets `database is locked`
+        // without SQLite's busy handler being asked, so that is retried.
+        let mut attempt = 0;
+        let pool = loop {
+            match pool_options().connect_with(options.clone()).await {
+                Ok(pool) => break pool,
+                Err(err) if attempt < RETRIES && is_busy(&err.to_string()) => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(err) => {
+                    return Err(StoreError::Database(format!("opening `{path}`: {err}")));
+                }
+            }
+        };
+        migrate(&pool)
             .await
-            .map_err(|err| StoreError::Database(format!("opening `{path}`: {err}")))?;
-        MIGRATOR.run(&pool).await?;
+            .map_err(|err| StoreError::Database(format!("migrating `{path}`: {err}")))?;
         Ok(SqliteStore {
             pool,
             write: Arc::default(),
@@ -567,26 +636,74 @@ impl Store for SqliteStore {
     async fn put_token(&self, t: &TokenRecord) -> Result<()> {
         let _write = self.write.lock().await;
         sqlx::query(
-            "INSERT INTO tokens (id, name, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO tokens (id, name, hash, scopes, created_at, expires_at, last_used_at, revoked_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, hash = excluded.hash, \
-             scopes = excluded.scopes, created_at = excluded.created_at",
+             scopes = excluded.scopes, created_at = excluded.created_at, \
+             expires_at = excluded.expires_at, last_used_at = excluded.last_used_at, \
+             revoked_at = excluded.revoked_at",
         )
         .bind(&t.id)
         .bind(&t.name)
         .bind(&t.hash)
         .bind(codec::to_json(&t.id, &t.scopes)?)
         .bind(codec::ms(t.created_at))
+        .bind(t.expires_at.map(codec::ms))
+        .bind(t.last_used_at.map(codec::ms))
+        .bind(t.revoked_at.map(codec::ms))
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
-        let row: Option<(String, String, String, String, i64)> =
-            sqlx::query_as("SELECT id, name, hash, scopes, created_at FROM tokens WHERE hash = ?")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<codec::TokenRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM tokens WHERE hash = ?",
+            codec::TOKEN_COLUMNS
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(codec::decode_token).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        let rows: Vec<codec::TokenRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM tokens ORDER BY created_at, id",
+            codec::TOKEN_COLUMNS
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(codec::decode_token).collect()
+    }
+
+    async fn revoke_token(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
+        let _write = self.write.lock().await;
+        let done =
+            sqlx::query("UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?")
+                .bind(codec::ms(at))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> Result<()> {
+        let _write = self.write.lock().await;
+        sqlx::query("UPDATE tokens SET last_used_at = ? WHERE id = ?")
+            .bind(codec::ms(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_generation(&self) -> Result<String> {
+        let (generation,): (String,) = sqlx::query_as(
+            "SELECT COUNT(*) || ':' || COALESCE(SUM(created_at), 0) || ':' || COALESCE(SUM(expires_at), 0) || ':' || COALESCE(SUM(revoked_at), 0) FROM tokens",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(generation)
     }
 }

@@ -53,7 +53,10 @@ fn demo_org_goes_canary_and_freezes_then_is_idempotent_and_measured() {
     assert_eq!(canary.metric, "dora.change_failure_rate");
     assert_eq!(canary.status, ActionStatus::Applied);
     assert!(canary.baseline.unwrap() > 0.15);
-    assert_eq!(canary.evaluate_at, Some(now() + Duration::days(7)));
+    // measured after a window as long as the baseline's 30 days, never
+    // over days the baseline already covered
+    assert_eq!(canary.evidence["window_seconds"], 30 * 86_400);
+    assert_eq!(canary.evaluate_at, Some(now() + Duration::days(30)));
     let records = canary.evidence["values"][0]["records"].as_array().unwrap();
     assert!(!records.is_empty(), "evidence lists the records");
     assert!(first.actions.iter().any(|a| a.service.as_deref()
@@ -79,8 +82,28 @@ fn demo_org_goes_canary_and_freezes_then_is_idempotent_and_measured() {
     );
     assert!(later.actions.iter().all(|a| a.outcome.is_some()) || later.actions.is_empty());
 
-    // after the window: each action gets its measured outcome, once
-    let at = now() + Duration::days(8);
+    // 8 days on, the after-window (now, now + 30d] is not complete: too
+    // early to measure
+    let early = reconcile(
+        &intent,
+        &ds,
+        &plans,
+        &actions,
+        now() + Duration::days(8),
+        false,
+    );
+    assert!(
+        early
+            .actions
+            .iter()
+            .all(|a| a.id != canary.id || a.outcome.is_none()),
+        "{:?}",
+        early.actions
+    );
+
+    // after the window: each action gets its measured outcome, once, over
+    // disjoint before/after windows
+    let at = now() + Duration::days(31);
     let measured = reconcile(&intent, &ds, &plans, &actions, at, false);
     let outcome = measured
         .actions
@@ -89,6 +112,18 @@ fn demo_org_goes_canary_and_freezes_then_is_idempotent_and_measured() {
         .and_then(|a| a.outcome.clone())
         .expect("the canary action is measured");
     assert_eq!(outcome["intended"], "decrease");
+    let day = |v: &serde_json::Value| v.as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    let (b0, b1) = (
+        day(&outcome["before_window"][0]),
+        day(&outcome["before_window"][1]),
+    );
+    let (a0, a1) = (
+        day(&outcome["after_window"][0]),
+        day(&outcome["after_window"][1]),
+    );
+    assert_eq!((b0, b1), (now() - Duration::days(30), now()));
+    assert_eq!((a0, a1), (now(), now() + Duration::days(30)));
+    assert!(b1 <= a0, "windows overlap");
     assert!(outcome["verdict"].is_string());
     merge(&mut plans, &mut actions, &measured);
     let twice = reconcile(&intent, &ds, &plans, &actions, at, false);
@@ -122,9 +157,65 @@ fn demo_org_recommendations_carry_evidence() {
         );
         assert_eq!(c.moves, "dora.change_failure_rate");
     }
+    // a recommendation for the key result's own metric goes the way its
+    // target points (`>= 90%` of compliance: increase, never decrease)
+    for r in recs.iter().filter(|r| r.moves == r.key_result) {
+        let want = if r.target.starts_with('>') {
+            "increase"
+        } else if r.target.starts_with('<') {
+            "decrease"
+        } else {
+            continue;
+        };
+        assert_eq!(r.direction, want, "{r:?}");
+    }
     // every recommendation names the metric it should move and has evidence
     for r in &recs {
         assert!(!r.moves.is_empty());
         assert!(r.evidence.is_object(), "{r:?}");
     }
+}
+
+#[test]
+fn a_compliance_key_result_below_target_is_to_be_raised() {
+    let intent = bearing_intent::load_str(
+        Path::new("bearing.yaml"),
+        r#"
+version: 1
+teams: [{ id: payments }]
+services: [{ id: checkout, team: payments, environments: [production] }]
+objectives:
+  - id: posture
+    layer: security
+    owner: payments
+    key_results:
+      - { metric: security.compliance_rate, target: ">= 90%", window: 30d }
+"#,
+    )
+    .unwrap()
+    .intent;
+    let decision = |id: &str, result: &str| bearing_events::DecisionRecord {
+        id: id.into(),
+        time: now() - Duration::days(2),
+        service: Some("checkout".into()),
+        environment: Some("production".into()),
+        result: result.into(),
+        input_digest: String::new(),
+        policy_revision: String::new(),
+        input: serde_json::Value::Null,
+        decision: serde_json::json!({ "violations": [] }),
+    };
+    let decisions = vec![
+        decision("d1", "allow"),
+        decision("d2", "deny"),
+        decision("d3", "deny"),
+    ];
+    let ds = Dataset::new(&intent, Vec::new(), Vec::new(), decisions);
+    let recs = bearing_adapt::recommend::recommend(&intent, &ds, &[], now());
+    let r = recs
+        .iter()
+        .find(|r| r.key_result == "security.compliance_rate")
+        .expect("a recommendation for the off-target key result");
+    assert_eq!(r.moves, "security.compliance_rate");
+    assert_eq!(r.direction, "increase", "{r:?}");
 }

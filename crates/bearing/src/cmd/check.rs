@@ -138,6 +138,10 @@ pub fn envelope(args: &Args, intent: Option<&bearing_intent::Intent>) -> anyhow:
         (None, Some(s)) => s.production_env().to_string(),
         (None, None) => "production".to_string(),
     };
+    // A typo must not skip every service-scoped guardrail (exit 2).
+    if let Some(intent) = intent {
+        intent.check_target(&service, &environment)?;
+    }
     let mut env = Envelope {
         service,
         environment,
@@ -247,6 +251,8 @@ pub fn run(mut args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             Duration::from_secs(10),
         ) {
             Ok(d) => d,
+            // Not an outage: failing open or deciding locally would hide the mistake.
+            Err(e @ bearing_guard::GuardError::Rejected { .. }) => return Err(e.into()),
             Err(e) => match args.remote.on_server_error {
                 OnServerError::Local => {
                     eprintln!(

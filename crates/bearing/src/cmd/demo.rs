@@ -99,7 +99,8 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         )
         .await
         .context("cannot start the loop on the demo")?;
-        // A pass ten days ago, then one now: the earlier actions get their effect measured.
+        // A pass ten days ago, then one now: the action log shows actions with
+        // their baselines, and when their after-windows will be complete.
         state
             .reconcile_at(now - chrono::Duration::days(10))
             .await

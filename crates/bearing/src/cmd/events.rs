@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use bearing_events::{Event, Kind};
 use bearing_store::EventQuery;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::common::{Global, Output, open_store, runtime};
 
@@ -106,34 +106,30 @@ fn line(e: &Event) -> String {
     )
 }
 
-/// RFC 3339, a date (midnight UTC), or an age before `now` (`7d`, `12h`, `30m`, `45s`).
+/// RFC 3339 or a date (midnight UTC), from 1970-01-01 to 9999-12-31 like
+/// `--at`; or an age before `now`, a duration of at most `36500d` (`7d`,
+/// `12h`, `1h30m`).
 fn parse_time(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
     let s = s.trim();
-    if let Some(t) = bearing_events::timestamp::parse_rfc3339(s) {
-        return Ok(t);
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        && let Some(t) = d.and_hms_opt(0, 0, 0)
-    {
-        return Ok(t.and_utc());
+    let looks_like_a_date = s.len() >= 10 && s.contains('-');
+    if looks_like_a_date || s.starts_with(['+', '-']) {
+        return super::report::parse_time(s).map_err(anyhow::Error::msg);
     }
     let bad = || {
         anyhow::anyhow!(
             "invalid time `{s}`: expected RFC 3339 (`2026-03-01T12:00:00Z`), a date (`2026-03-01`) or an age (`7d`, `12h`, `30m`)"
         )
     };
-    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = s.split_at(split);
-    let n: i64 = n.parse().map_err(|_| bad())?;
-    let age = match unit {
-        "d" => chrono::Duration::try_days(n),
-        "h" => chrono::Duration::try_hours(n),
-        "m" => chrono::Duration::try_minutes(n),
-        "s" => chrono::Duration::try_seconds(n),
-        _ => None,
-    }
-    .ok_or_else(bad)?;
-    now.checked_sub_signed(age).ok_or_else(bad)
+    let age: bearing_intent::Duration = match s.parse() {
+        Ok(d) => d,
+        // Well-formed but longer than any duration Bearing accepts.
+        Err(e) if e.message.contains("too long") => {
+            anyhow::bail!("invalid age `{s}`: {}", e.message)
+        }
+        Err(_) => return Err(bad()),
+    };
+    // At most 100 years before an accepted `now`: always representable.
+    age.before(now).ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -157,7 +153,44 @@ mod tests {
             parse_time("7d", now).unwrap(),
             Utc.with_ymd_and_hms(2026, 3, 3, 12, 0, 0).unwrap()
         );
+        assert_eq!(
+            parse_time("1w1h", now).unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 3, 11, 0, 0).unwrap()
+        );
         assert!(parse_time("yesterday", now).is_err());
-        assert!(parse_time("5w", now).is_err());
+        assert!(parse_time("5y", now).is_err());
+    }
+
+    #[test]
+    fn times_and_ages_are_bounded() {
+        let now = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
+        assert_eq!(
+            parse_time("36500d", now).unwrap(),
+            Utc.with_ymd_and_hms(1926, 4, 4, 12, 0, 0).unwrap()
+        );
+        for (s, want) in [
+            (
+                "36501d",
+                "invalid age `36501d`: duration `36501d` is too long; expected at most `36500d` (100 years)",
+            ),
+            (
+                "99999999999999999999999d",
+                "invalid age `99999999999999999999999d`: duration `99999999999999999999999d` is too long; expected at most `36500d` (100 years)",
+            ),
+            (
+                "1969-12-31",
+                "timestamp `1969-12-31` is out of range; expected a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+            ),
+            (
+                "+10000-01-01",
+                "timestamp `+10000-01-01` is out of range; expected a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+            ),
+            (
+                "0000-01-01T00:00:00Z",
+                "timestamp `0000-01-01T00:00:00Z` is out of range; expected a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+            ),
+        ] {
+            assert_eq!(parse_time(s, now).unwrap_err().to_string(), want, "{s}");
+        }
     }
 }

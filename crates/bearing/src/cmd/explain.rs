@@ -2,11 +2,10 @@
 //! role each played (deployment counted, commit lead time, incident linked
 //! by explicit link or by window with a confidence, …).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use bearing_intent::{Duration, FilterValue, Scope, catalog};
+use bearing_intent::{Duration, Scope, catalog};
 use bearing_metrics::{Explanation, format_value};
 use chrono::{DateTime, Utc};
 
@@ -46,14 +45,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             args.metric
         );
     }
-    let mut filter = BTreeMap::new();
-    for f in &args.filter {
-        let (k, v) = f
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("invalid filter `{f}`: expected KEY=VALUE[,VALUE…]"))?;
-        let values: Vec<String> = v.split(',').map(|x| x.trim().to_string()).collect();
-        filter.insert(k.trim().to_string(), FilterValue::Any(values));
-    }
+    let filter =
+        bearing_metrics::parse_filters(&args.metric, args.filter.iter().map(String::as_str))
+            .map_err(anyhow::Error::msg)?;
     let (intent, ds) = load(g)?;
     if let Some(s) = &args.service
         && intent.service(s).is_none()

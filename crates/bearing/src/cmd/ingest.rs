@@ -42,9 +42,14 @@ pub struct Args {
     /// Environment of events that name none.
     #[arg(long = "env", value_name = "E")]
     pub env: Option<String>,
-    /// The `X-GitHub-Event` header of a GitHub webhook body.
+    /// The `X-GitHub-Event` header of a GitHub webhook body (`push`,
+    /// `deployment_status`, …); recorded deliveries carry their own.
     #[arg(long, value_name = "NAME")]
     pub github_event: Option<String>,
+    /// All or nothing for scanner reports (SARIF, Trivy, Grype): a finding that
+    /// cannot be used rejects the file instead of being skipped and listed.
+    #[arg(long)]
+    pub strict: bool,
     /// Events per transaction.
     #[arg(long, value_name = "N", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -55,6 +60,8 @@ pub struct Args {
 
 /// Files at least this large are streamed when they are Bearing JSONL.
 const STREAM_MIN_BYTES: u64 = 8 << 20;
+/// How much of a large file is read to tell its format.
+const PROBE_BYTES: usize = 1 << 20;
 /// Inputs at least this large (in total) get a progress bar on a terminal.
 const PROGRESS_MIN_BYTES: u64 = 8 << 20;
 
@@ -72,6 +79,9 @@ struct FileReport {
     batches: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     skipped: Vec<String>,
+    /// Repositories of these events that no service of the intent claims.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unclaimed_repos: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rejection: Option<Rejection>,
 }
@@ -114,7 +124,7 @@ impl Rejection {
             } => Ok(Rejection {
                 record: Some(record),
                 field: Some(field.to_string()),
-                message: format!("expected {expected} (event `{id}`)"),
+                message: format!("expected {expected} (event `{}`)", shorten(&id, 80)),
             }),
             other => Err(other),
         }
@@ -231,6 +241,11 @@ struct Ingest {
     ctx: ParseContext,
     batch_size: usize,
     progress: ProgressBar,
+    /// The intent, when it loads: deliveries from repositories no service
+    /// claims are warned about.
+    intent: Option<bearing_intent::Intent>,
+    /// Bearing JSONL files at least this large are streamed ([`STREAM_MIN_BYTES`]).
+    stream_min: u64,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
@@ -244,6 +259,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             )
         })?),
     };
+    if let Some(name) = &args.github_event {
+        bearing_events::github::check_event_name(name).map_err(anyhow::Error::msg)?;
+    }
     let inputs = collect_inputs(&args.inputs)?;
     let total: u64 = inputs
         .iter()
@@ -265,6 +283,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     ctx.service.clone_from(&args.service);
     ctx.environment.clone_from(&args.env);
     ctx.github_event.clone_from(&args.github_event);
+    ctx.strict = args.strict;
     let rt = runtime()?;
     let summary = rt.block_on(async {
         let ingest = Ingest {
@@ -273,6 +292,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             ctx,
             batch_size: usize::try_from(args.batch_size).unwrap_or(10_000),
             progress: progress.clone(),
+            intent: bearing_intent::load(&g.intent).ok().map(|l| l.intent),
+            stream_min: STREAM_MIN_BYTES,
         };
         let mut reports = Vec::new();
         for input in &inputs {
@@ -314,7 +335,8 @@ fn print_text(s: &Summary) {
                 if r.skipped.is_empty() {
                     String::new()
                 } else {
-                    format!(", {} records skipped", r.skipped.len())
+                    let n = r.skipped.len();
+                    format!(", {n} record{} skipped", if n == 1 { "" } else { "s" })
                 }
             ),
         }
@@ -323,6 +345,12 @@ fn print_text(s: &Summary) {
         }
         if r.skipped.len() > 5 {
             println!("  … and {} more skipped", r.skipped.len() - 5);
+        }
+        if !r.unclaimed_repos.is_empty() {
+            println!(
+                "  warning: deliveries from repositories no service claims: {}; add each to a service's `repos` in the intent (or name a service after it)",
+                r.unclaimed_repos.join(", ")
+            );
         }
     }
     let plural = |n: usize| if n == 1 { "" } else { "s" };
@@ -337,9 +365,25 @@ fn print_text(s: &Summary) {
     );
 }
 
-/// Expands folders (recursively, sorted, hidden entries skipped).
+/// Expands folders (recursively, sorted, hidden entries skipped). A link to a
+/// folder already read (a symlink loop, or two links to one folder) is not
+/// followed again; it is named on stderr.
 fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    fn walk(
+        dir: &Path,
+        out: &mut Vec<PathBuf>,
+        seen: &mut std::collections::HashSet<PathBuf>,
+    ) -> anyhow::Result<()> {
+        let real = std::fs::canonicalize(dir)
+            .with_context(|| format!("cannot read the folder `{}`", dir.display()))?;
+        if !seen.insert(real.clone()) {
+            eprintln!(
+                "not following `{}`: it leads to `{}`, a folder already read",
+                dir.display(),
+                real.display()
+            );
+            return Ok(());
+        }
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read the folder `{}`", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -352,7 +396,7 @@ fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         entries.sort();
         for p in entries {
             if p.is_dir() {
-                walk(&p, out)?;
+                walk(&p, out, seen)?;
             } else if p.is_file() {
                 out.push(p);
             }
@@ -360,11 +404,12 @@ fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
         Ok(())
     }
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for input in inputs {
         if input.as_os_str() == "-" {
             out.push(input.clone());
         } else if input.is_dir() {
-            walk(input, &mut out)?;
+            walk(input, &mut out, &mut seen)?;
         } else if input.exists() {
             out.push(input.clone());
         } else {
@@ -391,6 +436,7 @@ impl Ingest {
             duplicates: 0,
             batches: 0,
             skipped: Vec::new(),
+            unclaimed_repos: Vec::new(),
             rejection: None,
         };
         self.progress.set_message(name.clone());
@@ -422,8 +468,8 @@ impl Ingest {
             };
             (Source::File(path.to_path_buf()), size)
         };
-        if size >= STREAM_MIN_BYTES {
-            let head = match read_head(&source, 1 << 20) {
+        if size >= self.stream_min {
+            let head = match read_head(&source, PROBE_BYTES) {
                 Ok(h) => h,
                 Err(err) => {
                     return Ok(reject(
@@ -432,12 +478,23 @@ impl Ingest {
                     ));
                 }
             };
-            let format = self
+            // JSONL, or an object whose first line is longer than the probe: streamed,
+            // so the 16 MiB line limit holds with flat memory (a JSON array is
+            // one document and is read whole).
+            let long_first_line = !head.contains(&b'\n')
+                && strip_bom(&head).iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+            let mut format = self
                 .format
                 .or_else(|| bearing_events::detect(file_name.as_deref(), &head));
-            if format == Some(Format::Bearing) && is_jsonl(&head) {
+            if format.is_none() && long_first_line {
+                // The probe cut the first object: tell its format from its keys,
+                // read through without keeping the values.
+                format = first_object_keys(&source)
+                    .ok()
+                    .and_then(|keys| bearing_events::detect(None, &keys));
+            }
+            if format == Some(Format::Bearing) && (is_jsonl(&head) || long_first_line) {
                 report.format = Some(Format::Bearing.name());
-                self.progress.inc_length(size);
                 return self.stream(report, source, ctx).await;
             }
         }
@@ -455,6 +512,13 @@ impl Ingest {
         };
         if !stdin {
             self.progress.inc(size);
+        }
+        if strip_bom(&bytes).iter().all(u8::is_ascii_whitespace) {
+            let what = if stdin { "the input" } else { "the file" };
+            return Ok(reject(
+                report,
+                Rejection::message(format!("{what} is empty: nothing to ingest")),
+            ));
         }
         let Some(format) = self
             .format
@@ -475,9 +539,20 @@ impl Ingest {
             Err(err) => return Ok(reject(report, Rejection::parse(err))),
         };
         report.skipped = parsed.skipped.iter().map(|s| s.to_string()).collect();
+        if let Some(intent) = &self.intent {
+            report.unclaimed_repos = bearing_metrics::unclaimed_repos(intent, &parsed.events)
+                .into_iter()
+                .map(|(r, n)| format!("{r} ({n} events)"))
+                .collect();
+        }
         for (i, event) in parsed.events.iter().enumerate() {
             if let Err(err) = bearing_store::check_event(i, event) {
-                return Ok(reject(report, Rejection::store(err, format!("event {i}"))?));
+                // Named like parse errors (`line 2`, `index 0`, `row 3`); events of
+                // formats without numbered records are counted from 1.
+                let record = parsed
+                    .record_of(i)
+                    .map_or_else(|| format!("event {}", i + 1), |r| r.to_string());
+                return Ok(reject(report, Rejection::store(err, record)?));
             }
         }
         report.events = parsed.events.len() as u64;
@@ -511,12 +586,26 @@ impl Ingest {
         source: Source,
         ctx: ParseContext,
     ) -> anyhow::Result<FileReport> {
+        // The bar counts the file once: the validating pass moves it, then it goes
+        // back for the storing pass (its total is the size of the inputs).
+        let start = self.progress.position();
+        self.progress
+            .set_message(format!("checking {}", report.file));
         let pb = self.progress.clone();
         let (src, c) = (source.clone(), ctx.clone());
         let checked = tokio::task::spawn_blocking(move || validate(&src, &pb, &c, SPLIT_MIN_BYTES))
             .await
             .context("validation task failed")?;
+        self.progress.set_position(start);
+        self.progress
+            .set_message(format!("storing {}", report.file));
         match checked {
+            Ok(0) => {
+                return Ok(reject(
+                    report,
+                    Rejection::message("the file is empty: nothing to ingest (only blank lines)"),
+                ));
+            }
             Ok(n) => report.events = n,
             Err(why) => return Ok(reject(report, why)),
         }
@@ -694,6 +783,49 @@ fn read_head(source: &Source, limit: usize) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// The top-level keys of the source's first JSON object, as a small JSON
+/// object of those keys (values `null`) that format detection can classify.
+/// The values are skipped as they are read, so memory does not grow with them.
+fn first_object_keys(source: &Source) -> anyhow::Result<Vec<u8>> {
+    struct Keys;
+    impl<'de> serde::de::Visitor<'de> for Keys {
+        type Value = serde_json::Map<String, serde_json::Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut keys = serde_json::Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                keys.insert(key, serde_json::Value::Null);
+            }
+            Ok(keys)
+        }
+    }
+    let mut reader = source.open(&ProgressBar::hidden())?;
+    if reader.fill_buf()?.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+    }
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let keys = serde::Deserializer::deserialize_map(&mut de, Keys)?;
+    Ok(serde_json::to_vec(&keys)?)
+}
+
+/// At most `max` characters of user input quoted in a message.
+fn shorten(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_owned(),
+    }
+}
+
+fn strip_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
 /// Whether an input is JSON lines: its first non-blank line is a whole JSON value.
 fn is_jsonl(head: &[u8]) -> bool {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
@@ -739,6 +871,57 @@ mod tests {
         let input = Source::Memory(Arc::new((lines.join("\n") + "\n").into_bytes()));
         let why = validate(&input, &pb, &ctx, 0).unwrap_err();
         assert_eq!(why.record.as_deref(), Some("line 600"), "{why}");
+    }
+
+    /// Issue 15 item 11: a first object longer than the probe is classified by
+    /// its keys, read through without keeping its values.
+    #[test]
+    fn a_long_first_object_is_told_by_its_keys() {
+        let big = format!(
+            r#"{{"id":"e1","source":"t","attributes":{{"pad":"{}","n":[1,{{"x":"y"}}]}},"time":"2026-01-01T00:00:00Z","kind":"metric_point","data":{{"name":"m","value":1}}}}"#,
+            "x".repeat(3 << 20)
+        );
+        let source = Source::Memory(Arc::new(
+            format!("\u{feff}{big}\n{}\n", line(2)).into_bytes(),
+        ));
+        let keys = first_object_keys(&source).unwrap();
+        assert_eq!(
+            String::from_utf8(keys.clone()).unwrap(),
+            r#"{"id":null,"source":null,"attributes":null,"time":null,"kind":null,"data":null}"#
+        );
+        assert_eq!(bearing_events::detect(None, &keys), Some(Format::Bearing));
+        let pretty = Source::Memory(Arc::new(b"[1,2]".to_vec()));
+        assert!(first_object_keys(&pretty).is_err());
+    }
+
+    /// Issue 14 item 15: the bar's total is the file's size, and a streamed file
+    /// (read twice: checked, then stored) never runs it past its total.
+    #[test]
+    fn the_progress_bar_counts_a_streamed_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let lines: Vec<String> = (1..=2000).map(line).collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let size = std::fs::metadata(&path).unwrap().len();
+        let rt = runtime().unwrap();
+        let report = rt.block_on(async {
+            let progress =
+                ProgressBar::with_draw_target(Some(size), indicatif::ProgressDrawTarget::hidden());
+            let ingest = Ingest {
+                store: bearing_store::open("sqlite://:memory:").await.unwrap(),
+                format: None,
+                ctx: ParseContext::new(chrono::Utc::now()),
+                batch_size: 500,
+                progress: progress.clone(),
+                stream_min: 0,
+                intent: None,
+            };
+            let report = ingest.input(&path).await.unwrap();
+            assert_eq!(progress.length(), Some(size));
+            assert_eq!(progress.position(), size);
+            report
+        });
+        assert_eq!((report.accepted, report.batches), (2000, 4));
     }
 
     #[test]

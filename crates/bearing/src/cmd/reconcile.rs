@@ -29,8 +29,9 @@ pub struct Args {
     pub dry_run: bool,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
-    /// Evaluate as of this time (RFC 3339, e.g. `2026-11-20T12:00:00Z`; default now).
-    #[arg(long)]
+    /// Evaluate as of this time (RFC 3339, e.g. `2026-11-20T12:00:00Z`, or
+    /// YYYY-MM-DD, UTC; default now).
+    #[arg(long, value_parser = super::report::parse_time)]
     pub at: Option<DateTime<Utc>>,
     /// Also print candidate actions for key results off target, with evidence.
     #[arg(long)]
@@ -215,18 +216,33 @@ fn print_text(o: &ReconcileOutcome, before: &[bearing_events::DeliveryPlan]) {
         for a in &o.actions {
             if let Some(out) = &a.outcome {
                 let metric = out["metric"].as_str().unwrap_or(&a.metric);
+                let span = |k: &str| {
+                    let w = &out[k];
+                    let day = |x: &serde_json::Value| {
+                        x.as_str()
+                            .map_or("?", |s| s.get(..10).unwrap_or(s))
+                            .to_string()
+                    };
+                    format!("{}–{}", day(&w[0]), day(&w[1]))
+                };
                 println!(
-                    "  measured {}: {} {} -> {} ({} intended): {}",
+                    "  measured {}: {} {} -> {} ({} intended): {} (before {}, after {})",
                     a.id,
                     metric,
                     fmt_value(metric, a.baseline),
                     fmt_value(metric, out["value"].as_f64()),
                     out["intended"].as_str().unwrap_or("?"),
                     out["verdict"].as_str().unwrap_or("?"),
+                    span("before_window"),
+                    span("after_window"),
                 );
             } else {
                 let status = format!("{:?}", a.status).to_lowercase();
-                println!("  {status:<8} {}: {}", a.id, a.summary);
+                let when = bearing_adapt::reconcile::measure_at(a)
+                    .filter(|t| *t > o.at)
+                    .map(|t| format!(" (too early to measure until {})", t.format("%Y-%m-%d")))
+                    .unwrap_or_default();
+                println!("  {status:<8} {}: {}{when}", a.id, a.summary);
             }
         }
     }

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use bearing_events::Kind;
-use bearing_intent::{Intent, Scope};
+use bearing_intent::{Duration, Intent, Scope};
 use bearing_metrics::{Dataset, FindingRecord, KeyResultCard, Scorecard, ScorecardFilter};
 use bearing_store::{DecisionQuery, FindingQuery};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -40,20 +40,29 @@ pub struct Args {
     /// Compute as of this time (RFC 3339 or YYYY-MM-DD, UTC) instead of now.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub at: Option<DateTime<Utc>>,
+    /// One window for every key result instead of each one's own, e.g. `90d`.
+    #[arg(long, value_name = "W")]
+    pub window: Option<Duration>,
 }
 
-/// Parses `--at`: RFC 3339, or a date meaning its start (UTC).
+/// Parses `--at`: RFC 3339, or a date meaning its start (UTC), from
+/// 1970-01-01 to 9999-12-31 like every time Bearing reads.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(_) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+            .ok_or_else(|| {
+                format!("invalid time `{s}`: expected RFC 3339 (`2026-10-28T12:00:00Z`) or a date (`2026-10-28`)")
+            })?,
+    };
+    if bearing_events::timestamp::in_range(t) {
+        Ok(t)
+    } else {
+        Err(bearing_events::timestamp::out_of_range(s))
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-        .ok_or_else(|| {
-            format!("invalid time `{s}`: expected RFC 3339 (`2026-10-28T12:00:00Z`) or a date (`2026-10-28`)")
-        })
 }
 
 /// Loads the intent (every diagnostic printed on failure).
@@ -151,6 +160,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         ScorecardFilter {
             team: args.team,
             service: args.service,
+            window: args.window,
         },
     );
     let out = match args.output {
@@ -219,6 +229,12 @@ pub fn text(card: &Scorecard) -> String {
         s.off_track,
         s.no_data
     );
+    if let Some(w) = card.filter.window {
+        let _ = writeln!(out, "every key result over the last {w} (`--window`)");
+    }
+    for n in &card.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
     let header = [
         "",
         "KEY RESULT",
@@ -289,14 +305,26 @@ pub fn text(card: &Scorecard) -> String {
                 let _ = writeln!(out, "      note: {n}");
             }
             if let Some(c) = &k.release_impact {
+                let day = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M").to_string();
                 let _ = writeln!(
                     out,
-                    "      around release {}: {} → {} ({}{})",
+                    "      around {} ({}): {} over {} – {} ({} points) → {} over {} – {} ({} points) ({}{}{})",
+                    c.release_name.as_deref().unwrap_or("?"),
                     c.release.as_deref().unwrap_or("?"),
                     c.before_mean.map_or("-".into(), |v| format!("{v:.4}")),
+                    day(&c.before_window[0]),
+                    day(&c.before_window[1]),
+                    c.before_samples,
                     c.after_mean.map_or("-".into(), |v| format!("{v:.4}")),
+                    day(&c.after_window[0]),
+                    day(&c.after_window[1]),
+                    c.after_samples,
                     c.relative_change
                         .map_or(String::new(), |r| format!("{:+.1}%", r * 100.0)),
+                    c.mann_whitney.map_or(String::new(), |m| format!(
+                        ", Mann-Whitney p = {:.3}",
+                        m.p_value
+                    )),
                     if c.significant {
                         ", stands out from the noise"
                     } else {
@@ -330,6 +358,12 @@ pub fn markdown(card: &Scorecard) -> String {
         s.off_track,
         s.no_data
     );
+    if let Some(w) = card.filter.window {
+        let _ = writeln!(out, "Every key result over the last {w} (`--window`).\n");
+    }
+    for n in &card.notes {
+        let _ = writeln!(out, "> **Note:** {n}\n");
+    }
     let icon = |st: bearing_metrics::Status| match st {
         bearing_metrics::Status::Met => "✅",
         bearing_metrics::Status::AtRisk => "⚠️",

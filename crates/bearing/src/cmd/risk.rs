@@ -35,8 +35,8 @@ pub struct ModelArgs {
     /// Model file (default: next to the SQLite database, `<db>.risk.json`).
     #[arg(long, env = "BEARING_RISK_MODEL")]
     pub model: Option<PathBuf>,
-    /// Compute as of this time (RFC 3339; default now).
-    #[arg(long)]
+    /// Compute as of this time (RFC 3339 or YYYY-MM-DD, UTC; default now).
+    #[arg(long, value_parser = super::report::parse_time)]
     pub at: Option<DateTime<Utc>>,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,

@@ -38,6 +38,24 @@ pub struct Args {
     /// Default: every decision is logged.
     #[arg(long, value_name = "N")]
     pub decision_log_max_rate: Option<u64>,
+    /// Longest wait for a request's headers, from the connection's start or
+    /// the previous answer (so it also closes silent keep-alive connections).
+    #[arg(long, default_value = "10s")]
+    pub header_timeout: bearing_intent::Duration,
+    /// Longest a request may take once its headers arrived, body included (408).
+    #[arg(long, default_value = "60s")]
+    pub request_timeout: bearing_intent::Duration,
+    /// A connection on which no byte moved for this long is closed.
+    #[arg(long, default_value = "120s")]
+    pub idle_timeout: bearing_intent::Duration,
+    /// Most connections at once; the next gets 503 and is closed. Lowered to
+    /// fit the open-file limit (`ulimit -n`, less 64) when that is smaller.
+    #[arg(long, default_value_t = bearing_server::listen::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Evaluations at once on the evaluation pool (decisions with attachments
+    /// or custom Rego, the OPA data API). Default: the cores less one.
+    #[arg(long, value_name = "N")]
+    pub eval_workers: Option<usize>,
 }
 
 pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
@@ -50,6 +68,19 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
     if a.refresh.as_secs() == 0 {
         bail!("`--refresh` must be at least 1s");
     }
+    for (flag, d) in [
+        ("--header-timeout", a.header_timeout),
+        ("--request-timeout", a.request_timeout),
+        ("--idle-timeout", a.idle_timeout),
+    ] {
+        if d.as_secs() == 0 {
+            bail!("`{flag}` must be at least 1s");
+        }
+    }
+    if a.max_connections == 0 || a.eval_workers == Some(0) {
+        bail!("`--max-connections` and `--eval-workers` must be at least 1");
+    }
+    let secs = |d: bearing_intent::Duration| std::time::Duration::from_secs(d.as_secs());
     let config = Config {
         database: g.database.clone(),
         intent: g.intent.clone(),
@@ -67,6 +98,15 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
             .then(|| std::time::Duration::from_secs(a.reconcile_every.as_secs())),
         body_limit: a.body_limit,
         log_max_rate: a.decision_log_max_rate,
+        limits: bearing_server::listen::Limits {
+            header_timeout: secs(a.header_timeout),
+            idle_timeout: secs(a.idle_timeout),
+            max_connections: a.max_connections,
+        },
+        request_timeout: secs(a.request_timeout),
+        eval_workers: a
+            .eval_workers
+            .unwrap_or_else(bearing_server::default_eval_workers),
     };
     eprintln!("bearing: serving on http://{}", a.listen);
     runtime()?

@@ -29,7 +29,18 @@ pub struct Args {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let path = args.path.unwrap_or_else(|| g.intent.clone());
     let (diags, valid) = match bearing_intent::load(&path) {
-        Ok(loaded) => (loaded.warnings, true),
+        Ok(loaded) => {
+            let mut diags = loaded.warnings;
+            // Compile every guardrail as the gate will: a Rego policy that
+            // does not parse, or that regorus cannot evaluate, fails here.
+            match bearing_guard::Engine::new(&loaded.intent, &loaded.root) {
+                Ok(_) => (diags, true),
+                Err(e) => {
+                    diags.push(guardrail_diagnostic(&path, e));
+                    (diags, false)
+                }
+            }
+        }
         Err(LoadError::Invalid(diags)) => (diags, false),
         Err(e @ LoadError::Io { .. }) => return Err(e.into()),
     };
@@ -42,6 +53,31 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(EXIT_INVALID)
     })
+}
+
+/// A guardrail that does not compile, located in its policy file when it is one.
+fn guardrail_diagnostic(intent: &std::path::Path, e: bearing_guard::GuardError) -> Diagnostic {
+    let (file, line, column, message) = match e {
+        bearing_guard::GuardError::Policy {
+            file,
+            line,
+            column,
+            message,
+        } => (
+            PathBuf::from(file),
+            line as usize,
+            column as usize,
+            format!("policy does not compile: {message}"),
+        ),
+        other => (intent.to_path_buf(), 1, 1, other.to_string()),
+    };
+    Diagnostic {
+        file,
+        line,
+        column,
+        severity: Severity::Error,
+        message,
+    }
 }
 
 fn print_text(path: &std::path::Path, diags: &[Diagnostic], valid: bool) {

@@ -83,8 +83,14 @@ fn reconcile_applies_rules_once_and_measures_later() {
     assert_eq!(again["plans"].as_array().unwrap().len(), 0, "{again}");
     assert_eq!(again["actions"].as_array().unwrap().len(), 0, "{again}");
 
-    // after the window the actions are measured
-    let later = bearing(d, &["reconcile", "--at", "2026-11-28T12:00:00Z"]);
+    // eight days on, the 30-day after-window is not complete: too early
+    let early = bearing(d, &["reconcile", "--at", "2026-11-28T12:00:00Z"]);
+    assert_eq!(early.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&early.stdout);
+    assert!(!text.contains("measured canary-on-failures"), "{text}");
+
+    // after the window the actions are measured, over disjoint windows
+    let later = bearing(d, &["reconcile", "--at", "2026-12-21T12:00:00Z"]);
     assert_eq!(later.status.code(), Some(0));
     let text = String::from_utf8_lossy(&later.stdout);
     assert!(
@@ -92,6 +98,10 @@ fn reconcile_applies_rules_once_and_measures_later() {
         "{text}"
     );
     assert!(text.contains("intended)"), "{text}");
+    assert!(
+        text.contains("(before 2026-10-21–2026-11-20, after 2026-11-20–2026-12-20)"),
+        "{text}"
+    );
 
     let recs = bearing(d, &["reconcile", "--dry-run", "--recommend", "--at", AT]);
     let text = String::from_utf8_lossy(&recs.stdout);

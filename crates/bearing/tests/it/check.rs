@@ -199,6 +199,47 @@ fn usage_and_io_errors_exit_2() {
 }
 
 #[test]
+fn input_the_gate_does_not_understand_is_refused_not_allowed() {
+    let tmp = org("");
+    let write = |name: &str, text: &str| std::fs::write(tmp.path().join(name), text).unwrap();
+    write(
+        "state.json",
+        r#"{"format_version":"1.0","terraform_version":"1.9.5","values":{"root_module":{"resources":[]}}}"#,
+    );
+    write("bare.json", r#"{"format_version":"1.2"}"#);
+    // `terraform show -json` writes one line.
+    let plan = std::fs::read_to_string(tmp.path().join("iam_star.json")).unwrap();
+    let minified: serde_json::Value = serde_json::from_str(&plan).unwrap();
+    write("tfplan.json", &minified.to_string());
+    for (args, expected) in [
+        (
+            ["--plan", "state.json"],
+            "error: `state.json`: this is Terraform state, not a plan",
+        ),
+        (
+            ["--plan", "bare.json"],
+            "error: `bare.json`: expected `terraform show -json tfplan` output: it has no `resource_changes`",
+        ),
+        (
+            ["--manifests", "tfplan.json"],
+            "error: `tfplan.json`: document 1 is not a Kubernetes manifest: this is a Terraform plan (pass it with `--plan`)",
+        ),
+    ] {
+        let o = bearing(&["check", args[0], args[1], "--no-log"], tmp.path());
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+        assert!(stderr(&o).starts_with(expected), "{}", stderr(&o));
+    }
+    // The minified plan itself is read and located.
+    let o = bearing(&["check", "--plan", "tfplan.json", "--no-log"], tmp.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("DENY    tfplan.json:1:"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn policy_show_and_test() {
     let tmp = org("");
     let o = bearing(&["policy", "show", "no-iam-wildcards"], tmp.path());
@@ -340,4 +381,86 @@ fn decisions_are_logged_shown_replayed_and_shadowed() {
         "{}",
         stdout(&o)
     );
+}
+
+/// Conftest's loop (deny/warn/violation per namespace, exceptions, combine)
+/// through real OPA and through `bearing check` gives the same failures and
+/// warnings, on our Conftest-shaped policies, the import-alias case in all six
+/// load orders and, with `BEARING_CONFTEST` (a Conftest checkout), Conftest's
+/// own examples. Needs `BEARING_OPA=1` (`.ci/test` installs OPA's bindings).
+#[test]
+fn opa_and_bearing_agree_on_conftest_policies() {
+    if std::env::var("BEARING_OPA").as_deref() != Ok("1") {
+        eprintln!("note: BEARING_OPA is not 1; skipping the comparison with OPA");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var("BEARING_OPA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("bench/.venv/bin/python"));
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(root.join("bench/opa_compare.py"))
+        .args(["--bearing", env!("CARGO_BIN_EXE_bearing")]);
+    if let Some(conftest) = std::env::var_os("BEARING_CONFTEST") {
+        cmd.arg("--conftest").arg(conftest);
+    }
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("load order (2, 1, 0): same"), "{text}");
+    if std::env::var_os("BEARING_CONFTEST").is_some() {
+        for example in ["kubernetes", "kubernetes/combine", "exceptions", "combine"] {
+            assert!(
+                text.contains(&format!("conftest:{example}: same")),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unknown_service_or_environment_is_a_usage_error_with_a_suggestion() {
+    let tmp = org("");
+    let o = bearing(&["check", "--service", "chekout", "--no-log"], tmp.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown service `chekout`; did you mean `checkout`?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bearing(&["check", "--service", "nope", "--no-log"], tmp.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = bearing(
+        &[
+            "check",
+            "--service",
+            "checkout",
+            "--env",
+            "prod",
+            "--no-log",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did you mean `production`?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = bearing(
+        &[
+            "check",
+            "--service",
+            "checkout",
+            "--env",
+            "staging",
+            "--no-log",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }

@@ -263,3 +263,221 @@ fn killed_ingest_loses_nothing_acknowledged() {
     });
     assert_eq!(count, N as u64);
 }
+
+/// A file name in the fixtures of `bearing-events` (`tests/shapes/`).
+fn shape(file: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../events/tests/shapes")
+        .join(file)
+}
+
+/// Issue 14 items 12 and 13: a real scanner file with one unusable finding is
+/// read, the finding skipped with its reason; `--strict` rejects it whole; the
+/// same bytes again (no timestamp in the report) add nothing.
+#[test]
+fn scanner_reports_skip_unusable_findings_and_reingest_adds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let trivy = shape("trivy-legacy-list.json");
+    let trivy = trivy.to_str().unwrap();
+
+    let out = bearing(&db, &["ingest", trivy, "--strict", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v = json(&out);
+    assert_eq!(
+        v["reports"][0]["rejection"]["field"],
+        "[0].Vulnerabilities[1].VulnerabilityID"
+    );
+
+    let out = bearing(&db, &["ingest", trivy, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    assert_eq!(v["accepted"], 2);
+    assert_eq!(
+        v["reports"][0]["skipped"][0],
+        "`[0].Vulnerabilities[1]` cannot be used: field `VulnerabilityID`: missing; this field is required"
+    );
+    let out = bearing(&db, &["ingest", trivy]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("0 new, 2 duplicates, 1 record skipped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  skipped `[0].Vulnerabilities[1]` cannot be used"),
+        "{text}"
+    );
+}
+
+/// Issue 14 item 14: a misspelt `--github-event` is a usage error, not a skip;
+/// recorded deliveries (JSONL) are read.
+#[test]
+fn github_event_names_are_checked_and_jsonl_deliveries_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let body = dir.path().join("issue.json");
+    std::fs::write(
+        &body,
+        r#"{"action":"opened","issue":{"id":1,"number":1,"title":"down","labels":[{"name":"incident"}],"created_at":"2024-05-01T12:00:00Z","updated_at":"2024-05-01T12:00:00Z"},"repository":{"id":1,"name":"web","full_name":"acme/web"},"sender":{"login":"x"}}"#,
+    )
+    .unwrap();
+    let out = bearing(
+        &db,
+        &["ingest", body.to_str().unwrap(), "--github-event", "issue"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown GitHub event `issue`") && err.contains("did you mean `issues`?"),
+        "{err}"
+    );
+
+    let deliveries = dir.path().join("deliveries.jsonl");
+    let payload = std::fs::read_to_string(&body).unwrap();
+    std::fs::write(
+        &deliveries,
+        format!(
+            "{{\"event\":\"issues\",\"delivery\":\"a\",\"payload\":{payload}}}\n{{\"event\":\"star\",\"delivery\":\"b\",\"payload\":{payload}}}\n"
+        ),
+    )
+    .unwrap();
+    let out = bearing(
+        &db,
+        &["ingest", deliveries.to_str().unwrap(), "--output", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    assert_eq!(v["reports"][0]["format"], "github");
+    assert_eq!(v["accepted"], 1);
+    assert_eq!(
+        v["reports"][0]["skipped"][0],
+        "line 2: GitHub event `star` is not used by Bearing"
+    );
+}
+
+/// Issue 15 items 12 and 14: a bad byte is named by line, an empty file says
+/// so, and an event the store refuses is named by its line like a parse error.
+#[test]
+fn small_file_errors_name_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let reject = |name: &str, bytes: &[u8]| -> serde_json::Value {
+        let f = dir.path().join(name);
+        std::fs::write(&f, bytes).unwrap();
+        let out = bearing(&db, &["ingest", f.to_str().unwrap(), "--output", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {out:?}");
+        json(&out)["reports"][0]["rejection"].clone()
+    };
+    let mut bytes = format!("{}\n{}\n", metric_line(1), metric_line(2)).into_bytes();
+    let at = bytes.len() - 5;
+    bytes[at] = 0xff;
+    let why = reject("bad.jsonl", &bytes);
+    assert_eq!(why["record"], "line 2", "{why}");
+    assert!(
+        why["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid UTF-8 at byte "),
+        "{why}"
+    );
+
+    let why = reject("empty.jsonl", b"");
+    assert_eq!(why["message"], "the file is empty: nothing to ingest");
+    let why = reject("blank.json", b"\n  \n");
+    assert_eq!(why["message"], "the file is empty: nothing to ingest");
+
+    // An id over 1024 bytes passes the parser and is refused by the store's checks.
+    let long = metric_line(2).replace(r#""id":"k2""#, &format!(r#""id":"{}""#, "k".repeat(2000)));
+    let why = reject(
+        "long-id.jsonl",
+        format!("{}\n{long}\n", metric_line(1)).as_bytes(),
+    );
+    assert_eq!(why["record"], "line 2", "{why}");
+    assert_eq!(why["field"], "id", "{why}");
+    // The 2,000-byte id is quoted shortened.
+    assert!(why["message"].as_str().unwrap().len() < 200, "{why}");
+}
+
+/// Issue 15 item 11: a JSONL line over the documented 16 MiB is refused, also
+/// when it is the first line of a large file (once read whole in memory).
+#[test]
+fn a_line_over_16_mib_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let f = dir.path().join("one-line.jsonl");
+    let line = metric_line(1).replace(
+        r#""kind""#,
+        &format!(
+            r#""attributes":{{"pad":"{}"}},"kind""#,
+            "x".repeat(17 << 20)
+        ),
+    );
+    std::fs::write(&f, format!("{line}\n")).unwrap();
+    // Named `.jsonl`, and named so that only its content tells the format.
+    let g = dir.path().join("one-line.json");
+    std::fs::copy(&f, &g).unwrap();
+    for f in [f, g] {
+        let out = bearing(&db, &["ingest", f.to_str().unwrap(), "--output", "json"]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let v = json(&out);
+        assert_eq!(v["reports"][0]["rejection"]["record"], "line 1");
+        assert_eq!(
+            v["reports"][0]["rejection"]["message"],
+            "the line is longer than 16 MiB; expected one event per line"
+        );
+    }
+}
+
+/// Issue 15 item 13: a symlink loop is not followed; every file is read once.
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("b.db");
+    let root = dir.path().join("in");
+    std::fs::create_dir_all(root.join("sub")).unwrap();
+    write_jsonl(&root.join("sub/a.jsonl"), (1..=2).map(metric_line));
+    std::os::unix::fs::symlink(&root, root.join("sub/loop")).unwrap();
+    std::os::unix::fs::symlink(root.join("sub"), root.join("again")).unwrap();
+    let out = bearing(&db, &["ingest", root.to_str().unwrap(), "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    assert_eq!(v["files"], 1, "{v}");
+    assert_eq!(v["accepted"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("a folder already read"), "{err}");
+}
+
+/// Issue 15 item 5: ingests started at once on a database file that does not
+/// exist yet all succeed (they once failed 3 times in 10 migrating it).
+#[test]
+fn concurrent_ingests_on_a_fresh_database_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("a.jsonl");
+    write_jsonl(&input, (1..=5).map(metric_line));
+    for round in 0..5 {
+        let db = dir.path().join(format!("fresh-{round}.db"));
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_bearing"))
+                    .arg("--database")
+                    .arg(&db)
+                    .args(["ingest", input.to_str().unwrap()])
+                    .env_remove("BEARING_DATABASE")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}

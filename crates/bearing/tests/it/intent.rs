@@ -136,7 +136,8 @@ fn metrics_lists_the_catalog() {
         .lines()
         .find(|l| l.starts_with("dora.change_failure_rate "))
         .unwrap();
-    assert!(line.contains("percentage"), "{line}");
+    // One name for the unit: the text catalog's column is the JSON value.
+    assert_eq!(line.split_whitespace().nth(1), Some("percent"), "{line}");
 
     let o = bearing(&["metrics", "--output", "json"], Path::new("."));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -147,6 +148,11 @@ fn metrics_lists_the_catalog() {
         .find(|m| m["name"] == "dora.lead_time.p50")
         .unwrap();
     assert_eq!(lead["unit"], "duration");
+    let cfr = all
+        .iter()
+        .find(|m| m["name"] == "dora.change_failure_rate")
+        .unwrap();
+    assert_eq!(cfr["unit"], "percent");
     assert!(lead["scopes"].as_array().unwrap().contains(&"team".into()));
     assert!(lead["definition"].as_str().unwrap().contains("percentile"));
 }
@@ -159,4 +165,39 @@ fn help_documents_exit_codes() {
     assert!(out.contains("--output"), "{out}");
     let o = bearing(&["init", "--help"], Path::new("."));
     assert!(stdout(&o).contains("never overwritten"));
+}
+
+/// `validate` compiles every Rego guardrail as the gate will: a policy that
+/// regorus' analysis refuses fails here with its file and line, not at the gate.
+#[test]
+fn validate_compiles_rego_guardrails() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("policy")).unwrap();
+    std::fs::write(
+        tmp.path().join("policy/late.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.a == x\n\tx := 2\n\tmsg := \"a\"\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("bearing.yaml"),
+        "version: 1\nguardrails:\n  - {id: custom, kind: rego, path: policy}\n",
+    )
+    .unwrap();
+    let o = bearing(&["validate"], tmp.path());
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "late.rego:6:16: error: policy does not compile: var `x` used before definition"
+        ),
+        "{out}"
+    );
+    // The same rule with its statements in order passes.
+    std::fs::write(
+        tmp.path().join("policy/late.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tx := 2\n\tinput.a == x\n\tmsg := \"a\"\n}\n",
+    )
+    .unwrap();
+    let o = bearing(&["validate"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }

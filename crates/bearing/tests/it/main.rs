@@ -1,4 +1,5 @@
 mod adapt;
+mod bounds;
 mod check;
 mod cli;
 mod ingest;

@@ -118,6 +118,38 @@ fn report_prints_the_scorecard_as_json_text_and_markdown() {
 }
 
 #[test]
+fn report_on_an_old_history_says_so_and_takes_a_window() {
+    let (_dir, db, intent) = setup();
+    // Half a year after the deployments: every 7-day window is empty.
+    let late = "2027-04-25T00:00:00Z";
+    let (text, err, code) = bearing(&db, &intent, &["report", "--at", late]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("note: every event is older than the key results' windows"),
+        "{text}"
+    );
+    assert!(text.contains("--window"), "{text}");
+
+    let (json, err, code) = bearing(
+        &db,
+        &intent,
+        &[
+            "report", "--output", "json", "--at", late, "--window", "364d",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v.get("notes").is_none(), "{v}");
+    assert_eq!(v["filter"]["window"], "52w");
+    let kr = &v["objectives"][0]["key_results"][0];
+    assert_eq!(kr["window_seconds"], 364 * 86_400);
+    assert!(kr["samples"].as_u64().unwrap() > 0, "{kr}");
+
+    let (_, err, code) = bearing(&db, &intent, &["report", "--window", "soon"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
 fn explain_lists_the_records_behind_a_figure() {
     let (_dir, db, intent) = setup();
     let args = [
@@ -151,4 +183,52 @@ fn explain_lists_the_records_behind_a_figure() {
     let (_, err, code) = bearing(&db, &intent, &["explain", "dora.lead_tim"]);
     assert_eq!(code, 2);
     assert!(err.contains("did you mean `dora.lead_time`"), "{err}");
+}
+
+#[test]
+fn deliveries_from_a_repository_no_service_claims_are_warned_about() {
+    let (dir, db, intent) = setup();
+    let push = |repo: &str| {
+        serde_json::json!({
+            "ref": "refs/heads/main", "before": "a0", "after": "a1",
+            "commits": [{ "id": "a1", "timestamp": "2026-10-20T10:00:00Z", "message": "x" }],
+            "head_commit": { "id": "a1", "timestamp": "2026-10-20T10:00:00Z" },
+            "repository": {
+                "id": 7, "name": repo, "full_name": format!("acme/{repo}"),
+                "default_branch": "main", "html_url": format!("https://github.com/acme/{repo}"),
+            },
+            "pusher": { "name": "dev" }, "sender": { "login": "dev" },
+        })
+        .to_string()
+    };
+    let stray = dir.path().join("stray.json");
+    std::fs::write(&stray, push("stray")).unwrap();
+    let (text, err, code) = bearing(
+        &db,
+        &intent,
+        &["ingest", "--format", "github", stray.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("warning: deliveries from repositories no service claims: github.com/acme/stray (1 events)"),
+        "{text}"
+    );
+    let (text, _, _) = bearing(&db, &intent, &["report", "--at", AT]);
+    assert!(
+        text.contains(
+            "note: deliveries from repositories no service claims: github.com/acme/stray"
+        ),
+        "{text}"
+    );
+
+    // A repository named like a service is claimed by name.
+    let own = dir.path().join("checkout.json");
+    std::fs::write(&own, push("checkout")).unwrap();
+    let (text, err, code) = bearing(
+        &db,
+        &intent,
+        &["ingest", "--format", "github", own.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!text.contains("warning"), "{text}");
 }

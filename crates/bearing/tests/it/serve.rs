@@ -269,3 +269,217 @@ fn two_replicas_share_one_postgres() {
     assert!(a.stop().success());
     assert!(b.stop().success());
 }
+
+/// A policy asking for a collection of two billion elements (which aborted
+/// the process inside regorus' `numbers.range`) or fifty million (3 s and
+/// 1.2 GB, past the time limit) gets an `unknown` decision naming the limit,
+/// quickly, and the server keeps serving.
+#[test]
+fn a_runaway_policy_is_unknown_and_the_server_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("b.db").display());
+    std::fs::create_dir(dir.path().join("policy")).unwrap();
+    std::fs::write(
+        dir.path().join("policy/range.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains \"huge\" if count(numbers.range(1, 2000000000)) > 0\n\nwarn contains \"large\" if count(numbers.range(1, 50000000)) > 0\n",
+    )
+    .unwrap();
+    let intent = dir.path().join("bearing.yaml");
+    std::fs::write(
+        &intent,
+        "version: 1\nteams: [{id: ops}]\nservices:\n  - {id: solo, team: ops, environments: [production]}\nguardrails:\n  - {id: runaway, kind: rego, path: policy}\n",
+    )
+    .unwrap();
+    let check = token(&db, &intent, "decide");
+    let mut server = Server::start(&db, &intent);
+    for _ in 0..3 {
+        let started = Instant::now();
+        let env = json!({"service": "solo", "environment": "production"}).to_string();
+        let (status, body) = http(server.port, "POST", "/v1/decide", &check, &env);
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        let d = json_of(&body);
+        assert_eq!(d["result"], "unknown", "{body}");
+        assert!(
+            body.contains("over the limit of 1000000 elements per collection"),
+            "{body}"
+        );
+    }
+    assert_eq!(http(server.port, "GET", "/healthz", "", "").0, 200);
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server died"
+    );
+    // Memory stayed bounded (the fifty-million range alone took 1.2 GB).
+    if let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())) {
+        let peak_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        assert!(peak_kb < 300 * 1024, "peak RSS {peak_kb} kB");
+    }
+}
+
+/// `bearing token …` on `db` with `intent`: exit code, stdout, stderr.
+fn token_cmd(db: &str, intent: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = bin()
+        .args(["--database", db, "--intent"])
+        .arg(intent)
+        .arg("token")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Creates, lists, uses, expires and revokes tokens with the CLI while two
+/// replicas serve one store: a revoked or expired token is refused by both.
+fn token_lifecycle_on_two_replicas(db: &str, dir: &Path) {
+    let intent = intent(dir, "gate");
+    let create = |expires: &str| {
+        let (code, out, err) = token_cmd(
+            db,
+            &intent,
+            &[
+                "create",
+                "--name",
+                "ci-gate",
+                "--scope",
+                "decide",
+                "--expires",
+                expires,
+                "--output",
+                "json",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        let v = json_of(&out);
+        (
+            v["id"].as_str().unwrap().to_string(),
+            v["secret"].as_str().unwrap().to_string(),
+        )
+    };
+    let (id, secret) = create("90d");
+    let (short_id, short) = create("4s");
+    let created = Instant::now();
+    let a = Server::start(db, &intent);
+    let b = Server::start(db, &intent);
+    let status = |port: u16, token: &str| {
+        let env = json!({"service": "gate", "environment": "production"}).to_string();
+        http(port, "POST", "/v1/decide", token, &env)
+    };
+    for s in [&a, &b] {
+        assert_eq!(status(s.port, &secret).0, 200);
+        assert_eq!(status(s.port, &short).0, 200);
+    }
+
+    // Listed with their use and expiry, never with the secret.
+    eventually("the use is recorded", || {
+        let (code, out, _) = token_cmd(db, &intent, &["list", "--output", "json"]);
+        assert_eq!(code, 0);
+        assert!(
+            !out.contains(&secret) && !out.contains(&secret[4..]),
+            "{out}"
+        );
+        let list = json_of(&out);
+        let t = list["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id.as_str())
+            .cloned()
+            .unwrap();
+        assert_eq!(t["scopes"], json!(["decide"]));
+        assert_eq!(t["state"], "active");
+        assert!(t["expires_at"].is_string() && t["created_at"].is_string());
+        t["last_used_at"].is_string()
+    });
+    let (_, text, _) = token_cmd(db, &intent, &["list"]);
+    assert!(
+        text.starts_with("ID") && text.contains(&id) && text.contains("LAST USED"),
+        "{text}"
+    );
+    assert!(!text.contains(&secret));
+
+    // Revoked through the store: both replicas refuse it within the recheck interval.
+    let (code, _, err) = token_cmd(db, &intent, &["revoke", &id]);
+    assert_eq!(code, 0, "{err}");
+    std::thread::sleep(Duration::from_millis(150));
+    for s in [&a, &b] {
+        let (code, body) = status(s.port, &secret);
+        assert_eq!(code, 401, "{body}");
+        assert!(body.contains("revoked"), "{body}");
+    }
+    let (code, out, _) = token_cmd(db, &intent, &["list", "--output", "json"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"revoked\""), "{out}");
+    let (code, _, err) = token_cmd(db, &intent, &["revoke", "tok_nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no token `tok_nope`"), "{err}");
+
+    // Expired: refused from its expiry on, cached or not.
+    std::thread::sleep(
+        Duration::from_secs(4).saturating_sub(created.elapsed()) + Duration::from_millis(200),
+    );
+    for s in [&a, &b] {
+        let (code, body) = status(s.port, &short);
+        assert_eq!(code, 401, "{body}");
+        assert!(
+            body.contains("expired") && body.contains(&short_id),
+            "{body}"
+        );
+    }
+
+    // The gate asking a server about a service the server does not know: a
+    // usage error (exit 2) even when told to fail open, with the suggestion.
+    let (_, gate) = create("1d");
+    let out = bin()
+        .args(["--intent", "no-such-intent.yaml", "check", "--server"])
+        .arg(format!("http://127.0.0.1:{}", a.port))
+        .args([
+            "--token",
+            &gate,
+            "--service",
+            "gat",
+            "--on-server-error",
+            "open",
+            "--no-log",
+        ])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("unknown service `gat`; did you mean `gate`?"),
+        "{err}"
+    );
+    assert!(a.stop().success());
+    assert!(b.stop().success());
+}
+
+#[test]
+fn revoked_and_expired_tokens_fail_on_every_replica_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("b.db").display());
+    token_lifecycle_on_two_replicas(&db, dir.path());
+}
+
+#[test]
+fn revoked_and_expired_tokens_fail_on_every_replica_postgres() {
+    let Ok(db) = std::env::var("DATABASE_URL") else {
+        eprintln!("DATABASE_URL unset: skipping the Postgres token test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    token_lifecycle_on_two_replicas(&db, dir.path());
+}

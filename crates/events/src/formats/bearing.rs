@@ -14,31 +14,41 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
     let bytes = strip_bom(bytes);
     let first = bytes.iter().copied().find(|b| !b.is_ascii_whitespace());
-    let events = match first {
-        Some(b'[') => parse_array(bytes)?,
+    let mut parsed = Parsed::default();
+    match first {
+        Some(b'[') => {
+            for (i, e) in parse_array(bytes)?.into_iter().enumerate() {
+                parsed.push(e, Some(RecordRef::Index(i)));
+            }
+        }
         Some(b'{') => {
+            // The line limit holds however the input is read (streamed or whole).
+            check_line_lengths(bytes)?;
             let text = utf8(bytes)?;
             match serde_json::from_str::<serde_json::Value>(text) {
                 // One (possibly pretty-printed) object.
                 Ok(v) => {
                     // A one-line document is JSONL with one line; otherwise name no record.
                     let one_line = !text.trim().contains('\n');
-                    vec![decode_event(v).map_err(|e| {
-                        if one_line {
-                            e.with_record(RecordRef::Line(1))
-                        } else {
-                            e
-                        }
-                    })?]
+                    let record = one_line.then_some(RecordRef::Line(1));
+                    let event = decode_event(v).map_err(|e| match record {
+                        Some(r) => e.with_record(r),
+                        None => e,
+                    })?;
+                    parsed.push(event, record);
                 }
                 // JSONL: the first value parsed and more followed.
                 Err(e) if e.is_syntax() && e.to_string().starts_with("trailing characters") => {
-                    JsonlReader::new(bytes).collect::<Result<Vec<_>, _>>()?
+                    let mut lines = JsonlReader::new(bytes);
+                    while let Some(event) = lines.next() {
+                        let line = lines.line();
+                        parsed.push(event?, Some(RecordRef::Line(line)));
+                    }
                 }
                 Err(e) => return Err(syntax_error(&e, 0)),
             }
         }
-        None => Vec::new(),
+        None => {}
         Some(_) => {
             return Err(ParseError::at(
                 RecordRef::Line(1),
@@ -46,14 +56,33 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
             ));
         }
     };
-    let mut parsed = Parsed {
-        events,
-        skipped: Vec::new(),
-    };
     for e in &mut parsed.events {
         ctx.fill_defaults(e);
     }
     Ok(parsed)
+}
+
+/// Refuses a line longer than [`MAX_LINE_BYTES`], naming it.
+pub(crate) fn check_line_lengths(bytes: &[u8]) -> Result<(), ParseError> {
+    if bytes.len() <= MAX_LINE_BYTES {
+        return Ok(());
+    }
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.len() > MAX_LINE_BYTES {
+            return Err(too_long(i + 1));
+        }
+    }
+    Ok(())
+}
+
+fn too_long(line: usize) -> ParseError {
+    ParseError::at(
+        RecordRef::Line(line),
+        format!(
+            "the line is longer than {} MiB; expected one event per line",
+            MAX_LINE_BYTES >> 20
+        ),
+    )
 }
 
 fn parse_array(bytes: &[u8]) -> Result<Vec<Event>, ParseError> {
@@ -183,13 +212,7 @@ impl<R: BufRead> Iterator for JsonlReader<R> {
             self.line += 1;
             if self.buf.len() > MAX_LINE_BYTES {
                 let line = self.line;
-                return self.fail(ParseError::at(
-                    RecordRef::Line(line),
-                    format!(
-                        "line is longer than {} MiB; expected one event per line",
-                        MAX_LINE_BYTES >> 20
-                    ),
-                ));
+                return self.fail(too_long(line));
             }
             let mut bytes = self.buf.as_slice();
             if self.line == 1 {

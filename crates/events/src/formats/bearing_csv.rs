@@ -111,7 +111,7 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
         let event = parse_row(&cols, &rec).map_err(|e| e.with_record(RecordRef::Row(row)))?;
         let mut event = event;
         ctx.fill_defaults(&mut event);
-        parsed.events.push(event);
+        parsed.push(event, Some(RecordRef::Row(row)));
     }
     Ok(parsed)
 }

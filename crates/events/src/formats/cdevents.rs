@@ -25,7 +25,7 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
             None => e,
         };
         match one(&v, ctx).map_err(located)? {
-            Outcome::Event(e) => parsed.events.push(*e),
+            Outcome::Event(e) => parsed.push(*e, record),
             Outcome::Skip(reason) => parsed.skip(record, reason),
         }
     }

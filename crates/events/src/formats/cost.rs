@@ -158,7 +158,7 @@ pub(super) fn parse_focus(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
         row += 1;
         let event = focus_row(&c, &names, &rec, ctx, &mut seen)
             .map_err(|e| e.with_record(RecordRef::Row(row)))?;
-        parsed.events.push(event);
+        parsed.push(event, Some(RecordRef::Row(row)));
     }
     Ok(parsed)
 }

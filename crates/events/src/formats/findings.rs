@@ -124,10 +124,15 @@ pub(crate) fn severity_score(score: f64) -> Severity {
     }
 }
 
-/// Identifies one scan: a digest of the report, the scanner and the scan time.
-pub(crate) fn scan_id(bytes: &[u8], scanner: &str, time: DateTime<Utc>) -> String {
-    let t = time.to_rfc3339();
-    super::digest(&[bytes, scanner.as_bytes(), t.as_bytes()])[..16].to_owned()
+/// Identifies one scan by its content: a digest of the report and the scanner.
+///
+/// Not of the scan time: a report without its own timestamp is dated at ingest,
+/// and ingesting the same bytes again must give the same ids (duplicates), not
+/// a new scan with "new" findings. A report that has a timestamp carries it in
+/// its bytes.
+pub(crate) fn scan_id(bytes: &[u8], scanner: &str) -> String {
+    let bytes = super::strip_bom(bytes);
+    super::digest(&[bytes, scanner.as_bytes()])[..16].to_owned()
 }
 
 /// Builds the event for the `n`th finding of a scan.

@@ -1,4 +1,10 @@
 //! GitHub webhook deliveries: signature check and mapping to events.
+//!
+//! Input: one delivery body (its event from `X-GitHub-Event`, i.e. the context's
+//! `github_event`, or from the payload's shape), or deliveries as webhook
+//! relays and archives keep them: `{"event", "delivery", "payload"}` objects,
+//! one per line (JSONL) or in a JSON array. An event name GitHub does not send
+//! is an error with a "did you mean", not a silent skip.
 
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
@@ -7,8 +13,123 @@ use subtle::ConstantTimeEq;
 
 use crate::model::*;
 
-use super::json::{Get, opt_time, parse_value, req_str, req_time};
-use super::{ParseContext, ParseError, Parsed};
+use super::json::{Get, opt_time, req_str, req_time};
+use super::{ParseContext, ParseError, Parsed, RecordRef};
+
+/// Every event name GitHub sends in `X-GitHub-Event` (the webhook events and
+/// payloads reference).
+pub const EVENT_NAMES: &[&str] = &[
+    "branch_protection_configuration",
+    "branch_protection_rule",
+    "check_run",
+    "check_suite",
+    "code_scanning_alert",
+    "commit_comment",
+    "create",
+    "custom_property",
+    "custom_property_values",
+    "delete",
+    "dependabot_alert",
+    "deploy_key",
+    "deployment",
+    "deployment_protection_rule",
+    "deployment_review",
+    "deployment_status",
+    "discussion",
+    "discussion_comment",
+    "fork",
+    "github_app_authorization",
+    "gollum",
+    "installation",
+    "installation_repositories",
+    "installation_target",
+    "issue_comment",
+    "issue_dependencies",
+    "issues",
+    "label",
+    "marketplace_purchase",
+    "member",
+    "membership",
+    "merge_group",
+    "meta",
+    "milestone",
+    "org_block",
+    "organization",
+    "package",
+    "page_build",
+    "personal_access_token_request",
+    "ping",
+    "project",
+    "project_card",
+    "project_column",
+    "projects_v2",
+    "projects_v2_item",
+    "projects_v2_status_update",
+    "public",
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "pull_request_review_thread",
+    "push",
+    "registry_package",
+    "release",
+    "repository",
+    "repository_advisory",
+    "repository_dispatch",
+    "repository_import",
+    "repository_ruleset",
+    "repository_vulnerability_alert",
+    "secret_scanning_alert",
+    "secret_scanning_alert_location",
+    "secret_scanning_scan",
+    "security_advisory",
+    "security_and_analysis",
+    "sponsorship",
+    "star",
+    "status",
+    "sub_issues",
+    "team",
+    "team_add",
+    "watch",
+    "workflow_dispatch",
+    "workflow_job",
+    "workflow_run",
+];
+
+/// The events Bearing turns into events (the others are skipped with a reason).
+pub const USED_EVENTS: &[&str] = &[
+    "push",
+    "pull_request",
+    "deployment",
+    "deployment_status",
+    "workflow_run",
+    "workflow_job",
+    "issues",
+];
+
+/// Checks an `X-GitHub-Event` name (`--github-event`): a name GitHub does not
+/// send is refused, with the nearest name GitHub does send.
+pub fn check_event_name(name: &str) -> Result<(), String> {
+    let name = name.trim();
+    if EVENT_NAMES.contains(&name) {
+        return Ok(());
+    }
+    let lower = name.to_ascii_lowercase().replace('-', "_");
+    let near = EVENT_NAMES
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, c), *c))
+        .filter(|(d, c)| *d <= (name.chars().count() / 3).max(2) || c.starts_with(&lower))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c);
+    let hint = match near {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => format!("Bearing reads `{}`", USED_EVENTS.join("`, `")),
+    };
+    Err(format!(
+        "unknown GitHub event `{}`: not an `X-GitHub-Event` name GitHub sends; {hint}",
+        super::truncate(name, 60)
+    ))
+}
 
 /// Why a delivery's `X-Hub-Signature-256` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,32 +217,109 @@ pub(super) fn event_from_shape(m: &Map<String, Value>) -> Option<&'static str> {
     })
 }
 
+/// A relay's or archive's record of one delivery: `{"event", "payload"}` (and
+/// usually `delivery`, the `X-GitHub-Delivery` id).
+pub(super) fn looks_like_delivery(m: &Map<String, Value>) -> bool {
+    m.get("event").is_some_and(Value::is_string)
+        && m.get("payload")
+            .is_some_and(|p| p.is_object() || p.is_string())
+}
+
 pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseError> {
-    let v = parse_value(bytes)?;
-    let Value::Object(m) = &v else {
-        return Err(ParseError::new(format!(
-            "expected a GitHub webhook payload (a JSON object), found {}",
-            super::json::kind_of(&v)
-        )));
-    };
-    let event_name = match ctx.github_event.as_deref() {
-        Some(name) => name.trim().to_owned(),
-        None => event_from_shape(m).map(str::to_owned).ok_or_else(|| {
-            ParseError::new(
-                "cannot tell which GitHub event this payload is; pass the `X-GitHub-Event` header value (e.g. `--github-event push`)",
-            )
-        })?,
-    };
+    let records = super::json::records(bytes)?;
+    let many = records.len() > 1 || records.first().is_some_and(|(r, _)| r.is_some());
     let mut parsed = Parsed::default();
+    for (record, v) in records {
+        let at = |e: ParseError| match record {
+            Some(r) => e.with_record(r),
+            None => e,
+        };
+        let Value::Object(m) = &v else {
+            return Err(at(ParseError::new(format!(
+                "expected a GitHub webhook payload (a JSON object), found {}",
+                super::json::kind_of(&v)
+            ))));
+        };
+        if looks_like_delivery(m) {
+            let name = v.str_at("event").unwrap_or_default().trim();
+            if let Some(flag) = ctx.github_event.as_deref().map(str::trim)
+                && flag != name
+            {
+                return Err(at(ParseError::new(format!(
+                    "the delivery is a `{}` event but `--github-event` says `{}`; drop the flag for recorded deliveries",
+                    super::truncate(name, 60),
+                    super::truncate(flag, 60)
+                ))
+                .with_field("event")));
+            }
+            check_event_name(name).map_err(|e| at(ParseError::new(e).with_field("event")))?;
+            let payload = match &v["payload"] {
+                // Some relays keep the raw body as a string.
+                Value::String(body) => serde_json::from_str::<Value>(body).map_err(|e| {
+                    at(ParseError::new(format!(
+                        "the payload string is not JSON: {}",
+                        super::json::message(&e)
+                    ))
+                    .with_field("payload"))
+                })?,
+                p => p.clone(),
+            };
+            if !payload.is_object() {
+                return Err(at(ParseError::new(format!(
+                    "expected a GitHub webhook payload (a JSON object), found {}",
+                    super::json::kind_of(&payload)
+                ))
+                .with_field("payload")));
+            }
+            let delivery = v.str_at("delivery").map(str::to_owned);
+            let name = name.to_owned();
+            let before = parsed.events.len();
+            delivery_event(&payload, &name, ctx, &mut parsed, record)
+                .map_err(|e| at(e.with_field("payload")))?;
+            if let (Some(id), Some(event)) = (delivery, parsed.events.get_mut(before)) {
+                event
+                    .attributes
+                    .insert("github.delivery".into(), Value::from(id));
+            }
+        } else {
+            let name = match ctx.github_event.as_deref() {
+                Some(name) => {
+                    let name = name.trim();
+                    check_event_name(name).map_err(ParseError::new)?;
+                    name.to_owned()
+                }
+                None => event_from_shape(m).map(str::to_owned).ok_or_else(|| {
+                    at(ParseError::new(if many {
+                        "cannot tell which GitHub event this payload is; record deliveries as `{\"event\", \"delivery\", \"payload\"}`"
+                    } else {
+                        "cannot tell which GitHub event this payload is; pass the `X-GitHub-Event` header value (e.g. `--github-event push`)"
+                    }))
+                })?,
+            };
+            delivery_event(&v, &name, ctx, &mut parsed, record).map_err(at)?;
+        }
+    }
+    Ok(parsed)
+}
+
+/// Maps one delivery body of event `event_name` into `parsed`: one event or one skip.
+fn delivery_event(
+    v: &Value,
+    event_name: &str,
+    ctx: &ParseContext,
+    parsed: &mut Parsed,
+    record: Option<RecordRef>,
+) -> Result<(), ParseError> {
+    let event_name = event_name.to_owned();
     let repo = v.str_at("repository.full_name").map(str::to_owned);
     let mapped = match event_name.as_str() {
-        "push" => push(&v, repo.as_deref())?,
-        "pull_request" => pull_request(&v, repo.as_deref())?,
-        "deployment" => deployment(&v)?,
-        "deployment_status" => deployment_status(&v)?,
-        "workflow_run" => workflow_run(&v)?,
-        "workflow_job" => workflow_job(&v)?,
-        "issues" => issue(&v, repo.as_deref(), ctx)?,
+        "push" => push(v, repo.as_deref())?,
+        "pull_request" => pull_request(v, repo.as_deref())?,
+        "deployment" => deployment(v)?,
+        "deployment_status" => deployment_status(v)?,
+        "workflow_run" => workflow_run(v)?,
+        "workflow_job" => workflow_job(v)?,
+        "issues" => issue(v, repo.as_deref(), ctx)?,
         "check_run" | "check_suite" => Err(format!(
             "GitHub `{event_name}` events are not counted as pipeline runs (GitHub Actions reports the same work as `workflow_run`/`workflow_job`); subscribe the webhook to `workflow_run`"
         )),
@@ -152,11 +350,11 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
                     .attributes
                     .insert("github.action".into(), Value::from(a));
             }
-            parsed.events.push(event);
+            parsed.push(event, record);
         }
-        Err(reason) => parsed.skip(None, reason),
+        Err(reason) => parsed.skip(record, reason),
     }
-    Ok(parsed)
+    Ok(())
 }
 
 /// Either an event or the reason the delivery is skipped.
@@ -198,13 +396,25 @@ fn push(v: &Value, repo: Option<&str>) -> Result<Mapped, ParseError> {
         )));
     }
     let after = req_str(v, "after")?;
+    // The pushed commits are listed oldest first, each on top of the one
+    // before it and the first on top of `before` (unless the push rewrote
+    // history): that chain is the ancestry a deployment of `after` walks.
+    // A merge commit's real parents differ, but the set of commits reachable
+    // from it that were not on the branch before is the same.
+    let forced = v.bool_at("forced") == Some(true);
+    let mut prev = v
+        .str_at("before")
+        .filter(|b| !forced && !b.is_empty() && !b.bytes().all(|c| c == b'0'))
+        .map(str::to_owned);
     let mut commits = Vec::new();
     for (i, c) in v.arr_at("commits").iter().enumerate() {
         let field = |e: ParseError| e.with_field(format!("commits[{i}]"));
+        let sha = req_str(c, "id").map_err(field)?.to_owned();
+        let parents = prev.replace(sha.clone()).into_iter().collect();
         commits.push(Commit {
-            sha: req_str(c, "id").map_err(field)?.to_owned(),
+            sha,
             authored_at: req_time(c, "timestamp").map_err(field)?,
-            parents: Vec::new(),
+            parents,
             author: c
                 .str_at("author.username")
                 .or_else(|| c.str_at("author.name"))
@@ -214,6 +424,7 @@ fn push(v: &Value, repo: Option<&str>) -> Result<Mapped, ParseError> {
     if commits.is_empty() {
         return Ok(Err(format!("push to `{git_ref}` with no commits")));
     }
+    let listed_head = commits.iter().any(|c| c.sha == after);
     // The push happened when its head commit landed; fall back to the last commit.
     let time = opt_time(v, "head_commit.timestamp")?
         .or_else(|| commits.last().map(|c| c.authored_at))
@@ -232,7 +443,10 @@ fn push(v: &Value, repo: Option<&str>) -> Result<Mapped, ParseError> {
             author: v.str_at("pusher.name").map(str::to_owned),
             commits,
             merged_at: Some(time),
-            merge_commit: Some(after.to_owned()),
+            // The head commit is the last listed commit, a real commit with
+            // its own authored time, not a squash commit standing for the
+            // others; only a head the list lacks is named separately.
+            merge_commit: (!listed_head).then(|| after.to_owned()),
             files_changed: None,
             additions: None,
             deletions: None,

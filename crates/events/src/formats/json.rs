@@ -101,6 +101,7 @@ fn is_trailing(e: &serde_json::Error) -> bool {
 
 /// One JSON value per non-blank line.
 pub(crate) fn jsonl_values(text: &str) -> Result<Vec<(Option<RecordRef>, Value)>, ParseError> {
+    super::bearing::check_line_lengths(text.as_bytes())?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -201,11 +202,12 @@ pub(crate) fn kind_of(v: &Value) -> String {
 
 /// Content-based detection of the JSON formats.
 pub(crate) fn detect(bytes: &[u8], ext: &str) -> Option<Format> {
-    // A prefix of a file may end inside a character: use the complete part.
+    // A prefix of a file may end inside a character, and a file may have a bad
+    // byte further on: classify the valid part, so that the parser of the right
+    // format names the bad byte (`line 7: invalid UTF-8 at byte 12 …`).
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
-        Err(e) if e.error_len().is_none() => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
-        Err(_) => return None,
+        Err(e) => std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()?,
     };
     let first: Value = match serde_json::from_str::<Value>(text) {
         Ok(v) => v,
@@ -235,9 +237,7 @@ pub(crate) fn detect(bytes: &[u8], ext: &str) -> Option<Format> {
             let Some(Value::Object(m)) = items.first() else {
                 return None;
             };
-            if m.contains_key("Target")
-                && (m.contains_key("Vulnerabilities") || m.contains_key("Type"))
-            {
+            if is_trivy_result(m) {
                 return Some(Format::Trivy);
             }
             match classify_object(m)? {
@@ -265,7 +265,7 @@ fn classify_object(m: &Map<String, Value>) -> Option<Format> {
     {
         found.push(Format::Trivy);
     }
-    if has("matches") && (has("descriptor") || has("source")) {
+    if has("matches") && (has("descriptor") || has("source") || grype_matches(m.get("matches"))) {
         found.push(Format::Grype);
     }
     if has("projects") && (has("totalMonthlyCost") || has("currency")) {
@@ -280,10 +280,37 @@ fn classify_object(m: &Map<String, Value>) -> Option<Format> {
     if has("id") && has("kind") && has("time") && has("source") {
         found.push(Format::Bearing);
     }
-    if super::github::looks_like_webhook(m) {
+    if super::github::looks_like_webhook(m) || super::github::looks_like_delivery(m) {
         found.push(Format::GithubWebhook);
     }
     if found.len() == 1 { found.pop() } else { None }
+}
+
+/// A result of Trivy's legacy list: `{"Target", "Type"/"Class", "Vulnerabilities"…}`.
+fn is_trivy_result(m: &Map<String, Value>) -> bool {
+    m.contains_key("Target")
+        && [
+            "Vulnerabilities",
+            "Type",
+            "Class",
+            "Misconfigurations",
+            "Secrets",
+        ]
+        .iter()
+        .any(|k| m.contains_key(*k))
+}
+
+/// Grype's `matches` without `descriptor` or `source` (older Grype, or a
+/// report trimmed by a pipeline): a list whose first match has `vulnerability`
+/// and `artifact`.
+fn grype_matches(matches: Option<&Value>) -> bool {
+    match matches {
+        Some(Value::Array(a)) => a.first().is_some_and(|m| {
+            m.get("vulnerability").is_some_and(Value::is_object)
+                && m.get("artifact").is_some_and(Value::is_object)
+        }),
+        _ => false,
+    }
 }
 
 fn schema_mentions(m: &Map<String, Value>, what: &str) -> bool {

@@ -7,7 +7,10 @@
 //!
 //! Records that are valid but mean nothing to Bearing (a CDEvents ticket, a pull
 //! request closed without merging, a suppressed SARIF result) are *skipped*, not
-//! rejected: [`parse_report`] lists them with the reason. See `docs/formats.md`.
+//! rejected: [`parse_report`] lists them with the reason. Scanner reports (SARIF,
+//! Trivy, Grype) come from tools Bearing does not control, so a finding that
+//! cannot be used (no rule id, no package) is skipped with its reason too, unless
+//! [`ParseContext::strict`] asks for all-or-nothing. See `docs/formats.md`.
 
 use std::fmt;
 
@@ -125,6 +128,9 @@ pub struct ParseContext {
     pub incident_labels: Vec<String>,
     /// The time of ingest: the scan time of reports that carry none.
     pub now: DateTime<Utc>,
+    /// All or nothing for scanner reports: a finding that cannot be used rejects
+    /// the report instead of being skipped with its reason (`--strict`).
+    pub strict: bool,
 }
 
 impl ParseContext {
@@ -136,6 +142,7 @@ impl ParseContext {
             github_event: None,
             incident_labels: Vec::new(),
             now,
+            strict: false,
         }
     }
 
@@ -252,9 +259,50 @@ impl fmt::Display for Skipped {
 pub struct Parsed {
     pub events: Vec<Event>,
     pub skipped: Vec<Skipped>,
+    /// The record each event came from, when the format has numbered records
+    /// (`records[i]` is about `events[i]`; shorter when unknown), so a later
+    /// refusal of an event names it the way parse errors do (`line 2`).
+    pub records: Vec<Option<RecordRef>>,
 }
 
 impl Parsed {
+    /// Adds an event read from `record`.
+    pub(crate) fn push(&mut self, event: Event, record: Option<RecordRef>) {
+        self.records.resize(self.events.len(), None);
+        self.events.push(event);
+        self.records.push(record);
+    }
+
+    /// The record `events[i]` came from, if known.
+    pub fn record_of(&self, i: usize) -> Option<RecordRef> {
+        self.records.get(i).copied().flatten()
+    }
+
+    /// A finding that could not be used: skipped with `error` as the reason, or,
+    /// in strict mode, the error that rejects the whole input. `at` names the
+    /// record inside the report (`Results[0].Vulnerabilities[3]`).
+    pub(crate) fn unusable(
+        &mut self,
+        ctx: &ParseContext,
+        at: &str,
+        error: ParseError,
+    ) -> Result<(), ParseError> {
+        if ctx.strict {
+            return Err(error.with_field(at));
+        }
+        self.skip(
+            error.record,
+            format!(
+                "`{at}` cannot be used: {}",
+                ParseError {
+                    record: None,
+                    ..error
+                }
+            ),
+        );
+        Ok(())
+    }
+
     pub(crate) fn skip(&mut self, record: Option<RecordRef>, reason: impl Into<String>) {
         self.skipped.push(Skipped {
             record,

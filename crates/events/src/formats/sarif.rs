@@ -2,7 +2,8 @@
 //!
 //! - rule: `result.ruleId`, else `result.rule.id`, else the rule at `ruleIndex`;
 //!   a result with none (some converters) gets `message:<digest of its text>`.
-//! - severity: the rule's (or result's) `security-severity` CVSS score, else a
+//! - severity: the rule's (or result's) `security-severity` CVSS score (or a
+//!   severity word written there; anything else is passed over), else a
 //!   `severity`/`issue_severity` property or a severity word among the rule's
 //!   tags, else `level` (result, then the rule's default; SARIF's default is
 //!   `warning`): error→high, warning→medium, note→low, none→info.
@@ -15,7 +16,9 @@
 //! - skipped: suppressed results, `kind` `pass`/`notApplicable`/`informational`,
 //!   and `baselineState` `absent` (the result is gone).
 //!
-//! Scan time: the first invocation's end (or start) time, else the context's `now`.
+//! A result or run that cannot be used is skipped with its path and reason
+//! (rejects the log in strict mode). Scan time: the first invocation's end (or
+//! start) time, else the context's `now`; the scan id is a digest of the bytes.
 
 use serde_json::Value;
 
@@ -64,39 +67,40 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
     let mut n = 0;
     for (ri, run) in runs.iter().enumerate() {
         let at = |e: ParseError| e.with_field(format!("runs[{ri}]"));
-        let tool = run.str_at("tool.driver.name").ok_or_else(|| {
-            at(ParseError::new("missing; every run names its tool").with_field("tool.driver.name"))
-        })?;
+        let Some(tool) = run.str_at("tool.driver.name") else {
+            let e =
+                ParseError::new("missing; every run names its tool").with_field("tool.driver.name");
+            parsed.unusable(ctx, &format!("runs[{ri}]"), e)?;
+            continue;
+        };
         let scanner = scanner_name(tool);
         let time = scan_time(run).map_err(at)?.unwrap_or(ctx.now);
-        let scan = scan_id(bytes, &scanner, time);
+        let scan = scan_id(bytes, &scanner);
         let rules = run.arr_at("tool.driver.rules");
-        for (k, rule) in rules.iter().enumerate() {
-            if let Some(x) = rule.path("properties.security-severity")
-                && cvss(x).is_none()
-            {
-                return Err(at(ParseError::new(format!(
-                    "expected a CVSS score between 0 and 10, found {}",
-                    super::json::kind_of(x)
-                ))
-                .with_field(format!(
-                    "tool.driver.rules[{k}].properties.security-severity"
-                ))));
+        if ctx.strict {
+            for (k, rule) in rules.iter().enumerate() {
+                if let Some(x) = rule.path("properties.security-severity")
+                    && security_severity(x).is_none()
+                {
+                    return Err(at(bad_security_severity(x).with_field(format!(
+                        "tool.driver.rules[{k}].properties.security-severity"
+                    ))));
+                }
             }
         }
         let results = match run.path("results") {
             None | Some(Value::Null) => &[][..],
             Some(Value::Array(r)) => r.as_slice(),
             Some(other) => {
-                return Err(at(ParseError::new(format!(
+                let e = ParseError::new(format!(
                     "expected an array, found {}",
                     super::json::kind_of(other)
-                ))
-                .with_field("results")));
+                ));
+                parsed.unusable(ctx, &format!("runs[{ri}].results"), e)?;
+                continue;
             }
         };
         for (i, result) in results.iter().enumerate() {
-            let at = |e: ParseError| e.with_field(format!("runs[{ri}].results[{i}]"));
             if let Some(reason) = skip_reason(result) {
                 parsed.skip(
                     None,
@@ -104,7 +108,13 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
                 );
                 continue;
             }
-            let finding = finding(run, rules, result, &scanner, &scan, ctx).map_err(at)?;
+            let finding = match finding(run, rules, result, &scanner, &scan, ctx) {
+                Ok(f) => f,
+                Err(e) => {
+                    parsed.unusable(ctx, &format!("runs[{ri}].results[{i}]"), e)?;
+                    continue;
+                }
+            };
             let attributes = vec![
                 ("sarif.tool", Value::from(tool)),
                 ("sarif.run", Value::from(ri)),
@@ -125,7 +135,7 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
                         .unwrap_or(Value::Null),
                 ),
             ];
-            parsed.events.push(event(finding, n, time, ctx, attributes));
+            parsed.push(event(finding, n, time, ctx, attributes), None);
             n += 1;
         }
     }
@@ -213,7 +223,7 @@ fn finding(
         .chain(result.arr_at("properties.tags"))
         .filter_map(|t| t.as_str().map(str::to_ascii_lowercase))
         .collect();
-    let severity = severity(rule, result, &tags)?;
+    let severity = severity(rule, result, &tags, ctx.strict)?;
 
     // Vulnerability scanners emit `CVE-…-<package>` rule ids (Grype) or name the
     // package in the message (`target: pkg@version`, Trivy).
@@ -331,22 +341,50 @@ fn cvss(x: &Value) -> Option<f64> {
     (score.is_finite() && (0.0..=10.0).contains(&score)).then_some(score)
 }
 
-fn severity(rule: Option<&Value>, result: &Value, tags: &[String]) -> Result<Severity, ParseError> {
-    if let Some(x) = result.path("properties.security-severity") {
-        return cvss(x).map(severity_score).ok_or_else(|| {
-            ParseError::new(format!(
-                "expected a CVSS score between 0 and 10, found {}",
-                super::json::kind_of(x)
-            ))
-            .with_field("properties.security-severity")
-        });
-    }
-    // Rule scores were checked when the run was read.
-    if let Some(score) = rule
-        .and_then(|r| r.path("properties.security-severity"))
-        .and_then(cvss)
-    {
-        return Ok(severity_score(score));
+/// A `security-severity`: a CVSS score, or a severity word some tools write
+/// there instead (`"MEDIUM"`, `"High"`).
+fn security_severity(x: &Value) -> Option<Severity> {
+    cvss(x).map(severity_score).or_else(|| {
+        x.as_str()
+            .filter(|s| !s.trim().is_empty())
+            .and_then(severity_word)
+    })
+}
+
+fn bad_security_severity(x: &Value) -> ParseError {
+    ParseError::new(format!(
+        "expected a CVSS score between 0 and 10 or a severity word, found {}",
+        super::json::kind_of(x)
+    ))
+}
+
+/// The severity of a result: its own or its rule's `security-severity`, a
+/// severity property, a severity tag, then `level`. A `security-severity` that
+/// is neither a score nor a word is an error in strict mode and is passed over
+/// otherwise (the next source decides).
+fn severity(
+    rule: Option<&Value>,
+    result: &Value,
+    tags: &[String],
+    strict: bool,
+) -> Result<Severity, ParseError> {
+    let sources = [
+        (
+            result.path("properties.security-severity"),
+            "properties.security-severity",
+        ),
+        (
+            rule.and_then(|r| r.path("properties.security-severity")),
+            "rule.properties.security-severity",
+        ),
+    ];
+    for (x, field) in sources {
+        let Some(x) = x else { continue };
+        match security_severity(x) {
+            Some(s) => return Ok(s),
+            None if strict => return Err(bad_security_severity(x).with_field(field)),
+            None => {}
+        }
     }
     for v in [Some(result), rule].into_iter().flatten() {
         for key in ["properties.severity", "properties.issue_severity"] {
@@ -473,12 +511,43 @@ mod tests {
         assert_eq!(f.location.as_ref().unwrap().line, Some(3));
         assert_eq!(p.events[0].time.to_rfc3339(), "2024-05-01T12:00:00+00:00");
 
+        // A word where the score goes is read as the word.
+        let word = log.replace("\"9.1\"", "\"MEDIUM\"");
+        let p = parse(word.as_bytes(), &ctx).unwrap();
+        let Payload::Finding(f) = &p.events[0].payload else {
+            panic!()
+        };
+        assert_eq!(f.severity, Severity::Medium);
+
+        // Neither a score nor a word: the level decides (SARIF's default `warning`),
+        // unless strict.
         let bad = log.replace("\"9.1\"", "\"severe\"");
-        let e = parse(bad.as_bytes(), &ctx).unwrap_err();
+        let p = parse(bad.as_bytes(), &ctx).unwrap();
+        let Payload::Finding(f) = &p.events[0].payload else {
+            panic!()
+        };
+        assert_eq!(f.severity, Severity::Medium);
+        let mut strict = ctx.clone();
+        strict.strict = true;
+        let e = parse(bad.as_bytes(), &strict).unwrap_err();
         assert_eq!(
             e.field.as_deref(),
             Some("runs[0].tool.driver.rules[0].properties.security-severity"),
             "{e}"
         );
+
+        // A result that cannot be used is skipped; the others are kept.
+        let two = log.replace(
+            r#"{"ruleId":"r1","suppressions""#,
+            r#"{"level":"error"},{"ruleId":"r1","suppressions""#,
+        );
+        let p = parse(two.as_bytes(), &ctx).unwrap();
+        assert_eq!(p.events.len(), 1);
+        assert_eq!(
+            p.skipped[0].to_string(),
+            "`runs[0].results[1]` cannot be used: field `ruleId`: missing; a result needs `ruleId`, `rule` or a message"
+        );
+        let e = parse(two.as_bytes(), &strict).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("runs[0].results[1].ruleId"), "{e}");
     }
 }

@@ -15,6 +15,11 @@
 //!
 //! Targets are normalised with [`super::normalize_target`] (image tag and digest
 //! dropped) so both scanners name the same image the same way.
+//!
+//! A finding that cannot be used (no id, no package, a severity that is not a
+//! word) is skipped with its path and reason, and the rest of the report is
+//! kept; with [`ParseContext::strict`] it rejects the report. The scan id is a
+//! digest of the report's bytes, so the same report ingested again is duplicates.
 
 use serde_json::Value;
 
@@ -23,6 +28,9 @@ use crate::model::*;
 use super::findings::{event, normalize_target, scan_id, severity_word};
 use super::json::{Get, parse_value, req_str};
 use super::{ParseContext, ParseError, Parsed, RecordRef};
+
+/// A finding read from a report, with its attributes, or why it cannot be used.
+type Read = Result<(Finding, Vec<(&'static str, Value)>), ParseError>;
 
 struct Scan<'a> {
     scanner: &'static str,
@@ -36,8 +44,20 @@ struct Scan<'a> {
 impl Scan<'_> {
     fn push(&mut self, finding: Finding, attributes: Vec<(&str, Value)>) {
         let e = event(finding, self.n, self.time, self.ctx, attributes);
-        self.parsed.events.push(e);
+        self.parsed.push(e, None);
         self.n += 1;
+    }
+
+    /// Stores a finding read at `at`, or skips it with the reason it cannot be
+    /// used (the error, in strict mode).
+    fn push_or_skip(&mut self, read: Read, at: &str) -> Result<(), ParseError> {
+        match read {
+            Ok((f, attrs)) => {
+                self.push(f, attrs);
+                Ok(())
+            }
+            Err(e) => self.parsed.unusable(self.ctx, at, e),
+        }
     }
 
     fn finding(
@@ -117,7 +137,7 @@ pub(super) fn parse_trivy(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
     };
     let mut scan = Scan {
         scanner: "trivy",
-        id: scan_id(bytes, "trivy", time),
+        id: scan_id(bytes, "trivy"),
         time,
         ctx,
         parsed: Parsed::default(),
@@ -127,24 +147,29 @@ pub(super) fn parse_trivy(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
         // Legacy (before SchemaVersion 2): a bare list of results.
         Value::Array(results) => {
             for (i, r) in results.iter().enumerate() {
-                trivy_result(&mut scan, r, None, None)
-                    .map_err(|e| e.with_field(format!("[{i}]")))?;
+                trivy_result(&mut scan, r, &format!("[{i}]"), None, None)?;
             }
         }
         Value::Object(m) if m.contains_key("ClusterName") => {
             let cluster = report.str_at("ClusterName").unwrap_or("cluster");
             for key in ["Vulnerabilities", "Misconfigurations", "Resources"] {
-                for (i, res) in list(&report, key)?.iter().enumerate() {
-                    let at = |e: ParseError| e.with_field(format!("{key}[{i}]"));
+                let Some(resources) = scan.list(&report, key, "")? else {
+                    continue;
+                };
+                for (i, res) in resources.iter().enumerate() {
+                    let at = format!("{key}[{i}]");
                     let resource = format!(
                         "{cluster}/{}/{}/{}",
                         res.str_at("Namespace").unwrap_or("-"),
                         res.str_at("Kind").unwrap_or("-"),
                         res.str_at("Name").unwrap_or("-")
                     );
-                    for (j, r) in list(res, "Results").map_err(at)?.iter().enumerate() {
-                        trivy_result(&mut scan, r, None, Some(&resource))
-                            .map_err(|e| at(e.with_field(format!("Results[{j}]"))))?;
+                    let Some(results) = scan.list(res, "Results", &at)? else {
+                        continue;
+                    };
+                    for (j, r) in results.iter().enumerate() {
+                        let at = format!("{at}.Results[{j}]");
+                        trivy_result(&mut scan, r, &at, None, Some(&resource))?;
                     }
                 }
             }
@@ -157,9 +182,9 @@ pub(super) fn parse_trivy(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
                 .with_field("SchemaVersion"));
             }
             let artifact = report.str_at("ArtifactName");
+            // Without its results a report says nothing: that is not a record to skip.
             for (i, r) in list(&report, "Results")?.iter().enumerate() {
-                trivy_result(&mut scan, r, artifact, None)
-                    .map_err(|e| e.with_field(format!("Results[{i}]")))?;
+                trivy_result(&mut scan, r, &format!("Results[{i}]"), artifact, None)?;
             }
         }
         _ => {
@@ -171,17 +196,46 @@ pub(super) fn parse_trivy(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
     Ok(scan.parsed)
 }
 
+impl Scan<'_> {
+    /// `v[key]` as a list; when it is not one, the list cannot be used (see
+    /// [`Parsed::unusable`]) and `None` is returned. `at` is `v`'s path.
+    fn list<'v>(
+        &mut self,
+        v: &'v Value,
+        key: &str,
+        at: &str,
+    ) -> Result<Option<&'v [Value]>, ParseError> {
+        match list(v, key) {
+            Ok(l) => Ok(Some(l)),
+            Err(e) => {
+                let path = if at.is_empty() {
+                    key.to_owned()
+                } else {
+                    format!("{at}.{key}")
+                };
+                let e = ParseError { field: None, ..e };
+                self.parsed.unusable(self.ctx, &path, e).map(|()| None)
+            }
+        }
+    }
+}
+
+/// One Trivy result (`at` is its path in the report): its findings are read one
+/// by one, and one that cannot be used is skipped with its reason (or rejects the
+/// report in strict mode).
 fn trivy_result(
     scan: &mut Scan<'_>,
     r: &Value,
+    at: &str,
     artifact: Option<&str>,
     resource: Option<&str>,
 ) -> Result<(), ParseError> {
     if !r.is_object() {
-        return Err(ParseError::new(format!(
+        let e = ParseError::new(format!(
             "expected a result object, found {}",
             super::json::kind_of(r)
-        )));
+        ));
+        return scan.parsed.unusable(scan.ctx, at, e);
     }
     let result_target = r.str_at("Target").unwrap_or_default();
     let image_target = normalize_target(artifact.unwrap_or(result_target));
@@ -191,41 +245,44 @@ fn trivy_result(
         && normalize_target(result_target) != image_target)
         .then(|| result_target.to_owned());
 
-    for (i, v) in list(r, "Vulnerabilities")?.iter().enumerate() {
-        let at = |e: ParseError| e.with_field(format!("Vulnerabilities[{i}]"));
-        let id = req_str(v, "VulnerabilityID").map_err(at)?;
-        let mut f = scan.finding(
-            FindingKind::Vulnerability,
-            id.to_owned(),
-            severity_of(v, "Severity").map_err(at)?,
-            image_target.clone(),
-        );
-        f.package = Some(req_str(v, "PkgName").map_err(at)?.to_owned());
-        f.installed_version = v.str_at("InstalledVersion").map(str::to_owned);
-        f.fixed_version = v.str_at("FixedVersion").map(str::to_owned);
-        f.fixable = f.fixed_version.is_some();
-        f.title = v.str_at("Title").map(|t| super::truncate(t, 300));
-        f.location = inner_file
-            .clone()
-            .or_else(|| v.str_at("PkgPath").map(str::to_owned))
-            .map(|file| Location {
-                file,
-                line: None,
-                column: None,
-            });
-        let attrs = vec![
-            ("url", v.get("PrimaryURL").cloned().unwrap_or(Value::Null)),
-            (
-                "purl",
-                v.path("PkgIdentifier.PURL").cloned().unwrap_or(Value::Null),
-            ),
-            ("status", v.get("Status").cloned().unwrap_or(Value::Null)),
-            ("trivy.target", Value::from(result_target)),
-        ];
-        scan.push(f, attrs);
+    let vulnerabilities = scan.list(r, "Vulnerabilities", at)?.unwrap_or_default();
+    for (i, v) in vulnerabilities.iter().enumerate() {
+        let read = || -> Read {
+            let id = req_str(v, "VulnerabilityID")?;
+            let mut f = scan.finding(
+                FindingKind::Vulnerability,
+                id.to_owned(),
+                severity_of(v, "Severity")?,
+                image_target.clone(),
+            );
+            f.package = Some(req_str(v, "PkgName")?.to_owned());
+            f.installed_version = v.str_at("InstalledVersion").map(str::to_owned);
+            f.fixed_version = v.str_at("FixedVersion").map(str::to_owned);
+            f.fixable = f.fixed_version.is_some();
+            f.title = v.str_at("Title").map(|t| super::truncate(t, 300));
+            f.location = inner_file
+                .clone()
+                .or_else(|| v.str_at("PkgPath").map(str::to_owned))
+                .map(|file| Location {
+                    file,
+                    line: None,
+                    column: None,
+                });
+            let attrs = vec![
+                ("url", v.get("PrimaryURL").cloned().unwrap_or(Value::Null)),
+                (
+                    "purl",
+                    v.path("PkgIdentifier.PURL").cloned().unwrap_or(Value::Null),
+                ),
+                ("status", v.get("Status").cloned().unwrap_or(Value::Null)),
+                ("trivy.target", Value::from(result_target)),
+            ];
+            Ok((f, attrs))
+        };
+        scan.push_or_skip(read(), &format!("{at}.Vulnerabilities[{i}]"))?;
     }
-    for (i, m) in list(r, "Misconfigurations")?.iter().enumerate() {
-        let at = |e: ParseError| e.with_field(format!("Misconfigurations[{i}]"));
+    let misconfigurations = scan.list(r, "Misconfigurations", at)?.unwrap_or_default();
+    for (i, m) in misconfigurations.iter().enumerate() {
         if matches!(m.str_at("Status"), Some("PASS") | Some("EXCEPTION")) {
             let id = m.str_at("ID").unwrap_or("?");
             scan.parsed.skip(
@@ -234,105 +291,110 @@ fn trivy_result(
             );
             continue;
         }
-        let id = m
-            .str_at("AVDID")
-            .filter(|_| m.str_at("ID").is_none())
-            .or_else(|| m.str_at("ID"));
-        let id = id.ok_or_else(|| {
-            at(ParseError::new("missing; a misconfiguration has an `ID`").with_field("ID"))
-        })?;
-        let target = match resource {
-            Some(res) => res.to_owned(),
-            None => match artifact {
-                Some(a) if !result_target.is_empty() => {
-                    format!("{}:{result_target}", normalize_target(a))
-                }
-                _ => result_target.to_owned(),
-            },
+        let read = || -> Read {
+            let id = m
+                .str_at("AVDID")
+                .filter(|_| m.str_at("ID").is_none())
+                .or_else(|| m.str_at("ID"));
+            let id = id.ok_or_else(|| {
+                ParseError::new("missing; a misconfiguration has an `ID`").with_field("ID")
+            })?;
+            let target = match resource {
+                Some(res) => res.to_owned(),
+                None => match artifact {
+                    Some(a) if !result_target.is_empty() => {
+                        format!("{}:{result_target}", normalize_target(a))
+                    }
+                    _ => result_target.to_owned(),
+                },
+            };
+            let mut f = scan.finding(
+                FindingKind::Misconfiguration,
+                id.to_owned(),
+                severity_of(m, "Severity")?,
+                target,
+            );
+            f.title = m
+                .str_at("Title")
+                .or_else(|| m.str_at("Message"))
+                .map(|t| super::truncate(t, 300));
+            let line = m
+                .u64_at("CauseMetadata.StartLine")
+                .and_then(|l| u32::try_from(l).ok());
+            f.location = (!result_target.is_empty()).then(|| Location {
+                file: result_target.to_owned(),
+                line,
+                column: None,
+            });
+            let attrs = vec![
+                ("message", m.get("Message").cloned().unwrap_or(Value::Null)),
+                (
+                    "resolution",
+                    m.get("Resolution").cloned().unwrap_or(Value::Null),
+                ),
+                ("url", m.get("PrimaryURL").cloned().unwrap_or(Value::Null)),
+            ];
+            Ok((f, attrs))
         };
-        let mut f = scan.finding(
-            FindingKind::Misconfiguration,
-            id.to_owned(),
-            severity_of(m, "Severity").map_err(at)?,
-            target,
-        );
-        f.title = m
-            .str_at("Title")
-            .or_else(|| m.str_at("Message"))
-            .map(|t| super::truncate(t, 300));
-        let line = m
-            .u64_at("CauseMetadata.StartLine")
-            .and_then(|l| u32::try_from(l).ok());
-        f.location = (!result_target.is_empty()).then(|| Location {
-            file: result_target.to_owned(),
-            line,
-            column: None,
-        });
-        let attrs = vec![
-            ("message", m.get("Message").cloned().unwrap_or(Value::Null)),
-            (
-                "resolution",
-                m.get("Resolution").cloned().unwrap_or(Value::Null),
-            ),
-            ("url", m.get("PrimaryURL").cloned().unwrap_or(Value::Null)),
-        ];
-        scan.push(f, attrs);
+        scan.push_or_skip(read(), &format!("{at}.Misconfigurations[{i}]"))?;
     }
-    for (i, s) in list(r, "Secrets")?.iter().enumerate() {
-        let at = |e: ParseError| e.with_field(format!("Secrets[{i}]"));
-        let id = req_str(s, "RuleID").map_err(at)?;
-        let target = match artifact {
-            Some(a) => format!("{}:{result_target}", normalize_target(a)),
-            None => result_target.to_owned(),
-        };
-        let mut f = scan.finding(
-            FindingKind::Secret,
-            id.to_owned(),
-            severity_of(s, "Severity").map_err(at)?,
-            target,
-        );
-        f.title = s.str_at("Title").map(str::to_owned);
-        let line = s.u64_at("StartLine").and_then(|l| u32::try_from(l).ok());
-        f.location = Some(Location {
-            file: result_target.to_owned(),
-            line,
-            column: None,
-        });
-        // The match is redacted by Trivy; it is still not copied into Bearing.
-        scan.push(
-            f,
-            vec![(
+    let secrets = scan.list(r, "Secrets", at)?.unwrap_or_default();
+    for (i, s) in secrets.iter().enumerate() {
+        let read = || -> Read {
+            let id = req_str(s, "RuleID")?;
+            let target = match artifact {
+                Some(a) => format!("{}:{result_target}", normalize_target(a)),
+                None => result_target.to_owned(),
+            };
+            let mut f = scan.finding(
+                FindingKind::Secret,
+                id.to_owned(),
+                severity_of(s, "Severity")?,
+                target,
+            );
+            f.title = s.str_at("Title").map(str::to_owned);
+            let line = s.u64_at("StartLine").and_then(|l| u32::try_from(l).ok());
+            f.location = Some(Location {
+                file: result_target.to_owned(),
+                line,
+                column: None,
+            });
+            // The match is redacted by Trivy; it is still not copied into Bearing.
+            let attrs = vec![(
                 "category",
                 s.get("Category").cloned().unwrap_or(Value::Null),
-            )],
-        );
+            )];
+            Ok((f, attrs))
+        };
+        scan.push_or_skip(read(), &format!("{at}.Secrets[{i}]"))?;
     }
-    for (i, l) in list(r, "Licenses")?.iter().enumerate() {
-        let at = |e: ParseError| e.with_field(format!("Licenses[{i}]"));
-        let name = req_str(l, "Name").map_err(at)?;
-        let mut f = scan.finding(
-            FindingKind::License,
-            name.to_owned(),
-            severity_of(l, "Severity").map_err(at)?,
-            image_target.clone(),
-        );
-        f.package = l.str_at("PkgName").map(str::to_owned);
-        f.title = Some(format!(
-            "license {name} ({})",
-            l.str_at("Category").unwrap_or("unknown category")
-        ));
-        f.location = l.str_at("FilePath").map(|file| Location {
-            file: file.to_owned(),
-            line: None,
-            column: None,
-        });
-        scan.push(
-            f,
-            vec![(
+    let licenses = scan.list(r, "Licenses", at)?.unwrap_or_default();
+    for (i, l) in licenses.iter().enumerate() {
+        let read = || -> Read {
+            let name = req_str(l, "Name")?;
+            let mut f = scan.finding(
+                FindingKind::License,
+                name.to_owned(),
+                severity_of(l, "Severity")?,
+                image_target.clone(),
+            );
+            f.package = l.str_at("PkgName").map(str::to_owned);
+            f.title = Some(format!(
+                "license {name} ({})",
+                l.str_at("Category").unwrap_or("unknown category")
+            ));
+            f.location = l.str_at("FilePath").map(|file| Location {
+                file: file.to_owned(),
+                line: None,
+                column: None,
+            });
+            let attrs = vec![(
                 "category",
                 l.get("Category").cloned().unwrap_or(Value::Null),
-            )],
-        );
+            )];
+            Ok((f, attrs))
+        };
+        scan.push_or_skip(read(), &format!("{at}.Licenses[{i}]"))?;
     }
     Ok(())
 }
@@ -353,81 +415,88 @@ pub(super) fn parse_grype(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
     let target = grype_target(&report, ctx);
     let mut scan = Scan {
         scanner: "grype",
-        id: scan_id(bytes, "grype", time),
+        id: scan_id(bytes, "grype"),
         time,
         ctx,
         parsed: Parsed::default(),
         n: 0,
     };
     for (i, m) in list(&report, "matches")?.iter().enumerate() {
-        let at = |e: ParseError| e.with_field(format!("matches[{i}]"));
-        let id = req_str(m, "vulnerability.id").map_err(at)?;
-        let related_cves: Vec<&str> = m
-            .arr_at("relatedVulnerabilities")
-            .iter()
-            .filter_map(|r| r.str_at("id"))
-            .filter(|r| r.to_ascii_uppercase().starts_with("CVE-"))
-            .collect();
-        let (rule_id, advisory) = match related_cves.as_slice() {
-            [cve] if !id.to_ascii_uppercase().starts_with("CVE-") => (cve.to_string(), Some(id)),
-            _ => (id.to_owned(), None),
+        let read = || -> Read {
+            let id = req_str(m, "vulnerability.id")?;
+            let related_cves: Vec<&str> = m
+                .arr_at("relatedVulnerabilities")
+                .iter()
+                .filter_map(|r| r.str_at("id"))
+                .filter(|r| r.to_ascii_uppercase().starts_with("CVE-"))
+                .collect();
+            let (rule_id, advisory) = match related_cves.as_slice() {
+                [cve] if !id.to_ascii_uppercase().starts_with("CVE-") => {
+                    (cve.to_string(), Some(id))
+                }
+                _ => (id.to_owned(), None),
+            };
+            let severity = match m.str_at("vulnerability.severity") {
+                None => Severity::Unknown,
+                Some(s) => severity_word(s).ok_or_else(|| {
+                    ParseError::new(format!(
+                        "expected `Critical`, `High`, `Medium`, `Low`, `Negligible` or `Unknown`, found `{}`",
+                        super::truncate(s, 30)
+                    ))
+                    .with_field("vulnerability.severity")
+                })?,
+            };
+            let mut f = scan.finding(
+                FindingKind::Vulnerability,
+                rule_id,
+                severity,
+                target.clone(),
+            );
+            f.package = Some(req_str(m, "artifact.name")?.to_owned());
+            f.installed_version = m.str_at("artifact.version").map(str::to_owned);
+            let fix_versions: Vec<&str> = m
+                .arr_at("vulnerability.fix.versions")
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            f.fixable =
+                m.str_at("vulnerability.fix.state") == Some("fixed") && !fix_versions.is_empty();
+            f.fixed_version = (!fix_versions.is_empty()).then(|| fix_versions.join(", "));
+            f.title = m
+                .str_at("vulnerability.description")
+                .map(|t| super::truncate(t, 300));
+            f.location = m.str_at("artifact.locations.0.path").map(|file| Location {
+                file: file.to_owned(),
+                line: None,
+                column: None,
+            });
+            let attrs = vec![
+                ("advisory", advisory.map(Value::from).unwrap_or(Value::Null)),
+                (
+                    "url",
+                    m.get("vulnerability")
+                        .and_then(|v| v.get("dataSource"))
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                ),
+                (
+                    "purl",
+                    m.path("artifact.purl").cloned().unwrap_or(Value::Null),
+                ),
+                (
+                    "fix_state",
+                    m.path("vulnerability.fix.state")
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                ),
+                (
+                    "grype.target",
+                    report.path("source.target").cloned().unwrap_or(Value::Null),
+                ),
+            ];
+            Ok((f, attrs))
         };
-        let severity = match m.str_at("vulnerability.severity") {
-            None => Severity::Unknown,
-            Some(s) => severity_word(s).ok_or_else(|| {
-                at(ParseError::new(format!("expected `Critical`, `High`, `Medium`, `Low`, `Negligible` or `Unknown`, found `{}`", super::truncate(s, 30)))
-                    .with_field("vulnerability.severity"))
-            })?,
-        };
-        let mut f = scan.finding(
-            FindingKind::Vulnerability,
-            rule_id,
-            severity,
-            target.clone(),
-        );
-        f.package = Some(req_str(m, "artifact.name").map_err(at)?.to_owned());
-        f.installed_version = m.str_at("artifact.version").map(str::to_owned);
-        let fix_versions: Vec<&str> = m
-            .arr_at("vulnerability.fix.versions")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        f.fixable =
-            m.str_at("vulnerability.fix.state") == Some("fixed") && !fix_versions.is_empty();
-        f.fixed_version = (!fix_versions.is_empty()).then(|| fix_versions.join(", "));
-        f.title = m
-            .str_at("vulnerability.description")
-            .map(|t| super::truncate(t, 300));
-        f.location = m.str_at("artifact.locations.0.path").map(|file| Location {
-            file: file.to_owned(),
-            line: None,
-            column: None,
-        });
-        let attrs = vec![
-            ("advisory", advisory.map(Value::from).unwrap_or(Value::Null)),
-            (
-                "url",
-                m.get("vulnerability")
-                    .and_then(|v| v.get("dataSource"))
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            ),
-            (
-                "purl",
-                m.path("artifact.purl").cloned().unwrap_or(Value::Null),
-            ),
-            (
-                "fix_state",
-                m.path("vulnerability.fix.state")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            ),
-            (
-                "grype.target",
-                report.path("source.target").cloned().unwrap_or(Value::Null),
-            ),
-        ];
-        scan.push(f, attrs);
+        scan.push_or_skip(read(), &format!("matches[{i}]"))?;
     }
     Ok(scan.parsed)
 }
@@ -478,19 +547,54 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_field() {
-        let bad = r#"{"SchemaVersion":2,"ArtifactName":"x","Results":[{"Target":"x","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"p","Severity":7}]}]}"#;
-        let e = parse_trivy(bad.as_bytes(), &ctx()).unwrap_err();
+    fn unusable_findings_are_skipped_or_in_strict_mode_reject() {
+        let bad = r#"{"SchemaVersion":2,"ArtifactName":"x","Results":[{"Target":"x","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"p","Severity":7},{"VulnerabilityID":"CVE-2","PkgName":"p","Severity":"LOW"}]}]}"#;
+        let p = parse_trivy(bad.as_bytes(), &ctx()).unwrap();
+        assert_eq!(p.events.len(), 1);
+        assert_eq!(
+            p.skipped[0].to_string(),
+            "`Results[0].Vulnerabilities[0]` cannot be used: field `Severity`: expected a severity word, found the number `7`"
+        );
+        let mut strict = ctx();
+        strict.strict = true;
+        let e = parse_trivy(bad.as_bytes(), &strict).unwrap_err();
         assert_eq!(
             e.field.as_deref(),
             Some("Results[0].Vulnerabilities[0].Severity"),
             "{e}"
         );
-        let e = parse_grype(br#"{"matches":[{"vulnerability":{}}]}"#, &ctx()).unwrap_err();
+        let grype = br#"{"matches":[{"vulnerability":{}},{"vulnerability":{"id":"CVE-3"},"artifact":{"name":"q"}}]}"#;
+        let p = parse_grype(grype, &ctx()).unwrap();
+        assert_eq!(p.events.len(), 1);
+        assert!(
+            p.skipped[0]
+                .reason
+                .contains("`matches[0]` cannot be used: field `vulnerability.id`: missing"),
+            "{:?}",
+            p.skipped
+        );
+        let e = parse_grype(grype, &strict).unwrap_err();
         assert_eq!(
             e.field.as_deref(),
             Some("matches[0].vulnerability.id"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn legacy_list_and_a_result_that_is_not_an_object() {
+        let legacy = r#"[{"Target":"app/package-lock.json","Type":"npm","Vulnerabilities":[{"PkgName":"elliptic"},{"VulnerabilityID":"CVE-2018-16487","PkgName":"lodash","Severity":"HIGH"}]},
+            "junk",
+            {"Target":"web (alpine 3.7.1)","Type":"alpine","Vulnerabilities":null}]"#;
+        let p = parse_trivy(legacy.as_bytes(), &ctx()).unwrap();
+        assert_eq!(p.events.len(), 1);
+        let reasons: Vec<String> = p.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            reasons,
+            [
+                "`[0].Vulnerabilities[0]` cannot be used: field `VulnerabilityID`: missing; this field is required",
+                "`[1]` cannot be used: expected a result object, found the string `junk`",
+            ]
         );
     }
 }

@@ -21,12 +21,9 @@ const KINDS: &[(&str, Format)] = &[
 ];
 
 /// Files rejected on purpose, with a fragment of the expected message.
+/// No scanner report (SARIF, Trivy, Grype) is among them: a real tool's file is
+/// read, and a finding that cannot be used is skipped with its reason.
 const REJECTED: &[(&str, &str)] = &[
-    // Its first vulnerability has a package but no `VulnerabilityID` (hand-edited by DefectDojo).
-    (
-        "trivy/defectdojo/legacy_trivy_mix.json",
-        "field `[0].Vulnerabilities[0].VulnerabilityID`: missing",
-    ),
     (
         "focus-cost/focus_validator/all_fail.csv",
         "not a FOCUS cost file: missing required column(s) `BilledCost`",
@@ -181,6 +178,68 @@ fn every_fixture_is_parsed_or_rejected_as_expected() {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), o.events.len(), "{}: duplicate ids", o.file);
+    }
+}
+
+/// Issue 14 item 12: no real-world scanner file is refused whole, and each one
+/// keeps something (or is a report with nothing in it).
+#[test]
+fn no_scanner_report_is_refused_whole() {
+    let Some(all) = run_all() else { return };
+    let scanners: Vec<&Outcome> = all
+        .iter()
+        .filter(|o| {
+            ["sarif/", "trivy/", "grype/"]
+                .iter()
+                .any(|d| o.file.starts_with(d))
+        })
+        .collect();
+    assert!(scanners.len() >= 60, "{} scanner fixtures", scanners.len());
+    for o in scanners {
+        assert_eq!(o.error, None, "{} was refused whole", o.file);
+    }
+    // DefectDojo's hand-edited legacy list: the one vulnerability without an id is
+    // skipped, naming where it is; the other results are kept.
+    let o = outcome(all, "trivy/defectdojo/legacy_trivy_mix.json");
+    assert_eq!(
+        o.skipped,
+        [
+            "`[0].Vulnerabilities[0]` cannot be used: field `VulnerabilityID`: missing; this field is required"
+        ]
+    );
+    assert!(o.events.len() >= 2, "{}", o.events.len());
+    // `--strict` restores all or nothing.
+    let root = root().unwrap();
+    let bytes = std::fs::read(root.join("trivy/defectdojo/legacy_trivy_mix.json")).unwrap();
+    let mut strict = ctx("legacy_trivy_mix.json", None);
+    strict.strict = true;
+    let e = parse_report(Format::Trivy, &bytes, &strict).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "field `[0].Vulnerabilities[0].VulnerabilityID`: missing; this field is required"
+    );
+}
+
+/// Issue 14 item 13: a report's scan id comes from its content, so the same
+/// bytes ingested at another time give the same event ids (duplicates), and a
+/// report without a timestamp is not a new scan each time.
+#[test]
+fn the_same_report_gets_the_same_ids_at_any_ingest_time() {
+    let Some(root) = root() else { return };
+    for (file, format) in [
+        ("trivy/defectdojo/legacy_trivy_mix.json", Format::Trivy),
+        ("grype/defectdojo/many_vulns4.json", Format::Grype),
+        ("sarif/defectdojo/codeQL-output.sarif", Format::Sarif),
+    ] {
+        let bytes = std::fs::read(root.join(file)).unwrap();
+        let ids = |year: i32| -> Vec<String> {
+            let mut c = ctx("x", None);
+            c.now = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).unwrap();
+            let p = parse_report(format, &bytes, &c).unwrap();
+            assert!(!p.events.is_empty(), "{file}");
+            p.events.into_iter().map(|e| e.id).collect()
+        };
+        assert_eq!(ids(2025), ids(2026), "{file}");
     }
 }
 

@@ -5,3 +5,5 @@
 mod fixtures;
 mod malformed;
 mod properties;
+mod shapes;
+mod time_bounds;

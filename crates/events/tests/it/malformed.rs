@@ -16,6 +16,13 @@ fn ctx() -> ParseContext {
     ParseContext::new(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap())
 }
 
+/// All or nothing: scanner reports too reject on their first unusable finding.
+fn strict() -> ParseContext {
+    let mut ctx = ctx();
+    ctx.strict = true;
+    ctx
+}
+
 fn format_of(file: &str) -> Format {
     let prefixes = [
         ("bearing-csv-", Format::BearingCsv),
@@ -182,7 +189,7 @@ fn each_malformed_input_gets_its_message() {
     let mut wrong = Vec::new();
     for (file, expected) in EXPECTED {
         let bytes = std::fs::read(dir().join(file)).unwrap();
-        let err = parse(format_of(file), &bytes, &ctx())
+        let err = parse(format_of(file), &bytes, &strict())
             .expect_err(file)
             .to_string();
         if err != *expected {
@@ -190,6 +197,48 @@ fn each_malformed_input_gets_its_message() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// Without `strict`, a scanner report whose finding cannot be used is read: the
+/// finding is skipped with the same message, naming where it is.
+#[test]
+fn scanner_reports_skip_the_unusable_finding_by_default() {
+    let lenient = [
+        (
+            "sarif-bad-level.sarif",
+            "`runs[0].results[0]` cannot be used: field `level`",
+        ),
+        (
+            "sarif-huge-line.sarif",
+            "`runs[0].results[0]` cannot be used: field `locations[0].physicalLocation.region.startLine`",
+        ),
+        (
+            "trivy-bad-severity.json",
+            "`Results[0].Vulnerabilities[0]` cannot be used: field `Severity`: expected `CRITICAL`",
+        ),
+        (
+            "trivy-results-not-a-list.json",
+            "field `Results`: expected an array, found an object",
+        ),
+        (
+            "grype-missing-package.json",
+            "`matches[0]` cannot be used: field `artifact.name`: missing",
+        ),
+    ];
+    for (file, want) in lenient {
+        let bytes = std::fs::read(dir().join(file)).unwrap();
+        match bearing_events::parse_report(format_of(file), &bytes, &ctx()) {
+            Ok(p) => {
+                let skipped: Vec<String> = p.skipped.iter().map(ToString::to_string).collect();
+                assert!(
+                    skipped.iter().any(|s| s.starts_with(want)),
+                    "{file}: {skipped:?}"
+                );
+            }
+            // What is not a record (the report's own shape) still rejects it.
+            Err(e) => assert!(e.to_string().contains(want), "{file}: {e}"),
+        }
+    }
 }
 
 #[test]

@@ -147,3 +147,325 @@ fn unknown_params_are_refused() {
     .unwrap_err();
     assert!(err.to_string().contains("`namespace`"), "{err}");
 }
+
+/// Writes the policies into a fresh folder, in the given load order (files
+/// load in name order).
+fn policies_in_order(files: &[(&str, &str)], order: &[usize]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (rank, &i) in order.iter().enumerate() {
+        let (name, text) = files[i];
+        std::fs::write(dir.path().join(format!("{rank}_{name}")), text).unwrap();
+    }
+    dir
+}
+
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![Vec::new()];
+    }
+    let mut out = Vec::new();
+    for p in permutations(n - 1) {
+        for at in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(at, n - 1);
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// A rule reaching another package through an import alias is found
+/// whatever the order its package's files load in (regorus gets the whole
+/// package document wrong for three of six orders; rules are queried one by one).
+#[test]
+fn an_imported_package_is_seen_in_every_load_order() {
+    let files = [
+        ("one.rego", "package main\nx := 1\n"),
+        (
+            "two.rego",
+            "package main\nimport data.kubernetes\nviolation contains \"v\" if { kubernetes.is_deployment }\n",
+        ),
+        (
+            "three.rego",
+            "package kubernetes\nis_deployment if { input.kind == \"Deployment\" }\n",
+        ),
+    ];
+    let orders = permutations(files.len());
+    assert_eq!(orders.len(), 6);
+    for order in orders {
+        let dir = policies_in_order(&files, &order);
+        let yaml = rego_intent(&dir.path().display().to_string(), "{}");
+        let e = engine(&yaml);
+        let mut env = envelope("web", "production");
+        env.attachments
+            .manifests
+            .push(bearing_guard::Attachment::new(
+                "d.yaml",
+                serde_json::json!([{"kind": "Deployment"}]),
+            ));
+        let d = e.decide(&env, &ctx());
+        assert!(d.errors.is_empty(), "{order:?}: {:?}", d.errors);
+        assert_eq!(
+            summary(&d),
+            vec!["Deny violation v"],
+            "load order {order:?}"
+        );
+        assert_eq!(d.result, Verdict::Deny, "load order {order:?}");
+    }
+}
+
+/// Conftest's kubernetes example's shape: a Deployment that passes every
+/// `deny` is still failed by `violation`, in package `main` split over files
+/// that each import `data.kubernetes`; the Service only warns.
+#[test]
+fn a_deployment_passing_every_deny_is_failed_by_violation() {
+    let e = engine(&rego_intent("conftest/k8s", "{}"));
+    let mut env = envelope("web", "production");
+    env.attachments
+        .manifests
+        .push(read_manifests(&data_dir().join("conftest/k8s/compliant.yaml")).unwrap());
+    let d = e.decide(&env, &ctx());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(
+        summary(&d),
+        vec![
+            "Deny violation Found deployment compliant but deployments are not allowed",
+            "Warn warn Found service front but services are not allowed",
+        ]
+    );
+    assert_eq!(d.result, Verdict::Deny);
+}
+
+/// `combine` gives one `{path, contents}` per document, as Conftest does: a
+/// file of two users counts as two users.
+#[test]
+fn combine_gives_one_entry_per_document() {
+    let e = engine(&rego_intent("conftest/users", "{combine: true}"));
+    let mut env = envelope("web", "production");
+    for f in ["team.yaml", "users.yaml"] {
+        let path = data_dir().join("conftest/users").join(f);
+        env.attachments
+            .manifests
+            .push(read_manifests(&path).unwrap());
+    }
+    let d = e.decide(&env, &ctx());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(
+        summary(&d),
+        vec![
+            r#"Deny deny Existing users ["ana@example.com", "b0@example.com"] | Configured users ["ana@example.com", "bo@example.com"] | Missing users ["bo@example.com"]"#
+        ]
+    );
+}
+
+/// A `:=` in a comprehension that shadows the rule's variable declares a new
+/// one, as in OPA (regorus refused it: `var name used before definition`).
+#[test]
+fn a_variable_shadowed_in_a_comprehension_is_a_new_one() {
+    let e = engine(&rego_intent("conftest/shadow", "{combine: true}"));
+    let mut env = envelope("web", "production");
+    for (file, doc) in [
+        ("a.yaml", serde_json::json!({"metadata": {"name": "ana"}})),
+        ("b.yaml", serde_json::json!({"metadata": {"name": "ana"}})),
+        ("c.yaml", serde_json::json!({"metadata": {"name": "bo"}})),
+    ] {
+        env.attachments
+            .manifests
+            .push(bearing_guard::Attachment::new(
+                file,
+                serde_json::json!([doc]),
+            ));
+    }
+    let d = e.decide(&env, &ctx());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(
+        summary(&d),
+        vec![r#"Deny deny ana is defined in ["a.yaml", "b.yaml"]"#]
+    );
+}
+
+/// A policy regorus' analysis refuses is refused when the engine loads,
+/// located at its file and line, instead of `unknown` at the gate.
+#[test]
+fn a_policy_regorus_cannot_schedule_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("late.rego"),
+        "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.a == x\n\tx := 2\n\tmsg := \"a\"\n}\n",
+    )
+    .unwrap();
+    let err = Engine::new(
+        &intent(&rego_intent(&dir.path().display().to_string(), "{}")),
+        &data_dir(),
+    )
+    .unwrap_err();
+    match &err {
+        GuardError::Policy {
+            file,
+            line,
+            message,
+            ..
+        } => {
+            assert!(file.ends_with("late.rego"), "{err}");
+            assert_eq!(*line, 6, "{err}");
+            assert!(message.contains("`x` used before definition"), "{err}");
+        }
+        other => panic!("{other}"),
+    }
+}
+
+/// Huge collections are refused by the bounded builtins: the decision is
+/// `unknown` and names the limit, and the process lives on.
+#[test]
+fn a_huge_range_is_unknown_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("range.rego"),
+        "package main\nimport rego.v1\ndeny contains \"many\" if count(numbers.range(1, 2000000000)) > 1\n",
+    )
+    .unwrap();
+    let e = engine(&rego_intent(&dir.path().display().to_string(), "{}"));
+    let started = std::time::Instant::now();
+    let d = e.decide(&envelope("web", "production"), &ctx());
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    assert_eq!(d.result, Verdict::Unknown);
+    assert!(
+        d.errors
+            .iter()
+            .any(|e| e.contains("over the limit of 1000000 elements per collection")),
+        "{:?}",
+        d.errors
+    );
+}
+
+/// Conftest's `parse_combined_config_files` (one entry per document),
+/// `parse_config_file` (files relative to the policy's folder) and
+/// `parse_config` (YAML, JSON) in `policy test`.
+#[test]
+fn parse_combined_config_files_feeds_a_policy_test() {
+    let report = bearing_guard::testing::run_tests(&data_dir().join("conftest/parse")).unwrap();
+    assert_eq!(report.tests.len(), 3);
+    assert!(report.passed(), "{:?}", report.tests);
+}
+
+/// regorus runs `some i` again for each iteration of a loop before it and
+/// fails (`duplicated definition of local variable i`); Bearing moves the
+/// declaration to the start of the rule, so both forms evaluate alike.
+#[test]
+fn a_some_after_a_loop_evaluates_as_one_before_it() {
+    let rule = |some_first: bool| {
+        format!(
+            "package main\nimport rego.v1\ndeny contains msg if {{\n{}\tname := input[_].contents.name\n{}\tusers := {{u | some i; u := input[i].contents.user}}\n\tmsg := sprintf(\"%s %d\", [name, count(users)])\n}}\n",
+            if some_first { "\tsome i\n" } else { "" },
+            if some_first { "" } else { "\tsome i\n" },
+        )
+    };
+    let decide = |text: String| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.rego"), text).unwrap();
+        let e = engine(&rego_intent(
+            &dir.path().display().to_string(),
+            "{combine: true}",
+        ));
+        let mut env = envelope("web", "production");
+        env.attachments
+            .manifests
+            .push(bearing_guard::Attachment::new(
+                "u.yaml",
+                serde_json::json!([{"name": "a", "user": "x"}, {"name": "b", "user": "y"}]),
+            ));
+        e.decide(&env, &ctx())
+    };
+    let after = decide(rule(false));
+    assert!(after.errors.is_empty(), "{:?}", after.errors);
+    let first = decide(rule(true));
+    assert!(first.errors.is_empty(), "{:?}", first.errors);
+    assert_eq!(summary(&first).len(), 2, "{:?}", summary(&first));
+    assert_eq!(summary(&after), summary(&first));
+}
+
+/// A custom policy reads the decision's context under `data.bearing` (the
+/// change, the plans) besides the intent, decision after decision.
+#[test]
+fn a_custom_policy_reads_the_decision_context() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ctx.rego"),
+        "package main\nimport rego.v1\nimport data.bearing\nwarn contains msg if {\n\tmsg := sprintf(\"%s to %s, %d guardrail(s)\", [bearing.change.service, bearing.change.environment, count(bearing.intent.guardrails)])\n}\n",
+    )
+    .unwrap();
+    let e = engine(&rego_intent(&dir.path().display().to_string(), "{}"));
+    for (service, env) in [("web", "production"), ("api", "staging")] {
+        let d = e.decide(&envelope(service, env), &ctx());
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        assert_eq!(
+            summary(&d),
+            vec![format!("Warn warn {service} to {env}, 1 guardrail(s)")]
+        );
+    }
+}
+
+/// `walk` (regorus' `graph` builtins) is available to custom policies.
+#[test]
+fn walk_finds_a_nested_value() {
+    let e = engine(&rego_intent("conftest/walk", "{}"));
+    let mut env = envelope("web", "production");
+    env.attachments
+        .manifests
+        .push(read_manifests(&data_dir().join("conftest/walk/pod.yaml")).unwrap());
+    let d = e.decide(&env, &ctx());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(
+        summary(&d),
+        vec![
+            r#"Deny deny walker: runAsNonRoot is false at ["spec", "containers", 0, "securityContext"]"#,
+        ]
+    );
+}
+
+/// The time limit bounds all of a guardrail's queries in one decision, not
+/// each one: many rules over many documents, each query well under the
+/// limit, end `unknown` at the limit instead of adding up.
+#[test]
+fn the_time_limit_bounds_a_guardrails_queries_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules: String = (0..10)
+        .map(|i| format!("deny_r{i} contains \"x\" if count([x | some x in numbers.range(1, 20000); x > 0]) > 0\n"))
+        .collect();
+    std::fs::write(
+        dir.path().join("slow.rego"),
+        format!("package main\nimport rego.v1\n{rules}"),
+    )
+    .unwrap();
+    let limits = bearing_guard::Limits {
+        eval_time: std::time::Duration::from_millis(100),
+        ..bearing_guard::Limits::default()
+    };
+    let e = Engine::with_limits(
+        &intent(&rego_intent(&dir.path().display().to_string(), "{}")),
+        &data_dir(),
+        limits,
+    )
+    .unwrap();
+    let mut env = envelope("web", "production");
+    let docs: Vec<serde_json::Value> = (0..20).map(|i| serde_json::json!({"n": i})).collect();
+    env.attachments
+        .manifests
+        .push(bearing_guard::Attachment::new(
+            "many.yaml",
+            serde_json::Value::Array(docs),
+        ));
+    let started = std::time::Instant::now();
+    let d = e.decide(&env, &ctx());
+    let elapsed = started.elapsed();
+    assert_eq!(d.result, Verdict::Unknown, "{:?}", summary(&d).len());
+    assert!(
+        d.errors.iter().any(|e| e.contains("time limit")),
+        "{:?}",
+        d.errors
+    );
+    assert!(
+        elapsed < std::time::Duration::from_millis(600),
+        "{elapsed:?}"
+    );
+}

@@ -2,6 +2,7 @@
 //! Integration tests of bearing-guard against its own small inputs and the
 //! shared fixtures (`BEARING_FIXTURES`).
 
+mod attachments;
 #[allow(dead_code)]
 mod common;
 mod conftest;

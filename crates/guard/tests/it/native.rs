@@ -171,6 +171,10 @@ fn change() -> impl Strategy<Value = (Envelope, Context)> {
                     None,
                     Some("2026-11-20T00:00:00Z"),
                     Some("2024-01-01T12:00:00Z"),
+                    Some("2026-11-20T01:00:00+01:00"),
+                    Some("1500-01-01T00:00:00Z"),
+                    Some("2300-01-01T00:00:00Z"),
+                    Some("yesterday"),
                 ]),
             )
                 .prop_map(|(s, f, p)| vuln(s, f, p)),
@@ -251,6 +255,46 @@ proptest! {
     fn native_matches_rego((env, c) in change()) {
         let (native, rego) = engines();
         assert_same(native, rego, &env, &c);
+    }
+}
+
+/// A publication date that is not a time Rego can hold is an unknown age,
+/// which `max_age` blocks like a missing one, natively and in Rego (a finding
+/// published `1500-01-01` used to pass as young enough).
+#[test]
+fn unreadable_publication_dates_block_like_missing_ones() {
+    let (native, rego) = engines();
+    let blocked_by_age = |engine: &Engine, published: Option<&'static str>| {
+        let mut env = envelope("checkout", "production");
+        env.attachments
+            .scans
+            .push(scan(vec![vuln("MEDIUM", None, published)]));
+        engine
+            .decide(&env, &ctx())
+            .violations
+            .iter()
+            .any(|v| v.guardrail == "vulns-age")
+    };
+    for published in [
+        None,
+        Some("1500-01-01T00:00:00Z"),
+        Some("1969-12-31T23:59:59Z"),
+        Some("2262-04-12T00:00:00Z"),
+        Some("9999-12-31T23:59:59Z"),
+        Some("+10000-01-01T00:00:00Z"),
+        Some("yesterday"),
+        Some("2020-01-01T00:00:00Z"),
+        Some("2026-10-01T00:00:00+02:00"),
+    ] {
+        for engine in [native, rego] {
+            assert!(blocked_by_age(engine, published), "{published:?}");
+        }
+    }
+    // Six days before `now` (2026-11-26T10:30Z) is younger than `max_age: 30d`.
+    for published in ["2026-11-20T00:00:00Z", "2026-11-20T01:00:00+01:00"] {
+        for engine in [native, rego] {
+            assert!(!blocked_by_age(engine, Some(published)), "{published}");
+        }
     }
 }
 
@@ -792,10 +836,12 @@ fn k8s_document() -> impl Strategy<Value = Value> {
             ]),
         ),
         (flag(), flag(), flag()),
-        pick(vec!["Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "ReplicationController"]),
+        pick(vec!["Pod", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Service", "ReplicationController", "DeploymentConfig", "ConfigMap"]),
         pick(vec![None, Some(json!({"name": "web"})), Some(json!({})), Some(Value::Null)]),
+        // How the pod spec is written: as it should be, as a list, or left out.
+        pick(vec!["mapping", "mapping", "mapping", "list", "missing"]),
     )
-        .prop_map(|((containers, init, sc, volumes), (net, pid, ipc), kind, metadata)| {
+        .prop_map(|((containers, init, sc, volumes), (net, pid, ipc), kind, metadata, shape)| {
             let spec = object(vec![
                 ("containers", Some(json!(containers))),
                 ("initContainers", init.map(|i| json!(i))),
@@ -805,8 +851,13 @@ fn k8s_document() -> impl Strategy<Value = Value> {
                 ("hostPID", pid),
                 ("hostIPC", ipc),
             ]);
+            let spec = match shape {
+                "list" => json!([spec]),
+                "missing" => Value::Null,
+                _ => spec,
+            };
             let spec = match kind {
-                "Pod" | "Service" => spec,
+                "Pod" | "Service" | "ConfigMap" => spec,
                 "CronJob" => json!({"jobTemplate": {"spec": {"template": {"spec": spec}}}}),
                 _ => json!({"replicas": 2, "template": {"spec": spec}}),
             };

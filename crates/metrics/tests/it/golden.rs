@@ -735,7 +735,7 @@ fn scorecard_and_outcomes() {
         t(NOW),
         ScorecardFilter {
             team: Some("discovery".into()),
-            service: None,
+            ..ScorecardFilter::default()
         },
     );
     assert_eq!(team.objectives.len(), 1);
@@ -835,4 +835,88 @@ fn pipelines_and_cost_anomalies() {
     let a = value(&ds, "cost.anomalies", &c, 13, NOW);
     approx(a.value, 1.0);
     assert_eq!(a.records, vec!["day20".to_string()]);
+}
+
+#[test]
+fn the_restored_service_record_is_the_event_that_resolved_the_incident() {
+    // GitHub-style ids sort `closed` before `opened`: the record must still be
+    // the resolution, not the latest id of the incident.
+    let events: Vec<Event> = events()
+        .into_iter()
+        .map(|mut e| {
+            if e.id == "I1:resolve" {
+                e.id = "I1:closed".into();
+            }
+            e
+        })
+        .collect();
+    let ds = dataset(events);
+    let x = explain(
+        &ds,
+        "dora.recovery_time",
+        &svc("checkout"),
+        Duration::from_days(10),
+        t(NOW),
+    );
+    let restored: Vec<(&str, _)> = x
+        .records
+        .iter()
+        .filter(|r| r.role == "restored service")
+        .map(|r| (r.event_id.as_str(), r.time))
+        .collect();
+    assert!(
+        restored.contains(&("I1:closed", t("10-22 19:00"))),
+        "{restored:?}"
+    );
+    assert!(
+        !restored.iter().any(|(id, _)| *id == "I1:open"),
+        "{restored:?}"
+    );
+}
+
+#[test]
+fn a_scorecard_after_the_history_says_so_and_a_window_reaches_back() {
+    let intent = intent();
+    let ds = dataset(events());
+    let later = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2027, 3, 1, 0, 0, 0).unwrap();
+    let card = scorecard(&intent, &ds, later, ScorecardFilter::default());
+    assert_eq!(card.notes.len(), 1, "{:?}", card.notes);
+    assert!(
+        card.notes[0].starts_with("every event is older than the key results' windows"),
+        "{}",
+        card.notes[0]
+    );
+    assert!(card.notes[0].contains("--window"), "{}", card.notes[0]);
+    let lead = |c: &Scorecard| {
+        c.objectives
+            .iter()
+            .flat_map(|o| &o.key_results)
+            .find(|k| k.metric == "dora.lead_time.p50")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(lead(&card).samples, 0);
+
+    // One window for every key result, long enough to reach the history.
+    let wide = scorecard(
+        &intent,
+        &ds,
+        later,
+        ScorecardFilter {
+            window: Some(Duration::from_days(200)),
+            ..ScorecardFilter::default()
+        },
+    );
+    assert!(wide.notes.is_empty(), "{:?}", wide.notes);
+    let k = lead(&wide);
+    assert_eq!(k.window_seconds, 200 * 86_400);
+    assert_eq!(k.samples, 6);
+    approx(k.value, 4.0 * H);
+
+    // As of the history's own time there is nothing to say.
+    assert!(
+        scorecard(&intent, &ds, t(NOW), ScorecardFilter::default())
+            .notes
+            .is_empty()
+    );
 }

@@ -2,6 +2,9 @@
 //! history and properties over generated ones.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod business_release;
 mod fixture;
+mod github_lead;
 mod golden;
 mod props;
+mod time_bounds;

@@ -125,6 +125,15 @@ fn explain_link(kr: &KeyResultCard) -> String {
     if let Some(t) = &kr.scope.team {
         q.push(format!("team={}", url(t)));
     }
+    if let Some(e) = &kr.scope.environment {
+        q.push(format!("environment={}", url(e)));
+    }
+    if !kr.filter.is_empty() {
+        q.push(format!(
+            "filter={}",
+            url(&bearing_metrics::filters_text(&kr.filter))
+        ));
+    }
     format!("/v1/explain/{}?{}", url(&kr.metric), q.join("&"))
 }
 
@@ -283,6 +292,13 @@ async fn scorecard_page(
         kpi("off", &s.off_track.to_string(), "off track"),
         kpi("", &s.no_data.to_string(), "no data yet"),
     );
+    for n in &card.notes {
+        let _ = write!(
+            body,
+            r#"<p class="note"><strong>Note:</strong> {}</p>"#,
+            esc(n)
+        );
+    }
     body.push_str(&loop_story(&state).await);
     // Business KPI chart with the release marker.
     let business: Vec<&KeyResultCard> = card
@@ -350,19 +366,39 @@ fn impact_text(v: &Value) -> String {
     let before = v.get("before_mean").and_then(Value::as_f64);
     let after = v.get("after_mean").and_then(Value::as_f64);
     let release = v
-        .get("release")
-        .and_then(|r| r.get("label").or_else(|| r.get("id")))
+        .get("release_name")
+        .or_else(|| v.get("release"))
         .and_then(Value::as_str)
-        .unwrap_or("the latest release");
+        .unwrap_or("the latest feature release");
+    let day = |w: &str, i: usize| {
+        v.get(w)
+            .and_then(|x| x.get(i))
+            .and_then(Value::as_str)
+            .map(|s| s.get(..10).unwrap_or(s).to_string())
+            .unwrap_or_default()
+    };
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let p = v
+        .get("mann_whitney")
+        .and_then(|m| m.get("p_value"))
+        .and_then(Value::as_f64);
     let significant = v
         .get("significant")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     match (before, after) {
         (Some(b), Some(a)) => format!(
-            "Around {release}: {} before, {} after{}.",
+            "Around {release}: {} before ({} – {}, {} points), {} after ({} – {}, {} points){}{}.",
             percent(b),
+            day("before_window", 0),
+            day("before_window", 1),
+            n("before_samples"),
             percent(a),
+            day("after_window", 0),
+            day("after_window", 1),
+            n("after_samples"),
+            p.map(|p| format!("; Mann-Whitney p = {p:.3}"))
+                .unwrap_or_default(),
             if significant {
                 " — stands out from the noise"
             } else {
@@ -1027,8 +1063,11 @@ fn actions_table(actions: &[&bearing_events::Action]) -> String {
             .outcome
             .as_ref()
             .map(|o| outcome_text(&a.metric, o))
-            .unwrap_or_else(|| match a.evaluate_at {
-                Some(t) => format!("measured after {}", t.format("%Y-%m-%d")),
+            .unwrap_or_else(|| match bearing_adapt::reconcile::measure_at(a) {
+                Some(t) => format!(
+                    "too early to measure: the after-window ends {}",
+                    t.format("%Y-%m-%d")
+                ),
                 None => "–".to_string(),
             });
         let _ = write!(
@@ -1086,8 +1125,17 @@ fn outcome_text(metric: &str, v: &Value) -> String {
         .or_else(|| v.get("after"))
         .and_then(Value::as_f64)
         .map(|x| metric_value(metric, x));
+    let span = |k: &str| {
+        let w = v.get(k)?.as_array()?;
+        let day = |x: &Value| x.as_str().map(|s| s.get(..10).unwrap_or(s).to_string());
+        Some(format!("{}–{}", day(w.first()?)?, day(w.get(1)?)?))
+    };
+    let windows = match (span("before_window"), span("after_window")) {
+        (Some(b), Some(a)) => format!("; before {b}, after {a}"),
+        _ => String::new(),
+    };
     match after {
-        Some(a) => format!("{verdict} (now {a})"),
+        Some(a) => format!("{verdict} (now {a}{windows})"),
         None if !verdict.is_empty() => verdict.to_string(),
         None => v.to_string(),
     }

@@ -81,6 +81,42 @@ async fn every_page_renders_the_demo() {
         "status words"
     );
 
+    // A key result's explain link carries its filter, and the API applies
+    // it: the records are the scorecard's, not every finding past its SLA.
+    let start = home
+        .find("/v1/explain/security.findings_past_sla?")
+        .expect("explain link of the filtered key result");
+    let link = home[start..home[start..].find('"').unwrap() + start].replace("&amp;", "&");
+    assert!(link.contains("filter=severity%3Dcritical%2Chigh"), "{link}");
+    let explained = send(&s.state, get(&link, None)).await;
+    assert_eq!(explained.status, StatusCode::OK, "{}", explained.text);
+    let filtered = explained.json()["records"].as_array().unwrap().len();
+    let kr = snap
+        .scorecard
+        .objectives
+        .iter()
+        .flat_map(|o| &o.key_results)
+        .find(|k| k.metric == "security.findings_past_sla")
+        .unwrap();
+    // one record per critical or high finding past its SLA: the figure itself
+    assert_eq!(Some(filtered as f64), kr.value, "{link}");
+    let unfiltered = link.split("&filter=").next().unwrap().to_string();
+    let all = send(&s.state, get(&unfiltered, None)).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+    assert!(
+        all.json()["records"].as_array().unwrap().len() > filtered,
+        "the demo has findings of other severities past their SLA"
+    );
+    let bad = send(
+        &s.state,
+        get(
+            "/v1/explain/security.findings_past_sla?filter=sev%3Dhigh",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+
     let svc = page("/services/payments-api").await;
     assert!(svc.contains("Lead time for changes") && svc.contains("Deployments and incidents"));
     assert!(

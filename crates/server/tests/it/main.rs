@@ -3,5 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod connections;
 mod dashboard;
+mod hardening;
 mod harness;
+mod time_bounds;

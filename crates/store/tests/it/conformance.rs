@@ -548,10 +548,48 @@ async fn records_round_trip() {
             hash: "ab".repeat(32),
             scopes: vec!["ingest".into(), "read".into()],
             created_at: t(0),
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
         };
         s.put_token(&token).await.unwrap();
         assert_eq!(s.token_by_hash(&token.hash).await.unwrap().unwrap(), token);
         assert!(s.token_by_hash("00").await.unwrap().is_none());
+
+        // The lifecycle: listed, used, expiring, revoked; every change moves
+        // the generation servers compare to drop their cached tokens.
+        let g0 = s.token_generation().await.unwrap();
+        let other = TokenRecord {
+            id: "tok2".into(),
+            name: "gate".into(),
+            hash: "cd".repeat(32),
+            scopes: vec!["decide".into()],
+            created_at: t(1),
+            expires_at: Some(t(90)),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        s.put_token(&other).await.unwrap();
+        let g1 = s.token_generation().await.unwrap();
+        assert_ne!(g0, g1);
+        assert_eq!(s.tokens().await.unwrap(), [token.clone(), other.clone()]);
+        s.touch_token("tok2", t(2)).await.unwrap();
+        assert_eq!(
+            s.token_generation().await.unwrap(),
+            g1,
+            "use is not a change"
+        );
+        let used = s.token_by_hash(&other.hash).await.unwrap().unwrap();
+        assert_eq!(used.last_used_at, Some(t(2)));
+        assert!(used.is_active(t(89)) && !used.is_active(t(90)));
+        assert!(s.revoke_token("tok1", t(3)).await.unwrap());
+        assert!(s.revoke_token("tok1", t(4)).await.unwrap());
+        assert!(!s.revoke_token("nope", t(4)).await.unwrap());
+        let revoked = s.token_by_hash(&token.hash).await.unwrap().unwrap();
+        assert_eq!(revoked.revoked_at, Some(t(3)), "the first revocation stays");
+        assert!(!revoked.is_active(t(3)));
+        let g2 = s.token_generation().await.unwrap();
+        assert_ne!(g1, g2);
         b
     })
     .await;
