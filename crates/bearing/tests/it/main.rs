@@ -1,4 +1,5 @@
 mod adapt;
+mod adoption;
 mod bounds;
 mod check;
 mod cli;
