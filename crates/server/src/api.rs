@@ -188,9 +188,40 @@ async fn github_webhook(
     if event == "ping" {
         return Ok(Json(json!({"pong": true, "delivery": delivery})).into_response());
     }
+    // GitHub's default content type is a form with the JSON in `payload`;
+    // the signature above covers the body as sent, form or not.
+    let body = if is_form(&headers) {
+        form_payload(&body)?
+    } else {
+        body
+    };
     let mut ctx = ParseContext::new(chrono::Utc::now());
     ctx.github_event = Some(event);
     ingest_bytes(&state, Format::GithubWebhook, &body, &ctx, delivery).await
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// The `payload` field of a form-encoded webhook delivery (GitHub's
+/// `application/x-www-form-urlencoded` content type).
+fn form_payload(body: &[u8]) -> Result<Bytes, ApiError> {
+    form_urlencoded::parse(body)
+        .find(|(name, _)| name == "payload")
+        .map(|(_, value)| Bytes::from(value.into_owned()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "form-encoded delivery without a `payload` field: GitHub sends the JSON in `payload=`",
+            )
+        })
 }
 
 /// `POST /v1/decide`: a change envelope in, a decision out; logged asynchronously.

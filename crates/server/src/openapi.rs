@@ -44,14 +44,17 @@ pub const DOCUMENT: &str = r##"{
     "/v1/webhooks/github": {
       "post": {
         "summary": "GitHub webhook delivery",
-        "description": "Checked with `X-Hub-Signature-256` against the server's `BEARING_GITHUB_SECRET`; no bearer token.",
+        "description": "Checked with `X-Hub-Signature-256` against the server's `BEARING_GITHUB_SECRET` over the body as sent; no bearer token. Either content type GitHub offers: `application/json`, or `application/x-www-form-urlencoded` with the JSON in `payload`.",
         "security": [],
         "parameters": [
           {"name": "X-GitHub-Event", "in": "header", "required": true, "schema": {"type": "string"}},
           {"name": "X-GitHub-Delivery", "in": "header", "required": false, "schema": {"type": "string"}},
           {"name": "X-Hub-Signature-256", "in": "header", "required": true, "schema": {"type": "string"}}
         ],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "requestBody": {"required": true, "content": {
+          "application/json": {"schema": {"type": "object"}},
+          "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {"payload": {"type": "string", "description": "The delivery's JSON (GitHub's default content type)."}}, "required": ["payload"]}}
+        }},
         "responses": {
           "200": {"description": "Ping answered, or nothing new", "content": {"application/json": {"schema": {"type": "object"}}}},
           "201": {"description": "Events stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}}},

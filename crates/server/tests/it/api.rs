@@ -317,6 +317,78 @@ async fn github_webhooks_need_a_valid_signature() {
     assert!(s.store.count_events().await.unwrap() >= 1);
 }
 
+/// GitHub's default content type: `payload=<url-encoded JSON>`, signed as
+/// sent (the form, not the JSON inside it).
+#[tokio::test]
+async fn github_webhooks_are_read_form_encoded() {
+    let secret = "s3cret";
+    let s = server_with(
+        AuthMode::Tokens,
+        INTENT,
+        Options {
+            github_secret: Some(secret.to_string()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let payload = json!({
+        "ref": "refs/heads/main",
+        "after": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+        "repository": {"id": 1, "name": "checkout", "full_name": "acme/checkout", "default_branch": "main"},
+        "head_commit": {"id": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "timestamp": "2026-11-30T10:00:00Z",
+                        "message": "Fix & retry: 100% = done", "author": {"name": "A", "email": "a@example.com"}},
+        "commits": [{"id": "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "timestamp": "2026-11-30T10:00:00Z",
+                     "message": "Fix & retry: 100% = done", "author": {"name": "A", "email": "a@example.com"}}]
+    })
+    .to_string();
+    let form: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("payload", &payload)
+        .finish();
+    assert!(form.contains("%26"), "the form escapes `&`: {form}");
+    let req = |body: String, sig: String| {
+        axum::http::Request::post("/v1/webhooks/github")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-github-event", "push")
+            .header("x-github-delivery", "d6a1f0e0-0000-4000-8000-000000000001")
+            .header("x-hub-signature-256", sig)
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    // Signed over the JSON rather than the form as sent: refused.
+    let wrong = bearing_events::github::sign(secret.as_bytes(), payload.as_bytes());
+    let r = send(&s.state, req(form.clone(), wrong)).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_eq!(s.store.count_events().await.unwrap(), 0);
+
+    let sig = bearing_events::github::sign(secret.as_bytes(), form.as_bytes());
+    let r = send(&s.state, req(form.clone(), sig)).await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let stored = s.store.count_events().await.unwrap();
+    assert!(stored >= 1, "the push is stored");
+    // The same delivery as JSON is the same event: nothing new.
+    let sig = bearing_events::github::sign(secret.as_bytes(), payload.as_bytes());
+    let r = send(
+        &s.state,
+        axum::http::Request::post("/v1/webhooks/github")
+            .header("content-type", "application/json")
+            .header("x-github-event", "push")
+            .header("x-github-delivery", "d6a1f0e0-0000-4000-8000-000000000001")
+            .header("x-hub-signature-256", sig)
+            .body(axum::body::Body::from(payload.clone()))
+            .unwrap(),
+    )
+    .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    assert_eq!(s.store.count_events().await.unwrap(), stored);
+
+    // A form without `payload` says what is missing.
+    let body = "zen=hello".to_string();
+    let sig = bearing_events::github::sign(secret.as_bytes(), body.as_bytes());
+    let r = send(&s.state, req(body, sig)).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    assert!(r.text.contains("payload"), "{}", r.text);
+}
+
 #[tokio::test]
 async fn webhooks_are_off_without_a_secret() {
     let s = server(AuthMode::Tokens).await;
