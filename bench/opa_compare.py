@@ -138,6 +138,9 @@ def bearing_loop(bearing, policy, inputs, combine, namespaces):
         run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
     if run.returncode not in (0, 1, 3):
         return "error: " + (run.stderr.strip() or f"exit {run.returncode}")
+    if run.stderr.strip():
+        # A decision is on stdout; nothing of the engine's may reach stderr.
+        return "stderr: " + run.stderr.strip()
     decision = json.loads(run.stdout)
     if decision.get("errors"):
         return "error: " + "; ".join(decision["errors"])
@@ -237,6 +240,8 @@ def main():
         ("combine users", os.path.join(c, "users"),
          [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
         ("some after a loop", os.path.join(c, "teams"),
+         [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
+        ("some bound only in comprehensions", os.path.join(c, "order"),
          [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
         ("shadowing in a comprehension", os.path.join(c, "shadow"),
          [os.path.join(c, "users", "users.yaml"), os.path.join(c, "shadow", "again.yaml")], True, ["main"]),
