@@ -215,6 +215,10 @@ struct Custom {
     /// plans, outcomes and change): only then is the decision's context added,
     /// which makes regorus analyse the policies again for that decision.
     reads_context: bool,
+    /// Whether a policy mentions `conftest` (so may read `data.conftest.file`):
+    /// only then is each input's file added as data, which makes regorus
+    /// analyse the policies again per file.
+    reads_file: bool,
     /// The time all of this guardrail's queries of one decision may take.
     eval_time: Duration,
 }
@@ -927,6 +931,7 @@ fn load_custom(
     Ok(Custom {
         engine,
         reads_context: files.iter().any(|f| f.text.contains("bearing")),
+        reads_file: files.iter().any(|f| f.text.contains("conftest")),
         eval_time: limits.eval_time,
         files,
         namespaces,
@@ -1011,10 +1016,34 @@ fn eval_custom(
     }
     let mut out = Vec::new();
     let budget = conftest::Budget::new(custom.eval_time);
+    // The engine with `data.conftest.file` of the current file, when read.
+    let mut with_file: Option<(String, regorus::Engine)> = None;
     for (input, at) in conftest_inputs(env, custom.combine, envelope_json) {
+        let file = match &at {
+            Some((kind, index, _)) => env.attachments.get(kind, *index).map(|a| a.file.as_str()),
+            None if custom.combine => Some("Combined"),
+            None => None,
+        };
+        let engine = match file.filter(|_| custom.reads_file) {
+            Some(file) => {
+                if with_file.as_ref().is_none_or(|(f, _)| f != file) {
+                    let mut e = engine.clone();
+                    e.add_data(regorus::Value::from(
+                        json!({"conftest": {"file": conftest::file_info(file)}}),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                    with_file = Some((file.to_string(), e));
+                }
+                match &mut with_file {
+                    Some((_, e)) => e,
+                    None => &mut engine,
+                }
+            }
+            None => &mut engine,
+        };
         engine.set_input(regorus::Value::from(input));
         for ns in &custom.namespaces {
-            for o in conftest::eval_namespace(&mut engine, &custom.files, ns, &budget)? {
+            for o in conftest::eval_namespace(engine, &custom.files, ns, &budget)? {
                 let mut item = json!({
                     "rule": o.rule,
                     "msg": o.message,
