@@ -5,7 +5,7 @@
 //! a [`Decision`] with modes, waivers and locations applied.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -244,6 +244,9 @@ pub struct Engine {
     timezones: Vec<String>,
     revision: String,
     limits: Limits,
+    /// The checkout the change was made in (`bearing check`'s repository
+    /// root): a SARIF artifact's `file:` path under it is given relative to it.
+    checkout: Option<Arc<PathBuf>>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -364,6 +367,7 @@ impl Engine {
             timezones,
             revision,
             limits,
+            checkout: None,
         })
     }
 
@@ -389,6 +393,14 @@ impl Engine {
     /// module, never natively: what the native forms are checked against.
     pub fn rego_only(mut self) -> Engine {
         self.rego_only = true;
+        self
+    }
+
+    /// The same engine locating SARIF findings whose artifact is a `file:`
+    /// path under `root` relative to it (GitHub annotations want paths from
+    /// the repository root).
+    pub fn with_checkout(mut self, root: PathBuf) -> Engine {
+        self.checkout = Some(Arc::new(root));
         self
     }
 
@@ -754,10 +766,13 @@ impl Engine {
         });
         // A SARIF result is located in its artifact, and also in the report.
         let mut related_locations = Vec::new();
-        if let Some(artifact) = item
-            .get("at")
-            .and_then(|at| crate::normalize::sarif_artifact_location(&env.attachments, at))
-        {
+        if let Some(artifact) = item.get("at").and_then(|at| {
+            crate::normalize::sarif_artifact_location(
+                &env.attachments,
+                at,
+                self.checkout.as_deref().map(PathBuf::as_path),
+            )
+        }) {
             related_locations.extend(location.replace(artifact));
         }
         // A plan's extra gates enforce guardrails that are otherwise warn/audit.
