@@ -9,6 +9,10 @@ then runs `bearing check --output json` on the same files with a `rego`
 guardrail, and compares the failures and warnings (kind and message) as
 multisets. Exits 1 on any difference.
 
+A boolean rule (`deny if {…}`) that is true is a pass for Conftest and a
+failure named after the rule for Bearing, deliberately; the loop here expects
+Bearing's failure, so which boolean rules are true is compared with OPA.
+
 Cases: the policies of crates/guard/tests/data/conftest (ours, Conftest's
 shapes), the import-alias case in all six load orders, and, with
 `--conftest DIR` (a checkout of open-policy-agent/conftest), Conftest's own
@@ -72,14 +76,23 @@ def is_plan(path):
     return isinstance(doc, dict) and "resource_changes" in doc
 
 
+def boolean_message(rule):
+    """Bearing's failure for a boolean rule that is true, which Conftest counts
+    as passed (a deliberate difference, docs/guardrails.md): the loop expects
+    it, so what is compared with OPA is which boolean rules are true."""
+    return f"`{rule}` is true (a boolean rule, which Conftest counts as passed)"
+
+
 def opa_loop(policy, inputs, combine, namespaces):
-    """Conftest's check loop on OPA: sorted (kind, message) pairs."""
-    engine = OpaEngine()
+    """Conftest's check loop on OPA: sorted (kind, message) pairs. Each input
+    gets `data.conftest.file` of its file (`Combined` with combine), as
+    Conftest's `addFileInfo` writes it."""
+    sources = {}
     rules = {}  # namespace -> rule names
     for f in rego_files(policy):
         with open(f) as fh:
             text = fh.read()
-        engine.add_policy(f, text)
+        sources[f] = text
         ns = PACKAGE.search(text).group(1)
         rules.setdefault(ns, set()).update(m.group(0) for m in RULE.finditer(text))
     if namespaces == "all":
@@ -87,11 +100,20 @@ def opa_loop(policy, inputs, combine, namespaces):
     if combine:
         entries = [{"path": p, "contents": d} for p in inputs for d in documents(p)]
         entries.sort(key=lambda e: e["path"])
-        configs = [entries]
+        configs = [("Combined", entries)]
     else:
-        configs = [d for p in inputs for d in documents(p)]
+        configs = [(p, d) for p in inputs for d in documents(p)]
+    engines = {}
     out = []
-    for config in configs:
+    for path, config in configs:
+        if path not in engines:
+            engines[path] = OpaEngine()
+            for f, text in sources.items():
+                engines[path].add_policy(f, text)
+            abs_path = os.path.abspath(path)
+            engines[path].add_data({"conftest": {"file": {
+                "name": os.path.basename(abs_path), "dir": os.path.dirname(abs_path)}}})
+        engine = engines[path]
         for ns in namespaces:
             for rule in sorted(rules.get(ns, ())):
                 short = re.sub(r"^(violation_|deny_|warn_)", "", rule)
@@ -104,6 +126,8 @@ def opa_loop(policy, inputs, combine, namespaces):
                 except OpaUndefinedError:
                     continue
                 kind = "warn" if rule.startswith("warn") else "deny"
+                if value is True:
+                    out.append((kind, boolean_message(rule)))
                 for item in value if isinstance(value, list) else []:
                     if isinstance(item, str):
                         out.append((kind, item))
@@ -138,6 +162,9 @@ def bearing_loop(bearing, policy, inputs, combine, namespaces):
         run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
     if run.returncode not in (0, 1, 3):
         return "error: " + (run.stderr.strip() or f"exit {run.returncode}")
+    if run.stderr.strip():
+        # A decision is on stdout; nothing of the engine's may reach stderr.
+        return "stderr: " + run.stderr.strip()
     decision = json.loads(run.stdout)
     if decision.get("errors"):
         return "error: " + "; ".join(decision["errors"])
@@ -238,8 +265,12 @@ def main():
          [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
         ("some after a loop", os.path.join(c, "teams"),
          [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
+        ("some bound only in comprehensions", os.path.join(c, "order"),
+         [os.path.join(c, "users", f) for f in ["team.yaml", "users.yaml"]], True, ["main"]),
         ("shadowing in a comprehension", os.path.join(c, "shadow"),
          [os.path.join(c, "users", "users.yaml"), os.path.join(c, "shadow", "again.yaml")], True, ["main"]),
+        ("data.conftest.file and boolean rules", os.path.join(c, "file"),
+         [os.path.join(c, "file", f) for f in ["pods.yml", "deployment.yaml"]], False, ["main"]),
         ("walk", os.path.join(c, "walk"),
          [os.path.join(c, "deployments.yaml"), os.path.join(c, "walk", "pod.yaml")], False, ["main"]),
         ("terraform", os.path.join(c, "terraform"),

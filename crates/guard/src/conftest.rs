@@ -81,6 +81,7 @@ pub fn load_engine(
         let pf = add_policy(&mut engine, &name, &text, version)?;
         loaded.push(pf);
     }
+    if_without_contains(&engine)?;
     // Reload with the `some` declarations regorus would run once per loop
     // iteration moved to the start of their query and the variables a
     // comprehension shadows renamed (see `rewrite`); should a rewritten text
@@ -105,6 +106,43 @@ pub fn load_engine(
     analyse(&mut engine, &loaded)?;
     calls::check(&engine, &extensions)?;
     Ok((engine, loaded))
+}
+
+/// Refuses a Conftest rule written `deny[msg] if {…}` (or `warn.x if`), as
+/// Conftest does: in Rego v1 that is an object (or a nested value) of `true`s,
+/// not the set of messages `deny contains msg if {…}` is.
+fn if_without_contains(engine: &regorus::Engine) -> Result<(), GuardError> {
+    let Ok(modules) = engine
+        .get_ast_as_json()
+        .and_then(|a| Ok(serde_json::from_str::<Value>(&a)?))
+    else {
+        return Ok(());
+    };
+    for m in modules.as_array().into_iter().flatten() {
+        for rule in m["ast"]["rules"].as_array().into_iter().flatten() {
+            let head = &rule["Spec"]["head"]["Compr"];
+            let refr = &head["refr"];
+            let root = refr
+                .get("RefBrack")
+                .or_else(|| refr.get("RefDot"))
+                .map(|r| &r["refr"]["Var"]);
+            let Some(name) = root.and_then(|v| v["value"].as_str()) else {
+                continue;
+            };
+            if head["assign"].is_null() && (is_failure(name) || is_warning(name)) {
+                let span = &rule["Spec"]["span"];
+                return Err(GuardError::Policy {
+                    file: m["source"]["file"].as_str().unwrap_or("").to_string(),
+                    line: span["line"].as_u64().unwrap_or(1) as u32,
+                    column: span["col"].as_u64().unwrap_or(1) as u32,
+                    message: format!(
+                        "rule `{name}` is using 'if' keyword without 'contains' keyword (in Rego v1 `{name}[msg] if` is an object, not a set of messages); write `{name} contains msg if`, as Conftest requires"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs regorus' analysis of every loaded module (it schedules each rule's
@@ -213,6 +251,20 @@ pub fn packages(files: &[PolicyFile]) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// `data.conftest.file` for an input read from `path`, as Conftest gives it:
+/// the file's name and the absolute path of its folder (resolved against the
+/// working directory of the process deciding). A `combine` input is the file
+/// `Combined`.
+pub fn file_info(path: &str) -> Value {
+    let path = Path::new(path);
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let part = |p: Option<&std::ffi::OsStr>| p.map(|s| s.to_string_lossy().into_owned());
+    serde_json::json!({
+        "name": part(abs.file_name()).unwrap_or_default(),
+        "dir": part(abs.parent().map(Path::as_os_str)).unwrap_or_default(),
+    })
 }
 
 /// What one namespace said about one input.
@@ -359,7 +411,12 @@ pub fn eval_namespace(
         let excepted = exceptions.iter().any(|e| e == exception_name(name));
         let items: Vec<Value> = match v {
             Value::Array(a) => a,
-            Value::Bool(true) => vec![Value::String(String::new())],
+            // Conftest counts a boolean rule that is true as passed; a gate
+            // does not let a `deny if {…}` that holds through (see
+            // docs/guardrails.md), and names it.
+            Value::Bool(true) => vec![Value::String(format!(
+                "`{name}` is true (a boolean rule, which Conftest counts as passed)"
+            ))],
             Value::Bool(false) | Value::Null => Vec::new(),
             other => vec![other],
         };

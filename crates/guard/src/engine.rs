@@ -5,7 +5,7 @@
 //! a [`Decision`] with modes, waivers and locations applied.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -215,6 +215,10 @@ struct Custom {
     /// plans, outcomes and change): only then is the decision's context added,
     /// which makes regorus analyse the policies again for that decision.
     reads_context: bool,
+    /// Whether a policy mentions `conftest` (so may read `data.conftest.file`):
+    /// only then is each input's file added as data, which makes regorus
+    /// analyse the policies again per file.
+    reads_file: bool,
     /// The time all of this guardrail's queries of one decision may take.
     eval_time: Duration,
 }
@@ -240,6 +244,9 @@ pub struct Engine {
     timezones: Vec<String>,
     revision: String,
     limits: Limits,
+    /// The checkout the change was made in (`bearing check`'s repository
+    /// root): a SARIF artifact's `file:` path under it is given relative to it.
+    checkout: Option<Arc<PathBuf>>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -360,6 +367,7 @@ impl Engine {
             timezones,
             revision,
             limits,
+            checkout: None,
         })
     }
 
@@ -385,6 +393,14 @@ impl Engine {
     /// module, never natively: what the native forms are checked against.
     pub fn rego_only(mut self) -> Engine {
         self.rego_only = true;
+        self
+    }
+
+    /// The same engine locating SARIF findings whose artifact is a `file:`
+    /// path under `root` relative to it (GitHub annotations want paths from
+    /// the repository root).
+    pub fn with_checkout(mut self, root: PathBuf) -> Engine {
+        self.checkout = Some(Arc::new(root));
         self
     }
 
@@ -750,10 +766,13 @@ impl Engine {
         });
         // A SARIF result is located in its artifact, and also in the report.
         let mut related_locations = Vec::new();
-        if let Some(artifact) = item
-            .get("at")
-            .and_then(|at| crate::normalize::sarif_artifact_location(&env.attachments, at))
-        {
+        if let Some(artifact) = item.get("at").and_then(|at| {
+            crate::normalize::sarif_artifact_location(
+                &env.attachments,
+                at,
+                self.checkout.as_deref().map(PathBuf::as_path),
+            )
+        }) {
             related_locations.extend(location.replace(artifact));
         }
         // A plan's extra gates enforce guardrails that are otherwise warn/audit.
@@ -927,6 +946,7 @@ fn load_custom(
     Ok(Custom {
         engine,
         reads_context: files.iter().any(|f| f.text.contains("bearing")),
+        reads_file: files.iter().any(|f| f.text.contains("conftest")),
         eval_time: limits.eval_time,
         files,
         namespaces,
@@ -1011,10 +1031,34 @@ fn eval_custom(
     }
     let mut out = Vec::new();
     let budget = conftest::Budget::new(custom.eval_time);
+    // The engine with `data.conftest.file` of the current file, when read.
+    let mut with_file: Option<(String, regorus::Engine)> = None;
     for (input, at) in conftest_inputs(env, custom.combine, envelope_json) {
+        let file = match &at {
+            Some((kind, index, _)) => env.attachments.get(kind, *index).map(|a| a.file.as_str()),
+            None if custom.combine => Some("Combined"),
+            None => None,
+        };
+        let engine = match file.filter(|_| custom.reads_file) {
+            Some(file) => {
+                if with_file.as_ref().is_none_or(|(f, _)| f != file) {
+                    let mut e = engine.clone();
+                    e.add_data(regorus::Value::from(
+                        json!({"conftest": {"file": conftest::file_info(file)}}),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                    with_file = Some((file.to_string(), e));
+                }
+                match &mut with_file {
+                    Some((_, e)) => e,
+                    None => &mut engine,
+                }
+            }
+            None => &mut engine,
+        };
         engine.set_input(regorus::Value::from(input));
         for ns in &custom.namespaces {
-            for o in conftest::eval_namespace(&mut engine, &custom.files, ns, &budget)? {
+            for o in conftest::eval_namespace(engine, &custom.files, ns, &budget)? {
                 let mut item = json!({
                     "rule": o.rule,
                     "msg": o.message,

@@ -316,10 +316,12 @@ pub(crate) fn scan(a: &Attachment) -> Value {
 /// Where a SARIF result says the problem is: its first `physicalLocation`
 /// (the artifact's URI, or `run.artifacts[index]`'s, and the region's start),
 /// for a finding `at` a result of a SARIF report in `attachments`. `None` for
-/// other findings, and for results without an artifact URI.
+/// other findings, and for results without an artifact URI. The URI is
+/// resolved as [`artifact_path`] says, relative to `checkout` when under it.
 pub(crate) fn sarif_artifact_location(
     attachments: &crate::envelope::Attachments,
     at: &Value,
+    checkout: Option<&std::path::Path>,
 ) -> Option<crate::locate::Location> {
     if at.get("kind")?.as_str()? != "scans" {
         return None;
@@ -335,17 +337,13 @@ pub(crate) fn sarif_artifact_location(
     let result = run.get("results")?.get(i.parse::<usize>().ok()?)?;
     let physical = result.pointer("/locations/0/physicalLocation")?;
     let artifact = physical.get("artifactLocation")?;
-    let uri = artifact.get("uri").and_then(Value::as_str).or_else(|| {
+    let artifact = if artifact.get("uri").is_some() {
+        artifact
+    } else {
         let index = artifact.get("index")?.as_u64()? as usize;
-        run.get("artifacts")?
-            .get(index)?
-            .pointer("/location/uri")?
-            .as_str()
-    })?;
-    let file = uri_path(uri);
-    if file.is_empty() {
-        return None;
-    }
+        run.get("artifacts")?.get(index)?.get("location")?
+    };
+    let file = artifact_path(run, artifact, checkout)?;
     let number = |key: &str| {
         physical
             .get("region")
@@ -361,14 +359,127 @@ pub(crate) fn sarif_artifact_location(
     Some(crate::locate::Location { file, line, column })
 }
 
-/// A SARIF artifact URI as a path: the `file:` scheme dropped and `%XX`
-/// escapes decoded (a relative URI, as most tools write, stays relative to
-/// its `uriBaseId`, usually the repository root).
-fn uri_path(uri: &str) -> String {
-    let path = uri
-        .strip_prefix("file://")
-        .or_else(|| uri.strip_prefix("file:"))
-        .unwrap_or(uri);
+/// The path of a SARIF `artifactLocation` of `run` (SARIF 2.1.0 §3.4.4,
+/// §3.14.14): a relative `uri` is joined to its `uriBaseId`'s URI in the
+/// run's `originalUriBaseIds`, itself perhaps relative to another base (a
+/// chain). A local `file:` path under `checkout` is given relative to it.
+/// Otherwise a URI that was relative stays relative to its base, read as the
+/// repository root: a base the run does not define (`%SRCROOT%` left to the
+/// consumer, as GitHub code scanning reads it), a web address of the sources,
+/// a remote host, another machine's checkout; an absolute `file:` URI is its
+/// local path. `%XX` escapes are decoded last.
+pub(crate) fn artifact_path(
+    run: &Value,
+    artifact: &Value,
+    checkout: Option<&std::path::Path>,
+) -> Option<String> {
+    let uri = artifact.get("uri")?.as_str()?.trim();
+    let mut relative = uri.to_string();
+    let mut base_id = artifact.get("uriBaseId").and_then(Value::as_str);
+    let mut absolute = has_scheme(uri).then(|| uri.to_string());
+    // A chain longer than the bases there are is a cycle.
+    let bases = run.get("originalUriBaseIds");
+    let mut left = bases.and_then(Value::as_object).map_or(0, |b| b.len());
+    while absolute.is_none() && left > 0 {
+        let Some(base) = base_id.and_then(|id| bases?.get(id)) else {
+            break;
+        };
+        left -= 1;
+        let Some(base_uri) = base.get("uri").and_then(Value::as_str).map(str::trim) else {
+            break;
+        };
+        if has_scheme(base_uri) {
+            absolute = Some(join(base_uri, &relative));
+        } else {
+            relative = join(base_uri, &relative);
+        }
+        base_id = base.get("uriBaseId").and_then(Value::as_str);
+    }
+    let local = absolute
+        .as_deref()
+        .and_then(file_uri_path)
+        .map(|p| percent_decode(&p));
+    let inside = local.as_deref().and_then(|local| {
+        let root = checkout?;
+        let inside = std::path::Path::new(local).strip_prefix(root).ok()?;
+        Some(inside.to_string_lossy().into_owned())
+    });
+    let path = match (inside, local) {
+        (Some(inside), _) => inside,
+        // An absolute artifact URI elsewhere: as it is.
+        (None, Some(local)) if has_scheme(uri) => local,
+        (None, None) if has_scheme(uri) => uri.to_string(),
+        // Relative to a base elsewhere (another machine's checkout, a web
+        // address, a remote host) or to none: from the source root.
+        _ => percent_decode(relative.trim_start_matches("./")),
+    };
+    (!path.is_empty()).then_some(path)
+}
+
+/// Whether a URI is absolute (`scheme:` before any `/`), as opposed to a
+/// relative reference; a Windows drive (`C:/x`) is not a scheme.
+fn has_scheme(uri: &str) -> bool {
+    match uri.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.len() > 1
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        None => false,
+    }
+}
+
+/// A relative reference joined to a base URI (which SARIF requires to end
+/// with `/`; one that does not is read as a folder all the same).
+fn join(base: &str, relative: &str) -> String {
+    if relative.starts_with('/') {
+        // An absolute path: the base's scheme and host, this path.
+        return match base.find("://") {
+            Some(i) => {
+                let host_end = base[i + 3..].find('/').map_or(base.len(), |j| i + 3 + j);
+                format!("{}{relative}", &base[..host_end])
+            }
+            None => relative.to_string(),
+        };
+    }
+    let relative = relative.trim_start_matches("./");
+    if base.ends_with('/') || base.is_empty() {
+        format!("{base}{relative}")
+    } else {
+        format!("{base}/{relative}")
+    }
+}
+
+/// The local path of a `file:` URI (still percent-encoded): `file:///a/b` and
+/// `file://localhost/a/b` → `/a/b`, `file:///C:/x` → `C:/x`; `None` for a
+/// remote host (`file://build.example.com/work/`) and for other schemes.
+fn file_uri_path(uri: &str) -> Option<String> {
+    let rest = uri
+        .get(..5)
+        .filter(|s| s.eq_ignore_ascii_case("file:"))
+        .map(|_| &uri[5..])?;
+    let path = match rest.strip_prefix("//") {
+        Some(authority) => match authority.find('/') {
+            Some(0) => authority.to_string(),
+            Some(i) if authority[..i].eq_ignore_ascii_case("localhost") => {
+                authority[i..].to_string()
+            }
+            _ => return None,
+        },
+        None => rest.to_string(),
+    };
+    // `/C:/x` is a Windows drive path.
+    let drive = path.as_bytes();
+    if drive.len() >= 3 && drive[0] == b'/' && drive[1].is_ascii_alphabetic() && drive[2] == b':' {
+        return Some(path[1..].to_string());
+    }
+    Some(path)
+}
+
+/// `%XX` escapes decoded (left as written where the result is not UTF-8).
+fn percent_decode(path: &str) -> String {
     let bytes = path.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -471,5 +582,77 @@ mod tests {
             rs[1]["pointer"],
             "/prior_state/values/root_module/child_modules/0/resources/0/values"
         );
+    }
+
+    /// SARIF artifact URIs resolved through `originalUriBaseIds` (SARIF
+    /// 2.1.0 §3.14.14), relative to the checkout when they are under it.
+    #[test]
+    fn sarif_uris_resolve_through_their_bases() {
+        let path = |bases: Value, artifact: Value, checkout: Option<&str>| {
+            artifact_path(
+                &json!({"originalUriBaseIds": bases}),
+                &artifact,
+                checkout.map(std::path::Path::new),
+            )
+            .unwrap_or_default()
+        };
+        let runner = json!({"%SRCROOT%": {"uri": "file:///home/runner/work/repo/repo/"}});
+        let app = json!({"uri": "src/app.js", "uriBaseId": "%SRCROOT%"});
+        // In the checkout, on another machine, and without one: from the root.
+        for checkout in [
+            Some("/home/runner/work/repo/repo"),
+            Some("/elsewhere"),
+            None,
+        ] {
+            assert_eq!(path(runner.clone(), app.clone(), checkout), "src/app.js");
+        }
+        // A chain of bases (the spec's appendix K), a remote host's file URI.
+        let chain = json!({
+            "PROJECTROOT": {"uri": "file://build.example.com/work/"},
+            "SRCROOT": {"uri": "src/", "uriBaseId": "PROJECTROOT"},
+        });
+        let list = json!({"uri": "collections/list.h", "uriBaseId": "SRCROOT"});
+        assert_eq!(path(chain, list.clone(), None), "src/collections/list.h");
+        // A local chain whose root is the checkout's parent: from the checkout.
+        let local = json!({
+            "PROJECTROOT": {"uri": "file:///work/"},
+            "SRCROOT": {"uri": "./src/", "uriBaseId": "PROJECTROOT"},
+        });
+        assert_eq!(
+            path(local.clone(), list.clone(), Some("/work/src")),
+            "collections/list.h"
+        );
+        assert_eq!(path(local, list, Some("/work")), "src/collections/list.h");
+        // Percent-encoding, in the base and the URI, decoded once at the end.
+        let spaced = json!({"ROOT": {"uri": "file:///home/u/my%20project/"}});
+        let file = json!({"uri": "src/a%20b%2540.js", "uriBaseId": "ROOT"});
+        assert_eq!(
+            path(spaced, file, Some("/home/u/my project")),
+            "src/a b%40.js"
+        );
+        // A web address of the sources, and a base the run leaves undefined.
+        let web = json!({"SRCROOT": {"uri": "https://github.com/o/r/blob/0123abc/"}});
+        let cs = json!({"uri": "src/Sample.cs", "uriBaseId": "SRCROOT"});
+        assert_eq!(path(web, cs.clone(), None), "src/Sample.cs");
+        assert_eq!(path(json!({}), cs.clone(), None), "src/Sample.cs");
+        // Bases naming each other end.
+        let cycle =
+            json!({"A": {"uri": "a/", "uriBaseId": "B"}, "B": {"uri": "b/", "uriBaseId": "A"}});
+        let x = json!({"uri": "x", "uriBaseId": "A"});
+        assert_eq!(path(cycle, x, None), "b/a/x");
+        // Absolute file URIs: under the checkout, elsewhere, Windows, localhost.
+        let sh = json!({"uri": "file:///home/damien/dd/docker/setEnv.sh"});
+        assert_eq!(
+            path(json!({}), sh.clone(), Some("/home/damien/dd")),
+            "docker/setEnv.sh"
+        );
+        assert_eq!(
+            path(json!({}), sh, None),
+            "/home/damien/dd/docker/setEnv.sh"
+        );
+        let c = json!({"uri": "file:///C:/code/file1.c"});
+        assert_eq!(path(json!({}), c, None), "C:/code/file1.c");
+        let localhost = json!({"uri": "file://localhost/src/index.js"});
+        assert_eq!(path(json!({}), localhost, Some("/src")), "index.js");
     }
 }

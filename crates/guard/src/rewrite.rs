@@ -17,6 +17,13 @@
 //!   used before definition`); OPA reads it as a new variable shadowing the
 //!   rule's from that statement on, including in the comprehension's term.
 //!   That variable is renamed there, as OPA itself does when it compiles.
+//! * A variable a query declares with `some` but binds only inside its
+//!   comprehensions (`some i` … `[u | input[i].kind == "team"; …]`, the
+//!   same example) is, in OPA, each comprehension's own: the query never
+//!   binds it. regorus counts it as the query's, cannot order the query's
+//!   statements, prints `could not schedule all statements` on stderr and
+//!   runs the whole query in source order (wrong for a query that relies on
+//!   OPA's ordering). That variable is renamed inside the comprehensions.
 
 use serde_json::Value;
 
@@ -40,6 +47,8 @@ pub fn rewrite(engine: &regorus::Engine) -> Vec<(String, Option<String>)> {
     out
 }
 
+const COMPREHENSIONS: [&str; 3] = ["ArrayCompr", "SetCompr", "ObjectCompr"];
+
 /// An edit of the text: blank `start..end`, or put `text` in its place
 /// (an insertion when the range is empty).
 struct Edit {
@@ -59,9 +68,17 @@ fn queries(v: &Value, contents: &str, edits: &mut Vec<Edit>) {
             if let Some(Value::Array(stmts)) = m.get("stmts") {
                 plan(&m["span"], stmts, contents, edits);
             }
-            for kind in ["ArrayCompr", "SetCompr", "ObjectCompr"] {
+            for kind in COMPREHENSIONS {
                 if let Some(c) = m.get(kind) {
                     rename_shadowing(c, contents, edits);
+                    let around = [&c["term"], &c["key"], &c["value"]];
+                    comprehension_locals(&c["query"], &around, contents, edits);
+                }
+            }
+            if let (Some(head), Some(Value::Array(bodies))) = (m.get("head"), m.get("bodies")) {
+                for body in bodies {
+                    let around = [head, &body["assign"]];
+                    comprehension_locals(&body["query"], &around, contents, edits);
                 }
             }
             for x in m.values() {
@@ -161,6 +178,108 @@ fn rename_shadowing(compr: &Value, contents: &str, edits: &mut Vec<Edit>) {
     }
 }
 
+/// In one query (a rule body or a comprehension's), renames inside its
+/// comprehensions each variable the query declares with `some` and mentions
+/// nowhere else (nor does `around`: the rule head, the comprehension's term).
+fn comprehension_locals(query: &Value, around: &[&Value], contents: &str, edits: &mut Vec<Edit>) {
+    let Some(stmts) = query["stmts"].as_array() else {
+        return;
+    };
+    let declared = stmts
+        .iter()
+        .filter_map(|s| s["literal"]["SomeVars"]["vars"].as_array())
+        .flatten()
+        .filter_map(|span| contents.get(offset(span, "start")..offset(span, "end")));
+    for name in declared {
+        if name == "_"
+            || around.iter().any(|v| mentions(v, &[name]))
+            || stmts
+                .iter()
+                .any(|s| mentions_outside_comprehensions(s, name))
+        {
+            continue;
+        }
+        let mut spans = Vec::new();
+        stmts
+            .iter()
+            .for_each(|s| spans_in_comprehensions(s, name, contents, &mut spans));
+        if spans.is_empty() {
+            continue;
+        }
+        let mut fresh = format!("__{name}");
+        while contents.contains(&fresh) {
+            fresh.push('_');
+        }
+        for (start, end) in spans {
+            edits.push(Edit {
+                start,
+                end,
+                text: Some(fresh.clone()),
+            });
+        }
+    }
+}
+
+/// Whether a statement mentions a variable outside the comprehensions in it.
+fn mentions_outside_comprehensions(v: &Value, name: &str) -> bool {
+    match v {
+        Value::Object(m) => {
+            m.get("Var").and_then(|var| var["value"].as_str()) == Some(name)
+                || m.iter()
+                    .filter(|(k, _)| !COMPREHENSIONS.contains(&k.as_str()))
+                    .any(|(_, x)| mentions_outside_comprehensions(x, name))
+        }
+        Value::Array(a) => a.iter().any(|x| mentions_outside_comprehensions(x, name)),
+        _ => false,
+    }
+}
+
+/// The spans of a variable named `name` inside the comprehensions of a
+/// subtree: its uses and its `some` declarations.
+fn spans_in_comprehensions(v: &Value, name: &str, contents: &str, out: &mut Vec<(usize, usize)>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if COMPREHENSIONS.contains(&k.as_str()) {
+                    var_spans(x, name, out);
+                    declared_spans(x, name, contents, out);
+                } else {
+                    spans_in_comprehensions(x, name, contents, out);
+                }
+            }
+        }
+        Value::Array(a) => a
+            .iter()
+            .for_each(|x| spans_in_comprehensions(x, name, contents, out)),
+        _ => {}
+    }
+}
+
+/// The spans of every `some` declaration of `name` in a subtree.
+fn declared_spans(v: &Value, name: &str, contents: &str, out: &mut Vec<(usize, usize)>) {
+    match v {
+        Value::Object(m) => {
+            for span in m
+                .get("SomeVars")
+                .and_then(|s| s["vars"].as_array())
+                .into_iter()
+                .flatten()
+            {
+                let (start, end) = (offset(span, "start"), offset(span, "end"));
+                if contents.get(start..end) == Some(name) {
+                    out.push((start, end));
+                }
+            }
+            m.values()
+                .for_each(|x| declared_spans(x, name, contents, out));
+        }
+        Value::Array(a) => a
+            .iter()
+            .for_each(|x| declared_spans(x, name, contents, out)),
+        _ => {}
+    }
+}
+
 /// The spans of every variable named `name` in a subtree.
 fn var_spans(v: &Value, name: &str, out: &mut Vec<(usize, usize)>) {
     match v {
@@ -193,6 +312,8 @@ fn mentions(v: &Value, names: &[&str]) -> bool {
 /// still holds); a blanked range keeps its newlines.
 fn apply(contents: &str, mut edits: Vec<Edit>) -> String {
     edits.sort_by_key(|e| std::cmp::Reverse((e.start, e.text.is_none())));
+    // Two rewrites may rename the same variable: once is enough.
+    edits.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.text == b.text);
     let mut text = contents.to_string();
     for e in edits {
         let fits = e.start <= e.end
@@ -245,6 +366,23 @@ mod tests {
             out,
             "package p\nimport rego.v1\nd contains name if {\n\tname := input[_].a\n\tseen := [__name | some i; input[i].a == name; __name := input[i].b]\n\tcount(seen) > 0\n}\n"
         );
+    }
+
+    #[test]
+    fn a_some_bound_only_in_comprehensions_is_theirs() {
+        let out = rewritten("package p\nimport rego.v1\nd contains n if {\n\tsome i\n\txs := [x | x := input[i].a]\n\tys := {y | some i; y := input[i].b}\n\tn := count(xs) + count(ys)\n}\n")
+            .unwrap_or_else(|| panic!("not rewritten"));
+        assert_eq!(
+            out,
+            "package p\nimport rego.v1\nd contains n if {\n\tsome i\n\txs := [x | x := input[__i].a]\n\tys := {y | some __i; y := input[__i].b}\n\tn := count(xs) + count(ys)\n}\n"
+        );
+        // Bound by the query itself, or read by the head: the query's.
+        for kept in [
+            "package p\nimport rego.v1\nd contains n if { some i; input[i]; n := [x | x := input[i]] }\n",
+            "package p\nimport rego.v1\nd contains i if { some i; n := [x | x := input[i]] }\n",
+        ] {
+            assert_eq!(rewritten(kept), None, "{kept}");
+        }
     }
 
     #[test]

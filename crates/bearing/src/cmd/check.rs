@@ -173,6 +173,16 @@ pub fn envelope(args: &Args, intent: Option<&bearing_intent::Intent>) -> anyhow:
     Ok(env)
 }
 
+/// The repository the gate runs in: the nearest folder up from the working
+/// directory with a `.git` (a folder, or a file in a worktree), else the
+/// working directory. SARIF findings at `file:` paths under it are located
+/// relative to it, as GitHub annotations want.
+fn checkout_root() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let root = cwd.ancestors().find(|d| d.join(".git").exists());
+    Some(root.unwrap_or(&cwd).to_path_buf())
+}
+
 /// Loads the intent and compiles its guardrails.
 pub fn load_engine(intent_path: &Path) -> anyhow::Result<(bearing_intent::Intent, Engine)> {
     let loaded = bearing_intent::load(intent_path).map_err(|e| match e {
@@ -286,6 +296,10 @@ fn decide_locally(
     now: chrono::DateTime<Utc>,
 ) -> anyhow::Result<ExitCode> {
     let (intent, engine) = load_engine(&g.intent)?;
+    let engine = match checkout_root() {
+        Some(root) => engine.with_checkout(root),
+        None => engine,
+    };
     let (mut outcomes, file_plans) = match &args.outcomes {
         Some(p) => super::outcomes::read(p)?,
         None => (serde_json::Value::Null, None),

@@ -464,3 +464,42 @@ fn an_unknown_service_or_environment_is_a_usage_error_with_a_suggestion() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// Policies regorus could not order (a `some i` bound only inside
+/// comprehensions, Conftest's `combine` example's shape) decide as OPA does
+/// and print nothing of the engine's on stderr.
+#[test]
+fn policies_regorus_could_not_order_decide_with_a_clean_stderr() {
+    let users = data("conftest/users");
+    for (policy, message) in [
+        ("order", "1 teams name members without an account"),
+        ("teams", r#"Missing users [\"bo@example.com\"]"#),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(
+            tmp.path().join("bearing.yaml"),
+            format!(
+                "version: 1\nteams: [{{id: t}}]\nservices: [{{id: s, team: t}}]\nguardrails:\n  - {{id: c, kind: rego, path: '{}', params: {{combine: true}}}}\n",
+                data(&format!("conftest/{policy}")).display()
+            ),
+        )
+        .unwrap();
+        let team = users.join("team.yaml");
+        let list = users.join("users.yaml");
+        let o = bearing(
+            &[
+                "check",
+                "--no-log",
+                "--output",
+                "json",
+                "--manifests",
+                team.to_str().unwrap(),
+                list.to_str().unwrap(),
+            ],
+            tmp.path(),
+        );
+        assert_eq!(stderr(&o), "", "{policy}");
+        assert_eq!(o.status.code(), Some(1), "{policy}: {}", stdout(&o));
+        assert!(stdout(&o).contains(message), "{policy}: {}", stdout(&o));
+    }
+}

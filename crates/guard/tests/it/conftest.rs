@@ -469,3 +469,86 @@ fn the_time_limit_bounds_a_guardrails_queries_together() {
         "{elapsed:?}"
     );
 }
+
+/// A boolean rule (`deny_privileged if …`) that is true fails (or warns)
+/// with a message naming it, where Conftest counts it as passed; one that
+/// is false or undefined says nothing. `data.conftest.file` is the name and
+/// absolute folder of the file each input came from, as Conftest gives it.
+#[test]
+fn boolean_rules_are_named_and_policies_read_their_file() {
+    let e = engine(&rego_intent("conftest/file", "{}"));
+    let mut env = envelope("web", "production");
+    for f in ["pods.yml", "deployment.yaml"] {
+        let path = data_dir().join("conftest/file").join(f);
+        let mut m = read_manifests(&path).unwrap();
+        m.file = path.display().to_string();
+        env.attachments.manifests.push(m);
+    }
+    let d = e.decide(&env, &ctx());
+    assert!(d.errors.is_empty(), "{:?}", d.errors);
+    assert_eq!(
+        summary(&d),
+        vec![
+            "Deny deny pods.yml: name manifests *.yaml",
+            "Deny deny pods.yml: name manifests *.yaml",
+            "Deny deny_privileged `deny_privileged` is true (a boolean rule, which Conftest counts as passed)",
+            "Warn warn deployment.yaml (a Deployment) in file",
+            "Warn warn pods.yml (a Pod) in file",
+            "Warn warn pods.yml (a Service) in file",
+            "Warn warn_no_owner `warn_no_owner` is true (a boolean rule, which Conftest counts as passed)",
+        ]
+    );
+    let privileged = d
+        .violations
+        .iter()
+        .find(|v| v.rule == "deny_privileged")
+        .unwrap();
+    let at = privileged.location.as_ref().unwrap();
+    assert!(at.file.ends_with("pods.yml") && at.line == 1, "{at:?}");
+}
+
+/// `data.conftest.file.dir` is absolute even for a file named relatively.
+#[test]
+fn the_file_of_an_input_is_given_with_an_absolute_folder() {
+    let info = bearing_guard::conftest::file_info("manifests/app.yaml");
+    assert_eq!(info["name"], "app.yaml");
+    let dir = info["dir"].as_str().unwrap();
+    assert!(std::path::Path::new(dir).is_absolute(), "{dir}");
+    assert!(dir.ends_with("manifests"), "{dir}");
+}
+
+/// `deny[msg] if {…}` is an object of `true`s in Rego v1, not a set of
+/// messages: refused at load with its line, as Conftest refuses it.
+#[test]
+fn a_rule_with_if_but_without_contains_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("invalid.rego"),
+        "package main\nimport rego.v1\n\n\ndeny[msg] if {\n    msg := \"foo\"\n}\n",
+    )
+    .unwrap();
+    let err = Engine::new(
+        &intent(&rego_intent(&dir.path().display().to_string(), "{}")),
+        &data_dir(),
+    )
+    .unwrap_err();
+    match &err {
+        GuardError::Policy { file, line, .. } => {
+            assert!(file.ends_with("invalid.rego"), "{err}");
+            assert_eq!(*line, 5, "{err}");
+        }
+        other => panic!("{other}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("'if' keyword without 'contains' keyword"),
+        "{err}"
+    );
+    // The same rule written as Conftest wants it, and a bare `deny if`, load.
+    std::fs::write(
+        dir.path().join("invalid.rego"),
+        "package main\nimport rego.v1\ndeny contains msg if { msg := \"foo\" }\ndeny if { true }\n",
+    )
+    .unwrap();
+    engine(&rego_intent(&dir.path().display().to_string(), "{}"));
+}

@@ -275,3 +275,63 @@ fn k8s_multi_document_files() {
     );
     expect("k8s-manifests/conftest_service.yaml", Verdict::Allow, &[]);
 }
+
+/// SARIF findings of real reports are located in their artifact, relative
+/// URIs resolved through the run's `originalUriBaseIds` (a chain of bases in
+/// the spec's appendix K, a web address in sarif-sdk's sample, `%SRCROOT%`
+/// left undefined by CodeQL's), absolute `file:` URIs made relative to the
+/// checkout they are in.
+#[test]
+fn sarif_findings_are_located_in_their_artifacts() {
+    let Some(root) = fixtures() else { return };
+    let located = |rel: &str, checkout: Option<&str>| {
+        let mut env = envelope("checkout", "production");
+        env.attachments
+            .scans
+            .push(bearing_guard::read_scan(&fixture(&root, rel)).unwrap());
+        let mut e = engine(
+            "version: 1\nguardrails:\n  - {id: v, kind: vulnerabilities, params: {block: [critical, high, medium, low]}}\n",
+        );
+        if let Some(c) = checkout {
+            e = e.with_checkout(c.into());
+        }
+        let d = e.decide(&env, &ctx());
+        let mut files: Vec<String> = d
+            .violations
+            .iter()
+            .filter_map(|v| v.location.as_ref())
+            .map(|l| format!("{}:{}", l.file, l.line))
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    };
+    assert_eq!(
+        located("sarif/defectdojo/appendix_k.sarif", None),
+        ["src/collections/list.h:15"]
+    );
+    let ghas = located("sarif/sarif-sdk/CweGhasSample.sarif", None);
+    assert!(
+        !ghas.is_empty() && ghas.iter().all(|f| f.starts_with("src/Sarif/Taxonomies/")),
+        "{ghas:?}"
+    );
+    let codeql = located("sarif/defectdojo/codeQL-output.sarif", None);
+    assert!(
+        codeql.contains(&"good/db_init.py:39".to_string()),
+        "{codeql:?}"
+    );
+    let bash = located(
+        "sarif/defectdojo/bash-report.sarif",
+        Some("/home/damien/dd"),
+    );
+    assert!(
+        bash.iter().any(|f| f.starts_with("docker/setEnv.sh:")),
+        "{bash:?}"
+    );
+    assert!(bash.iter().all(|f| !f.starts_with('/')), "{bash:?}");
+    let elsewhere = located("sarif/defectdojo/bash-report.sarif", Some("/srv/other"));
+    assert!(
+        elsewhere.iter().all(|f| f.starts_with("/home/damien/dd/")),
+        "{elsewhere:?}"
+    );
+}
