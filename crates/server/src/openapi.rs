@@ -121,12 +121,11 @@ pub const DOCUMENT: &str = r##"{
     "/v1/scorecard": {
       "get": {
         "summary": "The scorecard of objectives and key results",
-        "description": "Scope: read.",
+        "description": "The same figures as `bearing report --output json` with the same `--service`, `--team` and `--window`. Scope: read.",
         "parameters": [
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
-          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}},
-          {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}}
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}, "description": "One window for every key result instead of each one's own (`bearing report --window`), e.g. `90d`; at most `36500d`; `0s`, longer or not a duration is a 400."}
         ],
         "responses": {
           "200": {"description": "The scorecard", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Scorecard"}}}},
