@@ -384,6 +384,40 @@ fn report_reconcile_and_events_take_any_time_safely() {
                 let want = format!("invalid age `{age}`: duration `{age}` is too long");
                 prop_assert!(r.err().contains(&want), "{}", r.err());
             }
+            // `risk train --at`: trains (or finds too little history) as of any
+            // time in range; a time out of range is a usage error naming it.
+            let model = env.path("risk.json");
+            let r = env.run(&[
+                "risk",
+                "train",
+                &at_flag,
+                "--model",
+                model.to_str().unwrap(),
+            ]);
+            r.sane()?;
+            if ok {
+                prop_assert!(matches!(r.code(), 0 | 1), "{}", r.err());
+            } else {
+                prop_assert_eq!(r.code(), 2, "{}", r.out());
+                prop_assert!(r.err().contains(&format!("`{at}`")), "{}", r.err());
+            }
+            // `token create --expires`: any duration up to `36500d` from now.
+            let r = env.run(&[
+                "token",
+                "create",
+                "--name",
+                "p",
+                "--scope",
+                "read",
+                &format!("--expires={age}"),
+            ]);
+            r.sane()?;
+            prop_assert_eq!(r.code() == 0, secs > 0 && secs <= MAX_SECS, "{}", r.err());
+            if secs > MAX_SECS {
+                let want =
+                    format!("duration `{age}` is too long; expected at most `36500d` (100 years)");
+                prop_assert!(r.err().contains(&want), "{}", r.err());
+            }
             // `report --window`: every key result over exactly that window, or
             // refused with the bounds of `?window=` (zero, or over `36500d`).
             let r = env.run(&["report", &format!("--window={age}"), "--output", "json"]);
