@@ -19,14 +19,19 @@ use crate::yaml::Node;
 /// Guardrail parameters that are durations, by kind: each is a duration of
 /// at most `36500d`, refused at its line otherwise. (`vulnerabilities`'
 /// `max_age` is the only one; add any new one here.)
-pub const DURATION_PARAMS: &[(GuardrailKind, &str)] = &[(GuardrailKind::Vulnerabilities, "max_age")];
+pub const DURATION_PARAMS: &[(GuardrailKind, &str)] =
+    &[(GuardrailKind::Vulnerabilities, "max_age")];
 
 /// A `change_window` blackout's day: `YYYY-MM-DD` exactly (the guardrail
 /// compares days as text), from 1970-01-01 to 9999-12-31.
 fn blackout_date(v: &serde_json::Value) -> Result<NaiveDate, String> {
     let text = match v {
         serde_json::Value::String(t) => t.as_str(),
-        other => return Err(format!("expected a date written YYYY-MM-DD, found `{other}`")),
+        other => {
+            return Err(format!(
+                "expected a date written YYYY-MM-DD, found `{other}`"
+            ));
+        }
     };
     let d = NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
@@ -40,7 +45,11 @@ fn blackout_date(v: &serde_json::Value) -> Result<NaiveDate, String> {
 /// A `change_window` window's end: `HH:MM` from `00:00` to `24:00` (the
 /// guardrail compares times as text).
 fn time_of_day(v: &serde_json::Value) -> Result<(), String> {
-    let bad = |found: &str| format!("invalid time of day `{found}`; expected `HH:MM` from `00:00` to `24:00`, e.g. `09:00`");
+    let bad = |found: &str| {
+        format!(
+            "invalid time of day `{found}`; expected `HH:MM` from `00:00` to `24:00`, e.g. `09:00`"
+        )
+    };
     let serde_json::Value::String(t) = v else {
         return Err(bad(&v.to_string()));
     };
@@ -689,9 +698,7 @@ impl Checker<'_, '_, '_, '_> {
                     Ok(_) => continue,
                     Err(e) => e.message,
                 },
-                Some(other) => format!(
-                    "expected a duration such as `30d`, found `{other}`"
-                ),
+                Some(other) => format!("expected a duration such as `30d`, found `{other}`"),
             };
             self.err(s, &[K("params"), K(name)], format!("`{name}`: {problem}"));
         }
@@ -712,7 +719,9 @@ impl Checker<'_, '_, '_, '_> {
                     None => self.err(
                         s,
                         &path[..3],
-                        format!("`blackouts[{i}]` has no `{end}`; expected a date written YYYY-MM-DD"),
+                        format!(
+                            "`blackouts[{i}]` has no `{end}`; expected a date written YYYY-MM-DD"
+                        ),
                     ),
                 }
             }
