@@ -16,6 +16,54 @@ use crate::suggest::{one_of, suggest};
 use crate::units::{Quantity, Unit};
 use crate::yaml::Node;
 
+/// Guardrail parameters that are durations, by kind: each is a duration of
+/// at most `36500d`, refused at its line otherwise. (`vulnerabilities`'
+/// `max_age` is the only one; add any new one here.)
+pub const DURATION_PARAMS: &[(GuardrailKind, &str)] =
+    &[(GuardrailKind::Vulnerabilities, "max_age")];
+
+/// A `change_window` blackout's day: `YYYY-MM-DD` exactly (the guardrail
+/// compares days as text), from 1970-01-01 to 9999-12-31.
+fn blackout_date(v: &serde_json::Value) -> Result<NaiveDate, String> {
+    let text = match v {
+        serde_json::Value::String(t) => t.as_str(),
+        other => {
+            return Err(format!(
+                "expected a date written YYYY-MM-DD, found `{other}`"
+            ));
+        }
+    };
+    let d = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| d.format("%Y-%m-%d").to_string() == text)
+        .ok_or_else(|| {
+            format!("invalid date `{text}`; expected a date written YYYY-MM-DD, e.g. `2027-03-31`")
+        })?;
+    crate::units::check_date(d).map_err(|e| e.message)
+}
+
+/// A `change_window` window's end: `HH:MM` from `00:00` to `24:00` (the
+/// guardrail compares times as text).
+fn time_of_day(v: &serde_json::Value) -> Result<(), String> {
+    let bad = |found: &str| {
+        format!(
+            "invalid time of day `{found}`; expected `HH:MM` from `00:00` to `24:00`, e.g. `09:00`"
+        )
+    };
+    let serde_json::Value::String(t) = v else {
+        return Err(bad(&v.to_string()));
+    };
+    let ok = match t.as_bytes() {
+        [h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()) => {
+            let h = (h1 - b'0') * 10 + (h2 - b'0');
+            let m = (m1 - b'0') * 10 + (m2 - b'0');
+            (h < 24 && m < 60) || (h == 24 && m == 0)
+        }
+        _ => false,
+    };
+    if ok { Ok(()) } else { Err(bad(t)) }
+}
+
 /// One step of a path into a node.
 #[derive(Clone, Copy)]
 enum P<'s> {
@@ -632,18 +680,71 @@ impl Checker<'_, '_, '_, '_> {
                     ),
                 );
             }
-            // `vulnerabilities`' `max_age` is a duration, bounded like every other.
-            if g.kind == GuardrailKind::Vulnerabilities
-                && let Some(serde_json::Value::String(v)) = g.params.get("max_age")
-                && let Err(e) = v.parse::<crate::units::Duration>()
+            self.guardrail_times(s, g);
+            self.scope(s, &[K("scope")], &g.scope);
+        }
+    }
+
+    /// The durations, dates and times of day among a built-in guardrail's
+    /// `params`, bounded like every other of the intent and named at their line.
+    fn guardrail_times(&mut self, s: Src<'_>, g: &crate::model::Guardrail) {
+        for &(kind, name) in DURATION_PARAMS {
+            if g.kind != kind {
+                continue;
+            }
+            let problem = match g.params.get(name) {
+                None | Some(serde_json::Value::Null) => continue,
+                Some(serde_json::Value::String(v)) => match v.parse::<crate::units::Duration>() {
+                    Ok(_) => continue,
+                    Err(e) => e.message,
+                },
+                Some(other) => format!("expected a duration such as `30d`, found `{other}`"),
+            };
+            self.err(s, &[K("params"), K(name)], format!("`{name}`: {problem}"));
+        }
+        if g.kind != GuardrailKind::ChangeWindow {
+            return;
+        }
+        let list = |key: &str| match g.params.get(key) {
+            Some(serde_json::Value::Array(items)) => items.as_slice(),
+            _ => &[],
+        };
+        for (i, b) in list("blackouts").iter().enumerate() {
+            let mut dates = [None, None];
+            for (j, end) in ["from", "to"].into_iter().enumerate() {
+                let path = [K("params"), K("blackouts"), I(i), K(end)];
+                match b.get(end).map(blackout_date) {
+                    Some(Ok(d)) => dates[j] = Some(d),
+                    Some(Err(m)) => self.err(s, &path, format!("`blackouts[{i}].{end}`: {m}")),
+                    None => self.err(
+                        s,
+                        &path[..3],
+                        format!(
+                            "`blackouts[{i}]` has no `{end}`; expected a date written YYYY-MM-DD"
+                        ),
+                    ),
+                }
+            }
+            if let [Some(from), Some(to)] = dates
+                && from > to
             {
                 self.err(
                     s,
-                    &[K("params"), K("max_age")],
-                    format!("`max_age`: {}", e.message),
+                    &[K("params"), K("blackouts"), I(i), K("to")],
+                    format!("`blackouts[{i}]` ends on {to}, before it starts on {from}; expected `to` on or after `from`"),
                 );
             }
-            self.scope(s, &[K("scope")], &g.scope);
+        }
+        for (i, w) in list("windows").iter().enumerate() {
+            for end in ["from", "to"] {
+                if let Some(Err(m)) = w.get(end).map(time_of_day) {
+                    self.err(
+                        s,
+                        &[K("params"), K("windows"), I(i), K(end)],
+                        format!("`windows[{i}].{end}`: {m}"),
+                    );
+                }
+            }
         }
     }
 

@@ -127,10 +127,20 @@ async fn ingest_bytes(
         }) => {
             t.ingest_rejected
                 .fetch_add(parsed.events.len() as u64, Relaxed);
+            // Named the way parse errors name records (`line 2`, `record 2`,
+            // `row 3`, else `event 2`), as `bearing ingest` does.
+            let record = parsed.record_name(index);
             return Err(ApiError::invalid(format!(
-                "event #{index} (`{id}`): field `{field}`: expected {expected}; nothing was stored"
+                "rejected {format} input: {record}, field `{field}`: expected {expected} (event `{}`); nothing was stored",
+                echo(&id)
             ))
-            .with_details(json!({"index": index, "id": id, "field": field})));
+            .with_details(json!({
+                "format": format.name(),
+                "record": record,
+                "field": field,
+                "id": echo(&id),
+                "delivery": delivery,
+            })));
         }
         Err(e) => return Err(e.into()),
     };

@@ -17,7 +17,7 @@ pub const DOCUMENT: &str = r##"{
     "/v1/events": {
       "post": {
         "summary": "Ingest events (Bearing JSON/JSONL, CDEvents, SARIF, Trivy, Grype, FOCUS, OpenCost, Infracost)",
-        "description": "The batch is stored whole or not at all; the answer comes after the store committed it. Scope: ingest.",
+        "description": "The batch is stored whole or not at all; the answer comes after the store committed it. A bad record is a 422 naming it as `bearing ingest` does, counted from 1: `line N` (JSONL), `record N` (item of a JSON array), `row N` (CSV, the header is row 1), else `event N`; `details` holds `record`, `field` and `format`, and nothing is stored. Scope: ingest.",
         "parameters": [
           {"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["bearing", "bearing-csv", "cdevents", "sarif", "trivy", "grype", "focus", "opencost", "infracost", "json", "jsonl", "ndjson", "csv", "cdevent", "focus-csv"]}, "description": "Format name; detected from the body when absent."},
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
@@ -44,7 +44,7 @@ pub const DOCUMENT: &str = r##"{
     "/v1/webhooks/github": {
       "post": {
         "summary": "GitHub webhook delivery",
-        "description": "Checked with `X-Hub-Signature-256` against the server's `BEARING_GITHUB_SECRET` over the body as sent; no bearer token. Either content type GitHub offers: `application/json`, or `application/x-www-form-urlencoded` with the JSON in `payload`.",
+        "description": "Checked with `X-Hub-Signature-256` against the server's `BEARING_GITHUB_SECRET` over the body as sent; no bearer token. Either content type GitHub offers: `application/json`, or `application/x-www-form-urlencoded` with the JSON in `payload`. A delivery Bearing cannot use is a 422 naming the record and field like `POST /v1/events`; nothing is stored.",
         "security": [],
         "parameters": [
           {"name": "X-GitHub-Event", "in": "header", "required": true, "schema": {"type": "string"}},
@@ -124,12 +124,11 @@ pub const DOCUMENT: &str = r##"{
     "/v1/scorecard": {
       "get": {
         "summary": "The scorecard of objectives and key results",
-        "description": "Scope: read.",
+        "description": "The same figures as `bearing report --output json` with the same `--service`, `--team` and `--window`. Scope: read.",
         "parameters": [
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
-          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}},
-          {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}}
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}, "description": "One window for every key result instead of each one's own (`bearing report --window`), e.g. `90d`; at most `36500d`; `0s`, longer or not a duration is a 400."}
         ],
         "responses": {
           "200": {"description": "The scorecard", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Scorecard"}}}},

@@ -397,6 +397,7 @@ impl Loop {
             .map_err(|e| ApiError::internal(format!("cannot encode the reconcile report: {e}")))
     }
 
+    /// `bearing report --output json` with the same service, team and window.
     pub fn scorecard_json(&self, q: &ScopeQuery) -> Result<Value, ApiError> {
         self.check_scope(q)?;
         if q.filter.is_some() {
@@ -404,13 +405,19 @@ impl Loop {
                 "`filter` applies to one metric (`/v1/metrics/{name}`, `/v1/explain/{name}`); the scorecard uses each key result's own",
             ));
         }
-        if q.service.is_none() && q.team.is_none() {
+        if q.environment.is_some() {
+            return Err(ApiError::bad_request(
+                "`environment` applies to one metric (`/v1/metrics/{name}`, `/v1/explain/{name}`); the scorecard uses each key result's own scope",
+            ));
+        }
+        let window = window_arg(q)?;
+        if q.service.is_none() && q.team.is_none() && window.is_none() {
             return to_json(&self.snapshot().scorecard);
         }
         let filter = ScorecardFilter {
             team: q.team.clone(),
             service: q.service.clone(),
-            ..ScorecardFilter::default()
+            window,
         };
         let card = self
             .with_dataset(|ds| bearing_metrics::scorecard(&self.intent, ds, Utc::now(), filter));
@@ -469,17 +476,7 @@ impl Loop {
             )));
         }
         self.check_scope(q)?;
-        let window = match &q.window {
-            Some(w) => w
-                .parse::<Duration>()
-                .map_err(|e| ApiError::bad_request(format!("invalid `window`: {e}")))?,
-            None => bearing_metrics::DEFAULT_WINDOW,
-        };
-        if window.as_secs() == 0 {
-            return Err(ApiError::bad_request(
-                "invalid `window`: it must be longer than 0s",
-            ));
-        }
+        let window = window_arg(q)?.unwrap_or(bearing_metrics::DEFAULT_WINDOW);
         Ok((
             Scope {
                 team: q.team.clone(),
@@ -525,6 +522,23 @@ fn finding_record(f: FindingState) -> FindingRecord {
         fixed_at: f.fixed_at,
         event_ids: f.event_ids,
     }
+}
+
+/// The `window` query parameter: a duration of at most `36500d`, not zero
+/// (the bounds of `--window`); a 400 naming it otherwise.
+fn window_arg(q: &ScopeQuery) -> Result<Option<Duration>, ApiError> {
+    let Some(w) = &q.window else {
+        return Ok(None);
+    };
+    let window = w
+        .parse::<Duration>()
+        .map_err(|e| ApiError::bad_request(format!("invalid `window`: {e}")))?;
+    if window.as_secs() == 0 {
+        return Err(ApiError::bad_request(
+            "invalid `window`: it must be longer than 0s",
+        ));
+    }
+    Ok(Some(window))
 }
 
 /// The `filter` query parameter, in `bearing explain --filter`'s syntax.

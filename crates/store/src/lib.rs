@@ -31,9 +31,10 @@ pub enum StoreError {
     #[error("stored record `{id}` is corrupt: {message}")]
     Corrupt { id: String, message: String },
     /// An event the store refuses; nothing of its batch was written.
-    #[error("event #{index} (`{id}`): field `{field}`: expected {expected}")]
+    /// Named `event N`, counted from 1 like every record Bearing names.
+    #[error("event {} (`{id}`): field `{field}`: expected {expected}", index + 1)]
     InvalidEvent {
-        /// Position of the event in the batch, from 0.
+        /// Position of the event in the batch, from 0 (the message counts from 1).
         index: usize,
         id: String,
         field: &'static str,

@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long = "env", value_name = "E")]
     pub env: Option<String>,
     /// Window the metric is computed over, e.g. `30d`, `1w`, `6h`.
-    #[arg(long, value_name = "W", default_value = "30d")]
+    #[arg(long, value_name = "W", default_value = "30d", value_parser = super::report::parse_window)]
     pub window: Duration,
     /// Key-result filter, e.g. `--filter severity=critical,high` (repeatable).
     #[arg(long = "filter", value_name = "KEY=VALUES")]

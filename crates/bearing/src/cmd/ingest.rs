@@ -547,12 +547,11 @@ impl Ingest {
         }
         for (i, event) in parsed.events.iter().enumerate() {
             if let Err(err) = bearing_store::check_event(i, event) {
-                // Named like parse errors (`line 2`, `index 0`, `row 3`); events of
-                // formats without numbered records are counted from 1.
-                let record = parsed
-                    .record_of(i)
-                    .map_or_else(|| format!("event {}", i + 1), |r| r.to_string());
-                return Ok(reject(report, Rejection::store(err, record)?));
+                // Named like parse errors (`line 2`, `record 1`, `row 3`).
+                return Ok(reject(
+                    report,
+                    Rejection::store(err, parsed.record_name(i))?,
+                ));
             }
         }
         report.events = parsed.events.len() as u64;

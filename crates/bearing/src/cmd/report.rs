@@ -41,8 +41,18 @@ pub struct Args {
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub at: Option<DateTime<Utc>>,
     /// One window for every key result instead of each one's own, e.g. `90d`.
-    #[arg(long, value_name = "W")]
+    #[arg(long, value_name = "W", value_parser = parse_window)]
     pub window: Option<Duration>,
+}
+
+/// Parses `--window`: a duration of at most `36500d` and longer than zero,
+/// the bounds of `?window=` on the HTTP API.
+pub fn parse_window(s: &str) -> Result<Duration, String> {
+    let w = s.parse::<Duration>().map_err(|e| e.to_string())?;
+    if w.as_secs() == 0 {
+        return Err("it must be longer than 0s".into());
+    }
+    Ok(w)
 }
 
 /// Parses `--at`: RFC 3339, or a date meaning its start (UTC), from

@@ -254,8 +254,9 @@ fn ingested_times_out_of_range_are_refused_whole() {
 
 fn duration() -> impl Strategy<Value = (String, u128)> {
     let n = prop_oneof![
+        Just(0u64),
         any::<u64>(),
-        1u64..100,
+        0u64..100,
         36_495u64..36_505,
         3_153_599_995u64..3_153_600_005,
     ];
@@ -321,7 +322,7 @@ fn explain_window_and_at_are_exact_or_named_errors() {
             ]);
             r.sane()?;
             let t = instant(&at);
-            if secs <= MAX_SECS && t.is_some_and(in_range) {
+            if secs > 0 && secs <= MAX_SECS && t.is_some_and(in_range) {
                 prop_assert_eq!(r.code(), 0, "{}", r.err());
                 let v = r.json();
                 prop_assert_eq!(v["window_seconds"].as_u64().map(u128::from), Some(secs));
@@ -334,6 +335,10 @@ fn explain_window_and_at_are_exact_or_named_errors() {
                 let want = if secs > MAX_SECS {
                     format!(
                         "duration `{window}` is too long; expected at most `36500d` (100 years)"
+                    )
+                } else if secs == 0 {
+                    format!(
+                        "invalid value '{window}' for '--window <W>': it must be longer than 0s"
                     )
                 } else if t.is_some() {
                     format!("timestamp `{at}` is out of range")
@@ -377,6 +382,66 @@ fn report_reconcile_and_events_take_any_time_safely() {
             prop_assert_eq!(r.code() == 0, secs <= MAX_SECS, "{}", r.err());
             if secs > MAX_SECS {
                 let want = format!("invalid age `{age}`: duration `{age}` is too long");
+                prop_assert!(r.err().contains(&want), "{}", r.err());
+            }
+            // `risk train --at`: trains (or finds too little history) as of any
+            // time in range; a time out of range is a usage error naming it.
+            let model = env.path("risk.json");
+            let r = env.run(&[
+                "risk",
+                "train",
+                &at_flag,
+                "--model",
+                model.to_str().unwrap(),
+            ]);
+            r.sane()?;
+            if ok {
+                prop_assert!(matches!(r.code(), 0 | 1), "{}", r.err());
+            } else {
+                prop_assert_eq!(r.code(), 2, "{}", r.out());
+                prop_assert!(r.err().contains(&format!("`{at}`")), "{}", r.err());
+            }
+            // `token create --expires`: any duration up to `36500d` from now.
+            let r = env.run(&[
+                "token",
+                "create",
+                "--name",
+                "p",
+                "--scope",
+                "read",
+                &format!("--expires={age}"),
+            ]);
+            r.sane()?;
+            prop_assert_eq!(r.code() == 0, secs > 0 && secs <= MAX_SECS, "{}", r.err());
+            if secs > MAX_SECS {
+                let want =
+                    format!("duration `{age}` is too long; expected at most `36500d` (100 years)");
+                prop_assert!(r.err().contains(&want), "{}", r.err());
+            }
+            // `report --window`: every key result over exactly that window, or
+            // refused with the bounds of `?window=` (zero, or over `36500d`).
+            let r = env.run(&["report", &format!("--window={age}"), "--output", "json"]);
+            r.sane()?;
+            if secs > 0 && secs <= MAX_SECS {
+                prop_assert_eq!(r.code(), 0, "{}", r.err());
+                let v = r.json();
+                let krs: Vec<_> = v["objectives"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|o| o["key_results"].as_array().unwrap().clone())
+                    .collect();
+                prop_assert!(!krs.is_empty());
+                for k in krs {
+                    prop_assert_eq!(k["window_seconds"].as_u64().map(u128::from), Some(secs));
+                }
+            } else {
+                prop_assert_eq!(r.code(), 2, "{}", r.out());
+                let want = if secs == 0 {
+                    "it must be longer than 0s".to_owned()
+                } else {
+                    format!("duration `{age}` is too long; expected at most `36500d` (100 years)")
+                };
                 prop_assert!(r.err().contains(&want), "{}", r.err());
             }
             Ok(())

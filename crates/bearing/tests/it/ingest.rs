@@ -397,6 +397,22 @@ fn small_file_errors_name_the_line() {
     assert_eq!(why["field"], "id", "{why}");
     // The 2,000-byte id is quoted shortened.
     assert!(why["message"].as_str().unwrap().len() < 200, "{why}");
+    // In a JSON array the same event is `record 2`, counted from 1 whether the
+    // parser or the store refuses it (the HTTP API says the same words).
+    let why = reject(
+        "long-id.json",
+        format!("[{},{long}]", metric_line(1)).as_bytes(),
+    );
+    assert_eq!(why["record"], "record 2", "{why}");
+    assert_eq!(why["field"], "id", "{why}");
+    let bad_time = metric_line(2).replace("2026-", "yesterday-");
+    assert_ne!(bad_time, metric_line(2));
+    let why = reject(
+        "bad-time.json",
+        format!("[{},{bad_time}]", metric_line(1)).as_bytes(),
+    );
+    assert_eq!(why["record"], "record 2", "{why}");
+    assert_eq!(why["field"], "time", "{why}");
 }
 
 /// Issue 15 item 11: a JSONL line over the documented 16 MiB is refused, also

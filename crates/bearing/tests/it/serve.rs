@@ -226,6 +226,104 @@ fn serve_ingests_and_shuts_down_gracefully() {
     assert_eq!(text.matches("solo:deploy:").count(), 3, "{text}");
 }
 
+/// `GET /v1/scorecard?window=` is `bearing report --window … --output json`:
+/// the same figures for the same window, a different one changes them, and
+/// a window out of bounds is a 400 naming it.
+#[test]
+fn the_scorecard_window_gives_the_figures_of_report_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("b.db").display());
+    let intent = intent(dir.path(), "solo");
+    let admin = token(&db, &intent, "admin");
+    let server = Server::start(&db, &intent);
+    // Ten deployments, 6 h to 186 h old, 20 h apart: three in the last 2 days.
+    let (status, body) = http(
+        server.port,
+        "POST",
+        "/v1/events",
+        &admin,
+        &deployments("solo", 10),
+    );
+    assert_eq!(status, 201, "{body}");
+    eventually("the snapshot holds the deployments", || {
+        samples(server.port, &admin, "solo") == 10
+    });
+    let figures = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("generated_at");
+        v
+    };
+    for query in ["window=2d", "window=2d&service=solo", "window=1w&team=ops"] {
+        let (status, body) = http(
+            server.port,
+            "GET",
+            &format!("/v1/scorecard?{query}"),
+            &admin,
+            "",
+        );
+        assert_eq!(status, 200, "{query}: {body}");
+        let api = figures(json_of(&body));
+        let mut args = vec!["report".to_string(), "--output".into(), "json".into()];
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap();
+            args.push(format!("--{k}={v}"));
+        }
+        let out = bin()
+            .args(["--database", &db, "--intent"])
+            .arg(&intent)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let cli = figures(json_of(&String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(api, cli, "{query}");
+    }
+    let kr = |query: &str| {
+        let (status, body) = http(
+            server.port,
+            "GET",
+            &format!("/v1/scorecard?{query}"),
+            &admin,
+            "",
+        );
+        assert_eq!(status, 200, "{query}: {body}");
+        json_of(&body)["objectives"][0]["key_results"][0].clone()
+    };
+    assert_eq!(kr("window=2d")["samples"], 3);
+    assert_eq!(kr("window=2d")["window_seconds"], 2 * 86_400);
+    assert_eq!(kr("")["samples"], 10);
+    for (window, want) in [
+        ("0s", "invalid `window`: it must be longer than 0s"),
+        (
+            "36501d",
+            "invalid `window`: duration `36501d` is too long; expected at most `36500d` (100 years)",
+        ),
+        ("soon", "invalid `window`: invalid duration `soon`"),
+    ] {
+        let (status, body) = http(
+            server.port,
+            "GET",
+            &format!("/v1/scorecard?window={window}"),
+            &admin,
+            "",
+        );
+        assert_eq!(status, 400, "{window}: {body}");
+        let v = json_of(&body);
+        assert_eq!(v["error"]["code"], "bad_request", "{body}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().starts_with(want),
+            "{window}: {body}"
+        );
+        // The CLI refuses the same value.
+        let out = bin()
+            .args(["--database", &db, "--intent"])
+            .arg(&intent)
+            .args(["report", "--window", window])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{window}: {out:?}");
+    }
+}
+
 #[test]
 fn two_replicas_share_one_postgres() {
     let Ok(db) = std::env::var("DATABASE_URL") else {

@@ -18,7 +18,7 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
     match first {
         Some(b'[') => {
             for (i, e) in parse_array(bytes)?.into_iter().enumerate() {
-                parsed.push(e, Some(RecordRef::Index(i)));
+                parsed.push(e, Some(RecordRef::Record(i + 1)));
             }
         }
         Some(b'{') => {
@@ -95,7 +95,7 @@ fn parse_array(bytes: &[u8]) -> Result<Vec<Event>, ParseError> {
             let items: Vec<serde_json::Value> =
                 serde_json::from_str(text).map_err(|e| syntax_error(&e, 0))?;
             for (i, v) in items.into_iter().enumerate() {
-                decode_event(v).map_err(|e| e.with_record(RecordRef::Index(i)))?;
+                decode_event(v).map_err(|e| e.with_record(RecordRef::Record(i + 1)))?;
             }
             Err(ParseError::new("expected an array of Bearing events"))
         }
@@ -314,6 +314,6 @@ mod tests {
             2
         );
         let err = parse(format!("[{LINE},{{\"id\":1}}]").as_bytes(), &ctx).unwrap_err();
-        assert_eq!(err.record, Some(RecordRef::Index(1)));
+        assert_eq!(err.record, Some(RecordRef::Record(2)));
     }
 }

@@ -372,7 +372,7 @@ mod tests {
         let e = parse(two.as_bytes(), &ctx()).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "index 1, field `context.id`: expected a string, found the number `1`"
+            "record 2, field `context.id`: expected a string, found the number `1`"
         );
     }
 }

@@ -162,7 +162,7 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
     for (i, p) in s.projects.iter().enumerate() {
         if !p.errors.is_empty() {
             parsed.skip(
-                Some(RecordRef::Index(i)),
+                Some(RecordRef::Record(i + 1)),
                 format!(
                     "project `{}` was not priced: {}",
                     p.name,

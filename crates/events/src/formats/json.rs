@@ -73,7 +73,7 @@ pub(crate) fn decode<T: DeserializeOwned>(v: Value) -> Result<T, ParseError> {
 }
 
 /// The records of a document that may be one object, an array of objects, or JSONL.
-/// A single object has no record reference; array items are `Index`, JSONL lines `Line`.
+/// A single object has no record reference; array items are `Record`, JSONL lines `Line`.
 pub(crate) fn records(bytes: &[u8]) -> Result<Vec<(Option<RecordRef>, Value)>, ParseError> {
     let text = utf8(bytes)?;
     let trimmed = text.trim_start();
@@ -85,7 +85,7 @@ pub(crate) fn records(bytes: &[u8]) -> Result<Vec<(Option<RecordRef>, Value)>, P
         return Ok(items
             .into_iter()
             .enumerate()
-            .map(|(i, v)| (Some(RecordRef::Index(i)), v))
+            .map(|(i, v)| (Some(RecordRef::Record(i + 1)), v))
             .collect());
     }
     match serde_json::from_str::<Value>(text) {
@@ -351,7 +351,7 @@ mod tests {
     fn records_handles_object_array_and_jsonl() {
         assert_eq!(records(b"{\"a\":1}").unwrap().len(), 1);
         let r = records(b"[{\"a\":1},{\"a\":2}]").unwrap();
-        assert_eq!(r[1].0, Some(RecordRef::Index(1)));
+        assert_eq!(r[1].0, Some(RecordRef::Record(2)));
         let r = records(b"{\"a\":1}\n\n{\"a\":2}\n").unwrap();
         assert_eq!(r[1].0, Some(RecordRef::Line(3)));
         let e = records(b"{\"a\":1}\n{\"a\":\n").unwrap_err();

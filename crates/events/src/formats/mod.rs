@@ -162,8 +162,8 @@ impl ParseContext {
 pub enum RecordRef {
     /// 1-based line of a line-oriented input (JSONL), or of a JSON syntax error.
     Line(usize),
-    /// 0-based position in a JSON array (or of a result within a report).
-    Index(usize),
+    /// 1-based position in a JSON array (or of an entry within a report's list).
+    Record(usize),
     /// 1-based CSV row as a spreadsheet shows it: the header is row 1.
     Row(usize),
 }
@@ -172,7 +172,7 @@ impl fmt::Display for RecordRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RecordRef::Line(n) => write!(f, "line {n}"),
-            RecordRef::Index(n) => write!(f, "index {n}"),
+            RecordRef::Record(n) => write!(f, "record {n}"),
             RecordRef::Row(n) => write!(f, "row {n}"),
         }
     }
@@ -276,6 +276,14 @@ impl Parsed {
     /// The record `events[i]` came from, if known.
     pub fn record_of(&self, i: usize) -> Option<RecordRef> {
         self.records.get(i).copied().flatten()
+    }
+
+    /// How messages name `events[i]`: its record (`line 2`, `record 2`,
+    /// `row 3`), or `event N` counted from 1 for formats without numbered
+    /// records. Every surface (CLI, HTTP API) names events this way.
+    pub fn record_name(&self, i: usize) -> String {
+        self.record_of(i)
+            .map_or_else(|| format!("event {}", i + 1), |r| r.to_string())
     }
 
     /// A finding that could not be used: skipped with `error` as the reason, or,

@@ -286,7 +286,7 @@ fn trivy_result(
         if matches!(m.str_at("Status"), Some("PASS") | Some("EXCEPTION")) {
             let id = m.str_at("ID").unwrap_or("?");
             scan.parsed.skip(
-                Some(RecordRef::Index(i)),
+                Some(RecordRef::Record(i + 1)),
                 format!("misconfiguration `{id}` in `{result_target}` passed"),
             );
             continue;

@@ -67,7 +67,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ),
     (
         "bearing-bad-time.json",
-        "index 1, field `time`: expected an RFC 3339 timestamp (e.g. `2024-05-01T12:00:00Z`), found `yesterday`",
+        "record 2, field `time`: expected an RFC 3339 timestamp (e.g. `2024-05-01T12:00:00Z`), found `yesterday`",
     ),
     (
         "bearing-unknown-kind.jsonl",
@@ -76,7 +76,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("bearing-missing-id.json", "line 1: missing field `id`"),
     (
         "bearing-not-an-object.json",
-        "index 0: expected an event object, found the number `1`",
+        "record 1: expected an event object, found the number `1`",
     ),
     (
         "bearing-csv-missing-column.csv",

@@ -243,7 +243,7 @@ fn events_carry_their_record() {
     assert_eq!(p.record_of(1), Some(bearing_events::RecordRef::Line(3)));
     let array = format!("[{},{}]", line("a"), line("b"));
     let p = parse_report(Format::Bearing, array.as_bytes(), &ctx()).unwrap();
-    assert_eq!(p.record_of(1), Some(bearing_events::RecordRef::Index(1)));
+    assert_eq!(p.record_of(1), Some(bearing_events::RecordRef::Record(2)));
     let csv = "id,time,kind,data.name,data.value\na,2024-05-01T12:00:00Z,metric_point,m,1\nb,2024-05-01T12:00:00Z,metric_point,m,2\n";
     let p = parse_report(Format::BearingCsv, csv.as_bytes(), &ctx()).unwrap();
     assert_eq!(p.record_of(1), Some(bearing_events::RecordRef::Row(3)));

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 /// A valid intent with one `@` where the value under test goes, on line 3 of
 /// its entry point.
-const ENTRY_POINTS: [(&str, Kind); 11] = [
+const ENTRY_POINTS: [(&str, Kind); 13] = [
     ("key result window", Kind::Duration),
     ("SLO window", Kind::Duration),
     ("adaptation expression window", Kind::Duration),
@@ -23,6 +23,8 @@ const ENTRY_POINTS: [(&str, Kind); 11] = [
     ("vulnerabilities max_age", Kind::Duration),
     ("objective due date", Kind::Date),
     ("waiver expiry", Kind::Date),
+    ("change_window blackout from", Kind::Date),
+    ("change_window blackout to", Kind::Date),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -59,6 +61,7 @@ objectives:
 guardrails:
   - {{ id: g, kind: error_budget }}
   - {{ id: v, kind: vulnerabilities, params: {{ max_age: {max_age} }} }}
+  - {{ id: w, kind: change_window, params: {{ blackouts: [{{ from: {bfrom}, to: {bto} }}] }} }}
 waivers:
   - {{ guardrail: g, owner: alice, reason: r, expires: {expires} }}
 adaptation:
@@ -78,8 +81,10 @@ settings:
         max_age = pick(8, "30d"),
         due = pick(9, "2027-03-31"),
         expires = pick(10, "2027-01-15"),
+        bfrom = pick(11, "1970-01-01"),
+        bto = pick(12, "9999-12-31"),
     );
-    let line = [14, 8, 22, 22, 15, 24, 25, 6, 18, 12, 20][i];
+    let line = [14, 8, 23, 23, 15, 25, 26, 6, 18, 12, 21, 19, 19][i];
     (text, line)
 }
 
@@ -194,7 +199,7 @@ proptest! {
     }
 
     #[test]
-    fn every_intent_date_is_exact_or_one_located_error(i in 9usize..11, d in date()) {
+    fn every_intent_date_is_exact_or_one_located_error(i in 9usize..13, d in date()) {
         let text = d.format("%Y-%m-%d").to_string();
         let in_range = (1970..=9999).contains(&d.year());
         check(i, &text, in_range, "is out of range; expected a date from 1970-01-01 to 9999-12-31")?;

@@ -141,6 +141,75 @@ async fn long_values_in_an_invalid_event_are_not_echoed_whole() {
     assert!(r.text.len() < 8192, "{} bytes", r.text.len());
 }
 
+/// Issue 15 item 14: a bad record in a body is named the way `bearing ingest`
+/// names it, counted from 1 (`line 2`, `record 2`, `row 3`), whether the
+/// parser or the store's checks refuse it; nothing of the body is stored.
+#[tokio::test]
+async fn a_bad_record_is_named_like_the_cli_names_it_and_nothing_is_stored() {
+    let s = server(AuthMode::Off).await;
+    let event = |i: u32, id: &str, time: &str| {
+        json!({"id": id, "source": "t", "time": time, "kind": "metric_point", "service": "checkout",
+               "data": {"name": "business.orders", "value": i}})
+        .to_string()
+    };
+    let ok = |i: u32| event(i, &format!("ok-{i}"), "2026-01-01T00:00:00Z");
+    let long_id = event(2, &"k".repeat(2000), "2026-01-01T00:00:00Z");
+    let bad_time = event(2, "bad-time", "yesterday");
+    let csv_long_id = format!(
+        "id,time,kind,service,data.name,data.value\nok-1,2026-01-01T00:00:00Z,metric_point,checkout,m,1\n{},2026-01-01T00:00:00Z,metric_point,checkout,m,2\n",
+        "k".repeat(2000)
+    );
+    for (what, content_type, body, record, field) in [
+        (
+            "array, store refusal",
+            "application/json",
+            format!("[{},{long_id},{}]", ok(1), ok(3)),
+            "record 2",
+            "id",
+        ),
+        (
+            "array, parse error",
+            "application/json",
+            format!("[{},{bad_time},{}]", ok(1), ok(3)),
+            "record 2",
+            "time",
+        ),
+        (
+            "JSONL, store refusal",
+            "application/x-ndjson",
+            format!("{}\n{long_id}\n{}\n", ok(1), ok(3)),
+            "line 2",
+            "id",
+        ),
+        (
+            "JSONL, parse error",
+            "application/x-ndjson",
+            format!("{}\n{bad_time}\n{}\n", ok(1), ok(3)),
+            "line 2",
+            "time",
+        ),
+        ("CSV, store refusal", "text/csv", csv_long_id, "row 3", "id"),
+    ] {
+        let r = send(&s.state, post("/v1/events", None, content_type, body)).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+        let v = r.json();
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("{record}, field `{field}`")),
+            "{what}: {message}"
+        );
+        assert_eq!(v["error"]["details"]["record"], record, "{what}: {v}");
+        assert_eq!(v["error"]["details"]["field"], field, "{what}: {v}");
+        assert!(!message.contains("#"), "{what}: {message}");
+        assert!(r.text.len() < 4096, "{what}: {} bytes", r.text.len());
+        assert_eq!(
+            s.store.count_events().await.unwrap(),
+            0,
+            "{what}: nothing stored"
+        );
+    }
+}
+
 #[tokio::test]
 async fn unknown_services_and_environments_are_refused_with_a_suggestion() {
     let s = server(AuthMode::Off).await;

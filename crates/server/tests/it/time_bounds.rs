@@ -24,6 +24,7 @@ fn rt() -> tokio::runtime::Runtime {
 /// A count near a boundary or anywhere, with a unit: `(text, exact seconds)`.
 fn duration() -> impl Strategy<Value = (String, u128)> {
     let n = prop_oneof![
+        Just(0u64),
         any::<u64>(),
         0u64..100,
         36_495u64..36_505,
@@ -52,6 +53,17 @@ fn check_window(r: &Reply, text: &str, secs: u128, path: &str) -> Result<(), Tes
     } else if secs <= MAX_SECS {
         prop_assert_eq!(r.status, StatusCode::OK, "{}: {}", path, r.text);
         let v = r.json();
+        if path == "/v1/scorecard" {
+            // Every key result over that window, as `bearing report --window`.
+            let window = v["filter"]["window"].as_str().unwrap_or_default();
+            let parsed = window.parse::<bearing_intent::Duration>();
+            prop_assert_eq!(parsed.map(|d| u128::from(d.as_secs())), Ok(secs));
+            for o in v["objectives"].as_array().unwrap() {
+                for k in o["key_results"].as_array().unwrap() {
+                    prop_assert_eq!(k["window_seconds"].as_u64().map(u128::from), Some(secs));
+                }
+            }
+        }
         if path.starts_with("/v1/explain/") {
             prop_assert_eq!(v["window_seconds"].as_u64().map(u128::from), Some(secs));
             let at = |k: &str| DateTime::parse_from_rfc3339(v[k].as_str().unwrap()).unwrap();
@@ -93,6 +105,7 @@ fn the_window_query_parameter_is_exact_or_refused() {
                     "/v1/explain/slo.burn_rate",
                     "/v1/metrics/dora.lead_time.p50",
                     "/v1/metrics/cost.anomalies",
+                    "/v1/scorecard",
                 ]),
             ),
             |((text, secs), path)| {

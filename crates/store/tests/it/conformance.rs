@@ -299,9 +299,20 @@ async fn invalid_events_are_refused_with_their_position() {
             deploy("", 2, "shop", "prod"),
         ];
         match s.ingest(&batch).await.unwrap_err() {
-            StoreError::InvalidEvent {
-                index, id, field, ..
-            } => assert_eq!((index, id.as_str(), field), (1, "nan", "data.value")),
+            err @ StoreError::InvalidEvent { .. } => {
+                // Counted from 1 in the message, like every record Bearing names.
+                assert_eq!(
+                    err.to_string(),
+                    "event 2 (`nan`): field `data.value`: expected a finite number"
+                );
+                let StoreError::InvalidEvent {
+                    index, id, field, ..
+                } = err
+                else {
+                    unreachable!()
+                };
+                assert_eq!((index, id.as_str(), field), (1, "nan", "data.value"));
+            }
             other => panic!("unexpected error {other}"),
         }
         let empty_id = s.ingest(&batch[2..]).await.unwrap_err();
