@@ -229,6 +229,17 @@ pub fn scorecard(
             list.join(", ")
         ));
     }
+    let unplaced = ds.unplaced_deliveries();
+    if !unplaced.is_empty() {
+        let list: Vec<String> = unplaced
+            .iter()
+            .map(|(r, n)| format!("{r} ({n} events)"))
+            .collect();
+        notes.push(format!(
+            "incidents from monorepos that name none of their services: {}; label each `service:<id>` (or ingest with `--service`) to count them",
+            list.join(", ")
+        ));
+    }
     Scorecard {
         generated_at: now,
         organisation: intent.organisation.clone(),

@@ -6,5 +6,6 @@ mod business_release;
 mod fixture;
 mod github_lead;
 mod golden;
+mod monorepo;
 mod props;
 mod time_bounds;
