@@ -21,6 +21,9 @@
 //! | 12 15:00 | deploy m9 to `production`, naming no service                | m9 1h            | m9 1h          |
 //! | 13 09:00 | incident labelled `incident` only                           | (counts for no service) |         |
 //!
+//! Workflow runs `CI / alpha` (success) are alpha's, `beta-deploy` (failure)
+//! beta's, `lint` (success) both's.
+//!
 //! alpha: 4 production deployments, samples [1, 2, 4] h → p50 2h, change
 //! failure rate 0/4. beta: 3 production deployments, samples [1, 23, 24] h →
 //! p50 23h, change failure rate 1/3.
@@ -155,6 +158,22 @@ fn incident(number: u64, at: &str, labels: &[&str]) -> Vec<Event> {
     )
 }
 
+fn workflow_run(id: u64, at: &str, name: &str, conclusion: &str) -> Vec<Event> {
+    deliver(
+        "workflow_run",
+        json!({
+            "action": "completed",
+            "workflow": { "name": name },
+            "workflow_run": {
+                "id": id, "name": name, "status": "completed", "conclusion": conclusion,
+                "run_attempt": 1, "run_started_at": iso(at), "updated_at": iso(at),
+                "head_sha": "c4", "head_branch": "main", "event": "push",
+            },
+            "repository": repo(), "sender": { "login": "dev" },
+        }),
+    )
+}
+
 fn history() -> Vec<Event> {
     [
         deployed(1, "10-10 12:00", "base", "alpha-production", None),
@@ -191,6 +210,11 @@ fn history() -> Vec<Event> {
         merged_pr(9, "10-12 14:00", "m9"),
         deployed(7, "10-12 15:00", "m9", "production", None),
         incident(2, "10-13 09:00", &["incident"]),
+        // Pipelines by name: alpha's, beta's (`beta-deploy` is not alpha's
+        // even though it is not `alpha`), and one naming neither (both's).
+        workflow_run(1, "10-11 10:05", "CI / alpha", "success"),
+        workflow_run(2, "10-11 10:06", "beta-deploy", "failure"),
+        workflow_run(3, "10-11 10:07", "lint", "success"),
     ]
     .concat()
 }
@@ -232,6 +256,11 @@ fn commits_count_for_the_services_whose_paths_they_touch() {
         assert_eq!((cfr.samples, cfr.value), (4, Some(0.0)));
         let cfr = at(&ds, "dora.change_failure_rate", "beta");
         assert_eq!((cfr.samples, cfr.value), (3, Some(1.0 / 3.0)));
+
+        let runs = at(&ds, "pipeline.success_rate", "alpha");
+        assert_eq!((runs.samples, runs.value), (2, Some(1.0)), "alpha runs");
+        let runs = at(&ds, "pipeline.success_rate", "beta");
+        assert_eq!((runs.samples, runs.value), (2, Some(0.5)), "beta runs");
 
         // Both repository spellings are the same claim: nothing unclaimed;
         // the incident that names no service is reported, not guessed.
