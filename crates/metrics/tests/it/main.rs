@@ -8,4 +8,5 @@ mod github_lead;
 mod golden;
 mod monorepo;
 mod props;
+mod scipy;
 mod time_bounds;
