@@ -152,12 +152,6 @@ impl RepoRef {
     }
 }
 
-impl From<&str> for RepoRef {
-    fn from(r: &str) -> Self {
-        RepoRef::Whole(r.to_owned())
-    }
-}
-
 impl<'de> Deserialize<'de> for RepoRef {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
