@@ -6,21 +6,49 @@ method='asymptotic', use_continuity=True). Samples vary in size (3..60), in
 location shift, and about half of them carry ties (values rounded).
 
 Usage: canary_scipy.py --seed 20261126 --cases 60 --out FILE
+
+With --stdin it computes given cases instead: reads {"cases": [{"x", "y",
+"method", "alternative", "use_continuity"}]} (method, alternative and
+use_continuity default to 'asymptotic', 'two-sided' and true) and writes
+{"scipy": version, "results": [{"u", "p"}]} to standard output. Tests use it
+to check Bearing's Mann-Whitney U on their own samples against SciPy live.
 """
 import argparse
 import json
+import sys
 
 import numpy as np
 import scipy
 from scipy.stats import mannwhitneyu
 
 
+def given_cases():
+    doc = json.load(sys.stdin)
+    results = []
+    for case in doc["cases"]:
+        res = mannwhitneyu(
+            case["x"],
+            case["y"],
+            alternative=case.get("alternative", "two-sided"),
+            method=case.get("method", "asymptotic"),
+            use_continuity=case.get("use_continuity", True),
+        )
+        results.append({"u": float(res.statistic), "p": float(res.pvalue)})
+    json.dump({"scipy": scipy.__version__, "results": results}, sys.stdout)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=20261126)
     ap.add_argument("--cases", type=int, default=60)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--stdin", action="store_true", help="compute the cases given on stdin")
     args = ap.parse_args()
+    if args.stdin:
+        given_cases()
+        return
+    if not args.out:
+        ap.error("--out is required (or --stdin)")
     rng = np.random.default_rng(args.seed)
     cases = []
     while len(cases) < args.cases:

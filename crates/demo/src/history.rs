@@ -165,6 +165,7 @@ impl Gen {
                         authored_at: authored,
                         parents: prev_head.iter().cloned().collect(),
                         author: Some(author.to_string()),
+                        files: Vec::new(),
                     });
                     shas.push((authored, sha));
                 }
@@ -388,6 +389,7 @@ impl Gen {
                         authored_at: ack + minutes(5.0),
                         parents: vec![head.to_string()],
                         author: Some(AUTHORS[n % AUTHORS.len()].to_string()),
+                        files: Vec::new(),
                     }],
                     merged_at: Some(finished - minutes(20.0)),
                     merge_commit: None,

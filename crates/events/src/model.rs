@@ -159,6 +159,11 @@ pub struct Commit {
     pub parents: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
+    /// Paths the commit added, modified or removed, when the source lists
+    /// them (GitHub push events do); what places a monorepo's commits with
+    /// the services whose `repos` paths they touch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
 }
 
 /// Commits merged into the main line: a push or a merged pull request.

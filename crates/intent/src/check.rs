@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use crate::catalog::{self, MetricDef, ScopeKind};
 use crate::expr;
 use crate::load::{Diags, Sources, Src};
-use crate::model::{GuardrailKind, Intent, Scope};
+use crate::model::{GuardrailKind, Intent, RepoRef, Scope};
 use crate::suggest::{one_of, suggest};
 use crate::units::{Quantity, Unit};
 use crate::yaml::Node;
@@ -319,6 +319,44 @@ impl Checker<'_, '_, '_, '_> {
         }
     }
 
+    /// A monorepo claim's directories: relative prefixes, not patterns.
+    fn repo_paths(&mut self, s: Src<'_>, i: usize, paths: &[String]) {
+        if paths.is_empty() {
+            self.err(
+                s,
+                &[K("repos"), I(i), K("paths")],
+                "`paths` is empty: list the service's directories, or give the repository alone (a string) to claim all of it".into(),
+            );
+        }
+        for (j, path) in paths.iter().enumerate() {
+            let at = [K("repos"), I(i), K("paths"), I(j)];
+            let p = path.trim().trim_start_matches("./").trim_matches('/');
+            if p.is_empty() || p == "." {
+                self.err(
+                    s,
+                    &at,
+                    format!(
+                        "`{path}` is the repository's root; give the repository alone (a string) to claim all of it"
+                    ),
+                );
+            } else if p.contains(['*', '?', '[', '{']) {
+                self.err(
+                    s,
+                    &at,
+                    format!(
+                        "`{path}` is a pattern; paths are directory prefixes, e.g. `services/alpha`"
+                    ),
+                );
+            } else if p.split('/').any(|seg| seg == "..") {
+                self.err(
+                    s,
+                    &at,
+                    format!("`{path}` leaves the repository; paths are relative to its root"),
+                );
+            }
+        }
+    }
+
     fn services(&mut self) {
         let intent = self.intent;
         let mut budget_currency: Option<(String, Src<'_>)> = None;
@@ -331,10 +369,15 @@ impl Checker<'_, '_, '_, '_> {
         {
             let teams = self.teams.clone();
             self.reference(s, &[K("team")], "team", "teams", &svc.team, &teams);
-            for (i, repo) in svc.repos.iter().enumerate() {
+            for (i, claim) in svc.repos.iter().enumerate() {
+                let repo = claim.repo();
                 let r = repo.trim().trim_end_matches('/');
                 let r = r.strip_suffix(".git").unwrap_or(r);
                 let r = r.split_once("://").map_or(r, |x| x.1).to_ascii_lowercase();
+                if let RepoRef::Paths(p) = claim {
+                    self.repo_paths(s, i, &p.paths);
+                    continue;
+                }
                 match repo_owner.get(&r) {
                     Some(first) if *first != svc.id => self.out.warning(
                         s.file,

@@ -72,8 +72,11 @@ pub struct Service {
     pub team: String,
     #[serde(default)]
     pub tier: Tier,
+    /// Repositories whose deliveries count for this service: a whole
+    /// repository (`github.com/acme/svc-a`), or directories of a monorepo
+    /// (`{repo: github.com/acme/mono, paths: [services/alpha]}`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub repos: Vec<String>,
+    pub repos: Vec<RepoRef>,
     /// Environments in promotion order; the last one is production unless
     /// `production` is set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -106,6 +109,71 @@ impl Service {
         self.environments
             .last()
             .map_or("production", String::as_str)
+    }
+}
+
+/// A repository a service claims: all of it, or some of its directories.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RepoRef {
+    /// The whole repository, e.g. `github.com/acme/svc-a`.
+    Whole(String),
+    /// Directories of a monorepo.
+    Paths(RepoPaths),
+}
+
+/// Directories of a monorepo: a commit belongs to the service when it
+/// touches a file under one of `paths`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoPaths {
+    /// The repository, e.g. `github.com/acme/mono`.
+    pub repo: String,
+    /// Directory prefixes relative to the repository root, e.g.
+    /// `services/alpha` (matches `services/alpha/…`, not `services/alphabet/…`).
+    #[schemars(length(min = 1))]
+    pub paths: Vec<String>,
+}
+
+impl RepoRef {
+    pub fn repo(&self) -> &str {
+        match self {
+            RepoRef::Whole(r) => r,
+            RepoRef::Paths(p) => &p.repo,
+        }
+    }
+
+    /// The claimed directories; empty for the whole repository.
+    pub fn paths(&self) -> &[String] {
+        match self {
+            RepoRef::Whole(_) => &[],
+            RepoRef::Paths(p) => &p.paths,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RepoRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RepoRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a repository, e.g. `github.com/acme/svc-a`, or `{repo: github.com/acme/mono, paths: [services/alpha]}`",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RepoRef::Whole(v.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                RepoPaths::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RepoRef::Paths)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

@@ -374,7 +374,16 @@ pub(crate) struct SvcInfo {
     pub prod_env: u32,
     pub budget: Option<(f64, String)>,
     pub slos: Vec<SloInfo>,
-    pub repos: Vec<String>,
+    /// The intent's environments of the service.
+    pub envs: Vec<String>,
+}
+
+/// A repository claim of the intent, normalised: the whole repository when
+/// `paths` is empty, else directory prefixes (no leading or trailing `/`).
+pub(crate) struct Claim {
+    pub repo: String,
+    pub svc: u32,
+    pub paths: Vec<String>,
 }
 
 pub(crate) struct SloInfo {
@@ -486,6 +495,14 @@ pub struct Dataset {
     /// Repositories deliveries came from that no service's `repos` claims
     /// (and whose short name is no service either), with event counts.
     unclaimed: std::collections::BTreeMap<String, usize>,
+    /// Monorepo deliveries no rule could give a service, by repository.
+    unplaced: std::collections::BTreeMap<String, usize>,
+    /// The intent's repository claims, in intent order.
+    claims: Vec<Claim>,
+    /// The services a monorepo commit counts for, and whether that came from
+    /// its files (`true`) or is the fallback for a commit whose files are
+    /// unknown. Commits of other repositories have no entry.
+    pub(crate) commit_svcs: FxMap<u32, (bool, Vec<u32>)>,
     /// Earliest and latest event time.
     span: Option<(Ts, Ts)>,
 }
@@ -494,6 +511,7 @@ pub struct Dataset {
 enum Touched {
     Nothing,
     Service(u32),
+    Many(Vec<u32>),
     All,
 }
 
@@ -564,6 +582,9 @@ impl Dataset {
             cost_prefixed: Vec::new(),
             events: 0,
             unclaimed: Default::default(),
+            unplaced: Default::default(),
+            claims: Vec::new(),
+            commit_svcs: FxMap::default(),
             span: None,
         };
         for t in &intent.teams {
@@ -613,8 +634,20 @@ impl Dataset {
                 prod_env,
                 budget,
                 slos,
-                repos: s.repos.iter().map(|r| normalise_repo(r)).collect(),
+                envs: s.environments.clone(),
             });
+            for claim in &s.repos {
+                ds.claims.push(Claim {
+                    repo: normalise_repo(claim.repo()),
+                    svc: i,
+                    paths: claim
+                        .paths()
+                        .iter()
+                        .map(|p| normalise_path(p))
+                        .filter(|p| !p.is_empty())
+                        .collect(),
+                });
+            }
         }
         ds
     }
@@ -642,6 +675,11 @@ impl Dataset {
         match self.ingest(e) {
             Touched::Nothing => {}
             Touched::Service(s) => self.rebuild(s),
+            Touched::Many(v) => {
+                for s in v {
+                    self.rebuild(s);
+                }
+            }
             Touched::All => self.rebuild_all(),
         }
     }
@@ -749,13 +787,23 @@ impl Dataset {
 
     /// The service of an event from a repository: the service whose `repos`
     /// claims it, else the event's own (by default the repository's name).
-    /// An explicit service other than the repository's name is kept.
-    fn map_repo(&mut self, e: &mut Event) {
+    /// An explicit service other than the repository's name is kept. In a
+    /// monorepo (a repository claimed with `paths`) see [`Self::place_in_monorepo`].
+    /// Returns the services the event counts for when that is not simply
+    /// `e.service` (empty otherwise).
+    fn map_repo(&mut self, e: &mut Event) -> Vec<u32> {
         let Some(r) = repo_of(e) else {
-            return;
+            return Vec::new();
         };
         if !defaults_to_repo(e, &r) {
-            return;
+            return Vec::new();
+        }
+        if self
+            .claims
+            .iter()
+            .any(|c| !c.paths.is_empty() && same_repo(&c.repo, &r))
+        {
+            return self.place_in_monorepo(e, &r);
         }
         match self.service_of_repo(&r) {
             Some(s) => e.service = Some(self.svc_name(s).to_string()),
@@ -770,6 +818,198 @@ impl Dataset {
                 }
             }
         }
+        Vec::new()
+    }
+
+    /// The services a delivery from monorepo `r` counts for (see
+    /// `docs/metrics.md`, "Monorepos"):
+    /// - a change: every claiming service; each commit counts for the
+    ///   services whose paths its files touch (recorded in `commit_svcs`);
+    /// - a deployment, rollback or pipeline run: the services it names (by
+    ///   environment or pipeline name), else the service claiming the whole
+    ///   repository, else every claiming service;
+    /// - an incident: the service a label names, else the whole repository's
+    ///   service, else none (kept under the repository's name, and reported).
+    fn place_in_monorepo(&mut self, e: &mut Event, r: &str) -> Vec<u32> {
+        let mut svcs: Vec<u32> = Vec::new();
+        for c in &self.claims {
+            if same_repo(&c.repo, r) && !svcs.contains(&c.svc) {
+                svcs.push(c.svc);
+            }
+        }
+        let whole = self.service_of_repo(r);
+        if let Payload::Change(c) = &e.payload {
+            self.place_commits(c, r, whole);
+            e.service = None;
+            return svcs;
+        }
+        let named = self.named_services(e, &svcs);
+        if !named.is_empty() {
+            return named;
+        }
+        if let Some(w) = whole {
+            return vec![w];
+        }
+        match e.payload {
+            Payload::Deployment(_) | Payload::Rollback(_) | Payload::PipelineRun(_) => svcs,
+            _ => {
+                *self.unplaced.entry(r.to_owned()).or_default() += 1;
+                Vec::new()
+            }
+        }
+    }
+
+    /// Records which services each commit of a monorepo change counts for:
+    /// those whose paths its files touch (the whole repository's service
+    /// always); a commit whose files are unknown counts for the whole
+    /// repository's service if there is one, else for every claiming service.
+    /// Known files win over that fallback whichever event comes first.
+    fn place_commits(&mut self, c: &bearing_events::Change, r: &str, whole: Option<u32>) {
+        let claims: Vec<(u32, Vec<String>)> = self
+            .claims
+            .iter()
+            .filter(|x| same_repo(&x.repo, r))
+            .map(|x| (x.svc, x.paths.clone()))
+            .collect();
+        let fallback: Vec<u32> = match whole {
+            Some(w) => vec![w],
+            None => {
+                let mut v: Vec<u32> = Vec::new();
+                for (s, _) in &claims {
+                    if !v.contains(s) {
+                        v.push(*s);
+                    }
+                }
+                v
+            }
+        };
+        let place = |ds: &mut Self, sha: &str, files: &[String]| {
+            let i = ds.commits.intern(sha);
+            if files.is_empty() {
+                ds.commit_svcs
+                    .entry(i)
+                    .or_insert_with(|| (false, fallback.clone()));
+                return;
+            }
+            let mut svcs: Vec<u32> = Vec::new();
+            for (s, paths) in &claims {
+                let hit = paths.is_empty()
+                    || files.iter().any(|f| paths.iter().any(|p| under_path(f, p)));
+                if hit && !svcs.contains(s) {
+                    svcs.push(*s);
+                }
+            }
+            let slot = ds.commit_svcs.entry(i).or_insert((true, Vec::new()));
+            if !slot.0 {
+                *slot = (true, Vec::new());
+            }
+            for s in svcs {
+                if !slot.1.contains(&s) {
+                    slot.1.push(s);
+                }
+            }
+        };
+        for commit in &c.commits {
+            place(self, &commit.sha, &commit.files);
+        }
+        if let Some(m) = &c.merge_commit {
+            place(self, m, &[]);
+        }
+    }
+
+    /// The claiming services a deployment, rollback or pipeline run names:
+    /// an environment only one of them lists, or `<service>/<env>`,
+    /// `<env>/<service>` (also with `-`, `_` or `:`) where `<env>` is one of
+    /// the service's environments (the event's environment becomes `<env>`);
+    /// a pipeline whose name holds the service's id as a word; an incident
+    /// labelled `<service>` or `service:<service>`.
+    fn named_services(&self, e: &mut Event, svcs: &[u32]) -> Vec<u32> {
+        let id = |s: u32| self.svc_name(s).to_ascii_lowercase();
+        let envs_of = |s: u32| -> Vec<String> {
+            let mut v = self.info(s).map(|i| i.envs.clone()).unwrap_or_default();
+            if let Some(p) = self.env_name(self.prod_env(s)) {
+                v.push(p.to_owned());
+            }
+            v
+        };
+        match &e.payload {
+            Payload::Deployment(_) | Payload::Rollback(_) => {
+                let Some(env) = e.environment.clone() else {
+                    return Vec::new();
+                };
+                let listing: Vec<u32> = svcs
+                    .iter()
+                    .copied()
+                    .filter(|&s| envs_of(s).contains(&env))
+                    .collect();
+                if listing.len() == 1 {
+                    return listing;
+                }
+                let lower = env.to_ascii_lowercase();
+                for &s in svcs {
+                    let name = id(s);
+                    for sep in ['/', '-', '_', ':'] {
+                        let rest = lower
+                            .strip_prefix(name.as_str())
+                            .and_then(|x| x.strip_prefix(sep))
+                            .or_else(|| {
+                                lower
+                                    .strip_suffix(name.as_str())
+                                    .and_then(|x| x.strip_suffix(sep))
+                            });
+                        if let Some(rest) = rest
+                            && let Some(env) = envs_of(s)
+                                .into_iter()
+                                .find(|x| x.eq_ignore_ascii_case(rest))
+                        {
+                            e.environment = Some(env);
+                            return vec![s];
+                        }
+                    }
+                }
+                Vec::new()
+            }
+            Payload::PipelineRun(p) => {
+                let name = p.pipeline.to_ascii_lowercase();
+                let hits: Vec<(u32, String)> = svcs
+                    .iter()
+                    .map(|&s| (s, id(s)))
+                    .filter(|(_, i)| has_word(&name, i))
+                    .collect();
+                // `svc-a` in `deploy svc-a-web` is part of the longer id.
+                hits.iter()
+                    .filter(|(_, i)| !hits.iter().any(|(_, j)| j != i && j.contains(i.as_str())))
+                    .map(|x| x.0)
+                    .collect()
+            }
+            Payload::Incident(_) => {
+                let labels: Vec<String> = e
+                    .attributes
+                    .get("labels")
+                    .and_then(|v| v.as_array())
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|x| x.as_str())
+                            .map(|x| x.trim().to_ascii_lowercase())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                svcs.iter()
+                    .copied()
+                    .find(|&s| {
+                        let i = id(s);
+                        labels.iter().any(|l| {
+                            *l == i
+                                || l.strip_prefix("service:")
+                                    .or_else(|| l.strip_prefix("service/"))
+                                    .is_some_and(|x| x.trim() == i)
+                        })
+                    })
+                    .into_iter()
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Repositories deliveries came from that no service claims (by `repos`
@@ -781,8 +1021,44 @@ impl Dataset {
             .collect()
     }
 
+    /// Monorepos with deliveries (incidents) that name none of the services
+    /// claiming them and have no service claiming the whole repository, with
+    /// how many events each brought; those count for no service.
+    pub fn unplaced_deliveries(&self) -> Vec<(&str, usize)> {
+        self.unplaced
+            .iter()
+            .map(|(r, n)| (r.as_str(), *n))
+            .collect()
+    }
+
     fn ingest(&mut self, mut e: Event) -> Touched {
-        self.map_repo(&mut e);
+        self.events += 1;
+        let svcs = self.map_repo(&mut e);
+        match svcs.as_slice() {
+            [] => self.ingest_one(e),
+            _ if matches!(e.payload, Payload::Change(_)) => {
+                self.ingest_one(e);
+                Touched::Many(svcs)
+            }
+            [one] => {
+                e.service = Some(self.svc_name(*one).to_owned());
+                self.ingest_one(e)
+            }
+            [first, rest @ ..] => {
+                // A monorepo deployment naming no service ships them all.
+                for &s in rest {
+                    let mut copy = e.clone();
+                    copy.service = Some(self.svc_name(s).to_owned());
+                    self.ingest_one(copy);
+                }
+                e.service = Some(self.svc_name(*first).to_owned());
+                self.ingest_one(e);
+                Touched::Many(svcs)
+            }
+        }
+    }
+
+    fn ingest_one(&mut self, e: Event) -> Touched {
         let ev = self.ids.push(&e.id);
         self.kinds.push(
             bearing_events::Kind::ALL
@@ -790,7 +1066,6 @@ impl Dataset {
                 .position(|k| *k == e.kind())
                 .unwrap_or(0) as u8,
         );
-        self.events += 1;
         let env = e.environment.as_deref().map_or(NONE, |x| self.envs.id(x));
         let time = ts(e.time);
         self.span = Some(
@@ -1302,15 +1577,13 @@ impl Dataset {
         })
     }
 
+    /// The service claiming the whole repository (the first, if several do).
     fn service_of_repo(&self, repo: &str) -> Option<u32> {
         let r = normalise_repo(repo);
-        self.info.iter().enumerate().find_map(|(i, inf)| {
-            inf.as_ref()?
-                .repos
-                .iter()
-                .any(|x| same_repo(x, &r))
-                .then_some(i as u32)
-        })
+        self.claims
+            .iter()
+            .find(|c| c.paths.is_empty() && same_repo(&c.repo, &r))
+            .map(|c| c.svc)
     }
 
     /// Re-sorts and re-derives everything.
@@ -1432,7 +1705,7 @@ pub fn unclaimed_repos(intent: &Intent, events: &[Event]) -> Vec<(String, usize)
     let repos: Vec<String> = intent
         .services
         .iter()
-        .flat_map(|s| s.repos.iter().map(|r| normalise_repo(r)))
+        .flat_map(|s| s.repos.iter().map(|r| normalise_repo(r.repo())))
         .collect();
     let mut out: std::collections::BTreeMap<String, usize> = Default::default();
     for e in events {
@@ -1449,6 +1722,32 @@ pub fn unclaimed_repos(intent: &Intent, events: &[Event]) -> Vec<(String, usize)
         *out.entry(r).or_default() += 1;
     }
     out.into_iter().collect()
+}
+
+/// A monorepo directory as a prefix: no `./`, no leading or trailing `/`.
+fn normalise_path(p: &str) -> String {
+    p.trim()
+        .trim_start_matches("./")
+        .trim_matches('/')
+        .to_owned()
+}
+
+/// Whether `file` is `dir` or lies under it (`services/alpha` holds
+/// `services/alpha/x`, not `services/alphabet/x`).
+fn under_path(file: &str, dir: &str) -> bool {
+    let f = file.trim_start_matches("./").trim_start_matches('/');
+    f.strip_prefix(dir)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// Whether `word` occurs in `text` between non-alphanumeric characters.
+fn has_word(text: &str, word: &str) -> bool {
+    !word.is_empty()
+        && text.match_indices(word).any(|(i, _)| {
+            let before = text[..i].chars().next_back();
+            let after = text[i + word.len()..].chars().next();
+            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+        })
 }
 
 fn normalise_repo(r: &str) -> String {

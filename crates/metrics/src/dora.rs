@@ -234,7 +234,7 @@ pub(crate) fn derive(ds: &mut Dataset, s: u32, data: &mut SvcData) {
     }
     // Lead times.
     for t in &mut data.tracks {
-        derive_leads(ds, t);
+        derive_leads(ds, s, t);
     }
 }
 
@@ -257,7 +257,7 @@ fn mark(t: &mut Track, i: usize, cause: Cause, time: Ts, ev: u32) {
 
 const WALK_LIMIT: usize = 100_000;
 
-fn derive_leads(ds: &Dataset, t: &mut Track) {
+fn derive_leads(ds: &Dataset, s: u32, t: &mut Track) {
     let mut deployed: FxSet<u32> = FxSet::default();
     let mut has_prev = false;
     for k in 0..t.ok_idx.len() {
@@ -299,6 +299,10 @@ fn derive_leads(ds: &Dataset, t: &mut Track) {
                 }
             }
         }
+        // A monorepo's commits count for the services whose paths they touch.
+        let before = shipped.len();
+        shipped.retain(|c| ds.commit_svcs.get(c).is_none_or(|(_, v)| v.contains(&s)));
+        let elsewhere = before - shipped.len();
         let start = t.leads.len() as u32;
         let mut unknown = 0;
         for &c in &shipped {
@@ -317,6 +321,8 @@ fn derive_leads(ds: &Dataset, t: &mut Track) {
                 "the deployment names no commits"
             } else if unknown > 0 {
                 "its commits' authoring times are unknown (no change event)"
+            } else if elsewhere > 0 {
+                "no new commits under the service's paths since the previous deployment"
             } else {
                 "no new commits since the previous deployment"
             });

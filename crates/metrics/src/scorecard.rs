@@ -201,14 +201,18 @@ pub fn scorecard(
         let from = now - longest.to_chrono();
         if last <= from {
             let days = (now - last).num_days();
+            // Windows are `(at - window, at]`: the day after the last event
+            // still holds it, and a window one day longer than the history's
+            // age holds its first event.
+            let at = last.date_naive().succ_opt().unwrap_or(last.date_naive());
             notes.push(format!(
-                "every event is older than the key results' windows: the {} stored events run from {} to {}, {days} days before {}; every windowed figure is empty. Report as of that history (`--at {}`) or over a longer window (`--window {}d`)",
+                "every event is older than the key results' windows: the {} stored events run from {} to {}, {days} days before {}; every windowed figure is empty. Report as of that history (`--at {}`) or over a window that reaches it (`--window {}d`)",
                 ds.len(),
                 first.format("%Y-%m-%d"),
                 last.format("%Y-%m-%d"),
                 now.format("%Y-%m-%d"),
-                last.format("%Y-%m-%d"),
-                days + 1,
+                at.format("%Y-%m-%d"),
+                (now - first).num_days() + 1,
             ));
         } else if first > now {
             notes.push(format!(
@@ -226,6 +230,17 @@ pub fn scorecard(
             .collect();
         notes.push(format!(
             "deliveries from repositories no service claims: {}; add each to a service's `repos` (or name a service after it) to count them",
+            list.join(", ")
+        ));
+    }
+    let unplaced = ds.unplaced_deliveries();
+    if !unplaced.is_empty() {
+        let list: Vec<String> = unplaced
+            .iter()
+            .map(|(r, n)| format!("{r} ({n} events)"))
+            .collect();
+        notes.push(format!(
+            "incidents from monorepos that name none of their services: {}; label each `service:<id>` (or ingest with `--service`) to count them",
             list.join(", ")
         ));
     }

@@ -180,6 +180,7 @@ pub fn generate(cfg: &SynthConfig, mut sink: impl FnMut(Event)) -> usize {
                     authored_at: at - Duration::seconds(r.below(2 * 86_400) as i64),
                     parents: parent.into_iter().collect(),
                     author: None,
+                    files: Vec::new(),
                 });
                 seq += 1;
             }

@@ -90,6 +90,7 @@ fn event(rng: &mut Rng, n: u64, start: DateTime<Utc>) -> Event {
                     authored_at: time - Duration::hours(rng.below(72) as i64),
                     parents: Vec::new(),
                     author: None,
+                    files: Vec::new(),
                 }],
                 merged_at: Some(time),
                 merge_commit: None,

@@ -5,3 +5,7 @@ mod anomaly_quality;
 mod reconcile;
 mod risk;
 mod scipy;
+/// Finding and calling SciPy, shared with bearing-metrics' tests.
+#[allow(dead_code)]
+#[path = "../../../metrics/tests/it/scipy.rs"]
+mod scipy_python;

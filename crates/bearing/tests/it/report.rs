@@ -129,6 +129,30 @@ fn report_on_an_old_history_says_so_and_takes_a_window() {
         "{text}"
     );
     assert!(text.contains("--window"), "{text}");
+    // Following either suggestion counts all four deployments (10-20 …
+    // 10-23 12:00): `--at 2026-10-23` would cut the last day's.
+    let suggested = |flag: &str| -> String {
+        let i = text.find(&format!("`{flag} ")).unwrap() + flag.len() + 2;
+        text[i..].split('`').next().unwrap().to_owned()
+    };
+    assert_eq!(suggested("--at"), "2026-10-24");
+    for args in [
+        vec!["--at".to_owned(), suggested("--at")],
+        vec![
+            "--at".to_owned(),
+            late.to_owned(),
+            "--window".to_owned(),
+            suggested("--window"),
+        ],
+    ] {
+        let mut all = vec!["report", "--output", "json"];
+        all.extend(args.iter().map(String::as_str));
+        let (json, err, code) = bearing(&db, &intent, &all);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let kr = &v["objectives"][0]["key_results"][0];
+        assert_eq!(kr["samples"], 4, "{args:?}: {kr}");
+    }
 
     let (json, err, code) = bearing(
         &db,

@@ -331,10 +331,19 @@ fn delivery_event(
     };
     match mapped {
         Ok(mut event) => {
-            // The repository is the default service; `--service` overrides it.
+            // The repository is the default service; a deployment's
+            // `payload.service` names it explicitly (a monorepo's deployments
+            // usually do), and `--service` overrides both.
             event.service = ctx
                 .service
                 .clone()
+                .or_else(|| {
+                    matches!(event.payload, Payload::Deployment(_))
+                        .then(|| v.str_at("deployment.payload.service"))
+                        .flatten()
+                        .filter(|s| !s.trim().is_empty())
+                        .map(str::to_owned)
+                })
                 .or_else(|| v.str_at("repository.name").map(str::to_owned));
             if let Some(url) = v.str_at("repository.html_url") {
                 event.links.push(Link {
@@ -419,6 +428,7 @@ fn push(v: &Value, repo: Option<&str>) -> Result<Mapped, ParseError> {
                 .str_at("author.username")
                 .or_else(|| c.str_at("author.name"))
                 .map(str::to_owned),
+            files: commit_files(c),
         });
     }
     if commits.is_empty() {
@@ -460,6 +470,21 @@ fn push(v: &Value, repo: Option<&str>) -> Result<Mapped, ParseError> {
         });
     }
     Ok(Ok(e))
+}
+
+/// The paths a pushed commit added, removed or modified, each once.
+fn commit_files(c: &Value) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    for key in ["added", "removed", "modified"] {
+        for f in c.arr_at(key) {
+            if let Some(f) = f.as_str()
+                && !files.iter().any(|x| x == f)
+            {
+                files.push(f.to_owned());
+            }
+        }
+    }
+    files
 }
 
 fn pull_request(v: &Value, repo: Option<&str>) -> Result<Mapped, ParseError> {

@@ -83,7 +83,8 @@ fn payload() -> impl Strategy<Value = Payload> {
                             sha,
                             authored_at,
                             parents: vec![],
-                            author: None
+                            author: None,
+                            files: vec![]
                         })
                         .collect(),
                     merged_at,

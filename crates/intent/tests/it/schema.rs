@@ -54,10 +54,25 @@ fn rejects_structurally_broken_intents() {
         "version: 1\nservices:\n  - {id: a, team: t, slos: [{id: s, target: 99.9%, window: 4 weeks, sli: {good: g, total: t}}]}\n",
         "version: 1\nobjectives:\n  - {id: o, layer: business, key_results: [{metric: m, target: 5}]}\n",
         "version: 1\nservices:\n  - {id: a, team: t, cost: {match: {}, monthly_budget: 12000}}\n",
+        // a monorepo claim with a misspelt or empty `paths`
+        "version: 1\nservices:\n  - {id: a, team: t, repos: [{repo: github.com/acme/mono, path: services/a}]}\n",
+        "version: 1\nservices:\n  - {id: a, team: t, repos: [{repo: github.com/acme/mono, paths: []}]}\n",
+        "version: 1\nservices:\n  - {id: a, team: t, repos: [{paths: [services/a]}]}\n",
     ] {
         let doc = json(broken);
         assert!(!v.is_valid(&doc), "schema accepted:\n{broken}");
     }
+}
+
+#[test]
+fn accepts_whole_and_monorepo_claims_as_validate_does() {
+    let v = validator();
+    let yaml = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/warn_repo_paths.yaml"),
+    )
+    .unwrap();
+    let errors: Vec<String> = v.iter_errors(&json(&yaml)).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }
 
 #[test]

@@ -34,6 +34,7 @@ pub fn commit(sha: &str, authored: &str, parents: &[&str]) -> Commit {
         authored_at: t(authored),
         parents: parents.iter().map(|p| p.to_string()).collect(),
         author: None,
+        files: Vec::new(),
     }
 }
 

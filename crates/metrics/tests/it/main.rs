@@ -6,5 +6,7 @@ mod business_release;
 mod fixture;
 mod github_lead;
 mod golden;
+mod monorepo;
 mod props;
+mod scipy;
 mod time_bounds;
