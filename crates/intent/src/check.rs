@@ -150,6 +150,89 @@ impl Checker<'_, '_, '_, '_> {
         self.out.error(s.file, pos, msg);
     }
 
+    /// An SLO names its points (`sli`) or where to read them (`source`); a
+    /// Prometheus source has a URL that parses, exactly one of `good` and
+    /// `bad`, and a non-zero resolution.
+    fn slo_source(&mut self, s: Src<'_>, base: &[P<'_>; 2], slo: &crate::model::Slo) {
+        let Some(src) = &slo.source else {
+            if slo.sli.is_none() {
+                self.err(
+                    s,
+                    base,
+                    format!(
+                        "SLO `{}` has neither `sli` nor `source`; expected `sli: {{good: <metric>, total: <metric>}}` or `source: {{prometheus: {{url, good, total}}}}`",
+                        slo.id
+                    ),
+                );
+            }
+            return;
+        };
+        let p = &src.prometheus;
+        let at = |k: &'static str| [base[0], base[1], K("source"), K("prometheus"), K(k)];
+        match url::Url::parse(&p.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+            Ok(_) => self.err(
+                s,
+                &at("url"),
+                format!(
+                    "Prometheus URL `{}` is not an http(s) URL; expected e.g. `http://prometheus:9090`",
+                    p.url
+                ),
+            ),
+            Err(e) => self.err(
+                s,
+                &at("url"),
+                format!(
+                    "invalid Prometheus URL `{}`: {e}; expected e.g. `http://prometheus:9090`",
+                    p.url
+                ),
+            ),
+        }
+        match (&p.good, &p.bad) {
+            (Some(_), Some(_)) => self.err(
+                s,
+                &at("bad"),
+                "both `good` and `bad` are set; expected exactly one of them".into(),
+            ),
+            (None, None) => self.err(
+                s,
+                &[base[0], base[1], K("source"), K("prometheus")],
+                "neither `good` nor `bad` is set; expected exactly one PromQL query for good or for bad events".into(),
+            ),
+            _ => {}
+        }
+        for (key, q) in [
+            ("good", p.good.as_deref()),
+            ("bad", p.bad.as_deref()),
+            ("total", Some(p.total.as_str())),
+        ] {
+            if q.is_some_and(|q| q.trim().is_empty()) {
+                self.err(
+                    s,
+                    &at(key),
+                    format!("`{key}` is an empty query; expected PromQL"),
+                );
+            }
+        }
+        let r = p.resolution();
+        if r.as_secs() == 0 {
+            self.err(
+                s,
+                &at("resolution"),
+                "resolution is zero; expected a duration such as `1m`".into(),
+            );
+        } else if r > slo.window {
+            self.err(
+                s,
+                &at("resolution"),
+                format!(
+                    "resolution `{r}` is longer than the SLO window `{}`; expected at most the window",
+                    slo.window
+                ),
+            );
+        }
+    }
+
     fn duplicate_ids(&mut self) {
         let sections: [(&str, Vec<&str>, &[Src<'_>]); 4] = [
             (
@@ -491,6 +574,7 @@ impl Checker<'_, '_, '_, '_> {
                         "SLO window is zero; expected a duration such as `28d`".into(),
                     );
                 }
+                self.slo_source(s, &base, slo);
             }
 
             if let Some(d) = &svc.delivery {

@@ -208,7 +208,34 @@ pub struct Slo {
     pub target: Percent,
     /// Rolling compliance window, e.g. `28d`.
     pub window: Duration,
-    pub sli: Sli,
+    /// The metric-point names of good and total events. Required without
+    /// `source`; with one it defaults to `slo:<id>:good` and `slo:<id>:total`,
+    /// the names the sync stores the points under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sli: Option<Sli>,
+    /// Where the SLI is read from, instead of being pushed as metric points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SliSource>,
+}
+
+impl Slo {
+    /// The metric-point names of good and total events: `sli`'s, else the
+    /// defaults of an SLO with a `source`.
+    pub fn series(&self) -> (String, String) {
+        match &self.sli {
+            Some(s) => (s.good.clone(), s.total.clone()),
+            None => (
+                format!("slo:{}:good", self.id),
+                format!("slo:{}:total", self.id),
+            ),
+        }
+    }
+
+    /// The spacing of the SLO's points when the intent says it (the
+    /// Prometheus resolution), else `None`.
+    pub fn resolution(&self) -> Option<Duration> {
+        self.source.as_ref().map(|s| s.prometheus.resolution())
+    }
 }
 
 /// The metric-point names of good and total events.
@@ -217,6 +244,57 @@ pub struct Slo {
 pub struct Sli {
     pub good: String,
     pub total: String,
+}
+
+/// Where an SLO's indicator comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SliSource {
+    pub prometheus: PrometheusSli,
+}
+
+/// Default spacing of the points read from Prometheus.
+pub const DEFAULT_RESOLUTION: Duration = Duration::from_secs(60);
+/// Default wait after an interval ends before it is read.
+pub const DEFAULT_DELAY: Duration = Duration::from_secs(60);
+
+/// An SLI read from Prometheus' HTTP API (`/api/v1/query_range`, step =
+/// `resolution`), as Sloth and Pyrra define SLIs: a query for good (or bad)
+/// events and one for all events.
+///
+/// Each query must return, at every step, the number of events in the
+/// interval that ends there: write `increase(...[{{.window}}])`, and Bearing
+/// puts the resolution in place of `{{.window}}`. It must return one series
+/// (aggregate with `sum(...)`); none at a step counts as zero events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSli {
+    /// Prometheus' base URL, e.g. `http://prometheus:9090`.
+    pub url: String,
+    /// PromQL: good events per interval. Exactly one of `good` and `bad`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good: Option<String>,
+    /// PromQL: bad events per interval; good = total - bad.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad: Option<String>,
+    /// PromQL: all events per interval.
+    pub total: String,
+    /// Spacing of the points (the query step), default `1m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Duration>,
+    /// How long after an interval ends it is read, default `1m`: a point is
+    /// stored once, so samples scraped after it was read would be missed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Duration>,
+}
+
+impl PrometheusSli {
+    pub fn resolution(&self) -> Duration {
+        self.resolution.unwrap_or(DEFAULT_RESOLUTION)
+    }
+    pub fn delay(&self) -> Duration {
+        self.delay.unwrap_or(DEFAULT_DELAY)
+    }
 }
 
 /// Build and test commands for generated pipelines.

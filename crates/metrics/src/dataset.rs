@@ -597,12 +597,15 @@ impl Dataset {
             let slos = s
                 .slos
                 .iter()
-                .map(|slo| SloInfo {
-                    id: slo.id.clone(),
-                    target: slo.target.fraction(),
-                    window: slo.window.as_secs() as Ts,
-                    good: ds.names.id(&slo.sli.good),
-                    total: ds.names.id(&slo.sli.total),
+                .map(|slo| {
+                    let (good, total) = slo.series();
+                    SloInfo {
+                        id: slo.id.clone(),
+                        target: slo.target.fraction(),
+                        window: slo.window.as_secs() as Ts,
+                        good: ds.names.id(&good),
+                        total: ds.names.id(&total),
+                    }
                 })
                 .collect();
             let budget = s

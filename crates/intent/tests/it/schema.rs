@@ -58,6 +58,9 @@ fn rejects_structurally_broken_intents() {
         "version: 1\nservices:\n  - {id: a, team: t, repos: [{repo: github.com/acme/mono, path: services/a}]}\n",
         "version: 1\nservices:\n  - {id: a, team: t, repos: [{repo: github.com/acme/mono, paths: []}]}\n",
         "version: 1\nservices:\n  - {id: a, team: t, repos: [{paths: [services/a]}]}\n",
+        // a Prometheus source without its total query, or with a misspelt key
+        "version: 1\nservices:\n  - {id: a, team: t, slos: [{id: s, target: 99.9%, window: 28d, source: {prometheus: {url: 'http://p:9090', good: up}}}]}\n",
+        "version: 1\nservices:\n  - {id: a, team: t, slos: [{id: s, target: 99.9%, window: 28d, source: {prometheus: {url: 'http://p:9090', good: up, total: up, step: 1m}}}]}\n",
     ] {
         let doc = json(broken);
         assert!(!v.is_valid(&doc), "schema accepted:\n{broken}");
@@ -73,6 +76,20 @@ fn accepts_whole_and_monorepo_claims_as_validate_does() {
     .unwrap();
     let errors: Vec<String> = v.iter_errors(&json(&yaml)).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn accepts_prometheus_sources_as_validate_does() {
+    let v = validator();
+    let yaml = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/slo_prometheus.yaml"),
+    )
+    .unwrap();
+    // Every SLO of the case is well-formed; only `validate` finds their faults.
+    let errors: Vec<String> = v.iter_errors(&json(&yaml)).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let text = bearing_intent::schema().to_string();
+    assert!(text.contains("query_range"), "PrometheusSli is described");
 }
 
 #[test]
