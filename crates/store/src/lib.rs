@@ -145,6 +145,16 @@ pub struct Snapshot {
     pub body: serde_json::Value,
 }
 
+/// Where a sync from an outside source stopped ([`Store::sync_cursor`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCursor {
+    /// The source and what of it was read, e.g. `prometheus:checkout/availability`.
+    pub name: String,
+    /// The source's own position text (for Prometheus, an RFC 3339 time).
+    pub position: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DecisionQuery {
     pub service: Option<String>,
@@ -219,6 +229,10 @@ pub trait Store: Send + Sync {
     async fn snapshot(&self, name: &str) -> Result<Option<Snapshot>>;
     /// The cursor of the newest stored event (0 when there is none).
     async fn event_cursor(&self) -> Result<i64>;
+
+    /// Inserts or replaces the sync cursor of `cursor.name`.
+    async fn put_sync_cursor(&self, cursor: &SyncCursor) -> Result<()>;
+    async fn sync_cursor(&self, name: &str) -> Result<Option<SyncCursor>>;
 
     /// Plans ordered by service.
     async fn plans(&self) -> Result<Vec<DeliveryPlan>>;

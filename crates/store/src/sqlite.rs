@@ -25,7 +25,7 @@ use crate::codec::{self, FINDING_COLUMNS, FINDING_UPSERT, FINDING_UPSERT_TAIL};
 use crate::lifecycle::{self, Report};
 use crate::{
     DecisionQuery, EncodedDecision, EventQuery, FindingQuery, FindingState, IngestOutcome, Result,
-    Snapshot, Store, StoreError, TokenRecord,
+    Snapshot, Store, StoreError, SyncCursor, TokenRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -573,6 +573,37 @@ impl Store for SqliteStore {
                 computed_at: codec::from_ms(name, at)?,
                 cursor,
                 body: codec::from_json(name, &body)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_sync_cursor(&self, cursor: &SyncCursor) -> Result<()> {
+        let _write = self.write.lock().await;
+        sqlx::query(
+            "INSERT INTO sync_cursors (name, position, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&cursor.name)
+        .bind(&cursor.position)
+        .bind(codec::ms(cursor.updated_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn sync_cursor(&self, name: &str) -> Result<Option<SyncCursor>> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT position, updated_at FROM sync_cursors WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(position, at)| {
+            Ok(SyncCursor {
+                name: name.to_string(),
+                position,
+                updated_at: codec::from_ms(name, at)?,
             })
         })
         .transpose()

@@ -10,7 +10,7 @@ use bearing_events::{
 };
 use bearing_store::{
     DecisionQuery, EncodedDecision, EventQuery, FindingQuery, PostgresStore, SqliteStore, Store,
-    StoreError, TokenRecord,
+    StoreError, SyncCursor, TokenRecord,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sqlx::postgres::PgConnectOptions;
@@ -758,6 +758,35 @@ async fn snapshots_replace_by_name_and_know_their_cursor() {
         assert_eq!(s.snapshot("outcomes").await.unwrap().unwrap(), snap);
         s.ingest(&[deploy("d2", 3, "shop", "prod")]).await.unwrap();
         assert!(s.event_cursor().await.unwrap() > cursor);
+        b
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sync_cursors_replace_by_name() {
+    each_backend("sync_cursors", |b| async move {
+        let s = b.store();
+        let name = "prometheus:shop/availability";
+        assert!(s.sync_cursor(name).await.unwrap().is_none());
+        let mut c = SyncCursor {
+            name: name.into(),
+            position: "2026-06-01T12:00:00Z".into(),
+            updated_at: t(1),
+        };
+        s.put_sync_cursor(&c).await.unwrap();
+        assert_eq!(s.sync_cursor(name).await.unwrap().unwrap(), c);
+        c.position = "2026-06-01T12:05:00Z".into();
+        c.updated_at = t(2);
+        s.put_sync_cursor(&c).await.unwrap();
+        assert_eq!(s.sync_cursor(name).await.unwrap().unwrap(), c);
+        // Cursors are kept apart by name.
+        assert!(
+            s.sync_cursor("prometheus:shop/latency")
+                .await
+                .unwrap()
+                .is_none()
+        );
         b
     })
     .await;
