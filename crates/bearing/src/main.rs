@@ -85,6 +85,9 @@ pub enum Command {
     Workflow(cmd::workflow::Command),
     /// Run the HTTP API and dashboard.
     Serve(cmd::serve::Args),
+    /// Read records from an outside system (Prometheus) into the store.
+    #[command(subcommand)]
+    Sync(cmd::sync::Command),
     /// Generate a demo organisation, run the whole loop and serve the dashboard.
     Demo(cmd::demo::Args),
     /// Manage API tokens.

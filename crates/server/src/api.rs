@@ -387,13 +387,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let policies = snap.policies_loaded;
     let age = (chrono::Utc::now() - snap.refreshed_at).num_milliseconds() as f64 / 1000.0;
     let ok = store_ok.is_ok() && policies;
-    let body = json!({
+    let mut body = json!({
         "status": if ok { "ready" } else { "not_ready" },
         "store": match &store_ok { Ok(_) => "ok".to_string(), Err(e) => e.to_string() },
         "policies_loaded": policies,
         "policy_revision": snap.policy_revision,
         "snapshot_age_seconds": age,
     });
+    // Detail only: decisions never wait on Prometheus, so its state does not
+    // make the server unready.
+    if let Some(p) = state.prometheus() {
+        body["prometheus"] = json!({"state": p.summary(), "slos": p.states()});
+    }
     let status = if ok {
         StatusCode::OK
     } else {

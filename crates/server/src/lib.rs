@@ -184,6 +184,8 @@ struct Shared {
     refresh: Duration,
     request_timeout: Duration,
     eval: EvalPool,
+    /// The SLIs read from Prometheus (`None` when no SLO names a source).
+    prometheus: Option<Arc<bearing_prometheus::Scheduler>>,
 }
 
 /// The evaluation pool: blocking threads (Tokio's), at most `permits` at once.
@@ -278,6 +280,15 @@ impl AppState {
         intent: bearing_intent::Loaded,
         options: Options,
     ) -> Result<AppState, ServerError> {
+        let prometheus = {
+            let targets = bearing_prometheus::targets(&intent.intent);
+            (!targets.is_empty()).then(|| {
+                Arc::new(bearing_prometheus::Scheduler::new(
+                    targets,
+                    bearing_prometheus::client::TIMEOUT,
+                ))
+            })
+        };
         let loop_ = snapshot::Loop::new(intent, store.clone()).await?;
         let (log_tx, log_rx) = mpsc::channel(options.log_queue.max(1));
         let state = AppState {
@@ -302,6 +313,7 @@ impl AppState {
                     waiting: AtomicU64::new(0),
                     queue: options.eval_queue as u64,
                 },
+                prometheus,
             }),
         };
         tokio::spawn(decision_writer(state.clone(), log_rx));
@@ -322,6 +334,10 @@ impl AppState {
     }
     pub fn refresh_interval(&self) -> Duration {
         self.inner.refresh
+    }
+    /// The Prometheus sync of the SLOs that name a source, if any.
+    pub fn prometheus(&self) -> Option<&Arc<bearing_prometheus::Scheduler>> {
+        self.inner.prometheus.as_ref()
     }
 
     /// Reloads outcomes, plans and the scorecard from the store now.
@@ -765,11 +781,15 @@ pub async fn run_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let bg = spawn_background(state.clone(), reconcile, stop_rx);
+    let bg = spawn_background(state.clone(), reconcile, stop_rx.clone());
+    let sync = spawn_prometheus_sync(state.clone(), stop_rx);
     tracing::info!(addr = %listener.local_addr()?, "listening");
     listen::serve(state.clone(), listener, limits, shutdown).await?;
     let _ = stop_tx.send(true);
     let _ = bg.await;
+    if let Some(sync) = sync {
+        let _ = sync.await;
+    }
     state.flush_decisions().await;
     tracing::info!("stopped");
     Ok(())
@@ -813,6 +833,30 @@ fn spawn_background(
             }
         }
     })
+}
+
+/// The Prometheus sync on its own task, so a slow or unreachable Prometheus
+/// delays neither the snapshot refresh nor any request: it reads each SLO's
+/// new intervals as they become readable and backs off after failures
+/// ([`bearing_prometheus::schedule`]).
+fn spawn_prometheus_sync(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let scheduler = state.prometheus()?.clone();
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(scheduler.tick());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tick.tick() => {
+                    let store = state.store().clone();
+                    scheduler.run_due(&store, chrono::Utc::now()).await;
+                }
+            }
+        }
+    }))
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -430,7 +430,22 @@ pub const DOCUMENT: &str = r##"{
         "properties": {
           "status": {"type": "string", "enum": ["ready", "not_ready"]}, "store": {"type": "string"},
           "policies_loaded": {"type": "boolean"}, "policy_revision": {"type": "string"},
-          "snapshot_age_seconds": {"type": "number"}
+          "snapshot_age_seconds": {"type": "number"},
+          "prometheus": {
+            "type": "object", "description": "The SLI sync from Prometheus, when an SLO names a source; never makes the server unready",
+            "required": ["state", "slos"],
+            "properties": {
+              "state": {"type": "string", "enum": ["pending", "ok", "backing_off"]},
+              "slos": {"type": "array", "items": {"type": "object", "required": ["service", "slo", "url", "state", "failures", "points_stored"], "properties": {
+                "service": {"type": "string"}, "slo": {"type": "string"}, "url": {"type": "string"},
+                "state": {"type": "string", "enum": ["pending", "ok", "backing_off"]},
+                "last_success": {"type": "string", "format": "date-time"},
+                "last_error": {"type": "string"}, "last_error_at": {"type": "string", "format": "date-time"},
+                "failures": {"type": "integer"}, "retry_at": {"type": "string", "format": "date-time"},
+                "synced_to": {"type": "string", "format": "date-time"}, "points_stored": {"type": "integer"}
+              }}}
+            }
+          }
         }
       }
     }
