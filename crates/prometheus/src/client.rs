@@ -76,7 +76,9 @@ impl Client {
         };
         let mut base = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") || !base.has_host() {
-            return Err(bad("expected an http(s) URL, e.g. `http://prometheus:9090`".into()));
+            return Err(bad(
+                "expected an http(s) URL, e.g. `http://prometheus:9090`".into(),
+            ));
         }
         // A base with a path prefix (`http://h/prometheus`) keeps it.
         if !base.path().ends_with('/') {
@@ -119,14 +121,14 @@ impl Client {
             .append_pair("end", &end.to_string())
             .append_pair("step", &step.to_string());
         let url = self.url().to_string();
-        let mut resp = self
-            .agent
-            .get(endpoint.as_str())
-            .call()
-            .map_err(|e| PromError::Unreachable {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
+        let mut resp =
+            self.agent
+                .get(endpoint.as_str())
+                .call()
+                .map_err(|e| PromError::Unreachable {
+                    url: url.clone(),
+                    message: e.to_string(),
+                })?;
         let status = resp.status().as_u16();
         let text = resp
             .body_mut()

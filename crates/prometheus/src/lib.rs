@@ -14,4 +14,4 @@ pub mod sync;
 
 pub use client::{Client, PromError, Series};
 pub use schedule::{Scheduler, SloSyncState};
-pub use sync::{SloTarget, SyncOutcome, sync_slo, targets};
+pub use sync::{Range, SloTarget, SyncOutcome, sync_slo, targets};

@@ -11,7 +11,7 @@ use bearing_store::DynStore;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::sync::{SloTarget, sync_slo};
+use crate::sync::{Range, SloTarget, sync_slo};
 
 /// First wait after a failure; doubles with each failure in a row.
 pub const BACKOFF_MIN: Duration = Duration::from_secs(5);
@@ -135,7 +135,7 @@ impl Scheduler {
             .collect();
         for &i in &due {
             let t = &self.targets[i];
-            match sync_slo(store, t, None, now, self.timeout).await {
+            match sync_slo(store, t, Range::default(), now, self.timeout).await {
                 Ok(o) => {
                     let step = t.source.resolution().as_secs_i64().max(1);
                     let delay = t.source.delay().as_secs_i64();

@@ -110,7 +110,18 @@ fn secs(t: DateTime<Utc>) -> i64 {
 }
 
 fn time(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::UNIX_EPOCH)
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+/// Which intervals a sync reads (both ends optional).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Range {
+    /// Read the intervals ending after this, whatever the cursor says.
+    pub since: Option<DateTime<Utc>>,
+    /// Read no interval ending after this.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// Reads the intervals of one SLO that are due at `now` and stores them.
@@ -118,13 +129,14 @@ fn time(secs: i64) -> DateTime<Utc> {
 /// Without `since`, it starts after the sync cursor, or one SLO window back
 /// on the first sync; `since` reads the intervals ending after it whatever
 /// the cursor says (stored points stay as they are, gaps are filled). It
-/// stops at the last interval that ended at least `delay` before `now`. The
+/// stops at the last interval that ended at least `delay` before `now` (or
+/// at `until`, when that is earlier). The
 /// cursor moves on after each request's points are stored, so a sync cut
 /// short resumes after the last range it stored.
 pub async fn sync_slo(
     store: &DynStore,
     target: &SloTarget,
-    since: Option<DateTime<Utc>>,
+    range: Range,
     now: DateTime<Utc>,
     timeout: Duration,
 ) -> Result<SyncOutcome, SyncError> {
@@ -142,12 +154,17 @@ pub async fn sync_slo(
         None => None,
     };
     // The last interval end already read (exclusive start of this read).
-    let after = match (since, cursor) {
+    let after = match (range.since, cursor) {
         (Some(s), _) => secs(s).div_euclid(step) * step,
         (None, Some(c)) => secs(c),
         (None, None) => (secs(now) - target.window.as_secs_i64()).div_euclid(step) * step,
     };
-    let end = (secs(now) - target.source.delay().as_secs_i64()).div_euclid(step) * step;
+    let readable = secs(now) - target.source.delay().as_secs_i64();
+    let end = range
+        .until
+        .map_or(readable, |u| secs(u).min(readable))
+        .div_euclid(step)
+        * step;
     let mut out = SyncOutcome {
         service: target.service.clone(),
         slo: target.slo.clone(),
@@ -167,7 +184,14 @@ pub async fn sync_slo(
     let mut first = after + step;
     while first <= end {
         let last = (first + (MAX_STEPS - 1) * step).min(end);
-        let total = query(&client, &target.expand(&target.source.total), first, last, step).await?;
+        let total = query(
+            &client,
+            &target.expand(&target.source.total),
+            first,
+            last,
+            step,
+        )
+        .await?;
         let (part, is_bad) = match (&target.source.good, &target.source.bad) {
             (Some(g), _) => (g, false),
             (None, Some(b)) => (b, true),
@@ -251,10 +275,7 @@ fn points(
             ("total", &target.total_name, all),
         ] {
             let mut e = Event::new(
-                format!(
-                    "prometheus:{}:{}:{which}:{t}",
-                    target.service, target.slo
-                ),
+                format!("prometheus:{}:{}:{which}:{t}", target.service, target.slo),
                 "prometheus",
                 time(t),
                 Payload::MetricPoint(MetricPoint {
@@ -357,15 +378,22 @@ mod tests {
             })
             .await
             .unwrap();
-        let o = sync_slo(&store, &t, None, now, Duration::from_secs(2)).await.unwrap();
+        let o = sync_slo(&store, &t, Range::default(), now, Duration::from_secs(2))
+            .await
+            .unwrap();
         assert_eq!((o.requests, o.from), (0, None));
         // Asked to read the last hour again, it reaches for the server.
         let since = now - chrono::TimeDelta::hours(1);
-        let e = sync_slo(&store, &t, Some(since), now, Duration::from_secs(2))
+        let range = Range {
+            since: Some(since),
+            until: None,
+        };
+        let e = sync_slo(&store, &t, range, now, Duration::from_secs(2))
             .await
             .unwrap_err();
         assert!(
-            e.to_string().contains("`http://127.0.0.1:9` is unreachable"),
+            e.to_string()
+                .contains("`http://127.0.0.1:9` is unreachable"),
             "{e}"
         );
     }

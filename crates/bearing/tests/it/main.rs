@@ -5,6 +5,7 @@ mod check;
 mod cli;
 mod ingest;
 mod intent;
+mod prometheus;
 mod report;
 mod serve;
 mod workflow;

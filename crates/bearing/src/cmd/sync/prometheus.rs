@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bearing_prometheus::{SyncOutcome, sync_slo, targets};
+use bearing_prometheus::{Range, SyncOutcome, sync_slo, targets};
 use chrono::Utc;
 
 use crate::cmd::common::{Global, Output, open_store, runtime};
@@ -24,6 +24,10 @@ pub struct Args {
     /// the last sync stopped, or one SLO window back the first time.
     #[arg(long, value_name = "T")]
     pub since: Option<String>,
+    /// Read no interval ending after T (same forms as `--since`). Default:
+    /// up to the last interval that ended at least the source's `delay` ago.
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
     /// Only these SLOs, as `service/slo` or `service` (repeatable).
     #[arg(long, value_name = "SERVICE[/SLO]")]
     pub slo: Vec<String>,
@@ -36,21 +40,21 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
-    let since = args
-        .since
-        .as_deref()
-        .map(|t| crate::cmd::events::parse_time(t, now))
-        .transpose()?;
+    let time = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| crate::cmd::events::parse_time(t, now))
+            .transpose()
+    };
+    let range = Range {
+        since: time(&args.since)?,
+        until: time(&args.until)?,
+    };
     let intent = load_intent(g)?;
     let all = targets(&intent);
     let chosen: Vec<_> = all
         .iter()
         .filter(|t| {
-            args.slo.is_empty()
-                || args
-                    .slo
-                    .iter()
-                    .any(|s| *s == t.service || *s == t.label())
+            args.slo.is_empty() || args.slo.iter().any(|s| *s == t.service || *s == t.label())
         })
         .collect();
     if let Some(s) = args
@@ -80,7 +84,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         let store = open_store(g).await?;
         let mut out = Vec::new();
         for t in chosen {
-            let r = sync_slo(&store, t, since, now, timeout)
+            let r = sync_slo(&store, t, range, now, timeout)
                 .await
                 .map_err(|e| e.to_string());
             out.push((t.label(), r));
