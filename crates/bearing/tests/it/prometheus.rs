@@ -483,6 +483,14 @@ fn slis_synced_from_a_real_prometheus_match_promql() {
         "{v}"
     );
 
+    // The service page says the same.
+    let (status, page) = get(&format!("http://127.0.0.1:{serve_port}/services/shop")).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("from Prometheus") && page.contains("backing off after"),
+        "{page}"
+    );
+
     stop.store(true, Ordering::Relaxed);
     let _ = server.0.kill();
     let mut log = String::new();

@@ -579,6 +579,42 @@ async fn services_page(
     Ok(render(&state, "Services", Nav::Services, &body))
 }
 
+/// One line per SLO of the service read from Prometheus: where the sync
+/// stands, or why it is backing off.
+fn sli_sync(state: &AppState, service: &str) -> String {
+    let Some(p) = state.prometheus() else {
+        return String::new();
+    };
+    let fmt = |t: Option<DateTime<Utc>>| {
+        t.map_or("never".to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        })
+    };
+    let mut out = String::new();
+    for s in p.states().iter().filter(|s| s.service == service) {
+        let line = match s.state {
+            "backing_off" => colored(
+                format!(
+                    "backing off after {} failure(s), next try {}: {}",
+                    s.failures,
+                    fmt(s.retry_at),
+                    s.last_error.as_deref().unwrap_or("")
+                ),
+                true,
+            ),
+            "ok" => format!("synced to {}", fmt(s.synced_to)),
+            _ => "waiting for the first sync".to_string(),
+        };
+        let _ = write!(
+            out,
+            r#"<p class="mute small">SLO <code>{}</code> from Prometheus <code>{}</code>: {line}</p>"#,
+            esc(&s.slo),
+            esc(&s.url)
+        );
+    }
+    out
+}
+
 fn strategy_pill(strategy: &str) -> String {
     let class = if strategy == "canary" { " canary" } else { "" };
     format!(r#"<span class="pill{class}">{}</span>"#, esc(strategy))
@@ -865,7 +901,8 @@ async fn service_page(
         .render();
         let _ = write!(
             lower,
-            r#"<section class="card"><h2>SLO error budget</h2>{chart}</section>"#
+            r#"<section class="card"><h2>SLO error budget</h2>{chart}{}</section>"#,
+            sli_sync(&state, &id)
         );
     }
     let budget_line = svc
