@@ -392,6 +392,10 @@ pub(crate) struct SloInfo {
     pub window: Ts,
     pub good: u32,
     pub total: u32,
+    /// The spacing of the SLO's points when the intent says it (a
+    /// Prometheus source's resolution): no window shorter than this is
+    /// measured.
+    pub resolution: Option<Ts>,
 }
 
 /// An incident folded from its lifecycle steps.
@@ -605,6 +609,7 @@ impl Dataset {
                         window: slo.window.as_secs() as Ts,
                         good: ds.names.id(&good),
                         total: ds.names.id(&total),
+                        resolution: slo.resolution().map(|r| r.as_secs() as Ts),
                     }
                 })
                 .collect();

@@ -5,6 +5,7 @@
 //! Points are read as counts per interval (not cumulative counters): the
 //! good and total events of a window are the sums of the points in it.
 
+use bearing_intent::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -134,7 +135,12 @@ pub(crate) fn burn_rate(ctx: &mut Ctx<'_>) -> MetricValue {
     let list = slos(ctx);
     let mut worst_v: Option<f64> = None;
     let mut samples = 0;
+    let mut coarse = Vec::new();
     for (s, slo) in &list {
+        if let Some(note) = too_coarse(slo, window) {
+            coarse.push(format!("{}/{}: {note}", ctx.ds.svc_name(*s), slo.id));
+            continue;
+        }
         let (good, total, n) = counts(ctx.ds, *s, slo, window, ctx.to);
         if let Some(b) = burn(good, total, slo.target) {
             samples += n;
@@ -145,8 +151,23 @@ pub(crate) fn burn_rate(ctx: &mut Ctx<'_>) -> MetricValue {
     let mut v = ctx.value(worst_v, samples);
     if list.is_empty() {
         v.note = Some("no SLO in the intent for this scope".into());
+    } else if !coarse.is_empty() {
+        v.note = Some(coarse.join("; "));
     }
     v
+}
+
+/// Why a window cannot be measured on an SLO's points: they are further
+/// apart than the window is long (hourly points and a 5m window).
+fn too_coarse(slo: &SloInfo, window: Ts) -> Option<String> {
+    let r = slo.resolution?;
+    (r > window).then(|| {
+        format!(
+            "not enough resolution: points every {}, the {} window needs finer ones",
+            Duration::from_secs(r.max(0) as u64),
+            Duration::from_secs(window.max(0) as u64)
+        )
+    })
 }
 
 /// One multi-window burn-rate check of one SLO.
@@ -161,6 +182,10 @@ pub struct BurnAlert {
     pub short_burn: Option<f64>,
     /// Both windows burn faster than the threshold.
     pub firing: bool,
+    /// Why the pair cannot fire, when the SLO's points are coarser than its
+    /// short window ("not enough resolution: …"); its burns are then unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The standard pairs: (long, short, threshold).
@@ -182,6 +207,20 @@ pub fn burn_alerts(ds: &Dataset, service: &str, now: DateTime<Utc>) -> Vec<BurnA
     let mut out = Vec::new();
     for slo in &info.slos {
         for (long, short, threshold) in BURN_PAIRS {
+            if let Some(note) = too_coarse(slo, short) {
+                out.push(BurnAlert {
+                    service: service.to_string(),
+                    slo: slo.id.clone(),
+                    long_window_seconds: long,
+                    short_window_seconds: short,
+                    threshold,
+                    long_burn: None,
+                    short_burn: None,
+                    firing: false,
+                    note: Some(note),
+                });
+                continue;
+            }
             let (g, t, _) = counts(ds, s, slo, long, to);
             let long_burn = burn(g, t, slo.target);
             let (g, t, _) = counts(ds, s, slo, short, to);
@@ -196,6 +235,7 @@ pub fn burn_alerts(ds: &Dataset, service: &str, now: DateTime<Utc>) -> Vec<BurnA
                 short_burn,
                 firing: long_burn.is_some_and(|b| b > threshold)
                     && short_burn.is_some_and(|b| b > threshold),
+                note: None,
             });
         }
     }

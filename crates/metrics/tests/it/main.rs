@@ -9,4 +9,5 @@ mod golden;
 mod monorepo;
 mod props;
 mod scipy;
+mod slo_resolution;
 mod time_bounds;
