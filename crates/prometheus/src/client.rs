@@ -200,6 +200,27 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Every finite value of every series `query` returns over
+    /// `[end - range, end]` at `step` (seconds), pooled: the samples a canary
+    /// judge compares (each pod's series adds its values).
+    pub fn samples(
+        &self,
+        query: &str,
+        end: f64,
+        range: f64,
+        step: f64,
+    ) -> Result<Vec<f64>, PromError> {
+        let series = self.query_range(query, end - range, end, step)?;
+        Ok(series
+            .into_iter()
+            .flat_map(|s| s.values)
+            .map(|(_, v)| v)
+            .filter(|v| v.is_finite())
+            .collect())
+    }
+}
+
 /// Prometheus writes sample values as text: numbers, `NaN`, `+Inf`, `-Inf`.
 fn parse_value(v: &str) -> Option<f64> {
     match v {

@@ -18,20 +18,50 @@ pub enum Command {
     ///
     /// Samples are JSON (`{"latency_ms": [..], "errors": [..]}` or a list of
     /// `{"metric", "value"}`) or CSV (`metric,value` rows, or one column per
-    /// metric). The config (JSON) sets per-metric weight, bad direction,
+    /// metric), or read from Prometheus: `--prometheus URL --baseline-query Q
+    /// --canary-query Q` takes every value of every series each query
+    /// returns over the last `--range`, at `--step`, as one metric's
+    /// samples. The config (JSON) sets per-metric weight, bad direction,
     /// critical flag and thresholds. Exit codes: 0 promote, 1 rollback,
-    /// 4 hold, 2 unreadable input.
+    /// 4 hold, 2 unreadable input or Prometheus unreachable.
     Judge(JudgeArgs),
 }
 
 #[derive(clap::Args)]
 pub struct JudgeArgs {
     /// Baseline samples (JSON or CSV).
-    #[arg(long)]
-    pub baseline: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "prometheus",
+        conflicts_with = "prometheus"
+    )]
+    pub baseline: Option<PathBuf>,
     /// Canary samples (JSON or CSV).
-    #[arg(long)]
-    pub canary: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "prometheus",
+        conflicts_with = "prometheus"
+    )]
+    pub canary: Option<PathBuf>,
+    /// Read both sample sets from the Prometheus at this base URL.
+    #[arg(long, value_name = "URL", requires_all = ["baseline_query", "canary_query"])]
+    pub prometheus: Option<String>,
+    /// PromQL for the baseline's samples (with `--prometheus`).
+    #[arg(long, value_name = "PROMQL", requires = "prometheus")]
+    pub baseline_query: Option<String>,
+    /// PromQL for the canary's samples (with `--prometheus`).
+    #[arg(long, value_name = "PROMQL", requires = "prometheus")]
+    pub canary_query: Option<String>,
+    /// How far back from now the samples reach (with `--prometheus`).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub range: bearing_intent::Duration,
+    /// Spacing of the samples (with `--prometheus`).
+    #[arg(long, value_name = "DURATION", default_value = "15s")]
+    pub step: bearing_intent::Duration,
+    /// The metric name the Prometheus samples are judged under (the key of
+    /// its settings in `--config`).
+    #[arg(long, value_name = "NAME", default_value = "prometheus")]
+    pub metric: String,
     /// Judge config (JSON); defaults apply without one.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -46,8 +76,14 @@ fn read(path: &Path) -> anyhow::Result<String> {
 pub fn run(cmd: Command, _g: &Global) -> anyhow::Result<ExitCode> {
     let Command::Judge(args) = cmd;
     let name = |p: &Path| p.display().to_string();
-    let baseline = canary::parse_samples(&name(&args.baseline), &read(&args.baseline)?)?;
-    let canary_samples = canary::parse_samples(&name(&args.canary), &read(&args.canary)?)?;
+    let (baseline, canary_samples) = match (&args.prometheus, &args.baseline, &args.canary) {
+        (Some(url), _, _) => from_prometheus(url, &args)?,
+        (None, Some(b), Some(c)) => (
+            canary::parse_samples(&name(b), &read(b)?)?,
+            canary::parse_samples(&name(c), &read(c)?)?,
+        ),
+        _ => anyhow::bail!("give `--baseline` and `--canary`, or `--prometheus` with both queries"),
+    };
     let config = match &args.config {
         Some(p) => CanaryConfig::from_json(&name(p), &read(p)?)?,
         None => CanaryConfig::default(),
@@ -62,6 +98,25 @@ pub fn run(cmd: Command, _g: &Global) -> anyhow::Result<ExitCode> {
         Verdict::Rollback => ExitCode::from(super::EXIT_INVALID),
         Verdict::Hold => ExitCode::from(EXIT_HOLD),
     })
+}
+
+/// Both sample sets from Prometheus, under `--metric`.
+fn from_prometheus(
+    url: &str,
+    args: &JudgeArgs,
+) -> anyhow::Result<(canary::Samples, canary::Samples)> {
+    if args.step.as_secs() == 0 || args.range.as_secs() == 0 {
+        anyhow::bail!("`--range` and `--step` must not be zero");
+    }
+    let client = bearing_prometheus::Client::new(url, bearing_prometheus::client::TIMEOUT)?;
+    let end = chrono::Utc::now().timestamp() as f64;
+    let (range, step) = (args.range.as_secs() as f64, args.step.as_secs() as f64);
+    let fetch = |q: &Option<String>| -> anyhow::Result<canary::Samples> {
+        let q = q.as_deref().unwrap_or_default();
+        let values = client.samples(q, end, range, step)?;
+        Ok([(args.metric.clone(), values)].into())
+    };
+    Ok((fetch(&args.baseline_query)?, fetch(&args.canary_query)?))
 }
 
 fn print_text(j: &Judgement) {

@@ -430,6 +430,49 @@ fn slis_synced_from_a_real_prometheus_match_promql() {
         "{err}"
     );
 
+    // Canary samples from the same Prometheus: the same query on both sides
+    // promotes; a canary serving several times the baseline's errors rolls back.
+    let judge = |baseline: &str, canary: &str| {
+        bearing(
+            d,
+            "bearing.yaml",
+            &db,
+            &[
+                "canary",
+                "judge",
+                "--prometheus",
+                &prom_url,
+                "--baseline-query",
+                baseline,
+                "--canary-query",
+                canary,
+                "--range",
+                "10s",
+                "--step",
+                "1s",
+                "--metric",
+                "errors",
+                "--output",
+                "json",
+            ],
+        )
+    };
+    let errors = r#"sum(rate(app_requests_total{code="500"}[3s]))"#;
+    let same = judge(errors, errors);
+    let v = stdout_json(&same);
+    assert_eq!(v["verdict"], "promote", "{v}");
+    assert_eq!(v["metrics"][0]["metric"], "errors");
+    assert!(v["metrics"][0]["baseline_n"].as_u64().unwrap() >= 8, "{v}");
+    let worse = judge(errors, &format!("{errors} * 10"));
+    assert_eq!(
+        worse.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&worse.stdout)
+    );
+    let v: Value = serde_json::from_slice(&worse.stdout).unwrap();
+    assert_eq!(v["verdict"], "rollback", "{v}");
+
     // The server synced on its own and says so on /readyz.
     let ready_state = |want: &str| -> Value {
         let until = Instant::now() + Duration::from_secs(15);
