@@ -19,9 +19,11 @@
 //! token create --scope decide`; (b) offline (no `BEARING_SERVER`) with an
 //! outcomes file from `bearing outcomes export` in the checkout; (c) offline
 //! with `BEARING_OUTCOMES` naming the server's `GET /v1/outcomes` and a
-//! `read` token. The freeze comes from the real loop: metric points that
-//! spend a service's error budget are ingested and `bearing reconcile` stores
-//! the delivery plan. An allowed change passes every environment of the
+//! `read` token. The freeze comes from the real loop: for the starter, metric
+//! points that spend ledger's error budget are ingested (`bearing ingest`)
+//! and `bearing reconcile` stores the frozen plan; for the demo, `bearing
+//! demo --no-serve` loads its history and reconciles (search is frozen).
+//! An allowed change passes every environment of the
 //! matrix; a change of the frozen service and a Terraform plan granting
 //! `iam:*` are denied in production; the deny reasons are the same all
 //! three ways.
@@ -962,4 +964,135 @@ fn the_generated_gate_of_the_demo_intent_allows_and_denies_online_and_offline() 
             "the demo's intent is bearing_demo's"
         );
     });
+}
+
+/// The "Install Bearing" step's download branch, with a `curl` on `PATH`
+/// that serves a local release directory instead of GitHub: it picks the
+/// runner's target, checks the archive against its `.sha256`, unpacks
+/// `bearing` into `~/.bearing/bin` and adds that to `$GITHUB_PATH`; a
+/// checksum that does not match fails the step. (Building from source,
+/// `cargo install bearing-cli`, is not run here: it needs crates.io.)
+#[test]
+fn the_install_step_downloads_and_checks_the_release_binary() {
+    let target = match (std::env::consts::OS, std::env::consts::ARCH) {
+        ("linux", "x86_64") => "x86_64-unknown-linux-musl",
+        ("linux", "aarch64") => "aarch64-unknown-linux-musl",
+        ("macos", "x86_64") => "x86_64-apple-darwin",
+        ("macos", "aarch64") => "aarch64-apple-darwin",
+        other => {
+            eprintln!("skipped: no release binary for {other:?}");
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let release = tmp.path().join("release");
+    let tools = tmp.path().join("tools");
+    let home = tmp.path().join("home");
+    for d in [&release, &tools, &home] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // The archive holds a `bearing` that runs the built binary (84 MB in a
+    // debug build is slow to pack for what this checks).
+    let stage = tmp.path().join("stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(
+        stage.join("bearing"),
+        format!("#!/bin/sh\nexec '{}' \"$@\"\n", bin().display()),
+    )
+    .unwrap();
+    let archive = release.join(format!("bearing-{target}.tar.gz"));
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg("chmod +x \"$1/bearing\" && tar -czf \"$2\" -C \"$1\" bearing")
+        .arg("sh")
+        .arg(&stage)
+        .arg(&archive)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let sum = Command::new("sha256sum").arg(&archive).output().unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    // `curl -fsSL --retry 3 -o FILE URL`: copies the URL's file name from the release dir.
+    std::fs::write(
+        tools.join("curl"),
+        format!(
+            "#!/bin/sh\nwhile [ $# -gt 1 ]; do if [ \"$1\" = -o ]; then out=$2; fi; shift; done\necho \"$1\" >> {log}\ncp \"{release}/${{1##*/}}\" \"$out\"\n",
+            log = tmp.path().join("curl.log").display(),
+            release = release.display()
+        ),
+    )
+    .unwrap();
+    let chmod = Command::new("chmod")
+        .arg("+x")
+        .arg(tools.join("curl"))
+        .status()
+        .unwrap();
+    assert!(chmod.success());
+    let script = bearing_workflow::script::install_bearing();
+    let run = |checksum: &str| -> (Output, String) {
+        std::fs::write(
+            release.join(format!("bearing-{target}.tar.gz.sha256")),
+            format!("{checksum}  bearing-{target}.tar.gz\n"),
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(home.join(".bearing"));
+        let github_path = tmp.path().join("github_path");
+        std::fs::write(&github_path, "").unwrap();
+        let o = Command::new("bash")
+            .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", &script])
+            .current_dir(tmp.path())
+            .env_clear()
+            .env("HOME", &home)
+            .env("GITHUB_PATH", &github_path)
+            .env("BEARING_VERSION", bearing_workflow::script::BEARING_VERSION)
+            .env("PATH", format!("{}:/usr/bin:/bin", tools.display()))
+            .output()
+            .unwrap();
+        (o, std::fs::read_to_string(&github_path).unwrap())
+    };
+
+    let (o, github_path) = run(&sum);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains(&format!("bearing {}", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    let installed = home.join(".bearing/bin/bearing");
+    assert!(
+        installed.is_file(),
+        "bearing not unpacked into ~/.bearing/bin"
+    );
+    assert_eq!(
+        github_path.trim(),
+        home.join(".bearing/bin").display().to_string()
+    );
+    let log = std::fs::read_to_string(tmp.path().join("curl.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "https://github.com/bearing-dev/bearing/releases/download/v{}/bearing-{target}.tar.gz",
+            bearing_workflow::script::BEARING_VERSION
+        )),
+        "{log}"
+    );
+
+    let (o, _) = run(&"0".repeat(64));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("does not match the published"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !installed.exists(),
+        "a binary failing its checksum was installed"
+    );
 }
