@@ -606,6 +606,9 @@ impl Run {
     }
 }
 
+/// What a gate job decided: its matrix entry, exit code and deny reasons.
+type Outcome = (String, i32, Vec<String>);
+
 /// Runs a job in a fresh checkout of `repo` with the change's attachments.
 fn run_job(job: &Job, repo: &Path, change: &Change, outcomes: Option<&Path>) -> Run {
     let work = tempfile::tempdir().unwrap();
@@ -846,7 +849,7 @@ fn gate_end_to_end(intent: &str, frozen: &str, tf: &str, prepare: impl FnOnce(&P
     for platform in ["github", "gitlab"] {
         for (case, change) in &changes {
             // (job label, exit code, reasons) of every matrix entry, per mode.
-            let mut seen: Vec<(&str, Vec<(String, i32, Vec<String>)>)> = Vec::new();
+            let mut seen: Vec<(&str, Vec<Outcome>)> = Vec::new();
             for (mode, settings, file) in &modes {
                 let jobs = match platform {
                     "github" => github_gate(
