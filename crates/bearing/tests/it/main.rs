@@ -3,6 +3,7 @@ mod adoption;
 mod bounds;
 mod check;
 mod cli;
+mod gate_e2e;
 mod ingest;
 mod intent;
 mod report;
