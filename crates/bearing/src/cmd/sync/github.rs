@@ -37,7 +37,12 @@ pub struct Args {
     pub since: Option<String>,
     /// A token that can read the repository (contents, deployments,
     /// actions, issues, pull requests).
-    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "GITHUB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// The API root; a GitHub Enterprise Server's is `https://HOST/api/v3`.
     #[arg(long, value_name = "URL", default_value = "https://api.github.com")]
@@ -97,15 +102,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let valid = repo.split('/').count() == 2
         && repo.split('/').all(|p| {
             !p.is_empty()
-                && p
-                    .chars()
+                && p.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         });
     if !valid {
-        anyhow::bail!(
-            "invalid `--repo` `{}`: expected `owner/name`",
-            args.repo
-        );
+        anyhow::bail!("invalid `--repo` `{}`: expected `owner/name`", args.repo);
     }
     let now = Utc::now();
     let since = args
@@ -267,9 +268,11 @@ impl Sync<'_> {
                         }
                     }
                 }
-                Err(e) => report
-                    .rejected
-                    .push(format!("{} {}: {e}", d.event, describe(&d.payload))),
+                Err(e) => {
+                    report
+                        .rejected
+                        .push(format!("{} {}: {e}", d.event, describe(&d.payload)))
+                }
             }
         }
         let outcome = self
@@ -309,7 +312,8 @@ impl Sync<'_> {
         let cursor = self.cursor(RESOURCE)?;
         let (from, etag) = self.start(cursor.as_ref());
         let path = format!("/repos/{}/deployments?{PER_PAGE}", self.repo);
-        let older = |d: &Value| from.is_some_and(|f| time_at(d, "created_at").is_some_and(|t| t < f));
+        let older =
+            |d: &Value| from.is_some_and(|f| time_at(d, "created_at").is_some_and(|t| t < f));
         let (items, etag) = match self.api.list(&path, None, etag.as_deref(), older)? {
             Listing::NotModified => return Ok(Self::not_modified(RESOURCE)),
             Listing::Items { items, etag } => (items, etag),
@@ -321,7 +325,10 @@ impl Sync<'_> {
             let Some(dep_id) = id(d, "id") else { continue };
             deliveries.push(github::rest::deployment(&self.repository, d));
             let statuses = self.api.list_all(
-                &format!("/repos/{}/deployments/{dep_id}/statuses?{PER_PAGE}", self.repo),
+                &format!(
+                    "/repos/{}/deployments/{dep_id}/statuses?{PER_PAGE}",
+                    self.repo
+                ),
                 None,
             )?;
             let decided = statuses.iter().any(|s| {
@@ -351,7 +358,8 @@ impl Sync<'_> {
         let cursor = self.cursor(RESOURCE)?;
         let (from, etag) = self.start(cursor.as_ref());
         let repo = self.repo.clone();
-        let older = |r: &Value| from.is_some_and(|f| time_at(r, "created_at").is_some_and(|t| t < f));
+        let older =
+            |r: &Value| from.is_some_and(|f| time_at(r, "created_at").is_some_and(|t| t < f));
         let listing = self.api.list(
             &format!("/repos/{repo}/actions/runs?{PER_PAGE}"),
             Some("workflow_runs"),
@@ -378,7 +386,9 @@ impl Sync<'_> {
         let mut running: Option<DateTime<Utc>> = None;
         let mut newest = from;
         for run in &runs {
-            let Some(run_id) = id(run, "id") else { continue };
+            let Some(run_id) = id(run, "id") else {
+                continue;
+            };
             let workflow = id(run, "workflow_id").and_then(|w| workflows.get(&w));
             let attempts = run.get("run_attempt").and_then(Value::as_u64).unwrap_or(1);
             for n in 1..attempts {
@@ -415,7 +425,8 @@ impl Sync<'_> {
         let cursor = self.cursor(RESOURCE)?;
         let (from, etag) = self.start(cursor.as_ref());
         let repo = self.repo.clone();
-        let older = |p: &Value| from.is_some_and(|f| time_at(p, "updated_at").is_some_and(|t| t < f));
+        let older =
+            |p: &Value| from.is_some_and(|f| time_at(p, "updated_at").is_some_and(|t| t < f));
         let listing = self.api.list(
             &format!("/repos/{repo}/pulls?state=closed&sort=updated&direction=desc&{PER_PAGE}"),
             None,
@@ -433,7 +444,9 @@ impl Sync<'_> {
             if pr.get("merged_at").is_none_or(Value::is_null) {
                 continue;
             }
-            let Some(number) = id(pr, "number") else { continue };
+            let Some(number) = id(pr, "number") else {
+                continue;
+            };
             let full = self.api.object(&format!("/repos/{repo}/pulls/{number}"))?;
             deliveries.extend(github::rest::merged_pull_request(&self.repository, &full));
         }
@@ -540,7 +553,8 @@ impl Sync<'_> {
         let cursor = self.cursor(resource)?;
         let (from, etag) = self.start(cursor.as_ref());
         let repo = self.repo.clone();
-        let older = |i: &Value| from.is_some_and(|f| time_at(i, "updated_at").is_some_and(|t| t < f));
+        let older =
+            |i: &Value| from.is_some_and(|f| time_at(i, "updated_at").is_some_and(|t| t < f));
         let listing = self.api.list(
             &format!(
                 "/repos/{repo}/issues?labels={}&state=all&sort=updated&direction=desc&{PER_PAGE}",
@@ -562,7 +576,9 @@ impl Sync<'_> {
             if issue.get("pull_request").is_some() {
                 continue;
             }
-            let Some(number) = id(issue, "number") else { continue };
+            let Some(number) = id(issue, "number") else {
+                continue;
+            };
             let events = self.api.list_all(
                 &format!("/repos/{repo}/issues/{number}/events?{PER_PAGE}"),
                 None,

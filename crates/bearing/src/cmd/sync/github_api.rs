@@ -145,9 +145,7 @@ impl Client {
                         );
                     }
                     if waits >= MAX_RATE_LIMIT_WAITS {
-                        bail!(
-                            "GET {url}: still rate limited after {waits} waits: {message}"
-                        );
+                        bail!("GET {url}: still rate limited after {waits} waits: {message}");
                     }
                     waits += 1;
                     eprintln!(
@@ -194,12 +192,11 @@ impl Client {
         let mut url = Some(path.to_owned());
         let mut first = true;
         while let Some(u) = url.take() {
-            let (body, etag_out, next) =
-                match self.get(&u, if first { etag } else { None })? {
-                    Answer::NotModified if first => return Ok(Listing::NotModified),
-                    Answer::NotModified => bail!("GET {u}: unexpected 304 Not Modified"),
-                    Answer::Page { body, etag, next } => (body, etag, next),
-                };
+            let (body, etag_out, next) = match self.get(&u, if first { etag } else { None })? {
+                Answer::NotModified if first => return Ok(Listing::NotModified),
+                Answer::NotModified => bail!("GET {u}: unexpected 304 Not Modified"),
+                Answer::Page { body, etag, next } => (body, etag, next),
+            };
             if first {
                 first_etag = etag_out;
                 first = false;
@@ -211,7 +208,9 @@ impl Client {
             let Value::Array(page) = page else {
                 bail!(
                     "GET {u}: expected {}, found something else",
-                    key.map_or("a JSON array".to_owned(), |k| format!("`{k}`, a JSON array"))
+                    key.map_or("a JSON array".to_owned(), |k| format!(
+                        "`{k}`, a JSON array"
+                    ))
                 );
             };
             for item in page {
@@ -283,9 +282,9 @@ fn human(d: Duration) -> String {
     let s = d.as_secs() + u64::from(d.subsec_millis() >= 500);
     match s {
         0..60 => format!("{s}s"),
-        60..3600 if s % 60 == 0 => format!("{}m", s / 60),
+        60..3600 if s.is_multiple_of(60) => format!("{}m", s / 60),
         60..3600 => format!("{}m {}s", s / 60, s % 60),
-        _ if s % 3600 == 0 => format!("{}h", s / 3600),
+        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
         _ => format!("{}h {}m", s / 3600, (s % 3600) / 60),
     }
 }
@@ -313,7 +312,13 @@ mod tests {
             Some(Duration::from_secs(30))
         );
         assert_eq!(
-            rate_limit_wait(None, Some("0"), Some("1002"), "API rate limit exceeded", now),
+            rate_limit_wait(
+                None,
+                Some("0"),
+                Some("1002"),
+                "API rate limit exceeded",
+                now
+            ),
             Some(Duration::from_secs(3))
         );
         // A reset already past: only the second for clock skew.
@@ -332,7 +337,13 @@ mod tests {
             Some(SECONDARY_WAIT)
         );
         assert_eq!(
-            rate_limit_wait(None, Some("4000"), None, "Resource not accessible by integration", now),
+            rate_limit_wait(
+                None,
+                Some("4000"),
+                None,
+                "Resource not accessible by integration",
+                now
+            ),
             None
         );
     }

@@ -39,12 +39,7 @@ impl Delivery {
 
 /// `GET /repos/{repo}/deployments` item → the `deployment` `created` delivery.
 pub fn deployment(repo: &Value, deployment: &Value) -> Delivery {
-    Delivery::new(
-        "deployment",
-        "created",
-        repo,
-        &[("deployment", deployment)],
-    )
+    Delivery::new("deployment", "created", repo, &[("deployment", deployment)])
 }
 
 /// A deployment and one item of `GET …/deployments/{id}/statuses` → the
