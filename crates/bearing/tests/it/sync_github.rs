@@ -55,8 +55,14 @@ impl Api {
 
 /// Serves `api.json` until the test process ends.
 fn serve() -> Api {
-    let routes: BTreeMap<String, Value> =
+    serve_changed(|_| {})
+}
+
+/// Serves `api.json` as `change` leaves it.
+fn serve_changed(change: impl FnOnce(&mut BTreeMap<String, Value>)) -> Api {
+    let mut routes: BTreeMap<String, Value> =
         serde_json::from_str(&std::fs::read_to_string(dir().join("api.json")).unwrap()).unwrap();
+    change(&mut routes);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -345,6 +351,49 @@ fn a_synced_history_is_the_webhook_history() {
         "{seen:?}"
     );
     for r in second["resources"].as_array().unwrap() {
+        assert_eq!(r["status"], "not modified", "{r}");
+    }
+
+    // A new deployment: the next sync reads the deployments down to its
+    // cursor (the newest deployment it had seen) and no further.
+    let api2 = serve_changed(|routes| {
+        let list = routes
+            .get_mut("/repos/acme/shop/deployments?per_page=100")
+            .unwrap()
+            .as_array_mut()
+            .unwrap();
+        let mut d = list[0].clone();
+        d["id"] = 504.into();
+        d["created_at"] = "2026-10-14T09:00:00Z".into();
+        list.insert(0, d);
+        let mut status =
+            routes["/repos/acme/shop/deployments/503/statuses?per_page=100"][0].clone();
+        status["id"] = 607.into();
+        status["created_at"] = "2026-10-14T09:05:00Z".into();
+        routes.insert(
+            "/repos/acme/shop/deployments/504/statuses?per_page=100".into(),
+            Value::Array(vec![status]),
+        );
+    });
+    let third = sync(&synced, &api2, &[]);
+    let seen = api2.take();
+    let deployments = &third["resources"][0];
+    assert_eq!(deployments["read"], 2, "{third}");
+    assert_eq!(deployments["accepted"], 2, "{third}");
+    assert_eq!(third["accepted"], 2, "{third}");
+    let statuses: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.target.contains("/statuses"))
+        .map(|s| s.target.as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "/repos/acme/shop/deployments/504/statuses?per_page=100",
+            "/repos/acme/shop/deployments/503/statuses?per_page=100"
+        ]
+    );
+    for r in &third["resources"].as_array().unwrap()[1..] {
         assert_eq!(r["status"], "not modified", "{r}");
     }
 

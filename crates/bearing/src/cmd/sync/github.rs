@@ -583,7 +583,7 @@ impl Sync<'_> {
                 &format!("/repos/{repo}/issues/{number}/events?{PER_PAGE}"),
                 None,
             )?;
-            deliveries.extend(github::rest::issue(
+            deliveries.extend(github::rest::issue_history(
                 &self.repository,
                 issue,
                 &events,

@@ -181,7 +181,7 @@ fn push_commit(c: &Value) -> Value {
 /// its creation time), `labeled`, `closed` and `reopened`, each with the
 /// issue as it was sent then (`updated_at`, `closed_at`, `state`).
 /// `incident_labels` are lower case ([`super::incident_labels`]).
-pub fn issue(
+pub fn issue_history(
     repo: &Value,
     issue: &Value,
     events: &[Value],
@@ -256,4 +256,59 @@ fn issue_delivery(
         fields.push(("label", l));
     }
     Delivery::new("issues", action, repo, &fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::ParseContext;
+
+    fn ids(deliveries: &[Delivery]) -> Vec<String> {
+        let ctx = ParseContext::new(Utc::now());
+        deliveries
+            .iter()
+            .flat_map(|d| {
+                super::super::map_delivery(d.event, &d.payload, &ctx)
+                    .unwrap()
+                    .events
+            })
+            .map(|e| e.id)
+            .collect()
+    }
+
+    #[test]
+    fn an_issue_history_becomes_the_deliveries_github_sent() {
+        let repo = json!({"id": 1, "name": "web", "full_name": "acme/web"});
+        let labelled = |name: &str, at: &str| json!({"event": "labeled", "created_at": at, "label": {"name": name}});
+        let issue = json!({"id": 7, "number": 3, "labels": [{"name": "Incident"}],
+            "created_at": "2026-10-12T09:30:00Z", "updated_at": "2026-10-13T00:00:00Z",
+            "closed_at": "2026-10-12T12:00:00Z", "state": "closed"});
+        // Opened with the label (its `labeled` event at the creation time),
+        // closed, reopened and closed again.
+        let events = [
+            labelled("incident", "2026-10-12T09:30:00Z"),
+            labelled("bug", "2026-10-12T09:30:00Z"),
+            json!({"event": "closed", "created_at": "2026-10-12T11:00:00Z"}),
+            json!({"event": "reopened", "created_at": "2026-10-12T11:30:00Z"}),
+            json!({"event": "commented", "created_at": "2026-10-12T11:40:00Z"}),
+            json!({"event": "closed", "created_at": "2026-10-12T12:00:00Z"}),
+        ];
+        let labels = ["incident".to_owned()];
+        assert_eq!(
+            ids(&issue_history(&repo, &issue, &events, &labels)),
+            [
+                "github:issues:7:opened:2026-10-12T09:30:00+00:00",
+                "github:issues:7:labeled:2026-10-12T09:30:00+00:00",
+                "github:issues:7:closed:2026-10-12T11:00:00+00:00",
+                "github:issues:7:reopened:2026-10-12T11:30:00+00:00",
+                "github:issues:7:closed:2026-10-12T12:00:00+00:00",
+            ]
+        );
+        // Labelled an incident after it was opened: no `opened` incident.
+        let later = [labelled("incident", "2026-10-12T10:00:00Z")];
+        assert_eq!(
+            ids(&issue_history(&repo, &issue, &later, &labels)),
+            ["github:issues:7:labeled:2026-10-12T10:00:00+00:00"]
+        );
+    }
 }
