@@ -57,6 +57,9 @@ pub enum Command {
     Metrics(cmd::metrics::Args),
     /// Ingest events from files, folders or stdin.
     Ingest(cmd::ingest::Args),
+    /// Read delivery history from outside sources (GitHub) into the store.
+    #[command(subcommand)]
+    Sync(cmd::sync::Command),
     /// Inspect stored events.
     #[command(subcommand)]
     Events(cmd::events::Command),

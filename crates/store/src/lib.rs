@@ -145,6 +145,25 @@ pub struct Snapshot {
     pub body: serde_json::Value,
 }
 
+/// Where `bearing sync` stopped reading one resource of an outside source,
+/// so the next sync reads only what is new.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCursor {
+    /// The source read: `github`, …
+    pub source: String,
+    /// Which part of the source: a repository's `owner/name`, …
+    pub scope: String,
+    /// The resource read: `deployments`, `pulls`, …
+    pub resource: String,
+    /// The ETag of the listing's first page, sent back as `If-None-Match`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The time from which the next sync reads again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DecisionQuery {
     pub service: Option<String>,
@@ -245,6 +264,16 @@ pub trait Store: Send + Sync {
     /// given another expiry (by any process): servers compare it to know
     /// when their cache of verified tokens is stale.
     async fn token_generation(&self) -> Result<String>;
+
+    /// The cursor a sync stored for one resource, if any.
+    async fn sync_cursor(
+        &self,
+        source: &str,
+        scope: &str,
+        resource: &str,
+    ) -> Result<Option<SyncCursor>>;
+    /// Inserts or replaces the cursor of `(source, scope, resource)`.
+    async fn put_sync_cursor(&self, cursor: &SyncCursor) -> Result<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;

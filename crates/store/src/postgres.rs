@@ -20,7 +20,7 @@ use crate::codec::{self, FINDING_COLUMNS, FINDING_UPSERT, FINDING_UPSERT_TAIL};
 use crate::lifecycle::{self, Report};
 use crate::{
     DecisionQuery, EncodedDecision, EventQuery, FindingQuery, FindingState, IngestOutcome, Result,
-    Snapshot, Store, StoreError, TokenRecord,
+    Snapshot, Store, StoreError, SyncCursor, TokenRecord,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -475,5 +475,26 @@ impl Store for PostgresStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(generation)
+    }
+
+    async fn sync_cursor(
+        &self,
+        source: &str,
+        scope: &str,
+        resource: &str,
+    ) -> Result<Option<SyncCursor>> {
+        let mut q = codec::sync_cursor_query::<Postgres>(source, scope, resource);
+        let row: Option<codec::SyncCursorRow> =
+            q.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(|r| codec::decode_sync_cursor(source, scope, resource, r))
+            .transpose()
+    }
+
+    async fn put_sync_cursor(&self, cursor: &SyncCursor) -> Result<()> {
+        codec::put_sync_cursor_query::<Postgres>(cursor)
+            .build()
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -22,6 +22,7 @@ pub mod report;
 pub mod risk;
 pub mod schema;
 pub mod serve;
+pub mod sync;
 pub mod token;
 pub mod validate;
 pub mod workflow;
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Risk(c) => risk::run(c, &g),
         Command::Workflow(c) => workflow::run(c, &g),
         Command::Serve(a) => serve::run(a, &g),
+        Command::Sync(c) => sync::run(c, &g),
         Command::Demo(a) => demo::run(a, &g),
         Command::Token(c) => token::run(c, &g),
         Command::Outcomes(c) => outcomes::run(c, &g),

@@ -8,4 +8,5 @@ mod ingest;
 mod intent;
 mod report;
 mod serve;
+mod sync_github;
 mod workflow;

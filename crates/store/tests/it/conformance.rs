@@ -764,6 +764,53 @@ async fn snapshots_replace_by_name_and_know_their_cursor() {
 }
 
 #[tokio::test]
+async fn sync_cursors_are_kept_per_source_scope_and_resource() {
+    each_backend("sync_cursors", |b| async move {
+        let s = b.store();
+        assert!(
+            s.sync_cursor("github", "acme/web", "deployments")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let mut c = bearing_store::SyncCursor {
+            source: "github".into(),
+            scope: "acme/web".into(),
+            resource: "deployments".into(),
+            etag: Some("W/\"abc\"".into()),
+            since: Some(t(5)),
+            updated_at: t(6),
+        };
+        s.put_sync_cursor(&c).await.unwrap();
+        let other = bearing_store::SyncCursor {
+            resource: "pulls".into(),
+            etag: None,
+            since: None,
+            ..c.clone()
+        };
+        s.put_sync_cursor(&other).await.unwrap();
+        let read = |r: &'static str| s.sync_cursor("github", "acme/web", r);
+        assert_eq!(read("deployments").await.unwrap().as_ref(), Some(&c));
+        assert_eq!(read("pulls").await.unwrap().as_ref(), Some(&other));
+        // A later sync replaces the cursor of its resource only.
+        c.etag = Some("\"def\"".into());
+        c.since = Some(t(9));
+        c.updated_at = t(10);
+        s.put_sync_cursor(&c).await.unwrap();
+        assert_eq!(read("deployments").await.unwrap().as_ref(), Some(&c));
+        assert_eq!(read("pulls").await.unwrap().as_ref(), Some(&other));
+        assert!(
+            s.sync_cursor("github", "acme/api", "deployments")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        b
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn sqlite_reopens_with_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("re.db").display());
