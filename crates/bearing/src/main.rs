@@ -57,6 +57,9 @@ pub enum Command {
     Metrics(cmd::metrics::Args),
     /// Ingest events from files, folders or stdin.
     Ingest(cmd::ingest::Args),
+    /// Read delivery history and SLIs from outside sources (GitHub, Prometheus) into the store.
+    #[command(subcommand)]
+    Sync(cmd::sync::Command),
     /// Inspect stored events.
     #[command(subcommand)]
     Events(cmd::events::Command),
@@ -85,9 +88,6 @@ pub enum Command {
     Workflow(cmd::workflow::Command),
     /// Run the HTTP API and dashboard.
     Serve(cmd::serve::Args),
-    /// Read records from an outside system (Prometheus) into the store.
-    #[command(subcommand)]
-    Sync(cmd::sync::Command),
     /// Generate a demo organisation, run the whole loop and serve the dashboard.
     Demo(cmd::demo::Args),
     /// Manage API tokens.

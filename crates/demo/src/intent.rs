@@ -306,7 +306,7 @@ guardrails:
   - { id: budget, kind: cost_budget, protects: cloud-spend, params: { max_monthly_increase: 500 USD } }
   - { id: vuln-sla, kind: vulnerabilities, protects: security-posture, params: { block: [critical], fixable_only: true } }
   - { id: freeze-on-burn, kind: error_budget, protects: reliable-releases, params: { exempt_labels: [hotfix, security] } }
-  - { id: canary-when-planned, kind: deploy_strategy, protects: reliable-releases }
+  - { id: canary-when-planned, kind: deploy_strategy, protects: reliable-releases, scope: { environment: production } }
   - { id: least-privilege, kind: iam_least_privilege, protects: security-posture }
 waivers:
   - { guardrail: vuln-sla, scope: { service: reporting }, owner: dana, reason: vendor patch pending, ticket: SEC-123, expires: 2027-01-15 }

@@ -5,9 +5,9 @@
 //! subqueries, see the same grid). The value at `t` is the count of events
 //! in `(t - step, t]` and is stored as a `metric_point` at `t` under the SLO's
 //! good/total names. Event ids are `prometheus:<service>:<slo>:<good|total>:<t>`,
-//! so reading a range again stores nothing new; the sync cursor
-//! (`prometheus:<service>/<slo>`) records the last interval read, so the
-//! next sync starts after it.
+//! so reading a range again stores nothing new; the sync cursor (source
+//! `prometheus`, scope the service, resource the SLO) keeps the end of the
+//! last interval read as its `since`, so the next sync starts after it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +19,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::client::{Client, PromError};
+
+/// The cursors' source name.
+pub const SOURCE: &str = "prometheus";
 
 /// Most steps asked for in one request (Prometheus refuses more than 11,000).
 pub const MAX_STEPS: i64 = 10_000;
@@ -37,10 +40,6 @@ pub struct SloTarget {
 }
 
 impl SloTarget {
-    /// The sync cursor's name.
-    pub fn cursor_name(&self) -> String {
-        format!("prometheus:{}/{}", self.service, self.slo)
-    }
     /// `service/slo`, as messages name it.
     pub fn label(&self) -> String {
         format!("{}/{}", self.service, self.slo)
@@ -83,8 +82,6 @@ pub enum SyncError {
     Prometheus(#[from] PromError),
     #[error("storing the points: {0}")]
     Store(#[from] StoreError),
-    #[error("the sync cursor `{name}` holds `{position}`, not a time; delete it or pass `--since`")]
-    BadCursor { name: String, position: String },
 }
 
 /// What one SLO's sync did.
@@ -141,18 +138,10 @@ pub async fn sync_slo(
     timeout: Duration,
 ) -> Result<SyncOutcome, SyncError> {
     let step = target.step();
-    let name = target.cursor_name();
-    let cursor = match store.sync_cursor(&name).await? {
-        Some(c) => Some(
-            DateTime::parse_from_rfc3339(&c.position)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| SyncError::BadCursor {
-                    name: name.clone(),
-                    position: c.position.clone(),
-                })?,
-        ),
-        None => None,
-    };
+    let cursor = store
+        .sync_cursor(SOURCE, &target.service, &target.slo)
+        .await?
+        .and_then(|c| c.since);
     // The last interval end already read (exclusive start of this read).
     let after = match (range.since, cursor) {
         (Some(s), _) => secs(s).div_euclid(step) * step,
@@ -207,15 +196,23 @@ pub async fn sync_slo(
         out.duplicates += r.duplicates;
         let position = cursor.map_or(last, |c| secs(c).max(last));
         store
-            .put_sync_cursor(&SyncCursor {
-                name: name.clone(),
-                position: time(position).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                updated_at: Utc::now(),
-            })
+            .put_sync_cursor(&cursor_at(target, time(position)))
             .await?;
         first = last + step;
     }
     Ok(out)
+}
+
+/// The cursor of `target` saying every interval up to `since` was read.
+fn cursor_at(target: &SloTarget, since: DateTime<Utc>) -> SyncCursor {
+    SyncCursor {
+        source: SOURCE.to_string(),
+        scope: target.service.clone(),
+        resource: target.slo.clone(),
+        etag: None,
+        since: Some(since),
+        updated_at: Utc::now(),
+    }
 }
 
 /// One query over `[first, last]`: its single series as `unix second → value`
@@ -370,14 +367,7 @@ mod tests {
         let now = Utc::now();
         // Everything up to now was read: nothing is due, no request is made
         // (the URL points at the discard port, which would fail).
-        store
-            .put_sync_cursor(&SyncCursor {
-                name: t.cursor_name(),
-                position: now.to_rfc3339(),
-                updated_at: now,
-            })
-            .await
-            .unwrap();
+        store.put_sync_cursor(&cursor_at(&t, now)).await.unwrap();
         let o = sync_slo(&store, &t, Range::default(), now, Duration::from_secs(2))
             .await
             .unwrap();

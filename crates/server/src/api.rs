@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/decisions", get(decisions))
         .route("/v1/decisions/{id}", get(decision))
         .route("/v1/plans", get(plans))
+        .route("/v1/outcomes", get(outcomes))
         .route("/v1/actions", get(actions))
         .route("/v1/reconcile", post(reconcile))
         .route("/openapi.json", get(openapi))
@@ -344,6 +345,36 @@ async fn decision(
 async fn plans(State(state): State<AppState>) -> Result<Response, ApiError> {
     let plans = state.store().plans().await?;
     Ok(Json(json!({ "plans": plans })).into_response())
+}
+
+/// `GET /v1/outcomes`: what `bearing outcomes export` writes, from the
+/// in-memory snapshot: the live outcomes per service and the delivery plans,
+/// for `bearing check --outcomes` on a runner without the server.
+async fn outcomes(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let snap = state.snapshot();
+    let body = outcomes_export(snap.context.outcomes.clone(), snap.plans.iter().cloned());
+    let text = serde_json::to_string_pretty(&body)
+        .map_err(|e| ApiError::internal(format!("cannot write the outcomes: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text + "\n").into_response())
+}
+
+/// The outcomes snapshot file: the outcomes object (`{"generated_at",
+/// "services"}`) with `"plans": {service: plan}` beside its services.
+pub fn outcomes_export(
+    outcomes: Value,
+    plans: impl IntoIterator<Item = bearing_events::DeliveryPlan>,
+) -> Value {
+    let mut v = match outcomes {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    let plans: std::collections::BTreeMap<String, bearing_events::DeliveryPlan> =
+        plans.into_iter().map(|p| (p.service.clone(), p)).collect();
+    v.insert(
+        "plans".into(),
+        serde_json::to_value(plans).unwrap_or_default(),
+    );
+    Value::Object(v)
 }
 
 async fn actions(State(state): State<AppState>) -> Result<Response, ApiError> {

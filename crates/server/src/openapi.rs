@@ -221,6 +221,17 @@ pub const DOCUMENT: &str = r##"{
         }
       }
     },
+    "/v1/outcomes": {
+      "get": {
+        "summary": "Outcomes snapshot: live outcomes and delivery plans, as `bearing outcomes export` writes them",
+        "description": "Error budget, change failure rate, spend vs budget and findings per service, and each service's delivery plan (strategy, freeze), from the server's in-memory snapshot. A CI runner without the server passes it to `bearing check --outcomes` (the generated gate fetches it when `BEARING_OUTCOMES` is this URL). Scope: read.",
+        "responses": {
+          "200": {"description": "The snapshot", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OutcomesSnapshot"}}}},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/v1/actions": {
       "get": {
         "summary": "Actions (recommendations and plan changes) with their measured effect",
@@ -407,6 +418,15 @@ pub const DOCUMENT: &str = r##"{
           "input": {}, "decision": {}
         }
       },
+      "OutcomesSnapshot": {
+        "type": "object",
+        "required": ["generated_at", "services", "plans"],
+        "properties": {
+          "generated_at": {"type": "string", "format": "date-time"},
+          "services": {"type": "object", "additionalProperties": {"type": "object", "description": "error_budget_remaining, change_failure_rate, deployment_frequency_per_day, lead_time_p50_seconds, monthly_cost, monthly_budget, forecast_monthly_cost, spend_vs_budget, currency, findings_past_sla, open_findings, samples"}},
+          "plans": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/DeliveryPlan"}}
+        }
+      },
       "DeliveryPlan": {
         "type": "object", "required": ["service", "strategy", "freeze", "extra_gates", "reasons", "updated_at"],
         "properties": {
@@ -469,6 +489,7 @@ mod tests {
             "/v1/decisions",
             "/v1/decisions/{id}",
             "/v1/plans",
+            "/v1/outcomes",
             "/v1/actions",
             "/metrics",
             "/healthz",

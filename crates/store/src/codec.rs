@@ -388,3 +388,69 @@ pub(crate) fn decode_summary(row: SummaryRow) -> Result<(bearing_events::Decisio
         u64::try_from(count).unwrap_or(0),
     ))
 }
+
+/// `Store::sync_cursor`'s query, the same on both backends, as a [`SyncCursorRow`].
+pub(crate) fn sync_cursor_query<'a, DB: sqlx::Database>(
+    source: &str,
+    scope: &str,
+    resource: &str,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q =
+        sqlx::QueryBuilder::new("SELECT etag, since, updated_at FROM sync_cursors WHERE source = ");
+    q.push_bind(source.to_owned())
+        .push(" AND scope = ")
+        .push_bind(scope.to_owned())
+        .push(" AND resource = ")
+        .push_bind(resource.to_owned());
+    q
+}
+
+/// A row of `sync_cursors`: `(etag, since, updated_at)`.
+pub(crate) type SyncCursorRow = (Option<String>, Option<i64>, i64);
+
+pub(crate) fn decode_sync_cursor(
+    source: &str,
+    scope: &str,
+    resource: &str,
+    (etag, since, updated_at): SyncCursorRow,
+) -> Result<crate::SyncCursor> {
+    let id = format!("{source}:{scope}:{resource}");
+    Ok(crate::SyncCursor {
+        source: source.to_owned(),
+        scope: scope.to_owned(),
+        resource: resource.to_owned(),
+        etag,
+        since: since.map(|ms| from_ms(&id, ms)).transpose()?,
+        updated_at: from_ms(&id, updated_at)?,
+    })
+}
+
+/// `Store::put_sync_cursor`'s upsert, the same on both backends.
+pub(crate) fn put_sync_cursor_query<'a, DB: sqlx::Database>(
+    c: &crate::SyncCursor,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::new(
+        "INSERT INTO sync_cursors (source, scope, resource, etag, since, updated_at) VALUES (",
+    );
+    let mut row = q.separated(", ");
+    row.push_bind(c.source.clone())
+        .push_bind(c.scope.clone())
+        .push_bind(c.resource.clone())
+        .push_bind(c.etag.clone())
+        .push_bind(c.since.map(ms))
+        .push_bind(ms(c.updated_at));
+    q.push(
+        ") ON CONFLICT (source, scope, resource) DO UPDATE SET etag = excluded.etag, \
+         since = excluded.since, updated_at = excluded.updated_at",
+    );
+    q
+}

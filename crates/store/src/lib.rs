@@ -145,13 +145,22 @@ pub struct Snapshot {
     pub body: serde_json::Value,
 }
 
-/// Where a sync from an outside source stopped ([`Store::sync_cursor`]).
+/// Where `bearing sync` stopped reading one resource of an outside source,
+/// so the next sync reads only what is new.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncCursor {
-    /// The source and what of it was read, e.g. `prometheus:checkout/availability`.
-    pub name: String,
-    /// The source's own position text (for Prometheus, an RFC 3339 time).
-    pub position: String,
+    /// The source read: `github`, …
+    pub source: String,
+    /// Which part of the source: a repository's `owner/name`, …
+    pub scope: String,
+    /// The resource read: `deployments`, `pulls`, …
+    pub resource: String,
+    /// The ETag of the listing's first page, sent back as `If-None-Match`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// The time from which the next sync reads again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -230,10 +239,6 @@ pub trait Store: Send + Sync {
     /// The cursor of the newest stored event (0 when there is none).
     async fn event_cursor(&self) -> Result<i64>;
 
-    /// Inserts or replaces the sync cursor of `cursor.name`.
-    async fn put_sync_cursor(&self, cursor: &SyncCursor) -> Result<()>;
-    async fn sync_cursor(&self, name: &str) -> Result<Option<SyncCursor>>;
-
     /// Plans ordered by service.
     async fn plans(&self) -> Result<Vec<DeliveryPlan>>;
     /// Inserts or replaces the plan of `plan.service`.
@@ -259,6 +264,16 @@ pub trait Store: Send + Sync {
     /// given another expiry (by any process): servers compare it to know
     /// when their cache of verified tokens is stale.
     async fn token_generation(&self) -> Result<String>;
+
+    /// The cursor a sync stored for one resource, if any.
+    async fn sync_cursor(
+        &self,
+        source: &str,
+        scope: &str,
+        resource: &str,
+    ) -> Result<Option<SyncCursor>>;
+    /// Inserts or replaces the cursor of `(source, scope, resource)`.
+    async fn put_sync_cursor(&self, cursor: &SyncCursor) -> Result<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -578,37 +578,6 @@ impl Store for SqliteStore {
         .transpose()
     }
 
-    async fn put_sync_cursor(&self, cursor: &SyncCursor) -> Result<()> {
-        let _write = self.write.lock().await;
-        sqlx::query(
-            "INSERT INTO sync_cursors (name, position, updated_at) VALUES (?, ?, ?) \
-             ON CONFLICT (name) DO UPDATE SET position = excluded.position, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(&cursor.name)
-        .bind(&cursor.position)
-        .bind(codec::ms(cursor.updated_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn sync_cursor(&self, name: &str) -> Result<Option<SyncCursor>> {
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT position, updated_at FROM sync_cursors WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|(position, at)| {
-            Ok(SyncCursor {
-                name: name.to_string(),
-                position,
-                updated_at: codec::from_ms(name, at)?,
-            })
-        })
-        .transpose()
-    }
-
     async fn event_cursor(&self) -> Result<i64> {
         let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events")
             .fetch_one(&self.pool)
@@ -736,5 +705,27 @@ impl Store for SqliteStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(generation)
+    }
+
+    async fn sync_cursor(
+        &self,
+        source: &str,
+        scope: &str,
+        resource: &str,
+    ) -> Result<Option<SyncCursor>> {
+        let mut q = codec::sync_cursor_query::<Sqlite>(source, scope, resource);
+        let row: Option<codec::SyncCursorRow> =
+            q.build_query_as().fetch_optional(&self.pool).await?;
+        row.map(|r| codec::decode_sync_cursor(source, scope, resource, r))
+            .transpose()
+    }
+
+    async fn put_sync_cursor(&self, cursor: &SyncCursor) -> Result<()> {
+        let _write = self.write.lock().await;
+        codec::put_sync_cursor_query::<Sqlite>(cursor)
+            .build()
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -207,7 +207,8 @@ pub struct Attachments {
 /// or an http(s) URL it is published at) when that is set.
 pub fn gate(spec: &PipelineSpec, att: &Attachments, output: &str) -> String {
     let mut cmd = format!(
-        "case \"${{BEARING_OUTCOMES:-}}\" in\n  http://* | https://*)\n    curl -fsSL --retry 3 -o bearing-outcomes.json \"${{BEARING_OUTCOMES}}\"\n    BEARING_OUTCOMES=bearing-outcomes.json\n    export BEARING_OUTCOMES\n    ;;\nesac\nbearing check --service {} --env \"${{ENVIRONMENT}}\" --version \"${{VERSION}}\" --strategy \"${{STRATEGY}}\" --scan {}",
+        "{}bearing check --service {} --env \"${{ENVIRONMENT}}\" --version \"${{VERSION}}\" --strategy \"${{STRATEGY}}\" --scan {}",
+        fetch_outcomes(),
         shell_word(&spec.service),
         shell_word(&att.scan)
     );
@@ -219,6 +220,30 @@ pub fn gate(spec: &PipelineSpec, att: &Attachments, output: &str) -> String {
     }
     cmd.push_str(&format!(" --output {output}\n"));
     cmd
+}
+
+/// When `$BEARING_OUTCOMES` is an http(s) URL, downloads the snapshot to
+/// `bearing-outcomes.json` and points `$BEARING_OUTCOMES` at it. A server's
+/// `/v1/outcomes` gets `$BEARING_TOKEN` (it needs the `read` scope); other
+/// URLs (an artifact, a bucket) never see the token.
+pub fn fetch_outcomes() -> String {
+    r#"case "${BEARING_OUTCOMES:-}" in
+  http://* | https://*)
+    case "${BEARING_OUTCOMES}" in
+      */v1/outcomes) auth="${BEARING_TOKEN:-}" ;;
+      *) auth= ;;
+    esac
+    if [ -n "${auth}" ]; then
+      curl -fsSL --retry 3 -H "Authorization: Bearer ${auth}" -o bearing-outcomes.json "${BEARING_OUTCOMES}"
+    else
+      curl -fsSL --retry 3 -o bearing-outcomes.json "${BEARING_OUTCOMES}"
+    fi
+    BEARING_OUTCOMES=bearing-outcomes.json
+    export BEARING_OUTCOMES
+    ;;
+esac
+"#
+    .to_string()
 }
 
 /// One phase of the deploy command: the service's command with the phase's

@@ -88,8 +88,10 @@ pub struct Args {
     /// without the store sees error budgets, freezes and spend. Without it the
     /// store's kept `outcomes` snapshot is read while no newer event is
     /// stored, else outcomes are computed from its events. Empty means unset.
-    #[arg(long, env = "BEARING_OUTCOMES")]
-    pub outcomes: Option<PathBuf>,
+    // A string, not a path: clap refuses an empty path, and an unset CI
+    // variable arrives as an empty `BEARING_OUTCOMES`.
+    #[arg(long, env = "BEARING_OUTCOMES", value_name = "FILE")]
+    pub outcomes: Option<String>,
     /// Change-risk score 0..1 (from `bearing risk`).
     #[arg(long)]
     pub risk: Option<f64>,
@@ -244,13 +246,7 @@ pub fn run(mut args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     non_empty(&mut args.remote.server);
     non_empty(&mut args.remote.token);
-    if args
-        .outcomes
-        .as_ref()
-        .is_some_and(|p| p.as_os_str().is_empty())
-    {
-        args.outcomes = None;
-    }
+    non_empty(&mut args.outcomes);
     if let Some(url) = args.remote.server.clone() {
         let intent = bearing_intent::load(&g.intent).ok().map(|l| l.intent);
         let env = envelope(&args, intent.as_ref())?;
@@ -301,7 +297,7 @@ fn decide_locally(
         None => engine,
     };
     let (mut outcomes, file_plans) = match &args.outcomes {
-        Some(p) => super::outcomes::read(p)?,
+        Some(p) => super::outcomes::read(Path::new(p))?,
         None => (serde_json::Value::Null, None),
     };
     let use_store = store_exists(&g.database);

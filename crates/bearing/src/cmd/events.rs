@@ -109,7 +109,7 @@ fn line(e: &Event) -> String {
 /// RFC 3339 or a date (midnight UTC), from 1970-01-01 to 9999-12-31 like
 /// `--at`; or an age before `now`, a duration of at most `36500d` (`7d`,
 /// `12h`, `1h30m`).
-pub(crate) fn parse_time(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+pub fn parse_time(s: &str, now: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
     let s = s.trim();
     let looks_like_a_date = s.len() >= 10 && s.contains('-');
     if looks_like_a_date || s.starts_with(['+', '-']) {

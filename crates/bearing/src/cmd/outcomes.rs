@@ -93,19 +93,10 @@ pub async fn live(store: &DynStore, intent: &Intent, now: DateTime<Utc>) -> anyh
     ))?)
 }
 
-/// The exported file: the outcomes object with the plans beside its services.
+/// The exported file: the outcomes object with the plans beside its
+/// services, as the server's `GET /v1/outcomes` answers it.
 fn snapshot_json(outcomes: Value, plans: Vec<DeliveryPlan>) -> Value {
-    let mut v = match outcomes {
-        Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    };
-    let plans: BTreeMap<String, DeliveryPlan> =
-        plans.into_iter().map(|p| (p.service.clone(), p)).collect();
-    v.insert(
-        "plans".into(),
-        serde_json::to_value(plans).unwrap_or_default(),
-    );
-    Value::Object(v)
+    bearing_server::api::outcomes_export(outcomes, plans)
 }
 
 /// What `bearing check --outcomes FILE` reads: the outcomes, and the plans

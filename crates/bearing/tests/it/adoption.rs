@@ -79,8 +79,17 @@ fn an_empty_server_decides_offline_and_an_outcomes_file_carries_the_freeze() {
         "json",
     ];
 
-    // An unset CI variable is an empty string: offline, not "bad uri" (exit 3).
-    let o = check_with_env(dir, &args, &[("BEARING_SERVER", ""), ("BEARING_TOKEN", "")]);
+    // An unset CI variable is an empty string: offline, not "bad uri" (exit 3),
+    // and no outcomes file, not a usage error (exit 2).
+    let o = check_with_env(
+        dir,
+        &args,
+        &[
+            ("BEARING_SERVER", ""),
+            ("BEARING_TOKEN", ""),
+            ("BEARING_OUTCOMES", ""),
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
 
     // The exported snapshot's plan freezes ledger: denied with the plan's reason.

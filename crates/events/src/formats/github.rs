@@ -16,6 +16,8 @@ use crate::model::*;
 use super::json::{Get, opt_time, req_str, req_time};
 use super::{ParseContext, ParseError, Parsed, RecordRef};
 
+pub mod rest;
+
 /// Every event name GitHub sends in `X-GitHub-Event` (the webhook events and
 /// payloads reference).
 pub const EVENT_NAMES: &[&str] = &[
@@ -300,6 +302,37 @@ pub(super) fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, ParseErr
         }
     }
     Ok(parsed)
+}
+
+/// Maps one delivery body of event `event_name` (the `X-GitHub-Event`
+/// header) with the same code as [`crate::parse`] does for webhooks: one
+/// event or one skip. `bearing sync github` feeds it the deliveries
+/// [`rest`] builds from REST API objects, so both paths give one event id.
+pub fn map_delivery(
+    event_name: &str,
+    payload: &Value,
+    ctx: &ParseContext,
+) -> Result<Parsed, ParseError> {
+    check_event_name(event_name).map_err(ParseError::new)?;
+    let mut parsed = Parsed::default();
+    delivery_event(payload, event_name.trim(), ctx, &mut parsed, None)?;
+    for e in &mut parsed.events {
+        ctx.fill_defaults(e);
+    }
+    Ok(parsed)
+}
+
+/// The issue labels that mark an incident (`ParseContext::incident_labels`,
+/// by default `incident`), lower case.
+pub fn incident_labels(ctx: &ParseContext) -> Vec<String> {
+    if ctx.incident_labels.is_empty() {
+        vec!["incident".to_owned()]
+    } else {
+        ctx.incident_labels
+            .iter()
+            .map(|l| l.to_ascii_lowercase())
+            .collect()
+    }
 }
 
 /// Maps one delivery body of event `event_name` into `parsed`: one event or one skip.
@@ -785,14 +818,7 @@ fn issue(v: &Value, repo: Option<&str>, ctx: &ParseContext) -> Result<Mapped, Pa
         .iter()
         .filter_map(|l| l.str_at("name").map(str::to_owned))
         .collect();
-    let wanted: Vec<String> = if ctx.incident_labels.is_empty() {
-        vec!["incident".to_owned()]
-    } else {
-        ctx.incident_labels
-            .iter()
-            .map(|l| l.to_ascii_lowercase())
-            .collect()
-    };
+    let wanted = incident_labels(ctx);
     let is_incident = labels
         .iter()
         .any(|l| wanted.contains(&l.to_ascii_lowercase()));

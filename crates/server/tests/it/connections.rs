@@ -57,9 +57,12 @@ async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(request).await.unwrap();
     let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut out))
         .await
-        .expect("no answer")
+        .unwrap_or_else(|_| {
+            let head = String::from_utf8_lossy(&request[..request.len().min(60)]);
+            panic!("no answer in 30 s to {head:?}…")
+        })
         .unwrap();
     String::from_utf8_lossy(&out).into_owned()
 }

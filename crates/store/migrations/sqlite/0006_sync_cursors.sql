@@ -1,9 +1,13 @@
--- Where each sync from an outside source stopped, by name (e.g.
--- `prometheus:checkout/availability`), so a restart resumes there. `position`
--- is the source's own text (for Prometheus: the end of the last interval
--- read, RFC 3339).
+-- Where `bearing sync` stopped reading an outside source, per source,
+-- repository (or other scope) and resource: the ETag of the listing's first
+-- page (sent back as `If-None-Match`; a 304 means nothing changed) and the
+-- time from which the next sync reads again (epoch milliseconds).
 CREATE TABLE sync_cursors (
-    name       TEXT    PRIMARY KEY,
-    position   TEXT    NOT NULL,
-    updated_at INTEGER NOT NULL
+    source     TEXT    NOT NULL,
+    scope      TEXT    NOT NULL,
+    resource   TEXT    NOT NULL,
+    etag       TEXT,
+    since      INTEGER,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (source, scope, resource)
 );

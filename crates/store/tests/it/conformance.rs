@@ -10,7 +10,7 @@ use bearing_events::{
 };
 use bearing_store::{
     DecisionQuery, EncodedDecision, EventQuery, FindingQuery, PostgresStore, SqliteStore, Store,
-    StoreError, SyncCursor, TokenRecord,
+    StoreError, TokenRecord,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sqlx::postgres::PgConnectOptions;
@@ -764,25 +764,43 @@ async fn snapshots_replace_by_name_and_know_their_cursor() {
 }
 
 #[tokio::test]
-async fn sync_cursors_replace_by_name() {
+async fn sync_cursors_are_kept_per_source_scope_and_resource() {
     each_backend("sync_cursors", |b| async move {
         let s = b.store();
-        let name = "prometheus:shop/availability";
-        assert!(s.sync_cursor(name).await.unwrap().is_none());
-        let mut c = SyncCursor {
-            name: name.into(),
-            position: "2026-06-01T12:00:00Z".into(),
-            updated_at: t(1),
+        assert!(
+            s.sync_cursor("github", "acme/web", "deployments")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let mut c = bearing_store::SyncCursor {
+            source: "github".into(),
+            scope: "acme/web".into(),
+            resource: "deployments".into(),
+            etag: Some("W/\"abc\"".into()),
+            since: Some(t(5)),
+            updated_at: t(6),
         };
         s.put_sync_cursor(&c).await.unwrap();
-        assert_eq!(s.sync_cursor(name).await.unwrap().unwrap(), c);
-        c.position = "2026-06-01T12:05:00Z".into();
-        c.updated_at = t(2);
+        let other = bearing_store::SyncCursor {
+            resource: "pulls".into(),
+            etag: None,
+            since: None,
+            ..c.clone()
+        };
+        s.put_sync_cursor(&other).await.unwrap();
+        let read = |r: &'static str| s.sync_cursor("github", "acme/web", r);
+        assert_eq!(read("deployments").await.unwrap().as_ref(), Some(&c));
+        assert_eq!(read("pulls").await.unwrap().as_ref(), Some(&other));
+        // A later sync replaces the cursor of its resource only.
+        c.etag = Some("\"def\"".into());
+        c.since = Some(t(9));
+        c.updated_at = t(10);
         s.put_sync_cursor(&c).await.unwrap();
-        assert_eq!(s.sync_cursor(name).await.unwrap().unwrap(), c);
-        // Cursors are kept apart by name.
+        assert_eq!(read("deployments").await.unwrap().as_ref(), Some(&c));
+        assert_eq!(read("pulls").await.unwrap().as_ref(), Some(&other));
         assert!(
-            s.sync_cursor("prometheus:shop/latency")
+            s.sync_cursor("github", "acme/api", "deployments")
                 .await
                 .unwrap()
                 .is_none()

@@ -89,6 +89,10 @@ fn the_action_and_the_component_install_bearing_like_the_generated_pipelines() {
     );
     let gate = steps.last().unwrap()["run"].as_str().unwrap();
     assert!(gate.contains("bearing check \"${args[@]}\""), "{gate}");
+    assert!(
+        gate.contains(&script::fetch_outcomes()),
+        "action.yml fetches the outcomes otherwise than the generated gate"
+    );
 
     let (head, body) = component_docs();
     assert_eq!(
@@ -103,6 +107,13 @@ fn the_action_and_the_component_install_bearing_like_the_generated_pipelines() {
             .as_str()
             .unwrap()
             .contains("bearing check \"$@\"")
+    );
+    assert!(
+        job["script"][1]
+            .as_str()
+            .unwrap()
+            .contains(&script::fetch_outcomes()),
+        "templates/gate.yml fetches the outcomes otherwise than the generated gate"
     );
 }
 
