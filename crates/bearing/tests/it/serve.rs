@@ -324,12 +324,59 @@ fn the_scorecard_window_gives_the_figures_of_report_window() {
     }
 }
 
+/// A fresh schema of the `DATABASE_URL` database for one test, as a URL
+/// whose connections use it (`options[search_path]`), dropped on drop: the
+/// test's replicas migrate and share it, and neither another test nor a
+/// newer build's migrations of the shared `public` schema get in the way.
+struct PgSchema {
+    admin: String,
+    schema: String,
+    url: String,
+}
+
+impl PgSchema {
+    fn new(db: &str, test: &str) -> PgSchema {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let schema = format!("bearing_it_{test}_{}_{nanos}", std::process::id());
+        pg_exec(db, &format!("CREATE SCHEMA {schema}"));
+        let sep = if db.contains('?') { '&' } else { '?' };
+        PgSchema {
+            admin: db.to_string(),
+            url: format!("{db}{sep}options[search_path]={schema}"),
+            schema,
+        }
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        pg_exec(&self.admin, &format!("DROP SCHEMA {} CASCADE", self.schema));
+    }
+}
+
+fn pg_exec(db: &str, sql: &str) {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let pool = sqlx::PgPool::connect(db).await.unwrap();
+            sqlx::query(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        });
+}
+
 #[test]
 fn two_replicas_share_one_postgres() {
     let Ok(db) = std::env::var("DATABASE_URL") else {
         eprintln!("DATABASE_URL unset: skipping the multi-replica test");
         return;
     };
+    let schema = PgSchema::new(&db, "replicas");
+    let db = schema.url.clone();
     let dir = tempfile::tempdir().unwrap();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -578,6 +625,7 @@ fn revoked_and_expired_tokens_fail_on_every_replica_postgres() {
         eprintln!("DATABASE_URL unset: skipping the Postgres token test");
         return;
     };
+    let schema = PgSchema::new(&db, "tokens");
     let dir = tempfile::tempdir().unwrap();
-    token_lifecycle_on_two_replicas(&db, dir.path());
+    token_lifecycle_on_two_replicas(&schema.url, dir.path());
 }
