@@ -1037,7 +1037,11 @@ impl Checker<'_, '_, '_, '_> {
         for (i, d) in n.destinations.iter().enumerate() {
             let at = |k: &'static str| [K("destinations"), I(i), K(k)];
             if !ids.insert(d.id.as_str()) {
-                self.err(s, &at("id"), format!("destination `{}` is defined twice", d.id));
+                self.err(
+                    s,
+                    &at("id"),
+                    format!("destination `{}` is defined twice", d.id),
+                );
             }
             match (&d.url, &d.url_env) {
                 (Some(_), Some(_)) => self.err(
@@ -1085,13 +1089,19 @@ impl Checker<'_, '_, '_, '_> {
                 let mut m = format!("route to unknown destination `{}`", r.to);
                 match suggest(&r.to, ids.iter().copied()) {
                     Some(x) => m.push_str(&format!("; did you mean `{x}`?")),
-                    None => m.push_str("; expected the id of a destination in `notifications.destinations`"),
+                    None => m.push_str(
+                        "; expected the id of a destination in `notifications.destinations`",
+                    ),
                 }
                 self.err(s, &[K("routes"), I(i), K("to")], m);
             }
             for (j, t) in r.teams.iter().enumerate() {
                 if !self.teams.contains(t.as_str()) {
-                    self.err(s, &[K("routes"), I(i), K("teams"), I(j)], format!("unknown team `{t}`"));
+                    self.err(
+                        s,
+                        &[K("routes"), I(i), K("teams"), I(j)],
+                        format!("unknown team `{t}`"),
+                    );
                 }
             }
             for (j, v) in r.services.iter().enumerate() {
