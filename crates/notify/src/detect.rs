@@ -3,7 +3,8 @@
 //! Key-result statuses are compared with the statuses stored the last time
 //! one changed (the snapshot `notify:key_results`); the first look only
 //! records them. Decisions are read from where the previous look stopped
-//! (`notify:decisions`; the first look reads the last 24 hours). Plan changes
+//! (`notify:decisions`, less two minutes for late writes; the first look
+//! reads the last 24 hours). Plan changes
 //! come from the reconcile pass that made them; expiring waivers from the
 //! intent and the date.
 //!
@@ -115,8 +116,10 @@ pub async fn detect_cycle(
         now,
     ));
 
+    // Decisions reach the log a little after they are made; reading the last
+    // two minutes again catches late ones (their ids dedupe the rest).
     let since = match store.snapshot(DECISION_CURSOR).await? {
-        Some(s) => s.computed_at,
+        Some(s) => s.computed_at - Duration::minutes(2),
         None => now - Duration::hours(24),
     };
     let decisions = store.decision_summaries(Some(since), now).await?;
