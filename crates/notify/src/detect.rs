@@ -419,3 +419,169 @@ pub(crate) fn team_of(intent: &Intent, service: &str) -> Option<String> {
         .find(|s| s.id == service)
         .map(|s| s.team.clone())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use bearing_adapt::reconcile::{ComparisonValue, RuleCheck};
+    use bearing_events::{DecisionSummary, DeliveryPlan};
+    use chrono::TimeZone;
+
+    use super::*;
+
+    const INTENT: &str = r#"
+version: 1
+teams:
+  - { id: payments, contact: chat }
+  - { id: search-team }
+services:
+  - { id: checkout, team: payments, environments: [staging, prod], delivery: { strategy: direct } }
+  - { id: search, team: search-team }
+notifications:
+  destinations:
+    - { id: chat, kind: slack, url_env: CHAT_URL }
+    - { id: audit, kind: webhook, url: "https://audit.example.com/h", secret_env: S }
+  routes:
+    - { to: audit, events: [production_deny], services: [checkout] }
+"#;
+
+    fn intent() -> Intent {
+        bearing_intent::load_str(Path::new("bearing.yaml"), INTENT)
+            .unwrap()
+            .intent
+    }
+
+    fn t(min: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::minutes(min)
+    }
+
+    fn plan(freeze: bool, strategy: &str, at: i64) -> DeliveryPlan {
+        DeliveryPlan {
+            service: "checkout".into(),
+            strategy: strategy.into(),
+            freeze,
+            extra_gates: vec![],
+            reasons: vec!["cfr-high".into()],
+            updated_at: t(at),
+        }
+    }
+
+    fn check() -> RuleCheck {
+        RuleCheck {
+            rule: "cfr-high".into(),
+            service: "checkout".into(),
+            when: "dora.change_failure_rate(30d) > 15%".into(),
+            holds: true,
+            values: vec![ComparisonValue {
+                metric: "dora.change_failure_rate".into(),
+                window_seconds: 30 * 86_400,
+                cmp: ">".into(),
+                threshold: 0.15,
+                value: Some(0.4),
+                samples: 20,
+                too_few_samples: false,
+                holds: true,
+                records: vec![],
+                records_total: 0,
+                display: "dora.change_failure_rate(30d) = 40% > 15%".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn a_freeze_and_a_strategy_change_carry_the_rule_and_its_evidence() {
+        let i = intent();
+        let before = [plan(false, "direct", 0)];
+        let after = [plan(true, "canary", 5)];
+        let c = plan_changes(&i, &before, &after, &[check()], t(5));
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].kind, NotificationKind::ServiceFrozen);
+        assert_eq!(c[1].kind, NotificationKind::StrategyChanged);
+        // The id names the plan the change left, not when it was seen.
+        let version = t(0).timestamp_millis();
+        assert_eq!(c[0].id, format!("service_frozen:checkout:{version}"));
+        assert_eq!(
+            c[1].id,
+            format!("strategy_changed:checkout:direct->canary:{version}")
+        );
+        let evidence: Vec<_> = c[0].details.iter().map(|(_, v)| v.as_str()).collect();
+        assert!(
+            evidence.iter().any(|v| v.contains("40% > 15%")),
+            "{evidence:?}"
+        );
+        assert_eq!(c[0].team.as_deref(), Some("payments"));
+        // Unchanged plans say nothing; a first plan compares with the intent.
+        assert!(plan_changes(&i, &after, &after, &[], t(6)).is_empty());
+        let first = plan_changes(&i, &[], &[plan(false, "canary", 5)], &[], t(5));
+        assert_eq!(first.len(), 1);
+        assert_eq!(
+            first[0].id,
+            "strategy_changed:checkout:direct->canary:intent"
+        );
+    }
+
+    fn summary(id: &str, service: &str, env: &str, result: &str) -> (DecisionSummary, u64) {
+        (
+            DecisionSummary {
+                id: id.into(),
+                time: t(1),
+                service: Some(service.into()),
+                environment: Some(env.into()),
+                result: result.into(),
+                waived: false,
+                guardrails: vec!["freeze".into()],
+            },
+            1,
+        )
+    }
+
+    #[test]
+    fn only_denies_in_the_services_production_are_notified_and_routed() {
+        let i = intent();
+        let d = [
+            summary("d1", "checkout", "prod", "deny"),
+            summary("d2", "checkout", "staging", "deny"),
+            summary("d3", "checkout", "prod", "allow"),
+            summary("d4", "search", "production", "deny"),
+        ];
+        let c = production_denies(&i, &d);
+        let ids: Vec<_> = c.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["production_deny:d1", "production_deny:d4"]);
+        // checkout: its team's contact and the audit route; search: neither.
+        let to = |c: &Change| -> Vec<String> {
+            crate::route(&i, c).iter().map(|d| d.id.clone()).collect()
+        };
+        assert_eq!(to(&c[0]), ["chat", "audit"]);
+        assert!(to(&c[1]).is_empty());
+    }
+
+    #[test]
+    fn key_result_changes_skip_no_data_and_unknown_ones() {
+        let kr = |status: &str| KrNow {
+            status: status.into(),
+            objective: "o".into(),
+            metric: "m".into(),
+            display: "1".into(),
+            target: ">= 2".into(),
+            team: None,
+            service: None,
+        };
+        let old = BTreeMap::from([
+            ("o/kr-1".to_string(), "met".to_string()),
+            ("o/kr-2".to_string(), "no_data".to_string()),
+            ("o/kr-3".to_string(), "at_risk".to_string()),
+        ]);
+        let now = BTreeMap::from([
+            ("o/kr-1".to_string(), kr("off_track")),
+            ("o/kr-2".to_string(), kr("off_track")),
+            ("o/kr-3".to_string(), kr("at_risk")),
+            ("o/kr-4".to_string(), kr("off_track")),
+        ]);
+        let c = kr_changes(&old, "7", &now, t(0));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].id, "kr_status:o/kr-1:met->off_track:7");
+    }
+}
