@@ -96,6 +96,9 @@ pub enum Command {
     /// Export live outcomes and delivery plans for `bearing check --outcomes`.
     #[command(subcommand)]
     Outcomes(cmd::outcomes::Command),
+    /// Show the notification delivery log, or what would be sent now.
+    #[command(subcommand)]
+    Notifications(cmd::notifications::Command),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
     /// Print the man page (roff), or write one per command with `--out`.

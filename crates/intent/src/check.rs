@@ -142,6 +142,7 @@ pub(crate) fn run(intent: &Intent, src: &Sources<'_>, today: NaiveDate, out: &mu
     c.waivers(today);
     c.adaptation();
     c.settings();
+    c.notifications();
 }
 
 impl Checker<'_, '_, '_, '_> {
@@ -1018,6 +1019,97 @@ impl Checker<'_, '_, '_, '_> {
                         format!(
                             "security SLA for `{name}` is zero; expected a duration such as `30d`"
                         ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Checker<'_, '_, '_, '_> {
+    /// Destinations have unique ids, one URL source and a secret only where
+    /// it is used; routes name destinations, teams and services that exist.
+    fn notifications(&mut self) {
+        let (Some(n), Some(s)) = (&self.intent.notifications, self.src.notifications) else {
+            return;
+        };
+        let mut ids = HashSet::new();
+        for (i, d) in n.destinations.iter().enumerate() {
+            let at = |k: &'static str| [K("destinations"), I(i), K(k)];
+            if !ids.insert(d.id.as_str()) {
+                self.err(
+                    s,
+                    &at("id"),
+                    format!("destination `{}` is defined twice", d.id),
+                );
+            }
+            match (&d.url, &d.url_env) {
+                (Some(_), Some(_)) => self.err(
+                    s,
+                    &at("url_env"),
+                    "both `url` and `url_env` are set; expected exactly one of them".into(),
+                ),
+                (None, None) => self.err(
+                    s,
+                    &[K("destinations"), I(i)],
+                    format!(
+                        "destination `{}` has neither `url` nor `url_env`; expected one of them",
+                        d.id
+                    ),
+                ),
+                (Some(u), None) => match url::Url::parse(u) {
+                    Ok(p) if matches!(p.scheme(), "http" | "https") && p.has_host() => {}
+                    _ => self.err(
+                        s,
+                        &at("url"),
+                        format!("`{u}` is not an http(s) URL; expected e.g. `https://hooks.example.com/T000/B000`"),
+                    ),
+                },
+                (None, Some(_)) => {}
+            }
+            match (d.kind, &d.secret_env) {
+                (crate::model::DestinationKind::Webhook, None) => self.err(
+                    s,
+                    &[K("destinations"), I(i)],
+                    format!(
+                        "webhook destination `{}` has no `secret_env`; expected the name of an environment variable holding its signing secret",
+                        d.id
+                    ),
+                ),
+                (crate::model::DestinationKind::Slack, Some(_)) => self.err(
+                    s,
+                    &at("secret_env"),
+                    "a `slack` destination is not signed; `secret_env` applies to `webhook` destinations".into(),
+                ),
+                _ => {}
+            }
+        }
+        for (i, r) in n.routes.iter().enumerate() {
+            if !ids.contains(r.to.as_str()) {
+                let mut m = format!("route to unknown destination `{}`", r.to);
+                match suggest(&r.to, ids.iter().copied()) {
+                    Some(x) => m.push_str(&format!("; did you mean `{x}`?")),
+                    None => m.push_str(
+                        "; expected the id of a destination in `notifications.destinations`",
+                    ),
+                }
+                self.err(s, &[K("routes"), I(i), K("to")], m);
+            }
+            for (j, t) in r.teams.iter().enumerate() {
+                if !self.teams.contains(t.as_str()) {
+                    self.err(
+                        s,
+                        &[K("routes"), I(i), K("teams"), I(j)],
+                        format!("unknown team `{t}`"),
+                    );
+                }
+            }
+            for (j, v) in r.services.iter().enumerate() {
+                if !self.services.contains(v.as_str()) {
+                    self.err(
+                        s,
+                        &[K("routes"), I(i), K("services"), I(j)],
+                        format!("unknown service `{v}`"),
                     );
                 }
             }

@@ -225,6 +225,7 @@ pub(crate) struct Sources<'a> {
     /// A `version` was written but is not a number.
     pub bad_version: bool,
     pub settings: Option<Src<'a>>,
+    pub notifications: Option<Src<'a>>,
     pub teams: Vec<Src<'a>>,
     pub services: Vec<Src<'a>>,
     pub objectives: Vec<Src<'a>>,
@@ -245,6 +246,7 @@ const TOP_FIELDS: &[&str] = &[
     "workflows",
     "adaptation",
     "settings",
+    "notifications",
 ];
 
 struct Builder<'a, 'm, 'f> {
@@ -286,6 +288,12 @@ impl<'a> Builder<'a, '_, '_> {
                     if self.once("settings", fi, k) {
                         self.src.settings = Some(s);
                         self.intent.settings = self.one(s);
+                    }
+                }
+                "notifications" => {
+                    if self.once("notifications", fi, k) {
+                        self.src.notifications = Some(s);
+                        self.intent.notifications = self.one(s);
                     }
                 }
                 "teams" => {

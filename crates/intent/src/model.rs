@@ -39,6 +39,11 @@ pub struct Intent {
     /// Organisation-wide settings for security SLAs and metric linking.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<Settings>,
+    /// Where to tell people about changes: key results changing status,
+    /// services frozen or given another strategy, production denies,
+    /// waivers about to expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Notifications>,
 }
 
 /// A team that owns services and objectives.
@@ -48,7 +53,8 @@ pub struct Team {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Where to reach the team (channel, email).
+    /// Where to reach the team (channel, email). When it is the id of a
+    /// destination in `notifications:`, that is the team's default route.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
 }
@@ -651,6 +657,97 @@ pub struct PlanChange {
     /// Extra guardrail ids to enforce, e.g. `required_checks`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_gates: Vec<String>,
+}
+
+/// Destinations for notifications and which events go where.
+///
+/// A team whose `contact` is a destination id gets every event about its
+/// services and objectives there (its default route); `routes` add more.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<Destination>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+/// Where notifications are posted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// Named by routes and by a team's `contact`.
+    pub id: String,
+    pub kind: DestinationKind,
+    /// The URL posted to. Exactly one of `url` and `url_env`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// An environment variable holding the URL (a Slack webhook URL is a
+    /// secret: keep it out of the intent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    /// `webhook` only: the environment variable holding the HMAC-SHA256
+    /// secret; the body's signature is sent as
+    /// `X-Bearing-Signature-256: sha256=<hex>`. Never the secret itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+}
+
+/// The shape of what is posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationKind {
+    /// A Slack-compatible incoming webhook: `{text, blocks}`.
+    Slack,
+    /// A JSON document describing the event, signed with HMAC-SHA256.
+    Webhook,
+}
+
+/// What can be notified.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationKind {
+    /// A key result changed status (e.g. met → off_track).
+    KrStatus,
+    /// Reconcile froze a service.
+    ServiceFrozen,
+    /// Reconcile changed a service's delivery strategy.
+    StrategyChanged,
+    /// A decision denied a change to production.
+    ProductionDeny,
+    /// A waiver expires within 7 days.
+    WaiverExpiring,
+}
+
+impl NotificationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            NotificationKind::KrStatus => "kr_status",
+            NotificationKind::ServiceFrozen => "service_frozen",
+            NotificationKind::StrategyChanged => "strategy_changed",
+            NotificationKind::ProductionDeny => "production_deny",
+            NotificationKind::WaiverExpiring => "waiver_expiring",
+        }
+    }
+}
+
+/// Sends matching events to a destination. Empty filters match everything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// A destination id.
+    pub to: String,
+    /// Only these kinds of event (default: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<NotificationKind>,
+    /// Only events about these teams (default: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<String>,
+    /// Only events about these services (default: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
 }
 
 /// Organisation-wide settings.

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/plans", get(plans))
         .route("/v1/outcomes", get(outcomes))
         .route("/v1/actions", get(actions))
+        .route("/v1/notifications", get(notifications))
         .route("/v1/reconcile", post(reconcile))
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(prometheus))
@@ -380,6 +381,23 @@ pub fn outcomes_export(
 async fn actions(State(state): State<AppState>) -> Result<Response, ApiError> {
     let actions = state.store().actions().await?;
     Ok(Json(json!({ "actions": actions })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationsQuery {
+    /// Most records (default 100, at most 1000).
+    limit: Option<u64>,
+}
+
+/// `GET /v1/notifications` (read): the delivery log, newest first.
+async fn notifications(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<NotificationsQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let log = state.store().notifications(limit).await?;
+    Ok(Json(json!({ "notifications": log })).into_response())
 }
 
 /// `POST /v1/reconcile` (admin): runs the adaptation rules now.

@@ -174,6 +174,8 @@ pub struct AppState {
 struct Shared {
     store: DynStore,
     loop_: snapshot::Loop,
+    /// Held by the notification look that is running.
+    notify_turn: tokio::sync::Mutex<()>,
     auth: auth::Authenticator,
     telemetry: prom::Telemetry,
     github_secret: Option<Vec<u8>>,
@@ -300,6 +302,7 @@ impl AppState {
                 ),
                 store,
                 loop_,
+                notify_turn: tokio::sync::Mutex::new(()),
                 telemetry: prom::Telemetry::default(),
                 github_secret: options.github_secret.map(String::into_bytes),
                 log_tx,
@@ -364,9 +367,60 @@ impl AppState {
 
     /// Runs reconcile once (plans and actions), then refreshes the snapshot.
     pub async fn reconcile(&self) -> Result<serde_json::Value, ApiError> {
-        let report = self.inner.loop_.reconcile().await?;
+        let (report, pass) = self.inner.loop_.reconcile().await?;
         self.refresh().await?;
+        self.notify(Some(pass));
         Ok(report)
+    }
+
+    /// Notifies what changed since the last look (key-result statuses,
+    /// a reconcile pass's plan changes, production denies, expiring waivers)
+    /// on its own task, so neither decisions nor the refresh wait for a slow
+    /// destination. A look without plan changes is skipped while another
+    /// runs (the next refresh looks again); one with them waits its turn.
+    /// Every notification is claimed in the store before it is sent, so
+    /// replicas and restarts send each once.
+    pub fn notify(&self, pass: Option<snapshot::PassChanges>) {
+        let intent = self.inner.loop_.intent().clone();
+        if intent.notifications.is_none() {
+            return;
+        }
+        let state = self.clone();
+        tokio::spawn(async move {
+            let _turn = match &pass {
+                Some(_) => state.inner.notify_turn.lock().await,
+                None => match state.inner.notify_turn.try_lock() {
+                    Ok(g) => g,
+                    Err(_) => return,
+                },
+            };
+            let now = chrono::Utc::now();
+            let snap = state.snapshot();
+            let pass = pass.unwrap_or_default();
+            let input = bearing_notify::CycleInput {
+                intent: &intent,
+                scorecard: &snap.scorecard,
+                plans_before: &pass.before,
+                plans_changed: &pass.plans,
+                checks: &pass.checks,
+                now,
+            };
+            let store = state.store().clone();
+            let changes = match bearing_notify::detect_cycle(&store, &input, false).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot work out notifications");
+                    return;
+                }
+            };
+            let out = bearing_notify::prepare(&intent, &changes, &|v| std::env::var(v).ok());
+            if let Err(e) = bearing_notify::Notifier::new(store, bearing_notify::Retry::default())
+                .send_all(out, now)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot record notifications");
+            }
+        });
     }
 
     /// Decides on a change envelope from memory, counts it and queues it for
@@ -499,8 +553,9 @@ impl AppState {
         &self,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<serde_json::Value, ApiError> {
-        let report = self.inner.loop_.reconcile_at(at).await?;
+        let (report, pass) = self.inner.loop_.reconcile_at(at).await?;
         self.refresh().await?;
+        self.notify(Some(pass));
         Ok(report)
     }
 
@@ -821,8 +876,9 @@ fn spawn_background(
             tokio::select! {
                 _ = stop.changed() => break,
                 _ = refresh.tick() => {
-                    if let Err(e) = state.refresh().await {
-                        tracing::warn!(error = %e, "snapshot refresh failed");
+                    match state.refresh().await {
+                        Ok(()) => state.notify(None),
+                        Err(e) => tracing::warn!(error = %e, "snapshot refresh failed"),
                     }
                 }
                 () = next_reconcile => {

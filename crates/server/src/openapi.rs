@@ -232,6 +232,19 @@ pub const DOCUMENT: &str = r##"{
         }
       }
     },
+    "/v1/notifications": {
+      "get": {
+        "summary": "Notification delivery log, newest first",
+        "description": "One record per notification and destination: the idempotency key (derived from the change, so a change seen twice is sent once), kind, subject, destination, text, status (`pending`, `sent`, `failed`), attempts and last error. Scope: read.",
+        "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}],
+        "responses": {
+          "200": {"description": "The log", "content": {"application/json": {"schema": {"type": "object", "required": ["notifications"], "properties": {"notifications": {"type": "array", "items": {"$ref": "#/components/schemas/Notification"}}}}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/v1/actions": {
       "get": {
         "summary": "Actions (recommendations and plan changes) with their measured effect",
@@ -427,6 +440,17 @@ pub const DOCUMENT: &str = r##"{
           "plans": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/DeliveryPlan"}}
         }
       },
+      "Notification": {
+        "type": "object", "required": ["key", "kind", "subject", "destination", "summary", "status", "attempts", "created_at", "updated_at"],
+        "properties": {
+          "key": {"type": "string"},
+          "kind": {"type": "string", "enum": ["kr_status", "service_frozen", "strategy_changed", "production_deny", "waiver_expiring"]},
+          "subject": {"type": "string"}, "destination": {"type": "string"}, "summary": {"type": "string"},
+          "status": {"type": "string", "enum": ["pending", "sent", "failed"]},
+          "attempts": {"type": "integer", "minimum": 0}, "last_error": {"type": "string"},
+          "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}
+        }
+      },
       "DeliveryPlan": {
         "type": "object", "required": ["service", "strategy", "freeze", "extra_gates", "reasons", "updated_at"],
         "properties": {
@@ -491,6 +515,7 @@ mod tests {
             "/v1/plans",
             "/v1/outcomes",
             "/v1/actions",
+            "/v1/notifications",
             "/metrics",
             "/healthz",
             "/readyz",

@@ -142,6 +142,16 @@ struct Cursor {
 }
 
 /// The live loop: intent, compiled guardrails, dataset, snapshot.
+/// What a reconcile pass changed, for notifications.
+#[derive(Debug, Default)]
+pub struct PassChanges {
+    /// The plans before the pass.
+    pub before: Vec<DeliveryPlan>,
+    /// The plans it changed.
+    pub plans: Vec<DeliveryPlan>,
+    pub checks: Vec<bearing_adapt::reconcile::RuleCheck>,
+}
+
 pub struct Loop {
     intent: Arc<Intent>,
     root: PathBuf,
@@ -369,12 +379,12 @@ impl Loop {
     }
 
     /// Runs the adaptation rules once against fresh outcomes.
-    pub async fn reconcile(&self) -> Result<Value, ApiError> {
+    pub async fn reconcile(&self) -> Result<(Value, PassChanges), ApiError> {
         self.reconcile_at(Utc::now()).await
     }
 
     /// Runs the adaptation rules as of `now` (the demo replays an earlier pass).
-    pub async fn reconcile_at(&self, now: DateTime<Utc>) -> Result<Value, ApiError> {
+    pub async fn reconcile_at(&self, now: DateTime<Utc>) -> Result<(Value, PassChanges), ApiError> {
         self.refresh().await?;
         let snap = self.snapshot();
         let report = self.with_dataset(|ds| {
@@ -393,8 +403,16 @@ impl Loop {
         for action in &report.actions {
             self.store.put_action(action).await?;
         }
-        serde_json::to_value(&report)
-            .map_err(|e| ApiError::internal(format!("cannot encode the reconcile report: {e}")))
+        let json = serde_json::to_value(&report)
+            .map_err(|e| ApiError::internal(format!("cannot encode the reconcile report: {e}")))?;
+        Ok((
+            json,
+            PassChanges {
+                before: snap.plans.clone(),
+                plans: report.plans,
+                checks: report.checks,
+            },
+        ))
     }
 
     /// `bearing report --output json` with the same service, team and window.

@@ -454,3 +454,112 @@ where
     );
     q
 }
+
+/// `Store::claim_notification`'s insert-if-absent, the same on both backends.
+pub(crate) fn claim_notification_query<'a, DB: sqlx::Database>(
+    n: &crate::NotificationRecord,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::new(
+        "INSERT INTO notifications (key, kind, subject, destination, summary, status, \
+         attempts, last_error, created_at, updated_at) VALUES (",
+    );
+    let mut row = q.separated(", ");
+    row.push_bind(n.key.clone())
+        .push_bind(n.kind.clone())
+        .push_bind(n.subject.clone())
+        .push_bind(n.destination.clone())
+        .push_bind(n.summary.clone())
+        .push_bind(n.status.as_str().to_owned())
+        .push_bind(i64::from(n.attempts))
+        .push_bind(n.last_error.clone())
+        .push_bind(ms(n.created_at))
+        .push_bind(ms(n.updated_at));
+    q.push(") ON CONFLICT (key) DO NOTHING");
+    q
+}
+
+/// `Store::put_notification_status`'s update, the same on both backends.
+pub(crate) fn notification_status_query<'a, DB: sqlx::Database>(
+    key: &str,
+    status: crate::NotificationStatus,
+    attempts: u32,
+    last_error: Option<&str>,
+    at: DateTime<Utc>,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::new("UPDATE notifications SET status = ");
+    q.push_bind(status.as_str().to_owned())
+        .push(", attempts = ")
+        .push_bind(i64::from(attempts))
+        .push(", last_error = ")
+        .push_bind(last_error.map(str::to_owned))
+        .push(", updated_at = ")
+        .push_bind(ms(at))
+        .push(" WHERE key = ")
+        .push_bind(key.to_owned());
+    q
+}
+
+/// `Store::notifications`' query, newest first, as [`NotificationRow`]s.
+pub(crate) fn notifications_query<'a, DB: sqlx::Database>(limit: u64) -> sqlx::QueryBuilder<'a, DB>
+where
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::new(
+        "SELECT key, kind, subject, destination, summary, status, attempts, last_error, \
+         created_at, updated_at FROM notifications ORDER BY created_at DESC, key LIMIT ",
+    );
+    q.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    q
+}
+
+/// A row of `notifications`, in [`notifications_query`]'s column order.
+pub(crate) type NotificationRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    Option<String>,
+    i64,
+    i64,
+);
+
+pub(crate) fn decode_notification(row: NotificationRow) -> Result<crate::NotificationRecord> {
+    let (key, kind, subject, destination, summary, status, attempts, last_error, created, updated) =
+        row;
+    let status = match status.as_str() {
+        "pending" => crate::NotificationStatus::Pending,
+        "sent" => crate::NotificationStatus::Sent,
+        "failed" => crate::NotificationStatus::Failed,
+        other => {
+            return Err(StoreError::Corrupt {
+                id: key,
+                message: format!("unknown notification status `{other}`"),
+            });
+        }
+    };
+    Ok(crate::NotificationRecord {
+        created_at: from_ms(&key, created)?,
+        updated_at: from_ms(&key, updated)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        key,
+        kind,
+        subject,
+        destination,
+        summary,
+        status,
+        last_error,
+    })
+}

@@ -164,6 +164,50 @@ pub struct SyncCursor {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Where a notification stands in the delivery log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationStatus {
+    /// Claimed by a process that is sending it (or stopped while sending).
+    Pending,
+    Sent,
+    /// Every attempt failed; `last_error` says why.
+    Failed,
+}
+
+impl NotificationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationStatus::Pending => "pending",
+            NotificationStatus::Sent => "sent",
+            NotificationStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One notification to one destination, as the delivery log keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    /// Derived from the change and the destination: the same change seen
+    /// twice (a restart, another replica) has the same key.
+    pub key: String,
+    /// `kr_status`, `service_frozen`, `strategy_changed`, `production_deny`,
+    /// `waiver_expiring`.
+    pub kind: String,
+    /// What changed: a key result, a service, a decision, a waiver.
+    pub subject: String,
+    /// The destination id in the intent's `notifications:`.
+    pub destination: String,
+    /// The message's text.
+    pub summary: String,
+    pub status: NotificationStatus,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DecisionQuery {
     pub service: Option<String>,
@@ -274,6 +318,21 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<SyncCursor>>;
     /// Inserts or replaces the cursor of `(source, scope, resource)`.
     async fn put_sync_cursor(&self, cursor: &SyncCursor) -> Result<()>;
+
+    /// Inserts the notification unless its key is already there; `true`
+    /// when this call inserted it (the caller then owns sending it).
+    async fn claim_notification(&self, record: &NotificationRecord) -> Result<bool>;
+    /// Records the outcome of sending the notification `key`.
+    async fn put_notification_status(
+        &self,
+        key: &str,
+        status: NotificationStatus,
+        attempts: u32,
+        last_error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// The delivery log, newest first, at most `limit` records.
+    async fn notifications(&self, limit: u64) -> Result<Vec<NotificationRecord>>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -497,4 +497,33 @@ impl Store for PostgresStore {
             .await?;
         Ok(())
     }
+
+    async fn claim_notification(&self, record: &crate::NotificationRecord) -> Result<bool> {
+        let done = codec::claim_notification_query::<Postgres>(record)
+            .build()
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_notification_status(
+        &self,
+        key: &str,
+        status: crate::NotificationStatus,
+        attempts: u32,
+        last_error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        codec::notification_status_query::<Postgres>(key, status, attempts, last_error, at)
+            .build()
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn notifications(&self, limit: u64) -> Result<Vec<crate::NotificationRecord>> {
+        let mut q = codec::notifications_query::<Postgres>(limit);
+        let rows: Vec<codec::NotificationRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(codec::decode_notification).collect()
+    }
 }

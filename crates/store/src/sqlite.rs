@@ -728,4 +728,35 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
+
+    async fn claim_notification(&self, record: &crate::NotificationRecord) -> Result<bool> {
+        let _write = self.write.lock().await;
+        let done = codec::claim_notification_query::<Sqlite>(record)
+            .build()
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn put_notification_status(
+        &self,
+        key: &str,
+        status: crate::NotificationStatus,
+        attempts: u32,
+        last_error: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let _write = self.write.lock().await;
+        codec::notification_status_query::<Sqlite>(key, status, attempts, last_error, at)
+            .build()
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn notifications(&self, limit: u64) -> Result<Vec<crate::NotificationRecord>> {
+        let mut q = codec::notifications_query::<Sqlite>(limit);
+        let rows: Vec<codec::NotificationRow> = q.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(codec::decode_notification).collect()
+    }
 }

@@ -15,6 +15,7 @@ pub mod explain;
 pub mod ingest;
 pub mod init;
 pub mod metrics;
+pub mod notifications;
 pub mod outcomes;
 pub mod policy;
 pub mod reconcile;
@@ -57,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(a) => demo::run(a, &g),
         Command::Token(c) => token::run(c, &g),
         Command::Outcomes(c) => outcomes::run(c, &g),
+        Command::Notifications(c) => notifications::run(c, &g),
         Command::Completions(a) => completions::completions(a, &g),
         Command::Man(a) => completions::man(a, &g),
     }

@@ -19,8 +19,11 @@ use super::common::{Global, Output};
 
 /// Evaluate adaptation rules and update delivery plans.
 ///
-/// Prints plan changes and actions (new, relaxed, measured). Nothing is
-/// stored with `--dry-run`. Exit codes: 0 done (changes or not), 1 a rule
+/// Prints plan changes and actions (new, relaxed, measured). When the intent
+/// has `notifications:`, then posts what changed (key results changing
+/// status, services frozen or given another strategy, production denies,
+/// waivers expiring within 7 days), each once. Nothing is stored or sent
+/// with `--dry-run`, which prints the notifications that would go out. Exit codes: 0 done (changes or not), 1 a rule
 /// could not be evaluated, 2 the intent or store cannot be read.
 #[derive(clap::Args)]
 pub struct Args {
@@ -130,10 +133,23 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let intent = load_intent(g)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let rt = super::common::runtime()?;
-    let (outcome, before, recs) = rt.block_on(async {
+    let (outcome, before, recs, notified) = rt.block_on(async {
         let store = super::common::open_store(g).await?;
         let before = store.plans().await.context("cannot read delivery plans")?;
         let outcome = reconcile_store(&store, &intent, now, args.dry_run).await?;
+        let notified = if args.dry_run {
+            Notified::WouldSend(
+                super::notifications::changes(&store, &intent, &before, &outcome, now, true)
+                    .await?,
+            )
+        } else {
+            Notified::Sent(
+                super::notifications::notify_after_reconcile(
+                    &store, &intent, &before, &outcome, now,
+                )
+                .await?,
+            )
+        };
         let recs = if args.recommend {
             let events = store
                 .events(&EventQuery::default())
@@ -144,13 +160,20 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
-        anyhow::Ok((outcome, before, recs))
+        anyhow::Ok((outcome, before, recs, notified))
     })?;
     match args.output {
         Output::Json => {
             let mut v = serde_json::to_value(&outcome)?;
             if let (Some(r), Some(obj)) = (&recs, v.as_object_mut()) {
                 obj.insert("recommendations".into(), serde_json::to_value(r)?);
+            }
+            if let Some(obj) = v.as_object_mut() {
+                let n = match &notified {
+                    Notified::WouldSend(o) => serde_json::to_value(o)?,
+                    Notified::Sent(d) => serde_json::to_value(d)?,
+                };
+                obj.insert("notifications".into(), n);
             }
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
@@ -159,6 +182,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             if let Some(r) = &recs {
                 print_recommendations(r);
             }
+            match &notified {
+                Notified::WouldSend(o) if intent.notifications.is_some() => {
+                    super::notifications::print_outbound(o);
+                }
+                Notified::WouldSend(_) => {}
+                Notified::Sent(d) => super::notifications::print_deliveries(d),
+            }
         }
     }
     Ok(if outcome.errors.is_empty() {
@@ -166,6 +196,12 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(super::EXIT_INVALID)
     })
+}
+
+/// Notifications of a reconcile run: sent, or (dry run) what would be.
+enum Notified {
+    WouldSend(Vec<bearing_notify::Outbound>),
+    Sent(Vec<bearing_notify::Delivery>),
 }
 
 fn fmt_value(metric: &str, v: Option<f64>) -> String {

@@ -26,7 +26,10 @@ pub struct Args {
     /// How often the in-memory outcome snapshot is refreshed from the store.
     #[arg(long, default_value = "5s")]
     pub refresh: bearing_intent::Duration,
-    /// How often reconcile runs (`0s` disables it).
+    /// How often reconcile runs (`0s` disables it). With `notifications:` in
+    /// the intent, what it changes is notified, as are key results changing
+    /// status (checked after each refresh), production denies and waivers
+    /// expiring within 7 days.
     #[arg(long, default_value = "5m")]
     pub reconcile_every: bearing_intent::Duration,
     /// Maximum request body in bytes.

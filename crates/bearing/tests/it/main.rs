@@ -6,6 +6,7 @@ mod cli;
 mod gate_e2e;
 mod ingest;
 mod intent;
+mod notify;
 mod prometheus;
 mod report;
 mod serve;

@@ -7,4 +7,5 @@ mod connections;
 mod dashboard;
 mod hardening;
 mod harness;
+mod notifications;
 mod time_bounds;

@@ -9,8 +9,8 @@ use bearing_events::{
     Kind, MetricPoint, Payload, Severity, Status,
 };
 use bearing_store::{
-    DecisionQuery, EncodedDecision, EventQuery, FindingQuery, PostgresStore, SqliteStore, Store,
-    StoreError, TokenRecord,
+    DecisionQuery, EncodedDecision, EventQuery, FindingQuery, NotificationStatus, PostgresStore,
+    SqliteStore, Store, StoreError, TokenRecord,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sqlx::postgres::PgConnectOptions;
@@ -805,6 +805,54 @@ async fn sync_cursors_are_kept_per_source_scope_and_resource() {
                 .unwrap()
                 .is_none()
         );
+        b
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_notification_is_claimed_once_and_its_outcome_kept() {
+    each_backend("notifications", |b| async move {
+        let s = b.store();
+        let n = bearing_store::NotificationRecord {
+            key: "kr_status:growth/signups:off_track:1:slack".into(),
+            kind: "kr_status".into(),
+            subject: "growth/signups".into(),
+            destination: "slack".into(),
+            summary: "signups went off track".into(),
+            status: NotificationStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            created_at: t(1),
+            updated_at: t(1),
+        };
+        assert!(s.claim_notification(&n).await.unwrap());
+        // A second process seeing the same change does not get it.
+        assert!(!s.claim_notification(&n).await.unwrap());
+        let other = bearing_store::NotificationRecord {
+            key: "waiver_expiring:w:2026-03-05:slack".into(),
+            created_at: t(2),
+            updated_at: t(2),
+            ..n.clone()
+        };
+        assert!(s.claim_notification(&other).await.unwrap());
+        s.put_notification_status(
+            &n.key,
+            NotificationStatus::Failed,
+            3,
+            Some("HTTP 500"),
+            t(3),
+        )
+        .await
+        .unwrap();
+        let log = s.notifications(10).await.unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0], other, "newest first");
+        assert_eq!(log[1].status, NotificationStatus::Failed);
+        assert_eq!(log[1].attempts, 3);
+        assert_eq!(log[1].last_error.as_deref(), Some("HTTP 500"));
+        assert_eq!(log[1].updated_at, t(3));
+        assert_eq!(s.notifications(1).await.unwrap().len(), 1);
         b
     })
     .await;
