@@ -249,6 +249,13 @@ impl Checker<'_, '_, '_, '_> {
                     .into(),
             );
         }
+        if cp.step().as_secs() == 0 {
+            self.err(
+                s,
+                &[base[0], base[1], K("step")],
+                "step is zero; expected a duration such as `15s`".into(),
+            );
+        }
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, m) in cp.metrics.iter().enumerate() {
             let at = |k: &'static str| [base[0], base[1], K("metrics"), I(i), K(k)];

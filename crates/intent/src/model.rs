@@ -382,6 +382,18 @@ pub struct CanaryPrometheus {
     pub url: String,
     /// The metrics judged; at least one, names unique.
     pub metrics: Vec<CanaryMetric>,
+    /// Spacing of the samples (the query step), default `15s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Duration>,
+}
+
+/// Default spacing of the canary analysis' samples.
+pub const DEFAULT_CANARY_STEP: Duration = Duration::from_secs(15);
+
+impl CanaryPrometheus {
+    pub fn step(&self) -> Duration {
+        self.step.unwrap_or(DEFAULT_CANARY_STEP)
+    }
 }
 
 /// One metric of the canary analysis.
