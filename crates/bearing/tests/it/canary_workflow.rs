@@ -5,7 +5,7 @@
 //! against a real Prometheus (see `prom_support`). Skipped with a message
 //! when the binary is absent, unless `CI=true`.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -54,14 +54,13 @@ fn analysis_script(dir: &Path, intent: &str) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let path = dir.join(".github/workflows/bearing-shop.yml");
     let doc: Value = yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let steps = doc["jobs"]
+    let mut steps = doc["jobs"]
         .as_object()
         .unwrap()
         .values()
         .filter_map(|j| j["steps"].as_array())
         .flatten();
     let script = steps
-        .into_iter()
         .find(|s| s["name"] == "Analyse canary at 10%")
         .and_then(|s| s["run"].as_str())
         .expect("an analysis step");
