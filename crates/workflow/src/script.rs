@@ -380,6 +380,75 @@ mod tests {
         assert_eq!(shell_word(""), "''");
     }
 
+    /// Runs the Prometheus analysis of a two-metric canary with a fake
+    /// `bearing` whose judge exits with `$EXIT_<metric>`; returns the exit
+    /// code and how many judge calls were made.
+    fn analyse_with(a: u8, b: u8) -> (Option<i32>, usize) {
+        let intent: bearing_intent::Intent = yaml_serde::from_str(
+            r#"
+version: 1
+services:
+  - id: api
+    team: core
+    delivery:
+      strategy: canary
+      canary_prometheus:
+        url: http://p:9090
+        metrics:
+          - {name: a, baseline: 'up{version="baseline"}', canary: 'up{version="canary"}'}
+          - {name: b, baseline: 'up{version="baseline"}', canary: 'up{version="canary"}'}
+"#,
+        )
+        .unwrap();
+        let spec = PipelineSpec::new(&intent, &intent.services[0], None);
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("bearing");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho \"$*\" >> \"$CALLS\"\nwhile [ \"$1\" != --metric ]; do shift; done\neval \"exit \\${EXIT_$2}\"\n",
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .args(["+x", &fake.display().to_string()])
+            .status()
+            .unwrap();
+        let calls = dir.path().join("calls");
+        let out = std::process::Command::new("bash")
+            .args(["-e", "-c", &canary_analysis(&spec)])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    dir.path().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .env("CALLS", &calls)
+            .env("CANARY_ANALYSIS_SECONDS", "0")
+            .env("TRAFFIC_PERCENT", "10")
+            .env("EXIT_a", a.to_string())
+            .env("EXIT_b", b.to_string())
+            .output()
+            .unwrap();
+        let calls = std::fs::read_to_string(&calls).unwrap_or_default();
+        assert!(
+            calls.contains("--prometheus http://p:9090 --baseline-query up{version=\"baseline\"} --canary-query up{version=\"canary\"} --range 10m --step 15s --metric a"),
+            "{calls}"
+        );
+        (out.status.code(), calls.lines().count())
+    }
+
+    #[test]
+    fn the_worst_verdict_of_the_metrics_decides() {
+        assert_eq!(analyse_with(0, 0), (Some(0), 2));
+        // Rollback (1) or an unreachable Prometheus (2) on any metric.
+        assert_eq!(analyse_with(0, 1), (Some(1), 2));
+        assert_eq!(analyse_with(2, 0), (Some(1), 2));
+        assert_eq!(analyse_with(1, 4), (Some(1), 2));
+        // Hold analyses again, three windows in all, then rolls back.
+        assert_eq!(analyse_with(4, 0), (Some(1), 6));
+    }
+
     #[test]
     fn literal_words_never_hold_a_github_expression() {
         let q = r#"sum(rate(x{version="canary"}[1m])) ${{ secrets.T }}"#;
