@@ -373,8 +373,7 @@ pub struct Delivery {
 /// The canary analysis' samples read from Prometheus (`bearing canary judge
 /// --prometheus`), named like the metrics of an Argo Rollouts
 /// AnalysisTemplate: each metric is one query for the baseline and one for
-/// the canary, judged over the last `canary_analysis`. Higher canary values
-/// are bad (errors, latency).
+/// the canary, judged over the last `canary_analysis`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CanaryPrometheus {
@@ -406,6 +405,30 @@ pub struct CanaryMetric {
     pub baseline: String,
     /// PromQL for the canary's samples, e.g. selecting `version="canary"`.
     pub canary: String,
+    /// Which change is bad: `increase` (the default: errors, latency),
+    /// `decrease` (throughput, success rate) or `either`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad: Option<CanaryBad>,
+}
+
+/// Which direction of change in a canary metric is bad.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryBad {
+    #[default]
+    Increase,
+    Decrease,
+    Either,
+}
+
+impl CanaryBad {
+    pub fn name(self) -> &'static str {
+        match self {
+            CanaryBad::Increase => "increase",
+            CanaryBad::Decrease => "decrease",
+            CanaryBad::Either => "either",
+        }
+    }
 }
 
 /// The layer of the organisation an objective belongs to.

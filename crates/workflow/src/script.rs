@@ -310,8 +310,12 @@ done
 fn canary_analysis_prometheus(spec: &PipelineSpec, prom: &CanaryPrometheus) -> String {
     let mut judges = String::new();
     for m in &prom.metrics {
+        let bad = m
+            .bad
+            .map(|b| format!(" --bad {}", b.name()))
+            .unwrap_or_default();
         judges.push_str(&format!(
-            "  v=0\n  bearing canary judge --prometheus {url} --baseline-query {baseline} --canary-query {canary} --range {range} --step {step} --metric {name} || v=$?\n  case \"${{v}}\" in\n    0) ;;\n    4) [ \"${{verdict}}\" -ne 0 ] || verdict=4 ;;\n    *) verdict=1 ;;\n  esac\n",
+            "  v=0\n  bearing canary judge --prometheus {url} --baseline-query {baseline} --canary-query {canary} --range {range} --step {step} --metric {name}{bad} || v=$?\n  case \"${{v}}\" in\n    0) ;;\n    4) [ \"${{verdict}}\" -ne 0 ] || verdict=4 ;;\n    *) verdict=1 ;;\n  esac\n",
             url = literal_word(&prom.url),
             baseline = literal_word(&m.baseline),
             canary = literal_word(&m.canary),

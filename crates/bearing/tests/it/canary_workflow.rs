@@ -19,7 +19,7 @@ use crate::prom_support::{exporter, prometheus_bin_or_skip, start_prometheus, un
 
 const ERRORS: &str = r#"sum(rate(app_requests_total{code="500"}[3s]))"#;
 
-fn intent(prom: &str, baseline: &str, canary: &str) -> String {
+fn intent(prom: &str, baseline: &str, canary: &str, bad: &str) -> String {
     format!(
         r#"version: 1
 teams: [{{id: web}}]
@@ -37,6 +37,7 @@ services:
         step: 1s
         metrics:
           - name: errors
+            bad: {bad}
             baseline: '{baseline}'
             canary: '{canary}'
 "#
@@ -102,8 +103,11 @@ fn generated_analysis_step_promotes_or_rolls_back_from_a_real_prometheus() {
     let (_prometheus, prom_url) = start_prometheus(&bin, d, exporter_port);
     let started = unix_now();
 
-    let same = analysis_script(d, &intent(&prom_url, ERRORS, ERRORS));
-    let worse = analysis_script(d, &intent(&prom_url, ERRORS, &format!("{ERRORS} * 10")));
+    let tenfold = format!("{ERRORS} * 10");
+    let same = analysis_script(d, &intent(&prom_url, ERRORS, ERRORS, "increase"));
+    let worse = analysis_script(d, &intent(&prom_url, ERRORS, &tenfold, "increase"));
+    // More of a metric whose decrease is bad (throughput) is no reason to roll back.
+    let more = analysis_script(d, &intent(&prom_url, ERRORS, &tenfold, "decrease"));
     // PromQL reaches the judge intact through the YAML and the shell quoting.
     assert!(
         same.contains(r#"'sum(rate(app_requests_total{code="500"}[3s]))'"#),
@@ -138,5 +142,8 @@ fn generated_analysis_step_promotes_or_rolls_back_from_a_real_prometheus() {
         "{}",
         text(&o)
     );
+
+    let o = run_step(d, &more);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     stop.store(true, Ordering::Relaxed);
 }

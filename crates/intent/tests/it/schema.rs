@@ -64,6 +64,7 @@ fn rejects_structurally_broken_intents() {
         // a canary Prometheus metric without its canary query, or with a misspelt key
         "version: 1\nservices:\n  - {id: a, team: t, delivery: {canary_prometheus: {url: 'http://p:9090', metrics: [{name: e, baseline: up}]}}}\n",
         "version: 1\nservices:\n  - {id: a, team: t, delivery: {canary_prometheus: {url: 'http://p:9090', metrics: [{name: e, baseline: up, canary: up, query: up}]}}}\n",
+        "version: 1\nservices:\n  - {id: a, team: t, delivery: {canary_prometheus: {url: 'http://p:9090', metrics: [{name: e, baseline: up, canary: up, bad: sideways}]}}}\n",
     ] {
         let doc = json(broken);
         assert!(!v.is_valid(&doc), "schema accepted:\n{broken}");
