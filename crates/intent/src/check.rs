@@ -170,25 +170,7 @@ impl Checker<'_, '_, '_, '_> {
         };
         let p = &src.prometheus;
         let at = |k: &'static str| [base[0], base[1], K("source"), K("prometheus"), K(k)];
-        match url::Url::parse(&p.url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
-            Ok(_) => self.err(
-                s,
-                &at("url"),
-                format!(
-                    "Prometheus URL `{}` is not an http(s) URL; expected e.g. `http://prometheus:9090`",
-                    p.url
-                ),
-            ),
-            Err(e) => self.err(
-                s,
-                &at("url"),
-                format!(
-                    "invalid Prometheus URL `{}`: {e}; expected e.g. `http://prometheus:9090`",
-                    p.url
-                ),
-            ),
-        }
+        self.prometheus_url(s, &at("url"), &p.url);
         match (&p.good, &p.bad) {
             (Some(_), Some(_)) => self.err(
                 s,
@@ -231,6 +213,80 @@ impl Checker<'_, '_, '_, '_> {
                     slo.window
                 ),
             );
+        }
+    }
+
+    /// A Prometheus URL parses, is http(s) and names a host.
+    fn prometheus_url(&mut self, s: Src<'_>, path: &[P<'_>], url: &str) {
+        match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => {}
+            Ok(_) => self.err(
+                s,
+                path,
+                format!(
+                    "Prometheus URL `{url}` is not an http(s) URL; expected e.g. `http://prometheus:9090`"
+                ),
+            ),
+            Err(e) => self.err(
+                s,
+                path,
+                format!(
+                    "invalid Prometheus URL `{url}`: {e}; expected e.g. `http://prometheus:9090`"
+                ),
+            ),
+        }
+    }
+
+    /// The canary analysis' Prometheus: a URL that parses, at least one
+    /// metric, each with a name used once and two non-empty queries.
+    fn canary_prometheus(&mut self, s: Src<'_>, cp: &crate::model::CanaryPrometheus) {
+        let base = [K("delivery"), K("canary_prometheus")];
+        self.prometheus_url(s, &[base[0], base[1], K("url")], &cp.url);
+        if cp.metrics.is_empty() {
+            self.err(
+                s,
+                &[base[0], base[1], K("metrics")],
+                "no metrics; expected at least one `{name, baseline: <PromQL>, canary: <PromQL>}`"
+                    .into(),
+            );
+        }
+        if cp.step().as_secs() == 0 {
+            self.err(
+                s,
+                &[base[0], base[1], K("step")],
+                "step is zero; expected a duration such as `15s`".into(),
+            );
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, m) in cp.metrics.iter().enumerate() {
+            let at = |k: &'static str| [base[0], base[1], K("metrics"), I(i), K(k)];
+            let name = m.name.trim();
+            if name.is_empty() {
+                self.err(
+                    s,
+                    &at("name"),
+                    "the metric's name is empty; expected e.g. `error_rate`".into(),
+                );
+            } else if let Some(first) = seen.get(name) {
+                let first = s.at(&[base[0], base[1], K("metrics"), I(*first), K("name")]);
+                let first = self.out.place(s.file, first);
+                self.err(
+                    s,
+                    &at("name"),
+                    format!("duplicate canary metric `{name}`; it is already defined at {first}"),
+                );
+            } else {
+                seen.insert(name, i);
+            }
+            for (key, q) in [("baseline", &m.baseline), ("canary", &m.canary)] {
+                if q.trim().is_empty() {
+                    self.err(
+                        s,
+                        &at(key),
+                        format!("`{key}` is an empty query; expected PromQL"),
+                    );
+                }
+            }
         }
     }
 
@@ -596,6 +652,9 @@ impl Checker<'_, '_, '_, '_> {
                         );
                     }
                     prev = step.0;
+                }
+                if let Some(cp) = &d.canary_prometheus {
+                    self.canary_prometheus(s, cp);
                 }
             }
         }

@@ -370,6 +370,71 @@ pub struct Delivery {
     /// Feature flag to roll out with the release, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_flag: Option<String>,
+    /// Where the canary analysis reads its samples: without it the deploy
+    /// command's `analyse` phase writes sample files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_prometheus: Option<CanaryPrometheus>,
+}
+
+/// The canary analysis' samples read from Prometheus (`bearing canary judge
+/// --prometheus`), named like the metrics of an Argo Rollouts
+/// AnalysisTemplate: each metric is one query for the baseline and one for
+/// the canary, judged over the last `canary_analysis`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryPrometheus {
+    /// Prometheus' base URL, e.g. `http://prometheus:9090`.
+    pub url: String,
+    /// The metrics judged; at least one, names unique.
+    pub metrics: Vec<CanaryMetric>,
+    /// Spacing of the samples (the query step), default `15s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Duration>,
+}
+
+/// Default spacing of the canary analysis' samples.
+pub const DEFAULT_CANARY_STEP: Duration = Duration::from_secs(15);
+
+impl CanaryPrometheus {
+    pub fn step(&self) -> Duration {
+        self.step.unwrap_or(DEFAULT_CANARY_STEP)
+    }
+}
+
+/// One metric of the canary analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryMetric {
+    /// The metric's name in the verdict, e.g. `error_rate`.
+    pub name: String,
+    /// PromQL for the baseline's samples, e.g. selecting `version="baseline"`.
+    pub baseline: String,
+    /// PromQL for the canary's samples, e.g. selecting `version="canary"`.
+    pub canary: String,
+    /// Which change is bad: `increase` (the default: errors, latency),
+    /// `decrease` (throughput, success rate) or `either`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bad: Option<CanaryBad>,
+}
+
+/// Which direction of change in a canary metric is bad.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CanaryBad {
+    #[default]
+    Increase,
+    Decrease,
+    Either,
+}
+
+impl CanaryBad {
+    pub fn name(self) -> &'static str {
+        match self {
+            CanaryBad::Increase => "increase",
+            CanaryBad::Decrease => "decrease",
+            CanaryBad::Either => "either",
+        }
+    }
 }
 
 /// The layer of the organisation an objective belongs to.

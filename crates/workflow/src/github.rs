@@ -599,20 +599,22 @@ fn deploy_job(spec: &PipelineSpec, env: &str, is_prod: bool, needs: &str) -> Nod
                         &format!("Analyse canary at {pct}%"),
                         script::canary_analysis(spec),
                     )
-                    .entry(
-                        "env",
-                        MapBuilder::new()
+                    .entry("env", {
+                        let mut vars = MapBuilder::new()
                             .str("ENVIRONMENT", env)
                             .str("STRATEGY", strategy.name())
                             .str("TRAFFIC_PERCENT", pct.to_string())
                             .str(
                                 "CANARY_ANALYSIS_SECONDS",
                                 spec.canary_analysis.as_secs().to_string(),
-                            )
-                            .str("CANARY_BASELINE", script::CANARY_BASELINE)
-                            .str("CANARY_SAMPLES", script::CANARY_SAMPLES)
-                            .build(),
-                    )
+                            );
+                        if spec.canary_prometheus.is_none() {
+                            vars = vars
+                                .str("CANARY_BASELINE", script::CANARY_BASELINE)
+                                .str("CANARY_SAMPLES", script::CANARY_SAMPLES);
+                        }
+                        vars.build()
+                    })
                     .build(),
                 ));
             }

@@ -417,13 +417,15 @@ pub fn render_service(spec: &PipelineSpec, intent_path: &str, regenerate: &str) 
             vars = vars.str("FEATURE_FLAG", flag.clone());
         }
         if is_prod && spec.strategy == Strategy::Canary {
-            vars = vars
-                .str(
-                    "CANARY_ANALYSIS_SECONDS",
-                    spec.canary_analysis.as_secs().to_string(),
-                )
-                .str("CANARY_BASELINE", script::CANARY_BASELINE)
-                .str("CANARY_SAMPLES", script::CANARY_SAMPLES);
+            vars = vars.str(
+                "CANARY_ANALYSIS_SECONDS",
+                spec.canary_analysis.as_secs().to_string(),
+            );
+            if spec.canary_prometheus.is_none() {
+                vars = vars
+                    .str("CANARY_BASELINE", script::CANARY_BASELINE)
+                    .str("CANARY_SAMPLES", script::CANARY_SAMPLES);
+            }
         }
         mb = mb
             .str("stage", "deploy")

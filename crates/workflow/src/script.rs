@@ -6,6 +6,8 @@
 //! expressions spliced into the script), so a branch name or commit message
 //! can never become shell code, and the same text runs on both platforms.
 
+use bearing_intent::CanaryPrometheus;
+
 use crate::spec::PipelineSpec;
 
 /// The server path events (CDEvents JSON) are posted to.
@@ -269,7 +271,15 @@ pub const CANARY_SAMPLES: &str = "bearing-canary/canary.json";
 /// decides: promote (0) goes on, rollback (1) fails the step so the rollback
 /// runs, hold (4) analyses again, up to [`CANARY_MAX_ANALYSES`] windows, and
 /// then rolls back (no evidence the canary is good).
+///
+/// With `delivery.canary_prometheus` in the intent the samples come from
+/// Prometheus instead: one `bearing canary judge --prometheus` per metric
+/// over the last `canary_analysis`; any rollback (or an unreachable
+/// Prometheus) rolls back, else any hold holds, else promote.
 pub fn canary_analysis(spec: &PipelineSpec) -> String {
+    if let Some(prom) = &spec.canary_prometheus {
+        return canary_analysis_prometheus(spec, prom);
+    }
     format!(
         r#"mkdir -p "$(dirname "${{CANARY_BASELINE}}")" "$(dirname "${{CANARY_SAMPLES}}")"
 analysis=1
@@ -295,6 +305,54 @@ done
         max = CANARY_MAX_ANALYSES,
         deploy = indent(&deploy_phase(spec), "  "),
     )
+}
+
+fn canary_analysis_prometheus(spec: &PipelineSpec, prom: &CanaryPrometheus) -> String {
+    let mut judges = String::new();
+    for m in &prom.metrics {
+        let bad = m
+            .bad
+            .map(|b| format!(" --bad {}", b.name()))
+            .unwrap_or_default();
+        judges.push_str(&format!(
+            "  v=0\n  bearing canary judge --prometheus {url} --baseline-query {baseline} --canary-query {canary} --range {range} --step {step} --metric {name}{bad} || v=$?\n  case \"${{v}}\" in\n    0) ;;\n    4) [ \"${{verdict}}\" -ne 0 ] || verdict=4 ;;\n    *) verdict=1 ;;\n  esac\n",
+            url = literal_word(&prom.url),
+            baseline = literal_word(&m.baseline),
+            canary = literal_word(&m.canary),
+            range = literal_word(&spec.canary_analysis.to_string()),
+            step = literal_word(&prom.step().to_string()),
+            name = literal_word(m.name.trim()),
+        ));
+    }
+    format!(
+        r#"analysis=1
+while :; do
+  echo "analysing the ${{TRAFFIC_PERCENT}}% canary for ${{CANARY_ANALYSIS_SECONDS}}s (analysis ${{analysis}} of {max})"
+  sleep "${{CANARY_ANALYSIS_SECONDS}}"
+  verdict=0
+{judges}  case "${{verdict}}" in
+    0) echo "canary judge: promote"; break ;;
+    4)
+      if [ "${{analysis}}" -ge {max} ]; then
+        echo "canary judge: still hold after {max} analyses; rolling back" >&2
+        exit 1
+      fi
+      analysis=$((analysis + 1))
+      ;;
+    *) echo "canary judge: rollback" >&2; exit 1 ;;
+  esac
+done
+"#,
+        max = CANARY_MAX_ANALYSES,
+    )
+}
+
+/// [`shell_word`] for text from the intent (a URL, PromQL) spliced into a
+/// script: also never contains `${{`, which GitHub Actions would evaluate as
+/// an expression in a `run:` script (`$` and `{{` are split into two quoted
+/// strings the shell joins again).
+pub fn literal_word(w: &str) -> String {
+    shell_word(w).replace("${{", "$''{{")
 }
 
 fn indent(text: &str, by: &str) -> String {
@@ -324,5 +382,86 @@ mod tests {
         assert_eq!(shell_word("a b"), "'a b'");
         assert_eq!(shell_word("it's"), "'it'\\''s'");
         assert_eq!(shell_word(""), "''");
+    }
+
+    /// Runs the Prometheus analysis of a two-metric canary with a fake
+    /// `bearing` whose judge exits with `$EXIT_<metric>`; returns the exit
+    /// code and how many judge calls were made.
+    fn analyse_with(a: u8, b: u8) -> (Option<i32>, usize) {
+        let intent: bearing_intent::Intent = yaml_serde::from_str(
+            r#"
+version: 1
+services:
+  - id: api
+    team: core
+    delivery:
+      strategy: canary
+      canary_prometheus:
+        url: http://p:9090
+        metrics:
+          - {name: a, baseline: 'up{version="baseline"}', canary: 'up{version="canary"}'}
+          - {name: b, baseline: 'up{version="baseline"}', canary: 'up{version="canary"}'}
+"#,
+        )
+        .unwrap();
+        let spec = PipelineSpec::new(&intent, &intent.services[0], None);
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("bearing");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho \"$*\" >> \"$CALLS\"\nwhile [ \"$1\" != --metric ]; do shift; done\neval \"exit \\${EXIT_$2}\"\n",
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .args(["+x", &fake.display().to_string()])
+            .status()
+            .unwrap();
+        let calls = dir.path().join("calls");
+        let out = std::process::Command::new("bash")
+            .args(["-e", "-c", &canary_analysis(&spec)])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    dir.path().display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .env("CALLS", &calls)
+            .env("CANARY_ANALYSIS_SECONDS", "0")
+            .env("TRAFFIC_PERCENT", "10")
+            .env("EXIT_a", a.to_string())
+            .env("EXIT_b", b.to_string())
+            .output()
+            .unwrap();
+        let calls = std::fs::read_to_string(&calls).unwrap_or_default();
+        assert!(
+            calls.contains("--prometheus http://p:9090 --baseline-query up{version=\"baseline\"} --canary-query up{version=\"canary\"} --range 10m --step 15s --metric a"),
+            "{calls}"
+        );
+        (out.status.code(), calls.lines().count())
+    }
+
+    #[test]
+    fn the_worst_verdict_of_the_metrics_decides() {
+        assert_eq!(analyse_with(0, 0), (Some(0), 2));
+        // Rollback (1) or an unreachable Prometheus (2) on any metric.
+        assert_eq!(analyse_with(0, 1), (Some(1), 2));
+        assert_eq!(analyse_with(2, 0), (Some(1), 2));
+        assert_eq!(analyse_with(1, 4), (Some(1), 2));
+        // Hold analyses again, three windows in all, then rolls back.
+        assert_eq!(analyse_with(4, 0), (Some(1), 6));
+    }
+
+    #[test]
+    fn literal_words_never_hold_a_github_expression() {
+        let q = r#"sum(rate(x{version="canary"}[1m])) ${{ secrets.T }}"#;
+        let w = literal_word(q);
+        assert!(!w.contains("${{"), "{w}");
+        let out = std::process::Command::new("bash")
+            .args(["-c", &format!("printf %s {w}")])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), q);
     }
 }

@@ -8,7 +8,9 @@
 //! deployment frequency) and enforced guardrails cover the risk.
 
 use bearing_events::DeliveryPlan;
-use bearing_intent::{Duration, Intent, Layer, Mode, Objective, Scanner, Scope, Service, Strategy};
+use bearing_intent::{
+    CanaryPrometheus, Duration, Intent, Layer, Mode, Objective, Scanner, Scope, Service, Strategy,
+};
 
 /// Everything a generator needs for one service.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +26,9 @@ pub struct PipelineSpec {
     /// Canary traffic steps in whole percent (only for canary).
     pub canary_steps: Vec<u32>,
     pub canary_analysis: Duration,
+    /// Where the canary analysis reads its samples; `None`: the deploy
+    /// command's `analyse` phase writes them to files.
+    pub canary_prometheus: Option<CanaryPrometheus>,
     pub feature_flag: Option<String>,
     /// Production deploys frozen by the delivery plan.
     pub frozen: bool,
@@ -141,6 +146,7 @@ impl PipelineSpec {
             strategy_source,
             canary_steps,
             canary_analysis: delivery.canary_analysis.unwrap_or(DEFAULT_CANARY_ANALYSIS),
+            canary_prometheus: delivery.canary_prometheus.clone(),
             feature_flag: clean(delivery.feature_flag.clone()),
             frozen,
             extra_gates,

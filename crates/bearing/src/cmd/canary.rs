@@ -62,11 +62,36 @@ pub struct JudgeArgs {
     /// its settings in `--config`).
     #[arg(long, value_name = "NAME", default_value = "prometheus")]
     pub metric: String,
+    /// Which change of the `--metric` is bad (with `--prometheus`); it
+    /// overrides `--config`.
+    #[arg(long, value_enum, value_name = "DIRECTION", requires = "prometheus")]
+    pub bad: Option<BadArg>,
     /// Judge config (JSON); defaults apply without one.
     #[arg(long)]
     pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+/// `--bad`: which change of a metric is bad.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BadArg {
+    /// Higher canary values are bad (errors, latency).
+    Increase,
+    /// Lower canary values are bad (throughput, success rate).
+    Decrease,
+    /// Any significant change is bad.
+    Either,
+}
+
+impl From<BadArg> for canary::Bad {
+    fn from(b: BadArg) -> Self {
+        match b {
+            BadArg::Increase => canary::Bad::Increase,
+            BadArg::Decrease => canary::Bad::Decrease,
+            BadArg::Either => canary::Bad::Either,
+        }
+    }
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -84,10 +109,18 @@ pub fn run(cmd: Command, _g: &Global) -> anyhow::Result<ExitCode> {
         ),
         _ => anyhow::bail!("give `--baseline` and `--canary`, or `--prometheus` with both queries"),
     };
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(p) => CanaryConfig::from_json(&name(p), &read(p)?)?,
         None => CanaryConfig::default(),
     };
+    if let Some(bad) = args.bad {
+        let default = config.default_metric.clone();
+        config
+            .metrics
+            .entry(args.metric.clone())
+            .or_insert(default)
+            .bad = bad.into();
+    }
     let j = canary::judge(&baseline, &canary_samples, &config);
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&j)?),

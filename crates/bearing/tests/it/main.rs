@@ -1,12 +1,14 @@
 mod adapt;
 mod adoption;
 mod bounds;
+mod canary_workflow;
 mod check;
 mod cli;
 mod gate_e2e;
 mod ingest;
 mod intent;
 mod notify;
+mod prom_support;
 mod prometheus;
 mod report;
 mod serve;

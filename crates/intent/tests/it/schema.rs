@@ -61,6 +61,10 @@ fn rejects_structurally_broken_intents() {
         // a Prometheus source without its total query, or with a misspelt key
         "version: 1\nservices:\n  - {id: a, team: t, slos: [{id: s, target: 99.9%, window: 28d, source: {prometheus: {url: 'http://p:9090', good: up}}}]}\n",
         "version: 1\nservices:\n  - {id: a, team: t, slos: [{id: s, target: 99.9%, window: 28d, source: {prometheus: {url: 'http://p:9090', good: up, total: up, step: 1m}}}]}\n",
+        // a canary Prometheus metric without its canary query, or with a misspelt key
+        "version: 1\nservices:\n  - {id: a, team: t, delivery: {canary_prometheus: {url: 'http://p:9090', metrics: [{name: e, baseline: up}]}}}\n",
+        "version: 1\nservices:\n  - {id: a, team: t, delivery: {canary_prometheus: {url: 'http://p:9090', metrics: [{name: e, baseline: up, canary: up, query: up}]}}}\n",
+        "version: 1\nservices:\n  - {id: a, team: t, delivery: {canary_prometheus: {url: 'http://p:9090', metrics: [{name: e, baseline: up, canary: up, bad: sideways}]}}}\n",
     ] {
         let doc = json(broken);
         assert!(!v.is_valid(&doc), "schema accepted:\n{broken}");
@@ -90,6 +94,18 @@ fn accepts_prometheus_sources_as_validate_does() {
     assert!(errors.is_empty(), "{errors:?}");
     let text = bearing_intent::schema().to_string();
     assert!(text.contains("query_range"), "PrometheusSli is described");
+}
+
+#[test]
+fn accepts_canary_prometheus_as_validate_does() {
+    let v = validator();
+    let yaml = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/canary_prometheus.yaml"),
+    )
+    .unwrap();
+    // Every service of the case is well-formed; only `validate` finds their faults.
+    let errors: Vec<String> = v.iter_errors(&json(&yaml)).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }
 
 #[test]

@@ -12,9 +12,12 @@ pub fn crate_dir() -> PathBuf {
 
 /// The intents pipelines are generated for in tests: (name, path shown,
 /// text): the starter intent `bearing init` writes, and this crate's sample
-/// (Terraform, a server URL, every strategy).
+/// (Terraform, a server URL, every strategy) and a canary analysed from
+/// Prometheus.
 pub fn intents() -> Vec<(&'static str, &'static str, String)> {
     let sample = std::fs::read_to_string(crate_dir().join("tests/intent.yaml")).unwrap();
+    let prometheus =
+        std::fs::read_to_string(crate_dir().join("tests/intent-prometheus.yaml")).unwrap();
     vec![
         (
             "starter",
@@ -22,6 +25,7 @@ pub fn intents() -> Vec<(&'static str, &'static str, String)> {
             bearing_intent::STARTER.to_string(),
         ),
         ("sample", "bearing.yaml", sample),
+        ("prometheus", "bearing.yaml", prometheus),
     ]
 }
 
