@@ -784,6 +784,8 @@ pub enum NotificationKind {
     ProductionDeny,
     /// A waiver expires within 7 days.
     WaiverExpiring,
+    /// A service's daily cost is anomalous (as `cost.anomalies` judges it).
+    Anomaly,
 }
 
 impl NotificationKind {
@@ -794,6 +796,7 @@ impl NotificationKind {
             NotificationKind::StrategyChanged => "strategy_changed",
             NotificationKind::ProductionDeny => "production_deny",
             NotificationKind::WaiverExpiring => "waiver_expiring",
+            NotificationKind::Anomaly => "anomaly",
         }
     }
 }

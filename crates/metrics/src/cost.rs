@@ -269,13 +269,29 @@ fn daily_series(ctx: &mut Ctx<'_>, first: i32, last: i32) -> BTreeMap<i32, f64> 
     days
 }
 
-/// Anomalous days: outside median ± max(3·1.4826·MAD, 5% of median) of the previous 28 days.
-pub(crate) fn anomalies(ctx: &mut Ctx<'_>) -> MetricValue {
+/// One anomalous day found by `cost.anomalies`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CostAnomaly {
+    /// The local calendar day (the intent's time zone).
+    pub date: chrono::NaiveDate,
+    /// The day's total cost.
+    pub observed: f64,
+    /// The median of the previous 28 days.
+    pub expected: f64,
+    /// The expected range, `expected ± spread`.
+    pub low: f64,
+    pub high: f64,
+    pub currency: Option<String>,
+}
+
+/// The days `cost.anomalies` judges in its window, and the anomalous ones.
+fn anomaly_days(ctx: &mut Ctx<'_>) -> (usize, Vec<(i32, f64, f64, f64)>) {
     let ds = ctx.ds;
     let today = today(ctx);
     let first = ds.local_day(ctx.from + 1);
     let series = daily_series(ctx, first - BASELINE_DAYS, today - 1);
-    let (mut judged, mut count) = (0usize, 0usize);
+    let mut judged = 0usize;
+    let mut found = Vec::new();
     for day in first..today {
         let Some(&x) = series.get(&day) else {
             continue;
@@ -293,26 +309,62 @@ pub(crate) fn anomalies(ctx: &mut Ctx<'_>) -> MetricValue {
         judged += 1;
         let spread = (3.0 * 1.4826 * mad).max(0.05 * med.abs());
         if (x - med).abs() > spread {
-            count += 1;
-            let lo = ds.day_start(day);
-            let hi = ds.day_start(day + 1);
-            for (s, r) in rows(ctx, lo, hi) {
-                let rec = Rec {
-                    ev: r.ev,
-                    time: r.start,
-                    svc: s,
-                    env: NONE,
-                    value: Some(r.amount),
-                    confidence: None,
-                };
-                ctx.tr.add(ds, rec, || {
-                    format!(
-                        "cost row of an anomalous day: {x:.2} against an expected {:.2}..{:.2}",
-                        med - spread,
-                        med + spread
-                    )
-                });
-            }
+            found.push((day, x, med, spread));
+        }
+    }
+    (judged, found)
+}
+
+/// The anomalous days behind `cost.anomalies` for `ctx`'s scope and window.
+pub(crate) fn anomaly_records(ctx: &mut Ctx<'_>) -> Vec<CostAnomaly> {
+    let (_, found) = anomaly_days(ctx);
+    let ds = ctx.ds;
+    let first = ds.local_day(ctx.from + 1);
+    let rows = rows(
+        ctx,
+        ds.day_start(first - BASELINE_DAYS),
+        ds.day_start(today(ctx)),
+    );
+    let currency = currency(ctx, &rows).map(|c| ds.names.name(c).to_string());
+    found
+        .into_iter()
+        .filter_map(|(day, x, med, spread)| {
+            Some(CostAnomaly {
+                date: chrono::NaiveDate::from_num_days_from_ce_opt(day)?,
+                observed: x,
+                expected: med,
+                low: med - spread,
+                high: med + spread,
+                currency: currency.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Anomalous days: outside median ± max(3·1.4826·MAD, 5% of median) of the previous 28 days.
+pub(crate) fn anomalies(ctx: &mut Ctx<'_>) -> MetricValue {
+    let ds = ctx.ds;
+    let (judged, found) = anomaly_days(ctx);
+    let count = found.len();
+    for (day, x, med, spread) in found {
+        let lo = ds.day_start(day);
+        let hi = ds.day_start(day + 1);
+        for (s, r) in rows(ctx, lo, hi) {
+            let rec = Rec {
+                ev: r.ev,
+                time: r.start,
+                svc: s,
+                env: NONE,
+                value: Some(r.amount),
+                confidence: None,
+            };
+            ctx.tr.add(ds, rec, || {
+                format!(
+                    "cost row of an anomalous day: {x:.2} against an expected {:.2}..{:.2}",
+                    med - spread,
+                    med + spread
+                )
+            });
         }
     }
     let mut v = ctx.value((judged > 0).then_some(count as f64), judged);

@@ -224,6 +224,31 @@ pub fn evaluate(
     v
 }
 
+/// The anomalous days behind `cost.anomalies` for a scope over
+/// `(now - window, now]`: the same series, baseline and threshold as the
+/// metric, one record per anomalous day.
+pub fn cost_anomalies(
+    ds: &Dataset,
+    scope: &Scope,
+    filter: &BTreeMap<String, FilterValue>,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Vec<crate::cost::CostAnomaly> {
+    let to = ts(now);
+    let from = to.saturating_sub(window.as_secs_i64().max(1));
+    let mut tr = Tracer::new(TraceMode::Off);
+    let mut ctx = Ctx {
+        ds,
+        metric: "cost.anomalies",
+        scope,
+        filter,
+        from,
+        to,
+        tr: &mut tr,
+    };
+    crate::cost::anomaly_records(&mut ctx)
+}
+
 /// Like [`evaluate`] keeping only the first `cap` record ids (in id order)
 /// and their total count.
 pub(crate) fn evaluate_capped(

@@ -29,9 +29,10 @@ pub mod stats;
 pub mod synth;
 
 pub use business::{Comparison, compare_around};
+pub use cost::CostAnomaly;
 pub use dataset::{Dataset, FindingRecord, unclaimed_repos};
 pub use dora::{DoraLevel, dora_level};
-pub use engine::{MetricValue, evaluate, fmt_secs, format_value, min_samples};
+pub use engine::{MetricValue, cost_anomalies, evaluate, fmt_secs, format_value, min_samples};
 pub use explain::{Explanation, TracedRecord, explain, explain_with};
 pub use filter::{filters_text, parse_filters};
 pub use outcomes::{Outcomes, ServiceOutcome, SeverityCounts, outcomes};

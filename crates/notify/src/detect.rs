@@ -6,18 +6,24 @@
 //! (`notify:decisions`, less two minutes for late writes; the first look
 //! reads the last 24 hours). Plan changes
 //! come from the reconcile pass that made them; expiring waivers from the
-//! intent and the date.
+//! intent and the date. Cost anomalies are the anomalous days that
+//! `cost.anomalies` finds in each service's daily cost (and the org's, when a
+//! key result measures it org-wide) among the last [`ANOMALY_DAYS`] complete
+//! days, whatever the previous look saw: a first look does not announce
+//! older history, and the delivery log keeps each anomaly to one notification.
 //!
 //! A change's id names the state it left (the version of the stored state,
-//! the plan's previous `updated_at`, the decision id, the waiver's expiry), so
+//! the plan's previous `updated_at`, the decision id, the waiver's expiry,
+//! the anomaly's service, metric and day), so
 //! two processes that see the same change derive the same id.
 
 use std::collections::BTreeMap;
 
 use bearing_adapt::reconcile::RuleCheck;
 use bearing_events::{DecisionSummary, DeliveryPlan};
+use bearing_intent::Scope;
 use bearing_intent::{Intent, NotificationKind};
-use bearing_metrics::{Scorecard, Status};
+use bearing_metrics::{CostAnomaly, Dataset, Scorecard, Status};
 use bearing_store::{DynStore, Snapshot};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,6 +36,10 @@ pub const KR_STATE: &str = "notify:key_results";
 pub const DECISION_CURSOR: &str = "notify:decisions";
 /// How far ahead a waiver's expiry is announced.
 pub const WAIVER_NOTICE_DAYS: i64 = 7;
+/// How many complete days back a cost anomaly is still announced.
+pub const ANOMALY_DAYS: u64 = 2;
+/// The metric whose anomalies are announced.
+pub const ANOMALY_METRIC: &str = "cost.anomalies";
 
 /// Something worth telling a team about.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,7 +70,16 @@ pub struct CycleInput<'a> {
     pub plans_changed: &'a [DeliveryPlan],
     /// The pass's rule evaluations, for evidence.
     pub checks: &'a [RuleCheck],
+    /// Recent cost anomalies ([`find_anomalies`] on the dataset).
+    pub anomalies: &'a [ScopedAnomaly],
     pub now: DateTime<Utc>,
+}
+
+/// An anomalous day of a service's (or, with no service, the org's) daily cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopedAnomaly {
+    pub service: Option<String>,
+    pub anomaly: CostAnomaly,
 }
 
 /// Key-result statuses as stored in [`KR_STATE`].
@@ -136,7 +155,91 @@ pub async fn detect_cycle(
     }
 
     out.extend(expiring_waivers(intent, now.date_naive(), now));
+    out.extend(anomaly_changes(intent, input.anomalies, now));
     Ok(out)
+}
+
+/// The anomalies `cost.anomalies` finds among the last [`ANOMALY_DAYS`]
+/// complete days, for every service of the intent and, when a key result
+/// measures `cost.anomalies` org-wide (no team or service), for the org.
+pub fn find_anomalies(intent: &Intent, ds: &Dataset, now: DateTime<Utc>) -> Vec<ScopedAnomaly> {
+    let window = bearing_intent::Duration::from_days(ANOMALY_DAYS);
+    let none = BTreeMap::new();
+    let org_level = intent.objectives.iter().any(|o| {
+        o.key_results.iter().any(|k| {
+            k.metric == ANOMALY_METRIC && k.scope.service.is_none() && k.scope.team.is_none()
+        })
+    });
+    let mut scopes: Vec<Option<String>> =
+        intent.services.iter().map(|s| Some(s.id.clone())).collect();
+    if org_level {
+        scopes.push(None);
+    }
+    let mut out = Vec::new();
+    for service in scopes {
+        let scope = Scope {
+            service: service.clone(),
+            ..Scope::default()
+        };
+        for anomaly in bearing_metrics::cost_anomalies(ds, &scope, &none, window, now) {
+            out.push(ScopedAnomaly {
+                service: service.clone(),
+                anomaly,
+            });
+        }
+    }
+    out
+}
+
+/// One change per anomaly; its id names the service, the metric and the
+/// day, so the same anomaly is announced once however often it is seen.
+pub fn anomaly_changes(intent: &Intent, found: &[ScopedAnomaly], at: DateTime<Utc>) -> Vec<Change> {
+    let money = |x: f64, cur: &Option<String>| match cur {
+        Some(c) => format!("{x:.2} {c}"),
+        None => format!("{x:.2}"),
+    };
+    found
+        .iter()
+        .map(|f| {
+            let a = &f.anomaly;
+            let who = f.service.as_deref().unwrap_or("org");
+            let cur = &a.currency;
+            let direction = if a.observed > a.expected {
+                "above"
+            } else {
+                "below"
+            };
+            let mut details = Vec::new();
+            if let Some(s) = &f.service {
+                details.push(("service".to_string(), s.clone()));
+            }
+            details.extend([
+                ("metric".to_string(), ANOMALY_METRIC.to_string()),
+                ("date".into(), a.date.to_string()),
+                ("observed".into(), money(a.observed, cur)),
+                ("expected".into(), money(a.expected, cur)),
+                (
+                    "expected range".into(),
+                    format!("{} .. {}", money(a.low, cur), money(a.high, cur)),
+                ),
+            ]);
+            Change {
+                kind: NotificationKind::Anomaly,
+                id: format!("anomaly:{who}:{ANOMALY_METRIC}:{}", a.date),
+                subject: format!("{who}/{ANOMALY_METRIC}/{}", a.date),
+                team: f.service.as_deref().and_then(|s| team_of(intent, s)),
+                service: f.service.clone(),
+                title: format!(
+                    "{who}: cost on {} was {}, {direction} the expected {}",
+                    a.date,
+                    money(a.observed, cur),
+                    money(a.expected, cur)
+                ),
+                details,
+                at,
+            }
+        })
+        .collect()
 }
 
 async fn put_kr_state(

@@ -397,12 +397,16 @@ impl AppState {
             let now = chrono::Utc::now();
             let snap = state.snapshot();
             let pass = pass.unwrap_or_default();
+            let anomalies = state
+                .loop_()
+                .with_dataset(|ds| bearing_notify::find_anomalies(&intent, ds, now));
             let input = bearing_notify::CycleInput {
                 intent: &intent,
                 scorecard: &snap.scorecard,
                 plans_before: &pass.before,
                 plans_changed: &pass.plans,
                 checks: &pass.checks,
+                anomalies: &anomalies,
                 now,
             };
             let store = state.store().clone();

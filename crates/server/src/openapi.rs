@@ -444,7 +444,7 @@ pub const DOCUMENT: &str = r##"{
         "type": "object", "required": ["key", "kind", "subject", "destination", "summary", "status", "attempts", "created_at", "updated_at"],
         "properties": {
           "key": {"type": "string"},
-          "kind": {"type": "string", "enum": ["kr_status", "service_frozen", "strategy_changed", "production_deny", "waiver_expiring"]},
+          "kind": {"type": "string", "enum": ["kr_status", "service_frozen", "strategy_changed", "production_deny", "waiver_expiring", "anomaly"]},
           "subject": {"type": "string"}, "destination": {"type": "string"}, "summary": {"type": "string"},
           "status": {"type": "string", "enum": ["pending", "sent", "failed"]},
           "attempts": {"type": "integer", "minimum": 0}, "last_error": {"type": "string"},

@@ -192,7 +192,7 @@ pub struct NotificationRecord {
     /// twice (a restart, another replica) has the same key.
     pub key: String,
     /// `kr_status`, `service_frozen`, `strategy_changed`, `production_deny`,
-    /// `waiver_expiring`.
+    /// `waiver_expiring`, `anomaly`.
     pub kind: String,
     /// What changed: a key result, a service, a decision, a waiver.
     pub subject: String,

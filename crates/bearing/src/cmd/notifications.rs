@@ -146,12 +146,14 @@ pub async fn changes(
     }
     let ds = super::reconcile::load_dataset(store, intent).await?;
     let card = bearing_metrics::scorecard(intent, &ds, now, Default::default());
+    let anomalies = bearing_notify::find_anomalies(intent, &ds, now);
     let input = CycleInput {
         intent,
         scorecard: &card,
         plans_before: before,
         plans_changed: &outcome.plans,
         checks: &outcome.checks,
+        anomalies: &anomalies,
         now,
     };
     let changes = detect_cycle(store, &input, dry_run)

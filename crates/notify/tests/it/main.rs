@@ -329,3 +329,151 @@ async fn a_missing_secret_fails_without_sending() {
         assert_eq!(rx.requests().len(), 1, "only the Slack message went out");
     }
 }
+
+/// 2026-03-01 … 03-09 at 100 EUR a day for `checkout`, with a 300 EUR spike
+/// on `spike` and an older one on 03-02 (outside the look-back).
+fn cost_events(spike: u32) -> Vec<bearing_events::Event> {
+    use bearing_events::{CostRow, Event, Payload};
+    let mut out = Vec::new();
+    for (i, day) in (1..=28)
+        .map(|d| (2, d))
+        .chain((1..=9).map(|d| (3, d)))
+        .enumerate()
+    {
+        let start = Utc.with_ymd_and_hms(2026, day.0, day.1, 10, 0, 0).unwrap();
+        let amount = if day == (3, spike) || day == (3, 2) {
+            300.0
+        } else {
+            100.0
+        };
+        let tags = BTreeMap::from([("service".to_string(), "checkout".to_string())]);
+        out.push(Event::new(
+            format!("cost{i}"),
+            "focus",
+            start,
+            Payload::Cost(CostRow {
+                billed_cost: amount,
+                effective_cost: amount,
+                list_cost: None,
+                currency: "EUR".into(),
+                charge_period_start: start,
+                charge_period_end: start + chrono::Duration::hours(1),
+                provider: Some("aws".into()),
+                service_name: None,
+                service_category: None,
+                resource_id: None,
+                resource_name: None,
+                region: None,
+                charge_category: None,
+                sub_account: None,
+                consumed_quantity: None,
+                consumed_unit: None,
+                tags,
+            }),
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_cost_spike_is_notified_once_ever() {
+    use bearing_notify::{CycleInput, detect_cycle, find_anomalies};
+    for (name, store, _dir) in stores().await {
+        let rx = receiver(&[]);
+        let run = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let yaml = format!(
+            r#"
+version: 1
+teams:
+  - {{ id: payments, contact: "chat-{run}" }}
+services:
+  - {{ id: checkout, team: payments, cost: {{ match: {{ tags: {{ service: checkout }} }} }} }}
+notifications:
+  destinations:
+    - {{ id: "chat-{run}", kind: slack, url: "{}" }}
+    - {{ id: "audit-{run}", kind: webhook, url: "{}", secret_env: AUDIT_SECRET }}
+  routes:
+    - {{ to: "audit-{run}", events: [anomaly] }}
+"#,
+            rx.url, rx.url
+        );
+        let intent = bearing_intent::load_str(Path::new("bearing.yaml"), &yaml)
+            .unwrap()
+            .intent;
+        let ds = bearing_metrics::Dataset::new(&intent, cost_events(9), Vec::new(), Vec::new());
+        let now = Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap();
+        let card = bearing_metrics::scorecard(&intent, &ds, now, Default::default());
+        let look = |at: DateTime<Utc>| {
+            let anomalies = find_anomalies(&intent, &ds, at);
+            let store = store.clone();
+            let intent = intent.clone();
+            let card = card.clone();
+            async move {
+                let input = CycleInput {
+                    intent: &intent,
+                    scorecard: &card,
+                    plans_before: &[],
+                    plans_changed: &[],
+                    checks: &[],
+                    anomalies: &anomalies,
+                    now: at,
+                };
+                let changes = detect_cycle(&store, &input, false).await.unwrap();
+                let out = prepare(&intent, &changes, &env);
+                Notifier::new(store.clone(), fast())
+                    .send_all(out, at)
+                    .await
+                    .unwrap()
+            }
+        };
+
+        let first = look(now).await;
+        // One anomaly (03-09; 03-02 is history), to the team's chat and the
+        // route taking `anomaly`.
+        assert_eq!(first.len(), 2, "{name}: {first:?}");
+        assert!(
+            first
+                .iter()
+                .all(|d| d.status == Some(NotificationStatus::Sent)
+                    && d.key
+                        .starts_with("anomaly:checkout:cost.anomalies:2026-03-09@")),
+            "{name}: {first:?}"
+        );
+        let got = rx.requests();
+        assert_eq!(got.len(), 2, "{name}");
+        let slack: serde_json::Value = got
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap())
+            .find(|b| b.get("blocks").is_some())
+            .unwrap();
+        let text = slack.to_string();
+        for want in ["checkout", "2026-03-09", "300.00 EUR", "100.00 EUR"] {
+            assert!(text.contains(want), "{want} in {text}");
+        }
+        let hook: serde_json::Value = got
+            .iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.body).unwrap())
+            .find(|b| b.get("kind").is_some())
+            .unwrap();
+        assert_eq!(hook["kind"], "anomaly");
+        assert_eq!(hook["service"], "checkout");
+        assert_eq!(hook["details"]["date"], "2026-03-09");
+        assert_eq!(hook["details"]["observed"], "300.00 EUR");
+        assert_eq!(hook["details"]["expected"], "100.00 EUR");
+
+        // The next look (and a restart, a replica) sees the same anomaly: nothing goes out.
+        let second = look(now + chrono::Duration::hours(1)).await;
+        assert!(
+            second.iter().all(|d| d.status.is_none()),
+            "{name}: {second:?}"
+        );
+        assert_eq!(rx.requests().len(), 2, "{name}: nothing sent twice");
+    }
+}
