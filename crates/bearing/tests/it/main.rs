@@ -10,6 +10,9 @@ mod intent;
 mod notify;
 mod prom_support;
 mod prometheus;
+/// The notification tests' webhook receiver, shared with the server's tests.
+#[path = "../../../server/tests/it/receiver.rs"]
+mod receiver;
 mod report;
 mod serve;
 mod sync_github;

@@ -8,4 +8,5 @@ mod dashboard;
 mod hardening;
 mod harness;
 mod notifications;
+mod receiver;
 mod time_bounds;

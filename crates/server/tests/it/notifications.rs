@@ -1,53 +1,17 @@
 //! The server's notification look (run after each refresh and reconcile) and
 //! `GET /v1/notifications`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
 use axum::http::StatusCode;
 use bearing_server::{AuthMode, Options, Scope};
 use bearing_store::NotificationStatus;
 use chrono::{Duration, Utc};
 
 use crate::harness::*;
-
-/// A receiver answering 200 and keeping every body.
-fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { break };
-            let mut r = BufReader::new(conn.try_clone().unwrap());
-            let mut len = 0usize;
-            let mut line = String::new();
-            loop {
-                line.clear();
-                if r.read_line(&mut line).unwrap() == 0 || line.trim_end().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':')
-                    && k.eq_ignore_ascii_case("content-length")
-                {
-                    len = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; len];
-            r.read_exact(&mut body).unwrap();
-            log.lock().unwrap().push(String::from_utf8(body).unwrap());
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        }
-    });
-    (url, seen)
-}
+use crate::receiver::receiver;
 
 #[tokio::test]
 async fn an_expiring_waiver_is_notified_once_and_listed() {
-    let (url, seen) = receiver();
+    let (url, seen) = receiver("/hook");
     let expires = (Utc::now() + Duration::days(3)).date_naive();
     let intent = INTENT.replace(
         "  - { id: payments }",
