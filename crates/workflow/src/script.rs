@@ -277,19 +277,28 @@ pub const CANARY_SAMPLES: &str = "bearing-canary/canary.json";
 /// over the last `canary_analysis`; any rollback (or an unreachable
 /// Prometheus) rolls back, else any hold holds, else promote.
 pub fn canary_analysis(spec: &PipelineSpec) -> String {
-    if let Some(prom) = &spec.canary_prometheus {
-        return canary_analysis_prometheus(spec, prom);
+    match &spec.canary_prometheus {
+        Some(prom) => analysis_loop("", &prometheus_judges(spec, prom), ""),
+        None => analysis_loop(
+            "mkdir -p \"$(dirname \"${CANARY_BASELINE}\")\" \"$(dirname \"${CANARY_SAMPLES}\")\"\n",
+            &format!(
+                "  export DEPLOY_PHASE=analyse\n{deploy}  verdict=0\n  bearing canary judge --baseline \"${{CANARY_BASELINE}}\" --canary \"${{CANARY_SAMPLES}}\" || verdict=$?\n",
+                deploy = indent(&deploy_phase(spec), "  "),
+            ),
+            " (exit ${verdict})",
+        ),
     }
+}
+
+/// The analysis loop around `judge`, which leaves the verdict in `$verdict`
+/// (0 promote, 4 hold, else rollback); `rollback` ends the rollback message.
+fn analysis_loop(setup: &str, judge: &str, rollback: &str) -> String {
     format!(
-        r#"mkdir -p "$(dirname "${{CANARY_BASELINE}}")" "$(dirname "${{CANARY_SAMPLES}}")"
-analysis=1
+        r#"{setup}analysis=1
 while :; do
   echo "analysing the ${{TRAFFIC_PERCENT}}% canary for ${{CANARY_ANALYSIS_SECONDS}}s (analysis ${{analysis}} of {max})"
   sleep "${{CANARY_ANALYSIS_SECONDS}}"
-  export DEPLOY_PHASE=analyse
-{deploy}  verdict=0
-  bearing canary judge --baseline "${{CANARY_BASELINE}}" --canary "${{CANARY_SAMPLES}}" || verdict=$?
-  case "${{verdict}}" in
+{judge}  case "${{verdict}}" in
     0) echo "canary judge: promote"; break ;;
     4)
       if [ "${{analysis}}" -ge {max} ]; then
@@ -298,17 +307,18 @@ while :; do
       fi
       analysis=$((analysis + 1))
       ;;
-    *) echo "canary judge: rollback (exit ${{verdict}})" >&2; exit 1 ;;
+    *) echo "canary judge: rollback{rollback}" >&2; exit 1 ;;
   esac
 done
 "#,
         max = CANARY_MAX_ANALYSES,
-        deploy = indent(&deploy_phase(spec), "  "),
     )
 }
 
-fn canary_analysis_prometheus(spec: &PipelineSpec, prom: &CanaryPrometheus) -> String {
-    let mut judges = String::new();
+/// One `bearing canary judge --prometheus` per metric; the worst verdict
+/// wins (any rollback, else any hold, else promote).
+fn prometheus_judges(spec: &PipelineSpec, prom: &CanaryPrometheus) -> String {
+    let mut judges = String::from("  verdict=0\n");
     for m in &prom.metrics {
         let bad = m
             .bad
@@ -324,27 +334,7 @@ fn canary_analysis_prometheus(spec: &PipelineSpec, prom: &CanaryPrometheus) -> S
             name = literal_word(m.name.trim()),
         ));
     }
-    format!(
-        r#"analysis=1
-while :; do
-  echo "analysing the ${{TRAFFIC_PERCENT}}% canary for ${{CANARY_ANALYSIS_SECONDS}}s (analysis ${{analysis}} of {max})"
-  sleep "${{CANARY_ANALYSIS_SECONDS}}"
-  verdict=0
-{judges}  case "${{verdict}}" in
-    0) echo "canary judge: promote"; break ;;
-    4)
-      if [ "${{analysis}}" -ge {max} ]; then
-        echo "canary judge: still hold after {max} analyses; rolling back" >&2
-        exit 1
-      fi
-      analysis=$((analysis + 1))
-      ;;
-    *) echo "canary judge: rollback" >&2; exit 1 ;;
-  esac
-done
-"#,
-        max = CANARY_MAX_ANALYSES,
-    )
+    judges
 }
 
 /// [`shell_word`] for text from the intent (a URL, PromQL) spliced into a
