@@ -207,24 +207,16 @@ pub fn burn_alerts(ds: &Dataset, service: &str, now: DateTime<Utc>) -> Vec<BurnA
     let mut out = Vec::new();
     for slo in &info.slos {
         for (long, short, threshold) in BURN_PAIRS {
-            if let Some(note) = too_coarse(slo, short) {
-                out.push(BurnAlert {
-                    service: service.to_string(),
-                    slo: slo.id.clone(),
-                    long_window_seconds: long,
-                    short_window_seconds: short,
-                    threshold,
-                    long_burn: None,
-                    short_burn: None,
-                    firing: false,
-                    note: Some(note),
-                });
-                continue;
-            }
-            let (g, t, _) = counts(ds, s, slo, long, to);
-            let long_burn = burn(g, t, slo.target);
-            let (g, t, _) = counts(ds, s, slo, short, to);
-            let short_burn = burn(g, t, slo.target);
+            // A window finer than the points cannot be measured: no burn.
+            let note = too_coarse(slo, short);
+            let (long_burn, short_burn) = if note.is_some() {
+                (None, None)
+            } else {
+                let (g, t, _) = counts(ds, s, slo, long, to);
+                let long_burn = burn(g, t, slo.target);
+                let (g, t, _) = counts(ds, s, slo, short, to);
+                (long_burn, burn(g, t, slo.target))
+            };
             out.push(BurnAlert {
                 service: service.to_string(),
                 slo: slo.id.clone(),
@@ -235,7 +227,7 @@ pub fn burn_alerts(ds: &Dataset, service: &str, now: DateTime<Utc>) -> Vec<BurnA
                 short_burn,
                 firing: long_burn.is_some_and(|b| b > threshold)
                     && short_burn.is_some_and(|b| b > threshold),
-                note: None,
+                note,
             });
         }
     }
