@@ -119,7 +119,27 @@ async fn ingest_bytes(
             );
         }
     };
-    let outcome = match state.store().ingest(&parsed.events).await {
+    let stored = match state.bus() {
+        None => state.store().ingest(&parsed.events).await,
+        // Checked whole as the store would, then durable in the stream
+        // before the answer; the replicas' consumers store it.
+        Some(bus) => match check_events(&parsed.events) {
+            Err(e) => Err(e),
+            Ok(()) => match bus.publish_events(&parsed.events).await {
+                Ok(p) => Ok(bearing_store::IngestOutcome {
+                    accepted: p.new,
+                    duplicates: p.duplicates,
+                }),
+                Err(e) => {
+                    t.ingest_bus_refused.fetch_add(1, Relaxed);
+                    return Err(ApiError::busy(format!(
+                        "{e}; send the same events again: what the bus already took is dropped as a duplicate"
+                    )));
+                }
+            },
+        },
+    };
+    let outcome = match stored {
         Ok(o) => o,
         Err(bearing_store::StoreError::InvalidEvent {
             index,
@@ -149,19 +169,31 @@ async fn ingest_bytes(
     t.ingest_accepted.fetch_add(outcome.accepted, Relaxed);
     t.ingest_duplicates.fetch_add(outcome.duplicates, Relaxed);
     let skipped: Vec<String> = parsed.skipped.iter().map(ToString::to_string).collect();
-    let body = json!({
+    let mut body = json!({
         "format": format.name(),
         "accepted": outcome.accepted,
         "duplicates": outcome.duplicates,
         "skipped": skipped,
         "delivery": delivery,
     });
+    if state.bus().is_some() {
+        // Accepted into the stream: stored by a replica's consumer shortly.
+        body["via"] = json!("bus");
+    }
     let status = if outcome.accepted > 0 {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(body)).into_response())
+}
+
+/// The store's checks of every event (what `Store::ingest` refuses).
+fn check_events(events: &[bearing_events::Event]) -> Result<(), bearing_store::StoreError> {
+    events
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, e)| bearing_store::check_event(i, e))
 }
 
 /// `POST /v1/webhooks/github`: checks `X-Hub-Signature-256` with the

@@ -66,6 +66,9 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Evaluations at once on the evaluation pool.
     pub eval_workers: usize,
+    /// The event bus between replicas (`--bus`); `None`: ingest and the
+    /// decision log write to the store directly.
+    pub bus: Option<bearing_bus::Config>,
 }
 
 /// Options of an [`AppState`] beyond the store and the intent.
@@ -93,6 +96,8 @@ pub struct Options {
     /// Longest a request may take once its headers arrived, body included
     /// ([`REQUEST_TIMEOUT`]); 408 after it.
     pub request_timeout: Duration,
+    /// The event bus (see [`Config::bus`]), connected.
+    pub bus: Option<bearing_bus::Bus>,
 }
 
 /// Default longest time for a request once its headers arrived.
@@ -128,6 +133,7 @@ impl Default for Options {
             eval_queue: EVAL_QUEUE,
             token_recheck: auth::TOKEN_RECHECK,
             request_timeout: REQUEST_TIMEOUT,
+            bus: None,
         }
     }
 }
@@ -148,6 +154,8 @@ pub enum ServerError {
     },
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Bus(#[from] bearing_bus::BusError),
 }
 
 /// A decision as `POST /v1/decide` answers it.
@@ -188,6 +196,7 @@ struct Shared {
     eval: EvalPool,
     /// The SLIs read from Prometheus (`None` when no SLO names a source).
     prometheus: Option<Arc<bearing_prometheus::Scheduler>>,
+    bus: Option<bearing_bus::Bus>,
 }
 
 /// The evaluation pool: blocking threads (Tokio's), at most `permits` at once.
@@ -317,6 +326,7 @@ impl AppState {
                     queue: options.eval_queue as u64,
                 },
                 prometheus,
+                bus: options.bus,
             }),
         };
         tokio::spawn(decision_writer(state.clone(), log_rx));
@@ -337,6 +347,10 @@ impl AppState {
     }
     pub fn refresh_interval(&self) -> Duration {
         self.inner.refresh
+    }
+    /// The event bus, when the server runs with one.
+    pub fn bus(&self) -> Option<&bearing_bus::Bus> {
+        self.inner.bus.as_ref()
     }
     /// The Prometheus sync of the SLOs that name a source, if any.
     pub fn prometheus(&self) -> Option<&Arc<bearing_prometheus::Scheduler>> {
@@ -612,6 +626,7 @@ async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
     // Holds only a weak interest in the state: the writer ends when every
     // sender (the state's) is gone.
     let store = state.inner.store.clone();
+    let bus = state.inner.bus.clone();
     let weak = Arc::downgrade(&state.inner);
     drop(state);
     let mut writing: Option<tokio::task::JoinHandle<()>> = None;
@@ -636,7 +651,7 @@ async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
                 LogMsg::Flush(done) => {
                     let batch = encode(std::mem::take(&mut pending), &weak).await;
                     finish(writing.take()).await;
-                    write_decisions(store.clone(), weak.clone(), batch).await;
+                    write_decisions(store.clone(), bus.clone(), weak.clone(), batch).await;
                     let _ = done.send(());
                 }
             }
@@ -647,6 +662,7 @@ async fn decision_writer(state: AppState, mut rx: mpsc::Receiver<LogMsg>) {
         if !batch.is_empty() {
             writing = Some(tokio::spawn(write_decisions(
                 store.clone(),
+                bus.clone(),
                 weak.clone(),
                 batch,
             )));
@@ -708,8 +724,11 @@ async fn encode(decisions: Vec<Logged>, weak: &std::sync::Weak<Shared>) -> Vec<E
 
 /// Stores `batch` in one transaction. If the batch fails, each
 /// decision is retried alone so one bad record cannot lose the others.
+/// With a bus, the batch is published instead (the replicas' consumers
+/// store it), and written here only when the bus does not take it.
 async fn write_decisions(
     store: DynStore,
+    bus: Option<bearing_bus::Bus>,
     weak: std::sync::Weak<Shared>,
     batch: Vec<EncodedDecision>,
 ) {
@@ -718,6 +737,21 @@ async fn write_decisions(
     }
     let (mut written, mut failed) = (0, 0);
     let start = Instant::now();
+    if let Some(bus) = bus {
+        match bus.publish_decisions(&batch).await {
+            Ok(_) => {
+                if let Some(shared) = weak.upgrade() {
+                    let t = &shared.telemetry;
+                    t.decision_log_written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, count = batch.len(), "the bus did not take the decision batch; writing it to the store");
+            }
+        }
+    }
     match store.put_decisions(&batch).await {
         Ok(()) => {
             written = batch.len() as u64;
@@ -788,6 +822,10 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
     let intent = bearing_intent::load(&config.intent)
         .map_err(|e| ServerError::Intent(intent_error(&config.intent, &e)))?;
     let store = bearing_store::open(&config.database).await?;
+    let bus = match config.bus.clone() {
+        Some(c) => Some(bearing_bus::Bus::connect(c).await?),
+        None => None,
+    };
     let state = AppState::new(
         store,
         intent,
@@ -799,6 +837,7 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
             log_max_rate: config.log_max_rate,
             request_timeout: config.request_timeout,
             eval_workers: config.eval_workers,
+            bus,
             ..Options::default()
         },
     )
@@ -841,11 +880,22 @@ pub async fn run_with(
 ) -> Result<(), ServerError> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let bg = spawn_background(state.clone(), reconcile, stop_rx.clone());
-    let sync = spawn_prometheus_sync(state.clone(), stop_rx);
+    let sync = spawn_prometheus_sync(state.clone(), stop_rx.clone());
+    let bus = match state.bus() {
+        Some(bus) => Some((
+            bus.run_consumers(state.store().clone(), stop_rx.clone()),
+            spawn_refresh_on_signal(state.clone(), bus.clone(), stop_rx).await?,
+        )),
+        None => None,
+    };
     tracing::info!(addr = %listener.local_addr()?, "listening");
     listen::serve(state.clone(), listener, limits, shutdown).await?;
     let _ = stop_tx.send(true);
     let _ = bg.await;
+    if let Some((consumers, refresh)) = bus {
+        let _ = consumers.await;
+        let _ = refresh.await;
+    }
     if let Some(sync) = sync {
         let _ = sync.await;
     }
@@ -893,6 +943,33 @@ fn spawn_background(
             }
         }
     })
+}
+
+/// Reloads the snapshot when any replica signals on the bus that it stored
+/// something; signals that arrive during a reload make one more reload.
+async fn spawn_refresh_on_signal(
+    state: AppState,
+    bus: bearing_bus::Bus,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, ServerError> {
+    use futures::{FutureExt as _, StreamExt as _};
+    let mut signals = bus.refresh_signals().await?;
+    Ok(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.changed() => break,
+                signal = signals.next() => {
+                    if signal.is_none() {
+                        break;
+                    }
+                    while let Some(Some(_)) = signals.next().now_or_never() {}
+                    if let Err(e) = state.refresh().await {
+                        tracing::warn!(error = %e, "snapshot refresh on a bus signal failed");
+                    }
+                }
+            }
+        }
+    }))
 }
 
 /// The Prometheus sync on its own task, so a slow or unreachable Prometheus

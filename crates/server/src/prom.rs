@@ -33,6 +33,8 @@ pub struct Telemetry {
     pub ingest_accepted: AtomicU64,
     pub ingest_duplicates: AtomicU64,
     pub ingest_rejected: AtomicU64,
+    /// Ingest requests answered 503 because the bus did not take their events.
+    pub ingest_bus_refused: AtomicU64,
     pub decision_log_dropped: AtomicU64,
     pub decision_log_waited: AtomicU64,
     pub decision_log_written: AtomicU64,
@@ -186,6 +188,11 @@ impl Telemetry {
             );
         }
         for (name, help, c) in [
+            (
+                "bearing_ingest_bus_unavailable_total",
+                "Ingest requests answered 503 because the event bus did not take their events.",
+                &self.ingest_bus_refused,
+            ),
             (
                 "bearing_decision_log_written_total",
                 "Decisions written to the decision log.",

@@ -25,7 +25,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::EXIT_INVALID;
-use super::common::{Global, Output, open_store, runtime};
+use super::common::{BusArgs, Global, Output, open_store, runtime};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -56,6 +56,11 @@ pub struct Args {
     pub batch_size: u64,
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
+    /// With `--bus`, events are published to the bus (each batch acknowledged
+    /// by JetStream) instead of written to `--database`; the consumers of
+    /// `bearing serve --bus` store them.
+    #[command(flatten)]
+    pub bus: BusArgs,
 }
 
 /// Files at least this large are streamed when they are Bearing JSONL.
@@ -236,7 +241,7 @@ impl AsRef<[u8]> for Shared {
 
 /// Everything per run that each file needs.
 struct Ingest {
-    store: DynStore,
+    sink: Sink,
     format: Option<Format>,
     ctx: ParseContext,
     batch_size: usize,
@@ -287,7 +292,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
     let summary = rt.block_on(async {
         let ingest = Ingest {
-            store: open_store(g).await?,
+            sink: match args.bus.config() {
+                Some(c) => Sink::Bus(bearing_bus::Bus::connect(c).await?),
+                None => Sink::Store(open_store(g).await?),
+            },
             format,
             ctx,
             batch_size: usize::try_from(args.batch_size).unwrap_or(10_000),
@@ -560,7 +568,7 @@ impl Ingest {
         let mut first = 1;
         for chunk in chunks {
             let out = self
-                .store
+                .sink
                 .ingest(chunk)
                 .await
                 .with_context(|| format!("storing `{name}`"))?;
@@ -659,7 +667,7 @@ impl Ingest {
                 anyhow::anyhow!("`{name}` changed while it was being ingested: {err}")
             })?;
             let out = self
-                .store
+                .sink
                 .ingest(&batch)
                 .await
                 .with_context(|| format!("storing `{name}` lines {first}-{last}"))?;
@@ -684,6 +692,29 @@ impl Ingest {
         } else {
             self.progress.println(line);
         }
+    }
+}
+
+/// Where checked batches go: the store, or the bus (`--bus`).
+enum Sink {
+    Store(DynStore),
+    Bus(bearing_bus::Bus),
+}
+
+impl Sink {
+    /// `Ok` once the batch is durable: committed, or acknowledged by JetStream
+    /// (then `accepted` counts what the stream took as new).
+    async fn ingest(&self, events: &[Event]) -> anyhow::Result<bearing_store::IngestOutcome> {
+        Ok(match self {
+            Sink::Store(store) => store.ingest(events).await?,
+            Sink::Bus(bus) => {
+                let p = bus.publish_events(events).await?;
+                bearing_store::IngestOutcome {
+                    accepted: p.new,
+                    duplicates: p.duplicates,
+                }
+            }
+        })
     }
 }
 
@@ -907,7 +938,7 @@ mod tests {
             let progress =
                 ProgressBar::with_draw_target(Some(size), indicatif::ProgressDrawTarget::hidden());
             let ingest = Ingest {
-                store: bearing_store::open("sqlite://:memory:").await.unwrap(),
+                sink: Sink::Store(bearing_store::open("sqlite://:memory:").await.unwrap()),
                 format: None,
                 ctx: ParseContext::new(chrono::Utc::now()),
                 batch_size: 500,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use bearing_server::{AuthMode, Config};
 
-use super::common::{Global, runtime};
+use super::common::{BusArgs, Global, runtime};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -59,6 +59,8 @@ pub struct Args {
     /// or custom Rego, the OPA data API). Default: the cores less one.
     #[arg(long, value_name = "N")]
     pub eval_workers: Option<usize>,
+    #[command(flatten)]
+    pub bus: BusArgs,
 }
 
 pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
@@ -110,6 +112,7 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         eval_workers: a
             .eval_workers
             .unwrap_or_else(bearing_server::default_eval_workers),
+        bus: a.bus.config(),
     };
     eprintln!("bearing: serving on http://{}", a.listen);
     runtime()?
