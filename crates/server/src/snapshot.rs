@@ -238,26 +238,28 @@ impl Loop {
     /// Folds new store contents into the dataset and swaps in a new snapshot.
     pub async fn refresh(&self) -> Result<(), ApiError> {
         let mut cur = self.cursor.lock().await;
-        // New events, page by page.
+        // New events, page by page. The cursor moves only once every read
+        // below succeeded: a refresh that fails half-way (the store going
+        // down) reads the same events again next time instead of losing them.
         let mut fresh = Vec::new();
+        let (mut next_events, mut findings_dirty) = (cur.events, cur.findings_dirty);
         loop {
-            let (events, next) = self.store.events_after(cur.events, PAGE).await?;
+            let (events, next) = self.store.events_after(next_events, PAGE).await?;
             let n = events.len() as u64;
             if events.iter().any(|e| e.kind() == Kind::Finding) {
-                cur.findings_dirty = true;
+                findings_dirty = true;
             }
             fresh.extend(events);
-            cur.events = next;
+            next_events = next;
             if n < PAGE {
                 break;
             }
         }
-        let findings = if cur.findings_dirty {
+        let findings = if findings_dirty {
             Some(self.store.findings(&FindingQuery::default()).await?)
         } else {
             None
         };
-        cur.findings_dirty = false;
         // Decision counts from the start of the trailing window on (all of
         // them at the first refresh) replace the dataset's.
         let now = Utc::now();
@@ -269,6 +271,8 @@ impl Loop {
         let plans = self.store.plans().await?;
         let actions = self.store.actions().await?;
         let total = self.store.count_events().await?;
+        cur.events = next_events;
+        cur.findings_dirty = false;
 
         let intent = self.intent.clone();
         let compute_started = std::time::Instant::now();

@@ -1,6 +1,7 @@
 mod adapt;
 mod adoption;
 mod bounds;
+mod bus;
 mod canary_workflow;
 mod check;
 mod cli;

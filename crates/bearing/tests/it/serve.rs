@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bearing"));
     c.env_remove("BEARING_DATABASE")
         .env_remove("BEARING_INTENT")
@@ -18,7 +18,7 @@ fn bin() -> Command {
     c
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -27,7 +27,19 @@ fn free_port() -> u16 {
 }
 
 /// A minimal HTTP/1.1 client: status and body.
-fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+pub(crate) fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let (status, _, body) = http_full(port, method, path, token, body);
+    (status, body)
+}
+
+/// [`http`] with the response's head (status line and headers) too.
+pub(crate) fn http_full(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let req = format!(
@@ -43,15 +55,15 @@ fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, S
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    (status, body.to_string())
+    (status, head.to_string(), body.to_string())
 }
 
-fn json_of(body: &str) -> Value {
+pub(crate) fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
 /// Polls until `f` holds (the servers refresh every second; generous bound for slow CI).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(60) {
         if f() {
@@ -62,13 +74,18 @@ fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting until {what}");
 }
 
-struct Server {
-    child: Child,
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) port: u16,
 }
 
 impl Server {
     fn start(db: &str, intent: &Path) -> Server {
+        Server::start_with(db, intent, &["--refresh", "1s"])
+    }
+
+    /// A server with more `serve` options (`--refresh` among them).
+    pub(crate) fn start_with(db: &str, intent: &Path, options: &[&str]) -> Server {
         let port = free_port();
         let child = bin()
             .args(["--database", db, "--intent"])
@@ -77,11 +94,10 @@ impl Server {
                 "serve",
                 "--listen",
                 &format!("127.0.0.1:{port}"),
-                "--refresh",
-                "1s",
                 "--reconcile-every",
                 "0s",
             ])
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -95,7 +111,7 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -110,7 +126,7 @@ impl Drop for Server {
     }
 }
 
-fn token(db: &str, intent: &Path, scope: &str) -> String {
+pub(crate) fn token(db: &str, intent: &Path, scope: &str) -> String {
     let out = bin()
         .args(["--database", db, "--intent"])
         .arg(intent)
@@ -130,7 +146,7 @@ fn token(db: &str, intent: &Path, scope: &str) -> String {
         .to_string()
 }
 
-fn intent(dir: &Path, service: &str) -> std::path::PathBuf {
+pub(crate) fn intent(dir: &Path, service: &str) -> std::path::PathBuf {
     let path = dir.join("bearing.yaml");
     std::fs::write(
         &path,
@@ -155,7 +171,7 @@ adaptation:
     path
 }
 
-fn deployments(service: &str, n: usize) -> String {
+pub(crate) fn deployments(service: &str, n: usize) -> String {
     let now = chrono::Utc::now();
     (0..n)
         .map(|i| {
@@ -171,7 +187,7 @@ fn deployments(service: &str, n: usize) -> String {
         .join("\n")
 }
 
-fn samples(port: u16, token: &str, service: &str) -> u64 {
+pub(crate) fn samples(port: u16, token: &str, service: &str) -> u64 {
     let (status, body) = http(
         port,
         "GET",
@@ -328,14 +344,14 @@ fn the_scorecard_window_gives_the_figures_of_report_window() {
 /// whose connections use it (`options[search_path]`), dropped on drop: the
 /// test's replicas migrate and share it, and neither another test nor a
 /// newer build's migrations of the shared `public` schema get in the way.
-struct PgSchema {
+pub(crate) struct PgSchema {
     admin: String,
-    schema: String,
-    url: String,
+    pub(crate) schema: String,
+    pub(crate) url: String,
 }
 
 impl PgSchema {
-    fn new(db: &str, test: &str) -> PgSchema {
+    pub(crate) fn new(db: &str, test: &str) -> PgSchema {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -357,7 +373,7 @@ impl Drop for PgSchema {
     }
 }
 
-fn pg_exec(db: &str, sql: &str) {
+pub(crate) fn pg_exec(db: &str, sql: &str) {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
