@@ -186,7 +186,10 @@ impl Bus {
         js.create_or_update_stream(stream::Config {
             name: config.stream.clone(),
             description: Some("Bearing: events and decisions on their way to the store".into()),
-            subjects: vec![format!("{prefix}.events.>"), format!("{prefix}.decisions.>")],
+            subjects: vec![
+                format!("{prefix}.events.>"),
+                format!("{prefix}.decisions.>"),
+            ],
             retention: stream::RetentionPolicy::WorkQueue,
             discard: stream::DiscardPolicy::New,
             max_bytes: config.max_bytes,
@@ -311,7 +314,10 @@ impl Bus {
             );
         }
         let mut out = Published::default();
-        for ack in futures::future::join_all(acks.into_iter().map(std::future::IntoFuture::into_future)).await {
+        for ack in
+            futures::future::join_all(acks.into_iter().map(std::future::IntoFuture::into_future))
+                .await
+        {
             if ack.map_err(unavailable)?.duplicate {
                 out.duplicates += 1;
             } else {
@@ -401,7 +407,12 @@ impl Bus {
 
     /// Publishes raw bytes on a subject under the prefix (`events.…`), for
     /// tests of what the consumers do with a message no Bearing sent.
-    pub async fn publish_raw(&self, subject: &str, id: &str, payload: Bytes) -> Result<(), BusError> {
+    pub async fn publish_raw(
+        &self,
+        subject: &str,
+        id: &str,
+        payload: Bytes,
+    ) -> Result<(), BusError> {
         let subject = format!("{}.{subject}", self.inner.prefix);
         let publish = Publish::build().message_id(id).payload(payload);
         self.inner
@@ -536,7 +547,10 @@ trait Record: Sized + Send + Sync + 'static {
     fn decode(payload: &[u8]) -> Result<Self, String>;
     fn id(&self) -> &str;
     /// Stores a batch in one transaction; the count of new records.
-    fn write(store: &DynStore, batch: &[Self]) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn write(
+        store: &DynStore,
+        batch: &[Self],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 impl Record for Event {
@@ -571,7 +585,10 @@ impl Record for EncodedDecision {
         &self.summary.id
     }
     async fn write(store: &DynStore, batch: &[Self]) -> Result<u64, StoreError> {
-        store.put_decisions(batch).await.map(|()| batch.len() as u64)
+        store
+            .put_decisions(batch)
+            .await
+            .map(|()| batch.len() as u64)
     }
 }
 
@@ -721,7 +738,9 @@ async fn commit<R: Record>(
             }
             Err(StoreError::InvalidEvent { index, .. }) if index < records.len() => {
                 let e = R::write(store, &records[index..=index]).await;
-                let reason = e.err().map_or_else(|| "refused by the store".into(), |e| e.to_string());
+                let reason = e
+                    .err()
+                    .map_or_else(|| "refused by the store".into(), |e| e.to_string());
                 dead_letter(bus, &carried[index], &reason).await;
                 records.remove(index);
                 carried.remove(index);
@@ -766,7 +785,7 @@ async fn one_by_one<R: Record>(
 }
 
 async fn ack<'a>(msgs: impl Iterator<Item = &'a Message>, kind: AckKind) {
-    let acks = msgs.map(|m| m.ack_with(kind.clone()));
+    let acks = msgs.map(|m| m.ack_with(kind));
     for r in futures::future::join_all(acks).await {
         if let Err(e) = r {
             tracing::debug!(error = %e, "cannot acknowledge a bus message");
@@ -804,7 +823,9 @@ async fn dead_letter(bus: &Bus, msgs: &[Message], reason: &str) {
                 tracing::warn!(subject = %m.subject, sequence = seq, %reason, "a bus message can never be stored: sent to the dead letters");
                 ack(std::iter::once(m), AckKind::Ack).await;
             }
-            Err(e) => tracing::warn!(error = %e, "cannot publish a dead letter; the message will come again"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot publish a dead letter; the message will come again")
+            }
         }
     }
 }

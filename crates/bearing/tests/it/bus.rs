@@ -123,14 +123,7 @@ fn stored(db: &str, schema: &str, service: &str) -> (BTreeSet<String>, i64) {
 }
 
 fn bus_args<'a>(url: &'a str, stream: &'a str, refresh: &'a str) -> [&'a str; 6] {
-    [
-        "--bus",
-        url,
-        "--bus-stream",
-        stream,
-        "--refresh",
-        refresh,
-    ]
+    ["--bus", url, "--bus-stream", stream, "--refresh", refresh]
 }
 
 #[test]
@@ -167,7 +160,10 @@ fn three_replicas_on_one_stream_store_every_acknowledged_event_once() {
     let events_table = format!("{}.events", schema.schema);
     for r in 0..requests {
         if r == requests / 3 {
-            pg_exec(&db, &format!("ALTER TABLE {events_table} RENAME TO events_away"));
+            pg_exec(
+                &db,
+                &format!("ALTER TABLE {events_table} RENAME TO events_away"),
+            );
         }
         if r == requests * 2 / 3 {
             // Let every consumer take (and hold) a batch.
@@ -181,7 +177,13 @@ fn three_replicas_on_one_stream_store_every_acknowledged_event_once() {
             );
         }
         let events: Vec<_> = (0..per_request)
-            .map(|i| deployment(service, &format!("e{r}-{i}"), 1 + (r * per_request + i) as i64 % 600))
+            .map(|i| {
+                deployment(
+                    service,
+                    &format!("e{r}-{i}"),
+                    1 + (r * per_request + i) as i64 % 600,
+                )
+            })
             .collect();
         let ids: Vec<String> = events
             .iter()
@@ -192,7 +194,10 @@ fn three_replicas_on_one_stream_store_every_acknowledged_event_once() {
         match try_post(port, &admin, &jsonl(&events)) {
             Some(201) | Some(200) => acknowledged.extend(ids),
             Some(other) => panic!("request {r} answered {other}"),
-            None => assert!(killed && port == ports[2], "request {r} to a live replica failed"),
+            None => assert!(
+                killed && port == ports[2],
+                "request {r} to a live replica failed"
+            ),
         }
     }
     assert!(acknowledged.len() >= requests * per_request * 2 / 3);
@@ -248,7 +253,11 @@ fn three_replicas_on_one_stream_store_every_acknowledged_event_once() {
     assert!(dead.iter().all(|d| d.subject == subject), "{dead:?}");
     assert_eq!(&dead[1].payload[..], b"{not json");
     assert!(dead[1].reason.contains("not a CloudEvent"), "{:?}", dead[1]);
-    assert!(dead[0].reason.contains("missing field `deployment_id`"), "{:?}", dead[0]);
+    assert!(
+        dead[0].reason.contains("missing field `deployment_id`"),
+        "{:?}",
+        dead[0]
+    );
     assert!(!ids.contains("poison-2"));
 
     for r in replicas.drain(..2) {
@@ -276,7 +285,10 @@ impl OwnNats {
             .expect("nats-server (BEARING_NATS_SERVER_BIN)");
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(20), "nats-server did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "nats-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         OwnNats { child }
@@ -331,10 +343,16 @@ fn nats_down_answers_503_with_retry_after_and_stores_nothing_of_the_request() {
     });
 
     drop(nats);
-    let second = jsonl(&[deployment(service, "down-1", 3), deployment(service, "down-2", 4)]);
+    let second = jsonl(&[
+        deployment(service, "down-1", 3),
+        deployment(service, "down-2", 4),
+    ]);
     let (status, head, body) = http_full(server.port, "POST", "/v1/events", &admin, &second);
     assert_eq!(status, 503, "{body}");
-    assert!(head.to_ascii_lowercase().contains("retry-after: 1"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
     assert_eq!(json_of(&body)["error"]["code"], "busy", "{body}");
     assert_eq!(listed_ids(&db, &intent), ["up-1"]);
 
@@ -350,4 +368,71 @@ fn nats_down_answers_503_with_retry_after_and_stores_nothing_of_the_request() {
     assert_eq!(listed_ids(&db, &intent), ["down-1", "down-2", "up-1"]);
     assert!(server.stop().success());
     drop(nats);
+}
+
+/// `bearing ingest --bus` publishes and returns once JetStream holds the
+/// events; a replica started later stores them (and a second run of the
+/// same file is dropped by NATS as duplicates).
+#[test]
+fn ingest_through_the_bus_is_stored_by_a_replica_started_later() {
+    let Some(url) = nats_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("b.db").display());
+    let service = "later";
+    let intent = intent(dir.path(), service);
+    let stream = stream_name("ingest");
+    let streams = Streams::new(&url, &stream);
+    let file = dir.path().join("events.jsonl");
+    let events: Vec<_> = (0..25)
+        .map(|i| deployment(service, &format!("l{i}"), 1 + i))
+        .collect();
+    std::fs::write(&file, jsonl(&events)).unwrap();
+    let ingest = || {
+        let out = super::serve::bin()
+            .args(["--database", &db, "--intent"])
+            .arg(&intent)
+            .args([
+                "ingest",
+                "--bus",
+                &url,
+                "--bus-stream",
+                &stream,
+                "--output",
+                "json",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_of(&String::from_utf8_lossy(&out.stdout))
+    };
+    let first = ingest();
+    assert_eq!(
+        (first["accepted"].as_u64(), first["duplicates"].as_u64()),
+        (Some(25), Some(0))
+    );
+    let again = ingest();
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(25))
+    );
+    assert_eq!(streams.rt.block_on(streams.bus.pending()).unwrap(), 25);
+    // Nothing was written to the database by `ingest --bus`.
+    assert!(listed_ids(&db, &intent).is_empty());
+
+    let server = Server::start_with(&db, &intent, &bus_args(&url, &stream, "1h"));
+    let admin = token(&db, &intent, "admin");
+    eventually("the replica stores what waited on the bus", || {
+        listed_ids(&db, &intent).len() == 25
+    });
+    eventually("and its scorecard counts it", || {
+        samples(server.port, &admin, service) == 25
+    });
+    assert!(server.stop().success());
 }
