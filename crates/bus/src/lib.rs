@@ -613,16 +613,25 @@ async fn consume<R: Record>(
     };
     tracing::info!(consumer = %name, "consuming from the bus");
     while !*stop.borrow() {
+        // Wait (up to a second) for one message, then take whatever else is
+        // ready at once: a lone event is stored at once, a backlog in
+        // batches of up to BATCH.
         let batch = async {
-            let mut batch = consumer
-                .fetch()
-                .max_messages(BATCH)
-                .expires(Duration::from_millis(500))
+            let mut msgs = Vec::new();
+            let mut first = consumer
+                .batch()
+                .max_messages(1)
+                .expires(Duration::from_secs(1))
                 .messages()
                 .await?;
-            let mut msgs = Vec::new();
-            while let Some(m) = batch.next().await {
+            while let Some(m) = first.next().await {
                 msgs.push(m?);
+            }
+            if !msgs.is_empty() {
+                let mut more = consumer.fetch().max_messages(BATCH - 1).messages().await?;
+                while let Some(m) = more.next().await {
+                    msgs.push(m?);
+                }
             }
             Ok::<_, async_nats::Error>(msgs)
         };

@@ -17,7 +17,7 @@ pub const DOCUMENT: &str = r##"{
     "/v1/events": {
       "post": {
         "summary": "Ingest events (Bearing JSON/JSONL, CDEvents, SARIF, Trivy, Grype, FOCUS, OpenCost, Infracost)",
-        "description": "The batch is stored whole or not at all; the answer comes after the store committed it. A bad record is a 422 naming it as `bearing ingest` does, counted from 1: `line N` (JSONL), `record N` (item of a JSON array), `row N` (CSV, the header is row 1), else `event N`; `details` holds `record`, `field` and `format`, and nothing is stored. Scope: ingest.",
+        "description": "The batch is stored whole or not at all; the answer comes after the store committed it (with `--bus`: after JetStream acknowledged every event of it; when the bus does not take them, 503 `busy` with `Retry-After`, and sending the batch again is safe). A bad record is a 422 naming it as `bearing ingest` does, counted from 1: `line N` (JSONL), `record N` (item of a JSON array), `row N` (CSV, the header is row 1), else `event N`; `details` holds `record`, `field` and `format`, and nothing is stored. Scope: ingest.",
         "parameters": [
           {"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["bearing", "bearing-csv", "cdevents", "sarif", "trivy", "grype", "focus", "opencost", "infracost", "json", "jsonl", "ndjson", "csv", "cdevent", "focus-csv"]}, "description": "Format name; detected from the body when absent."},
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
@@ -316,7 +316,8 @@ pub const DOCUMENT: &str = r##"{
           "accepted": {"type": "integer", "minimum": 0},
           "duplicates": {"type": "integer", "minimum": 0},
           "skipped": {"type": "array", "items": {"type": "string"}},
-          "delivery": {"type": "string", "nullable": true}
+          "delivery": {"type": "string", "nullable": true},
+          "via": {"type": "string", "enum": ["bus"], "description": "Present when the server runs with `--bus`: the events are durable in the JetStream stream and the replicas' consumers store them; `accepted` counts what the stream took as new, `duplicates` what NATS dropped inside its duplicate window."}
         }
       },
       "Event": {
