@@ -50,7 +50,7 @@ cleanup() {
   for s in "${STREAMS[@]:-}"; do
     [ -n "$s" ] && { js_api "\$JS.API.STREAM.DELETE.$s"; js_api "\$JS.API.STREAM.DELETE.${s}_DEAD"; } || true
   done
-  for s in "${SCHEMAS[@]:-}"; do [ -n "$s" ] && psql -q "$DATABASE_URL" -c "DROP SCHEMA $s CASCADE" || true; done
+  for s in "${SCHEMAS[@]:-}"; do [ -n "$s" ] && PGOPTIONS="-c client_min_messages=warning" psql -q "$DATABASE_URL" -c "DROP SCHEMA $s CASCADE" || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -72,10 +72,6 @@ echo "input: $N events, $(du -h "$WORK/events.jsonl" | cut -f1) of JSONL, $(npro
 now() { date +%s.%N; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 count() { psql -qtA "$DATABASE_URL" -c "SELECT count(*) FROM $1.events"; }
-samples() {
-  curl -s "http://127.0.0.1:$1/v1/scorecard?service=latency" \
-    | python3 -c 'import json,sys; print(json.load(sys.stdin)["objectives"][0]["key_results"][0]["samples"])'
-}
 
 for C in 1 2 3; do
   schema="bearing_bench_bus_$$_$C"
@@ -107,33 +103,42 @@ for C in 1 2 3; do
   t1=$(now)
   awk -v c="$C" -v n="$N" -v s="$t0" -v e="$t1" 'BEGIN { printf "consume  %d replica(s): %d events into Postgres in %.2f s = %.0f events/s\n", c, n, e - s, n / (e - s) }'
 
-  # Publish → scorecard latency: one deployment at a time through the first
-  # replica, read back on the first and on the last replica.
   for p in "${ports[@]}"; do
     until curl -sf "http://127.0.0.1:$p/readyz" >/dev/null; do sleep 0.1; done
   done
-  first=${ports[0]}
-  last=${ports[$((C - 1))]}
-  : > "$WORK/lat-same" ; : > "$WORK/lat-other"
-  for i in $(seq 1 20); do
-    before=$(samples "$last")
-    t=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-    t0=$(now)
-    curl -sf -XPOST -H 'Content-Type: application/json' "http://127.0.0.1:$first/v1/events" \
-      -d "{\"id\":\"lat-$C-$i\",\"source\":\"bench\",\"time\":\"$t\",\"service\":\"latency\",\"environment\":\"production\",\"kind\":\"deployment\",\"data\":{\"deployment_id\":\"lat-$C-$i\",\"status\":\"success\"}}" >/dev/null
-    same=""; other=""
-    while [ -z "$same" ] || [ -z "$other" ]; do
-      [ -n "$same" ] || { [ "$(samples "$first")" -gt "$before" ] && same=$(awk -v s="$t0" -v e="$(now)" 'BEGIN{print (e-s)*1000}'); } || true
-      [ -n "$other" ] || { [ "$(samples "$last")" -gt "$before" ] && other=$(awk -v s="$t0" -v e="$(now)" 'BEGIN{print (e-s)*1000}'); } || true
-      sleep 0.01
-    done
-    echo "$same" >> "$WORK/lat-same"; echo "$other" >> "$WORK/lat-other"
-  done
-  for f in same other; do
-    sort -n "$WORK/lat-$f" | awk -v c="$C" -v f="$f" '{ v[NR] = $1 } END {
-      printf "latency  %d replica(s), publish → scorecard on the %s replica: median %.0f ms, max %.0f ms (20 events, curl polling every 10 ms)\n",
-        c, (f == "same" ? "receiving" : "last"), v[int((NR + 1) / 2)], v[NR] }'
-  done
+  # Publish → scorecard latency: one deployment at a time through the first
+  # replica, read back on it and on the last replica.
+  python3 - "$C" "${ports[0]}" "${ports[$((C - 1))]}" <<'EOF'
+import datetime, http.client, json, statistics, sys, time
+c, first, last = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+conns = {p: http.client.HTTPConnection("127.0.0.1", p, timeout=30) for p in {first, last}}
+def samples(port):
+    conns[port].request("GET", "/v1/scorecard?service=latency")
+    body = json.loads(conns[port].getresponse().read())
+    return body["objectives"][0]["key_results"][0]["samples"]
+lat = {first: [], last: []}
+for i in range(20):
+    before = samples(last)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = {"id": f"lat-{c}-{i}", "source": "bench", "time": now, "service": "latency",
+             "environment": "production", "kind": "deployment",
+             "data": {"deployment_id": f"lat-{c}-{i}", "status": "success"}}
+    t0 = time.monotonic()
+    conns[first].request("POST", "/v1/events", json.dumps(event), {"Content-Type": "application/json"})
+    conns[first].getresponse().read()
+    seen = {}
+    while len(seen) < len(conns):
+        for p in conns:
+            if p not in seen and samples(p) > before:
+                seen[p] = (time.monotonic() - t0) * 1000
+        time.sleep(0.005)
+    for p in lat:
+        lat[p].append(seen[p])
+for name, p in (("receiving", first), ("last", last)):
+    v = sorted(lat[p])
+    print(f"latency  {c} replica(s), publish → scorecard on the {name} replica: "
+          f"median {statistics.median(v):.0f} ms, max {v[-1]:.0f} ms (20 events, polled every 5 ms)")
+EOF
 
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
