@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::serve::{
-    PgSchema, Server, eventually, free_port, http_full, intent, json_of, pg_exec, samples, token,
+    PgSchema, Server, eventually, free_port, http, http_full, intent, json_of, pg_exec, samples,
+    token,
 };
 
 fn nats_url() -> Option<String> {
@@ -157,6 +158,7 @@ fn three_replicas_on_one_stream_store_every_acknowledged_event_once() {
     let mut acknowledged = BTreeSet::new();
     let mut sent = BTreeSet::new();
     let mut killed = false;
+    let mut decision_id = String::new();
     let events_table = format!("{}.events", schema.schema);
     for r in 0..requests {
         if r == requests / 3 {
@@ -164,6 +166,20 @@ fn three_replicas_on_one_stream_store_every_acknowledged_event_once() {
                 &db,
                 &format!("ALTER TABLE {events_table} RENAME TO events_away"),
             );
+            pg_exec(
+                &db,
+                &format!(
+                    "ALTER TABLE {}.decisions RENAME TO decisions_away",
+                    schema.schema
+                ),
+            );
+            // Decided from memory while the store is down; logged through
+            // the bus (a direct write would fail and lose it).
+            let env =
+                json!({"service": service, "environment": "production", "strategy": "direct"});
+            let (status, body) = http(ports[0], "POST", "/v1/decide", &admin, &env.to_string());
+            assert_eq!(status, 200, "{body}");
+            decision_id = json_of(&body)["id"].as_str().unwrap().to_string();
         }
         if r == requests * 2 / 3 {
             // Let every consumer take (and hold) a batch.
@@ -174,6 +190,13 @@ fn three_replicas_on_one_stream_store_every_acknowledged_event_once() {
             pg_exec(
                 &db,
                 &format!("ALTER TABLE {}.events_away RENAME TO events", schema.schema),
+            );
+            pg_exec(
+                &db,
+                &format!(
+                    "ALTER TABLE {}.decisions_away RENAME TO decisions",
+                    schema.schema
+                ),
             );
         }
         let events: Vec<_> = (0..per_request)
@@ -241,6 +264,14 @@ fn three_replicas_on_one_stream_store_every_acknowledged_event_once() {
             got == n
         });
     }
+
+    eventually(
+        "the decision made while the store was down is logged",
+        || {
+            let (status, body) = http(ports[1], "GET", "/v1/decisions?service=busy", &admin, "");
+            status == 200 && body.contains(&decision_id)
+        },
+    );
 
     let mut dead = Vec::new();
     eventually("both poisoned messages are dead letters", || {
