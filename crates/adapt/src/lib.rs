@@ -3,6 +3,8 @@
 //!
 //! - [`anomaly`]: robust, weekly-seasonal baselines for daily metric series.
 //! - [`risk`]: a change-risk model trained on the organisation's own history.
+//! - [`jit`]: the calibrated learners and measures behind it; [`jitdata`]
+//!   reads public JIT defect data (ApacheJIT) for the bench.
 //! - [`canary`]: Mann-Whitney canary judge (promote / hold / rollback).
 //! - [`recommend`]: candidate actions for key results off target, with evidence.
 //! - [`reconcile`]: evaluates adaptation rules, updates delivery plans and
@@ -10,6 +12,8 @@
 
 pub mod anomaly;
 pub mod canary;
+pub mod jit;
+pub mod jitdata;
 pub mod recommend;
 pub mod reconcile;
 pub mod risk;
