@@ -29,6 +29,10 @@ pub(crate) struct View<'a> {
     /// `context.outcomes.services[service]`.
     pub outcome: Option<&'a Value>,
     pub risk: Option<f64>,
+    /// `context.risk_reasons`: the score's top factors.
+    pub risk_reasons: Option<&'a str>,
+    /// `context.risk_advisory`: why the risk may only warn.
+    pub risk_advisory: Option<&'a str>,
     pub now: DateTime<Utc>,
     /// Normalised scan reports (`normalize::scan`), when the change has any.
     pub scans: &'a [Value],
@@ -356,19 +360,28 @@ impl Native {
                 match v.risk {
                     Some(risk) => {
                         let shown = Num::Float(risk).fixed(2);
-                        let deny = risk > deny_above.f() && !mitigated;
-                        if deny {
+                        let why = v
+                            .risk_reasons
+                            .map_or_else(String::new, |r| format!(" ({r})"));
+                        let above = risk > deny_above.f() && !mitigated;
+                        if above && v.risk_advisory.is_none() {
                             out.push((
-                                change_finding("risk", &format!("change risk {shown} is above {}", deny_above.fixed(2)), "high", "split the change, deploy it as a canary, or add tests to the risky files"),
+                                change_finding("risk", &format!("change risk {shown} is above {}{why}", deny_above.fixed(2)), "high", "split the change, deploy it as a canary, or add tests to the risky files"),
                                 Effect::Deny,
                             ));
                         }
-                        if risk > warn_above.f() && !deny {
+                        if let (true, Some(advisory)) = (above, v.risk_advisory) {
+                            out.push((
+                                change_finding("risk", &format!("change risk {shown} is above {}{why}; advisory: {advisory}", deny_above.fixed(2)), "high", "split the change, deploy it as a canary, or add tests to the risky files"),
+                                Effect::Warn,
+                            ));
+                        }
+                        if risk > warn_above.f() && !above {
                             out.push((
                                 change_finding(
                                     "risk",
                                     &format!(
-                                        "change risk {shown} is above {}",
+                                        "change risk {shown} is above {}{why}",
                                         warn_above.fixed(2)
                                     ),
                                     "medium",

@@ -322,8 +322,8 @@ impl Loop {
                 .map(|p| (p.service.clone(), p.clone()))
                 .collect(),
             outcomes: kept.body,
-            risk: None,
             now,
+            ..bearing_guard::Context::default()
         };
         let services = intent
             .services

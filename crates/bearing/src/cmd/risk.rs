@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use bearing_adapt::risk::{self, ChangeInput, Evaluation, RiskError, RiskModel};
+use bearing_adapt::jit::Learner;
+use bearing_adapt::risk::{self, ChangeInput, Evaluation, RiskError, RiskModel, RiskScore};
 use bearing_store::EventQuery;
 use chrono::{DateTime, Utc};
 
@@ -46,6 +47,10 @@ pub struct ModelArgs {
 pub struct TrainArgs {
     #[command(flatten)]
     pub common: ModelArgs,
+    /// Held-out ROC AUC below which the model is advisory: `risk score` says
+    /// so and the `change_risk` guardrail warns instead of denying.
+    #[arg(long, default_value_t = risk::DEFAULT_MIN_AUC)]
+    pub min_auc: f64,
 }
 
 #[derive(clap::Args)]
@@ -63,15 +68,19 @@ pub struct ScoreArgs {
     pub common: ModelArgs,
     #[arg(long)]
     pub service: String,
-    /// Lines added plus deleted.
-    #[arg(long, default_value_t = 0.0)]
-    pub change_size: f64,
-    /// Files touched.
-    #[arg(long, default_value_t = 0.0)]
-    pub files: f64,
-    /// Changes (pull requests) in the deployment.
-    #[arg(long, default_value_t = 1.0)]
-    pub changes: f64,
+    /// Lines added plus deleted (unknown when not given: it then does not
+    /// move the score).
+    #[arg(long)]
+    pub change_size: Option<f64>,
+    /// Files touched (unknown when not given).
+    #[arg(long)]
+    pub files: Option<f64>,
+    /// Changes (pull requests) in the deployment (unknown when not given).
+    #[arg(long)]
+    pub changes: Option<f64>,
+    /// The commit to deploy: failed pipeline runs on it count.
+    #[arg(long)]
+    pub commit: Option<String>,
     /// Author (repeatable).
     #[arg(long = "author")]
     pub authors: Vec<String>,
@@ -126,7 +135,7 @@ fn too_few(e: RiskError) -> anyhow::Result<ExitCode> {
 fn train(a: TrainArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let now = a.common.at.unwrap_or_else(Utc::now);
     let (samples, _) = load(g, now)?;
-    let model = match risk::train(&samples, now) {
+    let model = match risk::train(&samples, a.min_auc, now) {
         Ok(m) => m,
         Err(e) => return too_few(e),
     };
@@ -180,35 +189,76 @@ fn score(a: ScoreArgs, g: &Global) -> anyhow::Result<ExitCode> {
         authors: a.authors,
         labels: a.labels,
         strategy: a.strategy,
+        commit: a.commit,
     };
     let s = risk::score_change(&model, &history, &change, now);
     match a.common.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&s)?),
         Output::Text => {
-            println!(
-                "risk {:.3} ({}) for a change to {}",
-                s.score, s.level, s.service
-            );
-            for (name, c) in &s.top_factors {
-                println!("  {name:<34} {c:+.3} log-odds");
-            }
-            if let Some(auc) = s.model_auc {
-                println!(
-                    "model trained {} (held-out AUC {auc:.3})",
-                    s.model_trained_at
-                );
-            }
+            print!("{}", explain_score(&s));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The text form of a score: the calibrated probability, its reasons, what
+/// was missing and whether it may deny.
+pub fn explain_score(s: &RiskScore) -> String {
+    let mut out = format!(
+        "risk {:.3} ({}) for a change to {}: calibrated probability that the deployment needs remediation\n",
+        s.score, s.level, s.service
+    );
+    for f in &s.top_factors {
+        let v = f
+            .value
+            .map_or_else(|| "missing".to_string(), |v| format!("{v}"));
+        out.push_str(&format!(
+            "  {:<30} {v:>10}  {:+.3} log-odds\n",
+            f.feature, f.contribution
+        ));
+    }
+    if !s.missing.is_empty() {
+        out.push_str(&format!(
+            "  not known (no effect on the score): {}\n",
+            s.missing.join(", ")
+        ));
+    }
+    match s.model_auc {
+        Some(auc) => out.push_str(&format!(
+            "model trained {} (held-out ROC AUC {auc:.3})\n",
+            s.model_trained_at
+        )),
+        None => out.push_str(&format!(
+            "model trained {} (no held-out ROC AUC)\n",
+            s.model_trained_at
+        )),
+    }
+    if let Some(why) = &s.advisory {
+        out.push_str(&format!("advisory: {why}\n"));
+    }
+    out
+}
+
 fn print_weights(m: &RiskModel) {
-    println!("coefficients (standardised features, L2 = {}):", m.l2);
-    let mut w: Vec<(&String, f64)> = m.features.iter().zip(m.weights.iter().copied()).collect();
+    let Learner::Logistic(l) = &m.model.learner else {
+        return;
+    };
+    println!(
+        "coefficients (log1p-transformed, standardised features, class-balanced, L2 = {}); Platt a = {:.3}, b = {:.3}:",
+        l.l2, m.model.platt.a, m.model.platt.b
+    );
+    let mut w: Vec<(&String, f64)> = m
+        .model
+        .features
+        .iter()
+        .zip(l.weights.iter().copied())
+        .collect();
     w.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     for (name, v) in w {
         println!("  {name:<34} {v:+.3}");
+    }
+    if let Some(why) = m.advisory() {
+        println!("advisory: {why}");
     }
 }
 
@@ -228,6 +278,13 @@ fn print_evaluation(ev: &Evaluation) {
         ),
         _ => println!("  ROC AUC: n/a (the test set lacks failures or successes)"),
     }
+    let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"));
+    println!(
+        "  PR AUC {}, F1 {:.3} (class-balanced at 0.5), recall at 20% of changed lines {}",
+        opt(ev.pr_auc),
+        ev.f1,
+        opt(ev.recall_at_20_effort)
+    );
     println!(
         "  Brier {:.4} (base-rate forecast {:.4}), log loss {:.4}",
         ev.brier, ev.brier_base_rate, ev.log_loss

@@ -162,6 +162,12 @@ fn change() -> impl Strategy<Value = (Envelope, Context)> {
         Some((true, vec!["budget spent", "r2"])),
     ]);
     let minutes = 0..(60 * 24 * 60i64);
+    let risk_note = prop::sample::select(vec![
+        (None, None),
+        (Some("lines_changed 2000 +1.78"), None),
+        (None, Some("held-out ROC AUC 0.431 is below 0.65")),
+        (Some("files_changed 40 +0.30"), Some("no held-out ROC AUC")),
+    ]);
     let scans = prop::collection::vec(
         prop::collection::vec(
             (
@@ -197,13 +203,13 @@ fn change() -> impl Strategy<Value = (Envelope, Context)> {
     (
         (service, environment, labels, strategy, checks, risk),
         (remaining, past_sla, spend, forecast, freeze, minutes),
-        (scans, costs),
+        (scans, costs, risk_note),
     )
         .prop_map(
             |(
                 (service, environment, labels, strategy, checks, risk),
                 (remaining, past_sla, spend, forecast, freeze, minutes),
-                (scans, costs),
+                (scans, costs, (reasons, advisory)),
             )| {
                 let mut env = envelope(service, environment);
                 env.labels = labels.into_iter().map(String::from).collect();
@@ -229,6 +235,8 @@ fn change() -> impl Strategy<Value = (Envelope, Context)> {
                 c.now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
                     + Duration::minutes(minutes);
                 c.risk = risk;
+                c.risk_reasons = reasons.map(String::from);
+                c.risk_advisory = advisory.map(String::from);
                 c.outcomes = json!({"services": {service: outcome}});
                 if let Some((freeze, reasons)) = freeze {
                     c.plans.insert(
