@@ -62,6 +62,12 @@ pub enum RiskError {
         min_n: usize,
         min_pos: usize,
     },
+    #[error("{file}:{line}: {message}")]
+    Input {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("cannot read the risk model `{path}`: {message}; run `bearing risk train` first")]
     Load { path: String, message: String },
     #[error(
@@ -785,6 +791,133 @@ pub fn score_change(
     }
 }
 
+/// Lines changed (added plus deleted) and files touched by a change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiffSize {
+    pub lines: f64,
+    pub files: f64,
+}
+
+/// Sizes a unified diff (`git diff`, `diff -u`): the `+`/`-` lines of each
+/// hunk, read by the hunk header's counts (`@@ -l,s +l,s @@`), and files by
+/// `diff --git` headers (renames and binary files count) or, without them,
+/// by `+++` headers. `file` names the input in errors.
+pub fn diff_size(text: &str, file: &str) -> Result<DiffSize, RiskError> {
+    let err = |line: usize, message: String| RiskError::Input {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    let (mut lines, mut files, mut git_files) = (0usize, 0usize, 0usize);
+    let (mut old_left, mut new_left) = (0u64, 0u64);
+    let mut header_seen = false;
+    for (i, line) in text.lines().enumerate() {
+        if old_left > 0 || new_left > 0 {
+            match line.as_bytes().first() {
+                Some(b'+') => {
+                    new_left = new_left.saturating_sub(1);
+                    lines += 1;
+                }
+                Some(b'-') => {
+                    old_left = old_left.saturating_sub(1);
+                    lines += 1;
+                }
+                Some(b'\\') => {}
+                Some(b' ') | None => {
+                    old_left = old_left.saturating_sub(1);
+                    new_left = new_left.saturating_sub(1);
+                }
+                _ => {
+                    return Err(err(
+                        i + 1,
+                        format!("`{line}` inside a hunk (expected ` `, `+`, `-` or `\\`)"),
+                    ));
+                }
+            }
+            continue;
+        }
+        if line.starts_with("diff --git ") {
+            git_files += 1;
+            header_seen = true;
+        } else if line.starts_with("+++ ") {
+            files += 1;
+            header_seen = true;
+        } else if line.starts_with("--- ") {
+            header_seen = true;
+        } else if let Some(rest) = line.strip_prefix("@@ ") {
+            if !header_seen {
+                return Err(err(
+                    i + 1,
+                    "a hunk before any file header (`diff --git`, `---` or `+++`)".into(),
+                ));
+            }
+            let count = |spec: Option<&str>, sign: char| -> Option<u64> {
+                let spec = spec?.strip_prefix(sign)?;
+                match spec.split_once(',') {
+                    Some((_, n)) => n.parse().ok(),
+                    None => spec.parse::<u64>().ok().map(|_| 1),
+                }
+            };
+            let mut parts = rest.split_whitespace();
+            let (Some(o), Some(n)) = (count(parts.next(), '-'), count(parts.next(), '+')) else {
+                return Err(err(
+                    i + 1,
+                    format!("`{line}` is not a hunk header `@@ -l,s +l,s @@`"),
+                ));
+            };
+            (old_left, new_left) = (o, n);
+        }
+    }
+    if old_left > 0 || new_left > 0 {
+        return Err(err(
+            text.lines().count(),
+            "the diff ends inside a hunk".into(),
+        ));
+    }
+    let files = files.max(git_files);
+    if files == 0 {
+        return Err(err(
+            0,
+            "not a unified diff: no file header (`diff --git`, `+++`)".into(),
+        ));
+    }
+    Ok(DiffSize {
+        lines: lines as f64,
+        files: files as f64,
+    })
+}
+
+/// Sizes `git diff --numstat` output (`added<TAB>deleted<TAB>path`, `-` for
+/// binary files).
+pub fn numstat_size(text: &str, file: &str) -> Result<DiffSize, RiskError> {
+    let (mut lines, mut files) = (0.0, 0.0);
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let err = |message: String| RiskError::Input {
+            file: file.to_string(),
+            line: i + 1,
+            message,
+        };
+        let mut parts = line.splitn(3, '\t');
+        let (Some(a), Some(d), Some(_path)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(err(format!("`{line}` is not `added<TAB>deleted<TAB>path`")));
+        };
+        for v in [a, d] {
+            if v != "-" {
+                lines += v
+                    .parse::<u64>()
+                    .map_err(|_| err(format!("`{v}` is not a line count")))?
+                    as f64;
+            }
+        }
+        files += 1.0;
+    }
+    Ok(DiffSize { lines, files })
+}
+
 /// Where the model lives by default: next to a SQLite database
 /// (`bearing.db` → `bearing.risk.json`), else `bearing.risk.json` in the
 /// working directory.
@@ -977,6 +1110,51 @@ mod tests {
         assert!(why.contains("advisory"), "{why}");
         let strong = train(&synthetic(600, 42), DEFAULT_MIN_AUC, t0()).unwrap();
         assert_eq!(strong.advisory(), None, "{:?}", strong.evaluation);
+    }
+
+    #[test]
+    fn sizes_a_unified_diff_and_numstat_by_hand() {
+        let diff = "diff --git a/x.rs b/x.rs\nindex 1..2 100644\n--- a/x.rs\n+++ b/x.rs\n@@ -1,4 +1,3 @@\n fn a() {\n-    1\n--- a deleted line that looks like a header\n+    2\n }\ndiff --git a/y.png b/y.png\nBinary files differ\ndiff --git a/z b/z\n--- a/z\n+++ b/z\n@@ -0,0 +1,2 @@\n+one\n+two\n";
+        // x.rs: -2 +1 (the "--- a deleted line" is inside the hunk's counts); y.png: a file; z: +2
+        assert_eq!(
+            diff_size(diff, "d.diff").unwrap(),
+            DiffSize {
+                lines: 5.0,
+                files: 3.0
+            }
+        );
+        // diff -u of two files, no git headers: the second file's `---` is a header, not a deletion
+        let plain = "--- a.txt\n+++ a.txt\n@@ -1 +1 @@\n-a\n+b\n--- b.txt\n+++ b.txt\n@@ -1,2 +1 @@\n-c\n d\n";
+        assert_eq!(
+            diff_size(plain, "p.diff").unwrap(),
+            DiffSize {
+                lines: 3.0,
+                files: 2.0
+            }
+        );
+        let e = diff_size("--- a\n+++ a\n@@ -1,2 +1,2 @@\n-a\n", "cut.diff").unwrap_err();
+        assert_eq!(e.to_string(), "cut.diff:4: the diff ends inside a hunk");
+        let e = diff_size("--- a\n+++ a\n@@ -1 +1 @@\n?x\n", "odd.diff").unwrap_err();
+        assert!(
+            e.to_string().starts_with("odd.diff:4: `?x` inside a hunk"),
+            "{e}"
+        );
+        let e = diff_size("@@ -1 +1 @@\n+x\n", "bad.diff").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad.diff:1: a hunk before any file header (`diff --git`, `---` or `+++`)"
+        );
+        assert!(diff_size("hello\n", "h").is_err());
+        let n = numstat_size("10\t2\tsrc/a.rs\n-\t-\timg.png\n0\t7\tb\n", "git").unwrap();
+        assert_eq!(
+            n,
+            DiffSize {
+                lines: 19.0,
+                files: 3.0
+            }
+        );
+        let e = numstat_size("10\tx\ta\n", "git").unwrap_err();
+        assert_eq!(e.to_string(), "git:1: `x` is not a line count");
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use bearing_adapt::jit::Learner;
 use bearing_adapt::risk::{self, ChangeInput, Evaluation, RiskError, RiskModel, RiskScore};
-use bearing_store::EventQuery;
+use bearing_intent::Intent;
+use bearing_store::{DynStore, EventQuery};
 use chrono::{DateTime, Utc};
 
 use super::common::{Global, Output};
@@ -98,20 +99,58 @@ fn model_path(args: &ModelArgs, g: &Global) -> PathBuf {
         .unwrap_or_else(|| risk::default_model_path(&g.database))
 }
 
+/// Reads the store's events and builds the labelled samples and history.
+pub async fn samples_from_store(
+    store: &DynStore,
+    intent: &Intent,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<risk::Sample>, risk::History)> {
+    let events = store
+        .events(&EventQuery::default())
+        .await
+        .context("cannot read events")?;
+    let ds = super::reconcile::load_dataset(store, intent).await?;
+    Ok(risk::samples(intent, &events, &ds, now))
+}
+
 /// Loads intent and events and builds the labelled samples and history.
 fn load(g: &Global, now: DateTime<Utc>) -> anyhow::Result<(Vec<risk::Sample>, risk::History)> {
     let intent = load_intent(g)?;
     let rt = super::common::runtime()?;
-    let (ds, events) = rt.block_on(async {
+    rt.block_on(async {
         let store = super::common::open_store(g).await?;
-        let events = store
-            .events(&EventQuery::default())
-            .await
-            .context("cannot read events")?;
-        let ds = super::reconcile::load_dataset(&store, &intent).await?;
-        anyhow::Ok((ds, events))
-    })?;
-    Ok(risk::samples(&intent, &events, &ds, now))
+        samples_from_store(&store, &intent, now).await
+    })
+}
+
+/// The reasons of a score in one line, for guardrail messages:
+/// `lines_changed 2000 (+1.78 log-odds), …`.
+pub fn reasons(s: &RiskScore) -> String {
+    let mut parts: Vec<String> = s
+        .top_factors
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} ({:+.2} log-odds)",
+                f.feature,
+                f.value.map_or_else(|| "missing".to_string(), value),
+                f.contribution
+            )
+        })
+        .collect();
+    if !s.missing.is_empty() {
+        parts.push(format!("unknown: {}", s.missing.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// A feature value as people read it: integers without decimals.
+fn value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 pub fn run(cmd: Command, g: &Global) -> anyhow::Result<ExitCode> {
@@ -209,9 +248,7 @@ pub fn explain_score(s: &RiskScore) -> String {
         s.score, s.level, s.service
     );
     for f in &s.top_factors {
-        let v = f
-            .value
-            .map_or_else(|| "missing".to_string(), |v| format!("{v}"));
+        let v = f.value.map_or_else(|| "missing".to_string(), value);
         out.push_str(&format!(
             "  {:<30} {v:>10}  {:+.3} log-odds\n",
             f.feature, f.contribution

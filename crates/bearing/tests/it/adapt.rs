@@ -242,3 +242,125 @@ fn canary_judge_exit_codes_follow_the_verdict() {
     );
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn risk_score_keeps_unknown_sizes_missing() {
+    let dir = demo_org();
+    let d = dir.path();
+    assert_eq!(
+        bearing(d, &["risk", "train", "--at", AT]).status.code(),
+        Some(0)
+    );
+    let score = |extra: &[&str]| {
+        let mut args = vec![
+            "risk",
+            "score",
+            "--service",
+            "payments-api",
+            "--at",
+            AT,
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        json(&bearing(d, &args))
+    };
+    let unknown = score(&[]);
+    assert!(unknown["features"]["lines_changed"].is_null(), "{unknown}");
+    assert!(unknown["features"]["files_changed"].is_null(), "{unknown}");
+    let missing: Vec<&str> = unknown["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(missing.contains(&"lines_changed") && missing.contains(&"files_changed"));
+    let sized = score(&["--change-size", "5000", "--files", "60"]);
+    assert_eq!(sized["features"]["lines_changed"], 5000.0);
+    assert_eq!(sized["features"]["files_changed"], 60.0);
+    assert!(sized["missing"].as_array().unwrap().len() < missing.len());
+    // the demo's failures do not depend on the change: the model is advisory
+    assert!(
+        sized["advisory"].as_str().unwrap().contains("advisory"),
+        "{sized}"
+    );
+}
+
+#[test]
+fn check_scores_a_diff_with_the_model_and_an_advisory_model_never_denies() {
+    let dir = demo_org();
+    let d = dir.path();
+    let yaml = std::fs::read_to_string(d.join("bearing.yaml")).unwrap();
+    let yaml = yaml.replacen(
+        "guardrails:\n",
+        "guardrails:\n  - { id: risk-gate, kind: change_risk, params: { deny_above: 0.01, warn_above: 0.005, unless_canary: false } }\n",
+        1,
+    );
+    std::fs::write(d.join("bearing.yaml"), yaml).unwrap();
+    assert_eq!(
+        bearing(d, &["risk", "train", "--at", AT]).status.code(),
+        Some(0)
+    );
+    std::fs::write(
+        d.join("change.diff"),
+        "diff --git a/a.rs b/a.rs\n--- a/a.rs\n+++ b/a.rs\n@@ -1,2 +1,3 @@\n-x\n+y\n+z\n w\n",
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--service",
+            "payments-api",
+            "--strategy",
+            "canary",
+            "--diff",
+            "change.diff",
+            "--no-log",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        bearing(d, &args)
+    };
+    let advisory = check(&[]);
+    let v = json(&advisory);
+    let stderr = String::from_utf8_lossy(&advisory.stderr);
+    assert!(stderr.contains("calibrated probability"), "{stderr}");
+    assert_eq!(v["context"]["risk_advisory"].is_string(), true, "{v}");
+    let risk = v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["guardrail"] == "risk-gate")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(risk["effect"], "warn", "{risk}");
+    let msg = risk["message"].as_str().unwrap();
+    assert!(
+        msg.contains("advisory:") && msg.contains("log-odds"),
+        "{msg}"
+    );
+    // the diff gave the size: 3 changed lines (the context line does not count)
+    assert!(
+        v["context"]["risk_reasons"]
+            .as_str()
+            .is_some_and(|r| !r.contains("unknown: lines_changed")),
+        "{v}"
+    );
+
+    // the same model trusted (min_auc 0): the same risk denies
+    let mut model: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("bearing.risk.json")).unwrap())
+            .unwrap();
+    model["min_auc"] = serde_json::json!(0.0);
+    std::fs::write(d.join("trusted.json"), model.to_string()).unwrap();
+    let trusted = check(&["--risk-model", "trusted.json"]);
+    let v = json(&trusted);
+    let risk = v["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["guardrail"] == "risk-gate")
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(risk["effect"], "deny", "{risk}");
+    assert_eq!(trusted.status.code(), Some(1));
+}
