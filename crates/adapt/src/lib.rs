@@ -3,6 +3,7 @@
 //!
 //! - [`anomaly`]: robust, weekly-seasonal baselines for daily metric series.
 //! - [`risk`]: a change-risk model trained on the organisation's own history.
+//! - [`gitmetrics`]: Kamei et al. change metrics from a git repository.
 //! - [`jit`]: the calibrated learners and measures behind it; [`jitdata`]
 //!   reads public JIT defect data (ApacheJIT) for the bench.
 //! - [`canary`]: Mann-Whitney canary judge (promote / hold / rollback).
@@ -12,6 +13,7 @@
 
 pub mod anomaly;
 pub mod canary;
+pub mod gitmetrics;
 pub mod jit;
 pub mod jitdata;
 pub mod recommend;

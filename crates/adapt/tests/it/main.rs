@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod anomaly_quality;
+mod gitmetrics;
 mod reconcile;
 mod risk;
 mod scipy;

@@ -30,6 +30,25 @@ pub enum Command {
     /// Score a change about to be deployed; `--output json` prints what
     /// guardrails see as `data.bearing.risk`.
     Score(ScoreArgs),
+    /// Change metrics of Kamei et al. (ns, nd, nf, entropy, la, ld, lt, fix,
+    /// ndev, age, nuc, exp, rexp, sexp) of each commit of a git repository,
+    /// from `git log --numstat` (see docs/adapt.md); CSV, or JSON with
+    /// `--output json`. An unknown value (age of a commit touching only new
+    /// files) is empty, not zero.
+    Features(FeaturesArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FeaturesArgs {
+    /// The git repository.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Revision range whose commits are printed (`v1.0..HEAD`; default every
+    /// commit reachable from HEAD). Earlier history still counts.
+    #[arg(long)]
+    pub rev: Option<String>,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(clap::Args)]
@@ -158,7 +177,44 @@ pub fn run(cmd: Command, g: &Global) -> anyhow::Result<ExitCode> {
         Command::Train(a) => train(a, g),
         Command::Evaluate(a) => evaluate(a, g),
         Command::Score(a) => score(a, g),
+        Command::Features(a) => features(a),
     }
+}
+
+fn features(a: FeaturesArgs) -> anyhow::Result<ExitCode> {
+    let rows = bearing_adapt::gitmetrics::repo_metrics(&a.repo, a.rev.as_deref())?;
+    match a.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Output::Text => {
+            let mut out = String::from(
+                "sha,time,author,ns,nd,nf,entropy,la,ld,lt,fix,ndev,age,nuc,exp,rexp,sexp\n",
+            );
+            for m in &rows {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{:.6},{},{},{},{},{},{},{},{},{:.6},{}\n",
+                    m.sha,
+                    m.time,
+                    m.author.replace(',', " "),
+                    m.ns,
+                    m.nd,
+                    m.nf,
+                    m.entropy,
+                    m.la,
+                    m.ld,
+                    m.lt,
+                    m.fix,
+                    m.ndev,
+                    m.age.map_or_else(String::new, |v| format!("{v:.6}")),
+                    m.nuc,
+                    m.exp,
+                    m.rexp,
+                    m.sexp
+                ));
+            }
+            print!("{out}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn too_few(e: RiskError) -> anyhow::Result<ExitCode> {
