@@ -147,6 +147,7 @@ fn main() -> ExitCode {
         folds
     );
     let all = run(&changes, folds);
+    // the base-rate forecast: the failure rate before the first test block
     let first_test = changes.len() * 2 / (folds + 2);
     let base =
         changes[..first_test].iter().filter(|c| c.buggy).count() as f64 / first_test.max(1) as f64;
@@ -154,8 +155,8 @@ fn main() -> ExitCode {
     for (name, preds) in &all {
         println!("\n== {name}");
         println!(
-            "{:<26} {:>5} {:>4}  {:>5}  {:>5}  {:>5}  {:>6} {:>8}  {}",
-            "project", "n", "bug", "ROC", "PR", "F1", "Brier", "(base)", "R@20%E"
+            "{:<26} {:>5} {:>4}  {:>5}  {:>5}  {:>5}  {:>6} {:>8}  R@20%E",
+            "project", "n", "bug", "ROC", "PR", "F1", "Brier", "(base)"
         );
         let mut projects: BTreeMap<&str, Vec<&Pred>> = BTreeMap::new();
         for p in preds {

@@ -156,10 +156,10 @@ impl Logistic {
                 let r = wi * (mu - if yi { 1.0 } else { 0.0 });
                 let h = wi * (mu * (1.0 - mu)).max(1e-10);
                 let xi = |i: usize| if i == 0 { 1.0 } else { x[i - 1] };
-                for i in 0..k {
+                for (i, row) in hess.iter_mut().enumerate() {
                     grad[i] += r * xi(i);
-                    for j in i..k {
-                        hess[i][j] += h * xi(i) * xi(j);
+                    for (j, cell) in row.iter_mut().enumerate().skip(i) {
+                        *cell += h * xi(i) * xi(j);
                     }
                 }
             }

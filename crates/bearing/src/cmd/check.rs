@@ -80,22 +80,8 @@ pub struct Args {
     /// Lines changed.
     #[arg(long)]
     pub change_size: Option<u64>,
-    /// Files touched (for the change-risk model).
-    #[arg(long)]
-    pub files: Option<u64>,
-    /// The change as a unified diff (`git diff` output; `-` reads stdin):
-    /// sizes it (lines and files) for `--change-size` and the risk model.
-    #[arg(long, value_name = "FILE")]
-    pub diff: Option<PathBuf>,
-    /// The change as a commit range (`origin/main..HEAD`), sized with
-    /// `git diff --numstat RANGE` in the working directory.
-    #[arg(long, value_name = "RANGE")]
-    pub commits: Option<String>,
-    /// Change-risk model (default: next to the SQLite database); without
-    /// `--risk`, a model that exists scores the change (calibrated
-    /// probability, its reasons, advisory when its held-out AUC is too low).
-    #[arg(long, env = "BEARING_RISK_MODEL")]
-    pub risk_model: Option<PathBuf>,
+    #[command(flatten)]
+    pub sizing: Box<SizingArgs>,
     #[arg(long, value_enum, default_value_t)]
     pub output: CheckOutput,
     #[command(flatten)]
@@ -115,6 +101,27 @@ pub struct Args {
     /// Do not write the decision to the decision log.
     #[arg(long)]
     pub no_log: bool,
+}
+
+/// How the change is sized and scored for the change-risk model.
+#[derive(clap::Args)]
+pub struct SizingArgs {
+    /// Files touched (for the change-risk model).
+    #[arg(long)]
+    pub files: Option<u64>,
+    /// The change as a unified diff (`git diff` output; `-` reads stdin):
+    /// sizes it (lines and files) for `--change-size` and the risk model.
+    #[arg(long, value_name = "FILE")]
+    pub diff: Option<PathBuf>,
+    /// The change as a commit range (`origin/main..HEAD`), sized with
+    /// `git diff --numstat RANGE` in the working directory.
+    #[arg(long, value_name = "RANGE")]
+    pub commits: Option<String>,
+    /// Change-risk model (default: next to the SQLite database); without
+    /// `--risk`, a model that exists scores the change (calibrated
+    /// probability, its reasons, advisory when its held-out AUC is too low).
+    #[arg(long, env = "BEARING_RISK_MODEL")]
+    pub risk_model: Option<PathBuf>,
 }
 
 /// Where to ask for the decision instead of deciding locally.
@@ -194,7 +201,7 @@ pub fn envelope(args: &Args, intent: Option<&bearing_intent::Intent>) -> anyhow:
 
 /// The size of the change given as `--diff` or `--commits`, if any.
 fn change_size(args: &Args) -> anyhow::Result<Option<risk::DiffSize>> {
-    if let Some(p) = &args.diff {
+    if let Some(p) = &args.sizing.diff {
         let text = if p.as_os_str() == "-" {
             std::io::read_to_string(std::io::stdin()).context("cannot read the diff from stdin")?
         } else {
@@ -203,7 +210,7 @@ fn change_size(args: &Args) -> anyhow::Result<Option<risk::DiffSize>> {
         };
         return Ok(Some(risk::diff_size(&text, &p.display().to_string())?));
     }
-    if let Some(range) = &args.commits {
+    if let Some(range) = &args.sizing.commits {
         if range.starts_with('-') {
             bail!(
                 "invalid `--commits {range}`: expected a commit range such as `origin/main..HEAD`"
@@ -242,7 +249,7 @@ fn model_risk(
     if args.risk.is_some() {
         return Ok(None);
     }
-    let path = match &args.risk_model {
+    let path = match &args.sizing.risk_model {
         Some(p) => p.clone(),
         None => {
             let p = risk::default_model_path(&g.database);
@@ -281,7 +288,7 @@ fn model_risk(
     let change = risk::ChangeInput {
         service: env.service.clone(),
         lines_changed: env.change_size.map(|v| v as f64),
-        files_changed: args.files.map(|v| v as f64),
+        files_changed: args.sizing.files.map(|v| v as f64),
         changes: None,
         authors: env.author.iter().cloned().collect(),
         labels: env.labels.clone(),
@@ -366,7 +373,7 @@ pub fn run(mut args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     // `--diff` / `--commits` give the size unless `--change-size` / `--files` do
     if let Some(size) = change_size(&args)? {
         args.change_size = args.change_size.or(Some(size.lines as u64));
-        args.files = args.files.or(Some(size.files as u64));
+        args.sizing.files = args.sizing.files.or(Some(size.files as u64));
     }
     if let Some(url) = args.remote.server.clone() {
         let intent = bearing_intent::load(&g.intent).ok().map(|l| l.intent);

@@ -326,7 +326,7 @@ fn check_scores_a_diff_with_the_model_and_an_advisory_model_never_denies() {
     let v = json(&advisory);
     let stderr = String::from_utf8_lossy(&advisory.stderr);
     assert!(stderr.contains("calibrated probability"), "{stderr}");
-    assert_eq!(v["context"]["risk_advisory"].is_string(), true, "{v}");
+    assert!(v["context"]["risk_advisory"].is_string(), "{v}");
     let risk = v["violations"]
         .as_array()
         .unwrap()
