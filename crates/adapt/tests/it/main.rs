@@ -10,3 +10,4 @@ mod scipy;
 #[allow(dead_code)]
 #[path = "../../../metrics/tests/it/scipy.rs"]
 mod scipy_python;
+mod sklearn;
