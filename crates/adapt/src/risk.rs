@@ -615,6 +615,21 @@ pub struct Evaluation {
     pub log_loss: f64,
     pub calibration: Vec<CalibrationBin>,
     pub warnings: Vec<String>,
+    /// Every test deployment with its outcome and calibrated score: the
+    /// records behind the figures (`bearing risk evaluate --output json`;
+    /// not kept in the model file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predictions: Vec<Prediction>,
+}
+
+/// One held-out deployment as the evaluation scored it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub deployment: String,
+    pub service: String,
+    pub time: DateTime<Utc>,
+    pub failed: bool,
+    pub score: f64,
 }
 
 /// ROC AUC and its Hanley-McNeil standard error ([`jit::roc_auc`]).
@@ -691,6 +706,17 @@ pub fn evaluate(
         log_loss,
         calibration: m.calibration,
         warnings,
+        predictions: test
+            .iter()
+            .zip(&probs)
+            .map(|(s, p)| Prediction {
+                deployment: s.deployment.clone(),
+                service: s.service.clone(),
+                time: s.time,
+                failed: s.failed,
+                score: *p,
+            })
+            .collect(),
     })
 }
 
@@ -699,7 +725,12 @@ pub fn evaluate(
 pub fn train(samples: &[Sample], min_auc: f64, now: DateTime<Utc>) -> Result<RiskModel, RiskError> {
     let mut model = fit(samples, DEFAULT_L2, now)?;
     model.min_auc = min_auc;
-    model.evaluation = evaluate(samples, DEFAULT_L2, 0.3, now).ok();
+    model.evaluation = evaluate(samples, DEFAULT_L2, 0.3, now)
+        .ok()
+        .map(|e| Evaluation {
+            predictions: Vec::new(),
+            ..e
+        });
     Ok(model)
 }
 
@@ -1017,6 +1048,13 @@ mod tests {
         assert!(ev.pr_auc.is_some() && ev.recall_at_20_effort.is_some());
         let total: usize = ev.calibration.iter().map(|b| b.n).sum();
         assert_eq!(total, 180);
+        // the records behind the figures: the 180 newest deployments, in time order
+        assert_eq!(ev.predictions.len(), 180);
+        assert_eq!(ev.predictions[0].deployment, "d420");
+        assert_eq!(
+            ev.predictions.iter().filter(|p| p.failed).count(),
+            ev.positives_test
+        );
     }
 
     #[test]

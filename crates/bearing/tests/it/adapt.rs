@@ -130,6 +130,11 @@ fn risk_train_evaluate_and_score() {
     ));
     assert!(ev["n_test"].as_u64().unwrap() > 0);
     assert!(ev["calibration"].as_array().is_some());
+    // the records behind the figures
+    assert_eq!(
+        ev["predictions"].as_array().unwrap().len() as u64,
+        ev["n_test"].as_u64().unwrap()
+    );
 
     let s = json(&bearing(
         d,
@@ -345,6 +350,69 @@ fn check_scores_a_diff_with_the_model_and_an_advisory_model_never_denies() {
             .as_str()
             .is_some_and(|r| !r.contains("unknown: lines_changed")),
         "{v}"
+    );
+
+    // a commit range, sized by `git diff --numstat` in the working directory
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(d)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@x")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@x")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::write(d.join("a.txt"), "1\n2\n").unwrap();
+    git(&["add", "a.txt"]);
+    git(&["commit", "-q", "-m", "one"]);
+    std::fs::write(d.join("a.txt"), "1\n3\n4\n").unwrap();
+    std::fs::write(d.join("b.txt"), "x\n").unwrap();
+    git(&["add", "a.txt", "b.txt"]);
+    git(&["commit", "-q", "-m", "two"]);
+    let range = bearing(
+        d,
+        &[
+            "check",
+            "--service",
+            "payments-api",
+            "--strategy",
+            "canary",
+            "--commits",
+            "HEAD~1..HEAD",
+            "--no-log",
+            "--output",
+            "json",
+        ],
+    );
+    let v = json(&range);
+    let reasons = v["context"]["risk_reasons"].as_str().unwrap();
+    let unknown = reasons.split("unknown: ").nth(1).unwrap_or("");
+    assert!(
+        !unknown.contains("lines_changed") && !unknown.contains("files_changed"),
+        "{reasons}"
+    );
+    let bad = bearing(
+        d,
+        &[
+            "check",
+            "--service",
+            "payments-api",
+            "--commits",
+            "nope..HEAD",
+            "--no-log",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("git diff --numstat nope..HEAD"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
     );
 
     // the same model trusted (min_auc 0): the same risk denies
