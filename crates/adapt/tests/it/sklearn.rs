@@ -5,12 +5,10 @@
 //! scikit-learn, or `BEARING_SKLEARN=1` (the repository's `bench/.venv`);
 //! `.ci/test` sets it up.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use bearing_adapt::jit::{self, GbtParams, JitModel, Kind, Transform};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn python() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("BEARING_SKLEARN_PYTHON").filter(|p| !p.is_empty()) {
@@ -80,23 +78,7 @@ fn figures_match_scikit_learn() {
     let input = json!({"cases": cases.iter().map(|(y, p, s)| json!({
         "labels": y.iter().map(|&l| u8::from(l)).collect::<Vec<_>>(), "probs": p, "logits": s,
     })).collect::<Vec<_>>()});
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/jit_sklearn.py");
-    let mut child = Command::new(&python)
-        .arg(script)
-        .arg("--stdin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", python.display()));
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "bench/jit_sklearn.py --stdin failed");
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let doc = crate::scipy_python::run_json(&python, "bench/jit_sklearn.py", &input);
     for ((y, p, s), r) in cases.iter().zip(doc["results"].as_array().unwrap()) {
         let effort = vec![1.0; y.len()];
         let m = jit::measure(p, s, y, &effort, 0.1);

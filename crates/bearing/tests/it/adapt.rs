@@ -332,12 +332,16 @@ fn check_scores_a_diff_with_the_model_and_an_advisory_model_never_denies() {
     let stderr = String::from_utf8_lossy(&advisory.stderr);
     assert!(stderr.contains("calibrated probability"), "{stderr}");
     assert!(v["context"]["risk_advisory"].is_string(), "{v}");
-    let risk = v["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["guardrail"] == "risk-gate")
-        .unwrap_or_else(|| panic!("{v}"));
+    let gate = |v: &Value| -> Value {
+        v["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["guardrail"] == "risk-gate")
+            .cloned()
+            .unwrap_or_else(|| panic!("{v}"))
+    };
+    let risk = gate(&v);
     assert_eq!(risk["effect"], "warn", "{risk}");
     let msg = risk["message"].as_str().unwrap();
     assert!(
@@ -422,13 +426,7 @@ fn check_scores_a_diff_with_the_model_and_an_advisory_model_never_denies() {
     model["min_auc"] = serde_json::json!(0.0);
     std::fs::write(d.join("trusted.json"), model.to_string()).unwrap();
     let trusted = check(&["--risk-model", "trusted.json"]);
-    let v = json(&trusted);
-    let risk = v["violations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["guardrail"] == "risk-gate")
-        .unwrap_or_else(|| panic!("{v}"));
+    let risk = gate(&json(&trusted));
     assert_eq!(risk["effect"], "deny", "{risk}");
     assert_eq!(trusted.status.code(), Some(1));
 }
