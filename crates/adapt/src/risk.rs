@@ -1136,6 +1136,95 @@ mod tests {
     }
 
     #[test]
+    fn features_of_a_change_know_what_they_do_not_know() {
+        let t = t0();
+        let h = |hours: i64| t + chrono::Duration::hours(hours);
+        let mut history = History::default();
+        history.deploys.insert(
+            "svc".into(),
+            vec![
+                DeployRec {
+                    time: h(-72),
+                    failed: true,
+                    authors: ["ann".to_string()].into(),
+                },
+                DeployRec {
+                    time: h(-30),
+                    failed: false,
+                    authors: BTreeSet::new(),
+                },
+            ],
+        );
+        history.failed.push(DeployRec {
+            time: h(-72),
+            failed: true,
+            authors: ["ann".to_string()].into(),
+        });
+        history
+            .pipeline_failures
+            .insert("abc".into(), vec![h(-2), h(-1), h(1)]);
+        let at =
+            |name: &str, f: &[Option<f64>]| f[FEATURES.iter().position(|n| *n == name).unwrap()];
+        let known = ChangeInput {
+            service: "svc".into(),
+            lines_changed: Some(12.0),
+            authors: vec!["ann".into()],
+            commit: Some("abc".into()),
+            ..ChangeInput::default()
+        };
+        let f = history.features_for(&known, t);
+        assert_eq!(at("lines_changed", &f), Some(12.0));
+        assert_eq!(at("files_changed", &f), None);
+        assert_eq!(at("changes", &f), None);
+        // the failure 72 h ago is older than a day, so it counts; 1 of 2 deployments
+        assert_eq!(
+            at("service_failure_rate_30d", &f),
+            Some((1.0 + 0.3) / (2.0 + 2.0))
+        );
+        assert_eq!(at("author_failures_90d", &f), Some(1.0));
+        assert_eq!(at("hours_since_previous_deploy", &f), Some(30.0));
+        // two failed runs on the commit before now; the one after does not count
+        assert_eq!(at("pipeline_failures_same_sha", &f), Some(2.0));
+        let other = ChangeInput {
+            service: "new".into(),
+            commit: Some("fff".into()),
+            ..ChangeInput::default()
+        };
+        let f = history.features_for(&other, t);
+        assert_eq!(
+            at("hours_since_previous_deploy", &f),
+            None,
+            "no previous deployment"
+        );
+        assert_eq!(at("author_failures_90d", &f), None, "no known author");
+        assert_eq!(
+            at("pipeline_failures_same_sha", &f),
+            Some(0.0),
+            "a known commit without failures"
+        );
+        let f = history.features_for(
+            &ChangeInput {
+                service: "new".into(),
+                ..ChangeInput::default()
+            },
+            t,
+        );
+        assert_eq!(at("pipeline_failures_same_sha", &f), None, "no commit");
+        // a negative or non-finite size is not a size
+        let bad = ChangeInput {
+            service: "svc".into(),
+            lines_changed: Some(-5.0),
+            files_changed: Some(f64::NAN),
+            ..ChangeInput::default()
+        };
+        let f = history.features_for(&bad, t);
+        assert_eq!(
+            (at("lines_changed", &f), at("files_changed", &f)),
+            (None, None)
+        );
+    }
+
+    #[test]
     fn a_weak_model_is_advisory() {
         // labels independent of every feature: held-out AUC near 0.5
         let mut s = 5u64;

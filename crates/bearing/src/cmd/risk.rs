@@ -276,6 +276,15 @@ fn score(a: ScoreArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let path = model_path(&a.common, g);
     let model: RiskModel = risk::load_model(&path)?;
     let (_, history) = load(g, now)?;
+    for (flag, v) in [
+        ("--change-size", a.change_size),
+        ("--files", a.files),
+        ("--changes", a.changes),
+    ] {
+        if let Some(v) = v.filter(|v| !v.is_finite() || *v < 0.0) {
+            anyhow::bail!("`{flag} {v}`: expected a non-negative number");
+        }
+    }
     let change = ChangeInput {
         service: a.service,
         lines_changed: a.change_size,
