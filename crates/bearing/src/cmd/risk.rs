@@ -128,7 +128,8 @@ pub async fn samples_from_store(
         .events(&EventQuery::default())
         .await
         .context("cannot read events")?;
-    let ds = super::reconcile::load_dataset(store, intent).await?;
+    // failure labels need only the events (not findings or decisions)
+    let ds = bearing_metrics::Dataset::new(intent, events.clone(), Vec::new(), Vec::new());
     Ok(risk::samples(intent, &events, &ds, now))
 }
 
