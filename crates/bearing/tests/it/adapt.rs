@@ -356,6 +356,36 @@ fn check_scores_a_diff_with_the_model_and_an_advisory_model_never_denies() {
         "{v}"
     );
 
+    // a change given only as a plan has no size: scored from its delivery
+    // context, the sizes listed as unknown
+    std::fs::write(
+        d.join("plan.json"),
+        r#"{"format_version":"1.2","terraform_version":"1.6.0","resource_changes":[]}"#,
+    )
+    .unwrap();
+    let plan = bearing(
+        d,
+        &[
+            "check",
+            "--service",
+            "payments-api",
+            "--strategy",
+            "canary",
+            "--plan",
+            "plan.json",
+            "--no-log",
+            "--output",
+            "json",
+        ],
+    );
+    let v = json(&plan);
+    assert!(v["context"]["risk"].is_number(), "{v}");
+    let reasons = v["context"]["risk_reasons"].as_str().unwrap();
+    assert!(
+        reasons.contains("unknown: lines_changed, files_changed"),
+        "{reasons}"
+    );
+
     // a commit range, sized by `git diff --numstat` in the working directory
     let git = |args: &[&str]| {
         let o = Command::new("git")
