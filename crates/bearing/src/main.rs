@@ -80,7 +80,7 @@ pub enum Command {
     /// Judge a canary against its baseline.
     #[command(subcommand)]
     Canary(cmd::canary::Command),
-    /// Train and evaluate the change-risk model.
+    /// Train, evaluate and apply the change-risk model; change metrics from git.
     #[command(subcommand)]
     Risk(cmd::risk::Command),
     /// Generate, lint and diff CI/CD workflows.

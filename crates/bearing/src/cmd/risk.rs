@@ -18,14 +18,18 @@ use super::reconcile::load_intent;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Train the model on the stored history and write it (with its held-out evaluation).
+    /// Train the model on the stored history and write it (with its held-out
+    /// evaluation): class-balanced logistic regression, calibrated on the
+    /// newest 20% of the training history; advisory below `--min-auc`.
     ///
     /// Exit codes: 0 trained, 1 too little history (fewer than 30 production
     /// deployments, or fewer than 5 failures or successes), 2 I/O error.
     Train(TrainArgs),
     /// Evaluate on held-out history: the newest 30% of deployments are scored
     /// by a model trained on the older 70%. Prints ROC AUC with its standard
-    /// error, Brier score against the base rate, and a reliability table.
+    /// error, PR AUC, F1, recall at 20% of the changed lines, Brier score
+    /// against the base rate, and a reliability table; `--output json` also
+    /// lists every test deployment with its outcome and score.
     Evaluate(EvaluateArgs),
     /// Score a change about to be deployed; `--output json` prints what
     /// guardrails see as `data.bearing.risk`.
