@@ -476,6 +476,10 @@ impl Gen {
                         sub_account: Some("acme-retail-prod".to_string()),
                         consumed_quantity: None,
                         consumed_unit: None,
+                        pricing_quantity: None,
+                        commitment_id: None,
+                        commitment_status: None,
+                        usage: None,
                         tags,
                     }),
                 ));
