@@ -11,3 +11,4 @@ mod props;
 mod scipy;
 mod slo_resolution;
 mod time_bounds;
+mod waste;
