@@ -12,5 +12,6 @@ pub mod anomaly;
 pub mod canary;
 pub mod recommend;
 pub mod reconcile;
+pub mod rightsize;
 pub mod risk;
 pub mod stats;

@@ -3,9 +3,13 @@
 
 mod anomaly_quality;
 mod reconcile;
+mod rightsize;
 mod risk;
 mod scipy;
 /// Finding and calling SciPy, shared with bearing-metrics' tests.
 #[allow(dead_code)]
 #[path = "../../../metrics/tests/it/scipy.rs"]
 mod scipy_python;
+/// The generated utilisation history of bearing-metrics' tests.
+#[path = "../../../metrics/tests/it/usage_history.rs"]
+mod usage_history;
