@@ -425,7 +425,11 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         .unwrap_or(Comparator::Gt);
     let threshold = ev.get("threshold").and_then(Value::as_f64);
     let lower = wants_lower(cmp, &metric);
-    let v = evaluate(ds, &metric, &scope, &BTreeMap::new(), window, end);
+    let filter: BTreeMap<String, bearing_intent::FilterValue> = ev
+        .get("filter")
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .unwrap_or_default();
+    let v = evaluate(ds, &metric, &scope, &filter, window, end);
     let (delta, relative, verdict) = match (a.baseline, v.value) {
         (Some(b), Some(after)) => {
             let d = after - b;
@@ -441,7 +445,7 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         }
         _ => (None, None, "unknown"),
     };
-    json!({
+    let mut out = json!({
         "measured_at": now,
         "metric": metric,
         "window_seconds": window.as_secs(),
@@ -461,7 +465,14 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         "samples": v.samples,
         "too_few_samples": v.too_few_samples,
         "records": v.records.iter().take(EVIDENCE_RECORDS).collect::<Vec<_>>(),
-    })
+    });
+    if let (Some(effect), Some(obj)) = (
+        crate::rightsize::effect(ds, a, window, end),
+        out.as_object_mut(),
+    ) {
+        obj.insert("rightsize".into(), effect);
+    }
+    out
 }
 
 fn derive_plans(

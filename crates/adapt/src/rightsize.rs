@@ -19,7 +19,7 @@ use serde::Serialize;
 pub const HOLD_BUDGET: f64 = 0.25;
 
 /// One workload's rightsizing and whether the SLO holds it back.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Candidate {
     #[serde(flatten)]
     pub sizing: Rightsizing,
@@ -105,4 +105,115 @@ pub fn candidates(
             Candidate { sizing, held }
         })
         .collect()
+}
+
+/// The action-log entry for a rightsizing applied now: the metric is the
+/// workload's `cost.idle`, measured again a window after (by reconcile),
+/// together with the realised saving and whether the SLO held (see
+/// [`effect`]). `edits` says what was changed (manifest file:line, …).
+pub fn action(
+    ds: &Dataset,
+    c: &Candidate,
+    origin: &str,
+    window: Duration,
+    now: DateTime<Utc>,
+    edits: serde_json::Value,
+) -> bearing_events::Action {
+    let r = &c.sizing;
+    let scope = Scope {
+        service: Some(r.service.clone()),
+        ..Scope::default()
+    };
+    let filter: BTreeMap<String, FilterValue> =
+        BTreeMap::from([("workload".to_string(), FilterValue::One(r.workload.clone()))]);
+    let idle = evaluate(ds, "cost.idle", &scope, &filter, window, now);
+    let fmt = |cpu: f64, mem: f64| format!("{:.0}m CPU / {:.0} MiB", cpu * 1e3, mem / 1048576.0);
+    bearing_events::Action {
+        id: format!(
+            "{origin}:{}:{}:{}",
+            r.service,
+            r.workload,
+            now.format("%Y%m%dT%H%M%SZ")
+        ),
+        created_at: now,
+        service: Some(r.service.clone()),
+        origin: origin.to_string(),
+        summary: format!(
+            "{}: rightsize {} from {} to {} (expected {:.2} {} a month, {} risk)",
+            r.service,
+            r.workload,
+            fmt(r.cpu_request, r.ram_request),
+            fmt(r.cpu_recommended, r.ram_recommended),
+            r.saving_per_month,
+            r.currency.as_deref().unwrap_or(""),
+            r.risk
+        ),
+        status: bearing_events::ActionStatus::Applied,
+        metric: "cost.idle".into(),
+        baseline: idle.value,
+        evaluate_at: Some(window.after(now).unwrap_or(now)),
+        outcome: None,
+        evidence: serde_json::json!({
+            "metric": "cost.idle",
+            "scope": scope,
+            "filter": filter,
+            "window_seconds": window.as_secs(),
+            "cmp": ">",
+            "rightsizing": c,
+            "idle_records": idle.records,
+        }),
+        change: Some(serde_json::json!({
+            "kind": "apply",
+            "action": "rightsize",
+            "workload": r.workload,
+            "requests": { "cpu": r.cpu_recommended, "memory": r.ram_recommended },
+            "edits": edits,
+        })),
+    }
+}
+
+/// What a rightsizing did, measured over `(end - window, end]`: the
+/// workload's cost per hour then against the one in its evidence, as a
+/// monthly saving (× 730 h) next to the expected one, and whether every SLO
+/// of the service held (error budget left ≥ 0 over its window). `None` when
+/// the action is not a rightsizing.
+pub fn effect(
+    ds: &Dataset,
+    a: &bearing_events::Action,
+    window: Duration,
+    end: DateTime<Utc>,
+) -> Option<serde_json::Value> {
+    let change = a.change.as_ref()?;
+    if change.get("action").and_then(serde_json::Value::as_str) != Some("rightsize") {
+        return None;
+    }
+    let before: Candidate = serde_json::from_value(a.evidence.get("rightsizing")?.clone()).ok()?;
+    let b = &before.sizing;
+    let scope = Scope {
+        service: Some(b.service.clone()),
+        ..Scope::default()
+    };
+    let filter = BTreeMap::from([("workload".to_string(), FilterValue::One(b.workload.clone()))]);
+    let after = rightsizing(ds, &scope, &filter, window, end);
+    let after = after.iter().find(|x| x.workload == b.workload);
+    let realised =
+        after.map(|x| (b.cost_per_hour - x.cost_per_hour) * bearing_metrics::HOURS_PER_MONTH);
+    let budget = evaluate(
+        ds,
+        "slo.error_budget_remaining",
+        &scope,
+        &BTreeMap::new(),
+        window,
+        end,
+    );
+    Some(serde_json::json!({
+        "expected_saving_per_month": b.saving_per_month,
+        "realised_saving_per_month": realised,
+        "cost_per_hour_before": b.cost_per_hour,
+        "cost_per_hour_after": after.map(|x| x.cost_per_hour),
+        "usage_rows_after": after.map_or(0, |x| x.samples),
+        "slo_budget_remaining": budget.value,
+        "slo_held": budget.value.map(|v| v >= 0.0),
+        "currency": b.currency,
+    }))
 }

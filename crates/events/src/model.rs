@@ -364,7 +364,7 @@ pub struct CostRow {
     pub commitment_status: Option<String>,
     /// Requested and used CPU and memory behind the cost (OpenCost allocations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub usage: Option<ResourceUsage>,
+    pub usage: Option<Box<ResourceUsage>>,
 }
 
 /// Requested and used CPU and memory of one workload over the cost row's

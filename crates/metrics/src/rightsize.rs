@@ -191,7 +191,7 @@ pub(crate) fn savings(ctx: &mut Ctx<'_>) -> MetricValue {
 
 /// One workload's rightsizing: current and recommended requests, the usage
 /// behind them, the monthly saving and the risk.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Rightsizing {
     pub service: String,
     /// OpenCost's allocation name (`namespace/controller/container`, …).
@@ -214,6 +214,8 @@ pub struct Rightsizing {
     /// (current − recommended) × price × 730 h; negative for a raise.
     pub saving_per_month: f64,
     pub currency: Option<String>,
+    /// What the workload cost per hour over the window (CPU and memory).
+    pub cost_per_hour: f64,
     /// Rows and hours of usage behind the figures.
     pub samples: usize,
     pub hours: f64,
@@ -270,6 +272,7 @@ fn compute(ctx: &Ctx<'_>) -> Vec<Rightsizing> {
             * ((last.cpu_req - cpu_recommended) * cpu_price.unwrap_or(0.0)
                 + (last.ram_req - ram_recommended) * ram_price.unwrap_or(0.0));
         let hours: f64 = list.iter().map(|(_, u)| u.hours).sum();
+        let cost: f64 = list.iter().map(|(_, u)| u.cpu_cost + u.ram_cost).sum();
         let cut = |cur: f64, new: f64| cur > 0.0 && new < cur / 2.0;
         let risk = if hours < 24.0 {
             "high"
@@ -297,6 +300,7 @@ fn compute(ctx: &Ctx<'_>) -> Vec<Rightsizing> {
             ram_price,
             saving_per_month,
             currency: Some(ds.names.name(last_r.currency).to_string()),
+            cost_per_hour: if hours > 0.0 { cost / hours } else { 0.0 },
             samples: list.len(),
             hours,
             risk: risk.to_string(),

@@ -450,7 +450,7 @@ pub(super) fn parse_opencost(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed,
                 pricing_quantity: None,
                 commitment_id: None,
                 commitment_status: None,
-                usage: opencost_usage(rec, &name).map_err(at)?,
+                usage: opencost_usage(rec, name).map_err(at)?.map(Box::new),
             };
             let kind = rec.str_at("type").unwrap_or("allocation");
             let mut e = Event::new(

@@ -27,7 +27,7 @@ fn usages(bytes: &[u8]) -> Vec<(String, ResourceUsage)> {
         .map(|e| match e.payload {
             Payload::Cost(c) => (
                 c.resource_name.clone().unwrap(),
-                c.usage.expect("allocation usage"),
+                *c.usage.expect("allocation usage"),
             ),
             _ => panic!("not a cost row"),
         })

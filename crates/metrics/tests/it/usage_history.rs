@@ -1,5 +1,6 @@
 //! A generated utilisation history with known answers (worked out by hand
 //! in `waste.rs`), shared with bearing-adapt's tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bearing_events::Event;
 use chrono::{DateTime, TimeZone, Utc};

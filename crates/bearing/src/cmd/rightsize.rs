@@ -1,0 +1,218 @@
+//! `bearing rightsize [--manifests DIR] [--write]`: the rightsizing rule's
+//! recommendations from the stored requests and usage (OpenCost
+//! allocations), with the SLO hold, and the edit of the Kubernetes manifests
+//! that applies them: `file:line` of every value, a unified diff, and with
+//! `--write` the files rewritten in place and one action per workload in the
+//! action log (measured by `bearing reconcile` a window later).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use bearing_adapt::rightsize::{Candidate, action, candidates};
+use bearing_intent::{Duration, Scope};
+use bearing_metrics::Dataset;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::common::{Global, Output};
+use super::manifests::{self, Plan, Sizing};
+use super::reconcile::{load_dataset, load_intent};
+
+/// Recommend CPU and memory requests from usage, and patch manifests.
+///
+/// Per workload (OpenCost's allocation name, e.g. `shop/web/api` from
+/// `aggregate=namespace,controller,container`): recommended requests = p95
+/// CPU usage / peak memory usage over the window + 15%, at least 25m /
+/// 250Mi (docs/metrics.md), with the monthly saving and the risk. A cut is
+/// held while the service's error budget burns or is below 25%. With
+/// `--manifests`, prints each change as `file:line` and a unified diff of
+/// the container's `resources` (limits keep their ratio to the request);
+/// `--write` writes the files and records the actions. Workloads with no
+/// (or several) matching containers are listed as not placed. Exit codes: 0
+/// done, 1 a manifest is not valid YAML (listed with its line), 2 the
+/// intent, store or folder cannot be read.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of Kubernetes manifests (`*.yaml`, `*.yml`, searched recursively).
+    #[arg(long)]
+    pub manifests: Option<PathBuf>,
+    /// Write the edited manifests and record the actions (default: print the diff).
+    #[arg(long, requires = "manifests")]
+    pub write: bool,
+    /// Only this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Usage window.
+    #[arg(long, default_value = "14d")]
+    pub window: Duration,
+    /// Evaluate as of this time (RFC 3339 or YYYY-MM-DD, UTC; default now).
+    #[arg(long, value_parser = super::report::parse_time)]
+    pub at: Option<DateTime<Utc>>,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let intent = load_intent(g)?;
+    let now = args.at.unwrap_or_else(Utc::now);
+    let scope = Scope {
+        service: args.service.clone(),
+        ..Scope::default()
+    };
+    let rt = super::common::runtime()?;
+    rt.block_on(async {
+        let store = super::common::open_store(g).await?;
+        let ds = load_dataset(&store, &intent).await?;
+        let all = candidates(&ds, &scope, &BTreeMap::new(), args.window, now);
+        let plan = match &args.manifests {
+            Some(dir) => Some(manifests::plan(dir, &sizings(&all))?),
+            None => None,
+        };
+        let mut recorded = Vec::new();
+        if args.write
+            && let Some(p) = &plan
+        {
+            for f in &p.files {
+                std::fs::write(&f.path, &f.after)
+                    .with_context(|| format!("cannot write `{}`", f.path.display()))?;
+            }
+            for a in actions(&ds, &all, p, args.window, now) {
+                store
+                    .put_action(&a)
+                    .await
+                    .with_context(|| format!("cannot store action `{}`", a.id))?;
+                recorded.push(a);
+            }
+        }
+        print(&args, &all, plan.as_ref(), &recorded)?;
+        let incomplete = plan.as_ref().is_some_and(|p| !p.unreadable.is_empty());
+        anyhow::Ok(if incomplete {
+            ExitCode::from(super::EXIT_INVALID)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+/// The new requests of every candidate worth applying.
+pub fn sizings(all: &[Candidate]) -> Vec<Sizing> {
+    all.iter()
+        .filter(|c| c.actionable())
+        .map(|c| Sizing {
+            workload: c.sizing.workload.clone(),
+            cpu: c.sizing.cpu_recommended,
+            memory: c.sizing.ram_recommended,
+        })
+        .collect()
+}
+
+/// One action per workload the plan edits, with its edits as evidence.
+pub fn actions(
+    ds: &Dataset,
+    all: &[Candidate],
+    plan: &Plan,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Vec<bearing_events::Action> {
+    all.iter()
+        .filter(|c| c.actionable())
+        .filter_map(|c| {
+            let edits: Vec<_> = plan
+                .edits
+                .iter()
+                .filter(|e| e.workload == c.sizing.workload)
+                .collect();
+            (!edits.is_empty()).then(|| action(ds, c, "rightsize", window, now, json!(edits)))
+        })
+        .collect()
+}
+
+fn print(
+    args: &Args,
+    all: &[Candidate],
+    plan: Option<&Plan>,
+    recorded: &[bearing_events::Action],
+) -> anyhow::Result<()> {
+    if args.output == Output::Json {
+        let v = json!({
+            "window_seconds": args.window.as_secs(),
+            "recommendations": all,
+            "edits": plan.map(|p| &p.edits),
+            "skipped": plan.map(|p| &p.skipped),
+            "unreadable": plan.map(|p| &p.unreadable),
+            "diff": plan.map(diff),
+            "written": args.write,
+            "actions": recorded,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if all.is_empty() {
+        println!(
+            "no workload has requests and usage in the last {} (ingest OpenCost allocations)",
+            args.window
+        );
+    }
+    for c in all {
+        let r = &c.sizing;
+        let state = match &c.held {
+            Some(why) => format!("held: {why}"),
+            None if c.actionable() => format!("{} risk", r.risk),
+            None => "unchanged".into(),
+        };
+        println!(
+            "{} {}: CPU {} -> {}, memory {} -> {}, {:+.2} {}/month ({state}; {} rows, {:.0} h)",
+            if r.service.is_empty() {
+                "(no service)"
+            } else {
+                &r.service
+            },
+            r.workload,
+            manifests::format_cpu(r.cpu_request),
+            manifests::format_cpu(r.cpu_recommended),
+            manifests::format_memory(r.ram_request),
+            manifests::format_memory(r.ram_recommended),
+            r.saving_per_month,
+            r.currency.as_deref().unwrap_or(""),
+            r.samples,
+            r.hours
+        );
+    }
+    let Some(p) = plan else { return Ok(()) };
+    for e in &p.edits {
+        println!(
+            "{}:{}: {} container {}: {} {} -> {}",
+            e.file,
+            e.line,
+            e.object,
+            e.container,
+            e.field,
+            e.old.as_deref().unwrap_or("(none)"),
+            e.new
+        );
+    }
+    for s in &p.skipped {
+        println!("not placed: {}: {}", s.workload, s.reason);
+    }
+    for u in &p.unreadable {
+        println!("unreadable: {u}");
+    }
+    print!("{}", diff(p));
+    if args.write {
+        println!(
+            "wrote {} file(s); {} action(s) recorded",
+            p.files.len(),
+            recorded.len()
+        );
+    }
+    Ok(())
+}
+
+fn diff(p: &Plan) -> String {
+    p.files
+        .iter()
+        .map(|f| bearing_workflow::diff::unified(&f.before, &f.after, &f.name))
+        .collect()
+}

@@ -1,0 +1,358 @@
+//! `bearing rightsize` end to end on the generated utilisation history of
+//! bearing-metrics' tests (answers worked out there): the diff it prints
+//! applies cleanly with GNU `patch`, the result re-reads with a YAML parser
+//! with the recommended requests, limits keeping their ratio and every
+//! comment kept; `--write` writes the same text and logs the actions, and
+//! `bearing reconcile` a window later measures the saving realised and
+//! whether the SLO held. On the real manifests of `$BEARING_FIXTURES` the
+//! same holds for a Deployment without `resources`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use bearing_events::Event;
+use serde_json::{Value, json};
+
+use crate::usage_history::{GIB, day, history, usage_row};
+
+const INTENT: &str = r#"
+version: 1
+teams: [{ id: a }]
+services:
+  - id: web
+    team: a
+    cost: { match: { tags: { app: web } } }
+    slos: [{ id: avail, target: 99%, window: 30d, sli: { good: ok, total: all } }]
+"#;
+
+const MANIFEST: &str = r#"# Shop web tier
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 3 # three zones
+  template:
+    spec:
+      containers:
+        - name: api
+          image: shop/api:1.4
+          resources:
+            requests:
+              cpu: "2"        # two cores for the JIT warm-up
+              memory: 4Gi
+            limits:
+              cpu: "4"
+              memory: 8Gi  # twice the request
+        - name: worker
+          image: shop/worker:1.4
+          # no resources yet
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec: {ports: [{port: 80}]}
+"#;
+
+fn bearing(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bearing"))
+        .arg("--intent")
+        .arg(dir.join("bearing.yaml"))
+        .arg("--database")
+        .arg(dir.join("bearing.db"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("BEARING_INTENT")
+        .env_remove("BEARING_DATABASE")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn store_events(dir: &Path, events: &[Event]) {
+    let db = dir.join("bearing.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = bearing_store::open(db.to_str().unwrap()).await.unwrap();
+        store.ingest(events).await.unwrap();
+    });
+}
+
+fn slo_points(d: u32) -> Vec<Event> {
+    let at = day(d).to_rfc3339();
+    [("ok", 1000.0), ("all", 1000.0)]
+        .iter()
+        .map(|(name, v)| {
+            serde_json::from_value(
+                json!({"id": format!("slo-{name}-{d}"), "source": "t", "time": at,
+                "kind": "metric_point", "service": "web", "data": {"name": name, "value": v}}),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Applies a unified diff to a copy of `src` with GNU patch.
+fn patched_copy(src: &Path, diff: &str) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, copy.path().join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(copy.path().join("change.diff"), diff).unwrap();
+    let out = Command::new("patch")
+        .args(["-p1", "--forward", "--batch", "-i", "change.diff"])
+        .current_dir(copy.path())
+        .output()
+        .expect("GNU patch");
+    assert!(
+        out.status.success(),
+        "patch failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(copy.path().join("change.diff")).unwrap();
+    copy
+}
+
+fn comments(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.find('#').map(|i| l[i..].to_string()))
+        .collect()
+}
+
+fn docs(text: &str) -> Vec<Value> {
+    yaml_serde::Deserializer::from_str(text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_patch_applies_keeps_comments_and_the_effect_is_measured() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("bearing.yaml"), INTENT).unwrap();
+    let m = d.join("k8s");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("web.yaml"), MANIFEST).unwrap();
+    let mut events = history();
+    events.extend(slo_points(10));
+    store_events(d, &events);
+    let at = ["--at", "2026-03-11T00:00:00Z", "--window", "30d"];
+
+    let dry = bearing(
+        d,
+        &[&["rightsize", "--manifests", "k8s"][..], &at[..]].concat(),
+    );
+    assert_eq!(
+        dry.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let text = stdout(&dry);
+    assert!(
+        text.contains("web.yaml:16: Deployment shop/web container api: requests.cpu 2 -> 1150m"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "web.yaml:17: Deployment shop/web container api: requests.memory 4Gi -> 2356Mi"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("not placed: shop/web/sidecar: no container in the manifests matches"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.join("web.yaml")).unwrap(),
+        MANIFEST,
+        "a dry run writes nothing"
+    );
+
+    let json_out = bearing(
+        d,
+        &[
+            &["rightsize", "--manifests", "k8s", "--output", "json"][..],
+            &at[..],
+        ]
+        .concat(),
+    );
+    let v: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+    let diff = v["diff"].as_str().unwrap();
+    let copy = patched_copy(&m, diff);
+    let after = std::fs::read_to_string(copy.path().join("web.yaml")).unwrap();
+    assert_eq!(
+        comments(&after),
+        comments(MANIFEST),
+        "every comment kept, in order"
+    );
+    let parsed = docs(&after);
+    assert_eq!(parsed.len(), 2);
+    let containers = &parsed[0]["spec"]["template"]["spec"]["containers"];
+    let api = &containers[0]["resources"];
+    // 1.0 core p95 × 1.15; 2 GiB peak × 1.15 → 2356 MiB; limits keep 2× the request
+    assert_eq!(api["requests"], json!({"cpu": "1150m", "memory": "2356Mi"}));
+    assert_eq!(api["limits"], json!({"cpu": "2300m", "memory": "4712Mi"}));
+    // the worker had no resources: 25m / 250Mi minimums, no limits
+    assert_eq!(
+        containers[1]["resources"],
+        json!({"requests": {"cpu": "25m", "memory": "250Mi"}})
+    );
+    assert_eq!(containers[1]["image"], "shop/worker:1.4");
+    assert_eq!(parsed[1], docs(MANIFEST)[1], "other documents untouched");
+    assert!(
+        after.contains("cpu: \"1150m\"        # two cores for the JIT warm-up"),
+        "{after}"
+    );
+
+    let wrote = bearing(
+        d,
+        &[
+            &[
+                "rightsize",
+                "--manifests",
+                "k8s",
+                "--write",
+                "--output",
+                "json",
+            ][..],
+            &at[..],
+        ]
+        .concat(),
+    );
+    let w: Value = serde_json::from_slice(&wrote.stdout).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(m.join("web.yaml")).unwrap(),
+        after,
+        "--write writes what the diff says"
+    );
+    let actions = w["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2, "api and worker");
+
+    // a month later, the api ran at its new requests with the same usage
+    let mut later = Vec::new();
+    for i in 12..=21u32 {
+        let ram_used = if i == 21 { 2.0 * GIB } else { GIB };
+        later.push(usage_row(
+            &format!("api-after{i}"),
+            day(i),
+            1440.0,
+            "shop/web/api",
+            (1.15, 0.1 * f64::from(i - 11), 1.15 * 24.0 * 0.03),
+            (
+                2356.0 / 1024.0 * GIB,
+                ram_used,
+                2356.0 / 1024.0 * 24.0 * 0.004,
+            ),
+        ));
+    }
+    later.extend(slo_points(20));
+    store_events(d, &later);
+    let r = bearing(
+        d,
+        &[
+            "reconcile",
+            "--at",
+            "2026-04-11T00:00:00Z",
+            "--output",
+            "json",
+        ],
+    );
+    let r: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let measured: Vec<&Value> = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["origin"] == "rightsize")
+        .collect();
+    assert_eq!(measured.len(), 2);
+    let api = measured
+        .iter()
+        .find(|a| a["change"]["workload"] == "shop/web/api")
+        .unwrap();
+    let effect = &api["outcome"]["rightsize"];
+    // 0.076 an hour before (1.824 a day), 1.048875 / 24 after: 730 × 0.032296875
+    let realised = effect["realised_saving_per_month"].as_f64().unwrap();
+    assert!((realised - 730.0 * 0.032296875).abs() < 1e-9, "{effect}");
+    assert!((effect["expected_saving_per_month"].as_f64().unwrap() - realised).abs() < 1e-9);
+    assert_eq!(effect["slo_held"], true);
+    assert_eq!(
+        api["outcome"]["verdict"], "improved",
+        "idle cost went down: {}",
+        api["outcome"]
+    );
+}
+
+#[test]
+fn a_real_deployment_without_resources_gets_them() {
+    let Some(root) = std::env::var_os("BEARING_FIXTURES") else {
+        eprintln!("BEARING_FIXTURES is not set: skipping");
+        return;
+    };
+    let src = Path::new(&root).join("k8s-manifests/checkov_kubernetes-dashboard-deployment.yaml");
+    let original = std::fs::read_to_string(&src).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("bearing.yaml"), INTENT).unwrap();
+    let m = d.join("k8s");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("dashboard.yaml"), &original).unwrap();
+    // one day of usage of the dashboard container
+    store_events(
+        d,
+        &[usage_row(
+            "dash",
+            day(10),
+            1440.0,
+            "kubernetes-dashboard/kubernetes-dashboard/kubernetes-dashboard",
+            (0.0, 0.2, 0.144),
+            (0.0, 300.0 * 1024.0 * 1024.0, 0.0),
+        )],
+    );
+    let o = bearing(
+        d,
+        &[
+            "rightsize",
+            "--manifests",
+            "k8s",
+            "--at",
+            "2026-03-11T00:00:00Z",
+            "--output",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let copy = patched_copy(&m, v["diff"].as_str().unwrap());
+    let after = std::fs::read_to_string(copy.path().join("dashboard.yaml")).unwrap();
+    assert_eq!(comments(&after), comments(&original));
+    let before = docs(&original);
+    let parsed = docs(&after);
+    assert_eq!(parsed.len(), before.len());
+    let c = &parsed[0]["spec"]["template"]["spec"]["containers"][0];
+    // 0.2 × 1.15 = 230m; 300 MiB × 1.15 = 345 MiB
+    assert_eq!(
+        c["resources"],
+        json!({"requests": {"cpu": "230m", "memory": "345Mi"}})
+    );
+    let mut c0 = c.clone();
+    c0.as_object_mut().unwrap().remove("resources");
+    assert_eq!(
+        c0, before[0]["spec"]["template"]["spec"]["containers"][0],
+        "the rest unchanged"
+    );
+}
