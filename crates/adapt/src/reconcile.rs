@@ -277,6 +277,28 @@ pub fn reconcile(
                 "threshold": first.value.base_value(),
                 "values": values,
             });
+            if rule.then.action.is_some() {
+                // an action on workloads: proposed while the rule holds, never relaxed
+                if holds {
+                    new_actions.extend(rightsize_actions(
+                        ds,
+                        actions,
+                        &id,
+                        service,
+                        first_window,
+                        now,
+                        &evidence,
+                    ));
+                }
+                checks.push(RuleCheck {
+                    rule: id.clone(),
+                    service: service.to_string(),
+                    when: rule.when.clone(),
+                    holds,
+                    values,
+                });
+                continue;
+            }
             if holds {
                 holding
                     .entry(service)
@@ -357,7 +379,8 @@ pub fn reconcile(
             .and_then(|c| c.get("kind"))
             .and_then(Value::as_str)
             == Some("apply");
-        if !is_apply || a.status == ActionStatus::Dismissed {
+        // a proposal never applied has no effect to measure
+        if !is_apply || matches!(a.status, ActionStatus::Dismissed | ActionStatus::Proposed) {
             continue;
         }
         // use the latest version of the action (it may have been reverted just now)
@@ -380,6 +403,47 @@ pub fn reconcile(
         checks,
         errors,
     }
+}
+
+/// Rightsizing proposals of a rule holding for `service`: one per workload
+/// worth resizing that has no proposal or unmeasured resize from the rule yet.
+fn rightsize_actions(
+    ds: &Dataset,
+    actions: &[Action],
+    rule: &str,
+    service: &str,
+    window: Duration,
+    now: DateTime<Utc>,
+    evidence: &Value,
+) -> Vec<Action> {
+    let scope = Scope {
+        service: Some(service.to_string()),
+        ..Scope::default()
+    };
+    let pending = |workload: &str| {
+        actions.iter().any(|a| {
+            a.origin == rule
+                && a.outcome.is_none()
+                && matches!(a.status, ActionStatus::Proposed | ActionStatus::Applied)
+                && a.change
+                    .as_ref()
+                    .and_then(|c| c.get("workload"))
+                    .and_then(Value::as_str)
+                    == Some(workload)
+        })
+    };
+    crate::rightsize::candidates(ds, &scope, &BTreeMap::new(), window, now)
+        .into_iter()
+        .filter(|c| c.actionable() && !pending(&c.sizing.workload))
+        .map(|c| {
+            let mut a = crate::rightsize::action(ds, &c, rule, window, now, json!([]));
+            a.status = ActionStatus::Proposed;
+            if let Some(obj) = a.evidence.as_object_mut() {
+                obj.insert("rule".into(), evidence.clone());
+            }
+            a
+        })
+        .collect()
 }
 
 /// The window an action's baseline and effect are measured over.

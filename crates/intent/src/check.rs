@@ -970,11 +970,15 @@ impl Checker<'_, '_, '_, '_> {
         {
             self.when(s, &rule.when);
             let then = &rule.then;
-            if then.strategy.is_none() && then.freeze.is_none() && then.extra_gates.is_empty() {
+            if then.strategy.is_none()
+                && then.freeze.is_none()
+                && then.extra_gates.is_empty()
+                && then.action.is_none()
+            {
                 self.err(
                     s,
                     &[K("then")],
-                    "`then` changes nothing; expected at least one of `strategy`, `freeze` or `extra_gates`".into(),
+                    "`then` changes nothing; expected at least one of `strategy`, `freeze`, `extra_gates` or `action`".into(),
                 );
             }
             for (i, gate) in then.extra_gates.iter().enumerate() {

@@ -722,6 +722,19 @@ pub struct PlanChange {
     /// Extra guardrail ids to enforce, e.g. `required_checks`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_gates: Vec<String>,
+    /// An action on the service's workloads instead of its delivery plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<RuleAction>,
+}
+
+/// What a rule does to a service's workloads when it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleAction {
+    /// Resize the workloads' CPU and memory requests by the rightsizing rule
+    /// (docs/metrics.md): proposed by `bearing reconcile`, written into the
+    /// manifests by `bearing reconcile --manifests DIR`.
+    Rightsize,
 }
 
 /// Destinations for notifications and which events go where.

@@ -161,6 +161,8 @@ pub(crate) fn commitment_utilisation(ctx: &mut Ctx<'_>) -> MetricValue {
     let mut v = ctx.value((all > 0.0).then(|| used / all), n);
     if n == 0 {
         v.note = Some("no cost rows with a FOCUS `CommitmentDiscountStatus`".into());
+    } else if all <= 0.0 {
+        v.note = Some("the commitment rows carry no effective cost".into());
     }
     v
 }

@@ -136,16 +136,15 @@ fn print(
     recorded: &[bearing_events::Action],
 ) -> anyhow::Result<()> {
     if args.output == Output::Json {
-        let v = json!({
+        let mut v = json!({
             "window_seconds": args.window.as_secs(),
             "recommendations": all,
-            "edits": plan.map(|p| &p.edits),
-            "skipped": plan.map(|p| &p.skipped),
-            "unreadable": plan.map(|p| &p.unreadable),
-            "diff": plan.map(diff),
             "written": args.write,
             "actions": recorded,
         });
+        if let (Some(p), Some(obj)) = (plan, v.as_object_mut()) {
+            obj.extend(plan_json(p).as_object().cloned().unwrap_or_default());
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -181,6 +180,82 @@ fn print(
         );
     }
     let Some(p) = plan else { return Ok(()) };
+    print_plan(p);
+    if args.write {
+        println!(
+            "wrote {} file(s); {} action(s) recorded",
+            p.files.len(),
+            recorded.len()
+        );
+    }
+    Ok(())
+}
+
+fn diff(p: &Plan) -> String {
+    p.files
+        .iter()
+        .map(|f| bearing_workflow::diff::unified(&f.before, &f.after, &f.name))
+        .collect()
+}
+
+/// `bearing reconcile --manifests DIR`: writes the rightsizing proposals of
+/// this pass into the manifests and marks each one placed as applied, with
+/// its edits (unless `dry_run`, which only computes the plan).
+pub async fn apply_proposals(
+    store: &bearing_store::DynStore,
+    actions: &mut [bearing_events::Action],
+    dir: &std::path::Path,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> anyhow::Result<Plan> {
+    use bearing_events::ActionStatus;
+    let proposal = |a: &bearing_events::Action| -> Option<Sizing> {
+        let c = a.change.as_ref()?;
+        if a.status != ActionStatus::Proposed
+            || a.created_at != now
+            || c.get("action")?.as_str()? != "rightsize"
+        {
+            return None;
+        }
+        Some(Sizing {
+            workload: c.get("workload")?.as_str()?.to_string(),
+            cpu: c.pointer("/requests/cpu")?.as_f64()?,
+            memory: c.pointer("/requests/memory")?.as_f64()?,
+        })
+    };
+    let sizings: Vec<Sizing> = actions.iter().filter_map(proposal).collect();
+    let plan = manifests::plan(dir, &sizings)?;
+    if dry_run {
+        return Ok(plan);
+    }
+    for f in &plan.files {
+        std::fs::write(&f.path, &f.after)
+            .with_context(|| format!("cannot write `{}`", f.path.display()))?;
+    }
+    for a in actions.iter_mut() {
+        let Some(s) = proposal(a) else { continue };
+        let edits: Vec<_> = plan
+            .edits
+            .iter()
+            .filter(|e| e.workload == s.workload)
+            .collect();
+        if edits.is_empty() {
+            continue;
+        }
+        a.status = ActionStatus::Applied;
+        if let Some(c) = a.change.as_mut().and_then(|c| c.as_object_mut()) {
+            c.insert("edits".into(), json!(edits));
+        }
+        store
+            .put_action(a)
+            .await
+            .with_context(|| format!("cannot store action `{}`", a.id))?;
+    }
+    Ok(plan)
+}
+
+/// Prints the manifest edits and diff of a plan (text output).
+pub fn print_plan(p: &Plan) {
     for e in &p.edits {
         println!(
             "{}:{}: {} container {}: {} {} -> {}",
@@ -200,19 +275,14 @@ fn print(
         println!("unreadable: {u}");
     }
     print!("{}", diff(p));
-    if args.write {
-        println!(
-            "wrote {} file(s); {} action(s) recorded",
-            p.files.len(),
-            recorded.len()
-        );
-    }
-    Ok(())
 }
 
-fn diff(p: &Plan) -> String {
-    p.files
-        .iter()
-        .map(|f| bearing_workflow::diff::unified(&f.before, &f.after, &f.name))
-        .collect()
+/// The plan as JSON (edits, skipped, unreadable files, diff).
+pub fn plan_json(p: &Plan) -> serde_json::Value {
+    json!({
+        "edits": p.edits,
+        "skipped": p.skipped,
+        "unreadable": p.unreadable,
+        "diff": diff(p),
+    })
 }

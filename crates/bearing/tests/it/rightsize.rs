@@ -356,3 +356,124 @@ fn a_real_deployment_without_resources_gets_them() {
         "the rest unchanged"
     );
 }
+
+#[test]
+fn a_rule_rightsizes_through_reconcile() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let intent = format!(
+        "{INTENT}adaptation:\n  - id: trim-idle\n    when: \"cost.efficiency(30d) < 40%\"\n    then: {{ action: rightsize }}\n"
+    );
+    std::fs::write(d.join("bearing.yaml"), intent).unwrap();
+    let m = d.join("k8s");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("web.yaml"), MANIFEST).unwrap();
+    let mut events = history();
+    events.extend(slo_points(10));
+    store_events(d, &events);
+    // what `bearing rightsize` would write, for comparison
+    let o = bearing(
+        d,
+        &[
+            "rightsize",
+            "--manifests",
+            "k8s",
+            "--at",
+            "2026-03-11T00:00:00Z",
+            "--window",
+            "30d",
+            "--output",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let want = std::fs::read_to_string(
+        patched_copy(&m, v["diff"].as_str().unwrap())
+            .path()
+            .join("web.yaml"),
+    )
+    .unwrap();
+
+    let dry = bearing(
+        d,
+        &[
+            "reconcile",
+            "--dry-run",
+            "--manifests",
+            "k8s",
+            "--at",
+            "2026-03-11T00:00:00Z",
+            "--output",
+            "json",
+        ],
+    );
+    let dry: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert!(
+        dry["manifests"]["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+              cpu: \"1150m\"")
+    );
+    assert_eq!(
+        std::fs::read_to_string(m.join("web.yaml")).unwrap(),
+        MANIFEST
+    );
+
+    let r = bearing(
+        d,
+        &[
+            "reconcile",
+            "--manifests",
+            "k8s",
+            "--at",
+            "2026-03-11T00:00:00Z",
+            "--output",
+            "json",
+        ],
+    );
+    let r: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let mine: Vec<&Value> = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["origin"] == "trim-idle")
+        .collect();
+    // api, worker (cuts) and the sidecar (a raise, not in the manifests: stays proposed)
+    assert_eq!(mine.len(), 3, "{mine:#?}");
+    let status =
+        |w: &str| mine.iter().find(|a| a["change"]["workload"] == w).unwrap()["status"].clone();
+    assert_eq!(status("shop/web/api"), "applied");
+    assert_eq!(status("shop/web/worker"), "applied");
+    assert_eq!(status("shop/web/sidecar"), "proposed");
+    assert_eq!(std::fs::read_to_string(m.join("web.yaml")).unwrap(), want);
+    assert!(
+        r["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["reasons"].to_string().find("trim-idle").is_none())
+    );
+
+    // an hour later nothing new is proposed for the same workloads
+    let again = bearing(
+        d,
+        &[
+            "reconcile",
+            "--manifests",
+            "k8s",
+            "--at",
+            "2026-03-11T01:00:00Z",
+            "--output",
+            "json",
+        ],
+    );
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(
+        again["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["origin"] != "trim-idle"),
+        "{again}"
+    );
+}

@@ -274,8 +274,13 @@ fn real_focus_commitment_utilisation() {
         Duration::from_days(60),
         now,
     );
-    // one `Used` savings-plan row and no `Unused` one
-    assert_eq!((v.value, v.samples), (Some(1.0), 1));
+    // one `Used` savings-plan row and no `Unused` one, with an EffectiveCost
+    // of 0 in this anonymised sample: counted, but no ratio to give
+    assert_eq!((v.value, v.samples), (None, 1));
+    assert_eq!(
+        v.note.as_deref(),
+        Some("the commitment rows carry no effective cost")
+    );
     let v = evaluate(
         &ds,
         "cost.efficiency",
