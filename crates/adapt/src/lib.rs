@@ -14,4 +14,5 @@ pub mod recommend;
 pub mod reconcile;
 pub mod rightsize;
 pub mod risk;
+pub mod scale;
 pub mod stats;

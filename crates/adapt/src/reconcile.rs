@@ -20,7 +20,7 @@ use bearing_events::{Action, ActionStatus, DeliveryPlan};
 use bearing_intent::catalog;
 use bearing_intent::expr::{self, Comparison};
 use bearing_intent::units::Comparator;
-use bearing_intent::{AdaptationRule, Duration, Intent, PlanChange, Scope, Strategy};
+use bearing_intent::{AdaptationRule, Duration, Intent, PlanChange, RuleAction, Scope, Strategy};
 use bearing_metrics::{DEFAULT_WINDOW, Dataset, MetricValue, evaluate, format_value};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -279,7 +279,7 @@ pub fn reconcile(
             });
             if rule.then.action.is_some() {
                 // an action on workloads: proposed while the rule holds, never relaxed
-                if holds {
+                if holds && rule.then.action == Some(RuleAction::Rightsize) {
                     new_actions.extend(rightsize_actions(
                         ds,
                         actions,
@@ -288,6 +288,21 @@ pub fn reconcile(
                         first_window,
                         now,
                         &evidence,
+                    ));
+                }
+                if holds && rule.then.action == Some(RuleAction::Scale) {
+                    let after = rule
+                        .evaluate_after
+                        .unwrap_or(DEFAULT_EVALUATE_AFTER)
+                        .max(first_window);
+                    new_actions.extend(scale_action(
+                        ds,
+                        actions,
+                        rule,
+                        (&id, service),
+                        after.after(now),
+                        now,
+                        (&evidence, first_value),
                     ));
                 }
                 checks.push(RuleCheck {
@@ -446,6 +461,74 @@ fn rightsize_actions(
         .collect()
 }
 
+/// The replicas proposal of an `action: scale` rule holding for a service,
+/// unless the rule's last unmeasured action already asks for the same.
+fn scale_action(
+    ds: &Dataset,
+    actions: &[Action],
+    rule: &AdaptationRule,
+    (id, service): (&str, &str),
+    evaluate_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    (evidence, baseline): (&Value, Option<f64>),
+) -> Option<Action> {
+    let (demand, per_replica) = (rule.then.demand.as_deref()?, rule.then.per_replica?);
+    let plan = crate::scale::plan(ds, service, demand, per_replica, now)?;
+    let change = json!({
+        "kind": "apply",
+        "action": "scale",
+        "target": service,
+        "min_replicas": plan.min_replicas,
+        "max_replicas": plan.max_replicas,
+        "only_raise": plan.only_raise.is_some(),
+    });
+    let same = |a: &&Action| {
+        a.origin == id
+            && a.service.as_deref() == Some(service)
+            && a.outcome.is_none()
+            && matches!(a.status, ActionStatus::Proposed | ActionStatus::Applied)
+    };
+    if let Some(last) = actions.iter().filter(same).max_by_key(|a| a.created_at)
+        && let Some(c) = &last.change
+        && c.get("min_replicas") == change.get("min_replicas")
+        && c.get("max_replicas") == change.get("max_replicas")
+    {
+        return None;
+    }
+    let mut ev = evidence.clone();
+    if let Some(obj) = ev.as_object_mut() {
+        obj.insert("scale".into(), json!(plan));
+    }
+    Some(Action {
+        id: format!("{id}:{service}:{}", now.format("%Y%m%dT%H%M%SZ")),
+        created_at: now,
+        service: Some(service.to_string()),
+        origin: id.to_string(),
+        summary: format!(
+            "{service}: HPA replicas {}..{} for a forecast peak of {:.1} {demand} ({} per replica){}",
+            plan.min_replicas,
+            plan.max_replicas,
+            plan.forecast.iter().map(|f| f.expected).fold(0.0, f64::max),
+            per_replica,
+            plan.only_raise
+                .as_deref()
+                .map(|w| format!("; raises only: {w}"))
+                .unwrap_or_default()
+        ),
+        status: ActionStatus::Proposed,
+        metric: evidence
+            .get("metric")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        baseline,
+        evaluate_at,
+        outcome: None,
+        evidence: ev,
+        change: Some(change),
+    })
+}
+
 /// The window an action's baseline and effect are measured over.
 fn action_window(a: &Action) -> Duration {
     a.evidence
@@ -534,7 +617,13 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         crate::rightsize::effect(ds, a, window, end),
         out.as_object_mut(),
     ) {
-        obj.insert("rightsize".into(), effect);
+        let key = a
+            .change
+            .as_ref()
+            .and_then(|c| c.get("action"))
+            .and_then(Value::as_str)
+            .unwrap_or("effect");
+        obj.insert(key.into(), effect);
     }
     out
 }

@@ -175,8 +175,8 @@ pub fn action(
 /// What a rightsizing did, measured over `(end - window, end]`: the
 /// workload's cost per hour then against the one in its evidence, as a
 /// monthly saving (× 730 h) next to the expected one, and whether every SLO
-/// of the service held (error budget left ≥ 0 over its window). `None` when
-/// the action is not a rightsizing.
+/// of the service held (error budget left ≥ 0 over its window). For a
+/// `scale` action, whether the SLO held. `None` for other actions.
 pub fn effect(
     ds: &Dataset,
     a: &bearing_events::Action,
@@ -184,8 +184,27 @@ pub fn effect(
     end: DateTime<Utc>,
 ) -> Option<serde_json::Value> {
     let change = a.change.as_ref()?;
-    if change.get("action").and_then(serde_json::Value::as_str) != Some("rightsize") {
-        return None;
+    match change.get("action").and_then(serde_json::Value::as_str) {
+        Some("rightsize") => {}
+        Some("scale") => {
+            let scope = Scope {
+                service: a.service.clone(),
+                ..Scope::default()
+            };
+            let budget = evaluate(
+                ds,
+                "slo.error_budget_remaining",
+                &scope,
+                &BTreeMap::new(),
+                window,
+                end,
+            );
+            return Some(serde_json::json!({
+                "slo_budget_remaining": budget.value,
+                "slo_held": budget.value.map(|v| v >= 0.0),
+            }));
+        }
+        _ => return None,
     }
     let before: Candidate = serde_json::from_value(a.evidence.get("rightsizing")?.clone()).ok()?;
     let b = &before.sizing;

@@ -725,6 +725,13 @@ pub struct PlanChange {
     /// An action on the service's workloads instead of its delivery plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<RuleAction>,
+    /// `action: scale`: the `business.*` metric that measures demand (its
+    /// daily mean is forecast), and how much of it one replica serves
+    /// within the service's SLOs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_replica: Option<f64>,
 }
 
 /// What a rule does to a service's workloads when it holds.
@@ -735,6 +742,9 @@ pub enum RuleAction {
     /// (docs/metrics.md): proposed by `bearing reconcile`, written into the
     /// manifests by `bearing reconcile --manifests DIR`.
     Rightsize,
+    /// Set the HorizontalPodAutoscaler's `minReplicas`/`maxReplicas` from
+    /// the demand forecast (needs `demand` and `per_replica`; docs/adapt.md).
+    Scale,
 }
 
 /// Destinations for notifications and which events go where.

@@ -52,6 +52,17 @@ pub struct FilePatch {
     pub after: String,
 }
 
+/// New replica bounds for the HorizontalPodAutoscaler of `target` (its
+/// `scaleTargetRef.name` or its own name); with `only_raise`, a bound
+/// already higher stays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replicas {
+    pub target: String,
+    pub min: u32,
+    pub max: u32,
+    pub only_raise: bool,
+}
+
 /// A workload that could not be placed, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Skipped {
@@ -85,6 +96,7 @@ struct Loaded {
     name: String,
     text: String,
     index: bearing_guard::locate::LocationIndex,
+    docs: Vec<Value>,
 }
 
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
@@ -174,6 +186,7 @@ fn load(dir: &Path) -> anyhow::Result<(Vec<Loaded>, Vec<Container>, Vec<String>)
             name,
             text,
             index,
+            docs,
         });
     }
     Ok((files, containers, unreadable))
@@ -522,8 +535,73 @@ fn edits_for(
     Ok(())
 }
 
-/// Finds the container of every sizing under `dir` and computes the edits.
-pub fn plan(dir: &Path, sizings: &[Sizing]) -> anyhow::Result<Plan> {
+/// The edits of one HPA (document `d` of file `f`).
+fn hpa_edits(f: &Loaded, d: usize, r: &Replicas, ops: &mut Vec<Op>, edits: &mut Vec<Edit>) {
+    let doc = &f.docs[d];
+    let object = format!(
+        "HorizontalPodAutoscaler {}{}",
+        doc["metadata"]["namespace"]
+            .as_str()
+            .map(|n| format!("{n}/"))
+            .unwrap_or_default(),
+        doc["metadata"]["name"].as_str().unwrap_or_default()
+    );
+    let lines: Vec<&str> = f.text.lines().collect();
+    for (key, new, default) in [
+        ("minReplicas", r.min, Some(1)),
+        ("maxReplicas", r.max, None),
+    ] {
+        let current = doc["spec"][key].as_u64().map(|v| v as u32).or(default);
+        let new = match current {
+            Some(c) if r.only_raise => new.max(c),
+            _ => new,
+        };
+        if current == Some(new) && !doc["spec"][key].is_null() {
+            continue;
+        }
+        let mut edit = |line: usize| {
+            edits.push(Edit {
+                workload: r.target.clone(),
+                file: f.name.clone(),
+                line,
+                object: object.clone(),
+                container: String::new(),
+                field: format!("spec.{key}"),
+                old: doc["spec"][key].as_u64().map(|v| v.to_string()),
+                new: new.to_string(),
+            });
+        };
+        match bearing_guard::locate::lookup(&f.index, &format!("/{d}/spec/{key}")) {
+            Some([l, col]) => {
+                ops.push(Op::Replace {
+                    line: l as usize,
+                    col: col as usize,
+                    new: new.to_string(),
+                });
+                edit(l as usize);
+            }
+            None => {
+                // before `maxReplicas` (required), at its indentation
+                let Some([l, _]) =
+                    bearing_guard::locate::lookup(&f.index, &format!("/{d}/spec/maxReplicas"))
+                else {
+                    continue;
+                };
+                let line = lines.get(l as usize - 1).copied().unwrap_or("");
+                let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+                ops.push(Op::Insert {
+                    before: l as usize,
+                    lines: vec![format!("{indent}{key}: {new}")],
+                });
+                edit(l as usize);
+            }
+        }
+    }
+}
+
+/// Finds the container of every sizing and the HPA of every replicas
+/// change under `dir` and computes the edits.
+pub fn plan(dir: &Path, sizings: &[Sizing], replicas: &[Replicas]) -> anyhow::Result<Plan> {
     let (files, containers, unreadable) = load(dir)?;
     let mut out = Plan {
         unreadable,
@@ -567,6 +645,36 @@ pub fn plan(dir: &Path, sizings: &[Sizing]) -> anyhow::Result<Plan> {
             Err(reason) => out.skipped.push(Skipped {
                 workload: s.workload.clone(),
                 reason,
+            }),
+        }
+    }
+    for r in replicas {
+        let found: Vec<(usize, usize)> = files
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| f.docs.iter().enumerate().map(move |(d, doc)| (i, d, doc)))
+            .filter(|(_, _, doc)| {
+                doc["kind"] == "HorizontalPodAutoscaler"
+                    && (doc["spec"]["scaleTargetRef"]["name"] == r.target.as_str()
+                        || doc["metadata"]["name"] == r.target.as_str())
+            })
+            .map(|(i, d, _)| (i, d))
+            .collect();
+        match found.as_slice() {
+            [(i, d)] => hpa_edits(&files[*i], *d, r, &mut ops[*i], &mut out.edits),
+            [] => out.skipped.push(Skipped {
+                workload: r.target.clone(),
+                reason: "no HorizontalPodAutoscaler in the manifests targets it".into(),
+            }),
+            many => out.skipped.push(Skipped {
+                workload: r.target.clone(),
+                reason: format!(
+                    "several HorizontalPodAutoscalers target it: {}",
+                    many.iter()
+                        .map(|(i, _)| files[*i].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             }),
         }
     }

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::common::{Global, Output};
-use super::manifests::{self, Plan, Sizing};
+use super::manifests::{self, Plan, Replicas, Sizing};
 use super::reconcile::{load_dataset, load_intent};
 
 /// Recommend CPU and memory requests from usage, and patch manifests.
@@ -67,7 +67,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         let ds = load_dataset(&store, &intent).await?;
         let all = candidates(&ds, &scope, &BTreeMap::new(), args.window, now);
         let plan = match &args.manifests {
-            Some(dir) => Some(manifests::plan(dir, &sizings(&all))?),
+            Some(dir) => Some(manifests::plan(dir, &sizings(&all), &[])?),
             None => None,
         };
         let mut recorded = Vec::new();
@@ -223,8 +223,24 @@ pub async fn apply_proposals(
             memory: c.pointer("/requests/memory")?.as_f64()?,
         })
     };
+    let replicas_of = |a: &bearing_events::Action| -> Option<Replicas> {
+        let c = a.change.as_ref()?;
+        if a.status != ActionStatus::Proposed
+            || a.created_at != now
+            || c.get("action")?.as_str()? != "scale"
+        {
+            return None;
+        }
+        Some(Replicas {
+            target: c.get("target")?.as_str()?.to_string(),
+            min: u32::try_from(c.get("min_replicas")?.as_u64()?).ok()?,
+            max: u32::try_from(c.get("max_replicas")?.as_u64()?).ok()?,
+            only_raise: c.get("only_raise")?.as_bool()?,
+        })
+    };
     let sizings: Vec<Sizing> = actions.iter().filter_map(proposal).collect();
-    let plan = manifests::plan(dir, &sizings)?;
+    let replicas: Vec<Replicas> = actions.iter().filter_map(replicas_of).collect();
+    let plan = manifests::plan(dir, &sizings, &replicas)?;
     if dry_run {
         return Ok(plan);
     }
@@ -233,12 +249,13 @@ pub async fn apply_proposals(
             .with_context(|| format!("cannot write `{}`", f.path.display()))?;
     }
     for a in actions.iter_mut() {
-        let Some(s) = proposal(a) else { continue };
-        let edits: Vec<_> = plan
-            .edits
-            .iter()
-            .filter(|e| e.workload == s.workload)
-            .collect();
+        let Some(key) = proposal(a)
+            .map(|s| s.workload)
+            .or_else(|| replicas_of(a).map(|r| r.target))
+        else {
+            continue;
+        };
+        let edits: Vec<_> = plan.edits.iter().filter(|e| e.workload == key).collect();
         if edits.is_empty() {
             continue;
         }
@@ -257,12 +274,16 @@ pub async fn apply_proposals(
 /// Prints the manifest edits and diff of a plan (text output).
 pub fn print_plan(p: &Plan) {
     for e in &p.edits {
+        let container = if e.container.is_empty() {
+            String::new()
+        } else {
+            format!(" container {}", e.container)
+        };
         println!(
-            "{}:{}: {} container {}: {} {} -> {}",
+            "{}:{}: {}{container}: {} {} -> {}",
             e.file,
             e.line,
             e.object,
-            e.container,
             e.field,
             e.old.as_deref().unwrap_or("(none)"),
             e.new

@@ -477,3 +477,127 @@ fn a_rule_rightsizes_through_reconcile() {
         "{again}"
     );
 }
+
+const HPA: &str = r#"apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+  namespace: shop
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2 # never fewer than two
+  maxReplicas: 40
+"#;
+
+/// 56 days of `orders` for `web` up to 2026-03-10: 300 a day on weekdays,
+/// 100 at weekends, no noise; SLO points with `good` of 1000 on day 10.
+fn demand(good: f64) -> Vec<Event> {
+    let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 14).unwrap();
+    let mut out: Vec<Event> = (0..56)
+        .map(|k| {
+            let date = first + chrono::Days::new(k);
+            let weekend = chrono::Datelike::weekday(&date).number_from_monday() >= 6;
+            let at = date.and_hms_opt(12, 0, 0).unwrap().and_utc().to_rfc3339();
+            serde_json::from_value(
+                json!({"id": format!("orders-{k}"), "source": "t", "time": at,
+                "kind": "metric_point", "service": "web",
+                "data": {"name": "orders", "value": if weekend { 100.0 } else { 300.0 }}}),
+            )
+            .unwrap()
+        })
+        .collect();
+    let at = day(10).to_rfc3339();
+    for (name, v) in [("ok", good), ("all", 1000.0)] {
+        out.push(
+            serde_json::from_value(
+                json!({"id": format!("slo-{name}"), "source": "t", "time": at,
+                "kind": "metric_point", "service": "web", "data": {"name": name, "value": v}}),
+            )
+            .unwrap(),
+        );
+    }
+    out
+}
+
+fn scale_run(good: f64) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let intent = format!(
+        "{INTENT}adaptation:\n  - id: follow-demand\n    when: \"business.orders(7d) > 0\"\n    then: {{ action: scale, demand: business.orders, per_replica: 30 }}\n"
+    );
+    std::fs::write(d.join("bearing.yaml"), intent).unwrap();
+    let m = d.join("k8s");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(m.join("hpa.yaml"), HPA).unwrap();
+    store_events(d, &demand(good));
+    let r = bearing(
+        d,
+        &[
+            "reconcile",
+            "--manifests",
+            "k8s",
+            "--at",
+            "2026-03-11T00:00:00Z",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let r: Value = serde_json::from_slice(&r.stdout).unwrap();
+    (r, std::fs::read_to_string(m.join("hpa.yaml")).unwrap())
+}
+
+#[test]
+fn a_rule_sets_hpa_replicas_from_the_demand_forecast() {
+    // the forecast of a noise-free weekly pattern is the pattern: a weekday
+    // peak of 300, so ⌈300 / 30⌉ = 10 replicas at least; the predictive
+    // scale is floored at the data's resolution (300 − 100 = 200), so at
+    // most ⌈(300 + 3 × 200) / 30⌉ = 30
+    let (r, after) = scale_run(1000.0);
+    let a = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["origin"] == "follow-demand")
+        .unwrap();
+    assert_eq!(a["change"]["min_replicas"], 10, "{a}");
+    assert_eq!(a["change"]["max_replicas"], 30);
+    assert_eq!(a["status"], "applied");
+    let forecast = a["evidence"]["scale"]["forecast"].as_array().unwrap();
+    assert_eq!(forecast.len(), 7);
+    // 2026-03-11 is a Wednesday, 03-14 a Saturday
+    assert_eq!(forecast[0]["expected"], 300.0);
+    assert_eq!(forecast[3]["expected"], 100.0);
+    assert_eq!(
+        after,
+        HPA.replace("minReplicas: 2 #", "minReplicas: 10 #")
+            .replace("maxReplicas: 40", "maxReplicas: 30")
+    );
+    let doc = &docs(&after)[0];
+    assert_eq!(
+        (
+            doc["spec"]["minReplicas"].as_u64(),
+            doc["spec"]["maxReplicas"].as_u64()
+        ),
+        (Some(10), Some(30))
+    );
+}
+
+#[test]
+fn while_the_budget_burns_replicas_only_go_up() {
+    let (r, after) = scale_run(900.0);
+    let a = r["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["origin"] == "follow-demand")
+        .unwrap();
+    assert_eq!(a["change"]["only_raise"], true);
+    // min goes up to 10; max stays at 40 instead of going down to 30
+    assert_eq!(after, HPA.replace("minReplicas: 2 #", "minReplicas: 10 #"));
+}
