@@ -226,6 +226,23 @@ pub struct Rightsizing {
     pub records: Vec<String>,
 }
 
+/// CPU as whole millicores (rounded up).
+pub fn format_cpu(cores: f64) -> String {
+    if cores <= 0.0 {
+        return "0".into();
+    }
+    format!("{}m", (cores * 1000.0 - 1e-6).ceil().max(1.0) as u64)
+}
+
+/// Memory as whole MiB (rounded up), bytes when below one MiB.
+pub fn format_memory(bytes: f64) -> String {
+    let mib = 1024.0 * 1024.0;
+    if bytes < mib {
+        return format!("{}", bytes.ceil() as u64);
+    }
+    format!("{}Mi", (bytes / mib - 1e-9).ceil() as u64)
+}
+
 /// Nearest-rank percentile of a non-empty list.
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v.sort_by(f64::total_cmp);

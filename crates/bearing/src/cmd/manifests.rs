@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+pub use bearing_metrics::{format_cpu, format_memory};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -234,23 +235,6 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
         }
     }
     s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0)
-}
-
-/// CPU as whole millicores (rounded up).
-pub fn format_cpu(cores: f64) -> String {
-    if cores <= 0.0 {
-        return "0".into();
-    }
-    format!("{}m", (cores * 1000.0 - 1e-6).ceil().max(1.0) as u64)
-}
-
-/// Memory as whole MiB (rounded up), bytes when below one MiB.
-pub fn format_memory(bytes: f64) -> String {
-    let mib = 1024.0 * 1024.0;
-    if bytes < mib {
-        return format!("{}", bytes.ceil() as u64);
-    }
-    format!("{}Mi", (bytes / mib - 1e-9).ceil() as u64)
 }
 
 /// A change to a file's lines: replace a scalar, or insert lines before a line.
