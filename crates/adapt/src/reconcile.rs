@@ -305,16 +305,7 @@ pub fn reconcile(
                         (&evidence, first_value),
                     ));
                 }
-                checks.push(RuleCheck {
-                    rule: id.clone(),
-                    service: service.to_string(),
-                    when: rule.when.clone(),
-                    holds,
-                    values,
-                });
-                continue;
-            }
-            if holds {
+            } else if holds {
                 holding
                     .entry(service)
                     .or_default()

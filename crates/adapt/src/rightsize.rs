@@ -43,14 +43,8 @@ pub fn slo_hold(ds: &Dataset, service: &str, now: DateTime<Utc>) -> Option<Strin
         ..Scope::default()
     };
     let no = BTreeMap::new();
-    let budget = evaluate(
-        ds,
-        "slo.error_budget_remaining",
-        &scope,
-        &no,
-        Duration::from_days(30),
-        now,
-    );
+    let value = |metric: &str, window: Duration| evaluate(ds, metric, &scope, &no, window, now);
+    let budget = value("slo.error_budget_remaining", Duration::from_days(30));
     if let Some(b) = budget.value
         && b < HOLD_BUDGET
     {
@@ -61,14 +55,7 @@ pub fn slo_hold(ds: &Dataset, service: &str, now: DateTime<Utc>) -> Option<Strin
             budget.note.map(|n| format!(": {n}")).unwrap_or_default()
         ));
     }
-    let burn = evaluate(
-        ds,
-        "slo.burn_rate",
-        &scope,
-        &no,
-        Duration::from_hours(1),
-        now,
-    );
+    let burn = value("slo.burn_rate", Duration::from_hours(1));
     if let Some(b) = burn.value
         && b > 1.0
     {
@@ -186,24 +173,7 @@ pub fn effect(
     let change = a.change.as_ref()?;
     match change.get("action").and_then(serde_json::Value::as_str) {
         Some("rightsize") => {}
-        Some("scale") => {
-            let scope = Scope {
-                service: a.service.clone(),
-                ..Scope::default()
-            };
-            let budget = evaluate(
-                ds,
-                "slo.error_budget_remaining",
-                &scope,
-                &BTreeMap::new(),
-                window,
-                end,
-            );
-            return Some(serde_json::json!({
-                "slo_budget_remaining": budget.value,
-                "slo_held": budget.value.map(|v| v >= 0.0),
-            }));
-        }
+        Some("scale") => return Some(slo_held(ds, a.service.as_deref(), window, end)),
         _ => return None,
     }
     let before: Candidate = serde_json::from_value(a.evidence.get("rightsizing")?.clone()).ok()?;
@@ -217,6 +187,35 @@ pub fn effect(
     let after = after.iter().find(|x| x.workload == b.workload);
     let realised =
         after.map(|x| (b.cost_per_hour - x.cost_per_hour) * bearing_metrics::HOURS_PER_MONTH);
+    let mut out = serde_json::json!({
+        "expected_saving_per_month": b.saving_per_month,
+        "realised_saving_per_month": realised,
+        "cost_per_hour_before": b.cost_per_hour,
+        "cost_per_hour_after": after.map(|x| x.cost_per_hour),
+        "usage_rows_after": after.map_or(0, |x| x.samples),
+        "currency": b.currency,
+    });
+    if let (Some(obj), serde_json::Value::Object(slo)) = (
+        out.as_object_mut(),
+        slo_held(ds, Some(&b.service), window, end),
+    ) {
+        obj.extend(slo);
+    }
+    Some(out)
+}
+
+/// Whether every SLO of `service` held over `(end - window, end]`: its
+/// worst error budget left is at least 0 (null without SLOs).
+fn slo_held(
+    ds: &Dataset,
+    service: Option<&str>,
+    window: Duration,
+    end: DateTime<Utc>,
+) -> serde_json::Value {
+    let scope = Scope {
+        service: service.map(str::to_string),
+        ..Scope::default()
+    };
     let budget = evaluate(
         ds,
         "slo.error_budget_remaining",
@@ -225,14 +224,8 @@ pub fn effect(
         window,
         end,
     );
-    Some(serde_json::json!({
-        "expected_saving_per_month": b.saving_per_month,
-        "realised_saving_per_month": realised,
-        "cost_per_hour_before": b.cost_per_hour,
-        "cost_per_hour_after": after.map(|x| x.cost_per_hour),
-        "usage_rows_after": after.map_or(0, |x| x.samples),
+    serde_json::json!({
         "slo_budget_remaining": budget.value,
         "slo_held": budget.value.map(|v| v >= 0.0),
-        "currency": b.currency,
-    }))
+    })
 }

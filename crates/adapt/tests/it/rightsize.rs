@@ -11,9 +11,8 @@ use bearing_adapt::rightsize::candidates;
 use bearing_events::Event;
 use bearing_intent::{Duration, Scope};
 use bearing_metrics::Dataset;
-use serde_json::json;
 
-use crate::usage_history::{day, history};
+use crate::usage_history::{day, history, slo_points};
 
 fn intent() -> bearing_intent::Intent {
     let text = r#"
@@ -38,24 +37,9 @@ objectives:
         .intent
 }
 
-/// SLO points of `web` on day 10: `good` of 1000.
-fn slo(good: f64) -> Vec<Event> {
-    let at = day(10).to_rfc3339();
-    [("ok", good), ("all", 1000.0)]
-        .iter()
-        .map(|(name, v)| {
-            serde_json::from_value(
-                json!({"id": format!("slo-{name}"), "source": "t", "time": at,
-                "kind": "metric_point", "service": "web", "data": {"name": name, "value": v}}),
-            )
-            .unwrap()
-        })
-        .collect()
-}
-
 fn run(good: f64) -> (Dataset, Vec<Event>) {
     let mut events = history();
-    events.extend(slo(good));
+    events.extend(slo_points("web", 10, good));
     let ds = Dataset::new(&intent(), events.clone(), Vec::new(), Vec::new());
     (ds, events)
 }

@@ -14,7 +14,8 @@ use std::process::{Command, Output};
 use bearing_events::Event;
 use serde_json::{Value, json};
 
-use crate::usage_history::{GIB, day, history, usage_row};
+use crate::adapt::bearing;
+use crate::usage_history::{GIB, day, history, slo_points, usage_row};
 
 const INTENT: &str = r#"
 version: 1
@@ -56,18 +57,26 @@ metadata: {name: web, namespace: shop}
 spec: {ports: [{port: 80}]}
 "#;
 
-fn bearing(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bearing"))
-        .arg("--intent")
-        .arg(dir.join("bearing.yaml"))
-        .arg("--database")
-        .arg(dir.join("bearing.db"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("BEARING_INTENT")
-        .env_remove("BEARING_DATABASE")
-        .output()
+/// The JSON output of `bearing reconcile --at AT` (with `--manifests k8s`
+/// and `--dry-run` when asked) and its actions from `origin`.
+fn reconcile(d: &Path, at: &str, extra: &[&str], origin: &str) -> (Value, Vec<Value>) {
+    let args = [&["reconcile", "--at", at, "--output", "json"][..], extra].concat();
+    let o = bearing(d, &args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mine = r["actions"]
+        .as_array()
         .unwrap()
+        .iter()
+        .filter(|a| a["origin"] == origin)
+        .cloned()
+        .collect();
+    (r, mine)
 }
 
 fn stdout(o: &Output) -> String {
@@ -91,18 +100,25 @@ fn store_events(dir: &Path, events: &[Event]) {
     });
 }
 
-fn slo_points(d: u32) -> Vec<Event> {
-    let at = day(d).to_rfc3339();
-    [("ok", 1000.0), ("all", 1000.0)]
-        .iter()
-        .map(|(name, v)| {
-            serde_json::from_value(
-                json!({"id": format!("slo-{name}-{d}"), "source": "t", "time": at,
-                "kind": "metric_point", "service": "web", "data": {"name": name, "value": v}}),
-            )
-            .unwrap()
-        })
-        .collect()
+/// A temporary folder with `intent` as `bearing.yaml`, `files` under
+/// `k8s/` and `events` in `bearing.db`.
+fn setup(intent: &str, files: &[(&str, &str)], events: &[Event]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("bearing.yaml"), intent).unwrap();
+    std::fs::create_dir(d.join("k8s")).unwrap();
+    for (name, text) in files {
+        std::fs::write(d.join("k8s").join(name), text).unwrap();
+    }
+    store_events(d, events);
+    dir
+}
+
+/// The generated history with SLO points of `web` (`good` of 1000) on day 10.
+fn web_history(good: f64) -> Vec<Event> {
+    let mut events = history();
+    events.extend(slo_points("web", 10, good));
+    events
 }
 
 /// Applies a unified diff to a copy of `src` with GNU patch.
@@ -142,15 +158,9 @@ fn docs(text: &str) -> Vec<Value> {
 
 #[test]
 fn the_patch_applies_keeps_comments_and_the_effect_is_measured() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = setup(INTENT, &[("web.yaml", MANIFEST)], &web_history(1000.0));
     let d = dir.path();
-    std::fs::write(d.join("bearing.yaml"), INTENT).unwrap();
     let m = d.join("k8s");
-    std::fs::create_dir(&m).unwrap();
-    std::fs::write(m.join("web.yaml"), MANIFEST).unwrap();
-    let mut events = history();
-    events.extend(slo_points(10));
-    store_events(d, &events);
     let at = ["--at", "2026-03-11T00:00:00Z", "--window", "30d"];
 
     let dry = bearing(
@@ -261,25 +271,9 @@ fn the_patch_applies_keeps_comments_and_the_effect_is_measured() {
             ),
         ));
     }
-    later.extend(slo_points(20));
+    later.extend(slo_points("web", 20, 1000.0));
     store_events(d, &later);
-    let r = bearing(
-        d,
-        &[
-            "reconcile",
-            "--at",
-            "2026-04-11T00:00:00Z",
-            "--output",
-            "json",
-        ],
-    );
-    let r: Value = serde_json::from_slice(&r.stdout).unwrap();
-    let measured: Vec<&Value> = r["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["origin"] == "rightsize")
-        .collect();
+    let (_, measured) = reconcile(d, "2026-04-11T00:00:00Z", &[], "rightsize");
     assert_eq!(measured.len(), 2);
     let api = measured
         .iter()
@@ -306,15 +300,10 @@ fn a_real_deployment_without_resources_gets_them() {
     };
     let src = Path::new(&root).join("k8s-manifests/checkov_kubernetes-dashboard-deployment.yaml");
     let original = std::fs::read_to_string(&src).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("bearing.yaml"), INTENT).unwrap();
-    let m = d.join("k8s");
-    std::fs::create_dir(&m).unwrap();
-    std::fs::write(m.join("dashboard.yaml"), &original).unwrap();
     // one day of usage of the dashboard container
-    store_events(
-        d,
+    let dir = setup(
+        INTENT,
+        &[("dashboard.yaml", &original)],
         &[usage_row(
             "dash",
             day(10),
@@ -324,6 +313,8 @@ fn a_real_deployment_without_resources_gets_them() {
             (0.0, 300.0 * 1024.0 * 1024.0, 0.0),
         )],
     );
+    let d = dir.path();
+    let m = d.join("k8s");
     let o = bearing(
         d,
         &[
@@ -359,18 +350,12 @@ fn a_real_deployment_without_resources_gets_them() {
 
 #[test]
 fn a_rule_rightsizes_through_reconcile() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
     let intent = format!(
         "{INTENT}adaptation:\n  - id: trim-idle\n    when: \"cost.efficiency(30d) < 40%\"\n    then: {{ action: rightsize }}\n"
     );
-    std::fs::write(d.join("bearing.yaml"), intent).unwrap();
+    let dir = setup(&intent, &[("web.yaml", MANIFEST)], &web_history(1000.0));
+    let d = dir.path();
     let m = d.join("k8s");
-    std::fs::create_dir(&m).unwrap();
-    std::fs::write(m.join("web.yaml"), MANIFEST).unwrap();
-    let mut events = history();
-    events.extend(slo_points(10));
-    store_events(d, &events);
     // what `bearing rightsize` would write, for comparison
     let o = bearing(
         d,
@@ -394,20 +379,8 @@ fn a_rule_rightsizes_through_reconcile() {
     )
     .unwrap();
 
-    let dry = bearing(
-        d,
-        &[
-            "reconcile",
-            "--dry-run",
-            "--manifests",
-            "k8s",
-            "--at",
-            "2026-03-11T00:00:00Z",
-            "--output",
-            "json",
-        ],
-    );
-    let dry: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let at = "2026-03-11T00:00:00Z";
+    let (dry, _) = reconcile(d, at, &["--dry-run", "--manifests", "k8s"], "trim-idle");
     assert!(
         dry["manifests"]["diff"]
             .as_str()
@@ -419,25 +392,7 @@ fn a_rule_rightsizes_through_reconcile() {
         MANIFEST
     );
 
-    let r = bearing(
-        d,
-        &[
-            "reconcile",
-            "--manifests",
-            "k8s",
-            "--at",
-            "2026-03-11T00:00:00Z",
-            "--output",
-            "json",
-        ],
-    );
-    let r: Value = serde_json::from_slice(&r.stdout).unwrap();
-    let mine: Vec<&Value> = r["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["origin"] == "trim-idle")
-        .collect();
+    let (r, mine) = reconcile(d, at, &["--manifests", "k8s"], "trim-idle");
     // api, worker (cuts) and the sidecar (a raise, not in the manifests: stays proposed)
     assert_eq!(mine.len(), 3, "{mine:#?}");
     let status =
@@ -455,27 +410,13 @@ fn a_rule_rightsizes_through_reconcile() {
     );
 
     // an hour later nothing new is proposed for the same workloads
-    let again = bearing(
+    let (_, again) = reconcile(
         d,
-        &[
-            "reconcile",
-            "--manifests",
-            "k8s",
-            "--at",
-            "2026-03-11T01:00:00Z",
-            "--output",
-            "json",
-        ],
+        "2026-03-11T01:00:00Z",
+        &["--manifests", "k8s"],
+        "trim-idle",
     );
-    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert!(
-        again["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|a| a["origin"] != "trim-idle"),
-        "{again}"
-    );
+    assert!(again.is_empty(), "{again:#?}");
 }
 
 const HPA: &str = r#"apiVersion: autoscaling/v2
@@ -506,49 +447,23 @@ fn demand(good: f64) -> Vec<Event> {
             .unwrap()
         })
         .collect();
-    let at = day(10).to_rfc3339();
-    for (name, v) in [("ok", good), ("all", 1000.0)] {
-        out.push(
-            serde_json::from_value(
-                json!({"id": format!("slo-{name}"), "source": "t", "time": at,
-                "kind": "metric_point", "service": "web", "data": {"name": name, "value": v}}),
-            )
-            .unwrap(),
-        );
-    }
+    out.extend(slo_points("web", 10, good));
     out
 }
 
 fn scale_run(good: f64) -> (Value, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
     let intent = format!(
         "{INTENT}adaptation:\n  - id: follow-demand\n    when: \"business.orders(7d) > 0\"\n    then: {{ action: scale, demand: business.orders, per_replica: 30 }}\n"
     );
-    std::fs::write(d.join("bearing.yaml"), intent).unwrap();
+    let dir = setup(&intent, &[("hpa.yaml", HPA)], &demand(good));
+    let d = dir.path();
     let m = d.join("k8s");
-    std::fs::create_dir(&m).unwrap();
-    std::fs::write(m.join("hpa.yaml"), HPA).unwrap();
-    store_events(d, &demand(good));
-    let r = bearing(
+    let (r, _) = reconcile(
         d,
-        &[
-            "reconcile",
-            "--manifests",
-            "k8s",
-            "--at",
-            "2026-03-11T00:00:00Z",
-            "--output",
-            "json",
-        ],
+        "2026-03-11T00:00:00Z",
+        &["--manifests", "k8s"],
+        "follow-demand",
     );
-    assert_eq!(
-        r.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&r.stderr)
-    );
-    let r: Value = serde_json::from_slice(&r.stdout).unwrap();
     (r, std::fs::read_to_string(m.join("hpa.yaml")).unwrap())
 }
 

@@ -1,6 +1,6 @@
 //! A generated utilisation history with known answers (worked out by hand
 //! in `waste.rs`), shared with bearing-adapt's tests.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use bearing_events::Event;
 use chrono::{DateTime, TimeZone, Utc};
@@ -81,4 +81,19 @@ pub fn history() -> Vec<Event> {
     ev.push(commitment_row("used", "Used", 30.0));
     ev.push(commitment_row("unused", "Unused", 10.0));
     ev
+}
+
+/// SLO points of `service` on day `d`: `good` of 1000 (`ok` / `all`).
+pub fn slo_points(service: &str, d: u32, good: f64) -> Vec<Event> {
+    let at = day(d).to_rfc3339();
+    [("ok", good), ("all", 1000.0)]
+        .iter()
+        .map(|(name, v)| {
+            serde_json::from_value(
+                json!({"id": format!("slo-{name}-{d}"), "source": "t", "time": at,
+                "kind": "metric_point", "service": service, "data": {"name": name, "value": v}}),
+            )
+            .unwrap()
+        })
+        .collect()
 }

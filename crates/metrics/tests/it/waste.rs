@@ -35,21 +35,34 @@ fn now() -> DateTime<Utc> {
     day(11)
 }
 
-fn value(
+/// `metric` of `service` (the organisation when `None`) over the `days`
+/// before `now`, with `filter`.
+fn metric_at(
     ds: &Dataset,
     metric: &str,
-    service: &str,
+    service: Option<&str>,
     filter: &[(&str, &str)],
-) -> (Option<f64>, usize) {
+    days: u64,
+    at: DateTime<Utc>,
+) -> bearing_metrics::MetricValue {
     let scope = Scope {
-        service: Some(service.into()),
+        service: service.map(str::to_string),
         ..Scope::default()
     };
     let f: BTreeMap<String, FilterValue> = filter
         .iter()
         .map(|(k, v)| (k.to_string(), FilterValue::One(v.to_string())))
         .collect();
-    let v = evaluate(ds, metric, &scope, &f, Duration::from_days(30), now());
+    evaluate(ds, metric, &scope, &f, Duration::from_days(days), at)
+}
+
+fn value(
+    ds: &Dataset,
+    metric: &str,
+    service: &str,
+    filter: &[(&str, &str)],
+) -> (Option<f64>, usize) {
+    let v = metric_at(ds, metric, Some(service), filter, 30, now());
     (v.value, v.samples)
 }
 
@@ -201,26 +214,8 @@ services:
         let ds = Dataset::new(&intent, events, Vec::new(), Vec::new());
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         for (ns, rec) in v["data"][0].as_object().unwrap() {
-            let scope = Scope {
-                service: Some(ns.clone()),
-                ..Scope::default()
-            };
-            let got = evaluate(
-                &ds,
-                "cost.efficiency",
-                &scope,
-                &BTreeMap::new(),
-                Duration::from_days(30),
-                now,
-            );
-            let idle = evaluate(
-                &ds,
-                "cost.idle",
-                &scope,
-                &BTreeMap::new(),
-                Duration::from_days(30),
-                now,
-            );
+            let got = metric_at(&ds, "cost.efficiency", Some(ns), &[], 30, now);
+            let idle = metric_at(&ds, "cost.idle", Some(ns), &[], 30, now);
             if rec["cpuCoreRequestAverage"].as_f64().unwrap() == 0.0 {
                 // requests 0: no efficiency (the two OpenCost versions disagree), no idle
                 assert_eq!(got.value, None, "{file} {ns}");
@@ -237,18 +232,7 @@ services:
             assert_eq!(got.samples, 1);
         }
         // idle of kube-system by hand from the file's figures (Python, see docs/metrics.md)
-        let scope = Scope {
-            service: Some("kube-system".into()),
-            ..Scope::default()
-        };
-        let idle = evaluate(
-            &ds,
-            "cost.idle",
-            &scope,
-            &BTreeMap::new(),
-            Duration::from_days(30),
-            now,
-        );
+        let idle = metric_at(&ds, "cost.idle", Some("kube-system"), &[], 30, now);
         let want = if file.starts_with("opencost-website") {
             1.407458021124286
         } else {
@@ -266,14 +250,7 @@ fn real_focus_commitment_utilisation() {
     let bytes = std::fs::read(root.join("focus-cost/focus-1.0_sample_part-a.csv")).unwrap();
     let events = parse(Format::Focus, &bytes, &ParseContext::new(now)).unwrap();
     let ds = Dataset::new(&intent, events, Vec::new(), Vec::new());
-    let v = evaluate(
-        &ds,
-        "cost.commitment_utilisation",
-        &Scope::default(),
-        &BTreeMap::new(),
-        Duration::from_days(60),
-        now,
-    );
+    let v = metric_at(&ds, "cost.commitment_utilisation", None, &[], 60, now);
     // one `Used` savings-plan row and no `Unused` one, with an EffectiveCost
     // of 0 in this anonymised sample: counted, but no ratio to give
     assert_eq!((v.value, v.samples), (None, 1));
@@ -281,13 +258,6 @@ fn real_focus_commitment_utilisation() {
         v.note.as_deref(),
         Some("the commitment rows carry no effective cost")
     );
-    let v = evaluate(
-        &ds,
-        "cost.efficiency",
-        &Scope::default(),
-        &BTreeMap::new(),
-        Duration::from_days(60),
-        now,
-    );
+    let v = metric_at(&ds, "cost.efficiency", None, &[], 60, now);
     assert_eq!((v.value, v.samples), (None, 0), "FOCUS has no requests");
 }
