@@ -194,17 +194,94 @@ fn load(dir: &Path) -> anyhow::Result<(Vec<Loaded>, Vec<Container>, Vec<String>)
 }
 
 fn matches(c: &Container, workload: &str) -> bool {
+    names_container(workload, c.namespace.as_deref(), &c.object, &c.name)
+}
+
+/// Whether an OpenCost workload name (`namespace/controller/container`, …)
+/// names container `container` of object `object` in `namespace` (see the
+/// module docs).
+pub fn names_container(
+    workload: &str,
+    namespace: Option<&str>,
+    object: &str,
+    container: &str,
+) -> bool {
     let parts: Vec<&str> = workload.split('/').collect();
-    let Some((container, rest)) = parts.split_last() else {
+    let Some((last, rest)) = parts.split_last() else {
         return false;
     };
-    if c.name != *container {
+    if *last != container {
         return false;
     }
     let controller = rest.last().map(|x| x.rsplit(':').next().unwrap_or(x));
-    let namespace = (rest.len() >= 2).then(|| rest[rest.len() - 2]);
-    controller.is_none_or(|x| x == c.object)
-        && namespace.is_none_or(|ns| c.namespace.as_deref().is_none_or(|m| m == ns))
+    let ns = (rest.len() >= 2).then(|| rest[rest.len() - 2]);
+    controller.is_none_or(|x| x == object) && ns.is_none_or(|n| namespace.is_none_or(|m| m == n))
+}
+
+/// One container recommendation of a VerticalPodAutoscaler object
+/// (`status.recommendation.containerRecommendations[]`): its target in cores
+/// and bytes, for the container of the object its `spec.targetRef` names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VpaTarget {
+    pub file: String,
+    pub line: u32,
+    pub namespace: Option<String>,
+    pub object: String,
+    pub container: String,
+    pub cpu: Option<f64>,
+    pub memory: Option<f64>,
+}
+
+/// Reads the VerticalPodAutoscaler objects of a file (multi-document YAML;
+/// other kinds are ignored). An unreadable quantity is an error naming the
+/// file and line.
+pub fn read_vpa(path: &Path) -> anyhow::Result<Vec<VpaTarget>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{name}`"))?;
+    let (docs, index) = bearing_guard::yaml::parse_yaml_located(&text)
+        .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    let mut out = Vec::new();
+    for (d, doc) in docs.iter().enumerate() {
+        if doc["kind"] != "VerticalPodAutoscaler" {
+            continue;
+        }
+        let recs = doc
+            .pointer("/status/recommendation/containerRecommendations")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        for (i, r) in recs.iter().enumerate() {
+            let at = format!("/{d}/status/recommendation/containerRecommendations/{i}");
+            let line = bearing_guard::locate::lookup(&index, &at).map_or(0, |[l, _]| l);
+            let quantity = |resource: &str| -> anyhow::Result<Option<f64>> {
+                let v = &r["target"][resource];
+                if v.is_null() {
+                    return Ok(None);
+                }
+                let raw = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                let [l, _] =
+                    bearing_guard::locate::lookup(&index, &format!("{at}/target/{resource}"))
+                        .unwrap_or([line, 0]);
+                parse_quantity(&raw).map(Some).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{name}:{l}: target.{resource} `{raw}` is not a Kubernetes quantity"
+                    )
+                })
+            };
+            out.push(VpaTarget {
+                file: name.clone(),
+                line,
+                namespace: doc["metadata"]["namespace"].as_str().map(str::to_string),
+                object: doc["spec"]["targetRef"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                container: r["containerName"].as_str().unwrap_or_default().to_string(),
+                cpu: quantity("cpu")?,
+                memory: quantity("memory")?,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Reads a Kubernetes quantity (`250m`, `0.5`, `64Mi`, `1e3`, `12Gi`).

@@ -44,6 +44,10 @@ pub struct Args {
     /// Only this service.
     #[arg(long)]
     pub service: Option<String>,
+    /// VerticalPodAutoscaler objects (YAML, with `status.recommendation`)
+    /// whose targets are shown next to Bearing's, for comparison.
+    #[arg(long)]
+    pub vpa: Vec<PathBuf>,
     /// Usage window.
     #[arg(long, default_value = "14d")]
     pub window: Duration,
@@ -86,7 +90,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
                 recorded.push(a);
             }
         }
-        print(&args, &all, plan.as_ref(), &recorded)?;
+        let mut vpa = Vec::new();
+        for f in &args.vpa {
+            vpa.extend(manifests::read_vpa(f)?);
+        }
+        print(&args, &all, plan.as_ref(), &recorded, &vpa)?;
         let incomplete = plan.as_ref().is_some_and(|p| !p.unreadable.is_empty());
         anyhow::Ok(if incomplete {
             ExitCode::from(super::EXIT_INVALID)
@@ -134,11 +142,22 @@ fn print(
     all: &[Candidate],
     plan: Option<&Plan>,
     recorded: &[bearing_events::Action],
+    vpa: &[manifests::VpaTarget],
 ) -> anyhow::Result<()> {
+    let vpa_of = |workload: &str| {
+        vpa.iter().find(|t| {
+            manifests::names_container(workload, t.namespace.as_deref(), &t.object, &t.container)
+        })
+    };
     if args.output == Output::Json {
+        let compared: BTreeMap<&str, &manifests::VpaTarget> = all
+            .iter()
+            .filter_map(|c| vpa_of(&c.sizing.workload).map(|t| (c.sizing.workload.as_str(), t)))
+            .collect();
         let mut v = json!({
             "window_seconds": args.window.as_secs(),
             "recommendations": all,
+            "vpa": compared,
             "written": args.write,
             "actions": recorded,
         });
@@ -156,13 +175,20 @@ fn print(
     }
     for c in all {
         let r = &c.sizing;
+        let vpa = vpa_of(&r.workload).map_or(String::new(), |t| {
+            format!(
+                "; VPA target {} / {}",
+                t.cpu.map_or("–".into(), manifests::format_cpu),
+                t.memory.map_or("–".into(), manifests::format_memory)
+            )
+        });
         let state = match &c.held {
             Some(why) => format!("held: {why}"),
             None if c.actionable() => format!("{} risk", r.risk),
             None => "unchanged".into(),
         };
         println!(
-            "{} {}: CPU {} -> {}, memory {} -> {}, {:+.2} {}/month ({state}; {} rows, {:.0} h)",
+            "{} {}: CPU {} -> {}, memory {} -> {}, {:+.2} {}/month ({state}; {} rows, {:.0} h{vpa})",
             if r.service.is_empty() {
                 "(no service)"
             } else {

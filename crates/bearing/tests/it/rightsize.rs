@@ -516,3 +516,136 @@ fn while_the_budget_burns_replicas_only_go_up() {
     // min goes up to 10; max stays at 40 instead of going down to 30
     assert_eq!(after, HPA.replace("minReplicas: 2 #", "minReplicas: 10 #"));
 }
+
+/// The VPA fixture of this repository, next to the rule's recommendation.
+const VPA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vpa/web.yaml");
+
+#[test]
+fn vpa_targets_are_shown_next_to_the_recommendation() {
+    let dir = setup(INTENT, &[], &web_history(1000.0));
+    let at = ["--at", "2026-03-11T00:00:00Z", "--window", "30d"];
+    let o = bearing(
+        dir.path(),
+        &[&["rightsize", "--vpa", VPA][..], &at[..]].concat(),
+    );
+    let text = stdout(&o);
+    // 1050m / 2Gi for api; 25m / 262144k (= 250 MiB) for worker
+    assert!(
+        text.contains("shop/web/api: CPU 2000m -> 1150m, memory 4096Mi -> 2356Mi"),
+        "{text}"
+    );
+    assert!(text.contains("VPA target 1050m / 2048Mi"), "{text}");
+    assert!(text.contains("VPA target 25m / 250Mi"), "{text}");
+    let o = bearing(
+        dir.path(),
+        &[
+            &["rightsize", "--vpa", VPA, "--output", "json"][..],
+            &at[..],
+        ]
+        .concat(),
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["vpa"]["shop/web/api"]["cpu"], 1.05);
+    assert_eq!(v["vpa"]["shop/web/api"]["line"], 24);
+    assert!(v["vpa"].get("shop/web/sidecar").is_none());
+    // a bad quantity names the file and line
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(VPA)
+            .unwrap()
+            .replace("cpu: 1050m", "cpu: lots"),
+    )
+    .unwrap();
+    let o = bearing(dir.path(), &["rightsize", "--vpa", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad.yaml:26: target.cpu `lots` is not a Kubernetes quantity"),
+        "{err}"
+    );
+}
+
+/// Checks `v` against an OpenAPI v3 schema of a CRD: known properties,
+/// required ones, types (int-or-string), enums; returns the first problem.
+fn conforms(v: &Value, schema: &Value, at: &str) -> Result<(), String> {
+    if let Some(list) = schema["enum"].as_array()
+        && !list.contains(v)
+    {
+        return Err(format!("{at}: {v} not in {list:?}"));
+    }
+    let int_or_string =
+        schema["x-kubernetes-int-or-string"] == true || schema.get("anyOf").is_some();
+    let ok = match schema["type"].as_str() {
+        _ if int_or_string => v.is_string() || v.is_i64() || v.is_u64(),
+        Some("object") => v.is_object(),
+        Some("array") => v.is_array(),
+        Some("string") => v.is_string(),
+        Some("integer") => v.is_i64() || v.is_u64(),
+        Some("number") => v.is_number(),
+        Some("boolean") => v.is_boolean(),
+        _ => true,
+    };
+    if !ok {
+        return Err(format!("{at}: {v} is not of type {}", schema["type"]));
+    }
+    for r in schema["required"].as_array().into_iter().flatten() {
+        if v.get(r.as_str().unwrap()).is_none() {
+            return Err(format!("{at}: missing required `{r}`"));
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        for (k, x) in obj {
+            let sub = match (&schema["properties"][k], &schema["additionalProperties"]) {
+                (Value::Null, Value::Null) if schema.get("properties").is_some() => {
+                    return Err(format!("{at}: unknown property `{k}`"));
+                }
+                (Value::Null, Value::Null) => continue,
+                (Value::Null, extra) => extra,
+                (p, _) => p,
+            };
+            conforms(x, sub, &format!("{at}.{k}"))?;
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in list.iter().enumerate() {
+            conforms(x, items, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_vpa_fixture_follows_the_crd() {
+    let Some(root) = std::env::var_os("BEARING_FIXTURES") else {
+        eprintln!("BEARING_FIXTURES is not set: skipping");
+        return;
+    };
+    let crd =
+        std::fs::read_to_string(Path::new(&root).join("k8s-usage/vpa-v1-crd-gen.yaml")).unwrap();
+    let crds = docs(&crd);
+    let vpa = crds
+        .iter()
+        .find(|d| d["metadata"]["name"] == "verticalpodautoscalers.autoscaling.k8s.io")
+        .unwrap();
+    let v1 = vpa["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1")
+        .unwrap();
+    let schema = &v1["schema"]["openAPIV3Schema"];
+    let fixture = &docs(&std::fs::read_to_string(VPA).unwrap())[0];
+    assert_eq!(conforms(fixture, schema, "vpa"), Ok(()));
+    // the checker does find problems
+    let mut broken = fixture.clone();
+    broken["status"]["recommendation"]["containerRecommendations"][0]["targett"] = json!({});
+    assert!(
+        conforms(&broken, schema, "vpa")
+            .unwrap_err()
+            .contains("unknown property `targett`")
+    );
+    let mut broken = fixture.clone();
+    broken["spec"]["updatePolicy"]["updateMode"] = json!("Sometimes");
+    assert!(conforms(&broken, schema, "vpa").is_err());
+}
