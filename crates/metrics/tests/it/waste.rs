@@ -231,7 +231,8 @@ services:
             );
             assert_eq!(got.samples, 1);
         }
-        // idle of kube-system by hand from the file's figures (Python, see docs/metrics.md)
+        // idle of kube-system from the file's figures, computed apart in Python:
+        // cpuCost × (1 − cpu usage/request) + ramCost × (1 − ram usage/request)
         let idle = metric_at(&ds, "cost.idle", Some("kube-system"), &[], 30, now);
         let want = if file.starts_with("opencost-website") {
             1.407458021124286
