@@ -18,5 +18,7 @@ pub mod jit;
 pub mod jitdata;
 pub mod recommend;
 pub mod reconcile;
+pub mod rightsize;
 pub mod risk;
+pub mod scale;
 pub mod stats;

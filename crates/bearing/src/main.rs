@@ -77,6 +77,8 @@ pub enum Command {
     Decision(cmd::decision::Command),
     /// Evaluate adaptation rules and update delivery plans.
     Reconcile(cmd::reconcile::Args),
+    /// Recommend CPU and memory requests from usage, and patch manifests.
+    Rightsize(cmd::rightsize::Args),
     /// Judge a canary against its baseline.
     #[command(subcommand)]
     Canary(cmd::canary::Command),

@@ -200,6 +200,42 @@ pub const METRICS: &[MetricDef] = &[
         "consumed quantity / committed or allocated quantity, where the cost data carries both"
     ),
     metric!(
+        "cost.efficiency",
+        Financial,
+        Percent,
+        ORG_TEAM_SERVICE,
+        &["workload", "resource"],
+        false,
+        "sum of usage / request x cost over sum of cost, for CPU and memory of every cost row with requests above zero (OpenCost allocations)"
+    ),
+    metric!(
+        "cost.idle",
+        Financial,
+        Money,
+        ORG_TEAM_SERVICE,
+        &["workload", "resource"],
+        true,
+        "requested but unused, priced: sum of cost x (request - usage) / request for CPU and memory where the request exceeds the usage"
+    ),
+    metric!(
+        "cost.savings_opportunity",
+        Financial,
+        Money,
+        ORG_TEAM_SERVICE,
+        &["workload"],
+        true,
+        "monthly saving of the rightsizing rule's cuts: (request - recommended) x price x 730 h, recommended = p95 CPU / peak memory + 15%"
+    ),
+    metric!(
+        "cost.commitment_utilisation",
+        Financial,
+        Percent,
+        ORG_TEAM_SERVICE,
+        &[],
+        false,
+        "effective cost of FOCUS rows with CommitmentDiscountStatus Used / that of rows Used or Unused"
+    ),
+    metric!(
         "cost.anomalies",
         Financial,
         Count,

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use crate::catalog::{self, MetricDef, ScopeKind};
 use crate::expr;
 use crate::load::{Diags, Sources, Src};
-use crate::model::{GuardrailKind, Intent, RepoRef, Scope};
+use crate::model::{GuardrailKind, Intent, RepoRef, RuleAction, Scope};
 use crate::suggest::{one_of, suggest};
 use crate::units::{Quantity, Unit};
 use crate::yaml::Node;
@@ -970,12 +970,36 @@ impl Checker<'_, '_, '_, '_> {
         {
             self.when(s, &rule.when);
             let then = &rule.then;
-            if then.strategy.is_none() && then.freeze.is_none() && then.extra_gates.is_empty() {
+            if then.strategy.is_none()
+                && then.freeze.is_none()
+                && then.extra_gates.is_empty()
+                && then.action.is_none()
+            {
                 self.err(
                     s,
                     &[K("then")],
-                    "`then` changes nothing; expected at least one of `strategy`, `freeze` or `extra_gates`".into(),
+                    "`then` changes nothing; expected at least one of `strategy`, `freeze`, `extra_gates` or `action`".into(),
                 );
+            }
+            if then.action == Some(RuleAction::Scale) {
+                if !then
+                    .demand
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(catalog::BUSINESS_PREFIX))
+                {
+                    self.err(
+                        s,
+                        &[K("then"), K("demand")],
+                        "`action: scale` needs `demand`, a `business.<name>` metric".into(),
+                    );
+                }
+                if !then.per_replica.is_some_and(|p| p.is_finite() && p > 0.0) {
+                    self.err(
+                        s,
+                        &[K("then"), K("per_replica")],
+                        "`action: scale` needs `per_replica`, the demand one replica serves (above 0)".into(),
+                    );
+                }
             }
             for (i, gate) in then.extra_gates.iter().enumerate() {
                 let is_kind = GuardrailKind::ALL.iter().any(|k| k.name() == gate);

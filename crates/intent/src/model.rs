@@ -722,6 +722,29 @@ pub struct PlanChange {
     /// Extra guardrail ids to enforce, e.g. `required_checks`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_gates: Vec<String>,
+    /// An action on the service's workloads instead of its delivery plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<RuleAction>,
+    /// `action: scale`: the `business.*` metric that measures demand (its
+    /// daily mean is forecast), and how much of it one replica serves
+    /// within the service's SLOs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_replica: Option<f64>,
+}
+
+/// What a rule does to a service's workloads when it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleAction {
+    /// Resize the workloads' CPU and memory requests by the rightsizing rule
+    /// (docs/metrics.md): proposed by `bearing reconcile`, written into the
+    /// manifests by `bearing reconcile --manifests DIR`.
+    Rightsize,
+    /// Set the HorizontalPodAutoscaler's `minReplicas`/`maxReplicas` from
+    /// the demand forecast (needs `demand` and `per_replica`; docs/adapt.md).
+    Scale,
 }
 
 /// Destinations for notifications and which events go where.

@@ -308,6 +308,25 @@ pub(crate) struct CostRec {
     pub ev: u32,
     pub consumed: Option<f64>,
     pub allocated: Option<f64>,
+    /// FOCUS `CommitmentDiscountStatus`: `Some(true)` for `Used`, `Some(false)` for `Unused`.
+    pub commitment: Option<bool>,
+    /// Requests and usage (OpenCost allocations).
+    pub usage: Option<Box<UsageRec>>,
+}
+
+/// Requested and used CPU and memory behind one cost row.
+pub(crate) struct UsageRec {
+    pub workload: u32,
+    pub container: u32,
+    pub hours: f64,
+    pub cpu_req: f64,
+    pub cpu_use: f64,
+    pub cpu_max: Option<f64>,
+    pub cpu_cost: f64,
+    pub ram_req: f64,
+    pub ram_use: f64,
+    pub ram_max: Option<f64>,
+    pub ram_cost: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -1276,6 +1295,26 @@ impl Dataset {
                     ev,
                     consumed: c.consumed_quantity.filter(|v| v.is_finite()),
                     allocated,
+                    commitment: match c.commitment_status.as_deref() {
+                        Some(x) if x.eq_ignore_ascii_case("used") => Some(true),
+                        Some(x) if x.eq_ignore_ascii_case("unused") => Some(false),
+                        _ => None,
+                    },
+                    usage: c.usage.as_ref().map(|u| {
+                        Box::new(UsageRec {
+                            workload: self.names.id(&u.workload),
+                            container: u.container.as_deref().map_or(NONE, |x| self.names.id(x)),
+                            hours: u.minutes / 60.0,
+                            cpu_req: u.cpu_request_cores,
+                            cpu_use: u.cpu_usage_cores,
+                            cpu_max: u.cpu_usage_max_cores,
+                            cpu_cost: u.cpu_cost,
+                            ram_req: u.ram_request_bytes,
+                            ram_use: u.ram_usage_bytes,
+                            ram_max: u.ram_usage_max_bytes,
+                            ram_cost: u.ram_cost,
+                        })
+                    }),
                 });
                 Touched::Service(s)
             }

@@ -51,6 +51,10 @@ pub fn min_samples(metric: &str) -> usize {
         "cost.forecast" | "cost.budget_used" => 3,
         "cost.anomalies" => 14,
         "cost.monthly" | "cost.daily" | "cost.per_deployment" | "cost.utilisation" => 1,
+        "cost.efficiency"
+        | "cost.idle"
+        | "cost.savings_opportunity"
+        | "cost.commitment_utilisation" => 1,
         "slo.attainment" | "slo.error_budget_remaining" | "slo.burn_rate" => 1,
         "feature.time_to_value" => 1,
         m if m.starts_with(catalog::BUSINESS_PREFIX) => 3,
@@ -324,6 +328,10 @@ pub(crate) fn compute(
         "cost.per_deployment" => cost::per_deployment(&mut ctx),
         "cost.utilisation" => cost::utilisation(&mut ctx),
         "cost.anomalies" => cost::anomalies(&mut ctx),
+        "cost.efficiency" => crate::rightsize::efficiency(&mut ctx),
+        "cost.idle" => crate::rightsize::idle(&mut ctx),
+        "cost.savings_opportunity" => crate::rightsize::savings(&mut ctx),
+        "cost.commitment_utilisation" => crate::rightsize::commitment_utilisation(&mut ctx),
         "security.open_findings" => security::open_findings(&mut ctx, false),
         "security.findings_past_sla" => security::open_findings(&mut ctx, true),
         "security.remediation_time" => security::remediation_time(&mut ctx),

@@ -22,6 +22,7 @@ mod engine;
 mod explain;
 mod filter;
 mod outcomes;
+mod rightsize;
 mod scorecard;
 mod security;
 mod slo;
@@ -36,6 +37,10 @@ pub use engine::{MetricValue, cost_anomalies, evaluate, fmt_secs, format_value, 
 pub use explain::{Explanation, TracedRecord, explain, explain_with};
 pub use filter::{filters_text, parse_filters};
 pub use outcomes::{Outcomes, ServiceOutcome, SeverityCounts, outcomes};
+pub use rightsize::{
+    CPU_PERCENTILE, HOURS_PER_MONTH, MARGIN, MIN_CPU_CORES, MIN_RAM_BYTES, Rightsizing, format_cpu,
+    format_memory, recommend, rightsizing,
+};
 pub use scorecard::{
     KeyResultCard, ObjectiveCard, Scorecard, ScorecardFilter, Status, Trend, scorecard,
 };

@@ -4,6 +4,7 @@
 mod anomaly_quality;
 mod gitmetrics;
 mod reconcile;
+mod rightsize;
 mod risk;
 mod scipy;
 /// Finding and calling SciPy, shared with bearing-metrics' tests.
@@ -11,3 +12,6 @@ mod scipy;
 #[path = "../../../metrics/tests/it/scipy.rs"]
 mod scipy_python;
 mod sklearn;
+/// The generated utilisation history of bearing-metrics' tests.
+#[path = "../../../metrics/tests/it/usage_history.rs"]
+mod usage_history;

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 const AT: &str = "2026-11-20T12:00:00Z";
 
-fn bearing(dir: &Path, args: &[&str]) -> Output {
+/// Runs `bearing` with `dir`'s `bearing.yaml` and `bearing.db`.
+pub(crate) fn bearing(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bearing"))
         .arg("--intent")
         .arg(dir.join("bearing.yaml"))

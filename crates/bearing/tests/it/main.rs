@@ -14,6 +14,10 @@ mod prometheus;
 #[path = "../../../server/tests/it/receiver.rs"]
 mod receiver;
 mod report;
+mod rightsize;
 mod serve;
 mod sync_github;
+/// The generated utilisation history of bearing-metrics' tests.
+#[path = "../../../metrics/tests/it/usage_history.rs"]
+mod usage_history;
 mod workflow;

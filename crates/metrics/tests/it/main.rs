@@ -11,3 +11,5 @@ mod props;
 mod scipy;
 mod slo_resolution;
 mod time_bounds;
+mod usage_history;
+mod waste;
