@@ -25,6 +25,7 @@ mod outcomes;
 mod scorecard;
 mod security;
 mod slo;
+pub mod threat;
 pub mod stats;
 pub mod synth;
 

@@ -494,11 +494,51 @@ pub(super) fn parse_grype(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
                     report.path("source.target").cloned().unwrap_or(Value::Null),
                 ),
             ];
+            let mut attrs = attrs;
+            attrs.extend(grype_threat(m, &f.rule_id));
             Ok((f, attrs))
         };
         scan.push_or_skip(read(), &format!("matches[{i}]"))?;
     }
     Ok(scan.parsed)
+}
+
+/// Grype's own threat fields of a match (recent versions): the EPSS score
+/// (`vulnerability.epss[]`, the entry of the finding's CVE, else the first)
+/// as `epss` and `epss_percentile`, and the KEV entry
+/// (`vulnerability.knownExploited[]`) as `kev` with `date_added`, `due_date`
+/// and `ransomware`. Absent fields add nothing.
+fn grype_threat(m: &Value, cve: &str) -> Vec<(&'static str, Value)> {
+    let pick = |key: &str| {
+        let list = m.arr_at(key);
+        list.iter()
+            .find(|e| e.str_at("cve").is_some_and(|c| c.eq_ignore_ascii_case(cve)))
+            .or_else(|| list.first())
+            .cloned()
+    };
+    let mut out = Vec::new();
+    if let Some(e) = pick("vulnerability.epss")
+        && let (Some(score), Some(pct)) = (
+            e.get("epss").and_then(Value::as_f64),
+            e.get("percentile").and_then(Value::as_f64),
+        )
+    {
+        out.push(("epss", Value::from(score)));
+        out.push(("epss_percentile", Value::from(pct)));
+    }
+    if let Some(k) = pick("vulnerability.knownExploited")
+        && let Some(added) = k.str_at("dateAdded")
+    {
+        out.push((
+            "kev",
+            serde_json::json!({
+                "date_added": added,
+                "due_date": k.str_at("dueDate"),
+                "ransomware": k.str_at("knownRansomwareCampaignUse").unwrap_or("Unknown"),
+            }),
+        ));
+    }
+    out
 }
 
 fn grype_target(report: &Value, ctx: &ParseContext) -> String {
