@@ -36,7 +36,9 @@ pub use dora::{DoraLevel, dora_level};
 pub use engine::{MetricValue, cost_anomalies, evaluate, fmt_secs, format_value, min_samples};
 pub use explain::{Explanation, TracedRecord, explain, explain_with};
 pub use filter::{filters_text, parse_filters};
-pub use outcomes::{Outcomes, ServiceOutcome, SeverityCounts, outcomes};
+pub use outcomes::{
+    Outcomes, ServiceOutcome, SeverityCounts, THREAT_EPSS_FLOOR, ThreatFinding, outcomes,
+};
 pub use scorecard::{
     KeyResultCard, ObjectiveCard, Scorecard, ScorecardFilter, Status, Trend, scorecard,
 };
