@@ -20,6 +20,7 @@ pub mod listen;
 pub mod openapi;
 pub mod prom;
 pub mod snapshot;
+pub mod threat;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -139,6 +139,8 @@ struct Cursor {
     decisions_from: Option<DateTime<Utc>>,
     /// Whether findings must be re-read (a finding event arrived).
     findings_dirty: bool,
+    /// When the threat feeds the dataset has were stored.
+    threat_stamp: Option<DateTime<Utc>>,
 }
 
 /// The live loop: intent, compiled guardrails, dataset, snapshot.
@@ -207,6 +209,7 @@ impl Loop {
                 events: 0,
                 decisions_from: None,
                 findings_dirty: true,
+                threat_stamp: None,
             }),
             current: RwLock::new(Arc::new(first)),
         };
@@ -258,6 +261,14 @@ impl Loop {
             None
         };
         cur.findings_dirty = false;
+        // The threat feeds, read again only when they changed.
+        let stamp = bearing_store::threat::stamp(self.store.as_ref()).await?;
+        let threat = if stamp != cur.threat_stamp {
+            cur.threat_stamp = stamp;
+            Some(bearing_store::threat::load(self.store.as_ref()).await?)
+        } else {
+            None
+        };
         // Decision counts from the start of the trailing window on (all of
         // them at the first refresh) replace the dataset's.
         let now = Utc::now();
@@ -289,6 +300,9 @@ impl Loop {
                 for f in findings {
                     ds.push_finding(finding_record(f));
                 }
+            }
+            if let Some(t) = threat {
+                ds.set_threat(t);
             }
             ds.replace_decision_summaries(decisions_from, &decisions);
             // Never back over seconds already settled, should the clock step back.
