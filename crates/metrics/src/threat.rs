@@ -158,7 +158,7 @@ impl Dataset {
                 .threat
                 .epss
                 .as_ref()
-                .map(|s| format!("EPSS {}", s.score_date));
+                .map(|s| format!("EPSS of {}", s.score_date));
         } else if let Some(e) = scanner.and_then(|s| s.epss) {
             t.epss = Some(e.epss);
             t.epss_percentile = Some(e.percentile);
@@ -183,12 +183,12 @@ impl Dataset {
             }
         };
         if let (Some(secs), Some(k)) = (self.sla_kev, &t.kev) {
-            consider(secs, format!("KEV SLA (added to KEV on {})", k.date_added));
+            consider(secs, format!("KEV SLA, added to KEV on {}", k.date_added));
         }
         if let (Some((at_least, secs)), Some(e)) = (self.sla_epss, t.epss)
             && e >= at_least
         {
-            consider(secs, format!("EPSS SLA (EPSS {e} ≥ {at_least})"));
+            consider(secs, format!("EPSS SLA, EPSS {e} ≥ {at_least}"));
         }
         best
     }
@@ -368,7 +368,7 @@ fn priority_of(ds: &Dataset, f: &FindingAgg, age: Ts) -> Priority {
     let why_l = match (&threat.kev, threat.epss) {
         (Some(k), _) => format!("1 (in {} since {})", k.source, k.date_added),
         (None, Some(e)) => format!(
-            "{e} (EPSS from {})",
+            "{e} (EPSS, {})",
             threat.epss_source.as_deref().unwrap_or("?")
         ),
         (None, None) => format!("{UNSCORED} (no KEV entry, no EPSS score)"),
@@ -475,7 +475,7 @@ pub(crate) fn threat_metric(ctx: &mut Ctx<'_>, which: ThreatMetric) -> MetricVal
                     let why = match (&t.kev, t.epss) {
                         (Some(k), _) => format!("1 (in {} since {})", k.source, k.date_added),
                         (None, e) => format!(
-                            "EPSS {} (from {})",
+                            "EPSS {} ({})",
                             e.unwrap_or(0.0),
                             t.epss_source.as_deref().unwrap_or("?")
                         ),
@@ -515,4 +515,62 @@ pub(crate) fn threat_metric(ctx: &mut Ctx<'_>, which: ThreatMetric) -> MetricVal
         v.note = Some("no EPSS scores ingested (`bearing ingest epss.csv`)".into());
     }
     v
+}
+
+/// A key result on a security figure, now and once the top findings are fixed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KrEffect {
+    pub objective: String,
+    pub metric: String,
+    pub target: String,
+    pub now: f64,
+    pub after: f64,
+    pub met_now: bool,
+    pub met_after: bool,
+}
+
+impl SecurityFigures {
+    /// The figure a metric names, if it is one of these.
+    pub fn get(&self, metric: &str) -> Option<f64> {
+        Some(match metric {
+            "security.open_findings" => self.open_findings as f64,
+            "security.findings_past_sla" => self.findings_past_sla as f64,
+            "security.kev_open" => self.kev_open as f64,
+            "security.kev_past_due" => self.kev_past_due as f64,
+            "security.epss_weighted_exposure" => self.epss_weighted_exposure,
+            _ => return None,
+        })
+    }
+}
+
+/// The intent's key results on these figures whose scope is the list's and
+/// that set no filter (others are not comparable with the list), now and
+/// after fixing the top findings.
+pub fn key_result_effects(
+    intent: &bearing_intent::Intent,
+    scope: &Scope,
+    p: &Priorities,
+) -> Vec<KrEffect> {
+    let mut out = Vec::new();
+    for o in &intent.objectives {
+        for kr in &o.key_results {
+            if kr.scope != *scope || !kr.filter.is_empty() {
+                continue;
+            }
+            let (Some(now), Some(after)) = (p.now.get(&kr.metric), p.after_top_n.get(&kr.metric))
+            else {
+                continue;
+            };
+            out.push(KrEffect {
+                objective: o.id.clone(),
+                metric: kr.metric.clone(),
+                target: kr.target.to_string(),
+                now,
+                after,
+                met_now: kr.target.is_met(now),
+                met_after: kr.target.is_met(after),
+            });
+        }
+    }
+    out
 }

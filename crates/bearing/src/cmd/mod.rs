@@ -22,6 +22,7 @@ pub mod reconcile;
 pub mod report;
 pub mod risk;
 pub mod schema;
+pub mod security;
 pub mod serve;
 pub mod sync;
 pub mod token;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::run(a, &g),
         Command::Policy(c) => policy::run(c, &g),
         Command::Decision(c) => decision::run(c, &g),
+        Command::Security(c) => security::run(c, &g),
         Command::Reconcile(a) => reconcile::run(a, &g),
         Command::Canary(c) => canary::run(c, &g),
         Command::Risk(c) => risk::run(c, &g),
