@@ -10,4 +10,5 @@ mod monorepo;
 mod props;
 mod scipy;
 mod slo_resolution;
+mod threat;
 mod time_bounds;
