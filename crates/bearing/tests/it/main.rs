@@ -16,4 +16,5 @@ mod receiver;
 mod report;
 mod serve;
 mod sync_github;
+mod threat;
 mod workflow;

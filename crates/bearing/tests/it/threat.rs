@@ -1,0 +1,202 @@
+//! Security that follows the threat (issue 19), as a user runs it: a real
+//! KEV catalog update flips the gate from allow to deny with no change to the
+//! intent; the work list explains each record; feeds fetched by URL, with a
+//! clear error when the URL cannot be reached.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::cli::{bearing, stderr, stdout};
+
+fn data(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/threat").join(file)
+}
+
+fn kev(root: &Path, date: &str) -> String {
+    root.join(format!("threat-intel/kev-{date}.json"))
+        .display()
+        .to_string()
+}
+
+fn fixtures() -> Option<PathBuf> {
+    match std::env::var_os("BEARING_FIXTURES") {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            eprintln!("BEARING_FIXTURES is not set: skipping the threat-feed CLI tests");
+            None
+        }
+    }
+}
+
+const INTENT: &str = r#"version: 1
+teams: [{id: payments}]
+services:
+  - {id: checkout, team: payments, tier: critical, exposure: internet, environments: [staging, production]}
+objectives:
+  - id: exploited
+    layer: security
+    key_results:
+      - {metric: security.kev_open, scope: {service: checkout}, target: "<= 0"}
+settings:
+  security_sla: {kev: 7d}
+guardrails:
+  - {id: exploited, kind: vulnerabilities, protects: exploited, params: {block: [critical], sla: false, deny: {kev: true}}}
+"#;
+
+fn org() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("bearing.yaml"), INTENT).unwrap();
+    tmp
+}
+
+#[test]
+fn a_kev_update_flips_the_gate_without_an_intent_change() {
+    let Some(root) = fixtures() else { return };
+    let tmp = org();
+    let intent_before = std::fs::read(tmp.path().join("bearing.yaml")).unwrap();
+    let report = data("trivy-checkout.json").display().to_string();
+    let o = bearing(
+        &["ingest", "--service", "checkout", &report, &kev(&root, "2025-06-10")],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("KEV catalog 2025.06.10, 1364 CVEs"), "{}", stdout(&o));
+    let check = || bearing(&["check", "--service", "checkout", "--env", "production"], tmp.path());
+    let o = check();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // The outcomes kept by reconcile now predate the next catalog: they must not be read.
+    let o = bearing(&["reconcile"], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+
+    let o = bearing(&["ingest", &kev(&root, "2025-08-25")], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("KEV catalog 2025.08.25 replaces 2025.06.10, 1404 CVEs, 40 added, 0 removed"),
+        "{out}"
+    );
+    assert!(out.contains("CVE-2025-48384 (in git, added to KEV on 2025-08-25)"), "{out}");
+
+    let o = check();
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("CVE-2025-48384 in git (registry.example.com/acme/checkout) is known exploited: added to KEV on 2025-08-25 [exploited/kev]"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        std::fs::read(tmp.path().join("bearing.yaml")).unwrap(),
+        intent_before
+    );
+
+    // An older catalog afterwards changes nothing.
+    let o = bearing(&["ingest", &kev(&root, "2025-06-10")], tmp.path());
+    assert!(stdout(&o).contains("not newer than the KEV catalog kept (2025.08.25)"), "{}", stdout(&o));
+    assert_eq!(check().status.code(), Some(1));
+
+    // The action log says what changed and why.
+    let url = format!("sqlite://{}", tmp.path().join("bearing.db").display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let actions = rt
+        .block_on(async { bearing_store::open(&url).await.unwrap().actions().await })
+        .unwrap();
+    let a = actions.iter().find(|a| a.origin == "threat-feed").unwrap();
+    assert_eq!(a.service.as_deref(), Some("checkout"));
+    assert_eq!(a.metric, "security.kev_open");
+    assert!(a.summary.contains("KEV catalog 2025.08.25 lists open findings of checkout as known exploited: CVE-2025-48384"), "{}", a.summary);
+    assert_eq!(a.evidence["findings"][0]["date_added"], "2025-08-25");
+
+    // The work list: the KEV finding first, explained, and the key result it moves.
+    let o = bearing(
+        &["security", "priorities", "--service", "checkout", "--top", "1", "--output", "json"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let first = &v["findings"][0];
+    assert_eq!(first["cve"], "CVE-2025-48384");
+    assert_eq!(first["kev"]["date_added"], "2025-08-25");
+    assert_eq!(first["kev"]["due_date"], "2025-09-15");
+    // high 8 × known exploited 1 × critical tier 2 × internet 2
+    assert_eq!(first["priority"], 32.0);
+    assert_eq!(first["past_sla"], true);
+    assert!(first["event_ids"].as_array().is_some_and(|a| !a.is_empty()));
+    assert_eq!(v["now"]["kev_open"], 1);
+    assert_eq!(v["after_top_n"]["kev_open"], 0);
+    let kr = &v["key_results"][0];
+    assert_eq!((kr["met_now"].as_bool(), kr["met_after"].as_bool()), (Some(false), Some(true)));
+    let o = bearing(&["security", "priorities"], tmp.path());
+    assert!(
+        stdout(&o).contains("high severity 8 × likelihood 1 (in KEV 2025.08.25 since 2025-08-25) × tier critical 2 × exposure internet 2 = 32.0000"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn an_unusable_feed_is_rejected_with_where_and_what() {
+    let tmp = org();
+    std::fs::write(
+        tmp.path().join("epss.csv"),
+        "#model_version:v2025.03.14,score_date:2025-08-25T12:55:00Z\ncve,epss,percentile\nCVE-2025-48384,high,0.9\n",
+    )
+    .unwrap();
+    let o = bearing(&["ingest", "epss.csv"], tmp.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("rejected epss.csv: line 3, field `epss`: expected a decimal between 0 and 1, found `high`"),
+        "{}",
+        stdout(&o)
+    );
+    let o = bearing(&["ingest", &data("epss-2025-08-25.csv").display().to_string()], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("(epss): EPSS scores 2025-08-25T12:55:00Z, 6 CVEs"), "{}", stdout(&o));
+}
+
+/// Serves `body` to every request on a local port, `n` times.
+fn serve_file(body: Vec<u8>, n: usize) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        for _ in 0..n {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(&body).unwrap();
+        }
+    });
+    (port, h)
+}
+
+#[test]
+fn feeds_are_fetched_by_url_and_an_unreachable_one_is_named() {
+    let tmp = org();
+    let epss = std::fs::read(data("epss-2025-08-25.csv")).unwrap();
+    let (port, h) = serve_file(epss, 1);
+    let url = format!("http://127.0.0.1:{port}/epss.csv");
+    let o = bearing(&["security", "fetch", &url], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("epss 2025-08-25T12:55:00Z, 6 CVEs"), "{}", stdout(&o));
+    h.join().unwrap();
+
+    // A port nothing listens on.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://127.0.0.1:{}/kev.json", closed.local_addr().unwrap().port());
+    drop(closed);
+    let o = bearing(&["security", "fetch", &dead], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains(&format!("error: cannot fetch the threat feed `{dead}`")),
+        "{}",
+        stderr(&o)
+    );
+}
