@@ -200,3 +200,84 @@ fn feeds_are_fetched_by_url_and_an_unreachable_one_is_named() {
         stderr(&o)
     );
 }
+
+/// `bearing serve --threat-feed URL`: a feed that cannot be fetched is logged
+/// with its URL and the server keeps serving; fetched at the next round, the
+/// newer catalog denies the service's next decision.
+#[test]
+fn serve_fetches_feeds_on_a_schedule() {
+    use crate::serve::{decide, eventually, free_port, http, token};
+    let Some(root) = fixtures() else { return };
+    let tmp = org();
+    let db = format!("sqlite://{}", tmp.path().join("bearing.db").display());
+    let intent = tmp.path().join("bearing.yaml");
+    let report = data("trivy-checkout.json").display().to_string();
+    let o = bearing(
+        &["ingest", "--service", "checkout", &report, &kev(&root, "2025-06-10")],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let admin = token(&db, &intent, "admin");
+
+    // The feed: unavailable at the first round, the newer catalog after.
+    let body = std::fs::read(kev(&root, "2025-08-25")).unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let feed = format!("http://127.0.0.1:{}/kev.json", l.local_addr().unwrap().port());
+    let feeder = std::thread::spawn(move || {
+        for n in 0..2 {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            if n == 0 {
+                s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+            } else {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                s.write_all(head.as_bytes()).unwrap();
+                s.write_all(&body).unwrap();
+            }
+        }
+    });
+    let port = free_port();
+    let log = tmp.path().join("serve.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bearing"))
+        .env_remove("BEARING_DATABASE")
+        .env_remove("BEARING_INTENT")
+        .args(["--database", &db, "--intent"])
+        .arg(&intent)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--refresh",
+            "1s",
+            "--reconcile-every",
+            "0s",
+            "--threat-feed",
+            &feed,
+            "--threat-every",
+            "2s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    eventually("the server is ready", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", "/readyz", "", "").0 == 200
+    });
+    eventually("the newer catalog denies checkout", || {
+        decide(port, &admin, "checkout") == "deny"
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    feeder.join().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains(&format!("cannot fetch the threat feed `{feed}`: HTTP status 503")),
+        "{text}"
+    );
+}
