@@ -272,6 +272,19 @@ fn serve_fetches_feeds_on_a_schedule() {
     eventually("the newer catalog denies checkout", || {
         decide(port, &admin, "checkout") == "deny"
     });
+    // The dashboard's work list, server-rendered: the KEV finding first, with its evidence.
+    let (status, page) = http(port, "GET", "/security", &admin, "");
+    assert_eq!(status, 200, "{page}");
+    let list = &page[page.find("Security work list").expect("work list section")..];
+    assert!(list.contains("Feeds: KEV 2025.08.25 (1404 CVEs)"), "{list}");
+    let first = &list[list.find("<tbody>").unwrap()..];
+    let first = &first[..first.find("</tr>").unwrap()];
+    assert!(
+        first.contains("CVE-2025-48384") && first.contains("KEV</span> since 2025-08-25, due 2025-09-15"),
+        "{first}"
+    );
+    assert!(list.contains("high severity 8 × likelihood 1 (in KEV 2025.08.25 since 2025-08-25) × tier critical 2 × exposure internet 2 = 32.0000"), "{list}");
+    assert!(list.contains("known exploited open 1 → 0"), "{list}");
     let _ = child.kill();
     let _ = child.wait();
     feeder.join().unwrap();
