@@ -879,7 +879,8 @@ fn threats(
     Some(())
 }
 
-const KEV_REMEDY: &str = "fix it first: CISA lists it as exploited in the wild (`bearing security priorities`)";
+const KEV_REMEDY: &str =
+    "fix it first: CISA lists it as exploited in the wild (`bearing security priorities`)";
 const EPSS_REMEDY: &str =
     "fix it soon: it is likely to be exploited within 30 days (`bearing security priorities`)";
 

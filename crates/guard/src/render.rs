@@ -139,7 +139,11 @@ pub const EPSS_FLOOR: f64 = 0.1;
 /// `vulnerabilities`' `deny: {kev: true, epss_at_least: 0.5}`, over its defaults.
 fn threat_deny(g: &Guardrail, key: &str, v: &Value) -> Result<Value, GuardError> {
     let Value::Object(m) = v else {
-        return Err(bad(g, key, "a map such as `{kev: true, epss_at_least: 0.5}`"));
+        return Err(bad(
+            g,
+            key,
+            "a map such as `{kev: true, epss_at_least: 0.5}`",
+        ));
     };
     let mut out = json!({"kev": false, "epss_at_least": null});
     for (k, x) in m {

@@ -1103,8 +1103,7 @@ impl Checker<'_, '_, '_, '_> {
                     self.err(
                         s,
                         &[K("security_sla"), K("epss"), K("within")],
-                        "security SLA for `epss` is zero; expected a duration such as `15d`"
-                            .into(),
+                        "security SLA for `epss` is zero; expected a duration such as `15d`".into(),
                     );
                 }
             }

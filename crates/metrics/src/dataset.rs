@@ -571,7 +571,10 @@ impl Dataset {
                 sla.low.as_secs() as Ts,
             ],
             sla_kev: sla.kev.map(|d| d.as_secs() as Ts),
-            sla_epss: sla.epss.as_ref().map(|e| (e.at_least, e.within.as_secs() as Ts)),
+            sla_epss: sla
+                .epss
+                .as_ref()
+                .map(|e| (e.at_least, e.within.as_secs() as Ts)),
             threat: Default::default(),
             scanner_threat: FxMap::default(),
             ids: Strs::default(),

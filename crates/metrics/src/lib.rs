@@ -25,9 +25,9 @@ mod outcomes;
 mod scorecard;
 mod security;
 mod slo;
-pub mod threat;
 pub mod stats;
 pub mod synth;
+pub mod threat;
 
 pub use business::{Comparison, compare_around};
 pub use cost::CostAnomaly;

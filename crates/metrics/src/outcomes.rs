@@ -140,7 +140,10 @@ pub fn outcomes(intent: &Intent, ds: &Dataset, now: DateTime<Utc>) -> Outcomes {
                         target: parts.next().unwrap_or_default().to_owned(),
                         severity: f.severity.name().to_owned(),
                         kev_added: t.kev.as_ref().map(|k| k.date_added.to_string()),
-                        kev_due: t.kev.as_ref().and_then(|k| k.due_date.map(|d| d.to_string())),
+                        kev_due: t
+                            .kev
+                            .as_ref()
+                            .and_then(|k| k.due_date.map(|d| d.to_string())),
                         ransomware: t.kev.as_ref().map(|k| k.ransomware.clone()),
                         epss: t.epss,
                     });
@@ -184,7 +187,9 @@ pub fn outcomes(intent: &Intent, ds: &Dataset, now: DateTime<Utc>) -> Outcomes {
                             .is_some()
                             .cmp(&a.kev_added.is_some())
                             .then(b.epss.unwrap_or(0.0).total_cmp(&a.epss.unwrap_or(0.0)))
-                            .then((&a.id, &a.package, &a.target).cmp(&(&b.id, &b.package, &b.target)))
+                            .then(
+                                (&a.id, &a.package, &a.target).cmp(&(&b.id, &b.package, &b.target)),
+                            )
                     });
                     threats
                 },

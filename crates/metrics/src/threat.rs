@@ -86,11 +86,7 @@ impl Dataset {
     /// (`epss`, `epss_percentile`, `kev`; see the Grype adapter). Callers that
     /// load finding lifecycles from the store instead of finding events pass
     /// the events here.
-    pub fn note_scanner_threat(
-        &mut self,
-        rule_id: &str,
-        attributes: &BTreeMap<String, Value>,
-    ) {
+    pub fn note_scanner_threat(&mut self, rule_id: &str, attributes: &BTreeMap<String, Value>) {
         let epss = attributes
             .get("epss")
             .and_then(Value::as_f64)
@@ -495,8 +491,7 @@ pub(crate) fn threat_metric(ctx: &mut Ctx<'_>, which: ThreatMetric) -> MetricVal
         for &e in &f.evs {
             ctx.tr.add_id(ds, e);
         }
-        ctx.tr
-            .add_other(|| finding_record(ds, f, role, Some(term)));
+        ctx.tr.add_other(|| finding_record(ds, f, role, Some(term)));
     }
     let mut v = ctx.value(Some(value), open);
     if ds.findings.is_empty() {

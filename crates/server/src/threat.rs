@@ -28,7 +28,11 @@ pub struct Applied {
 /// Applies a feed and, for a KEV catalog that added CVEs some open finding
 /// has, logs one action per affected service saying which CVEs, where, and
 /// since when they are known exploited.
-pub async fn apply(store: &DynStore, feed: Feed, now: DateTime<Utc>) -> Result<Applied, StoreError> {
+pub async fn apply(
+    store: &DynStore,
+    feed: Feed,
+    now: DateTime<Utc>,
+) -> Result<Applied, StoreError> {
     let kev_dates: BTreeMap<String, (String, Option<String>, String)> = match &feed {
         Feed::Kev(k) => k
             .entries
@@ -190,7 +194,9 @@ pub async fn fetch_all(store: &DynStore, urls: &[String]) -> Vec<Result<Applied,
                 added = a.update.added.len(),
                 "threat feed updated"
             ),
-            Ok(a) => tracing::info!(url = %url, version = %a.update.version, "threat feed unchanged"),
+            Ok(a) => {
+                tracing::info!(url = %url, version = %a.update.version, "threat feed unchanged")
+            }
             Err(e) => tracing::warn!("{e}"),
         }
         out.push(result);

@@ -994,6 +994,7 @@ mod tests {
             let ingest = Ingest {
                 store: bearing_store::open("sqlite://:memory:").await.unwrap(),
                 format: None,
+                feed: None,
                 ctx: ParseContext::new(chrono::Utc::now()),
                 batch_size: 500,
                 progress: progress.clone(),

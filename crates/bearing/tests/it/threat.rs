@@ -13,7 +13,9 @@ use serde_json::Value;
 use crate::cli::{bearing, stderr, stdout};
 
 fn data(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/threat").join(file)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/threat")
+        .join(file)
 }
 
 fn kev(root: &Path, date: &str) -> String {
@@ -60,12 +62,27 @@ fn a_kev_update_flips_the_gate_without_an_intent_change() {
     let intent_before = std::fs::read(tmp.path().join("bearing.yaml")).unwrap();
     let report = data("trivy-checkout.json").display().to_string();
     let o = bearing(
-        &["ingest", "--service", "checkout", &report, &kev(&root, "2025-06-10")],
+        &[
+            "ingest",
+            "--service",
+            "checkout",
+            &report,
+            &kev(&root, "2025-06-10"),
+        ],
         tmp.path(),
     );
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("KEV catalog 2025.06.10, 1364 CVEs"), "{}", stdout(&o));
-    let check = || bearing(&["check", "--service", "checkout", "--env", "production"], tmp.path());
+    assert!(
+        stdout(&o).contains("KEV catalog 2025.06.10, 1364 CVEs"),
+        "{}",
+        stdout(&o)
+    );
+    let check = || {
+        bearing(
+            &["check", "--service", "checkout", "--env", "production"],
+            tmp.path(),
+        )
+    };
     let o = check();
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     // The outcomes kept by reconcile now predate the next catalog: they must not be read.
@@ -79,7 +96,10 @@ fn a_kev_update_flips_the_gate_without_an_intent_change() {
         out.contains("KEV catalog 2025.08.25 replaces 2025.06.10, 1404 CVEs, 40 added, 0 removed"),
         "{out}"
     );
-    assert!(out.contains("CVE-2025-48384 (in git, added to KEV on 2025-08-25)"), "{out}");
+    assert!(
+        out.contains("CVE-2025-48384 (in git, added to KEV on 2025-08-25)"),
+        "{out}"
+    );
 
     let o = check();
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
@@ -95,7 +115,11 @@ fn a_kev_update_flips_the_gate_without_an_intent_change() {
 
     // An older catalog afterwards changes nothing.
     let o = bearing(&["ingest", &kev(&root, "2025-06-10")], tmp.path());
-    assert!(stdout(&o).contains("not newer than the KEV catalog kept (2025.08.25)"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("not newer than the KEV catalog kept (2025.08.25)"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(check().status.code(), Some(1));
 
     // The action log says what changed and why.
@@ -112,7 +136,16 @@ fn a_kev_update_flips_the_gate_without_an_intent_change() {
 
     // The work list: the KEV finding first, explained, and the key result it moves.
     let o = bearing(
-        &["security", "priorities", "--service", "checkout", "--top", "1", "--output", "json"],
+        &[
+            "security",
+            "priorities",
+            "--service",
+            "checkout",
+            "--top",
+            "1",
+            "--output",
+            "json",
+        ],
         tmp.path(),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -128,7 +161,10 @@ fn a_kev_update_flips_the_gate_without_an_intent_change() {
     assert_eq!(v["now"]["kev_open"], 1);
     assert_eq!(v["after_top_n"]["kev_open"], 0);
     let kr = &v["key_results"][0];
-    assert_eq!((kr["met_now"].as_bool(), kr["met_after"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(
+        (kr["met_now"].as_bool(), kr["met_after"].as_bool()),
+        (Some(false), Some(true))
+    );
     let o = bearing(&["security", "priorities"], tmp.path());
     assert!(
         stdout(&o).contains("high severity 8 × likelihood 1 (in KEV 2025.08.25 since 2025-08-25) × tier critical 2 × exposure internet 2 = 32.0000"),
@@ -152,9 +188,16 @@ fn an_unusable_feed_is_rejected_with_where_and_what() {
         "{}",
         stdout(&o)
     );
-    let o = bearing(&["ingest", &data("epss-2025-08-25.csv").display().to_string()], tmp.path());
+    let o = bearing(
+        &["ingest", &data("epss-2025-08-25.csv").display().to_string()],
+        tmp.path(),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
-    assert!(stdout(&o).contains("(epss): EPSS scores 2025-08-25T12:55:00Z, 6 CVEs"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("(epss): EPSS scores 2025-08-25T12:55:00Z, 6 CVEs"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 /// Serves `body` to every request on a local port, `n` times.
@@ -185,12 +228,19 @@ fn feeds_are_fetched_by_url_and_an_unreachable_one_is_named() {
     let url = format!("http://127.0.0.1:{port}/epss.csv");
     let o = bearing(&["security", "fetch", &url], tmp.path());
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("epss 2025-08-25T12:55:00Z, 6 CVEs"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("epss 2025-08-25T12:55:00Z, 6 CVEs"),
+        "{}",
+        stdout(&o)
+    );
     h.join().unwrap();
 
     // A port nothing listens on.
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead = format!("http://127.0.0.1:{}/kev.json", closed.local_addr().unwrap().port());
+    let dead = format!(
+        "http://127.0.0.1:{}/kev.json",
+        closed.local_addr().unwrap().port()
+    );
     drop(closed);
     let o = bearing(&["security", "fetch", &dead], tmp.path());
     assert_eq!(o.status.code(), Some(2));
@@ -213,7 +263,13 @@ fn serve_fetches_feeds_on_a_schedule() {
     let intent = tmp.path().join("bearing.yaml");
     let report = data("trivy-checkout.json").display().to_string();
     let o = bearing(
-        &["ingest", "--service", "checkout", &report, &kev(&root, "2025-06-10")],
+        &[
+            "ingest",
+            "--service",
+            "checkout",
+            &report,
+            &kev(&root, "2025-06-10"),
+        ],
         tmp.path(),
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -222,7 +278,10 @@ fn serve_fetches_feeds_on_a_schedule() {
     // The feed: unavailable at the first round, the newer catalog after.
     let body = std::fs::read(kev(&root, "2025-08-25")).unwrap();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let feed = format!("http://127.0.0.1:{}/kev.json", l.local_addr().unwrap().port());
+    let feed = format!(
+        "http://127.0.0.1:{}/kev.json",
+        l.local_addr().unwrap().port()
+    );
     let feeder = std::thread::spawn(move || {
         for n in 0..2 {
             let (mut s, _) = l.accept().unwrap();
@@ -280,7 +339,8 @@ fn serve_fetches_feeds_on_a_schedule() {
     let first = &list[list.find("<tbody>").unwrap()..];
     let first = &first[..first.find("</tr>").unwrap()];
     assert!(
-        first.contains("CVE-2025-48384") && first.contains("KEV</span> since 2025-08-25, due 2025-09-15"),
+        first.contains("CVE-2025-48384")
+            && first.contains("KEV</span> since 2025-08-25, due 2025-09-15"),
         "{first}"
     );
     assert!(list.contains("high severity 8 × likelihood 1 (in KEV 2025.08.25 since 2025-08-25) × tier critical 2 × exposure internet 2 = 32.0000"), "{list}");
@@ -290,7 +350,9 @@ fn serve_fetches_feeds_on_a_schedule() {
     feeder.join().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
-        text.contains(&format!("cannot fetch the threat feed `{feed}`: HTTP status 503")),
+        text.contains(&format!(
+            "cannot fetch the threat feed `{feed}`: HTTP status 503"
+        )),
         "{text}"
     );
 }

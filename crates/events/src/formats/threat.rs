@@ -240,15 +240,15 @@ pub fn parse_kev(bytes: &[u8]) -> Result<KevCatalog, ParseError> {
     let list = match v.get("vulnerabilities") {
         Some(Value::Array(a)) => a,
         Some(other) => {
-            return Err(ParseError::new(format!(
-                "expected an array, found {}",
-                kind_of(other)
-            ))
-            .with_field("vulnerabilities"));
+            return Err(
+                ParseError::new(format!("expected an array, found {}", kind_of(other)))
+                    .with_field("vulnerabilities"),
+            );
         }
         None => {
-            return Err(ParseError::new("missing; this field is required")
-                .with_field("vulnerabilities"));
+            return Err(
+                ParseError::new("missing; this field is required").with_field("vulnerabilities")
+            );
         }
     };
     let mut entries = BTreeMap::new();
@@ -409,12 +409,21 @@ mod tests {
             "line 4, field `epss`: expected a decimal between 0 and 1, found `1.4`"
         );
         let e = parse_epss(b"cve,epss,percentile\nCVE-1,0.1,0.2\n").unwrap_err();
-        assert!(e.to_string().starts_with("line 1: expected a first line"), "{e}");
+        assert!(
+            e.to_string().starts_with("line 1: expected a first line"),
+            "{e}"
+        );
         let e = parse_epss(b"#model_version:v1,score_date:2025-01-01\ncve,epss\n").unwrap_err();
-        assert!(e.to_string().starts_with("line 2: expected the header"), "{e}");
-        let e = parse_epss(b"#score_date:2025-01-01\ncve,epss,percentile\nCVE-1,0.1\n")
-            .unwrap_err();
-        assert!(e.to_string().starts_with("line 3: expected 3 columns"), "{e}");
+        assert!(
+            e.to_string().starts_with("line 2: expected the header"),
+            "{e}"
+        );
+        let e =
+            parse_epss(b"#score_date:2025-01-01\ncve,epss,percentile\nCVE-1,0.1\n").unwrap_err();
+        assert!(
+            e.to_string().starts_with("line 3: expected 3 columns"),
+            "{e}"
+        );
     }
 
     fn kev(version: &str, cves: &[(&str, &str)]) -> Feed {
@@ -436,7 +445,10 @@ mod tests {
             "2025.08.25",
             &[("CVE-1", "2025-06-01"), ("CVE-2", "2025-08-20")],
         ));
-        assert_eq!((u.applied, u.added.clone()), (true, vec!["CVE-2".to_owned()]));
+        assert_eq!(
+            (u.applied, u.added.clone()),
+            (true, vec!["CVE-2".to_owned()])
+        );
         assert_eq!(u.previous.as_deref(), Some("2025.06.10"));
         assert_eq!(t.kev("CVE-1").unwrap().since, "2025.06.10");
         assert_eq!(t.kev("CVE-2").unwrap().since, "2025.08.25");

@@ -196,7 +196,12 @@ fn change() -> impl Strategy<Value = (Envelope, Context)> {
         (
             prop::sample::select(vec!["CVE-2025-48384", "CVE-2022-28391"]),
             prop::sample::select(vec![None, Some("2025-08-25")]),
-            prop::sample::select(vec![None, Some(json!(0.1)), Some(json!(0.55)), Some(json!(1))]),
+            prop::sample::select(vec![
+                None,
+                Some(json!(0.1)),
+                Some(json!(0.55)),
+                Some(json!(1)),
+            ]),
         )
             .prop_map(|(id, added, epss)| {
                 json!({"id": id, "package": "git", "target": "acme/checkout", "severity": "high",

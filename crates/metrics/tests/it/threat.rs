@@ -27,7 +27,9 @@ fn fixtures() -> Option<PathBuf> {
 }
 
 fn in_repo(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bearing/tests/threat").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../bearing/tests/threat")
+        .join(name)
 }
 
 fn read(p: &PathBuf) -> Vec<u8> {
@@ -52,7 +54,12 @@ services:
         .intent
 }
 
-fn report(format: Format, path: &PathBuf, service: &str, now: DateTime<Utc>) -> Vec<bearing_events::Event> {
+fn report(
+    format: Format,
+    path: &PathBuf,
+    service: &str,
+    now: DateTime<Utc>,
+) -> Vec<bearing_events::Event> {
     let mut ctx = ParseContext::new(now);
     ctx.service = Some(service.into());
     bearing_events::parse(format, &read(path), &ctx).unwrap()
@@ -77,7 +84,10 @@ fn epss_csv(p: &PathBuf) -> BTreeMap<String, (f64, f64)> {
         .skip(2)
         .map(|l| {
             let c: Vec<&str> = l.split(',').collect();
-            (c[0].to_string(), (c[1].parse().unwrap(), c[2].parse().unwrap()))
+            (
+                c[0].to_string(),
+                (c[1].parse().unwrap(), c[2].parse().unwrap()),
+            )
         })
         .collect()
 }
@@ -109,7 +119,12 @@ fn findings_are_enriched_from_the_catalog_and_prioritised_by_the_formula() {
         "legacy",
         now,
     ));
-    events.extend(report(Format::Trivy, &in_repo("trivy-checkout.json"), "checkout", now));
+    events.extend(report(
+        Format::Trivy,
+        &in_repo("trivy-checkout.json"),
+        "checkout",
+        now,
+    ));
     let kev_path = root.join("threat-intel/kev-2025-08-25.json");
     let epss_path = in_repo("epss-2025-08-25.csv");
 
@@ -123,7 +138,10 @@ fn findings_are_enriched_from_the_catalog_and_prioritised_by_the_formula() {
         .iter()
         .filter_map(|m| {
             let v = &m["vulnerability"];
-            Some((v["id"].as_str()?.to_string(), v["epss"][0]["epss"].as_f64()?))
+            Some((
+                v["id"].as_str()?.to_string(),
+                v["epss"][0]["epss"].as_f64()?,
+            ))
         })
         .collect();
     let mut keys: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -131,7 +149,10 @@ fn findings_are_enriched_from_the_catalog_and_prioritised_by_the_formula() {
         if let Payload::Finding(f) = &e.payload
             && f.kind == bearing_events::FindingKind::Vulnerability
         {
-            keys.insert(f.dedup_key(), (f.rule_id.to_uppercase(), e.service.clone().unwrap()));
+            keys.insert(
+                f.dedup_key(),
+                (f.rule_id.to_uppercase(), e.service.clone().unwrap()),
+            );
         }
     }
 
@@ -163,9 +184,19 @@ fn findings_are_enriched_from_the_catalog_and_prioritised_by_the_formula() {
             (Some(e), Some(k)) => {
                 known += 1;
                 kev_open += 1;
-                assert_eq!(k.date_added.to_string(), e["dateAdded"].as_str().unwrap(), "{cve}");
-                assert_eq!(k.due_date.unwrap().to_string(), e["dueDate"].as_str().unwrap());
-                assert_eq!(k.ransomware, e["knownRansomwareCampaignUse"].as_str().unwrap());
+                assert_eq!(
+                    k.date_added.to_string(),
+                    e["dateAdded"].as_str().unwrap(),
+                    "{cve}"
+                );
+                assert_eq!(
+                    k.due_date.unwrap().to_string(),
+                    e["dueDate"].as_str().unwrap()
+                );
+                assert_eq!(
+                    k.ransomware,
+                    e["knownRansomwareCampaignUse"].as_str().unwrap()
+                );
                 if e["dueDate"].as_str().unwrap() < "2025-09-01" {
                     kev_past_due += 1;
                 }
@@ -180,15 +211,38 @@ fn findings_are_enriched_from_the_catalog_and_prioritised_by_the_formula() {
             None => grype_epss.get(cve).copied().inspect(|_| from_grype += 1),
         };
         assert_eq!(f.threat.epss, expected_epss, "{cve}");
-        let likelihood = if entry.is_some() { 1.0 } else { expected_epss.unwrap_or(0.001) };
-        exposure += if entry.is_some() { 1.0 } else { expected_epss.unwrap_or(0.0) };
+        let likelihood = if entry.is_some() {
+            1.0
+        } else {
+            expected_epss.unwrap_or(0.001)
+        };
+        exposure += if entry.is_some() {
+            1.0
+        } else {
+            expected_epss.unwrap_or(0.0)
+        };
         let expected = weight(f.severity.name()) * likelihood * service_weight(service);
-        assert!((f.priority - expected).abs() < 1e-9, "{cve}: {} vs {expected}", f.priority);
-        assert!(f.explain.contains(&format!("= {expected:.4}")), "{}", f.explain);
+        assert!(
+            (f.priority - expected).abs() < 1e-9,
+            "{cve}: {} vs {expected}",
+            f.priority
+        );
+        assert!(
+            f.explain.contains(&format!("= {expected:.4}")),
+            "{}",
+            f.explain
+        );
     }
-    assert!(known >= 2, "the reports hold KEV CVEs (CVE-2022-22965, CVE-2020-15999)");
+    assert!(
+        known >= 2,
+        "the reports hold KEV CVEs (CVE-2022-22965, CVE-2020-15999)"
+    );
     assert!(from_grype > 5 && from_csv >= 4, "{from_grype} {from_csv}");
-    assert!(p.findings.windows(2).all(|w| w[0].priority >= w[1].priority));
+    assert!(
+        p.findings
+            .windows(2)
+            .all(|w| w[0].priority >= w[1].priority)
+    );
     assert_eq!(p.now.kev_open, kev_open);
     assert_eq!(p.now.kev_past_due, kev_past_due);
 
@@ -199,14 +253,27 @@ fn findings_are_enriched_from_the_catalog_and_prioritised_by_the_formula() {
     let k = get("security.kev_open");
     assert_eq!(k.value.value, Some(kev_open as f64));
     assert_eq!(k.value.samples, keys.len());
-    assert!(k.records.iter().any(|r| r.role.contains("known exploited: in KEV 2025.08.25 since")));
-    assert_eq!(get("security.kev_past_due").value.value, Some(kev_past_due as f64));
+    assert!(
+        k.records
+            .iter()
+            .any(|r| r.role.contains("known exploited: in KEV 2025.08.25 since"))
+    );
+    assert_eq!(
+        get("security.kev_past_due").value.value,
+        Some(kev_past_due as f64)
+    );
     let x = get("security.epss_weighted_exposure").value.value.unwrap();
     assert!((x - exposure).abs() < 1e-9, "{x} vs {exposure}");
     // Fixing the top 3 removes exactly their terms.
     let top: f64 = p.findings[..3]
         .iter()
-        .map(|f| if f.threat.kev.is_some() { 1.0 } else { f.threat.epss.unwrap_or(0.0) })
+        .map(|f| {
+            if f.threat.kev.is_some() {
+                1.0
+            } else {
+                f.threat.epss.unwrap_or(0.0)
+            }
+        })
         .sum();
     assert!((p.after_top_n.epss_weighted_exposure - (exposure - top)).abs() < 1e-9);
 }
@@ -218,11 +285,19 @@ fn a_newer_catalog_moves_the_sla_clock_the_metrics_and_the_outcomes() {
     let scanned = Utc.with_ymd_and_hms(2025, 7, 1, 9, 0, 0).unwrap();
     let now = scanned + chrono::Duration::days(20);
     let intent = intent("settings: {security_sla: {kev: 7d}}");
-    let events = report(Format::Trivy, &in_repo("trivy-checkout.json"), "checkout", scanned);
+    let events = report(
+        Format::Trivy,
+        &in_repo("trivy-checkout.json"),
+        "checkout",
+        scanned,
+    );
     let older = root.join("threat-intel/kev-2025-06-10.json");
     let newer = root.join("threat-intel/kev-2025-08-25.json");
     assert!(!kev_json(&older).contains_key("CVE-2025-48384"));
-    assert_eq!(kev_json(&newer)["CVE-2025-48384"]["dateAdded"], "2025-08-25");
+    assert_eq!(
+        kev_json(&newer)["CVE-2025-48384"]["dateAdded"],
+        "2025-08-25"
+    );
 
     let scope = Scope {
         service: Some("checkout".into()),
@@ -250,9 +325,9 @@ fn a_newer_catalog_moves_the_sla_clock_the_metrics_and_the_outcomes() {
     assert_eq!(figure(&ds, "security.kev_open"), 1.0);
     let e = bearing_metrics::explain(&ds, "security.findings_past_sla", &scope, window, now);
     assert!(
-        e.records
-            .iter()
-            .any(|r| r.role.contains("past its 7d KEV SLA, added to KEV on 2025-08-25")),
+        e.records.iter().any(|r| r
+            .role
+            .contains("past its 7d KEV SLA, added to KEV on 2025-08-25")),
         "{:?}",
         e.records
     );
@@ -270,7 +345,12 @@ fn an_epss_sla_applies_from_its_threshold() {
     // No catalog: the in-repo EPSS file alone (CVE-2025-48384 scores 0.5523).
     let scanned = Utc.with_ymd_and_hms(2025, 7, 1, 9, 0, 0).unwrap();
     let now = scanned + chrono::Duration::days(20);
-    let events = report(Format::Trivy, &in_repo("trivy-checkout.json"), "checkout", scanned);
+    let events = report(
+        Format::Trivy,
+        &in_repo("trivy-checkout.json"),
+        "checkout",
+        scanned,
+    );
     let scope = Scope {
         service: Some("checkout".into()),
         ..Scope::default()

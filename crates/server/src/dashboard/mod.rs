@@ -1585,9 +1585,7 @@ fn work_list(
             Some(k) => format!(
                 r#"<span class="badge off">KEV</span> since {}{}{}"#,
                 k.date_added,
-                k.due_date
-                    .map(|d| format!(", due {d}"))
-                    .unwrap_or_default(),
+                k.due_date.map(|d| format!(", due {d}")).unwrap_or_default(),
                 if k.ransomware == "Known" {
                     ", ransomware"
                 } else {
@@ -1597,7 +1595,9 @@ fn work_list(
             None => "–".into(),
         };
         let epss = match (f.threat.epss, f.threat.epss_percentile) {
-            (Some(e), Some(pct)) => format!("{e:.3} <span class=\"small\">(p{:.0})</span>", pct * 100.0),
+            (Some(e), Some(pct)) => {
+                format!("{e:.3} <span class=\"small\">(p{:.0})</span>", pct * 100.0)
+            }
             (Some(e), None) => format!("{e:.3}"),
             _ => "–".into(),
         };
@@ -1642,7 +1642,8 @@ fn work_list(
         );
     }
     let feeds = if p.feeds.is_empty() {
-        "no threat feed kept (`bearing ingest kev.json epss.csv`); scanner EPSS/KEV fields only".to_string()
+        "no threat feed kept (`bearing ingest kev.json epss.csv`); scanner EPSS/KEV fields only"
+            .to_string()
     } else {
         p.feeds.join(", ")
     };
