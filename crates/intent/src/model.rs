@@ -802,6 +802,8 @@ pub enum NotificationKind {
     WaiverExpiring,
     /// A service's daily cost is anomalous (as `cost.anomalies` judges it).
     Anomaly,
+    /// A newer KEV catalog lists open findings of a service as known exploited.
+    KnownExploited,
 }
 
 impl NotificationKind {
@@ -813,6 +815,7 @@ impl NotificationKind {
             NotificationKind::ProductionDeny => "production_deny",
             NotificationKind::WaiverExpiring => "waiver_expiring",
             NotificationKind::Anomaly => "anomaly",
+            NotificationKind::KnownExploited => "known_exploited",
         }
     }
 }

@@ -50,15 +50,22 @@ guardrails:
 "#;
 
 fn org() -> tempfile::TempDir {
+    org_with("")
+}
+
+fn org_with(extra: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(tmp.path().join("bearing.yaml"), INTENT).unwrap();
+    std::fs::write(tmp.path().join("bearing.yaml"), format!("{INTENT}{extra}")).unwrap();
     tmp
 }
 
 #[test]
 fn a_kev_update_flips_the_gate_without_an_intent_change() {
     let Some(root) = fixtures() else { return };
-    let tmp = org();
+    let (hook, seen) = crate::receiver::receiver("/security");
+    let tmp = org_with(&format!(
+        "notifications:\n  destinations:\n    - {{id: sec, kind: slack, url: \"{hook}\"}}\n  routes:\n    - {{to: sec, events: [known_exploited]}}\n"
+    ));
     let intent_before = std::fs::read(tmp.path().join("bearing.yaml")).unwrap();
     let report = data("trivy-checkout.json").display().to_string();
     let o = bearing(
@@ -133,6 +140,20 @@ fn a_kev_update_flips_the_gate_without_an_intent_change() {
     assert_eq!(a.metric, "security.kev_open");
     assert!(a.summary.contains("KEV catalog 2025.08.25 lists open findings of checkout as known exploited: CVE-2025-48384"), "{}", a.summary);
     assert_eq!(a.evidence["findings"][0]["date_added"], "2025-08-25");
+    // …and so does the notification, once, at the next look.
+    assert!(seen.lock().unwrap().is_empty());
+    for _ in 0..2 {
+        let o = bearing(&["reconcile"], tmp.path());
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains("checkout: 1 open finding(s) now known exploited")
+            && got[0].contains("high git in registry.example.com/acme/checkout: added to KEV on 2025-08-25, due 2025-09-15"),
+        "{}",
+        got[0]
+    );
 
     // The work list: the KEV finding first, explained, and the key result it moves.
     let o = bearing(
