@@ -436,7 +436,7 @@ pub const DOCUMENT: &str = r##"{
         "required": ["generated_at", "services", "plans"],
         "properties": {
           "generated_at": {"type": "string", "format": "date-time"},
-          "services": {"type": "object", "additionalProperties": {"type": "object", "description": "error_budget_remaining, change_failure_rate, deployment_frequency_per_day, lead_time_p50_seconds, monthly_cost, monthly_budget, forecast_monthly_cost, spend_vs_budget, currency, findings_past_sla, open_findings, samples"}},
+          "services": {"type": "object", "additionalProperties": {"type": "object", "description": "error_budget_remaining, change_failure_rate, deployment_frequency_per_day, lead_time_p50_seconds, monthly_cost, monthly_budget, forecast_monthly_cost, spend_vs_budget, currency, findings_past_sla, open_findings, samples, burn_alerts, threats (open findings known exploited or with EPSS ≥ 0.1)"}},
           "plans": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/DeliveryPlan"}}
         }
       },

@@ -350,7 +350,7 @@ fn print_text(s: &Summary) {
                     "ingested {} ({}): not newer than the {what} kept ({}); nothing changed",
                     r.file, u.feed, u.version
                 ),
-                (Some(p), true) => println!(
+                (Some(p), true) if u.feed == "kev" => println!(
                     "ingested {} ({}): {what} {} replaces {p}, {} CVEs, {} added, {} removed",
                     r.file,
                     u.feed,
@@ -358,6 +358,10 @@ fn print_text(s: &Summary) {
                     u.entries,
                     u.added.len(),
                     u.removed.len()
+                ),
+                (Some(p), true) => println!(
+                    "ingested {} ({}): {what} {} replace those of {p}, {} CVEs",
+                    r.file, u.feed, u.version, u.entries
                 ),
                 (None, true) => println!(
                     "ingested {} ({}): {what} {}, {} CVEs",
