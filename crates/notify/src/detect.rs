@@ -175,9 +175,16 @@ pub fn known_exploited(intent: &Intent, actions: &[Action], now: DateTime<Utc>) 
         }
         let mut details = vec![(
             "KEV catalog".to_string(),
-            a.evidence["catalog"].as_str().unwrap_or_default().to_string(),
+            a.evidence["catalog"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
         )];
-        for f in a.evidence["findings"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        for f in a.evidence["findings"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             let text = |k: &str| f[k].as_str().unwrap_or("–").to_string();
             details.push((
                 text("cve"),
@@ -192,7 +199,10 @@ pub fn known_exploited(intent: &Intent, actions: &[Action], now: DateTime<Utc>) 
                 ),
             ));
         }
-        let who = a.service.clone().unwrap_or_else(|| "findings without a service".into());
+        let who = a
+            .service
+            .clone()
+            .unwrap_or_else(|| "findings without a service".into());
         out.push(Change {
             kind: NotificationKind::KnownExploited,
             id: format!("known_exploited:{}", a.id),
@@ -663,7 +673,11 @@ notifications:
                  "date_added": "2025-08-25", "due_date": "2025-09-15", "ransomware": "Unknown"}]}),
             change: None,
         };
-        let c = known_exploited(&intent(), &[action("threat-feed", 0), action("rule", 0)], t(60));
+        let c = known_exploited(
+            &intent(),
+            &[action("threat-feed", 0), action("rule", 0)],
+            t(60),
+        );
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].kind, NotificationKind::KnownExploited);
         assert_eq!(c[0].id, "known_exploited:threat-kev-2025.08.25-checkout");

@@ -587,6 +587,25 @@ mod tests {
     }
 
     #[test]
+    fn grype_threat_fields_become_attributes_of_the_finding_s_cve() {
+        let grype = br#"{"matches":[{"vulnerability":{"id":"GHSA-x","severity":"High",
+            "epss":[{"cve":"CVE-2024-2","epss":0.2,"percentile":0.9},{"cve":"CVE-2024-1","epss":0.7,"percentile":0.99}],
+            "knownExploited":[{"cve":"CVE-2024-1","dateAdded":"2025-01-02","dueDate":"2025-01-23","knownRansomwareCampaignUse":"Known"}]},
+            "relatedVulnerabilities":[{"id":"CVE-2024-1"}],"artifact":{"name":"p","version":"1"}},
+            {"vulnerability":{"id":"CVE-2024-3"},"artifact":{"name":"q"}}]}"#;
+        let p = parse_grype(grype, &ctx()).unwrap();
+        let a = &p.events[0].attributes;
+        assert_eq!(a["epss"], 0.7);
+        assert_eq!(a["epss_percentile"], 0.99);
+        assert_eq!(
+            a["kev"],
+            serde_json::json!({"date_added": "2025-01-02", "due_date": "2025-01-23", "ransomware": "Known"})
+        );
+        let b = &p.events[1].attributes;
+        assert!(!b.contains_key("epss") && !b.contains_key("kev"));
+    }
+
+    #[test]
     fn unusable_findings_are_skipped_or_in_strict_mode_reject() {
         let bad = r#"{"SchemaVersion":2,"ArtifactName":"x","Results":[{"Target":"x","Vulnerabilities":[{"VulnerabilityID":"CVE-1","PkgName":"p","Severity":7},{"VulnerabilityID":"CVE-2","PkgName":"p","Severity":"LOW"}]}]}"#;
         let p = parse_trivy(bad.as_bytes(), &ctx()).unwrap();

@@ -192,8 +192,8 @@ fn version_key(v: &str) -> Vec<u64> {
 
 /// Whether the bytes look like a KEV catalog or an EPSS file.
 pub fn detect_feed(bytes: &[u8]) -> Option<&'static str> {
-    let head = &super::strip_bom(bytes)[..bytes.len().min(4096)];
-    let head = String::from_utf8_lossy(head);
+    let body = super::strip_bom(bytes);
+    let head = String::from_utf8_lossy(&body[..body.len().min(4096)]);
     let t = head.trim_start();
     if t.starts_with("#model_version:") || t.starts_with("cve,epss,percentile") {
         return Some("epss");
@@ -457,6 +457,17 @@ mod tests {
         assert!(t.kev("CVE-2").is_some());
         let u = t.apply(kev("2025.09.01", &[("CVE-2", "2025-08-20")]));
         assert_eq!(u.removed, ["CVE-1"]);
+    }
+
+    #[test]
+    fn detection_reads_short_and_bom_prefixed_inputs() {
+        assert_eq!(
+            detect_feed(b"\xEF\xBB\xBFcve,epss,percentile"),
+            Some("epss")
+        );
+        assert_eq!(detect_feed(b"\xEF\xBB\xBF"), None);
+        assert_eq!(detect_feed(b"{\"catalogVersion\":\"1\"}"), Some("kev"));
+        assert_eq!(detect_feed(b"id,time,kind\n"), None);
     }
 
     #[test]

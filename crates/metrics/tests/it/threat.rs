@@ -377,3 +377,48 @@ fn an_epss_sla_applies_from_its_threshold() {
     assert_eq!(past("0.5"), 1.0);
     assert_eq!(past("0.6"), 0.0);
 }
+
+/// Grype's own KEV and EPSS fields count when no feed is kept, and a kept
+/// feed wins over them for the CVEs it lists.
+#[test]
+fn scanner_threat_fields_are_used_where_the_feeds_say_nothing() {
+    let grype = br#"{"descriptor":{"name":"grype","timestamp":"2025-08-01T00:00:00Z"},
+        "source":{"type":"image","target":{"userInput":"acme/web:1"}},
+        "matches":[
+          {"vulnerability":{"id":"CVE-2024-1","severity":"Medium","epss":[{"cve":"CVE-2024-1","epss":0.3,"percentile":0.95}],
+             "knownExploited":[{"cve":"CVE-2024-1","dateAdded":"2025-01-02","dueDate":"2025-01-23","knownRansomwareCampaignUse":"Known"}]},
+           "artifact":{"name":"p","version":"1"}},
+          {"vulnerability":{"id":"CVE-2024-2","severity":"High","epss":[{"cve":"CVE-2024-2","epss":0.25,"percentile":0.9}]},
+           "artifact":{"name":"q","version":"1"}}]}"#;
+    let now = Utc.with_ymd_and_hms(2025, 9, 1, 0, 0, 0).unwrap();
+    let mut ctx = ParseContext::new(now);
+    ctx.service = Some("web".into());
+    let events = bearing_events::parse(Format::Grype, grype, &ctx).unwrap();
+    let mut ds = Dataset::new(&intent(""), events, vec![], vec![]);
+    let org = Scope::default();
+    let get = |ds: &Dataset, m: &str| {
+        bearing_metrics::evaluate(ds, m, &org, &BTreeMap::new(), Duration::from_days(30), now)
+            .value
+            .unwrap()
+    };
+    assert_eq!(get(&ds, "security.kev_open"), 1.0);
+    assert_eq!(get(&ds, "security.kev_past_due"), 1.0);
+    // 1 (known exploited) + 0.25
+    assert!((get(&ds, "security.epss_weighted_exposure") - 1.25).abs() < 1e-12);
+    let p = priorities(&ds, &org, now, 1);
+    let k = p.findings[0].threat.kev.as_ref().unwrap();
+    assert_eq!(
+        (k.source.as_str(), k.date_added.to_string()),
+        ("grype", "2025-01-02".into())
+    );
+    assert_eq!(p.findings[1].threat.epss_source.as_deref(), Some("grype"));
+
+    // A kept EPSS file that scores CVE-2024-2 wins over Grype's score.
+    let mut t = ThreatIntel::default();
+    t.apply(
+        parse_feed(b"#model_version:v1,score_date:2025-08-25T00:00:00Z\ncve,epss,percentile\nCVE-2024-2,0.5,0.97\n")
+            .unwrap(),
+    );
+    ds.set_threat(t);
+    assert!((get(&ds, "security.epss_weighted_exposure") - 1.5).abs() < 1e-12);
+}
