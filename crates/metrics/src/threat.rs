@@ -62,6 +62,35 @@ impl FindingThreat {
     }
 }
 
+impl FindingThreat {
+    /// `in KEV since 2025-08-25 (due 2025-09-15, ransomware Unknown; KEV 2025.08.25)`, or `not in KEV`.
+    pub fn kev_text(&self) -> String {
+        match &self.kev {
+            Some(k) => format!(
+                "in KEV since {} (due {}, ransomware {}; {})",
+                k.date_added,
+                k.due_date.map_or_else(|| "-".into(), |d| d.to_string()),
+                k.ransomware,
+                k.source
+            ),
+            None => "not in KEV".into(),
+        }
+    }
+
+    /// `EPSS 0.5523 (percentile 0.97812; EPSS of 2025-08-25…)`, or `no EPSS score`.
+    pub fn epss_text(&self) -> String {
+        match self.epss {
+            Some(e) => format!(
+                "EPSS {e} (percentile {}; {})",
+                self.epss_percentile
+                    .map_or_else(|| "-".into(), |p| p.to_string()),
+                self.epss_source.as_deref().unwrap_or("?")
+            ),
+            None => "no EPSS score".into(),
+        }
+    }
+}
+
 /// The likelihood of a finding with neither a KEV entry nor an EPSS score.
 pub const UNSCORED: f64 = 0.001;
 

@@ -340,34 +340,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
 fn print_text(s: &Summary) {
     for r in &s.reports {
         if let (None, Some(u)) = (&r.rejection, &r.feed) {
-            let what = if u.feed == "kev" {
-                "KEV catalog"
-            } else {
-                "EPSS scores"
-            };
-            match (&u.previous, u.applied) {
-                (_, false) => println!(
-                    "ingested {} ({}): not newer than the {what} kept ({}); nothing changed",
-                    r.file, u.feed, u.version
-                ),
-                (Some(p), true) if u.feed == "kev" => println!(
-                    "ingested {} ({}): {what} {} replaces {p}, {} CVEs, {} added, {} removed",
-                    r.file,
-                    u.feed,
-                    u.version,
-                    u.entries,
-                    u.added.len(),
-                    u.removed.len()
-                ),
-                (Some(p), true) => println!(
-                    "ingested {} ({}): {what} {} replace those of {p}, {} CVEs",
-                    r.file, u.feed, u.version, u.entries
-                ),
-                (None, true) => println!(
-                    "ingested {} ({}): {what} {}, {} CVEs",
-                    r.file, u.feed, u.version, u.entries
-                ),
-            }
+            println!("ingested {} ({}): {}", r.file, u.feed, u.summary());
             for a in &r.actions {
                 println!("  action: {a}");
             }

@@ -141,24 +141,7 @@ fn print_text(p: &Priorities, krs: &[bearing_metrics::threat::KrEffect], limit: 
 }
 
 fn print_one(f: &Priority) {
-    let kev = match &f.threat.kev {
-        Some(k) => format!(
-            "KEV since {} (due {}, ransomware {}; {})",
-            k.date_added,
-            k.due_date.map_or_else(|| "-".into(), |d| d.to_string()),
-            k.ransomware,
-            k.source
-        ),
-        None => "not in KEV".into(),
-    };
-    let epss = match (f.threat.epss, f.threat.epss_percentile) {
-        (Some(e), Some(pct)) => format!(
-            "EPSS {e} (percentile {pct}; {})",
-            f.threat.epss_source.as_deref().unwrap_or("?")
-        ),
-        (Some(e), None) => format!("EPSS {e}"),
-        _ => "no EPSS score".into(),
-    };
+    let (kev, epss) = (f.threat.kev_text(), f.threat.epss_text());
     println!(
         "{:>3}. {:>9.4}  {}  {} in {} ({}){}",
         f.rank,
@@ -191,22 +174,7 @@ fn run_fetch(a: FetchArgs, g: &Global) -> anyhow::Result<ExitCode> {
         match r {
             Ok(applied) => {
                 let u = &applied.update;
-                if u.applied {
-                    println!(
-                        "fetched {url} ({}): {} {}, {} CVEs, {} added, {} removed",
-                        u.feed,
-                        u.feed,
-                        u.version,
-                        u.entries,
-                        u.added.len(),
-                        u.removed.len()
-                    );
-                } else {
-                    println!(
-                        "fetched {url} ({}): not newer than the one kept ({}); nothing changed",
-                        u.feed, u.version
-                    );
-                }
+                println!("fetched {url} ({}): {}", u.feed, u.summary());
                 for action in &applied.actions {
                     println!("  action: {}", action.summary);
                 }

@@ -221,17 +221,18 @@ fn an_unusable_feed_is_rejected_with_where_and_what() {
     );
 }
 
-/// Serves `body` to every request on a local port, `n` times.
-fn serve_file(body: Vec<u8>, n: usize) -> (u16, std::thread::JoinHandle<()>) {
+/// A feed server on a local port: answers the requests in turn with
+/// `answers` (a status line and a body each), then stops.
+fn feed_server(answers: Vec<(&'static str, Vec<u8>)>) -> (u16, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let h = std::thread::spawn(move || {
-        for _ in 0..n {
+        for (status, body) in answers {
             let (mut s, _) = l.accept().unwrap();
             let mut buf = [0u8; 4096];
             let _ = s.read(&mut buf);
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             s.write_all(head.as_bytes()).unwrap();
@@ -245,12 +246,12 @@ fn serve_file(body: Vec<u8>, n: usize) -> (u16, std::thread::JoinHandle<()>) {
 fn feeds_are_fetched_by_url_and_an_unreachable_one_is_named() {
     let tmp = org();
     let epss = std::fs::read(data("epss-2025-08-25.csv")).unwrap();
-    let (port, h) = serve_file(epss, 1);
+    let (port, h) = feed_server(vec![("200 OK", epss)]);
     let url = format!("http://127.0.0.1:{port}/epss.csv");
     let o = bearing(&["security", "fetch", &url], tmp.path());
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(
-        stdout(&o).contains("epss 2025-08-25T12:55:00Z, 6 CVEs"),
+        stdout(&o).contains("(epss): EPSS scores 2025-08-25T12:55:00Z, 6 CVEs"),
         "{}",
         stdout(&o)
     );
@@ -298,29 +299,9 @@ fn serve_fetches_feeds_on_a_schedule() {
 
     // The feed: unavailable at the first round, the newer catalog after.
     let body = std::fs::read(kev(&root, "2025-08-25")).unwrap();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let feed = format!(
-        "http://127.0.0.1:{}/kev.json",
-        l.local_addr().unwrap().port()
-    );
-    let feeder = std::thread::spawn(move || {
-        for n in 0..2 {
-            let (mut s, _) = l.accept().unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf);
-            if n == 0 {
-                s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .unwrap();
-            } else {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                s.write_all(head.as_bytes()).unwrap();
-                s.write_all(&body).unwrap();
-            }
-        }
-    });
+    let (feed_port, feeder) =
+        feed_server(vec![("503 Service Unavailable", vec![]), ("200 OK", body)]);
+    let feed = format!("http://127.0.0.1:{feed_port}/kev.json");
     let port = free_port();
     let log = tmp.path().join("serve.log");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bearing"))
@@ -361,7 +342,7 @@ fn serve_fetches_feeds_on_a_schedule() {
     let first = &first[..first.find("</tr>").unwrap()];
     assert!(
         first.contains("CVE-2025-48384")
-            && first.contains("KEV</span> since 2025-08-25, due 2025-09-15"),
+            && first.contains("KEV</span> in KEV since 2025-08-25 (due 2025-09-15, ransomware Unknown; KEV 2025.08.25)"),
         "{first}"
     );
     assert!(list.contains("high severity 8 × likelihood 1 (in KEV 2025.08.25 since 2025-08-25) × tier critical 2 × exposure internet 2 = 32.0000"), "{list}");

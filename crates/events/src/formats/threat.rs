@@ -110,6 +110,28 @@ pub struct FeedUpdate {
     pub entries: usize,
 }
 
+impl FeedUpdate {
+    /// One line for people: what the feed changed.
+    pub fn summary(&self) -> String {
+        let what = if self.feed == "kev" {
+            "KEV catalog"
+        } else {
+            "EPSS scores"
+        };
+        let (v, n) = (&self.version, self.entries);
+        match (&self.previous, self.applied) {
+            (_, false) => format!("not newer than the {what} kept ({v}); nothing changed"),
+            (Some(p), true) if self.feed == "kev" => format!(
+                "{what} {v} replaces {p}, {n} CVEs, {} added, {} removed",
+                self.added.len(),
+                self.removed.len()
+            ),
+            (Some(p), true) => format!("{what} {v} replace those of {p}, {n} CVEs"),
+            (None, true) => format!("{what} {v}, {n} CVEs"),
+        }
+    }
+}
+
 impl ThreatIntel {
     /// Applies a feed: a KEV catalog or EPSS file newer than (or as new as)
     /// the one kept replaces it; an older one is not applied.

@@ -1582,28 +1582,19 @@ fn work_list(
     for f in p.findings.iter().take(WORK_ROWS) {
         let sev = f.severity.name();
         let kev = match &f.threat.kev {
-            Some(k) => format!(
-                r#"<span class="badge off">KEV</span> since {}{}{}"#,
-                k.date_added,
-                k.due_date.map(|d| format!(", due {d}")).unwrap_or_default(),
-                if k.ransomware == "Known" {
-                    ", ransomware"
-                } else {
-                    ""
-                }
+            Some(_) => format!(
+                r#"<span class="badge off">KEV</span> {}"#,
+                esc(&f.threat.kev_text())
             ),
             None => "–".into(),
         };
-        let epss = match (f.threat.epss, f.threat.epss_percentile) {
-            (Some(e), Some(pct)) => {
-                format!("{e:.3} <span class=\"small\">(p{:.0})</span>", pct * 100.0)
-            }
-            (Some(e), None) => format!("{e:.3}"),
-            _ => "–".into(),
+        let epss = match f.threat.epss {
+            Some(_) => esc(&f.threat.epss_text()),
+            None => "–".into(),
         };
         let _ = write!(
             rows,
-            r#"<tr><td class="num">{}</td><td class="num mono">{:.3}</td><td><span class="sev {sev}">{sev}</span></td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="small">{kev}</td><td class="num small">{epss}</td><td class="small mono">{}</td><td class="small">{}</td></tr><tr><td></td><td colspan="9" class="small">{}</td></tr>"#,
+            r#"<tr><td class="num">{}</td><td class="num mono">{:.3}</td><td><span class="sev {sev}">{sev}</span></td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="small">{kev}</td><td class="small">{epss}</td><td class="small mono">{}</td><td class="small">{}</td></tr><tr><td></td><td colspan="9" class="small">{}</td></tr>"#,
             f.rank,
             f.priority,
             esc(f.cve.as_deref().unwrap_or(&f.key)),
@@ -1648,7 +1639,7 @@ fn work_list(
         p.feeds.join(", ")
     };
     format!(
-        r#"<section class="card" style="margin-top:16px"><h2>Security work list</h2><p class="small">By threat-aware priority = severity × likelihood (1 if in KEV, else EPSS) × tier × exposure (docs/metrics.md). Feeds: {}.</p><p>{effects}</p><table><thead><tr><th class="num">#</th><th class="num">Priority</th><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Service</th><th>KEV</th><th class="num">EPSS</th><th>Runs in</th><th>SLA</th></tr></thead><tbody>{rows}</tbody></table></section>"#,
+        r#"<section class="card" style="margin-top:16px"><h2>Security work list</h2><p class="small">By threat-aware priority = severity × likelihood (1 if in KEV, else EPSS) × tier × exposure (docs/metrics.md). Feeds: {}.</p><p>{effects}</p><table><thead><tr><th class="num">#</th><th class="num">Priority</th><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Service</th><th>KEV</th><th>EPSS</th><th>Runs in</th><th>SLA</th></tr></thead><tbody>{rows}</tbody></table></section>"#,
         esc(&feeds)
     )
 }
