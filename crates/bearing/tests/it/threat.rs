@@ -333,6 +333,12 @@ fn serve_fetches_feeds_on_a_schedule() {
     eventually("the newer catalog denies checkout", || {
         decide(port, &admin, "checkout") == "deny"
     });
+    // The scorecard moved with it: the key result on `security.kev_open`.
+    let (status, card) = http(port, "GET", "/v1/scorecard?service=checkout", &admin, "");
+    assert_eq!(status, 200, "{card}");
+    let kr = &crate::serve::json_of(&card)["objectives"][0]["key_results"][0];
+    assert_eq!(kr["metric"], "security.kev_open", "{kr}");
+    assert_eq!(kr["value"], 1.0, "{kr}");
     // The dashboard's work list, server-rendered: the KEV finding first, with its evidence.
     let (status, page) = http(port, "GET", "/security", &admin, "");
     assert_eq!(status, 200, "{page}");
@@ -356,5 +362,15 @@ fn serve_fetches_feeds_on_a_schedule() {
             "cannot fetch the threat feed `{feed}`: HTTP status 503"
         )),
         "{text}"
+    );
+}
+
+/// The guard refuses an `epss_at_least` below the lowest score the outcomes
+/// list: the two crates must agree on it.
+#[test]
+fn the_guard_and_the_outcomes_agree_on_the_epss_floor() {
+    assert_eq!(
+        bearing_guard::render::EPSS_FLOOR,
+        bearing_metrics::THREAT_EPSS_FLOOR
     );
 }
