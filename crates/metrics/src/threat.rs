@@ -258,8 +258,10 @@ pub struct Priority {
     pub key: String,
     pub cve: Option<String>,
     pub service: Option<String>,
-    /// The scanned artifact (image or path) the finding is in: where it runs.
+    /// The scanned artifact (image or path) the finding is in: what runs.
     pub target: String,
+    /// The service's environments (the intent's), production last: where it runs.
+    pub environments: Vec<String>,
     pub severity: Severity,
     pub scanner: String,
     pub first_seen: DateTime<Utc>,
@@ -411,6 +413,7 @@ fn priority_of(ds: &Dataset, f: &FindingAgg, age: Ts) -> Priority {
         cve: cve_of(&f.key).map(str::to_owned),
         service: (f.svc != NONE).then(|| ds.svc_name(f.svc).to_owned()),
         target: ds.names.name(f.target).to_owned(),
+        environments: info.map(|i| i.envs.clone()).unwrap_or_default(),
         severity: f.severity,
         scanner: f.scanner.clone(),
         first_seen: crate::dataset::to_time(f.first_seen),

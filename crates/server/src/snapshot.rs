@@ -465,6 +465,24 @@ impl Loop {
         to_json(&v)
     }
 
+    /// The threat-aware work list of a scope (`service`/`team` of `q`) and
+    /// what fixing its `top` findings would do, as `bearing security
+    /// priorities --output json` prints it.
+    pub fn priorities_json(&self, q: &ScopeQuery, top: usize) -> Result<Value, ApiError> {
+        self.check_scope(q)?;
+        let scope = Scope {
+            service: q.service.clone(),
+            team: q.team.clone(),
+            ..Scope::default()
+        };
+        let p = self
+            .with_dataset(|ds| bearing_metrics::threat::priorities(ds, &scope, Utc::now(), top));
+        let krs = bearing_metrics::threat::key_result_effects(&self.intent, &scope, &p);
+        let mut v = to_json(&p)?;
+        v["key_results"] = to_json(&krs)?;
+        Ok(v)
+    }
+
     pub fn explain_json(&self, name: &str, q: &ScopeQuery) -> Result<Value, ApiError> {
         let (scope, window) = self.metric_args(name, q)?;
         let filter = filter_arg(name, q)?;

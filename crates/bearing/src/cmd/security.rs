@@ -152,7 +152,15 @@ fn print_one(f: &Priority) {
         f.service.as_deref().unwrap_or("no service"),
         if f.past_sla { ", PAST SLA" } else { "" }
     );
-    println!("       {kev}; {epss}; runs in {}", f.target);
+    println!(
+        "       {kev}; {epss}; {} runs in {}",
+        f.target,
+        if f.environments.is_empty() {
+            "the service's environments".to_string()
+        } else {
+            f.environments.join(", ")
+        }
+    );
     println!(
         "       {}; SLA {}",
         f.explain,

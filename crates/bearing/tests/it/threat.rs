@@ -178,6 +178,11 @@ fn a_kev_update_flips_the_gate_without_an_intent_change() {
     // high 8 × known exploited 1 × critical tier 2 × internet 2
     assert_eq!(first["priority"], 32.0);
     assert_eq!(first["past_sla"], true);
+    assert_eq!(
+        first["environments"],
+        serde_json::json!(["staging", "production"])
+    );
+    assert_eq!(first["target"], "registry.example.com/acme/checkout");
     assert!(first["event_ids"].as_array().is_some_and(|a| !a.is_empty()));
     assert_eq!(v["now"]["kev_open"], 1);
     assert_eq!(v["after_top_n"]["kev_open"], 0);
@@ -339,6 +344,32 @@ fn serve_fetches_feeds_on_a_schedule() {
     let kr = &crate::serve::json_of(&card)["objectives"][0]["key_results"][0];
     assert_eq!(kr["metric"], "security.kev_open", "{kr}");
     assert_eq!(kr["value"], 1.0, "{kr}");
+    // The same work list over the API.
+    let (status, body) = http(
+        port,
+        "GET",
+        "/v1/security/priorities?service=checkout&top=1",
+        &admin,
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let v = crate::serve::json_of(&body);
+    assert_eq!(v["findings"][0]["cve"], "CVE-2025-48384");
+    assert_eq!(
+        (
+            v["now"]["kev_open"].as_u64(),
+            v["after_top_n"]["kev_open"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    let (status, _) = http(
+        port,
+        "GET",
+        "/v1/security/priorities?service=nope",
+        &admin,
+        "",
+    );
+    assert_eq!(status, 404);
     // The dashboard's work list, server-rendered: the KEV finding first, with its evidence.
     let (status, page) = http(port, "GET", "/security", &admin, "");
     assert_eq!(status, 200, "{page}");

@@ -1600,7 +1600,11 @@ fn work_list(
             esc(f.cve.as_deref().unwrap_or(&f.key)),
             esc(f.key.split('|').nth(1).unwrap_or("–")),
             service_link(f.service.as_deref()),
-            esc(&f.target),
+            if f.environments.is_empty() {
+                esc(&f.target)
+            } else {
+                format!("{} ({})", esc(&f.target), esc(&f.environments.join(", ")))
+            },
             if f.past_sla { "past SLA" } else { "" },
             esc(&f.explain),
         );
