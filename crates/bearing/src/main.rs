@@ -75,6 +75,9 @@ pub enum Command {
     /// Show and replay logged decisions.
     #[command(subcommand)]
     Decision(cmd::decision::Command),
+    /// The threat-aware security work list, and fetching threat feeds.
+    #[command(subcommand)]
+    Security(cmd::security::Command),
     /// Evaluate adaptation rules and update delivery plans.
     Reconcile(cmd::reconcile::Args),
     /// Recommend CPU and memory requests from usage, and patch manifests.

@@ -260,7 +260,34 @@ pub const METRICS: &[MetricDef] = &[
         ORG_TEAM_SERVICE,
         SEVERITY,
         true,
-        "open findings older than the SLA for their severity (defaults: critical 15d, high 30d, medium 90d, low 180d)"
+        "open findings older than their SLA: the shortest of their severity's (defaults: critical 15d, high 30d, medium 90d, low 180d) and, when set, the KEV and EPSS SLAs"
+    ),
+    metric!(
+        "security.kev_open",
+        Security,
+        Count,
+        ORG_TEAM_SERVICE,
+        SEVERITY,
+        true,
+        "open findings whose CVE is in CISA's Known Exploited Vulnerabilities catalog"
+    ),
+    metric!(
+        "security.kev_past_due",
+        Security,
+        Count,
+        ORG_TEAM_SERVICE,
+        SEVERITY,
+        true,
+        "open known-exploited findings past the KEV catalog's due date for their CVE"
+    ),
+    metric!(
+        "security.epss_weighted_exposure",
+        Security,
+        Count,
+        ORG_TEAM_SERVICE,
+        SEVERITY,
+        true,
+        "sum over open vulnerability findings of their exploitation probability (EPSS; 1 when in KEV): the findings expected to be exploited in 30 days"
     ),
     metric!(
         "security.remediation_time",

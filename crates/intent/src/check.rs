@@ -1105,6 +1105,32 @@ impl Checker<'_, '_, '_, '_> {
                     );
                 }
             }
+            if sla.kev.is_some_and(|d| d.as_secs() == 0) {
+                self.err(
+                    s,
+                    &[K("security_sla"), K("kev")],
+                    "security SLA for `kev` is zero; expected a duration such as `7d`".into(),
+                );
+            }
+            if let Some(e) = &sla.epss {
+                if !(e.at_least > 0.0 && e.at_least <= 1.0) {
+                    self.err(
+                        s,
+                        &[K("security_sla"), K("epss"), K("at_least")],
+                        format!(
+                            "`at_least` is {}; expected an EPSS probability above 0 and at most 1, such as `0.5`",
+                            e.at_least
+                        ),
+                    );
+                }
+                if e.within.as_secs() == 0 {
+                    self.err(
+                        s,
+                        &[K("security_sla"), K("epss"), K("within")],
+                        "security SLA for `epss` is zero; expected a duration such as `15d`".into(),
+                    );
+                }
+            }
         }
     }
 }

@@ -395,6 +395,8 @@ pub(crate) struct SvcInfo {
     pub slos: Vec<SloInfo>,
     /// The intent's environments of the service.
     pub envs: Vec<String>,
+    pub tier: bearing_intent::Tier,
+    pub exposure: bearing_intent::Exposure,
 }
 
 /// A repository claim of the intent, normalised: the whole repository when
@@ -487,6 +489,13 @@ pub struct Dataset {
     pub(crate) tz: Tz,
     pub(crate) incident_window: Ts,
     pub(crate) sla: [Ts; 4],
+    /// The threat SLAs of the intent: known exploited, and EPSS from a score on.
+    pub(crate) sla_kev: Option<Ts>,
+    pub(crate) sla_epss: Option<(f64, Ts)>,
+    /// The threat feeds (KEV, EPSS) findings are enriched with.
+    pub(crate) threat: bearing_events::formats::threat::ThreatIntel,
+    /// Threat fields scanners reported per CVE (Grype's `epss`, `kev`).
+    pub(crate) scanner_threat: FxMap<String, crate::threat::ScannerThreat>,
     pub(crate) ids: Strs,
     pub(crate) kinds: Vec<u8>,
     pub(crate) services: Interner,
@@ -580,6 +589,13 @@ impl Dataset {
                 sla.medium.as_secs() as Ts,
                 sla.low.as_secs() as Ts,
             ],
+            sla_kev: sla.kev.map(|d| d.as_secs() as Ts),
+            sla_epss: sla
+                .epss
+                .as_ref()
+                .map(|e| (e.at_least, e.within.as_secs() as Ts)),
+            threat: Default::default(),
+            scanner_threat: FxMap::default(),
             ids: Strs::default(),
             kinds: Vec::new(),
             services: Interner::default(),
@@ -662,6 +678,8 @@ impl Dataset {
                 budget,
                 slos,
                 envs: s.environments.clone(),
+                tier: s.tier,
+                exposure: s.exposure,
             });
             for claim in &s.repos {
                 ds.claims.push(Claim {
@@ -1319,6 +1337,7 @@ impl Dataset {
                 Touched::Service(s)
             }
             Payload::Finding(f) => {
+                self.note_scanner_threat(&f.rule_id, &e.attributes);
                 let s = self.svc(e.service.as_deref().unwrap_or(""));
                 let key = f.dedup_key();
                 let target = self.names.id(&f.target);

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::{Dataset, NONE, Ts, to_time, ts};
 use crate::dora::{DoraLevel, dora_level};
 use crate::explain::TracedRecord;
-use crate::{business, cost, dora, security, slo};
+use crate::{business, cost, dora, security, slo, threat};
 
 /// One computed figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -335,6 +335,13 @@ pub(crate) fn compute(
         "security.open_findings" => security::open_findings(&mut ctx, false),
         "security.findings_past_sla" => security::open_findings(&mut ctx, true),
         "security.remediation_time" => security::remediation_time(&mut ctx),
+        "security.kev_open" => threat::threat_metric(&mut ctx, threat::ThreatMetric::KevOpen),
+        "security.kev_past_due" => {
+            threat::threat_metric(&mut ctx, threat::ThreatMetric::KevPastDue)
+        }
+        "security.epss_weighted_exposure" => {
+            threat::threat_metric(&mut ctx, threat::ThreatMetric::EpssExposure)
+        }
         "security.compliance_rate" => security::compliance_rate(&mut ctx),
         "incident.time_to_acknowledge" => security::incident_time(&mut ctx, true),
         "incident.time_to_resolve" => security::incident_time(&mut ctx, false),

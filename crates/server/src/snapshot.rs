@@ -139,6 +139,8 @@ struct Cursor {
     decisions_from: Option<DateTime<Utc>>,
     /// Whether findings must be re-read (a finding event arrived).
     findings_dirty: bool,
+    /// When the threat feeds the dataset has were stored.
+    threat_stamp: Option<DateTime<Utc>>,
 }
 
 /// The live loop: intent, compiled guardrails, dataset, snapshot.
@@ -207,6 +209,7 @@ impl Loop {
                 events: 0,
                 decisions_from: None,
                 findings_dirty: true,
+                threat_stamp: None,
             }),
             current: RwLock::new(Arc::new(first)),
         };
@@ -258,6 +261,14 @@ impl Loop {
             None
         };
         cur.findings_dirty = false;
+        // The threat feeds, read again only when they changed.
+        let stamp = bearing_store::threat::stamp(self.store.as_ref()).await?;
+        let threat = if stamp != cur.threat_stamp {
+            cur.threat_stamp = stamp;
+            Some(bearing_store::threat::load(self.store.as_ref()).await?)
+        } else {
+            None
+        };
         // Decision counts from the start of the trailing window on (all of
         // them at the first refresh) replace the dataset's.
         let now = Utc::now();
@@ -289,6 +300,9 @@ impl Loop {
                 for f in findings {
                     ds.push_finding(finding_record(f));
                 }
+            }
+            if let Some(t) = threat {
+                ds.set_threat(t);
             }
             ds.replace_decision_summaries(decisions_from, &decisions);
             // Never back over seconds already settled, should the clock step back.
@@ -449,6 +463,24 @@ impl Loop {
             bearing_metrics::evaluate(ds, name, &scope, &filter, window, Utc::now())
         });
         to_json(&v)
+    }
+
+    /// The threat-aware work list of a scope (`service`/`team` of `q`) and
+    /// what fixing its `top` findings would do, as `bearing security
+    /// priorities --output json` prints it.
+    pub fn priorities_json(&self, q: &ScopeQuery, top: usize) -> Result<Value, ApiError> {
+        self.check_scope(q)?;
+        let scope = Scope {
+            service: q.service.clone(),
+            team: q.team.clone(),
+            ..Scope::default()
+        };
+        let p = self
+            .with_dataset(|ds| bearing_metrics::threat::priorities(ds, &scope, Utc::now(), top));
+        let krs = bearing_metrics::threat::key_result_effects(&self.intent, &scope, &p);
+        let mut v = to_json(&p)?;
+        v["key_results"] = to_json(&krs)?;
+        Ok(v)
     }
 
     pub fn explain_json(&self, name: &str, q: &ScopeQuery) -> Result<Value, ApiError> {

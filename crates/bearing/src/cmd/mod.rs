@@ -24,6 +24,7 @@ pub mod report;
 pub mod rightsize;
 pub mod risk;
 pub mod schema;
+pub mod security;
 pub mod serve;
 pub mod sync;
 pub mod token;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::run(a, &g),
         Command::Policy(c) => policy::run(c, &g),
         Command::Decision(c) => decision::run(c, &g),
+        Command::Security(c) => security::run(c, &g),
         Command::Reconcile(a) => reconcile::run(a, &g),
         Command::Rightsize(a) => rightsize::run(a, &g),
         Command::Canary(c) => canary::run(c, &g),

@@ -88,7 +88,11 @@ pub async fn load_dataset(store: &DynStore, intent: &Intent) -> anyhow::Result<D
         .decision_summaries(None, DateTime::<Utc>::MAX_UTC)
         .await
         .context("cannot read decisions")?;
+    let threat = bearing_store::threat::load(store.as_ref())
+        .await
+        .context("cannot read the threat feeds")?;
     let mut ds = Dataset::new(intent, events, findings, Vec::new());
+    ds.set_threat(threat);
     ds.replace_decision_summaries(None, &decisions);
     Ok(ds)
 }

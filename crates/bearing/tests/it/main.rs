@@ -17,6 +17,7 @@ mod report;
 mod rightsize;
 mod serve;
 mod sync_github;
+mod threat;
 /// The generated utilisation history of bearing-metrics' tests.
 #[path = "../../../metrics/tests/it/usage_history.rs"]
 mod usage_history;

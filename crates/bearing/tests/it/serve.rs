@@ -18,7 +18,7 @@ fn bin() -> Command {
     c
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -27,7 +27,7 @@ fn free_port() -> u16 {
 }
 
 /// A minimal HTTP/1.1 client: status and body.
-fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+pub(crate) fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let req = format!(
@@ -46,12 +46,12 @@ fn http(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, S
     (status, body.to_string())
 }
 
-fn json_of(body: &str) -> Value {
+pub(crate) fn json_of(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
 /// Polls until `f` holds (the servers refresh every second; generous bound for slow CI).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+pub(crate) fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(60) {
         if f() {
@@ -110,7 +110,7 @@ impl Drop for Server {
     }
 }
 
-fn token(db: &str, intent: &Path, scope: &str) -> String {
+pub(crate) fn token(db: &str, intent: &Path, scope: &str) -> String {
     let out = bin()
         .args(["--database", db, "--intent"])
         .arg(intent)
@@ -185,7 +185,7 @@ fn samples(port: u16, token: &str, service: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn decide(port: u16, token: &str, service: &str) -> String {
+pub(crate) fn decide(port: u16, token: &str, service: &str) -> String {
     let env =
         json!({"service": service, "environment": "production", "strategy": "direct"}).to_string();
     let (status, body) = http(port, "POST", "/v1/decide", token, &env);

@@ -1588,51 +1588,42 @@ async fn security_page(
     let intent = state.loop_().intent().clone();
     let sla = intent.security_sla();
     let now = Utc::now();
-    let mut open = state.loop_().open_findings().await?;
-    open.sort_by_key(|f| f.first_seen);
-    let sla_of = |s: bearing_events::Severity| -> Option<Duration> {
-        use bearing_events::Severity as S;
-        match s {
-            S::Critical => Some(sla.critical),
-            S::High => Some(sla.high),
-            S::Medium => Some(sla.medium),
-            S::Low => Some(sla.low),
-            _ => None,
-        }
-    };
+    let org = Scope::default();
+    // The work list: every open finding with its threat, SLA and priority.
+    let p = state
+        .loop_()
+        .with_dataset(|ds| bearing_metrics::threat::priorities(ds, &org, now, WORK_TOP));
+    let krs = bearing_metrics::threat::key_result_effects(&intent, &org, &p);
+    let mut by_age: Vec<&bearing_metrics::threat::Priority> = p.findings.iter().collect();
+    by_age.sort_by_key(|f| f.first_seen);
     let sevs = ["critical", "high", "medium", "low"];
     let mut open_by: BTreeMap<&str, usize> = BTreeMap::new();
     let mut past_by: BTreeMap<&str, usize> = BTreeMap::new();
     let mut rows = String::new();
     let mut past_rows = 0;
-    for f in &open {
-        let sev = f.finding.severity.name();
+    for f in by_age {
+        let sev = f.severity.name();
         *open_by.entry(sev).or_default() += 1;
-        let age = (now - f.first_seen).num_seconds() as f64;
-        let limit = sla_of(f.finding.severity);
-        let over = limit.map(|l| age - l.as_secs() as f64).filter(|o| *o > 0.0);
-        if over.is_some() {
-            *past_by.entry(sev).or_default() += 1;
-        }
-        if over.is_none() {
+        if !f.past_sla {
             continue;
         }
+        *past_by.entry(sev).or_default() += 1;
         past_rows += 1;
+        let age = f.age_seconds as f64;
+        let limit = f.sla_seconds.unwrap_or_default() as f64;
         let _ = write!(
             rows,
-            r#"<tr><td><span class="sev {sev}">{sev}</span></td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="small mono">{}</td><td class="small">{}</td><td class="small">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num" style="color:{RED};font-weight:650">{}</td></tr>"#,
-            esc(&f.finding.rule_id),
-            esc(f.finding.package.as_deref().unwrap_or("–")),
-            f.service
-                .as_ref()
-                .map(|s| format!(r#"<a href="/services/{}">{}</a>"#, url(s), esc(s)))
-                .unwrap_or_default(),
-            esc(&f.finding.target),
-            esc(&f.scanners.join(", ")),
+            r#"<tr><td><span class="sev {sev}">{sev}</span></td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="small mono">{}</td><td class="small">{}</td><td class="small">{}</td><td class="num">{}</td><td class="num" title="{}">{}</td><td class="num" style="color:{RED};font-weight:650">{}</td></tr>"#,
+            esc(f.key.split('|').next().unwrap_or_default()),
+            esc(f.key.split('|').nth(1).unwrap_or("–")),
+            service_link(f.service.as_deref()),
+            esc(&f.target),
+            esc(&f.scanner),
             f.first_seen.format("%Y-%m-%d"),
             duration(age),
-            limit.map_or("–".into(), days),
-            over.map_or("–".into(), duration),
+            esc(f.sla.as_deref().unwrap_or_default()),
+            duration(limit),
+            duration(age - limit),
         );
     }
     let mut kpis = String::new();
@@ -1649,7 +1640,6 @@ async fn security_page(
         );
     }
     let weeks = weekly(now, 13);
-    let org = Scope::default();
     let (open_series, past_series) = state.loop_().with_dataset(|ds| {
         (
             series_at(
@@ -1695,24 +1685,125 @@ async fn security_page(
         seconds: false,
     }
     .render();
+    let work = work_list(&p, &krs);
     let table = if past_rows == 0 {
         r#"<p class="badge met">✔ no open finding is past its SLA</p>"#.to_string()
     } else {
         format!(
-            r#"<table><thead><tr><th>Severity</th><th>Vulnerability / rule</th><th>Package</th><th>Service</th><th>Target</th><th>Scanners</th><th>First seen</th><th class="num">Age</th><th class="num">SLA</th><th class="num">Over by</th></tr></thead><tbody>{rows}</tbody></table>"#
+            r#"<table><thead><tr><th>Severity</th><th>Vulnerability / rule</th><th>Package</th><th>Service</th><th>Target</th><th>Scanner</th><th>First seen</th><th class="num">Age</th><th class="num">SLA</th><th class="num">Over by</th></tr></thead><tbody>{rows}</tbody></table>"#
         )
     };
     let body = format!(
-        r#"<h1>Security SLAs</h1><p class="lede">Findings from every scanner, deduplicated by (vulnerability, package, target); fixed when a later scan of the same target no longer reports them. SLA: critical {}, high {}, medium {}, low {}.</p>
+        r#"<h1>Security SLAs</h1><p class="lede">Findings from every scanner, deduplicated by (vulnerability, package, target); fixed when a later scan of the same target no longer reports them. SLA: critical {}, high {}, medium {}, low {}{}.</p>
 <div class="grid g4 strip">{kpis}</div>
 <section class="card"><h2>Findings past SLA, oldest first ({past_rows})</h2>{table}</section>
+{work}
 <section class="card" style="margin-top:16px"><h2>Trend</h2>{chart}<div class="legend"><span><i style="background:{BLUE}"></i>open</span><span><i style="background:{RED}"></i>past SLA</span></div></section>"#,
         days(sla.critical),
         days(sla.high),
         days(sla.medium),
-        days(sla.low)
+        days(sla.low),
+        threat_slas(&sla),
     );
     Ok(render(&state, "Security", Nav::Security, &body))
+}
+
+/// Findings "fixing the top N" counts on the security page.
+const WORK_TOP: usize = 10;
+/// Findings listed in the work list.
+const WORK_ROWS: usize = 25;
+
+fn service_link(s: Option<&str>) -> String {
+    s.map(|s| format!(r#"<a href="/services/{}">{}</a>"#, url(s), esc(s)))
+        .unwrap_or_default()
+}
+
+/// `, known exploited 7d, EPSS ≥ 0.5 15d` when the intent sets them.
+fn threat_slas(sla: &bearing_intent::SecuritySla) -> String {
+    let mut out = String::new();
+    if let Some(k) = sla.kev {
+        out.push_str(&format!(", known exploited (KEV) {}", days(k)));
+    }
+    if let Some(e) = &sla.epss {
+        out.push_str(&format!(", EPSS ≥ {} {}", e.at_least, days(e.within)));
+    }
+    out
+}
+
+/// The "Security work list" section: open findings by threat-aware
+/// priority with their evidence, and what fixing the top ones would do.
+fn work_list(
+    p: &bearing_metrics::threat::Priorities,
+    krs: &[bearing_metrics::threat::KrEffect],
+) -> String {
+    let mut rows = String::new();
+    for f in p.findings.iter().take(WORK_ROWS) {
+        let sev = f.severity.name();
+        let kev = match &f.threat.kev {
+            Some(_) => format!(
+                r#"<span class="badge off">KEV</span> {}"#,
+                esc(&f.threat.kev_text())
+            ),
+            None => "–".into(),
+        };
+        let epss = match f.threat.epss {
+            Some(_) => esc(&f.threat.epss_text()),
+            None => "–".into(),
+        };
+        let _ = write!(
+            rows,
+            r#"<tr><td class="num">{}</td><td class="num mono">{:.3}</td><td><span class="sev {sev}">{sev}</span></td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="small">{kev}</td><td class="small">{epss}</td><td class="small mono">{}</td><td class="small">{}</td></tr><tr><td></td><td colspan="9" class="small">{}</td></tr>"#,
+            f.rank,
+            f.priority,
+            esc(f.cve.as_deref().unwrap_or(&f.key)),
+            esc(f.key.split('|').nth(1).unwrap_or("–")),
+            service_link(f.service.as_deref()),
+            if f.environments.is_empty() {
+                esc(&f.target)
+            } else {
+                format!("{} ({})", esc(&f.target), esc(&f.environments.join(", ")))
+            },
+            if f.past_sla { "past SLA" } else { "" },
+            esc(&f.explain),
+        );
+    }
+    let (a, b) = (&p.now, &p.after_top_n);
+    let mut effects = format!(
+        "Fixing the top {}: findings past SLA {} → {}, known exploited open {} → {}, KEV past due {} → {}, EPSS-weighted exposure {:.2} → {:.2}.",
+        p.top_n,
+        a.findings_past_sla,
+        b.findings_past_sla,
+        a.kev_open,
+        b.kev_open,
+        a.kev_past_due,
+        b.kev_past_due,
+        a.epss_weighted_exposure,
+        b.epss_weighted_exposure
+    );
+    for k in krs {
+        let word = |m: bool| if m { "met" } else { "not met" };
+        let _ = write!(
+            effects,
+            " {} <span class=\"mono\">{} {}</span>: {} ({}) → {} ({}).",
+            esc(&k.objective),
+            esc(&k.metric),
+            esc(&k.target),
+            k.now,
+            word(k.met_now),
+            k.after,
+            word(k.met_after)
+        );
+    }
+    let feeds = if p.feeds.is_empty() {
+        "no threat feed kept (`bearing ingest kev.json epss.csv`); scanner EPSS/KEV fields only"
+            .to_string()
+    } else {
+        p.feeds.join(", ")
+    };
+    format!(
+        r#"<section class="card" style="margin-top:16px"><h2>Security work list</h2><p class="small">By threat-aware priority = severity × likelihood (1 if in KEV, else EPSS) × tier × exposure (docs/metrics.md). Feeds: {}.</p><p>{effects}</p><table><thead><tr><th class="num">#</th><th class="num">Priority</th><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Service</th><th>KEV</th><th>EPSS</th><th>Runs in</th><th>SLA</th></tr></thead><tbody>{rows}</tbody></table></section>"#,
+        esc(&feeds)
+    )
 }
 
 async fn decisions_page(
