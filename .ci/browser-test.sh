@@ -71,7 +71,7 @@ check scorecard / "Scorecard" "Ship to customers every day" "Releases that do no
 check services /services "payments-api" "search" "class=\"spark\"" "canary" "frozen"
 check service /services/payments-api "Lead time for changes" "Deployments and incidents" "Change failure rate" "<svg" "INC-PAYMENTS-API"
 check search /services/search "SLO error budget" "budget spent" "<svg"
-check cost /cost "Cost against budget" "month-end forecast" "recommendations" "class=\"budget\"" "<svg"
+check cost /cost "Cost against budget" "month-end forecast" "recommendations" "class=\"budget\"" "<svg" "Waste and savings" "Top rightsizing opportunities" "Realised vs expected savings" "/app</td>"
 check security /security "Security SLAs" "Findings past SLA" "critical" "CVE-" "<svg"
 check decisions /decisions "Decision log" "deny" "allow"
 check plans /plans "Delivery plans and actions" "canary"

@@ -3,6 +3,9 @@
 //!
 //! - [`anomaly`]: robust, weekly-seasonal baselines for daily metric series.
 //! - [`risk`]: a change-risk model trained on the organisation's own history.
+//! - [`gitmetrics`]: Kamei et al. change metrics from a git repository.
+//! - [`jit`]: the calibrated learners and measures behind it; [`jitdata`]
+//!   reads public JIT defect data (ApacheJIT) for the bench.
 //! - [`canary`]: Mann-Whitney canary judge (promote / hold / rollback).
 //! - [`recommend`]: candidate actions for key results off target, with evidence.
 //! - [`reconcile`]: evaluates adaptation rules, updates delivery plans and
@@ -10,7 +13,12 @@
 
 pub mod anomaly;
 pub mod canary;
+pub mod gitmetrics;
+pub mod jit;
+pub mod jitdata;
 pub mod recommend;
 pub mod reconcile;
+pub mod rightsize;
 pub mod risk;
+pub mod scale;
 pub mod stats;

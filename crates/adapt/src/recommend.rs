@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `dora.lead_time*`, `dora.deployment_frequency` | ship smaller batches (commits per deployment, deploy frequency); shorten the pipeline (p90 duration) |
 //! | `dora.change_failure_rate`, `dora.rework_rate`, `dora.recovery_time` | canary for the services failing most (their failed deployments); require checks where pipelines fail (success rate) |
-//! | `cost.*` | rightsize the top cost resources this month (amounts, cost rows); look at anomalous cost days (seasonal baseline) |
+//! | `cost.*` | rightsize the workloads with the largest monthly saving (requests vs p95/peak usage, SLO hold; see [`crate::rightsize`]); look at anomalous cost days (seasonal baseline) |
 //! | `security.*` | fix the oldest fixable findings first (package, fix version, age) |
 //! | `slo.*` | freeze risky deploys while the budget is spent; canary |
 //! | anything else | review the records behind the figure |
@@ -19,7 +19,7 @@ use bearing_metrics::{
     DEFAULT_WINDOW, Dataset, KeyResultCard, ScorecardFilter, Status, evaluate, explain,
     explain_with, scorecard,
 };
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -134,7 +134,7 @@ pub fn recommend(
             {
                 out.extend(failures(&ctx, kr, window, &make));
             } else if m.starts_with("cost.") {
-                out.extend(cost(&ctx, kr, &make));
+                out.extend(cost(&ctx, kr, window, &make));
             } else if m.starts_with("security.") && m != "security.compliance_rate" {
                 out.extend(security(&ctx, kr, window, &make));
             } else if m.starts_with("slo.") {
@@ -366,66 +366,43 @@ pub fn daily_cost_series(intent: &Intent, events: &[Event], service: &str) -> Ve
     anomaly::fill_gaps(&points, 0.0)
 }
 
-type ResourceCost = (f64, String, Vec<String>);
+/// Rightsizing candidates shown in a recommendation.
+const TOP_RIGHTSIZING: usize = 5;
 
-fn cost(ctx: &Ctx<'_>, kr: &KeyResultCard, make: &Make<'_>) -> Vec<Recommendation> {
+fn cost(
+    ctx: &Ctx<'_>,
+    kr: &KeyResultCard,
+    window: Duration,
+    make: &Make<'_>,
+) -> Vec<Recommendation> {
     let mut out = Vec::new();
-    let month_start = Utc
-        .with_ymd_and_hms(ctx.now.year(), ctx.now.month(), 1, 0, 0, 0)
-        .single()
-        .unwrap_or(ctx.now);
-    // resource -> (month-to-date amount, service, cost row ids)
-    let mut per_resource: BTreeMap<String, ResourceCost> = BTreeMap::new();
-    let mut currency = String::new();
     let services = services_in(ctx.intent, &kr.scope);
-    for e in ctx.all_events {
-        let Payload::Cost(c) = &e.payload else {
-            continue;
-        };
-        if c.charge_period_start < month_start || c.charge_period_start > ctx.now {
-            continue;
-        }
-        let Some(s) = services.iter().find(|s| cost_matches(ctx.intent, s, c)) else {
-            continue;
-        };
-        currency.clone_from(&c.currency);
-        let key = c
-            .resource_id
-            .clone()
-            .or_else(|| c.service_name.clone())
-            .unwrap_or_else(|| "(unnamed)".into());
-        let r = per_resource
-            .entry(key)
-            .or_insert((0.0, s.clone(), Vec::new()));
-        r.0 += c.effective_cost;
-        r.2.push(e.id.clone());
-    }
-    let mut top: Vec<(String, ResourceCost)> = per_resource.into_iter().collect();
-    top.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
-    let total: f64 = top.iter().map(|t| t.1.0).sum();
-    if !top.is_empty() {
-        let list: Vec<Value> = top
-            .iter()
-            .take(5)
-            .map(|(rid, (amount, s, ids))| {
-                json!({
-                    "resource": rid,
-                    "service": s,
-                    "month_to_date": amount,
-                    "share": if total > 0.0 { amount / total } else { 0.0 },
-                    "records": ids.iter().rev().take(IDS).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
+    let all = crate::rightsize::candidates(ctx.ds, &kr.scope, &BTreeMap::new(), window, ctx.now);
+    let (ready, held): (Vec<_>, Vec<_>) = all
+        .iter()
+        .filter(|c| c.sizing.saving_per_month > 0.0)
+        .partition(|c| c.held.is_none());
+    if let Some(top) = ready.first() {
+        let total: f64 = ready.iter().map(|c| c.sizing.saving_per_month).sum();
+        let currency = top.sizing.currency.clone().unwrap_or_default();
         out.push(make(
             "rightsizing",
             format!(
-                "rightsize the top cost resources: {} accounts for {:.0} {currency} of {:.0} {currency} this month",
-                top[0].0, top[0].1.0, total
+                "rightsize {} workload(s) to p95 CPU / peak memory + 15%: {total:.2} {currency} a month, most from {} ({:.2} {currency}, {} risk)",
+                ready.len(),
+                top.sizing.workload,
+                top.sizing.saving_per_month,
+                top.sizing.risk
             ),
             "cost.monthly",
             true,
-            json!({ "currency": currency, "month_to_date_total": total, "top_resources": list }),
+            json!({
+                "currency": currency,
+                "saving_per_month": total,
+                "rule": "p95 CPU, peak memory, +15%, at least 25m / 250Mi (docs/metrics.md)",
+                "top": ready.iter().take(TOP_RIGHTSIZING).collect::<Vec<_>>(),
+                "held": held,
+            }),
         ));
     }
     for s in &services {
@@ -439,6 +416,14 @@ fn cost(ctx: &Ctx<'_>, kr: &KeyResultCard, make: &Make<'_>) -> Vec<Recommendatio
             continue;
         }
         let extra: f64 = found.iter().map(|a| a.observed - a.expected).sum();
+        let currency = ctx
+            .all_events
+            .iter()
+            .find_map(|e| match &e.payload {
+                Payload::Cost(c) if cost_matches(ctx.intent, s, c) => Some(c.currency.as_str()),
+                _ => None,
+            })
+            .unwrap_or_default();
         out.push(make(
             "cost_anomaly",
             format!(

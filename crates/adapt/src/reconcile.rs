@@ -20,7 +20,7 @@ use bearing_events::{Action, ActionStatus, DeliveryPlan};
 use bearing_intent::catalog;
 use bearing_intent::expr::{self, Comparison};
 use bearing_intent::units::Comparator;
-use bearing_intent::{AdaptationRule, Duration, Intent, PlanChange, Scope, Strategy};
+use bearing_intent::{AdaptationRule, Duration, Intent, PlanChange, RuleAction, Scope, Strategy};
 use bearing_metrics::{DEFAULT_WINDOW, Dataset, MetricValue, evaluate, format_value};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -277,7 +277,35 @@ pub fn reconcile(
                 "threshold": first.value.base_value(),
                 "values": values,
             });
-            if holds {
+            if rule.then.action.is_some() {
+                // an action on workloads: proposed while the rule holds, never relaxed
+                if holds && rule.then.action == Some(RuleAction::Rightsize) {
+                    new_actions.extend(rightsize_actions(
+                        ds,
+                        actions,
+                        &id,
+                        service,
+                        first_window,
+                        now,
+                        &evidence,
+                    ));
+                }
+                if holds && rule.then.action == Some(RuleAction::Scale) {
+                    let after = rule
+                        .evaluate_after
+                        .unwrap_or(DEFAULT_EVALUATE_AFTER)
+                        .max(first_window);
+                    new_actions.extend(scale_action(
+                        ds,
+                        actions,
+                        rule,
+                        (&id, service),
+                        after.after(now),
+                        now,
+                        (&evidence, first_value),
+                    ));
+                }
+            } else if holds {
                 holding
                     .entry(service)
                     .or_default()
@@ -357,7 +385,8 @@ pub fn reconcile(
             .and_then(|c| c.get("kind"))
             .and_then(Value::as_str)
             == Some("apply");
-        if !is_apply || a.status == ActionStatus::Dismissed {
+        // a proposal never applied has no effect to measure
+        if !is_apply || matches!(a.status, ActionStatus::Dismissed | ActionStatus::Proposed) {
             continue;
         }
         // use the latest version of the action (it may have been reverted just now)
@@ -380,6 +409,115 @@ pub fn reconcile(
         checks,
         errors,
     }
+}
+
+/// Rightsizing proposals of a rule holding for `service`: one per workload
+/// worth resizing that has no proposal or unmeasured resize from the rule yet.
+fn rightsize_actions(
+    ds: &Dataset,
+    actions: &[Action],
+    rule: &str,
+    service: &str,
+    window: Duration,
+    now: DateTime<Utc>,
+    evidence: &Value,
+) -> Vec<Action> {
+    let scope = Scope {
+        service: Some(service.to_string()),
+        ..Scope::default()
+    };
+    let pending = |workload: &str| {
+        actions.iter().any(|a| {
+            a.origin == rule
+                && a.outcome.is_none()
+                && matches!(a.status, ActionStatus::Proposed | ActionStatus::Applied)
+                && a.change
+                    .as_ref()
+                    .and_then(|c| c.get("workload"))
+                    .and_then(Value::as_str)
+                    == Some(workload)
+        })
+    };
+    crate::rightsize::candidates(ds, &scope, &BTreeMap::new(), window, now)
+        .into_iter()
+        .filter(|c| c.actionable() && !pending(&c.sizing.workload))
+        .map(|c| {
+            let mut a = crate::rightsize::action(ds, &c, rule, window, now, json!([]));
+            a.status = ActionStatus::Proposed;
+            if let Some(obj) = a.evidence.as_object_mut() {
+                obj.insert("rule".into(), evidence.clone());
+            }
+            a
+        })
+        .collect()
+}
+
+/// The replicas proposal of an `action: scale` rule holding for a service,
+/// unless the rule's last unmeasured action already asks for the same.
+fn scale_action(
+    ds: &Dataset,
+    actions: &[Action],
+    rule: &AdaptationRule,
+    (id, service): (&str, &str),
+    evaluate_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    (evidence, baseline): (&Value, Option<f64>),
+) -> Option<Action> {
+    let (demand, per_replica) = (rule.then.demand.as_deref()?, rule.then.per_replica?);
+    let plan = crate::scale::plan(ds, service, demand, per_replica, now)?;
+    let change = json!({
+        "kind": "apply",
+        "action": "scale",
+        "target": service,
+        "min_replicas": plan.min_replicas,
+        "max_replicas": plan.max_replicas,
+        "only_raise": plan.only_raise.is_some(),
+    });
+    let same = |a: &&Action| {
+        a.origin == id
+            && a.service.as_deref() == Some(service)
+            && a.outcome.is_none()
+            && matches!(a.status, ActionStatus::Proposed | ActionStatus::Applied)
+    };
+    if let Some(last) = actions.iter().filter(same).max_by_key(|a| a.created_at)
+        && let Some(c) = &last.change
+        && c.get("min_replicas") == change.get("min_replicas")
+        && c.get("max_replicas") == change.get("max_replicas")
+    {
+        return None;
+    }
+    let mut ev = evidence.clone();
+    if let Some(obj) = ev.as_object_mut() {
+        obj.insert("scale".into(), json!(plan));
+    }
+    Some(Action {
+        id: format!("{id}:{service}:{}", now.format("%Y%m%dT%H%M%SZ")),
+        created_at: now,
+        service: Some(service.to_string()),
+        origin: id.to_string(),
+        summary: format!(
+            "{service}: HPA replicas {}..{} for a forecast peak of {:.1} {demand} ({} per replica){}",
+            plan.min_replicas,
+            plan.max_replicas,
+            plan.forecast.iter().map(|f| f.expected).fold(0.0, f64::max),
+            per_replica,
+            plan.only_raise
+                .as_deref()
+                .map(|w| format!("; raises only: {w}"))
+                .unwrap_or_default()
+        ),
+        status: ActionStatus::Proposed,
+        metric: evidence
+            .get("metric")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        baseline,
+        evaluate_at,
+        outcome: None,
+        evidence: ev,
+        change: Some(change),
+    })
 }
 
 /// The window an action's baseline and effect are measured over.
@@ -425,7 +563,11 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         .unwrap_or(Comparator::Gt);
     let threshold = ev.get("threshold").and_then(Value::as_f64);
     let lower = wants_lower(cmp, &metric);
-    let v = evaluate(ds, &metric, &scope, &BTreeMap::new(), window, end);
+    let filter: BTreeMap<String, bearing_intent::FilterValue> = ev
+        .get("filter")
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .unwrap_or_default();
+    let v = evaluate(ds, &metric, &scope, &filter, window, end);
     let (delta, relative, verdict) = match (a.baseline, v.value) {
         (Some(b), Some(after)) => {
             let d = after - b;
@@ -441,7 +583,7 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         }
         _ => (None, None, "unknown"),
     };
-    json!({
+    let mut out = json!({
         "measured_at": now,
         "metric": metric,
         "window_seconds": window.as_secs(),
@@ -461,7 +603,20 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         "samples": v.samples,
         "too_few_samples": v.too_few_samples,
         "records": v.records.iter().take(EVIDENCE_RECORDS).collect::<Vec<_>>(),
-    })
+    });
+    if let (Some(effect), Some(obj)) = (
+        crate::rightsize::effect(ds, a, window, end),
+        out.as_object_mut(),
+    ) {
+        let key = a
+            .change
+            .as_ref()
+            .and_then(|c| c.get("action"))
+            .and_then(Value::as_str)
+            .unwrap_or("effect");
+        obj.insert(key.into(), effect);
+    }
+    out
 }
 
 fn derive_plans(

@@ -7,38 +7,47 @@
 //! exactly what `dora.change_failure_rate` counts.
 //!
 //! **Features** of a deployment (all computed from events *before* it, so
-//! training never peeks at the future): lines and files changed and the
-//! number of changes it carries (log-scaled), the service's failure rate over
-//! the previous 30 days (smoothed), the authors' failed deployments over the
+//! training never peeks at the future; [`FEATURES`]): lines and files changed
+//! and the number of changes it carries, the service's failure rate over the
+//! previous 30 days (smoothed), the authors' failed deployments over the
 //! previous 90 days, off-hours / weekend / Friday in the intent's time zone,
 //! the deploy strategy, a hotfix-like label, hours since the service's
-//! previous deployment (log-scaled) and a critical-tier flag. History older
-//! than one day before the deployment is used for the rates, since failures
-//! are only known after the fact.
+//! previous deployment, a critical-tier flag and failed pipeline runs on the
+//! deployed commit. History older than one day before the deployment is used
+//! for the rates, since failures are only known after the fact. **Missing is
+//! missing**: a deployment without linked changes has no size, one without a
+//! previous deployment no "hours since", one without a known commit no
+//! pipeline failures — the model imputes the training mean for them (no
+//! effect on the score) and the explanation lists them as missing.
 //!
-//! **Model**: L2-regularised logistic regression on standardised features,
-//! fitted by Newton's method (iteratively reweighted least squares), hand
-//! written: thirteen features and a few thousand rows do not justify
-//! `linfa`/`smartcore` and their `ndarray` stack; Newton on a 14×14 system
-//! converges in a handful of exact steps. The intercept is not penalised.
+//! **Model** ([`crate::jit`]): class-balanced L2 logistic regression on
+//! log1p-transformed, standardised features; Platt scaling fitted on the
+//! newest 20% of the training history, so the score is a calibrated
+//! probability. On ApacheJIT the boosted trees measure slightly better
+//! (`bench/jit.sh`), but on the few hundred deployments an organisation has,
+//! the two-parameter-per-feature linear model is the one that does not
+//! overfit, and its explanations are exact.
 //!
 //! **Evaluation** is honest about small samples: a time-ordered split (the
 //! oldest 70% train, the newest 30% test), ROC AUC with its Hanley-McNeil
-//! standard error, Brier score against the base-rate forecast, and a
-//! reliability table; training refuses fewer than 30 deployments or fewer
-//! than 5 failures (or 5 successes), evaluation warns below 50 test rows or
-//! 10 test failures.
+//! standard error, PR AUC, F1, recall at 20% of the changed lines, Brier
+//! score against the base-rate forecast, and a reliability table; training
+//! refuses fewer than 30 deployments or fewer than 5 failures (or 5
+//! successes), evaluation warns below 50 test rows or 10 test failures. A
+//! model whose held-out ROC AUC is below its `min_auc` (default
+//! [`DEFAULT_MIN_AUC`]) is **advisory**: the `change_risk` guardrail only
+//! warns with it, never denies.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use bearing_events::{Event, Payload};
+use bearing_events::{Event, Payload, Status};
 use bearing_intent::{Duration, Intent, Scope, Tier};
 use bearing_metrics::{Dataset, explain};
 use chrono::{DateTime, Datelike, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::stats::midranks;
+use crate::jit::{self, CalibrationBin, JitModel, Kind, Transform};
 
 /// Errors from training, evaluating or loading a risk model.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +62,12 @@ pub enum RiskError {
         min_n: usize,
         min_pos: usize,
     },
+    #[error("{file}:{line}: {message}")]
+    Input {
+        file: String,
+        line: usize,
+        message: String,
+    },
     #[error("cannot read the risk model `{path}`: {message}; run `bearing risk train` first")]
     Load { path: String, message: String },
     #[error(
@@ -65,11 +80,11 @@ pub enum RiskError {
     },
 }
 
-/// Feature names, in model order.
-pub const FEATURES: [&str; 13] = [
-    "log_lines_changed",
-    "log_files_changed",
-    "log_changes",
+/// Feature names, in model order (raw values; the model applies [`TRANSFORMS`]).
+pub const FEATURES: [&str; 14] = [
+    "lines_changed",
+    "files_changed",
+    "changes",
     "service_failure_rate_30d",
     "author_failures_90d",
     "off_hours",
@@ -78,9 +93,16 @@ pub const FEATURES: [&str; 13] = [
     "strategy_canary",
     "strategy_blue_green",
     "hotfix",
-    "log_hours_since_previous_deploy",
+    "hours_since_previous_deploy",
     "critical_tier",
+    "pipeline_failures_same_sha",
 ];
+
+/// How each feature is transformed before standardisation.
+pub const TRANSFORMS: [Transform; 14] = {
+    use Transform::{Identity as I, Log1p as L};
+    [L, L, L, I, L, I, I, I, I, I, I, L, I, L]
+};
 
 /// Minimum deployments to train.
 pub const MIN_SAMPLES: usize = 30;
@@ -88,6 +110,10 @@ pub const MIN_SAMPLES: usize = 30;
 pub const MIN_POSITIVES: usize = 5;
 /// Default L2 penalty on standardised coefficients.
 pub const DEFAULT_L2: f64 = 1.0;
+/// Below this held-out ROC AUC a model is advisory (never denies).
+pub const DEFAULT_MIN_AUC: f64 = 0.65;
+/// Share of the (time-ordered) training history Platt scaling is fitted on.
+pub const CALIBRATION_SHARE: f64 = 0.2;
 
 const LABELS_HOTFIX: [&str; 5] = ["hotfix", "rework", "unplanned", "fix-forward", "urgent"];
 
@@ -97,8 +123,16 @@ pub struct Sample {
     pub deployment: String,
     pub service: String,
     pub time: DateTime<Utc>,
-    pub features: Vec<f64>,
+    /// In [`FEATURES`] order; `None` is missing.
+    pub features: Vec<Option<f64>>,
     pub failed: bool,
+}
+
+impl Sample {
+    /// Inspection effort for the effort-aware figures: lines changed (0 when unknown).
+    fn effort(&self) -> f64 {
+        self.features[0].unwrap_or(0.0)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -109,46 +143,63 @@ struct DeployRec {
 }
 
 /// What the features of a new change are computed against: each service's
-/// labelled production deployments.
+/// labelled production deployments and the failed pipeline runs per commit.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     /// Per service, sorted by time.
     deploys: BTreeMap<String, Vec<DeployRec>>,
     /// Every failed deployment, sorted by time.
     failed: Vec<DeployRec>,
+    /// Commit sha -> times of failed pipeline runs on it.
+    pipeline_failures: HashMap<String, Vec<DateTime<Utc>>>,
     tiers: HashMap<String, Tier>,
     tz: Option<chrono_tz::Tz>,
 }
 
-/// A change to score that is not deployed yet.
+/// A change to score that is not deployed yet. Unknown sizes stay `None`
+/// (missing, not zero).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChangeInput {
     pub service: String,
     /// Lines added plus deleted.
-    pub lines_changed: f64,
-    pub files_changed: f64,
-    /// Changes (pull requests) in the deployment (default 1).
-    pub changes: f64,
+    #[serde(default)]
+    pub lines_changed: Option<f64>,
+    #[serde(default)]
+    pub files_changed: Option<f64>,
+    /// Changes (pull requests) in the deployment.
+    #[serde(default)]
+    pub changes: Option<f64>,
+    #[serde(default)]
     pub authors: Vec<String>,
+    #[serde(default)]
     pub labels: Vec<String>,
     /// `direct`, `canary`, `blue-green` (default: direct).
+    #[serde(default)]
     pub strategy: Option<String>,
+    /// The commit to deploy (for failed pipeline runs on it).
+    #[serde(default)]
+    pub commit: Option<String>,
 }
 
-fn log1p(x: f64) -> f64 {
-    x.max(0.0).ln_1p()
+/// What a deployment brings, as far as it is known.
+struct Size {
+    lines: Option<f64>,
+    files: Option<f64>,
+    changes: Option<f64>,
 }
 
 impl History {
+    #[allow(clippy::too_many_arguments)] // one argument per feature source
     fn features(
         &self,
         service: &str,
         time: DateTime<Utc>,
-        size: (f64, f64, f64),
+        size: &Size,
         authors: &BTreeSet<String>,
         labels: &BTreeSet<String>,
         strategy: Option<&str>,
-    ) -> Vec<f64> {
+        commits: &[&str],
+    ) -> Vec<Option<f64>> {
         let empty = Vec::new();
         let deps = self.deploys.get(service).unwrap_or(&empty); // sorted by time
         let known_until = time - chrono::Duration::days(1);
@@ -161,9 +212,7 @@ impl History {
         let n30 = window.len() as f64;
         let f30 = window.iter().filter(|d| d.failed).count() as f64;
         let from90 = time - chrono::Duration::days(90);
-        let author_failures = if authors.is_empty() {
-            0.0
-        } else {
+        let author_failures = (!authors.is_empty()).then(|| {
             let (lo, hi) = (
                 self.failed.partition_point(|d| d.time < from90),
                 self.failed.partition_point(|d| d.time <= known_until),
@@ -172,10 +221,19 @@ impl History {
                 .iter()
                 .filter(|d| !d.authors.is_disjoint(authors))
                 .count() as f64
-        };
+        });
         let before = deps.partition_point(|d| d.time < time);
-        let prev = before.checked_sub(1).map(|i| deps[i].time);
-        let hours_since = prev.map_or(24.0 * 30.0, |p| (time - p).num_minutes() as f64 / 60.0);
+        let hours_since = before
+            .checked_sub(1)
+            .map(|i| (time - deps[i].time).num_minutes() as f64 / 60.0);
+        let pipeline_failures = (!commits.is_empty()).then(|| {
+            commits
+                .iter()
+                .filter_map(|c| self.pipeline_failures.get(*c))
+                .flatten()
+                .filter(|t| **t < time)
+                .count() as f64
+        });
         let (hour, weekday) = match &self.tz {
             Some(tz) => {
                 let local = time.with_timezone(tz);
@@ -184,44 +242,47 @@ impl History {
             None => (time.hour(), time.weekday()),
         };
         let strategy = strategy.map(|s| s.to_ascii_lowercase().replace('_', "-"));
-        let flag = |b: bool| if b { 1.0 } else { 0.0 };
+        let flag = |b: bool| Some(if b { 1.0 } else { 0.0 });
         vec![
-            log1p(size.0),
-            log1p(size.1),
-            log1p(size.2),
-            (f30 + 0.3) / (n30 + 2.0),
-            log1p(author_failures),
+            size.lines,
+            size.files,
+            size.changes,
+            Some((f30 + 0.3) / (n30 + 2.0)),
+            author_failures,
             flag(!(9..18).contains(&hour)),
             flag(matches!(weekday, Weekday::Sat | Weekday::Sun)),
             flag(weekday == Weekday::Fri),
             flag(strategy.as_deref() == Some("canary")),
             flag(strategy.as_deref() == Some("blue-green")),
             flag(labels.iter().any(|l| LABELS_HOTFIX.contains(&l.as_str()))),
-            log1p(hours_since.min(24.0 * 30.0)),
+            hours_since,
             flag(self.tiers.get(service) == Some(&Tier::Critical)),
+            pipeline_failures,
         ]
     }
 
     /// Features of a change about to be deployed at `time`.
-    pub fn features_for(&self, change: &ChangeInput, time: DateTime<Utc>) -> Vec<f64> {
+    pub fn features_for(&self, change: &ChangeInput, time: DateTime<Utc>) -> Vec<Option<f64>> {
         let authors: BTreeSet<String> = change.authors.iter().cloned().collect();
         let labels: BTreeSet<String> = change
             .labels
             .iter()
             .map(|l| l.to_ascii_lowercase())
             .collect();
-        let changes = if change.changes > 0.0 {
-            change.changes
-        } else {
-            1.0
-        };
+        let known = |v: Option<f64>| v.filter(|x| x.is_finite() && *x >= 0.0);
+        let commits: Vec<&str> = change.commit.iter().map(String::as_str).collect();
         self.features(
             &change.service,
             time,
-            (change.lines_changed, change.files_changed, changes),
+            &Size {
+                lines: known(change.lines_changed),
+                files: known(change.files_changed),
+                changes: known(change.changes),
+            },
             &authors,
             &labels,
             change.strategy.as_deref(),
+            &commits,
         )
     }
 }
@@ -300,10 +361,11 @@ pub fn samples(
         time: DateTime<Utc>,
         id: String,
         failed: bool,
-        size: (f64, f64, f64),
+        size: Size,
         authors: BTreeSet<String>,
         labels: BTreeSet<String>,
         strategy: Option<String>,
+        commits: Vec<String>,
     }
     let mut raws: Vec<Raw> = Vec::new();
     let mut last_deploy: HashMap<String, DateTime<Utc>> = HashMap::new();
@@ -327,14 +389,21 @@ pub fn samples(
             }
         }
         last_deploy.insert(service.clone(), time);
-        let (mut lines, mut files) = (0.0, 0.0);
+        // a size is known when at least one linked change reports it
+        let (mut lines, mut files): (Option<f64>, Option<f64>) = (None, None);
         let mut authors = BTreeSet::new();
         let mut labels: BTreeSet<String> =
             d.labels.iter().map(|l| l.to_ascii_lowercase()).collect();
         for &i in &linked {
             if let Payload::Change(c) = &changes[i].payload {
-                lines += f64::from(c.additions.unwrap_or(0)) + f64::from(c.deletions.unwrap_or(0));
-                files += f64::from(c.files_changed.unwrap_or(0));
+                if c.additions.is_some() || c.deletions.is_some() {
+                    let l =
+                        f64::from(c.additions.unwrap_or(0)) + f64::from(c.deletions.unwrap_or(0));
+                    lines = Some(lines.unwrap_or(0.0) + l);
+                }
+                if let Some(f) = c.files_changed {
+                    files = Some(files.unwrap_or(0.0) + f64::from(f));
+                }
                 authors.extend(c.author.iter().cloned());
                 authors.extend(c.commits.iter().filter_map(|c| c.author.clone()));
                 labels.extend(c.labels.iter().map(|l| l.to_ascii_lowercase()));
@@ -345,11 +414,29 @@ pub fn samples(
             time,
             id,
             failed,
-            size: (lines, files, linked.len() as f64),
+            size: Size {
+                lines,
+                files,
+                changes: (!linked.is_empty()).then_some(linked.len() as f64),
+            },
             authors,
             labels,
             strategy: d.strategy.clone(),
+            commits: d.commit.iter().chain(&d.commits).cloned().collect(),
         });
+    }
+    for e in events {
+        if let Payload::PipelineRun(run) = &e.payload
+            && run.status == Status::Failure
+            && let Some(sha) = &run.commit
+        {
+            let t = run.finished_at.or(run.started_at).unwrap_or(e.time);
+            history
+                .pipeline_failures
+                .entry(sha.clone())
+                .or_default()
+                .push(t);
+        }
     }
     for r in &raws {
         if r.failed {
@@ -378,10 +465,11 @@ pub fn samples(
             features: history.features(
                 &r.service,
                 r.time,
-                r.size,
+                &r.size,
                 &r.authors,
                 &r.labels,
                 r.strategy.as_deref(),
+                &r.commits.iter().map(String::as_str).collect::<Vec<_>>(),
             ),
             failed: r.failed,
         })
@@ -398,59 +486,50 @@ pub fn history(intent: &Intent, events: &[Event], ds: &Dataset, now: DateTime<Ut
 /// A fitted model, stored as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskModel {
+    /// 2 since the calibrated model (version 1 files must be retrained).
     pub version: u32,
     pub trained_at: DateTime<Utc>,
-    pub features: Vec<String>,
-    /// Standardisation: z = (x - mean) / scale.
-    pub mean: Vec<f64>,
-    pub scale: Vec<f64>,
-    /// Coefficients on standardised features.
-    pub weights: Vec<f64>,
-    pub intercept: f64,
-    pub l2: f64,
+    /// Features, scaler, learner and Platt calibration.
+    pub model: JitModel,
     pub n: usize,
     pub positives: usize,
+    /// Below this held-out ROC AUC the model is advisory.
+    pub min_auc: f64,
     /// Held-out evaluation made when the model was trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<Evaluation>,
 }
 
-fn sigmoid(z: f64) -> f64 {
-    if z >= 0.0 {
-        1.0 / (1.0 + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (1.0 + e)
+impl RiskModel {
+    /// Why the model is only advisory (held-out AUC unknown or below
+    /// `min_auc`), or `None` when its scores may deny.
+    pub fn advisory(&self) -> Option<String> {
+        match self.evaluation.as_ref().and_then(|e| e.auc) {
+            Some(auc) if auc >= self.min_auc => None,
+            Some(auc) => Some(format!(
+                "held-out ROC AUC {auc:.3} is below {:.2}: the score is advisory and never denies",
+                self.min_auc
+            )),
+            None => Some(
+                "no held-out ROC AUC (too few failures or successes in the newest deployments): the score is advisory and never denies"
+                    .to_string(),
+            ),
+        }
     }
 }
 
-/// The probability that a deployment with these features fails.
-pub fn score(model: &RiskModel, features: &[f64]) -> f64 {
-    let z: f64 = model.intercept
-        + features
-            .iter()
-            .zip(&model.mean)
-            .zip(&model.scale)
-            .zip(&model.weights)
-            .map(|(((x, m), s), w)| w * (x - m) / s)
-            .sum::<f64>();
-    sigmoid(z)
+/// The probability that a deployment with these features fails (calibrated).
+pub fn score(model: &RiskModel, features: &[Option<f64>]) -> f64 {
+    model.model.probability(features)
 }
 
-/// Each feature's contribution to the log-odds (`weight × standardised value`), largest first.
-pub fn contributions(model: &RiskModel, features: &[f64]) -> Vec<(String, f64)> {
-    let mut c: Vec<(String, f64)> = model
-        .features
-        .iter()
-        .zip(features)
-        .zip(model.mean.iter().zip(&model.scale).zip(&model.weights))
-        .map(|((name, x), ((m, s), w))| (name.clone(), w * (x - m) / s))
-        .collect();
-    c.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-    c
+/// Each feature's contribution to the calibrated log-odds, largest first
+/// (missing features contribute 0).
+pub fn contributions(model: &RiskModel, features: &[Option<f64>]) -> Vec<(String, f64)> {
+    model.model.contributions(features)
 }
 
-fn check_size(what: &'static str, samples: &[Sample]) -> Result<(), RiskError> {
+fn check_size(what: &'static str, samples: &[&Sample]) -> Result<(), RiskError> {
     let positives = samples.iter().filter(|s| s.failed).count();
     let n = samples.len();
     if n < MIN_SAMPLES || positives < MIN_POSITIVES || n - positives < MIN_POSITIVES {
@@ -465,138 +544,45 @@ fn check_size(what: &'static str, samples: &[Sample]) -> Result<(), RiskError> {
     Ok(())
 }
 
-/// Fits the model on `samples`.
-pub fn fit(samples: &[Sample], l2: f64, now: DateTime<Utc>) -> Result<RiskModel, RiskError> {
-    check_size("train", samples)?;
-    let p = FEATURES.len();
-    let n = samples.len() as f64;
-    let mut mean = vec![0.0; p];
-    for s in samples {
-        for (m, x) in mean.iter_mut().zip(&s.features) {
-            *m += x / n;
-        }
-    }
-    let mut scale = vec![0.0; p];
-    for s in samples {
-        for ((v, x), m) in scale.iter_mut().zip(&s.features).zip(&mean) {
-            *v += (x - m).powi(2) / n;
-        }
-    }
-    for v in &mut scale {
-        *v = if *v > 1e-12 { v.sqrt() } else { 1.0 };
-    }
-    // design matrix with intercept in column 0
-    let rows: Vec<Vec<f64>> = samples
-        .iter()
-        .map(|s| {
-            std::iter::once(1.0)
-                .chain(
-                    s.features
-                        .iter()
-                        .zip(&mean)
-                        .zip(&scale)
-                        .map(|((x, m), sd)| (x - m) / sd),
-                )
-                .collect()
-        })
-        .collect();
-    let y: Vec<f64> = samples
-        .iter()
-        .map(|s| if s.failed { 1.0 } else { 0.0 })
-        .collect();
-    let k = p + 1;
-    let mut beta = vec![0.0; k];
-    let base = y.iter().sum::<f64>() / n;
-    beta[0] = (base / (1.0 - base)).ln();
-    for _ in 0..100 {
-        let mut grad = vec![0.0; k];
-        let mut hess = vec![vec![0.0; k]; k];
-        for (x, yi) in rows.iter().zip(&y) {
-            let eta: f64 = x.iter().zip(&beta).map(|(a, b)| a * b).sum();
-            let mu = sigmoid(eta);
-            let w = (mu * (1.0 - mu)).max(1e-10);
-            for i in 0..k {
-                grad[i] += (mu - yi) * x[i];
-                for j in i..k {
-                    hess[i][j] += w * x[i] * x[j];
-                }
-            }
-        }
-        for i in 1..k {
-            grad[i] += l2 * beta[i];
-            hess[i][i] += l2;
-        }
-        #[allow(clippy::needless_range_loop)] // symmetric fill reads the other triangle
-        for i in 0..k {
-            for j in 0..i {
-                hess[i][j] = hess[j][i];
-            }
-        }
-        let Some(step) = solve(hess, grad) else {
-            break;
-        };
-        let mut max = 0.0f64;
-        for (b, s) in beta.iter_mut().zip(&step) {
-            *b -= s;
-            max = max.max(s.abs());
-        }
-        if max < 1e-9 {
-            break;
-        }
-    }
+fn by_time(samples: &[Sample]) -> Vec<&Sample> {
+    let mut sorted: Vec<&Sample> = samples.iter().collect();
+    sorted.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then_with(|| a.deployment.cmp(&b.deployment))
+    });
+    sorted
+}
+
+/// Fits on time-ordered `sorted`: the learner on the oldest
+/// `1 - CALIBRATION_SHARE`, Platt scaling on the newest `CALIBRATION_SHARE`.
+fn fit_sorted(sorted: &[&Sample], l2: f64, now: DateTime<Utc>) -> Result<RiskModel, RiskError> {
+    check_size("train", sorted)?;
+    let cut = ((sorted.len() as f64) * (1.0 - CALIBRATION_SHARE)).round() as usize;
+    let cut = cut.clamp(1, sorted.len() - 1);
+    let x: Vec<Vec<Option<f64>>> = sorted.iter().map(|s| s.features.clone()).collect();
+    let y: Vec<bool> = sorted.iter().map(|s| s.failed).collect();
+    let model = JitModel::fit(
+        &FEATURES,
+        &TRANSFORMS,
+        (&x[..cut], &y[..cut]),
+        (&x[cut..], &y[cut..]),
+        Kind::Logistic { l2 },
+    );
     Ok(RiskModel {
-        version: 1,
+        version: 2,
         trained_at: now,
-        features: FEATURES.iter().map(ToString::to_string).collect(),
-        mean,
-        scale,
-        weights: beta[1..].to_vec(),
-        intercept: beta[0],
-        l2,
-        n: samples.len(),
-        positives: y.iter().filter(|v| **v > 0.5).count(),
+        model,
+        n: sorted.len(),
+        positives: y.iter().filter(|v| **v).count(),
+        min_auc: DEFAULT_MIN_AUC,
         evaluation: None,
     })
 }
 
-/// Solves `a x = b` by Gaussian elimination with partial pivoting.
-fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
-    let n = b.len();
-    for col in 0..n {
-        let pivot = (col..n).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[pivot][col].abs() < 1e-12 {
-            return None;
-        }
-        a.swap(col, pivot);
-        b.swap(col, pivot);
-        for row in col + 1..n {
-            let f = a[row][col] / a[col][col];
-            if f == 0.0 {
-                continue;
-            }
-            let (top, bottom) = a.split_at_mut(row);
-            for (x, p) in bottom[0][col..].iter_mut().zip(&top[col][col..]) {
-                *x -= f * p;
-            }
-            b[row] -= f * b[col];
-        }
-    }
-    let mut x = vec![0.0; n];
-    for row in (0..n).rev() {
-        let s: f64 = (row + 1..n).map(|c| a[row][c] * x[c]).sum();
-        x[row] = (b[row] - s) / a[row][row];
-    }
-    Some(x)
-}
-
-/// One reliability bin.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CalibrationBin {
-    pub lower: f64,
-    pub upper: f64,
-    pub n: usize,
-    pub mean_predicted: f64,
-    pub observed_rate: f64,
+/// Fits the model on `samples` (learner on the older 80%, calibration on the newest 20%).
+pub fn fit(samples: &[Sample], l2: f64, now: DateTime<Utc>) -> Result<RiskModel, RiskError> {
+    fit_sorted(&by_time(samples), l2, now)
 }
 
 /// Held-out evaluation of the model.
@@ -612,36 +598,43 @@ pub struct Evaluation {
     pub auc: Option<f64>,
     /// Hanley-McNeil standard error of the AUC.
     pub auc_se: Option<f64>,
-    /// Mean squared error of the predicted probabilities.
+    /// Average precision (PR AUC).
+    #[serde(default)]
+    pub pr_auc: Option<f64>,
+    /// F1 of the class-balanced learner at 0.5.
+    #[serde(default)]
+    pub f1: f64,
+    /// Share of the failures found inspecting the riskiest changes per
+    /// changed line first until 20% of the changed lines are spent.
+    #[serde(default)]
+    pub recall_at_20_effort: Option<f64>,
+    /// Mean squared error of the calibrated probabilities.
     pub brier: f64,
     /// Brier score of always predicting the training failure rate.
     pub brier_base_rate: f64,
     pub log_loss: f64,
     pub calibration: Vec<CalibrationBin>,
     pub warnings: Vec<String>,
+    /// Every test deployment with its outcome and calibrated score: the
+    /// records behind the figures (`bearing risk evaluate --output json`;
+    /// not kept in the model file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predictions: Vec<Prediction>,
 }
 
-/// ROC AUC (probability a failed deployment scores above a good one, ties
-/// half) and its Hanley-McNeil standard error.
+/// One held-out deployment as the evaluation scored it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prediction {
+    pub deployment: String,
+    pub service: String,
+    pub time: DateTime<Utc>,
+    pub failed: bool,
+    pub score: f64,
+}
+
+/// ROC AUC and its Hanley-McNeil standard error ([`jit::roc_auc`]).
 pub fn auc(scores: &[f64], labels: &[bool]) -> Option<(f64, f64)> {
-    let pos = labels.iter().filter(|l| **l).count();
-    let neg = labels.len() - pos;
-    if pos == 0 || neg == 0 {
-        return None;
-    }
-    let (ranks, _) = midranks(scores);
-    let rank_sum: f64 = ranks
-        .iter()
-        .zip(labels)
-        .filter(|(_, l)| **l)
-        .map(|(r, _)| r)
-        .sum();
-    let (p, q) = (pos as f64, neg as f64);
-    let a = (rank_sum - p * (p + 1.0) / 2.0) / (p * q);
-    let q1 = a / (2.0 - a);
-    let q2 = 2.0 * a * a / (1.0 + a);
-    let var = (a * (1.0 - a) + (p - 1.0) * (q1 - a * a) + (q - 1.0) * (q2 - a * a)) / (p * q);
-    Some((a, var.max(0.0).sqrt()))
+    jit::roc_auc(scores, labels)
 }
 
 /// Trains on the oldest `1 - test_share` of the samples (by time) and
@@ -652,26 +645,21 @@ pub fn evaluate(
     test_share: f64,
     now: DateTime<Utc>,
 ) -> Result<Evaluation, RiskError> {
-    check_size("evaluate", samples)?;
-    let mut sorted: Vec<&Sample> = samples.iter().collect();
-    sorted.sort_by_key(|s| s.time);
+    let sorted = by_time(samples);
+    check_size("evaluate", &sorted)?;
     let cut = ((sorted.len() as f64) * (1.0 - test_share.clamp(0.05, 0.95))).round() as usize;
     let cut = cut.clamp(1, sorted.len() - 1);
-    let train: Vec<Sample> = sorted[..cut].iter().map(|s| (*s).clone()).collect();
-    let test: Vec<&Sample> = sorted[cut..].to_vec();
-    let model = fit(&train, l2, now)?;
+    let (train, test) = sorted.split_at(cut);
+    let model = fit_sorted(train, l2, now)?;
     let probs: Vec<f64> = test.iter().map(|s| score(&model, &s.features)).collect();
-    let labels: Vec<bool> = test.iter().map(|s| s.failed).collect();
-    let base = model.positives as f64 / model.n as f64;
-    let nt = test.len() as f64;
-    let y = |l: bool| if l { 1.0 } else { 0.0 };
-    let brier = probs
+    let logits: Vec<f64> = test
         .iter()
-        .zip(&labels)
-        .map(|(p, l)| (p - y(*l)).powi(2))
-        .sum::<f64>()
-        / nt;
-    let brier_base_rate = labels.iter().map(|l| (base - y(*l)).powi(2)).sum::<f64>() / nt;
+        .map(|s| model.model.logit(&s.features))
+        .collect();
+    let labels: Vec<bool> = test.iter().map(|s| s.failed).collect();
+    let effort: Vec<f64> = test.iter().map(|s| s.effort()).collect();
+    let base = model.positives as f64 / model.n as f64;
+    let m = jit::measure(&probs, &logits, &labels, &effort, base);
     let log_loss = -probs
         .iter()
         .zip(&labels)
@@ -680,31 +668,7 @@ pub fn evaluate(
             if *l { p.ln() } else { (1.0 - p).ln() }
         })
         .sum::<f64>()
-        / nt;
-    let bins = if test.len() < 100 { 5 } else { 10 };
-    let mut calibration = Vec::new();
-    for b in 0..bins {
-        let lower = b as f64 / bins as f64;
-        let upper = (b + 1) as f64 / bins as f64;
-        let members: Vec<(f64, bool)> = probs
-            .iter()
-            .zip(&labels)
-            .filter(|(p, _)| **p >= lower && (**p < upper || (b == bins - 1 && **p <= upper)))
-            .map(|(p, l)| (*p, *l))
-            .collect();
-        if members.is_empty() {
-            continue;
-        }
-        let n = members.len() as f64;
-        calibration.push(CalibrationBin {
-            lower,
-            upper,
-            n: members.len(),
-            mean_predicted: members.iter().map(|m| m.0).sum::<f64>() / n,
-            observed_rate: members.iter().filter(|m| m.1).count() as f64 / n,
-        });
-    }
-    let positives_test = labels.iter().filter(|l| **l).count();
+        / test.len() as f64;
     let mut warnings = Vec::new();
     if test.len() < 50 {
         warnings.push(format!(
@@ -712,13 +676,13 @@ pub fn evaluate(
             test.len()
         ));
     }
-    if positives_test < 10 {
+    if m.positives < 10 {
         warnings.push(format!(
-            "only {positives_test} failures in the test set: the AUC is uncertain (see its standard error)"
+            "only {} failures in the test set: the AUC is uncertain (see its standard error)",
+            m.positives
         ));
     }
-    let auc_pair = auc(&probs, &labels);
-    if let Some((a, se)) = auc_pair
+    if let (Some(a), Some(se)) = (m.roc_auc, m.roc_auc_se)
         && a - 1.96 * se <= 0.5
     {
         warnings.push(format!(
@@ -731,39 +695,75 @@ pub fn evaluate(
         n_train: train.len(),
         positives_train: model.positives,
         n_test: test.len(),
-        positives_test,
-        auc: auc_pair.map(|p| p.0),
-        auc_se: auc_pair.map(|p| p.1),
-        brier,
-        brier_base_rate,
+        positives_test: m.positives,
+        auc: m.roc_auc,
+        auc_se: m.roc_auc_se,
+        pr_auc: m.pr_auc,
+        f1: m.f1,
+        recall_at_20_effort: m.recall_at_20_effort,
+        brier: m.brier,
+        brier_base_rate: m.brier_base_rate,
         log_loss,
-        calibration,
+        calibration: m.calibration,
         warnings,
+        predictions: test
+            .iter()
+            .zip(&probs)
+            .map(|(s, p)| Prediction {
+                deployment: s.deployment.clone(),
+                service: s.service.clone(),
+                time: s.time,
+                failed: s.failed,
+                score: *p,
+            })
+            .collect(),
     })
 }
 
-/// Trains on all samples and attaches the held-out evaluation (30% newest).
-pub fn train(samples: &[Sample], now: DateTime<Utc>) -> Result<RiskModel, RiskError> {
+/// Trains on all samples and attaches the held-out evaluation (30% newest);
+/// `min_auc` is the held-out ROC AUC below which the model is advisory.
+pub fn train(samples: &[Sample], min_auc: f64, now: DateTime<Utc>) -> Result<RiskModel, RiskError> {
     let mut model = fit(samples, DEFAULT_L2, now)?;
-    model.evaluation = evaluate(samples, DEFAULT_L2, 0.3, now).ok();
+    model.min_auc = min_auc;
+    model.evaluation = evaluate(samples, DEFAULT_L2, 0.3, now)
+        .ok()
+        .map(|e| Evaluation {
+            predictions: Vec::new(),
+            ..e
+        });
     Ok(model)
+}
+
+/// One reason behind a score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Factor {
+    pub feature: String,
+    /// The raw value (`None`: missing, so it did not move the score).
+    pub value: Option<f64>,
+    /// Contribution to the calibrated log-odds.
+    pub contribution: f64,
 }
 
 /// A scored change, as guardrails see it under `data.bearing.risk`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RiskScore {
-    /// Probability, 0..1, that the deployment needs remediation.
+    /// Calibrated probability, 0..1, that the deployment needs remediation.
     pub score: f64,
     /// `low` (< 0.1), `medium` (< 0.3) or `high`.
     pub level: String,
     pub service: String,
-    /// The feature values the score was computed from.
-    pub features: BTreeMap<String, f64>,
-    /// The three features that moved the score most (log-odds contributions).
-    pub top_factors: Vec<(String, f64)>,
+    /// The feature values the score was computed from (`null`: missing).
+    pub features: BTreeMap<String, Option<f64>>,
+    /// Features that were missing (imputed with the training mean: no effect).
+    pub missing: Vec<String>,
+    /// The three known features that moved the score most.
+    pub top_factors: Vec<Factor>,
     pub model_trained_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_auc: Option<f64>,
+    /// Why the score may not deny (the model's held-out AUC is too low), if so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advisory: Option<String>,
 }
 
 /// The level name of a score.
@@ -786,6 +786,11 @@ pub fn score_change(
 ) -> RiskScore {
     let features = history.features_for(change, now);
     let s = score(model, &features);
+    let value_of: HashMap<&str, Option<f64>> = FEATURES
+        .iter()
+        .copied()
+        .zip(features.iter().copied())
+        .collect();
     RiskScore {
         score: s,
         level: level(s).to_string(),
@@ -795,13 +800,153 @@ pub fn score_change(
             .map(ToString::to_string)
             .zip(features.iter().copied())
             .collect(),
+        missing: FEATURES
+            .iter()
+            .zip(&features)
+            .filter(|(_, v)| v.is_none())
+            .map(|(n, _)| n.to_string())
+            .collect(),
         top_factors: contributions(model, &features)
             .into_iter()
+            .filter(|(name, _)| value_of.get(name.as_str()).copied().flatten().is_some())
             .take(3)
+            .map(|(feature, contribution)| Factor {
+                value: value_of.get(feature.as_str()).copied().flatten(),
+                feature,
+                contribution,
+            })
             .collect(),
         model_trained_at: model.trained_at,
         model_auc: model.evaluation.as_ref().and_then(|e| e.auc),
+        advisory: model.advisory(),
     }
+}
+
+/// Lines changed (added plus deleted) and files touched by a change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiffSize {
+    pub lines: f64,
+    pub files: f64,
+}
+
+/// Sizes a unified diff (`git diff`, `diff -u`): the `+`/`-` lines of each
+/// hunk, read by the hunk header's counts (`@@ -l,s +l,s @@`), and files by
+/// `diff --git` headers (renames and binary files count) or, without them,
+/// by `+++` headers. `file` names the input in errors.
+pub fn diff_size(text: &str, file: &str) -> Result<DiffSize, RiskError> {
+    let err = |line: usize, message: String| RiskError::Input {
+        file: file.to_string(),
+        line,
+        message,
+    };
+    let (mut lines, mut files, mut git_files) = (0usize, 0usize, 0usize);
+    let (mut old_left, mut new_left) = (0u64, 0u64);
+    let mut header_seen = false;
+    for (i, line) in text.lines().enumerate() {
+        if old_left > 0 || new_left > 0 {
+            match line.as_bytes().first() {
+                Some(b'+') => {
+                    new_left = new_left.saturating_sub(1);
+                    lines += 1;
+                }
+                Some(b'-') => {
+                    old_left = old_left.saturating_sub(1);
+                    lines += 1;
+                }
+                Some(b'\\') => {}
+                Some(b' ') | None => {
+                    old_left = old_left.saturating_sub(1);
+                    new_left = new_left.saturating_sub(1);
+                }
+                _ => {
+                    return Err(err(
+                        i + 1,
+                        format!("`{line}` inside a hunk (expected ` `, `+`, `-` or `\\`)"),
+                    ));
+                }
+            }
+            continue;
+        }
+        if line.starts_with("diff --git ") {
+            git_files += 1;
+            header_seen = true;
+        } else if line.starts_with("+++ ") {
+            files += 1;
+            header_seen = true;
+        } else if line.starts_with("--- ") {
+            header_seen = true;
+        } else if let Some(rest) = line.strip_prefix("@@ ") {
+            if !header_seen {
+                return Err(err(
+                    i + 1,
+                    "a hunk before any file header (`diff --git`, `---` or `+++`)".into(),
+                ));
+            }
+            let count = |spec: Option<&str>, sign: char| -> Option<u64> {
+                let spec = spec?.strip_prefix(sign)?;
+                match spec.split_once(',') {
+                    Some((_, n)) => n.parse().ok(),
+                    None => spec.parse::<u64>().ok().map(|_| 1),
+                }
+            };
+            let mut parts = rest.split_whitespace();
+            let (Some(o), Some(n)) = (count(parts.next(), '-'), count(parts.next(), '+')) else {
+                return Err(err(
+                    i + 1,
+                    format!("`{line}` is not a hunk header `@@ -l,s +l,s @@`"),
+                ));
+            };
+            (old_left, new_left) = (o, n);
+        }
+    }
+    if old_left > 0 || new_left > 0 {
+        return Err(err(
+            text.lines().count(),
+            "the diff ends inside a hunk".into(),
+        ));
+    }
+    let files = files.max(git_files);
+    if files == 0 {
+        return Err(err(
+            0,
+            "not a unified diff: no file header (`diff --git`, `+++`)".into(),
+        ));
+    }
+    Ok(DiffSize {
+        lines: lines as f64,
+        files: files as f64,
+    })
+}
+
+/// Sizes `git diff --numstat` output (`added<TAB>deleted<TAB>path`, `-` for
+/// binary files).
+pub fn numstat_size(text: &str, file: &str) -> Result<DiffSize, RiskError> {
+    let (mut lines, mut files) = (0.0, 0.0);
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let err = |message: String| RiskError::Input {
+            file: file.to_string(),
+            line: i + 1,
+            message,
+        };
+        let mut parts = line.splitn(3, '\t');
+        let (Some(a), Some(d), Some(_path)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(err(format!("`{line}` is not `added<TAB>deleted<TAB>path`")));
+        };
+        for v in [a, d] {
+            if v != "-" {
+                lines += v
+                    .parse::<u64>()
+                    .map_err(|_| err(format!("`{v}` is not a line count")))?
+                    as f64;
+            }
+        }
+        files += 1.0;
+    }
+    Ok(DiffSize { lines, files })
 }
 
 /// Where the model lives by default: next to a SQLite database
@@ -828,14 +973,10 @@ pub fn load_model(path: &Path) -> Result<RiskModel, RiskError> {
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     let model: RiskModel = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
     let expected: Vec<String> = FEATURES.iter().map(ToString::to_string).collect();
-    if model.features != expected
-        || model.weights.len() != expected.len()
-        || model.mean.len() != expected.len()
-        || model.scale.len() != expected.len()
-    {
+    if model.model.features != expected || model.model.scaler.mean.len() != expected.len() {
         return Err(RiskError::Features {
             path: path.display().to_string(),
-            found: model.features,
+            found: model.model.features,
             expected,
         });
     }
@@ -845,6 +986,7 @@ pub fn load_model(path: &Path) -> Result<RiskModel, RiskError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jit::{Learner, sigmoid};
     use chrono::TimeZone;
 
     fn t0() -> DateTime<Utc> {
@@ -859,13 +1001,20 @@ mod tests {
         (*seed >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// Failure odds rise with log lines changed (0..8); the other features are noise.
     fn synthetic(n: usize, seed: u64) -> Vec<Sample> {
+        synthetic_at(n, seed, -3.0)
+    }
+
+    fn synthetic_at(n: usize, seed: u64, intercept: f64) -> Vec<Sample> {
         let mut s = seed;
         (0..n)
             .map(|i| {
-                let mut f: Vec<f64> = (0..FEATURES.len()).map(|_| rng(&mut s)).collect();
-                f[0] *= 8.0; // log lines changed 0..8
-                let p = sigmoid(-3.0 + 0.6 * f[0]);
+                let mut f: Vec<Option<f64>> =
+                    (0..FEATURES.len()).map(|_| Some(rng(&mut s))).collect();
+                let log_lines = 8.0 * rng(&mut s);
+                f[0] = Some(log_lines.exp() - 1.0);
+                let p = sigmoid(intercept + 0.6 * log_lines);
                 Sample {
                     deployment: format!("d{i}"),
                     service: "svc".into(),
@@ -877,33 +1026,59 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn auc_of_perfect_reversed_and_tied_rankings() {
-        let labels = [false, false, true, true];
-        assert_eq!(auc(&[0.1, 0.2, 0.8, 0.9], &labels).unwrap().0, 1.0);
-        assert_eq!(auc(&[0.9, 0.8, 0.2, 0.1], &labels).unwrap().0, 0.0);
-        assert_eq!(auc(&[0.5; 4], &labels).unwrap().0, 0.5);
-        assert!(auc(&[0.5, 0.6], &[true, true]).is_none());
+    fn weights(m: &RiskModel) -> &[f64] {
+        match &m.model.learner {
+            Learner::Logistic(l) => &l.weights,
+            Learner::Gbt(_) => &[],
+        }
     }
 
     #[test]
     fn learns_a_real_signal_and_ranks_held_out_changes() {
         let samples = synthetic(600, 42);
         let model = fit(&samples, DEFAULT_L2, t0()).unwrap();
-        assert!(model.weights[0] > 0.5, "{:?}", model.weights);
+        let w = weights(&model);
+        assert!(w[0] > 0.5, "{w:?}");
         // noise features stay small
-        assert!(
-            model.weights[1..].iter().all(|w| w.abs() < 0.35),
-            "{:?}",
-            model.weights
-        );
+        assert!(w[1..].iter().all(|w| w.abs() < 0.35), "{w:?}");
         let ev = evaluate(&samples, DEFAULT_L2, 0.3, t0()).unwrap();
         assert_eq!(ev.n_test, 180);
         assert!(ev.auc.unwrap() > 0.7, "{ev:?}");
-        assert!(ev.brier < ev.brier_base_rate);
-        assert!(!ev.calibration.is_empty());
+        assert!(ev.brier < ev.brier_base_rate, "{ev:?}");
+        assert!(ev.pr_auc.is_some() && ev.recall_at_20_effort.is_some());
         let total: usize = ev.calibration.iter().map(|b| b.n).sum();
         assert_eq!(total, 180);
+        // the records behind the figures: the 180 newest deployments, in time order
+        assert_eq!(ev.predictions.len(), 180);
+        assert_eq!(ev.predictions[0].deployment, "d420");
+        assert_eq!(
+            ev.predictions.iter().filter(|p| p.failed).count(),
+            ev.positives_test
+        );
+    }
+
+    #[test]
+    fn calibrated_scores_match_the_observed_failure_rate() {
+        // class-balanced weights push raw probabilities towards 0.5; Platt
+        // scaling on the later slice brings the mean back to the base rate
+        let samples = synthetic_at(2000, 3, -5.0);
+        let model = fit(&samples, DEFAULT_L2, t0()).unwrap();
+        let rate = samples.iter().filter(|s| s.failed).count() as f64 / 2000.0;
+        let mean = samples
+            .iter()
+            .map(|s| score(&model, &s.features))
+            .sum::<f64>()
+            / 2000.0;
+        assert!(
+            (mean - rate).abs() < 0.03,
+            "mean score {mean} vs rate {rate}"
+        );
+        let raw = samples
+            .iter()
+            .map(|s| sigmoid(model.model.logit(&s.features)))
+            .sum::<f64>()
+            / 2000.0;
+        assert!(raw > rate + 0.1, "balanced raw mean {raw} vs rate {rate}");
     }
 
     #[test]
@@ -915,14 +1090,198 @@ mod tests {
     #[test]
     fn scores_are_probabilities_and_monotone_in_the_signal() {
         let model = fit(&synthetic(600, 7), DEFAULT_L2, t0()).unwrap();
-        let mut small = vec![0.5; FEATURES.len()];
-        small[0] = 1.0;
+        let mut small = vec![Some(0.5); FEATURES.len()];
+        small[0] = Some(2.0);
         let mut big = small.clone();
-        big[0] = 7.0;
+        big[0] = Some(1000.0);
         let (a, b) = (score(&model, &small), score(&model, &big));
         assert!((0.0..=1.0).contains(&a) && (0.0..=1.0).contains(&b));
         assert!(b > a);
-        assert_eq!(contributions(&model, &big)[0].0, "log_lines_changed");
+        assert_eq!(contributions(&model, &big)[0].0, "lines_changed");
+    }
+
+    #[test]
+    fn a_missing_size_is_neutral_not_zero() {
+        let model = fit(&synthetic(600, 11), DEFAULT_L2, t0()).unwrap();
+        let history = History::default();
+        let change = |lines: Option<f64>, files: Option<f64>| ChangeInput {
+            service: "svc".into(),
+            lines_changed: lines,
+            files_changed: files,
+            ..ChangeInput::default()
+        };
+        let big = score_change(&model, &history, &change(Some(2000.0), None), t0());
+        let tiny = score_change(&model, &history, &change(Some(10.0), None), t0());
+        let unknown = score_change(&model, &history, &change(None, None), t0());
+        assert!(
+            big.score > unknown.score && unknown.score > tiny.score,
+            "{big:?} {unknown:?} {tiny:?}"
+        );
+        assert_eq!(unknown.features["lines_changed"], None);
+        assert!(unknown.missing.contains(&"lines_changed".to_string()));
+        assert!(
+            unknown
+                .top_factors
+                .iter()
+                .all(|f| f.feature != "lines_changed")
+        );
+        assert_eq!(big.top_factors[0].feature, "lines_changed");
+        assert_eq!(big.top_factors[0].value, Some(2000.0));
+        // giving a typical file count does not flip a large change
+        let with_files = score_change(&model, &history, &change(Some(2000.0), Some(0.5)), t0());
+        assert!(
+            (with_files.score - big.score).abs() < 0.1,
+            "{with_files:?} {big:?}"
+        );
+    }
+
+    #[test]
+    fn features_of_a_change_know_what_they_do_not_know() {
+        let t = t0();
+        let h = |hours: i64| t + chrono::Duration::hours(hours);
+        let mut history = History::default();
+        history.deploys.insert(
+            "svc".into(),
+            vec![
+                DeployRec {
+                    time: h(-72),
+                    failed: true,
+                    authors: ["ann".to_string()].into(),
+                },
+                DeployRec {
+                    time: h(-30),
+                    failed: false,
+                    authors: BTreeSet::new(),
+                },
+            ],
+        );
+        history.failed.push(DeployRec {
+            time: h(-72),
+            failed: true,
+            authors: ["ann".to_string()].into(),
+        });
+        history
+            .pipeline_failures
+            .insert("abc".into(), vec![h(-2), h(-1), h(1)]);
+        let at =
+            |name: &str, f: &[Option<f64>]| f[FEATURES.iter().position(|n| *n == name).unwrap()];
+        let known = ChangeInput {
+            service: "svc".into(),
+            lines_changed: Some(12.0),
+            authors: vec!["ann".into()],
+            commit: Some("abc".into()),
+            ..ChangeInput::default()
+        };
+        let f = history.features_for(&known, t);
+        assert_eq!(at("lines_changed", &f), Some(12.0));
+        assert_eq!(at("files_changed", &f), None);
+        assert_eq!(at("changes", &f), None);
+        // the failure 72 h ago is older than a day, so it counts; 1 of 2 deployments
+        assert_eq!(
+            at("service_failure_rate_30d", &f),
+            Some((1.0 + 0.3) / (2.0 + 2.0))
+        );
+        assert_eq!(at("author_failures_90d", &f), Some(1.0));
+        assert_eq!(at("hours_since_previous_deploy", &f), Some(30.0));
+        // two failed runs on the commit before now; the one after does not count
+        assert_eq!(at("pipeline_failures_same_sha", &f), Some(2.0));
+        let other = ChangeInput {
+            service: "new".into(),
+            commit: Some("fff".into()),
+            ..ChangeInput::default()
+        };
+        let f = history.features_for(&other, t);
+        assert_eq!(
+            at("hours_since_previous_deploy", &f),
+            None,
+            "no previous deployment"
+        );
+        assert_eq!(at("author_failures_90d", &f), None, "no known author");
+        assert_eq!(
+            at("pipeline_failures_same_sha", &f),
+            Some(0.0),
+            "a known commit without failures"
+        );
+        let f = history.features_for(
+            &ChangeInput {
+                service: "new".into(),
+                ..ChangeInput::default()
+            },
+            t,
+        );
+        assert_eq!(at("pipeline_failures_same_sha", &f), None, "no commit");
+        // a negative or non-finite size is not a size
+        let bad = ChangeInput {
+            service: "svc".into(),
+            lines_changed: Some(-5.0),
+            files_changed: Some(f64::NAN),
+            ..ChangeInput::default()
+        };
+        let f = history.features_for(&bad, t);
+        assert_eq!(
+            (at("lines_changed", &f), at("files_changed", &f)),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn a_weak_model_is_advisory() {
+        // labels independent of every feature: held-out AUC near 0.5
+        let mut s = 5u64;
+        let mut samples = synthetic(600, 5);
+        for x in &mut samples {
+            x.failed = rng(&mut s) < 0.2;
+        }
+        let model = train(&samples, DEFAULT_MIN_AUC, t0()).unwrap();
+        let why = model.advisory().unwrap();
+        assert!(why.contains("advisory"), "{why}");
+        let strong = train(&synthetic(600, 42), DEFAULT_MIN_AUC, t0()).unwrap();
+        assert_eq!(strong.advisory(), None, "{:?}", strong.evaluation);
+    }
+
+    #[test]
+    fn sizes_a_unified_diff_and_numstat_by_hand() {
+        let diff = "diff --git a/x.rs b/x.rs\nindex 1..2 100644\n--- a/x.rs\n+++ b/x.rs\n@@ -1,4 +1,3 @@\n fn a() {\n-    1\n--- a deleted line that looks like a header\n+    2\n }\ndiff --git a/y.png b/y.png\nBinary files differ\ndiff --git a/z b/z\n--- a/z\n+++ b/z\n@@ -0,0 +1,2 @@\n+one\n+two\n";
+        // x.rs: -2 +1 (the "--- a deleted line" is inside the hunk's counts); y.png: a file; z: +2
+        assert_eq!(
+            diff_size(diff, "d.diff").unwrap(),
+            DiffSize {
+                lines: 5.0,
+                files: 3.0
+            }
+        );
+        // diff -u of two files, no git headers: the second file's `---` is a header, not a deletion
+        let plain = "--- a.txt\n+++ a.txt\n@@ -1 +1 @@\n-a\n+b\n--- b.txt\n+++ b.txt\n@@ -1,2 +1 @@\n-c\n d\n";
+        assert_eq!(
+            diff_size(plain, "p.diff").unwrap(),
+            DiffSize {
+                lines: 3.0,
+                files: 2.0
+            }
+        );
+        let e = diff_size("--- a\n+++ a\n@@ -1,2 +1,2 @@\n-a\n", "cut.diff").unwrap_err();
+        assert_eq!(e.to_string(), "cut.diff:4: the diff ends inside a hunk");
+        let e = diff_size("--- a\n+++ a\n@@ -1 +1 @@\n?x\n", "odd.diff").unwrap_err();
+        assert!(
+            e.to_string().starts_with("odd.diff:4: `?x` inside a hunk"),
+            "{e}"
+        );
+        let e = diff_size("@@ -1 +1 @@\n+x\n", "bad.diff").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bad.diff:1: a hunk before any file header (`diff --git`, `---` or `+++`)"
+        );
+        assert!(diff_size("hello\n", "h").is_err());
+        let n = numstat_size("10\t2\tsrc/a.rs\n-\t-\timg.png\n0\t7\tb\n", "git").unwrap();
+        assert_eq!(
+            n,
+            DiffSize {
+                lines: 19.0,
+                files: 3.0
+            }
+        );
+        let e = numstat_size("10\tx\ta\n", "git").unwrap_err();
+        assert_eq!(e.to_string(), "git:1: `x` is not a line count");
     }
 
     #[test]

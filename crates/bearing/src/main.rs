@@ -75,12 +75,17 @@ pub enum Command {
     /// Show and replay logged decisions.
     #[command(subcommand)]
     Decision(cmd::decision::Command),
+    /// The threat-aware security work list, and fetching threat feeds.
+    #[command(subcommand)]
+    Security(cmd::security::Command),
     /// Evaluate adaptation rules and update delivery plans.
     Reconcile(cmd::reconcile::Args),
+    /// Recommend CPU and memory requests from usage, and patch manifests.
+    Rightsize(cmd::rightsize::Args),
     /// Judge a canary against its baseline.
     #[command(subcommand)]
     Canary(cmd::canary::Command),
-    /// Train and evaluate the change-risk model.
+    /// Train, evaluate and apply the change-risk model; change metrics from git.
     #[command(subcommand)]
     Risk(cmd::risk::Command),
     /// Generate, lint and diff CI/CD workflows.

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use bearing_events::{
     Change, Commit, CostRow, Deployment, Event, FeatureFlag, Finding, FindingKind, Incident,
-    IncidentStatus, Link, Location, MetricPoint, Payload, PipelineRun, Rollback, Severity, Status,
+    IncidentStatus, Link, Location, MetricPoint, Payload, PipelineRun, ResourceUsage, Rollback,
+    Severity, Status,
 };
 use chrono::{DateTime, Datelike, Duration, DurationRound, Utc, Weekday};
 use rand::seq::SliceRandom;
@@ -420,7 +421,8 @@ impl Gen {
         }
     }
 
-    /// Daily FOCUS rows (compute and database) with weekly seasonality; the
+    /// Daily FOCUS rows (compute and database) with weekly seasonality, the
+    /// compute rows carrying requests and usage (see [`demo_usage`]); the
     /// costly service has a runaway batch job for four days.
     fn cost(&mut self, s: &ServiceSpec) {
         let anomaly_from = self.now - Duration::days(9);
@@ -476,6 +478,10 @@ impl Gen {
                         sub_account: Some("acme-retail-prod".to_string()),
                         consumed_quantity: None,
                         consumed_unit: None,
+                        pricing_quantity: None,
+                        commitment_id: None,
+                        commitment_status: None,
+                        usage: (part == "compute").then(|| demo_usage(s, day, cost)),
                         tags,
                     }),
                 ));
@@ -902,3 +908,30 @@ const CODE_RULES: &[(&str, &str)] = &[
         "Uncontrolled data used in path expression",
     ),
 ];
+
+/// Requests and usage behind a demo compute row, without random draws (the
+/// event stream stays the same): 70% of the cost is CPU at 0.03 USD per
+/// core-hour, 30% memory at 0.004 USD per GiB-hour; each service uses a
+/// fixed share of its requests (25% to 73%, from its name), 20% less at
+/// weekends, and memory 15 points more.
+fn demo_usage(s: &ServiceSpec, day: DateTime<Utc>, cost: f64) -> Box<ResourceUsage> {
+    let gib = 1024.0 * 1024.0 * 1024.0;
+    let (cpu_cost, ram_cost) = (cost * 0.7, cost * 0.3);
+    let cpu_req = cpu_cost / (24.0 * 0.03);
+    let ram_req = ram_cost / (24.0 * 0.004) * gib;
+    let share = 0.25 + f64::from(s.id.bytes().map(u32::from).sum::<u32>() % 49) / 100.0;
+    let share = if is_weekend(day) { share * 0.8 } else { share };
+    Box::new(ResourceUsage {
+        workload: format!("{}/{}/app", s.team, s.id),
+        container: Some("app".to_string()),
+        minutes: 1440.0,
+        cpu_request_cores: cpu_req,
+        cpu_usage_cores: cpu_req * share,
+        cpu_usage_max_cores: Some(cpu_req * (share * 1.6).min(1.0)),
+        cpu_cost,
+        ram_request_bytes: ram_req,
+        ram_usage_bytes: ram_req * (share + 0.15),
+        ram_usage_max_bytes: Some(ram_req * (share + 0.25).min(1.0)),
+        ram_cost,
+    })
+}

@@ -353,6 +353,44 @@ pub struct CostRow {
     pub consumed_unit: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// FOCUS `PricingQuantity`: the quantity the price applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing_quantity: Option<f64>,
+    /// FOCUS `CommitmentDiscountId` and `CommitmentDiscountStatus` (`Used`,
+    /// `Unused`): the row draws on (or is the unused part of) a commitment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment_status: Option<String>,
+    /// Requested and used CPU and memory behind the cost (OpenCost allocations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Box<ResourceUsage>>,
+}
+
+/// Requested and used CPU and memory of one workload over the cost row's
+/// period, as OpenCost's allocation API reports them (averages over the
+/// period; maxima when the response has them), with what each resource cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResourceUsage {
+    /// The workload the row is about: the allocation's name, which is
+    /// OpenCost's aggregation key (`shop/checkout/api` for
+    /// `aggregate=namespace,controller,container`, `shop` by namespace).
+    pub workload: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Minutes the workload ran in the period.
+    pub minutes: f64,
+    pub cpu_request_cores: f64,
+    pub cpu_usage_cores: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_usage_max_cores: Option<f64>,
+    /// Cost of the CPU allocated (OpenCost: `max(request, usage)` core-hours × price).
+    pub cpu_cost: f64,
+    pub ram_request_bytes: f64,
+    pub ram_usage_bytes: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ram_usage_max_bytes: Option<f64>,
+    pub ram_cost: f64,
 }
 
 /// What a finding is about.

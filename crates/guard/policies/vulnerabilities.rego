@@ -1,5 +1,6 @@
 # vulnerabilities: block scan findings by severity, fixability and age, and
-# findings past their fix SLA.
+# findings past their fix SLA; with `deny`, open findings known or likely
+# to be exploited.
 
 age_days(f) := (input.context.now_ns - time.parse_rfc3339_ns(f.published)) / ((24 * 3600) * 1000000000) if {
 	is_string(f.published)
@@ -59,6 +60,25 @@ deny contains lib.change_finding("past_sla", sprintf("%d %s finding(s) of %s are
 	some sev in params.block
 	n := object.get(object.get(lib.service_outcomes, "findings_past_sla", {}), sev, 0)
 	n > 0
+}
+
+# deny: {kev, epss_at_least}: open findings of the service that are known
+# exploited (CISA KEV) or likely to be (EPSS), from the live outcomes.
+threats := object.get(lib.service_outcomes, "threats", [])
+
+deny contains lib.change_finding("kev", sprintf("%s in %s (%s) is known exploited: added to KEV on %s", [f.id, f.package, f.target, f.kev_added]), f.severity, "fix it first: CISA lists it as exploited in the wild (`bearing security priorities`)") if {
+	applies
+	object.get(params.deny, "kev", false) == true
+	some f in threats
+	is_string(f.kev_added)
+}
+
+deny contains lib.change_finding("epss", sprintf("%s in %s (%s) is likely to be exploited: EPSS %.2f (at least %.2f)", [f.id, f.package, f.target, f.epss, params.deny.epss_at_least]), f.severity, "fix it soon: it is likely to be exploited within 30 days (`bearing security priorities`)") if {
+	applies
+	is_number(object.get(params.deny, "epss_at_least", null))
+	some f in threats
+	is_number(f.epss)
+	f.epss >= params.deny.epss_at_least
 }
 
 warn := set()

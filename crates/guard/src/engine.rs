@@ -37,6 +37,11 @@ pub struct Context {
     pub outcomes: Value,
     /// Change-risk score 0..1, if known.
     pub risk: Option<f64>,
+    /// The reasons behind the score (its top factors), shown in findings.
+    pub risk_reasons: Option<String>,
+    /// Set when the risk model is advisory (its held-out AUC is too low):
+    /// why. An advisory risk warns and never denies.
+    pub risk_advisory: Option<String>,
     pub now: DateTime<Utc>,
 }
 
@@ -70,6 +75,8 @@ impl Context {
             "plans": plan.as_ref().map_or_else(|| json!({}), |p| json!({service: p})),
             "outcomes": outcome.map_or(Value::Null, |o| json!({"services": {service: o}})),
             "risk": self.risk,
+            "risk_reasons": self.risk_reasons,
+            "risk_advisory": self.risk_advisory,
         });
         ServiceContext {
             service: service.to_string(),
@@ -471,6 +478,8 @@ impl Engine {
             "plans": plans,
             "outcomes": if outcomes.is_null() { json!({}) } else { outcomes },
             "risk": ctx.risk,
+            "risk_reasons": ctx.risk_reasons,
+            "risk_advisory": ctx.risk_advisory,
             "now": now.to_rfc3339(),
             "now_ns": now.timestamp_nanos_opt().unwrap_or(0),
             "clocks": clocks,
@@ -591,6 +600,8 @@ impl Engine {
                     .get("services")
                     .and_then(|s| s.get(&env.service)),
                 risk: ctx.risk,
+                risk_reasons: ctx.risk_reasons.as_deref(),
+                risk_advisory: ctx.risk_advisory.as_deref(),
                 now,
                 scans: &scans,
                 cost: &cost,
@@ -882,6 +893,14 @@ impl Context {
                 .unwrap_or_default(),
             outcomes: v.get("outcomes").cloned().unwrap_or(Value::Null),
             risk: v.get("risk").and_then(Value::as_f64),
+            risk_reasons: v
+                .get("risk_reasons")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            risk_advisory: v
+                .get("risk_advisory")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             now: v
                 .get("now")
                 .and_then(|n| serde_json::from_value(n.clone()).ok())
@@ -1024,6 +1043,8 @@ fn eval_custom(
                 "plans": context["plans"],
                 "outcomes": context["outcomes"],
                 "risk": context["risk"],
+                "risk_reasons": context["risk_reasons"],
+                "risk_advisory": context["risk_advisory"],
                 "now": context["now"],
                 "change": envelope_summary(envelope_json),
             }})))
@@ -1325,6 +1346,8 @@ mod tests {
             plan: engine.default_plans.get("a"),
             outcome: Some(&outcome),
             risk: Some(0.9),
+            risk_reasons: None,
+            risk_advisory: None,
             now: Utc::now(),
             scans: &scans,
             cost: &cost,

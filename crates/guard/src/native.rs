@@ -29,6 +29,10 @@ pub(crate) struct View<'a> {
     /// `context.outcomes.services[service]`.
     pub outcome: Option<&'a Value>,
     pub risk: Option<f64>,
+    /// `context.risk_reasons`: the score's top factors.
+    pub risk_reasons: Option<&'a str>,
+    /// `context.risk_advisory`: why the risk may only warn.
+    pub risk_advisory: Option<&'a str>,
     pub now: DateTime<Utc>,
     /// Normalised scan reports (`normalize::scan`), when the change has any.
     pub scans: &'a [Value],
@@ -74,6 +78,8 @@ pub(crate) enum Native {
         fixable_only: bool,
         max_age_days: Option<f64>,
         sla: bool,
+        deny_kev: bool,
+        deny_epss: Option<Num>,
     },
     CostBudget {
         max_increase: Option<Num>,
@@ -297,6 +303,14 @@ impl Native {
                 fixable_only: get("fixable_only").as_bool()?,
                 max_age_days: opt_num(get("max_age_days"))?.map(Num::f),
                 sla: get("sla").as_bool()?,
+                deny_kev: match get("deny").get("kev") {
+                    None => false,
+                    Some(b) => b.as_bool()?,
+                },
+                deny_epss: match get("deny").get("epss_at_least") {
+                    None | Some(Value::Null) => None,
+                    Some(n) => Some(Num::json(n)?),
+                },
             },
             GuardrailKind::CostBudget => Native::CostBudget {
                 max_increase: opt_num(get("max_monthly_increase"))?,
@@ -356,19 +370,28 @@ impl Native {
                 match v.risk {
                     Some(risk) => {
                         let shown = Num::Float(risk).fixed(2);
-                        let deny = risk > deny_above.f() && !mitigated;
-                        if deny {
+                        let why = v
+                            .risk_reasons
+                            .map_or_else(String::new, |r| format!(" ({r})"));
+                        let above = risk > deny_above.f() && !mitigated;
+                        if above && v.risk_advisory.is_none() {
                             out.push((
-                                change_finding("risk", &format!("change risk {shown} is above {}", deny_above.fixed(2)), "high", "split the change, deploy it as a canary, or add tests to the risky files"),
+                                change_finding("risk", &format!("change risk {shown} is above {}{why}", deny_above.fixed(2)), "high", "split the change, deploy it as a canary, or add tests to the risky files"),
                                 Effect::Deny,
                             ));
                         }
-                        if risk > warn_above.f() && !deny {
+                        if let (true, Some(advisory)) = (above, v.risk_advisory) {
+                            out.push((
+                                change_finding("risk", &format!("change risk {shown} is above {}{why}; advisory: {advisory}", deny_above.fixed(2)), "high", "split the change, deploy it as a canary, or add tests to the risky files"),
+                                Effect::Warn,
+                            ));
+                        }
+                        if risk > warn_above.f() && !above {
                             out.push((
                                 change_finding(
                                     "risk",
                                     &format!(
-                                        "change risk {shown} is above {}",
+                                        "change risk {shown} is above {}{why}",
                                         warn_above.fixed(2)
                                     ),
                                     "medium",
@@ -402,7 +425,12 @@ impl Native {
                 fixable_only,
                 max_age_days,
                 sla,
-            } => vulnerabilities(v, block, *fixable_only, *max_age_days, *sla, &mut out)?,
+                deny_kev,
+                deny_epss,
+            } => {
+                vulnerabilities(v, block, *fixable_only, *max_age_days, *sla, &mut out)?;
+                threats(v, *deny_kev, *deny_epss, &mut out)?;
+            }
             Native::CostBudget {
                 max_increase,
                 max_percent,
@@ -805,6 +833,69 @@ fn vulnerabilities(
     }
     Some(())
 }
+
+/// `deny: {kev, epss_at_least}`: the service's open findings that are known
+/// exploited or likely to be (`context.outcomes.services[service].threats`).
+fn threats(
+    v: &View<'_>,
+    kev: bool,
+    epss_at_least: Option<Num>,
+    out: &mut Vec<Found>,
+) -> Option<()> {
+    if !kev && epss_at_least.is_none() {
+        return Some(());
+    }
+    let Some(list) = outcome(v, "threats") else {
+        return Some(());
+    };
+    for f in list.as_array()? {
+        let text = |k: &str| f.get(k).and_then(Value::as_str);
+        let (id, package, target, severity) = (
+            text("id")?,
+            text("package")?,
+            text("target")?,
+            f.get("severity")?,
+        );
+        let severity = severity.as_str()?;
+        if kev && let Some(added) = text("kev_added") {
+            out.push((
+                change_finding(
+                    "kev",
+                    &format!(
+                        "{id} in {package} ({target}) is known exploited: added to KEV on {added}"
+                    ),
+                    severity,
+                    KEV_REMEDY,
+                ),
+                Effect::Deny,
+            ));
+        }
+        if let Some(min) = epss_at_least
+            && let Some(score) = f.get("epss").and_then(Num::json)
+            && score.f() >= min.f()
+        {
+            out.push((
+                change_finding(
+                    "epss",
+                    &format!(
+                        "{id} in {package} ({target}) is likely to be exploited: EPSS {} (at least {})",
+                        score.fixed(2),
+                        min.fixed(2)
+                    ),
+                    severity,
+                    EPSS_REMEDY,
+                ),
+                Effect::Deny,
+            ));
+        }
+    }
+    Some(())
+}
+
+const KEV_REMEDY: &str =
+    "fix it first: CISA lists it as exploited in the wild (`bearing security priorities`)";
+const EPSS_REMEDY: &str =
+    "fix it soon: it is likely to be exploited within 30 days (`bearing security priorities`)";
 
 fn cost_budget(
     v: &View<'_>,

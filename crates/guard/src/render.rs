@@ -40,6 +40,7 @@ pub fn defaults(kind: GuardrailKind) -> Value {
             "fixable_only": true,
             "max_age_days": null,
             "sla": true,
+            "deny": {"kev": false, "epss_at_least": null},
         }),
         GuardrailKind::ErrorBudget => json!({
             "exempt_labels": ["hotfix", "security"],
@@ -130,6 +131,50 @@ fn percent_number(
     }
 }
 
+/// The lowest `epss_at_least` a `vulnerabilities` guardrail may set: the
+/// live outcomes list findings from this EPSS score on
+/// (`bearing_metrics::THREAT_EPSS_FLOOR`).
+pub const EPSS_FLOOR: f64 = 0.1;
+
+/// `vulnerabilities`' `deny: {kev: true, epss_at_least: 0.5}`, over its defaults.
+fn threat_deny(g: &Guardrail, key: &str, v: &Value) -> Result<Value, GuardError> {
+    let Value::Object(m) = v else {
+        return Err(bad(
+            g,
+            key,
+            "a map such as `{kev: true, epss_at_least: 0.5}`",
+        ));
+    };
+    let mut out = json!({"kev": false, "epss_at_least": null});
+    for (k, x) in m {
+        match (k.as_str(), x) {
+            ("kev", Value::Bool(_)) => out["kev"] = x.clone(),
+            ("kev", _) => return Err(bad(g, "deny.kev", "`true` or `false`")),
+            ("epss_at_least", Value::Null) => {}
+            ("epss_at_least", Value::Number(n))
+                if n.as_f64().is_some_and(|f| (EPSS_FLOOR..=1.0).contains(&f)) =>
+            {
+                out["epss_at_least"] = x.clone()
+            }
+            ("epss_at_least", _) => {
+                return Err(bad(
+                    g,
+                    "deny.epss_at_least",
+                    &format!("an EPSS probability from {EPSS_FLOOR} to 1, such as `0.5`"),
+                ));
+            }
+            (other, _) => {
+                return Err(bad(
+                    g,
+                    &format!("deny.{other}"),
+                    "one of: kev, epss_at_least",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The guardrail's parameters merged over the kind's defaults, with units
 /// (money, percentages, durations) turned into numbers.
 pub fn params(g: &Guardrail, intent: &Intent) -> Result<Map<String, Value>, GuardError> {
@@ -163,6 +208,7 @@ pub fn params(g: &Guardrail, intent: &Intent) -> Result<Map<String, Value>, Guar
                 }
                 other => other.clone(),
             },
+            (GuardrailKind::Vulnerabilities, "deny") => threat_deny(g, k, v)?,
             (GuardrailKind::Vulnerabilities, "block") => match v {
                 Value::Array(a) => Value::Array(
                     a.iter()

@@ -200,6 +200,42 @@ pub const METRICS: &[MetricDef] = &[
         "consumed quantity / committed or allocated quantity, where the cost data carries both"
     ),
     metric!(
+        "cost.efficiency",
+        Financial,
+        Percent,
+        ORG_TEAM_SERVICE,
+        &["workload", "resource"],
+        false,
+        "sum of usage / request x cost over sum of cost, for CPU and memory of every cost row with requests above zero (OpenCost allocations)"
+    ),
+    metric!(
+        "cost.idle",
+        Financial,
+        Money,
+        ORG_TEAM_SERVICE,
+        &["workload", "resource"],
+        true,
+        "requested but unused, priced: sum of cost x (request - usage) / request for CPU and memory where the request exceeds the usage"
+    ),
+    metric!(
+        "cost.savings_opportunity",
+        Financial,
+        Money,
+        ORG_TEAM_SERVICE,
+        &["workload"],
+        true,
+        "monthly saving of the rightsizing rule's cuts: (request - recommended) x price x 730 h, recommended = p95 CPU / peak memory + 15%"
+    ),
+    metric!(
+        "cost.commitment_utilisation",
+        Financial,
+        Percent,
+        ORG_TEAM_SERVICE,
+        &[],
+        false,
+        "effective cost of FOCUS rows with CommitmentDiscountStatus Used / that of rows Used or Unused"
+    ),
+    metric!(
         "cost.anomalies",
         Financial,
         Count,
@@ -224,7 +260,34 @@ pub const METRICS: &[MetricDef] = &[
         ORG_TEAM_SERVICE,
         SEVERITY,
         true,
-        "open findings older than the SLA for their severity (defaults: critical 15d, high 30d, medium 90d, low 180d)"
+        "open findings older than their SLA: the shortest of their severity's (defaults: critical 15d, high 30d, medium 90d, low 180d) and, when set, the KEV and EPSS SLAs"
+    ),
+    metric!(
+        "security.kev_open",
+        Security,
+        Count,
+        ORG_TEAM_SERVICE,
+        SEVERITY,
+        true,
+        "open findings whose CVE is in CISA's Known Exploited Vulnerabilities catalog"
+    ),
+    metric!(
+        "security.kev_past_due",
+        Security,
+        Count,
+        ORG_TEAM_SERVICE,
+        SEVERITY,
+        true,
+        "open known-exploited findings past the KEV catalog's due date for their CVE"
+    ),
+    metric!(
+        "security.epss_weighted_exposure",
+        Security,
+        Count,
+        ORG_TEAM_SERVICE,
+        SEVERITY,
+        true,
+        "sum over open vulnerability findings of their exploitation probability (EPSS; 1 when in KEV): the findings expected to be exploited in 30 days"
     ),
     metric!(
         "security.remediation_time",

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use crate::catalog::{self, MetricDef, ScopeKind};
 use crate::expr;
 use crate::load::{Diags, Sources, Src};
-use crate::model::{GuardrailKind, Intent, RepoRef, Scope};
+use crate::model::{GuardrailKind, Intent, RepoRef, RuleAction, Scope};
 use crate::suggest::{one_of, suggest};
 use crate::units::{Quantity, Unit};
 use crate::yaml::Node;
@@ -970,12 +970,36 @@ impl Checker<'_, '_, '_, '_> {
         {
             self.when(s, &rule.when);
             let then = &rule.then;
-            if then.strategy.is_none() && then.freeze.is_none() && then.extra_gates.is_empty() {
+            if then.strategy.is_none()
+                && then.freeze.is_none()
+                && then.extra_gates.is_empty()
+                && then.action.is_none()
+            {
                 self.err(
                     s,
                     &[K("then")],
-                    "`then` changes nothing; expected at least one of `strategy`, `freeze` or `extra_gates`".into(),
+                    "`then` changes nothing; expected at least one of `strategy`, `freeze`, `extra_gates` or `action`".into(),
                 );
+            }
+            if then.action == Some(RuleAction::Scale) {
+                if !then
+                    .demand
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(catalog::BUSINESS_PREFIX))
+                {
+                    self.err(
+                        s,
+                        &[K("then"), K("demand")],
+                        "`action: scale` needs `demand`, a `business.<name>` metric".into(),
+                    );
+                }
+                if !then.per_replica.is_some_and(|p| p.is_finite() && p > 0.0) {
+                    self.err(
+                        s,
+                        &[K("then"), K("per_replica")],
+                        "`action: scale` needs `per_replica`, the demand one replica serves (above 0)".into(),
+                    );
+                }
             }
             for (i, gate) in then.extra_gates.iter().enumerate() {
                 let is_kind = GuardrailKind::ALL.iter().any(|k| k.name() == gate);
@@ -1078,6 +1102,32 @@ impl Checker<'_, '_, '_, '_> {
                         format!(
                             "security SLA for `{name}` is zero; expected a duration such as `30d`"
                         ),
+                    );
+                }
+            }
+            if sla.kev.is_some_and(|d| d.as_secs() == 0) {
+                self.err(
+                    s,
+                    &[K("security_sla"), K("kev")],
+                    "security SLA for `kev` is zero; expected a duration such as `7d`".into(),
+                );
+            }
+            if let Some(e) = &sla.epss {
+                if !(e.at_least > 0.0 && e.at_least <= 1.0) {
+                    self.err(
+                        s,
+                        &[K("security_sla"), K("epss"), K("at_least")],
+                        format!(
+                            "`at_least` is {}; expected an EPSS probability above 0 and at most 1, such as `0.5`",
+                            e.at_least
+                        ),
+                    );
+                }
+                if e.within.as_secs() == 0 {
+                    self.err(
+                        s,
+                        &[K("security_sla"), K("epss"), K("within")],
+                        "security SLA for `epss` is zero; expected a duration such as `15d`".into(),
                     );
                 }
             }

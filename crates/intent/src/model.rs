@@ -69,6 +69,19 @@ pub enum Tier {
     Experimental,
 }
 
+/// Who can reach a service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Exposure {
+    /// Reachable from the internet.
+    Internet,
+    /// Reachable inside the organisation's network.
+    #[default]
+    Internal,
+    /// Not reachable over the network (batch jobs, isolated workers).
+    Isolated,
+}
+
 /// A deployable unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +91,9 @@ pub struct Service {
     pub team: String,
     #[serde(default)]
     pub tier: Tier,
+    /// Who can reach the service: weighs its findings' priority.
+    #[serde(default)]
+    pub exposure: Exposure,
     /// Repositories whose deliveries count for this service: a whole
     /// repository (`github.com/acme/svc-a`), or directories of a monorepo
     /// (`{repo: github.com/acme/mono, paths: [services/alpha]}`).
@@ -722,6 +738,29 @@ pub struct PlanChange {
     /// Extra guardrail ids to enforce, e.g. `required_checks`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_gates: Vec<String>,
+    /// An action on the service's workloads instead of its delivery plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<RuleAction>,
+    /// `action: scale`: the `business.*` metric that measures demand (its
+    /// daily mean is forecast), and how much of it one replica serves
+    /// within the service's SLOs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_replica: Option<f64>,
+}
+
+/// What a rule does to a service's workloads when it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleAction {
+    /// Resize the workloads' CPU and memory requests by the rightsizing rule
+    /// (docs/metrics.md): proposed by `bearing reconcile`, written into the
+    /// manifests by `bearing reconcile --manifests DIR`.
+    Rightsize,
+    /// Set the HorizontalPodAutoscaler's `minReplicas`/`maxReplicas` from
+    /// the demand forecast (needs `demand` and `per_replica`; docs/adapt.md).
+    Scale,
 }
 
 /// Destinations for notifications and which events go where.
@@ -786,6 +825,8 @@ pub enum NotificationKind {
     WaiverExpiring,
     /// A service's daily cost is anomalous (as `cost.anomalies` judges it).
     Anomaly,
+    /// A newer KEV catalog lists open findings of a service as known exploited.
+    KnownExploited,
 }
 
 impl NotificationKind {
@@ -797,6 +838,7 @@ impl NotificationKind {
             NotificationKind::ProductionDeny => "production_deny",
             NotificationKind::WaiverExpiring => "waiver_expiring",
             NotificationKind::Anomaly => "anomaly",
+            NotificationKind::KnownExploited => "known_exploited",
         }
     }
 }
@@ -845,6 +887,22 @@ pub struct SecuritySla {
     pub medium: Duration,
     #[serde(default = "sla_low")]
     pub low: Duration,
+    /// Time to fix a finding whose CVE is in CISA's Known Exploited
+    /// Vulnerabilities catalog (e.g. `7d`); the shortest applicable SLA wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kev: Option<Duration>,
+    /// Time to fix a finding whose EPSS score is at least `at_least`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss: Option<EpssSla>,
+}
+
+/// An SLA for findings likely to be exploited: `{at_least: 0.5, within: 15d}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EpssSla {
+    /// EPSS probability (0 to 1) from which the SLA applies.
+    pub at_least: f64,
+    pub within: Duration,
 }
 
 impl Default for SecuritySla {
@@ -854,6 +912,8 @@ impl Default for SecuritySla {
             high: sla_high(),
             medium: sla_medium(),
             low: sla_low(),
+            kev: None,
+            epss: None,
         }
     }
 }

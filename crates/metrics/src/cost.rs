@@ -11,7 +11,7 @@ use crate::stats::median_mad;
 
 /// Cost rows of the scope with `lo <= start < hi`, after the provider and
 /// service-category filters, with the service they belong to.
-fn rows<'a>(ctx: &Ctx<'a>, lo: Ts, hi: Ts) -> Vec<(u32, &'a CostRec)> {
+pub(crate) fn rows<'a>(ctx: &Ctx<'a>, lo: Ts, hi: Ts) -> Vec<(u32, &'a CostRec)> {
     let ds = ctx.ds;
     let providers = ctx.filter_values("provider");
     let categories = ctx.filter_values("service_category");
@@ -41,7 +41,7 @@ fn rows<'a>(ctx: &Ctx<'a>, lo: Ts, hi: Ts) -> Vec<(u32, &'a CostRec)> {
 }
 
 /// The currency a scope reports in: its budgets' currency, else the most used one.
-fn currency(ctx: &Ctx<'_>, rows: &[(u32, &CostRec)]) -> Option<u32> {
+pub(crate) fn currency(ctx: &Ctx<'_>, rows: &[(u32, &CostRec)]) -> Option<u32> {
     let ds = ctx.ds;
     for s in ds.services_in(ctx.scope) {
         if let Some((_, cur)) = ds.info(s).and_then(|i| i.budget.as_ref())
@@ -93,7 +93,7 @@ fn sum_rows(
     (total, days, skipped)
 }
 
-fn money(
+pub(crate) fn money(
     ctx: &Ctx<'_>,
     value: Option<f64>,
     samples: usize,

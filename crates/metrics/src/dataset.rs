@@ -308,6 +308,25 @@ pub(crate) struct CostRec {
     pub ev: u32,
     pub consumed: Option<f64>,
     pub allocated: Option<f64>,
+    /// FOCUS `CommitmentDiscountStatus`: `Some(true)` for `Used`, `Some(false)` for `Unused`.
+    pub commitment: Option<bool>,
+    /// Requests and usage (OpenCost allocations).
+    pub usage: Option<Box<UsageRec>>,
+}
+
+/// Requested and used CPU and memory behind one cost row.
+pub(crate) struct UsageRec {
+    pub workload: u32,
+    pub container: u32,
+    pub hours: f64,
+    pub cpu_req: f64,
+    pub cpu_use: f64,
+    pub cpu_max: Option<f64>,
+    pub cpu_cost: f64,
+    pub ram_req: f64,
+    pub ram_use: f64,
+    pub ram_max: Option<f64>,
+    pub ram_cost: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -376,6 +395,8 @@ pub(crate) struct SvcInfo {
     pub slos: Vec<SloInfo>,
     /// The intent's environments of the service.
     pub envs: Vec<String>,
+    pub tier: bearing_intent::Tier,
+    pub exposure: bearing_intent::Exposure,
 }
 
 /// A repository claim of the intent, normalised: the whole repository when
@@ -468,6 +489,13 @@ pub struct Dataset {
     pub(crate) tz: Tz,
     pub(crate) incident_window: Ts,
     pub(crate) sla: [Ts; 4],
+    /// The threat SLAs of the intent: known exploited, and EPSS from a score on.
+    pub(crate) sla_kev: Option<Ts>,
+    pub(crate) sla_epss: Option<(f64, Ts)>,
+    /// The threat feeds (KEV, EPSS) findings are enriched with.
+    pub(crate) threat: bearing_events::formats::threat::ThreatIntel,
+    /// Threat fields scanners reported per CVE (Grype's `epss`, `kev`).
+    pub(crate) scanner_threat: FxMap<String, crate::threat::ScannerThreat>,
     pub(crate) ids: Strs,
     pub(crate) kinds: Vec<u8>,
     pub(crate) services: Interner,
@@ -561,6 +589,13 @@ impl Dataset {
                 sla.medium.as_secs() as Ts,
                 sla.low.as_secs() as Ts,
             ],
+            sla_kev: sla.kev.map(|d| d.as_secs() as Ts),
+            sla_epss: sla
+                .epss
+                .as_ref()
+                .map(|e| (e.at_least, e.within.as_secs() as Ts)),
+            threat: Default::default(),
+            scanner_threat: FxMap::default(),
             ids: Strs::default(),
             kinds: Vec::new(),
             services: Interner::default(),
@@ -643,6 +678,8 @@ impl Dataset {
                 budget,
                 slos,
                 envs: s.environments.clone(),
+                tier: s.tier,
+                exposure: s.exposure,
             });
             for claim in &s.repos {
                 ds.claims.push(Claim {
@@ -1276,10 +1313,31 @@ impl Dataset {
                     ev,
                     consumed: c.consumed_quantity.filter(|v| v.is_finite()),
                     allocated,
+                    commitment: match c.commitment_status.as_deref() {
+                        Some(x) if x.eq_ignore_ascii_case("used") => Some(true),
+                        Some(x) if x.eq_ignore_ascii_case("unused") => Some(false),
+                        _ => None,
+                    },
+                    usage: c.usage.as_ref().map(|u| {
+                        Box::new(UsageRec {
+                            workload: self.names.id(&u.workload),
+                            container: u.container.as_deref().map_or(NONE, |x| self.names.id(x)),
+                            hours: u.minutes / 60.0,
+                            cpu_req: u.cpu_request_cores,
+                            cpu_use: u.cpu_usage_cores,
+                            cpu_max: u.cpu_usage_max_cores,
+                            cpu_cost: u.cpu_cost,
+                            ram_req: u.ram_request_bytes,
+                            ram_use: u.ram_usage_bytes,
+                            ram_max: u.ram_usage_max_bytes,
+                            ram_cost: u.ram_cost,
+                        })
+                    }),
                 });
                 Touched::Service(s)
             }
             Payload::Finding(f) => {
+                self.note_scanner_threat(&f.rule_id, &e.attributes);
                 let s = self.svc(e.service.as_deref().unwrap_or(""));
                 let key = f.dedup_key();
                 let target = self.names.id(&f.target);

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::{Dataset, NONE, Ts, to_time, ts};
 use crate::dora::{DoraLevel, dora_level};
 use crate::explain::TracedRecord;
-use crate::{business, cost, dora, security, slo};
+use crate::{business, cost, dora, security, slo, threat};
 
 /// One computed figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +51,10 @@ pub fn min_samples(metric: &str) -> usize {
         "cost.forecast" | "cost.budget_used" => 3,
         "cost.anomalies" => 14,
         "cost.monthly" | "cost.daily" | "cost.per_deployment" | "cost.utilisation" => 1,
+        "cost.efficiency"
+        | "cost.idle"
+        | "cost.savings_opportunity"
+        | "cost.commitment_utilisation" => 1,
         "slo.attainment" | "slo.error_budget_remaining" | "slo.burn_rate" => 1,
         "feature.time_to_value" => 1,
         m if m.starts_with(catalog::BUSINESS_PREFIX) => 3,
@@ -324,9 +328,20 @@ pub(crate) fn compute(
         "cost.per_deployment" => cost::per_deployment(&mut ctx),
         "cost.utilisation" => cost::utilisation(&mut ctx),
         "cost.anomalies" => cost::anomalies(&mut ctx),
+        "cost.efficiency" => crate::rightsize::efficiency(&mut ctx),
+        "cost.idle" => crate::rightsize::idle(&mut ctx),
+        "cost.savings_opportunity" => crate::rightsize::savings(&mut ctx),
+        "cost.commitment_utilisation" => crate::rightsize::commitment_utilisation(&mut ctx),
         "security.open_findings" => security::open_findings(&mut ctx, false),
         "security.findings_past_sla" => security::open_findings(&mut ctx, true),
         "security.remediation_time" => security::remediation_time(&mut ctx),
+        "security.kev_open" => threat::threat_metric(&mut ctx, threat::ThreatMetric::KevOpen),
+        "security.kev_past_due" => {
+            threat::threat_metric(&mut ctx, threat::ThreatMetric::KevPastDue)
+        }
+        "security.epss_weighted_exposure" => {
+            threat::threat_metric(&mut ctx, threat::ThreatMetric::EpssExposure)
+        }
         "security.compliance_rate" => security::compliance_rate(&mut ctx),
         "incident.time_to_acknowledge" => security::incident_time(&mut ctx, true),
         "incident.time_to_resolve" => security::incident_time(&mut ctx, false),

@@ -22,11 +22,13 @@ mod engine;
 mod explain;
 mod filter;
 mod outcomes;
+mod rightsize;
 mod scorecard;
 mod security;
 mod slo;
 pub mod stats;
 pub mod synth;
+pub mod threat;
 
 pub use business::{Comparison, compare_around};
 pub use cost::CostAnomaly;
@@ -35,7 +37,13 @@ pub use dora::{DoraLevel, dora_level};
 pub use engine::{MetricValue, cost_anomalies, evaluate, fmt_secs, format_value, min_samples};
 pub use explain::{Explanation, TracedRecord, explain, explain_with};
 pub use filter::{filters_text, parse_filters};
-pub use outcomes::{Outcomes, ServiceOutcome, SeverityCounts, outcomes};
+pub use outcomes::{
+    Outcomes, ServiceOutcome, SeverityCounts, THREAT_EPSS_FLOOR, ThreatFinding, outcomes,
+};
+pub use rightsize::{
+    CPU_PERCENTILE, HOURS_PER_MONTH, MARGIN, MIN_CPU_CORES, MIN_RAM_BYTES, Rightsizing, format_cpu,
+    format_memory, recommend, rightsizing,
+};
 pub use scorecard::{
     KeyResultCard, ObjectiveCard, Scorecard, ScorecardFilter, Status, Trend, scorecard,
 };

@@ -49,9 +49,37 @@ pub struct ServiceOutcome {
     pub findings_past_sla: SeverityCounts,
     pub open_findings: SeverityCounts,
     pub samples: OutcomeSamples,
+    /// Open findings known to be exploited (KEV) or with an EPSS score of
+    /// at least [`THREAT_EPSS_FLOOR`], known exploited first, then by score:
+    /// what the `vulnerabilities` guardrail's `deny` reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub threats: Vec<ThreatFinding>,
     /// Multi-window burn-rate checks that are firing now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub burn_alerts: Vec<BurnAlert>,
+}
+
+/// The lowest EPSS score an open finding needs to be listed in a service's
+/// `threats` (guardrails cannot deny from a lower one).
+pub const THREAT_EPSS_FLOOR: f64 = 0.1;
+
+/// An open finding with a threat, as guardrails read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreatFinding {
+    /// The CVE.
+    pub id: String,
+    pub package: String,
+    pub target: String,
+    pub severity: String,
+    /// The KEV entry's `dateAdded` (`YYYY-MM-DD`), when known exploited.
+    #[serde(default)]
+    pub kev_added: Option<String>,
+    #[serde(default)]
+    pub kev_due: Option<String>,
+    #[serde(default)]
+    pub ransomware: Option<String>,
+    #[serde(default)]
+    pub epss: Option<f64>,
 }
 
 /// Outcomes of every service in the intent.
@@ -82,6 +110,7 @@ pub fn outcomes(intent: &Intent, ds: &Dataset, now: DateTime<Utc>) -> Outcomes {
         let budget = svc.cost.as_ref().and_then(|c| c.monthly_budget.as_ref());
         let (mut open, mut past) = (SeverityCounts::default(), SeverityCounts::default());
         let mut slo_events = 0;
+        let mut threats = Vec::new();
         if let Some(s) = ds.services.get(&svc.id) {
             for &i in &ds.data[s as usize].findings {
                 let f = &ds.findings[i as usize];
@@ -101,6 +130,23 @@ pub fn outcomes(intent: &Intent, ds: &Dataset, now: DateTime<Utc>) -> Outcomes {
                 slot(&mut open);
                 if past_sla(ds, f, age) {
                     slot(&mut past);
+                }
+                let t = ds.threat_of(f);
+                if t.kev.is_some() || t.epss.is_some_and(|e| e >= THREAT_EPSS_FLOOR) {
+                    let mut parts = f.key.splitn(3, '|');
+                    threats.push(ThreatFinding {
+                        id: parts.next().unwrap_or_default().to_owned(),
+                        package: parts.next().unwrap_or_default().to_owned(),
+                        target: parts.next().unwrap_or_default().to_owned(),
+                        severity: f.severity.name().to_owned(),
+                        kev_added: t.kev.as_ref().map(|k| k.date_added.to_string()),
+                        kev_due: t
+                            .kev
+                            .as_ref()
+                            .and_then(|k| k.due_date.map(|d| d.to_string())),
+                        ransomware: t.kev.as_ref().map(|k| k.ransomware.clone()),
+                        epss: t.epss,
+                    });
                 }
             }
             slo_events = service_budget(ds, s, to).1;
@@ -134,6 +180,18 @@ pub fn outcomes(intent: &Intent, ds: &Dataset, now: DateTime<Utc>) -> Outcomes {
                 samples: OutcomeSamples {
                     deployments: freq.samples as u64,
                     slo_events: slo_events as u64,
+                },
+                threats: {
+                    threats.sort_by(|a: &ThreatFinding, b: &ThreatFinding| {
+                        b.kev_added
+                            .is_some()
+                            .cmp(&a.kev_added.is_some())
+                            .then(b.epss.unwrap_or(0.0).total_cmp(&a.epss.unwrap_or(0.0)))
+                            .then(
+                                (&a.id, &a.package, &a.target).cmp(&(&b.id, &b.package, &b.target)),
+                            )
+                    });
+                    threats
                 },
                 burn_alerts: burn_alerts(ds, &svc.id, now)
                     .into_iter()

@@ -3,7 +3,7 @@
 //! from decisions, incident acknowledge/resolve times, pipeline success and
 //! duration.
 
-use crate::dataset::{FindingAgg, NONE, Ts, sla_index, to_time};
+use crate::dataset::{FindingAgg, NONE, Ts, to_time};
 use crate::engine::{Ctx, MetricValue, Rec, fmt_secs};
 use crate::explain::TracedRecord;
 use crate::stats::{mean, quantile};
@@ -94,7 +94,7 @@ fn finding_matches(ctx: &Ctx<'_>, f: &FindingAgg) -> bool {
     sev && scanner && kind
 }
 
-fn findings_in<'a>(ctx: &Ctx<'a>) -> Vec<&'a FindingAgg> {
+pub(crate) fn findings_in<'a>(ctx: &Ctx<'a>) -> Vec<&'a FindingAgg> {
     let ds = ctx.ds;
     let mut out: Vec<&FindingAgg> = ds
         .services_in(ctx.scope)
@@ -118,12 +118,13 @@ pub(crate) fn open_age(ds: &crate::Dataset, f: &FindingAgg, at: Ts) -> Option<Ts
     }
 }
 
-/// Whether an open finding of this age is past its severity's SLA.
+/// Whether an open finding of this age is past its SLA (its severity's, or
+/// the shorter one its threat gives it: [`crate::Dataset::sla_of`]).
 pub(crate) fn past_sla(ds: &crate::Dataset, f: &FindingAgg, age: Ts) -> bool {
-    sla_index(f.severity).is_some_and(|i| age > ds.sla[i])
+    ds.sla_of(f).is_some_and(|(sla, _)| age > sla)
 }
 
-fn finding_record(
+pub(crate) fn finding_record(
     ds: &crate::Dataset,
     f: &FindingAgg,
     role: String,
@@ -162,15 +163,14 @@ pub(crate) fn open_findings(ctx: &mut Ctx<'_>, only_past_sla: bool) -> MetricVal
             ctx.tr.add_id(ds, e);
         }
         ctx.tr.add_other(|| {
-            let sla = sla_index(f.severity).map(|i| ds.sla[i] as f64);
             let role = format!(
                 "open {} finding {}, age {}{}",
                 f.severity.name(),
                 f.key,
                 fmt_secs(age as f64),
-                match sla {
-                    Some(s) if past => format!(" (past its {} SLA)", fmt_secs(s)),
-                    Some(s) => format!(" (SLA {})", fmt_secs(s)),
+                match ds.sla_of(f) {
+                    Some((s, why)) if past => format!(" (past its {} {why})", fmt_secs(s as f64)),
+                    Some((s, why)) => format!(" ({why} {})", fmt_secs(s as f64)),
                     None => String::new(),
                 }
             );

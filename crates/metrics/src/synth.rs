@@ -324,6 +324,10 @@ pub fn generate(cfg: &SynthConfig, mut sink: impl FnMut(Event)) -> usize {
                     sub_account: None,
                     consumed_quantity: None,
                     consumed_unit: None,
+                    pricing_quantity: None,
+                    commitment_id: None,
+                    commitment_status: None,
+                    usage: None,
                     tags,
                 }),
             ));

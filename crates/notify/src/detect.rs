@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use bearing_adapt::reconcile::RuleCheck;
-use bearing_events::{DecisionSummary, DeliveryPlan};
+use bearing_events::{Action, DecisionSummary, DeliveryPlan};
 use bearing_intent::Scope;
 use bearing_intent::{Intent, NotificationKind};
 use bearing_metrics::{CostAnomaly, Dataset, Scorecard, Status};
@@ -156,7 +156,68 @@ pub async fn detect_cycle(
 
     out.extend(expiring_waivers(intent, now.date_naive(), now));
     out.extend(anomaly_changes(intent, input.anomalies, now));
+    out.extend(known_exploited(intent, &store.actions().await?, now));
     Ok(out)
+}
+
+/// How long after a threat feed's action it is still announced (a look
+/// after a restart still sees it; the delivery log keeps it to one).
+pub const THREAT_NOTICE_DAYS: i64 = 7;
+
+/// The actions a newer KEV catalog logged (origin `threat-feed`): open
+/// findings of a service now known exploited, with the CVEs, packages,
+/// targets and KEV dates as details.
+pub fn known_exploited(intent: &Intent, actions: &[Action], now: DateTime<Utc>) -> Vec<Change> {
+    let mut out = Vec::new();
+    for a in actions {
+        if a.origin != "threat-feed" || now - a.created_at > Duration::days(THREAT_NOTICE_DAYS) {
+            continue;
+        }
+        let mut details = vec![(
+            "KEV catalog".to_string(),
+            a.evidence["catalog"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )];
+        for f in a.evidence["findings"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let text = |k: &str| f[k].as_str().unwrap_or("–").to_string();
+            details.push((
+                text("cve"),
+                format!(
+                    "{} {} in {}: added to KEV on {}, due {}, ransomware {}",
+                    text("severity"),
+                    text("package"),
+                    text("target"),
+                    text("date_added"),
+                    text("due_date"),
+                    text("ransomware")
+                ),
+            ));
+        }
+        let who = a
+            .service
+            .clone()
+            .unwrap_or_else(|| "findings without a service".into());
+        out.push(Change {
+            kind: NotificationKind::KnownExploited,
+            id: format!("known_exploited:{}", a.id),
+            subject: who.clone(),
+            team: a.service.as_deref().and_then(|s| team_of(intent, s)),
+            service: a.service.clone(),
+            title: format!(
+                "{who}: {} open finding(s) now known exploited; its next decisions deny where `deny: {{kev: true}}` is set",
+                details.len() - 1
+            ),
+            details,
+            at: a.created_at,
+        });
+    }
+    out
 }
 
 /// The anomalies `cost.anomalies` finds among the last [`ANOMALY_DAYS`]
@@ -592,6 +653,43 @@ notifications:
                 display: "dora.change_failure_rate(30d) = 40% > 15%".into(),
             }],
         }
+    }
+
+    #[test]
+    fn a_kev_update_is_announced_for_the_service_with_its_evidence_once_a_week() {
+        let action = |origin: &str, at: i64| Action {
+            id: "threat-kev-2025.08.25-checkout".into(),
+            created_at: t(at),
+            service: Some("checkout".into()),
+            origin: origin.into(),
+            summary: String::new(),
+            status: bearing_events::ActionStatus::Applied,
+            metric: "security.kev_open".into(),
+            baseline: None,
+            evaluate_at: None,
+            outcome: None,
+            evidence: serde_json::json!({"catalog": "2025.08.25", "findings": [
+                {"cve": "CVE-2025-48384", "package": "git", "target": "acme/checkout", "severity": "high",
+                 "date_added": "2025-08-25", "due_date": "2025-09-15", "ransomware": "Unknown"}]}),
+            change: None,
+        };
+        let c = known_exploited(
+            &intent(),
+            &[action("threat-feed", 0), action("rule", 0)],
+            t(60),
+        );
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].kind, NotificationKind::KnownExploited);
+        assert_eq!(c[0].id, "known_exploited:threat-kev-2025.08.25-checkout");
+        assert_eq!(c[0].team.as_deref(), Some("payments"));
+        assert_eq!(
+            c[0].details[1],
+            (
+                "CVE-2025-48384".to_string(),
+                "high git in acme/checkout: added to KEV on 2025-08-25, due 2025-09-15, ransomware Unknown".to_string()
+            )
+        );
+        assert!(known_exploited(&intent(), &[action("threat-feed", 0)], t(8 * 24 * 60)).is_empty());
     }
 
     #[test]

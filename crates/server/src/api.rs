@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/plans", get(plans))
         .route("/v1/outcomes", get(outcomes))
         .route("/v1/actions", get(actions))
+        .route("/v1/security/priorities", get(security_priorities))
         .route("/v1/notifications", get(notifications))
         .route("/v1/reconcile", post(reconcile))
         .route("/openapi.json", get(openapi))
@@ -408,6 +409,29 @@ pub fn outcomes_export(
         serde_json::to_value(plans).unwrap_or_default(),
     );
     Value::Object(v)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrioritiesQuery {
+    service: Option<String>,
+    team: Option<String>,
+    /// How many findings "fixing the top N" counts (default 5).
+    top: Option<usize>,
+}
+
+/// `GET /v1/security/priorities` (read): `bearing security priorities --output json`.
+async fn security_priorities(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<PrioritiesQuery>,
+) -> Result<Response, ApiError> {
+    let scope = ScopeQuery {
+        service: q.service,
+        team: q.team,
+        ..ScopeQuery::default()
+    };
+    let v = state.loop_().priorities_json(&scope, q.top.unwrap_or(5))?;
+    Ok(Json(v).into_response())
 }
 
 async fn actions(State(state): State<AppState>) -> Result<Response, ApiError> {

@@ -20,6 +20,7 @@ pub mod listen;
 pub mod openapi;
 pub mod prom;
 pub mod snapshot;
+pub mod threat;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,6 +67,11 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Evaluations at once on the evaluation pool.
     pub eval_workers: usize,
+    /// URLs of threat feeds (KEV catalog, EPSS CSV) fetched on a schedule;
+    /// empty: none (the default).
+    pub threat_feeds: Vec<String>,
+    /// How often the threat feeds are fetched.
+    pub threat_every: Duration,
     /// The event bus between replicas (`--bus`); `None`: ingest and the
     /// decision log write to the store directly.
     pub bus: Option<bearing_bus::Config>,
@@ -848,14 +854,40 @@ pub async fn serve(config: Config) -> Result<(), ServerError> {
             addr: config.listen,
             source,
         })?;
-    run_with(
+    let feeds = spawn_threat_feeds(state.clone(), config.threat_feeds, config.threat_every);
+    let served = run_with(
         state,
         listener,
         config.reconcile,
         config.limits.fitted(),
         shutdown_signal(),
     )
-    .await
+    .await;
+    if let Some(f) = feeds {
+        f.abort();
+    }
+    served
+}
+
+/// Fetches the threat feeds now and then every `every`, on their own task:
+/// an unreachable feed is logged (`cannot fetch the threat feed …`) and tried
+/// again at the next round; the snapshot refresh picks up what changed.
+fn spawn_threat_feeds(
+    state: AppState,
+    urls: Vec<String>,
+    every: Duration,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if urls.is_empty() {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            threat::fetch_all(state.store(), &urls).await;
+        }
+    }))
 }
 
 /// Serves on a bound listener with the default [`listen::Limits`] until

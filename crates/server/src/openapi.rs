@@ -245,6 +245,24 @@ pub const DOCUMENT: &str = r##"{
         }
       }
     },
+    "/v1/security/priorities": {
+      "get": {
+        "summary": "Open findings by threat-aware priority, with their evidence",
+        "description": "`bearing security priorities --output json`: every open finding of the scope with its KEV entry, EPSS score, SLA and priority (severity × likelihood × tier × exposure, docs/metrics.md), the security figures now and once the top `top` findings are fixed, and the key results on them. Scope: read.",
+        "parameters": [
+          {"name": "service", "in": "query", "schema": {"type": "string"}},
+          {"name": "team", "in": "query", "schema": {"type": "string"}},
+          {"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 5}}
+        ],
+        "responses": {
+          "200": {"description": "The work list", "content": {"application/json": {"schema": {"type": "object", "required": ["findings", "now", "after_top_n", "top_n", "feeds", "key_results"]}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/v1/actions": {
       "get": {
         "summary": "Actions (recommendations and plan changes) with their measured effect",
@@ -437,7 +455,7 @@ pub const DOCUMENT: &str = r##"{
         "required": ["generated_at", "services", "plans"],
         "properties": {
           "generated_at": {"type": "string", "format": "date-time"},
-          "services": {"type": "object", "additionalProperties": {"type": "object", "description": "error_budget_remaining, change_failure_rate, deployment_frequency_per_day, lead_time_p50_seconds, monthly_cost, monthly_budget, forecast_monthly_cost, spend_vs_budget, currency, findings_past_sla, open_findings, samples"}},
+          "services": {"type": "object", "additionalProperties": {"type": "object", "description": "error_budget_remaining, change_failure_rate, deployment_frequency_per_day, lead_time_p50_seconds, monthly_cost, monthly_budget, forecast_monthly_cost, spend_vs_budget, currency, findings_past_sla, open_findings, samples, burn_alerts, threats (open findings known exploited or with EPSS ≥ 0.1)"}},
           "plans": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/DeliveryPlan"}}
         }
       },
@@ -516,6 +534,7 @@ mod tests {
             "/v1/plans",
             "/v1/outcomes",
             "/v1/actions",
+            "/v1/security/priorities",
             "/v1/notifications",
             "/metrics",
             "/healthz",

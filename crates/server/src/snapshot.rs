@@ -139,6 +139,8 @@ struct Cursor {
     decisions_from: Option<DateTime<Utc>>,
     /// Whether findings must be re-read (a finding event arrived).
     findings_dirty: bool,
+    /// When the threat feeds the dataset has were stored.
+    threat_stamp: Option<DateTime<Utc>>,
 }
 
 /// The live loop: intent, compiled guardrails, dataset, snapshot.
@@ -207,6 +209,7 @@ impl Loop {
                 events: 0,
                 decisions_from: None,
                 findings_dirty: true,
+                threat_stamp: None,
             }),
             current: RwLock::new(Arc::new(first)),
         };
@@ -260,6 +263,13 @@ impl Loop {
         } else {
             None
         };
+        // The threat feeds, read again only when they changed.
+        let stamp = bearing_store::threat::stamp(self.store.as_ref()).await?;
+        let threat = if stamp != cur.threat_stamp {
+            Some(bearing_store::threat::load(self.store.as_ref()).await?)
+        } else {
+            None
+        };
         // Decision counts from the start of the trailing window on (all of
         // them at the first refresh) replace the dataset's.
         let now = Utc::now();
@@ -273,6 +283,7 @@ impl Loop {
         let total = self.store.count_events().await?;
         cur.events = next_events;
         cur.findings_dirty = false;
+        cur.threat_stamp = stamp;
 
         let intent = self.intent.clone();
         let compute_started = std::time::Instant::now();
@@ -293,6 +304,9 @@ impl Loop {
                 for f in findings {
                     ds.push_finding(finding_record(f));
                 }
+            }
+            if let Some(t) = threat {
+                ds.set_threat(t);
             }
             ds.replace_decision_summaries(decisions_from, &decisions);
             // Never back over seconds already settled, should the clock step back.
@@ -326,8 +340,8 @@ impl Loop {
                 .map(|p| (p.service.clone(), p.clone()))
                 .collect(),
             outcomes: kept.body,
-            risk: None,
             now,
+            ..bearing_guard::Context::default()
         };
         let services = intent
             .services
@@ -453,6 +467,24 @@ impl Loop {
             bearing_metrics::evaluate(ds, name, &scope, &filter, window, Utc::now())
         });
         to_json(&v)
+    }
+
+    /// The threat-aware work list of a scope (`service`/`team` of `q`) and
+    /// what fixing its `top` findings would do, as `bearing security
+    /// priorities --output json` prints it.
+    pub fn priorities_json(&self, q: &ScopeQuery, top: usize) -> Result<Value, ApiError> {
+        self.check_scope(q)?;
+        let scope = Scope {
+            service: q.service.clone(),
+            team: q.team.clone(),
+            ..Scope::default()
+        };
+        let p = self
+            .with_dataset(|ds| bearing_metrics::threat::priorities(ds, &scope, Utc::now(), top));
+        let krs = bearing_metrics::threat::key_result_effects(&self.intent, &scope, &p);
+        let mut v = to_json(&p)?;
+        v["key_results"] = to_json(&krs)?;
+        Ok(v)
     }
 
     pub fn explain_json(&self, name: &str, q: &ScopeQuery) -> Result<Value, ApiError> {

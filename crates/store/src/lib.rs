@@ -10,6 +10,7 @@ mod codec;
 pub mod lifecycle;
 pub mod postgres;
 pub mod sqlite;
+pub mod threat;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

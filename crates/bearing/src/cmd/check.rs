@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use bearing_adapt::risk;
 use bearing_guard::{Context, Decision, Engine, Envelope, Verdict};
 use chrono::Utc;
 
@@ -79,6 +80,8 @@ pub struct Args {
     /// Lines changed.
     #[arg(long)]
     pub change_size: Option<u64>,
+    #[command(flatten)]
+    pub sizing: Box<SizingArgs>,
     #[arg(long, value_enum, default_value_t)]
     pub output: CheckOutput,
     #[command(flatten)]
@@ -98,6 +101,27 @@ pub struct Args {
     /// Do not write the decision to the decision log.
     #[arg(long)]
     pub no_log: bool,
+}
+
+/// How the change is sized and scored for the change-risk model.
+#[derive(clap::Args)]
+pub struct SizingArgs {
+    /// Files touched (for the change-risk model).
+    #[arg(long)]
+    pub files: Option<u64>,
+    /// The change as a unified diff (`git diff` output; `-` reads stdin):
+    /// sizes it (lines and files) for `--change-size` and the risk model.
+    #[arg(long, value_name = "FILE")]
+    pub diff: Option<PathBuf>,
+    /// The change as a commit range (`origin/main..HEAD`), sized with
+    /// `git diff --numstat RANGE` in the working directory.
+    #[arg(long, value_name = "RANGE")]
+    pub commits: Option<String>,
+    /// Change-risk model (default: next to the SQLite database); without
+    /// `--risk`, a model that exists scores the change (calibrated
+    /// probability, its reasons, advisory when its held-out AUC is too low).
+    #[arg(long, env = "BEARING_RISK_MODEL")]
+    pub risk_model: Option<PathBuf>,
 }
 
 /// Where to ask for the decision instead of deciding locally.
@@ -175,6 +199,105 @@ pub fn envelope(args: &Args, intent: Option<&bearing_intent::Intent>) -> anyhow:
     Ok(env)
 }
 
+/// The size of the change given as `--diff` or `--commits`, if any.
+fn change_size(args: &Args) -> anyhow::Result<Option<risk::DiffSize>> {
+    if let Some(p) = &args.sizing.diff {
+        let text = if p.as_os_str() == "-" {
+            std::io::read_to_string(std::io::stdin()).context("cannot read the diff from stdin")?
+        } else {
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the diff `{}`", p.display()))?
+        };
+        return Ok(Some(risk::diff_size(&text, &p.display().to_string())?));
+    }
+    if let Some(range) = &args.sizing.commits {
+        if range.starts_with('-') {
+            bail!(
+                "invalid `--commits {range}`: expected a commit range such as `origin/main..HEAD`"
+            );
+        }
+        let out = std::process::Command::new("git")
+            .args(["diff", "--numstat", "--no-renames", range, "--"])
+            .output()
+            .context("cannot run `git diff --numstat`")?;
+        if !out.status.success() {
+            bail!(
+                "`git diff --numstat {range}` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        return Ok(Some(risk::numstat_size(
+            &text,
+            &format!("git diff --numstat {range}"),
+        )?));
+    }
+    Ok(None)
+}
+
+/// Scores the change with the trained risk model when `--risk` is not given
+/// and a model exists (an explicit `--risk-model` must exist). The history
+/// comes from the store when there is one.
+fn model_risk(
+    args: &Args,
+    g: &Global,
+    intent: &bearing_intent::Intent,
+    env: &Envelope,
+    store: Option<(&tokio::runtime::Runtime, &bearing_store::DynStore)>,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<Option<risk::RiskScore>> {
+    if args.risk.is_some() {
+        return Ok(None);
+    }
+    let path = match &args.sizing.risk_model {
+        Some(p) => p.clone(),
+        None => {
+            let p = risk::default_model_path(&g.database);
+            if !p.exists() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    let model = risk::load_model(&path)?;
+    let history = match store {
+        Some((rt, store)) => {
+            let found = rt.block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(5),
+                    super::risk::samples_from_store(store, intent, now),
+                )
+                .await
+            });
+            match found {
+                Ok(Ok((_, h))) => h,
+                Ok(Err(e)) => {
+                    eprintln!("warning: change risk without history: {e:#}");
+                    risk::History::default()
+                }
+                Err(_) => {
+                    eprintln!(
+                        "warning: change risk without history: the store did not answer in 5 s"
+                    );
+                    risk::History::default()
+                }
+            }
+        }
+        None => risk::History::default(),
+    };
+    let change = risk::ChangeInput {
+        service: env.service.clone(),
+        lines_changed: env.change_size.map(|v| v as f64),
+        files_changed: args.sizing.files.map(|v| v as f64),
+        changes: None,
+        authors: env.author.iter().cloned().collect(),
+        labels: env.labels.clone(),
+        strategy: env.strategy.clone(),
+        commit: env.commit.clone(),
+    };
+    Ok(Some(risk::score_change(&model, &history, &change, now)))
+}
+
 /// The repository the gate runs in: the nearest folder up from the working
 /// directory with a `.git` (a folder, or a file in a worktree), else the
 /// working directory. SARIF findings at `file:` paths under it are located
@@ -247,6 +370,11 @@ pub fn run(mut args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     non_empty(&mut args.remote.server);
     non_empty(&mut args.remote.token);
     non_empty(&mut args.outcomes);
+    // `--diff` / `--commits` give the size unless `--change-size` / `--files` do
+    if let Some(size) = change_size(&args)? {
+        args.change_size = args.change_size.or(Some(size.lines as u64));
+        args.sizing.files = args.sizing.files.or(Some(size.files as u64));
+    }
     if let Some(url) = args.remote.server.clone() {
         let intent = bearing_intent::load(&g.intent).ok().map(|l| l.intent);
         let env = envelope(&args, intent.as_ref())?;
@@ -343,10 +471,16 @@ fn decide_locally(
             Err(_) => eprintln!("warning: no live outcomes: the store did not answer in 3 s"),
         }
     }
+    let scored = model_risk(args, g, &intent, &env, rt.as_ref().zip(store.as_ref()), now)?;
+    if let Some(s) = &scored {
+        eprint!("{}", super::risk::explain_score(s));
+    }
     let ctx = Context {
         plans,
         outcomes,
-        risk: args.risk,
+        risk: args.risk.or(scored.as_ref().map(|s| s.score)),
+        risk_reasons: scored.as_ref().map(super::risk::reasons),
+        risk_advisory: scored.as_ref().and_then(|s| s.advisory.clone()),
         now,
     };
     let decision = engine.decide(&env, &ctx);

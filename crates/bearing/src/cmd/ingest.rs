@@ -33,7 +33,8 @@ pub struct Args {
     #[arg(required = true, value_name = "FILE|DIR|-")]
     pub inputs: Vec<PathBuf>,
     /// Input format, detected per file when omitted: bearing, bearing-csv,
-    /// cdevents, github, sarif, trivy, grype, focus, opencost, infracost.
+    /// cdevents, github, sarif, trivy, grype, focus, opencost, infracost; or
+    /// a threat feed: kev (CISA's KEV catalog JSON), epss (FIRST's EPSS CSV).
     #[arg(long, value_name = "F")]
     pub format: Option<String>,
     /// Service of events that name none (and of scanner and cost reports).
@@ -89,6 +90,12 @@ struct FileReport {
     unclaimed_repos: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rejection: Option<Rejection>,
+    /// A threat feed: what it changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    feed: Option<bearing_events::formats::threat::FeedUpdate>,
+    /// Actions logged because of it (open findings now known exploited).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    actions: Vec<String>,
 }
 
 /// Why a file was rejected: the record, the field and what was expected.
@@ -243,6 +250,8 @@ impl AsRef<[u8]> for Shared {
 struct Ingest {
     sink: Sink,
     format: Option<Format>,
+    /// `--format kev|epss`.
+    feed: Option<&'static str>,
     ctx: ParseContext,
     batch_size: usize,
     progress: ProgressBar,
@@ -254,8 +263,14 @@ struct Ingest {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let feed = match args.format.as_deref().map(str::trim) {
+        Some("kev") => Some("kev"),
+        Some("epss") => Some("epss"),
+        _ => None,
+    };
     let format = match &args.format {
         None => None,
+        Some(_) if feed.is_some() => None,
         Some(name) => Some(Format::from_name(name).with_context(|| {
             let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
             format!(
@@ -297,6 +312,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
                 None => Sink::Store(open_store(g).await?),
             },
             format,
+            feed,
             ctx,
             batch_size: usize::try_from(args.batch_size).unwrap_or(10_000),
             progress: progress.clone(),
@@ -331,6 +347,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
 
 fn print_text(s: &Summary) {
     for r in &s.reports {
+        if let (None, Some(u)) = (&r.rejection, &r.feed) {
+            println!("ingested {} ({}): {}", r.file, u.feed, u.summary());
+            for a in &r.actions {
+                println!("  action: {a}");
+            }
+            continue;
+        }
         match &r.rejection {
             Some(why) => println!("rejected {}: {why}", r.file),
             None => println!(
@@ -446,6 +469,8 @@ impl Ingest {
             skipped: Vec::new(),
             unclaimed_repos: Vec::new(),
             rejection: None,
+            feed: None,
+            actions: Vec::new(),
         };
         self.progress.set_message(name.clone());
         let file_name = path
@@ -528,6 +553,14 @@ impl Ingest {
                 Rejection::message(format!("{what} is empty: nothing to ingest")),
             ));
         }
+        if let Some(kind) = self.feed.or_else(|| {
+            self.format
+                .is_none()
+                .then(|| bearing_events::formats::threat::detect_feed(&bytes))
+                .flatten()
+        }) {
+            return self.threat_feed(report, kind, &bytes).await;
+        }
         let Some(format) = self
             .format
             .or_else(|| bearing_events::detect(file_name.as_deref(), &bytes))
@@ -581,6 +614,43 @@ impl Ingest {
             }
             first = last + 1;
         }
+        report.status = "ingested";
+        Ok(report)
+    }
+
+    /// A KEV catalog or EPSS file: kept beside the events (a newer one
+    /// replaces the older), with an action logged per service whose open
+    /// findings it makes known exploited.
+    async fn threat_feed(
+        &self,
+        mut report: FileReport,
+        kind: &'static str,
+        bytes: &[u8],
+    ) -> anyhow::Result<FileReport> {
+        use bearing_events::formats::threat;
+        report.format = Some(kind);
+        let parsed = match kind {
+            "kev" => threat::parse_kev(bytes).map(threat::Feed::Kev),
+            _ => threat::parse_epss(bytes).map(threat::Feed::Epss),
+        };
+        let feed = match parsed {
+            Ok(f) => f,
+            Err(err) => return Ok(reject(report, Rejection::parse(err))),
+        };
+        let Sink::Store(store) = &self.sink else {
+            return Ok(reject(
+                report,
+                Rejection::message(
+                    "threat feeds are not carried by the event bus: ingest them without `--bus` (into `--database`)",
+                ),
+            ));
+        };
+        let applied = bearing_server::threat::apply(store, feed, self.ctx.now)
+            .await
+            .with_context(|| format!("storing `{}`", report.file))?;
+        report.events = applied.update.entries as u64;
+        report.actions = applied.actions.iter().map(|a| a.summary.clone()).collect();
+        report.feed = Some(applied.update);
         report.status = "ingested";
         Ok(report)
     }
@@ -940,6 +1010,7 @@ mod tests {
             let ingest = Ingest {
                 sink: Sink::Store(bearing_store::open("sqlite://:memory:").await.unwrap()),
                 format: None,
+                feed: None,
                 ctx: ParseContext::new(chrono::Utc::now()),
                 batch_size: 500,
                 progress: progress.clone(),

@@ -14,14 +14,17 @@ pub mod events;
 pub mod explain;
 pub mod ingest;
 pub mod init;
+pub mod manifests;
 pub mod metrics;
 pub mod notifications;
 pub mod outcomes;
 pub mod policy;
 pub mod reconcile;
 pub mod report;
+pub mod rightsize;
 pub mod risk;
 pub mod schema;
+pub mod security;
 pub mod serve;
 pub mod sync;
 pub mod token;
@@ -49,7 +52,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(a) => check::run(a, &g),
         Command::Policy(c) => policy::run(c, &g),
         Command::Decision(c) => decision::run(c, &g),
+        Command::Security(c) => security::run(c, &g),
         Command::Reconcile(a) => reconcile::run(a, &g),
+        Command::Rightsize(a) => rightsize::run(a, &g),
         Command::Canary(c) => canary::run(c, &g),
         Command::Risk(c) => risk::run(c, &g),
         Command::Workflow(c) => workflow::run(c, &g),

@@ -78,12 +78,16 @@ pub fn run(cmd: Command, g: &Global) -> anyhow::Result<ExitCode> {
 }
 
 /// The live outcomes of a store: the `outcomes` snapshot the server (or
-/// reconcile) keeps while no event arrived after it, else computed from the
+/// reconcile) keeps while no event (nor threat feed) arrived after it, else computed from the
 /// stored events as the server computes them.
 pub async fn live(store: &DynStore, intent: &Intent, now: DateTime<Utc>) -> anyhow::Result<Value> {
     let kept = store.snapshot("outcomes").await?;
     let cursor = store.event_cursor().await?;
-    if let Some(snap) = kept.filter(|s| s.cursor >= cursor) {
+    // Threat feeds stored after the snapshot make it stale too.
+    let threat = bearing_store::threat::stamp(store.as_ref()).await?;
+    if let Some(snap) =
+        kept.filter(|s| s.cursor >= cursor && threat.is_none_or(|t| t <= s.computed_at))
+    {
         tracing::info!("outcomes as of {} (kept snapshot)", snap.computed_at);
         return Ok(snap.body);
     }

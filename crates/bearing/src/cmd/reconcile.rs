@@ -39,6 +39,11 @@ pub struct Args {
     /// Also print candidate actions for key results off target, with evidence.
     #[arg(long)]
     pub recommend: bool,
+    /// Write the rightsizing proposals of `action: rightsize` rules into the
+    /// Kubernetes manifests under this folder and mark them applied (with
+    /// `--dry-run`, print the diff only).
+    #[arg(long)]
+    pub manifests: Option<std::path::PathBuf>,
 }
 
 /// Loads the intent from `--intent`, failing with every diagnostic.
@@ -83,7 +88,11 @@ pub async fn load_dataset(store: &DynStore, intent: &Intent) -> anyhow::Result<D
         .decision_summaries(None, DateTime::<Utc>::MAX_UTC)
         .await
         .context("cannot read decisions")?;
+    let threat = bearing_store::threat::load(store.as_ref())
+        .await
+        .context("cannot read the threat feeds")?;
     let mut ds = Dataset::new(intent, events, findings, Vec::new());
+    ds.set_threat(threat);
     ds.replace_decision_summaries(None, &decisions);
     Ok(ds)
 }
@@ -133,10 +142,23 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     let intent = load_intent(g)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let rt = super::common::runtime()?;
-    let (outcome, before, recs, notified) = rt.block_on(async {
+    let (outcome, before, recs, notified, patched) = rt.block_on(async {
         let store = super::common::open_store(g).await?;
         let before = store.plans().await.context("cannot read delivery plans")?;
-        let outcome = reconcile_store(&store, &intent, now, args.dry_run).await?;
+        let mut outcome = reconcile_store(&store, &intent, now, args.dry_run).await?;
+        let patched = match &args.manifests {
+            Some(dir) => Some(
+                super::rightsize::apply_proposals(
+                    &store,
+                    &mut outcome.actions,
+                    dir,
+                    now,
+                    args.dry_run,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let notified = if args.dry_run {
             Notified::WouldSend(
                 super::notifications::changes(&store, &intent, &before, &outcome, now, true)
@@ -160,7 +182,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         } else {
             None
         };
-        anyhow::Ok((outcome, before, recs, notified))
+        anyhow::Ok((outcome, before, recs, notified, patched))
     })?;
     match args.output {
         Output::Json => {
@@ -174,11 +196,17 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
                     Notified::Sent(d) => serde_json::to_value(d)?,
                 };
                 obj.insert("notifications".into(), n);
+                if let Some(p) = &patched {
+                    obj.insert("manifests".into(), super::rightsize::plan_json(p));
+                }
             }
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         Output::Text => {
             print_text(&outcome, &before);
+            if let Some(p) = &patched {
+                super::rightsize::print_plan(p);
+            }
             if let Some(r) = &recs {
                 print_recommendations(r);
             }

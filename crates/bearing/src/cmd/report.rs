@@ -111,11 +111,22 @@ pub fn load(g: &Global) -> anyhow::Result<(Intent, Dataset)> {
             if events.is_empty() {
                 break;
             }
-            // Finding lifecycles come from the store, which sees every scan.
+            // Finding lifecycles come from the store, which sees every scan;
+            // their events still carry the scanners' threat fields.
+            for e in &events {
+                if let bearing_events::Payload::Finding(f) = &e.payload {
+                    ds.note_scanner_threat(&f.rule_id, &e.attributes);
+                }
+            }
             ds.ingest_bulk(events.into_iter().filter(|e| e.kind() != Kind::Finding));
             cursor = next;
         }
         ds.rebuild_all();
+        ds.set_threat(
+            bearing_store::threat::load(store.as_ref())
+                .await
+                .context("cannot read the threat feeds")?,
+        );
         for f in store
             .findings(&FindingQuery::default())
             .await

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use bearing_adapt::risk::{self, ChangeInput, Evaluation, RiskError, RiskModel};
-use bearing_store::EventQuery;
+use bearing_adapt::jit::Learner;
+use bearing_adapt::risk::{self, ChangeInput, Evaluation, RiskError, RiskModel, RiskScore};
+use bearing_intent::Intent;
+use bearing_store::{DynStore, EventQuery};
 use chrono::{DateTime, Utc};
 
 use super::common::{Global, Output};
@@ -16,18 +18,41 @@ use super::reconcile::load_intent;
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Train the model on the stored history and write it (with its held-out evaluation).
+    /// Train the model on the stored history and write it (with its held-out
+    /// evaluation): class-balanced logistic regression, calibrated on the
+    /// newest 20% of the training history; advisory below `--min-auc`.
     ///
     /// Exit codes: 0 trained, 1 too little history (fewer than 30 production
     /// deployments, or fewer than 5 failures or successes), 2 I/O error.
     Train(TrainArgs),
     /// Evaluate on held-out history: the newest 30% of deployments are scored
     /// by a model trained on the older 70%. Prints ROC AUC with its standard
-    /// error, Brier score against the base rate, and a reliability table.
+    /// error, PR AUC, F1, recall at 20% of the changed lines, Brier score
+    /// against the base rate, and a reliability table; `--output json` also
+    /// lists every test deployment with its outcome and score.
     Evaluate(EvaluateArgs),
     /// Score a change about to be deployed; `--output json` prints what
     /// guardrails see as `data.bearing.risk`.
     Score(ScoreArgs),
+    /// Change metrics of Kamei et al. (ns, nd, nf, entropy, la, ld, lt, fix,
+    /// ndev, age, nuc, exp, rexp, sexp) of each commit of a git repository,
+    /// from `git log --numstat` (see docs/adapt.md); CSV, or JSON with
+    /// `--output json`. An unknown value (age of a commit touching only new
+    /// files) is empty, not zero.
+    Features(FeaturesArgs),
+}
+
+#[derive(clap::Args)]
+pub struct FeaturesArgs {
+    /// The git repository.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Revision range whose commits are printed (`v1.0..HEAD`; default every
+    /// commit reachable from HEAD). Earlier history still counts.
+    #[arg(long)]
+    pub rev: Option<String>,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(clap::Args)]
@@ -46,6 +71,10 @@ pub struct ModelArgs {
 pub struct TrainArgs {
     #[command(flatten)]
     pub common: ModelArgs,
+    /// Held-out ROC AUC below which the model is advisory: `risk score` says
+    /// so and the `change_risk` guardrail warns instead of denying.
+    #[arg(long, default_value_t = risk::DEFAULT_MIN_AUC)]
+    pub min_auc: f64,
 }
 
 #[derive(clap::Args)]
@@ -63,15 +92,19 @@ pub struct ScoreArgs {
     pub common: ModelArgs,
     #[arg(long)]
     pub service: String,
-    /// Lines added plus deleted.
-    #[arg(long, default_value_t = 0.0)]
-    pub change_size: f64,
-    /// Files touched.
-    #[arg(long, default_value_t = 0.0)]
-    pub files: f64,
-    /// Changes (pull requests) in the deployment.
-    #[arg(long, default_value_t = 1.0)]
-    pub changes: f64,
+    /// Lines added plus deleted (unknown when not given: it then does not
+    /// move the score).
+    #[arg(long)]
+    pub change_size: Option<f64>,
+    /// Files touched (unknown when not given).
+    #[arg(long)]
+    pub files: Option<f64>,
+    /// Changes (pull requests) in the deployment (unknown when not given).
+    #[arg(long)]
+    pub changes: Option<f64>,
+    /// The commit to deploy: failed pipeline runs on it count.
+    #[arg(long)]
+    pub commit: Option<String>,
     /// Author (repeatable).
     #[arg(long = "author")]
     pub authors: Vec<String>,
@@ -89,20 +122,59 @@ fn model_path(args: &ModelArgs, g: &Global) -> PathBuf {
         .unwrap_or_else(|| risk::default_model_path(&g.database))
 }
 
+/// Reads the store's events and builds the labelled samples and history.
+pub async fn samples_from_store(
+    store: &DynStore,
+    intent: &Intent,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<risk::Sample>, risk::History)> {
+    let events = store
+        .events(&EventQuery::default())
+        .await
+        .context("cannot read events")?;
+    // failure labels need only the events (not findings or decisions)
+    let ds = bearing_metrics::Dataset::new(intent, events.clone(), Vec::new(), Vec::new());
+    Ok(risk::samples(intent, &events, &ds, now))
+}
+
 /// Loads intent and events and builds the labelled samples and history.
 fn load(g: &Global, now: DateTime<Utc>) -> anyhow::Result<(Vec<risk::Sample>, risk::History)> {
     let intent = load_intent(g)?;
     let rt = super::common::runtime()?;
-    let (ds, events) = rt.block_on(async {
+    rt.block_on(async {
         let store = super::common::open_store(g).await?;
-        let events = store
-            .events(&EventQuery::default())
-            .await
-            .context("cannot read events")?;
-        let ds = super::reconcile::load_dataset(&store, &intent).await?;
-        anyhow::Ok((ds, events))
-    })?;
-    Ok(risk::samples(&intent, &events, &ds, now))
+        samples_from_store(&store, &intent, now).await
+    })
+}
+
+/// The reasons of a score in one line, for guardrail messages:
+/// `lines_changed 2000 (+1.78 log-odds), …`.
+pub fn reasons(s: &RiskScore) -> String {
+    let mut parts: Vec<String> = s
+        .top_factors
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} ({:+.2} log-odds)",
+                f.feature,
+                f.value.map_or_else(|| "missing".to_string(), value),
+                f.contribution
+            )
+        })
+        .collect();
+    if !s.missing.is_empty() {
+        parts.push(format!("unknown: {}", s.missing.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// A feature value as people read it: integers without decimals.
+fn value(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
 }
 
 pub fn run(cmd: Command, g: &Global) -> anyhow::Result<ExitCode> {
@@ -110,7 +182,44 @@ pub fn run(cmd: Command, g: &Global) -> anyhow::Result<ExitCode> {
         Command::Train(a) => train(a, g),
         Command::Evaluate(a) => evaluate(a, g),
         Command::Score(a) => score(a, g),
+        Command::Features(a) => features(a),
     }
+}
+
+fn features(a: FeaturesArgs) -> anyhow::Result<ExitCode> {
+    let rows = bearing_adapt::gitmetrics::repo_metrics(&a.repo, a.rev.as_deref())?;
+    match a.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        Output::Text => {
+            let mut out = String::from(
+                "sha,time,author,ns,nd,nf,entropy,la,ld,lt,fix,ndev,age,nuc,exp,rexp,sexp\n",
+            );
+            for m in &rows {
+                out.push_str(&format!(
+                    "{},{},{},{},{},{},{:.6},{},{},{},{},{},{},{},{},{:.6},{}\n",
+                    m.sha,
+                    m.time,
+                    m.author.replace(',', " "),
+                    m.ns,
+                    m.nd,
+                    m.nf,
+                    m.entropy,
+                    m.la,
+                    m.ld,
+                    m.lt,
+                    m.fix,
+                    m.ndev,
+                    m.age.map_or_else(String::new, |v| format!("{v:.6}")),
+                    m.nuc,
+                    m.exp,
+                    m.rexp,
+                    m.sexp
+                ));
+            }
+            print!("{out}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn too_few(e: RiskError) -> anyhow::Result<ExitCode> {
@@ -126,7 +235,7 @@ fn too_few(e: RiskError) -> anyhow::Result<ExitCode> {
 fn train(a: TrainArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let now = a.common.at.unwrap_or_else(Utc::now);
     let (samples, _) = load(g, now)?;
-    let model = match risk::train(&samples, now) {
+    let model = match risk::train(&samples, a.min_auc, now) {
         Ok(m) => m,
         Err(e) => return too_few(e),
     };
@@ -172,6 +281,15 @@ fn score(a: ScoreArgs, g: &Global) -> anyhow::Result<ExitCode> {
     let path = model_path(&a.common, g);
     let model: RiskModel = risk::load_model(&path)?;
     let (_, history) = load(g, now)?;
+    for (flag, v) in [
+        ("--change-size", a.change_size),
+        ("--files", a.files),
+        ("--changes", a.changes),
+    ] {
+        if let Some(v) = v.filter(|v| !v.is_finite() || *v < 0.0) {
+            anyhow::bail!("`{flag} {v}`: expected a non-negative number");
+        }
+    }
     let change = ChangeInput {
         service: a.service,
         lines_changed: a.change_size,
@@ -180,35 +298,74 @@ fn score(a: ScoreArgs, g: &Global) -> anyhow::Result<ExitCode> {
         authors: a.authors,
         labels: a.labels,
         strategy: a.strategy,
+        commit: a.commit,
     };
     let s = risk::score_change(&model, &history, &change, now);
     match a.common.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&s)?),
         Output::Text => {
-            println!(
-                "risk {:.3} ({}) for a change to {}",
-                s.score, s.level, s.service
-            );
-            for (name, c) in &s.top_factors {
-                println!("  {name:<34} {c:+.3} log-odds");
-            }
-            if let Some(auc) = s.model_auc {
-                println!(
-                    "model trained {} (held-out AUC {auc:.3})",
-                    s.model_trained_at
-                );
-            }
+            print!("{}", explain_score(&s));
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The text form of a score: the calibrated probability, its reasons, what
+/// was missing and whether it may deny.
+pub fn explain_score(s: &RiskScore) -> String {
+    let mut out = format!(
+        "risk {:.3} ({}) for a change to {}: calibrated probability that the deployment needs remediation\n",
+        s.score, s.level, s.service
+    );
+    for f in &s.top_factors {
+        let v = f.value.map_or_else(|| "missing".to_string(), value);
+        out.push_str(&format!(
+            "  {:<30} {v:>10}  {:+.3} log-odds\n",
+            f.feature, f.contribution
+        ));
+    }
+    if !s.missing.is_empty() {
+        out.push_str(&format!(
+            "  not known (no effect on the score): {}\n",
+            s.missing.join(", ")
+        ));
+    }
+    match s.model_auc {
+        Some(auc) => out.push_str(&format!(
+            "model trained {} (held-out ROC AUC {auc:.3})\n",
+            s.model_trained_at
+        )),
+        None => out.push_str(&format!(
+            "model trained {} (no held-out ROC AUC)\n",
+            s.model_trained_at
+        )),
+    }
+    if let Some(why) = &s.advisory {
+        out.push_str(&format!("advisory: {why}\n"));
+    }
+    out
+}
+
 fn print_weights(m: &RiskModel) {
-    println!("coefficients (standardised features, L2 = {}):", m.l2);
-    let mut w: Vec<(&String, f64)> = m.features.iter().zip(m.weights.iter().copied()).collect();
+    let Learner::Logistic(l) = &m.model.learner else {
+        return;
+    };
+    println!(
+        "coefficients (log1p-transformed, standardised features, class-balanced, L2 = {}); Platt a = {:.3}, b = {:.3}:",
+        l.l2, m.model.platt.a, m.model.platt.b
+    );
+    let mut w: Vec<(&String, f64)> = m
+        .model
+        .features
+        .iter()
+        .zip(l.weights.iter().copied())
+        .collect();
     w.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     for (name, v) in w {
         println!("  {name:<34} {v:+.3}");
+    }
+    if let Some(why) = m.advisory() {
+        println!("advisory: {why}");
     }
 }
 
@@ -228,6 +385,13 @@ fn print_evaluation(ev: &Evaluation) {
         ),
         _ => println!("  ROC AUC: n/a (the test set lacks failures or successes)"),
     }
+    let opt = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"));
+    println!(
+        "  PR AUC {}, F1 {:.3} (class-balanced at 0.5), recall at 20% of changed lines {}",
+        opt(ev.pr_auc),
+        ev.f1,
+        opt(ev.recall_at_20_effort)
+    );
     println!(
         "  Brier {:.4} (base-rate forecast {:.4}), log loss {:.4}",
         ev.brier, ev.brier_base_rate, ev.log_loss

@@ -59,6 +59,16 @@ pub struct Args {
     /// or custom Rego, the OPA data API). Default: the cores less one.
     #[arg(long, value_name = "N")]
     pub eval_workers: Option<usize>,
+    /// A threat feed to fetch on a schedule: CISA's KEV catalog JSON or
+    /// FIRST's EPSS CSV (not gzipped), e.g.
+    /// https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json;
+    /// repeatable. None by default. A feed that cannot be fetched is logged
+    /// and tried again at the next round.
+    #[arg(long = "threat-feed", value_name = "URL")]
+    pub threat_feeds: Vec<String>,
+    /// How often the threat feeds are fetched.
+    #[arg(long, default_value = "24h")]
+    pub threat_every: bearing_intent::Duration,
     #[command(flatten)]
     pub bus: BusArgs,
 }
@@ -81,6 +91,16 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         if d.as_secs() == 0 {
             bail!("`{flag}` must be at least 1s");
         }
+    }
+    if a.threat_every.as_secs() == 0 {
+        bail!("`--threat-every` must be at least 1s");
+    }
+    if let Some(u) = a
+        .threat_feeds
+        .iter()
+        .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+    {
+        bail!("`--threat-feed {u}`: expected an http(s) URL");
     }
     if a.max_connections == 0 || a.eval_workers == Some(0) {
         bail!("`--max-connections` and `--eval-workers` must be at least 1");
@@ -112,6 +132,8 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         eval_workers: a
             .eval_workers
             .unwrap_or_else(bearing_server::default_eval_workers),
+        threat_feeds: a.threat_feeds,
+        threat_every: secs(a.threat_every),
         bus: a.bus.config(),
     };
     eprintln!("bearing: serving on http://{}", a.listen);

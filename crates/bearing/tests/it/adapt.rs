@@ -9,7 +9,8 @@ use serde_json::Value;
 
 const AT: &str = "2026-11-20T12:00:00Z";
 
-fn bearing(dir: &Path, args: &[&str]) -> Output {
+/// Runs `bearing` with `dir`'s `bearing.yaml` and `bearing.db`.
+pub(crate) fn bearing(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bearing"))
         .arg("--intent")
         .arg(dir.join("bearing.yaml"))
@@ -130,6 +131,11 @@ fn risk_train_evaluate_and_score() {
     ));
     assert!(ev["n_test"].as_u64().unwrap() > 0);
     assert!(ev["calibration"].as_array().is_some());
+    // the records behind the figures
+    assert_eq!(
+        ev["predictions"].as_array().unwrap().len() as u64,
+        ev["n_test"].as_u64().unwrap()
+    );
 
     let s = json(&bearing(
         d,
@@ -241,4 +247,217 @@ fn canary_judge_exit_codes_follow_the_verdict() {
         ],
     );
     assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn risk_score_keeps_unknown_sizes_missing() {
+    let dir = demo_org();
+    let d = dir.path();
+    assert_eq!(
+        bearing(d, &["risk", "train", "--at", AT]).status.code(),
+        Some(0)
+    );
+    let score = |extra: &[&str]| {
+        let mut args = vec![
+            "risk",
+            "score",
+            "--service",
+            "payments-api",
+            "--at",
+            AT,
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        json(&bearing(d, &args))
+    };
+    let unknown = score(&[]);
+    assert!(unknown["features"]["lines_changed"].is_null(), "{unknown}");
+    assert!(unknown["features"]["files_changed"].is_null(), "{unknown}");
+    let missing: Vec<&str> = unknown["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(missing.contains(&"lines_changed") && missing.contains(&"files_changed"));
+    let sized = score(&["--change-size", "5000", "--files", "60"]);
+    assert_eq!(sized["features"]["lines_changed"], 5000.0);
+    assert_eq!(sized["features"]["files_changed"], 60.0);
+    assert!(sized["missing"].as_array().unwrap().len() < missing.len());
+    // the demo's failures do not depend on the change: the model is advisory
+    assert!(
+        sized["advisory"].as_str().unwrap().contains("advisory"),
+        "{sized}"
+    );
+}
+
+#[test]
+fn check_scores_a_diff_with_the_model_and_an_advisory_model_never_denies() {
+    let dir = demo_org();
+    let d = dir.path();
+    let yaml = std::fs::read_to_string(d.join("bearing.yaml")).unwrap();
+    let yaml = yaml.replacen(
+        "guardrails:\n",
+        "guardrails:\n  - { id: risk-gate, kind: change_risk, params: { deny_above: 0.01, warn_above: 0.005, unless_canary: false } }\n",
+        1,
+    );
+    std::fs::write(d.join("bearing.yaml"), yaml).unwrap();
+    assert_eq!(
+        bearing(d, &["risk", "train", "--at", AT]).status.code(),
+        Some(0)
+    );
+    std::fs::write(
+        d.join("change.diff"),
+        "diff --git a/a.rs b/a.rs\n--- a/a.rs\n+++ b/a.rs\n@@ -1,2 +1,3 @@\n-x\n+y\n+z\n w\n",
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--service",
+            "payments-api",
+            "--strategy",
+            "canary",
+            "--diff",
+            "change.diff",
+            "--no-log",
+            "--output",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        bearing(d, &args)
+    };
+    let advisory = check(&[]);
+    let v = json(&advisory);
+    let stderr = String::from_utf8_lossy(&advisory.stderr);
+    assert!(stderr.contains("calibrated probability"), "{stderr}");
+    assert!(v["context"]["risk_advisory"].is_string(), "{v}");
+    let gate = |v: &Value| -> Value {
+        v["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["guardrail"] == "risk-gate")
+            .cloned()
+            .unwrap_or_else(|| panic!("{v}"))
+    };
+    let risk = gate(&v);
+    assert_eq!(risk["effect"], "warn", "{risk}");
+    let msg = risk["message"].as_str().unwrap();
+    assert!(
+        msg.contains("advisory:") && msg.contains("log-odds"),
+        "{msg}"
+    );
+    // the diff gave the size: 3 changed lines (the context line does not count)
+    assert!(
+        v["context"]["risk_reasons"]
+            .as_str()
+            .is_some_and(|r| !r.contains("unknown: lines_changed")),
+        "{v}"
+    );
+
+    // a change given only as a plan has no size: scored from its delivery
+    // context, the sizes listed as unknown
+    std::fs::write(
+        d.join("plan.json"),
+        r#"{"format_version":"1.2","terraform_version":"1.6.0","resource_changes":[]}"#,
+    )
+    .unwrap();
+    let plan = bearing(
+        d,
+        &[
+            "check",
+            "--service",
+            "payments-api",
+            "--strategy",
+            "canary",
+            "--plan",
+            "plan.json",
+            "--no-log",
+            "--output",
+            "json",
+        ],
+    );
+    let v = json(&plan);
+    assert!(v["context"]["risk"].is_number(), "{v}");
+    let reasons = v["context"]["risk_reasons"].as_str().unwrap();
+    assert!(
+        reasons.contains("unknown: lines_changed, files_changed"),
+        "{reasons}"
+    );
+
+    // a commit range, sized by `git diff --numstat` in the working directory
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(d)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@x")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@x")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["init", "-q"]);
+    std::fs::write(d.join("a.txt"), "1\n2\n").unwrap();
+    git(&["add", "a.txt"]);
+    git(&["commit", "-q", "-m", "one"]);
+    std::fs::write(d.join("a.txt"), "1\n3\n4\n").unwrap();
+    std::fs::write(d.join("b.txt"), "x\n").unwrap();
+    git(&["add", "a.txt", "b.txt"]);
+    git(&["commit", "-q", "-m", "two"]);
+    let range = bearing(
+        d,
+        &[
+            "check",
+            "--service",
+            "payments-api",
+            "--strategy",
+            "canary",
+            "--commits",
+            "HEAD~1..HEAD",
+            "--no-log",
+            "--output",
+            "json",
+        ],
+    );
+    let v = json(&range);
+    let reasons = v["context"]["risk_reasons"].as_str().unwrap();
+    let unknown = reasons.split("unknown: ").nth(1).unwrap_or("");
+    assert!(
+        !unknown.contains("lines_changed") && !unknown.contains("files_changed"),
+        "{reasons}"
+    );
+    let bad = bearing(
+        d,
+        &[
+            "check",
+            "--service",
+            "payments-api",
+            "--commits",
+            "nope..HEAD",
+            "--no-log",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("git diff --numstat nope..HEAD"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    // the same model trusted (min_auc 0): the same risk denies
+    let mut model: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("bearing.risk.json")).unwrap())
+            .unwrap();
+    model["min_auc"] = serde_json::json!(0.0);
+    std::fs::write(d.join("trusted.json"), model.to_string()).unwrap();
+    let trusted = check(&["--risk-model", "trusted.json"]);
+    let risk = gate(&json(&trusted));
+    assert_eq!(risk["effect"], "deny", "{risk}");
+    assert_eq!(trusted.status.code(), Some(1));
 }

@@ -15,6 +15,11 @@ mod prometheus;
 #[path = "../../../server/tests/it/receiver.rs"]
 mod receiver;
 mod report;
+mod rightsize;
 mod serve;
 mod sync_github;
+mod threat;
+/// The generated utilisation history of bearing-metrics' tests.
+#[path = "../../../metrics/tests/it/usage_history.rs"]
+mod usage_history;
 mod workflow;

@@ -201,7 +201,7 @@ pub(crate) fn samples(port: u16, token: &str, service: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn decide(port: u16, token: &str, service: &str) -> String {
+pub(crate) fn decide(port: u16, token: &str, service: &str) -> String {
     let env =
         json!({"service": service, "environment": "production", "strategy": "direct"}).to_string();
     let (status, body) = http(port, "POST", "/v1/decide", token, &env);

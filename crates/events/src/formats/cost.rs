@@ -138,6 +138,9 @@ pub(super) fn parse_focus(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
         quantity: col(&["ConsumedQuantity", "UsageQuantity"]),
         unit: col(&["ConsumedUnit", "UsageUnit"]),
         tags: col(&["Tags"]),
+        pricing_quantity: col(&["PricingQuantity"]),
+        commitment_id: col(&["CommitmentDiscountId"]),
+        commitment_status: col(&["CommitmentDiscountStatus"]),
     };
     let names: Vec<String> = headers.iter().map(|h| h.trim().to_owned()).collect();
 
@@ -181,6 +184,9 @@ struct Cols {
     quantity: Option<usize>,
     unit: Option<usize>,
     tags: Option<usize>,
+    pricing_quantity: Option<usize>,
+    commitment_id: Option<usize>,
+    commitment_status: Option<usize>,
 }
 
 fn focus_row(
@@ -275,6 +281,10 @@ fn focus_row(
         consumed_quantity: number(c.quantity)?,
         consumed_unit: text(c.unit),
         tags,
+        pricing_quantity: number(c.pricing_quantity)?,
+        commitment_id: text(c.commitment_id),
+        commitment_status: text(c.commitment_status),
+        usage: None,
     };
     let fields: Vec<&[u8]> = rec.iter().map(str::as_bytes).collect();
     let digest = super::digest(&fields)[..20].to_owned();
@@ -437,6 +447,10 @@ pub(super) fn parse_opencost(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed,
                 consumed_quantity: None,
                 consumed_unit: None,
                 tags,
+                pricing_quantity: None,
+                commitment_id: None,
+                commitment_status: None,
+                usage: opencost_usage(rec, name).map_err(at)?.map(Box::new),
             };
             let kind = rec.str_at("type").unwrap_or("allocation");
             let mut e = Event::new(
@@ -454,6 +468,57 @@ pub(super) fn parse_opencost(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed,
         }
     }
     Ok(parsed)
+}
+
+/// A number at `path`, absent when missing or null; anything else is an error.
+fn opt_number(rec: &Value, path: &str) -> Result<Option<f64>, ParseError> {
+    match rec.path(path) {
+        None | Some(Value::Null) => Ok(None),
+        Some(x) => x
+            .as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .map(Some)
+            .ok_or_else(|| {
+                ParseError::new(format!(
+                    "expected a number of zero or more, found {}",
+                    super::json::kind_of(x)
+                ))
+                .with_field(path)
+            }),
+    }
+}
+
+/// Requests and usage of an allocation record (`cpuCoreRequestAverage` …);
+/// `None` for records without them (assets, older responses).
+fn opencost_usage(rec: &Value, name: &str) -> Result<Option<ResourceUsage>, ParseError> {
+    let Some(cpu_request_cores) = opt_number(rec, "cpuCoreRequestAverage")? else {
+        return Ok(None);
+    };
+    let need = |path: &str| -> Result<f64, ParseError> {
+        opt_number(rec, path)?.ok_or_else(|| {
+            ParseError::new("missing; an allocation with `cpuCoreRequestAverage` needs it")
+                .with_field(path)
+        })
+    };
+    let max = |path: &str| -> Result<Option<f64>, ParseError> {
+        match opt_number(rec, path)? {
+            Some(v) => Ok(Some(v)),
+            None => opt_number(rec, &format!("rawAllocationOnly.{path}")),
+        }
+    };
+    Ok(Some(ResourceUsage {
+        workload: name.to_owned(),
+        container: rec.str_at("properties.container").map(str::to_owned),
+        minutes: need("minutes")?,
+        cpu_request_cores,
+        cpu_usage_cores: need("cpuCoreUsageAverage")?,
+        cpu_usage_max_cores: max("cpuCoreUsageMax")?,
+        cpu_cost: need("cpuCost")?,
+        ram_request_bytes: need("ramByteRequestAverage")?,
+        ram_usage_bytes: need("ramByteUsageAverage")?,
+        ram_usage_max_bytes: max("ramByteUsageMax")?,
+        ram_cost: need("ramCost")?,
+    }))
 }
 
 #[cfg(test)]

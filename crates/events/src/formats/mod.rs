@@ -28,6 +28,7 @@ mod infracost;
 mod json;
 mod sarif;
 mod scanners;
+pub mod threat;
 
 pub use bearing::JsonlReader;
 pub use findings::{normalize_package, normalize_target, normalize_vulnerability};

@@ -494,11 +494,51 @@ pub(super) fn parse_grype(bytes: &[u8], ctx: &ParseContext) -> Result<Parsed, Pa
                     report.path("source.target").cloned().unwrap_or(Value::Null),
                 ),
             ];
+            let mut attrs = attrs;
+            attrs.extend(grype_threat(m, &f.rule_id));
             Ok((f, attrs))
         };
         scan.push_or_skip(read(), &format!("matches[{i}]"))?;
     }
     Ok(scan.parsed)
+}
+
+/// Grype's own threat fields of a match (recent versions): the EPSS score
+/// (`vulnerability.epss[]`, the entry of the finding's CVE, else the first)
+/// as `epss` and `epss_percentile`, and the KEV entry
+/// (`vulnerability.knownExploited[]`) as `kev` with `date_added`, `due_date`
+/// and `ransomware`. Absent fields add nothing.
+fn grype_threat(m: &Value, cve: &str) -> Vec<(&'static str, Value)> {
+    let pick = |key: &str| {
+        let list = m.arr_at(key);
+        list.iter()
+            .find(|e| e.str_at("cve").is_some_and(|c| c.eq_ignore_ascii_case(cve)))
+            .or_else(|| list.first())
+            .cloned()
+    };
+    let mut out = Vec::new();
+    if let Some(e) = pick("vulnerability.epss")
+        && let (Some(score), Some(pct)) = (
+            e.get("epss").and_then(Value::as_f64),
+            e.get("percentile").and_then(Value::as_f64),
+        )
+    {
+        out.push(("epss", Value::from(score)));
+        out.push(("epss_percentile", Value::from(pct)));
+    }
+    if let Some(k) = pick("vulnerability.knownExploited")
+        && let Some(added) = k.str_at("dateAdded")
+    {
+        out.push((
+            "kev",
+            serde_json::json!({
+                "date_added": added,
+                "due_date": k.str_at("dueDate"),
+                "ransomware": k.str_at("knownRansomwareCampaignUse").unwrap_or("Unknown"),
+            }),
+        ));
+    }
+    out
 }
 
 fn grype_target(report: &Value, ctx: &ParseContext) -> String {
@@ -544,6 +584,25 @@ mod tests {
         assert_eq!(a.dedup_key(), "CVE-2024-1|libcrypto3|web");
         assert!(a.fixable && b.fixable);
         assert_eq!(g.events[0].attributes["advisory"], "GHSA-xxxx");
+    }
+
+    #[test]
+    fn grype_threat_fields_become_attributes_of_the_finding_s_cve() {
+        let grype = br#"{"matches":[{"vulnerability":{"id":"GHSA-x","severity":"High",
+            "epss":[{"cve":"CVE-2024-2","epss":0.2,"percentile":0.9},{"cve":"CVE-2024-1","epss":0.7,"percentile":0.99}],
+            "knownExploited":[{"cve":"CVE-2024-1","dateAdded":"2025-01-02","dueDate":"2025-01-23","knownRansomwareCampaignUse":"Known"}]},
+            "relatedVulnerabilities":[{"id":"CVE-2024-1"}],"artifact":{"name":"p","version":"1"}},
+            {"vulnerability":{"id":"CVE-2024-3"},"artifact":{"name":"q"}}]}"#;
+        let p = parse_grype(grype, &ctx()).unwrap();
+        let a = &p.events[0].attributes;
+        assert_eq!(a["epss"], 0.7);
+        assert_eq!(a["epss_percentile"], 0.99);
+        assert_eq!(
+            a["kev"],
+            serde_json::json!({"date_added": "2025-01-02", "due_date": "2025-01-23", "ransomware": "Known"})
+        );
+        let b = &p.events[1].attributes;
+        assert!(!b.contains_key("epss") && !b.contains_key("kev"));
     }
 
     #[test]

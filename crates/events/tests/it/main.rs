@@ -7,3 +7,4 @@ mod malformed;
 mod properties;
 mod shapes;
 mod time_bounds;
+mod usage;

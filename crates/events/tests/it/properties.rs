@@ -120,6 +120,10 @@ fn payload() -> impl Strategy<Value = Payload> {
                     sub_account: None,
                     consumed_quantity: Some(1.5),
                     consumed_unit: None,
+                    pricing_quantity: None,
+                    commitment_id: None,
+                    commitment_status: None,
+                    usage: None,
                     tags,
                 })
             }),

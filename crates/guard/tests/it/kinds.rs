@@ -195,6 +195,34 @@ fn change_risk_thresholds_and_canary() {
 }
 
 #[test]
+fn an_advisory_risk_warns_with_its_reasons_and_never_denies() {
+    let e = one("{id: risk, kind: change_risk}");
+    let env = envelope("checkout", "production");
+    let mut c = ctx();
+    c.risk = Some(0.9);
+    c.risk_reasons = Some("lines_changed 2000 +1.78".into());
+    let d = e.decide(&env, &c);
+    assert_eq!(d.result, Verdict::Deny);
+    assert!(
+        d.violations[0]
+            .message
+            .contains("(lines_changed 2000 +1.78)"),
+        "{:?}",
+        d.violations
+    );
+    c.risk_advisory = Some("held-out ROC AUC 0.431 is below 0.65".into());
+    let d = e.decide(&env, &c);
+    assert_eq!(d.result, Verdict::Warn, "{:?}", d.violations);
+    assert!(
+        d.violations[0]
+            .message
+            .contains("advisory: held-out ROC AUC 0.431"),
+        "{:?}",
+        d.violations
+    );
+}
+
+#[test]
 fn eval_data_answers_like_opa() {
     let e = one("{id: risk, kind: change_risk}");
     let v = e.eval_data("bearing/intent/services", json!({})).unwrap();

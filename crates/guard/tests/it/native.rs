@@ -24,6 +24,8 @@ guardrails:
   - {id: cost-int, kind: cost_budget, params: {max_monthly_increase: 50, monthly_budget: 700}, scope: {team: payments}}
   - {id: vulns, kind: vulnerabilities}
   - {id: vulns-age, kind: vulnerabilities, params: {block: [critical, high, medium], fixable_only: false, max_age: 30d}}
+  - {id: vulns-threat, kind: vulnerabilities, params: {block: [critical], sla: false, deny: {kev: true, epss_at_least: 0.5}}, scope: {team: payments}}
+  - {id: vulns-epss, kind: vulnerabilities, params: {block: [], deny: {epss_at_least: 0.2}}}
   - {id: budget, kind: error_budget}
   - {id: budget-strict, kind: error_budget, params: {min_remaining: 10%, on_missing: unknown, exempt_labels: [hotfix]}, scope: {environment: production}}
   - {id: window, kind: change_window, params: {timezone: Europe/Berlin, windows: [{days: [mon, tue, wed, thu, fri], from: "09:00", to: "17:30"}, {days: [sat], from: "10:00"}], blackouts: [{from: "2026-12-20", to: "2026-12-31", reason: year end}, {from: "2026-11-30", to: "2026-11-30"}]}}
@@ -162,6 +164,12 @@ fn change() -> impl Strategy<Value = (Envelope, Context)> {
         Some((true, vec!["budget spent", "r2"])),
     ]);
     let minutes = 0..(60 * 24 * 60i64);
+    let risk_note = prop::sample::select(vec![
+        (None, None),
+        (Some("lines_changed 2000 +1.78"), None),
+        (None, Some("held-out ROC AUC 0.431 is below 0.65")),
+        (Some("files_changed 40 +0.30"), Some("no held-out ROC AUC")),
+    ]);
     let scans = prop::collection::vec(
         prop::collection::vec(
             (
@@ -190,6 +198,23 @@ fn change() -> impl Strategy<Value = (Envelope, Context)> {
         Some(650.5),
         Some(1200.0),
     ]);
+    let threats = prop::collection::vec(
+        (
+            prop::sample::select(vec!["CVE-2025-48384", "CVE-2022-28391"]),
+            prop::sample::select(vec![None, Some("2025-08-25")]),
+            prop::sample::select(vec![
+                None,
+                Some(json!(0.1)),
+                Some(json!(0.55)),
+                Some(json!(1)),
+            ]),
+        )
+            .prop_map(|(id, added, epss)| {
+                json!({"id": id, "package": "git", "target": "acme/checkout", "severity": "high",
+                       "kev_added": added, "kev_due": null, "ransomware": null, "epss": epss})
+            }),
+        0..3,
+    );
     let costs = prop::collection::vec(
         (money.clone(), money.clone(), money).prop_map(|(t, p, d)| cost(t, p, d)),
         0..2,
@@ -197,13 +222,13 @@ fn change() -> impl Strategy<Value = (Envelope, Context)> {
     (
         (service, environment, labels, strategy, checks, risk),
         (remaining, past_sla, spend, forecast, freeze, minutes),
-        (scans, costs),
+        (scans, costs, risk_note, threats),
     )
         .prop_map(
             |(
                 (service, environment, labels, strategy, checks, risk),
                 (remaining, past_sla, spend, forecast, freeze, minutes),
-                (scans, costs),
+                (scans, costs, (reasons, advisory), threats),
             )| {
                 let mut env = envelope(service, environment);
                 env.labels = labels.into_iter().map(String::from).collect();
@@ -225,10 +250,15 @@ fn change() -> impl Strategy<Value = (Envelope, Context)> {
                         outcome.insert(k.into(), v);
                     }
                 }
+                if !threats.is_empty() {
+                    outcome.insert("threats".into(), Value::Array(threats));
+                }
                 let mut c = ctx();
                 c.now = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
                     + Duration::minutes(minutes);
                 c.risk = risk;
+                c.risk_reasons = reasons.map(String::from);
+                c.risk_advisory = advisory.map(String::from);
                 c.outcomes = json!({"services": {service: outcome}});
                 if let Some((freeze, reasons)) = freeze {
                     c.plans.insert(
@@ -890,5 +920,40 @@ proptest! {
         env.attachments.terraform_plans = plans;
         env.attachments.manifests = manifests;
         assert_same(native, rego, &env, &ctx());
+    }
+}
+
+/// `deny: {kev, epss_at_least}` reads the live outcomes' `threats`: a known
+/// exploited finding denies with its KEV date, a likely one with its EPSS
+/// score, natively and in Rego; a guardrail without `deny` says nothing.
+#[test]
+fn known_and_likely_exploited_findings_deny() {
+    let (native, rego) = engines();
+    let mut c = ctx();
+    c.outcomes = json!({"services": {"checkout": {"threats": [
+        {"id": "CVE-2025-48384", "package": "git", "target": "acme/checkout", "severity": "high",
+         "kev_added": "2025-08-25", "kev_due": "2025-09-15", "ransomware": "Unknown", "epss": 0.55},
+        {"id": "CVE-2022-28391", "package": "busybox", "target": "acme/checkout", "severity": "high",
+         "kev_added": null, "epss": 0.3}
+    ]}}});
+    let env = envelope("checkout", "production");
+    for engine in [native, rego] {
+        let d = engine.decide(&env, &c);
+        let mut got: Vec<(String, String)> = d
+            .violations
+            .iter()
+            .filter(|v| v.guardrail.starts_with("vulns"))
+            .map(|v| (v.guardrail.clone(), v.message.clone()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("vulns-epss".to_string(), "CVE-2022-28391 in busybox (acme/checkout) is likely to be exploited: EPSS 0.30 (at least 0.20)".to_string()),
+                ("vulns-epss".to_string(), "CVE-2025-48384 in git (acme/checkout) is likely to be exploited: EPSS 0.55 (at least 0.20)".to_string()),
+                ("vulns-threat".to_string(), "CVE-2025-48384 in git (acme/checkout) is known exploited: added to KEV on 2025-08-25".to_string()),
+                ("vulns-threat".to_string(), "CVE-2025-48384 in git (acme/checkout) is likely to be exploited: EPSS 0.55 (at least 0.50)".to_string()),
+            ]
+        );
     }
 }

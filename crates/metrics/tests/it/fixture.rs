@@ -157,6 +157,10 @@ pub fn cost(
             sub_account: None,
             consumed_quantity: None,
             consumed_unit: None,
+            pricing_quantity: None,
+            commitment_id: None,
+            commitment_status: None,
+            usage: None,
             tags: tags
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -10,4 +10,7 @@ mod monorepo;
 mod props;
 mod scipy;
 mod slo_resolution;
+mod threat;
 mod time_bounds;
+mod usage_history;
+mod waste;

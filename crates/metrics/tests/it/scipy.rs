@@ -53,8 +53,22 @@ pub fn mannwhitneyu(cases: &[Case<'_>]) -> Option<Vec<(f64, f64)>> {
             "use_continuity": c.use_continuity,
         })).collect::<Vec<_>>()
     });
-    let mut child = Command::new(&python)
-        .arg(root().join("bench/canary_scipy.py"))
+    let doc = run_json(&python, "bench/canary_scipy.py", &input);
+    let results = doc["results"].as_array().unwrap();
+    assert_eq!(results.len(), cases.len());
+    Some(
+        results
+            .iter()
+            .map(|r| (r["u"].as_f64().unwrap(), r["p"].as_f64().unwrap()))
+            .collect(),
+    )
+}
+
+/// Runs `python SCRIPT --stdin` (a path under the repository) with `input`
+/// as JSON on stdin and returns the JSON it prints; a failure fails the test.
+pub fn run_json(python: &std::path::Path, script: &str, input: &Value) -> Value {
+    let mut child = Command::new(python)
+        .arg(root().join(script))
         .arg("--stdin")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -69,16 +83,8 @@ pub fn mannwhitneyu(cases: &[Case<'_>]) -> Option<Vec<(f64, f64)>> {
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
-        "{} bench/canary_scipy.py --stdin failed",
+        "{} {script} --stdin failed",
         python.display()
     );
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let results = doc["results"].as_array().unwrap();
-    assert_eq!(results.len(), cases.len());
-    Some(
-        results
-            .iter()
-            .map(|r| (r["u"].as_f64().unwrap(), r["p"].as_f64().unwrap()))
-            .collect(),
-    )
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -368,6 +368,10 @@ fn cost_events(spike: u32) -> Vec<bearing_events::Event> {
                 sub_account: None,
                 consumed_quantity: None,
                 consumed_unit: None,
+                pricing_quantity: None,
+                commitment_id: None,
+                commitment_status: None,
+                usage: None,
                 tags,
             }),
         ));

@@ -1250,7 +1250,9 @@ async fn cost_page(
         .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
         .single()
         .unwrap_or(now);
-    let (daily_cost, anomalies) = state.loop_().with_dataset(|ds| {
+    let actions = state.store().actions().await?;
+    let (daily_cost, anomalies, waste) = state.loop_().with_dataset(|ds| {
+        let waste = waste_section(ds, &intent, &actions, now);
         let d = series_at(ds, "cost.daily", &org, Duration::from_days(1), &days);
         let a: BTreeMap<String, f64> = intent
             .services
@@ -1268,7 +1270,7 @@ async fn cost_page(
                 .map(|v| (s.id.clone(), v))
             })
             .collect();
-        (d, a)
+        (d, a, waste)
     });
     // Month to date, cumulative, with the forecast to month end.
     let mut total_budget = 0.0;
@@ -1404,7 +1406,8 @@ async fn cost_page(
         r#"<h1>Cost against budget</h1><p class="lede">FOCUS cost rows attributed to services through the intent's cost match. Forecast: month-to-date plus the trailing 7-day daily mean for the days left.</p>
 <div class="grid g4 strip">{}{}{}{}</div>
 <div class="grid g2"><section class="card"><h2>This month</h2>{month_chart}<div class="legend"><span><i style="background:{BLUE}"></i>spent</span><span><i style="background:{GREY}"></i>forecast (dashed)</span><span><i style="background:{AMBER}"></i>budget</span></div></section><section class="card"><h2>Daily cost</h2>{daily_chart}<p class="mute small">Weekends are cheaper; spikes are the anomalies flagged below.</p></section></div>
-<section class="card" style="margin-top:16px"><h2>By service</h2><table><thead><tr><th>Service</th><th class="num">Month to date</th><th class="num">Forecast</th><th class="num">Budget</th><th>Spent · forecast · budget line</th><th class="num">Forecast / budget</th><th>Status</th><th class="num">Anomalies (30d)</th></tr></thead><tbody>{rows}</tbody></table></section>"#,
+<section class="card" style="margin-top:16px"><h2>By service</h2><table><thead><tr><th>Service</th><th class="num">Month to date</th><th class="num">Forecast</th><th class="num">Budget</th><th>Spent · forecast · budget line</th><th class="num">Forecast / budget</th><th>Status</th><th class="num">Anomalies (30d)</th></tr></thead><tbody>{rows}</tbody></table></section>
+{waste}"#,
         kpi("", &money(mtd_total, "USD"), "spent this month"),
         kpi(st, &money(forecast_total, "USD"), "month-end forecast"),
         kpi("", &money(total_budget, "USD"), "monthly budget"),
@@ -1421,6 +1424,161 @@ async fn cost_page(
     Ok(render(&state, "Cost", Nav::Cost, &body))
 }
 
+/// Window of the waste and savings section.
+const WASTE_WINDOW: Duration = Duration::from_days(14);
+
+/// The cost page's "Waste and savings" section: idle cost and efficiency by
+/// service, the largest rightsizing opportunities with their evidence, and
+/// the rightsizings applied with their expected and realised savings.
+fn waste_section(
+    ds: &Dataset,
+    intent: &bearing_intent::Intent,
+    actions: &[bearing_events::Action],
+    now: DateTime<Utc>,
+) -> String {
+    let no = BTreeMap::new();
+    let mut idle_rows = String::new();
+    let mut idle_total = 0.0;
+    let mut currency = "USD".to_string();
+    let mut idle: Vec<(String, f64, Option<f64>, usize)> = intent
+        .services
+        .iter()
+        .filter_map(|s| {
+            let scope = svc_scope(&s.id);
+            let v = bearing_metrics::evaluate(ds, "cost.idle", &scope, &no, WASTE_WINDOW, now);
+            let e =
+                bearing_metrics::evaluate(ds, "cost.efficiency", &scope, &no, WASTE_WINDOW, now);
+            if let Some(c) = &v.currency {
+                currency.clone_from(c);
+            }
+            v.value.map(|x| (s.id.clone(), x, e.value, v.samples))
+        })
+        .collect();
+    idle.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (id, x, eff, n) in &idle {
+        idle_total += x;
+        let _ = write!(
+            idle_rows,
+            r#"<tr><td><a href="/services/{}"><b>{}</b></a></td><td class="num">{}</td><td class="num">{}</td><td class="num">{n}</td></tr>"#,
+            url(id),
+            esc(id),
+            money(*x, &currency),
+            eff.map_or("–".into(), percent),
+        );
+    }
+    let all = bearing_adapt::rightsize::candidates(ds, &Scope::default(), &no, WASTE_WINDOW, now);
+    let mut opportunity = 0.0;
+    let mut top_rows = String::new();
+    for c in all.iter().filter(|c| c.sizing.saving_per_month > 0.0) {
+        let r = &c.sizing;
+        opportunity += r.saving_per_month;
+        if top_rows.matches("<tr>").count() >= 8 {
+            continue;
+        }
+        let state = match &c.held {
+            Some(why) => format!(r#"<span class="badge risk">held</span> {}"#, esc(why)),
+            None => format!("{} risk", esc(&r.risk)),
+        };
+        let _ = write!(
+            top_rows,
+            r#"<tr><td><a href="/services/{}">{}</a></td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td class="num">{}</td><td>{state}</td><td class="mute small">p95 CPU {}, peak memory {}; {} rows, {:.0} h</td></tr>"#,
+            url(&r.service),
+            esc(&r.service),
+            esc(&r.workload),
+            bearing_metrics::format_cpu(r.cpu_request),
+            bearing_metrics::format_cpu(r.cpu_recommended),
+            bearing_metrics::format_memory(r.ram_request),
+            bearing_metrics::format_memory(r.ram_recommended),
+            money(
+                r.saving_per_month,
+                r.currency.as_deref().unwrap_or(&currency)
+            ),
+            bearing_metrics::format_cpu(r.cpu_p95),
+            bearing_metrics::format_memory(r.ram_peak),
+            r.samples,
+            r.hours,
+        );
+    }
+    let mut realised_rows = String::new();
+    let (mut expected_total, mut realised_total) = (0.0, 0.0);
+    for a in actions.iter().filter(|a| {
+        a.change
+            .as_ref()
+            .and_then(|c| c.get("action"))
+            .and_then(Value::as_str)
+            == Some("rightsize")
+            && a.status == bearing_events::ActionStatus::Applied
+    }) {
+        let expected = a
+            .evidence
+            .pointer("/rightsizing/saving_per_month")
+            .and_then(Value::as_f64);
+        let effect = a.outcome.as_ref().and_then(|o| o.get("rightsize"));
+        let realised = effect
+            .and_then(|e| e.get("realised_saving_per_month"))
+            .and_then(Value::as_f64);
+        expected_total += expected.unwrap_or(0.0);
+        realised_total += realised.unwrap_or(0.0);
+        let slo = match effect
+            .and_then(|e| e.get("slo_held"))
+            .and_then(Value::as_bool)
+        {
+            Some(true) => "held".to_string(),
+            Some(false) => r#"<span class="badge risk">missed</span>"#.to_string(),
+            None if effect.is_some() => "no SLO".to_string(),
+            None => "not measured yet".to_string(),
+        };
+        let _ = write!(
+            realised_rows,
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td>{slo}</td></tr>"#,
+            a.created_at.format("%Y-%m-%d"),
+            esc(a.service.as_deref().unwrap_or("")),
+            esc(a
+                .change
+                .as_ref()
+                .and_then(|c| c.get("workload"))
+                .and_then(Value::as_str)
+                .unwrap_or("")),
+            expected.map_or("–".into(), |v| money(v, &currency)),
+            realised.map_or("–".into(), |v| money(v, &currency)),
+        );
+    }
+    let empty = |cols: usize, text: &str| {
+        format!(r#"<tr><td colspan="{cols}" class="mute">{text}</td></tr>"#)
+    };
+    if idle_rows.is_empty() {
+        idle_rows = empty(4, "no requests and usage ingested (OpenCost allocations)");
+    }
+    if top_rows.is_empty() {
+        top_rows = empty(7, "no workload to resize");
+    }
+    if realised_rows.is_empty() {
+        realised_rows = empty(
+            6,
+            "no rightsizing applied yet (<code>bearing rightsize --write</code> or an <code>action: rightsize</code> rule)",
+        );
+    }
+    format!(
+        r#"<section class="card" style="margin-top:16px" id="waste"><h2>Waste and savings</h2><p class="mute small">Requests against usage over the last 14 days (OpenCost allocations). Idle cost: requested but unused, priced. Rightsizing: p95 CPU and peak memory plus 15%, at least 25m / 250Mi; cuts are held while a service's error budget burns.</p>
+<div class="grid g4 strip">{}{}{}{}</div>
+<div class="grid g2"><div><h3>Idle cost by service</h3><table><thead><tr><th>Service</th><th class="num">Idle (14d)</th><th class="num">Efficiency</th><th class="num">Rows</th></tr></thead><tbody>{idle_rows}</tbody></table></div>
+<div><h3>Realised vs expected savings</h3><table><thead><tr><th>Applied</th><th>Service</th><th>Workload</th><th class="num">Expected / month</th><th class="num">Realised / month</th><th>SLO</th></tr></thead><tbody>{realised_rows}</tbody></table></div></div>
+<h3>Top rightsizing opportunities</h3><table><thead><tr><th>Service</th><th>Workload</th><th>CPU request</th><th>Memory request</th><th class="num">Saving / month</th><th>Risk</th><th>Evidence</th></tr></thead><tbody>{top_rows}</tbody></table></section>"#,
+        kpi("", &money(idle_total, &currency), "idle cost, 14 days"),
+        kpi(
+            "",
+            &money(opportunity, &currency),
+            "savings opportunity / month"
+        ),
+        kpi(
+            "",
+            &money(expected_total, &currency),
+            "expected from applied / month"
+        ),
+        kpi("", &money(realised_total, &currency), "realised / month"),
+    )
+}
+
 /// Findings past their SLA, oldest first, and open findings by severity.
 async fn security_page(
     State(state): State<AppState>,
@@ -1430,51 +1588,42 @@ async fn security_page(
     let intent = state.loop_().intent().clone();
     let sla = intent.security_sla();
     let now = Utc::now();
-    let mut open = state.loop_().open_findings().await?;
-    open.sort_by_key(|f| f.first_seen);
-    let sla_of = |s: bearing_events::Severity| -> Option<Duration> {
-        use bearing_events::Severity as S;
-        match s {
-            S::Critical => Some(sla.critical),
-            S::High => Some(sla.high),
-            S::Medium => Some(sla.medium),
-            S::Low => Some(sla.low),
-            _ => None,
-        }
-    };
+    let org = Scope::default();
+    // The work list: every open finding with its threat, SLA and priority.
+    let p = state
+        .loop_()
+        .with_dataset(|ds| bearing_metrics::threat::priorities(ds, &org, now, WORK_TOP));
+    let krs = bearing_metrics::threat::key_result_effects(&intent, &org, &p);
+    let mut by_age: Vec<&bearing_metrics::threat::Priority> = p.findings.iter().collect();
+    by_age.sort_by_key(|f| f.first_seen);
     let sevs = ["critical", "high", "medium", "low"];
     let mut open_by: BTreeMap<&str, usize> = BTreeMap::new();
     let mut past_by: BTreeMap<&str, usize> = BTreeMap::new();
     let mut rows = String::new();
     let mut past_rows = 0;
-    for f in &open {
-        let sev = f.finding.severity.name();
+    for f in by_age {
+        let sev = f.severity.name();
         *open_by.entry(sev).or_default() += 1;
-        let age = (now - f.first_seen).num_seconds() as f64;
-        let limit = sla_of(f.finding.severity);
-        let over = limit.map(|l| age - l.as_secs() as f64).filter(|o| *o > 0.0);
-        if over.is_some() {
-            *past_by.entry(sev).or_default() += 1;
-        }
-        if over.is_none() {
+        if !f.past_sla {
             continue;
         }
+        *past_by.entry(sev).or_default() += 1;
         past_rows += 1;
+        let age = f.age_seconds as f64;
+        let limit = f.sla_seconds.unwrap_or_default() as f64;
         let _ = write!(
             rows,
-            r#"<tr><td><span class="sev {sev}">{sev}</span></td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="small mono">{}</td><td class="small">{}</td><td class="small">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num" style="color:{RED};font-weight:650">{}</td></tr>"#,
-            esc(&f.finding.rule_id),
-            esc(f.finding.package.as_deref().unwrap_or("–")),
-            f.service
-                .as_ref()
-                .map(|s| format!(r#"<a href="/services/{}">{}</a>"#, url(s), esc(s)))
-                .unwrap_or_default(),
-            esc(&f.finding.target),
-            esc(&f.scanners.join(", ")),
+            r#"<tr><td><span class="sev {sev}">{sev}</span></td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="small mono">{}</td><td class="small">{}</td><td class="small">{}</td><td class="num">{}</td><td class="num" title="{}">{}</td><td class="num" style="color:{RED};font-weight:650">{}</td></tr>"#,
+            esc(f.key.split('|').next().unwrap_or_default()),
+            esc(f.key.split('|').nth(1).unwrap_or("–")),
+            service_link(f.service.as_deref()),
+            esc(&f.target),
+            esc(&f.scanner),
             f.first_seen.format("%Y-%m-%d"),
             duration(age),
-            limit.map_or("–".into(), days),
-            over.map_or("–".into(), duration),
+            esc(f.sla.as_deref().unwrap_or_default()),
+            duration(limit),
+            duration(age - limit),
         );
     }
     let mut kpis = String::new();
@@ -1491,7 +1640,6 @@ async fn security_page(
         );
     }
     let weeks = weekly(now, 13);
-    let org = Scope::default();
     let (open_series, past_series) = state.loop_().with_dataset(|ds| {
         (
             series_at(
@@ -1537,24 +1685,125 @@ async fn security_page(
         seconds: false,
     }
     .render();
+    let work = work_list(&p, &krs);
     let table = if past_rows == 0 {
         r#"<p class="badge met">✔ no open finding is past its SLA</p>"#.to_string()
     } else {
         format!(
-            r#"<table><thead><tr><th>Severity</th><th>Vulnerability / rule</th><th>Package</th><th>Service</th><th>Target</th><th>Scanners</th><th>First seen</th><th class="num">Age</th><th class="num">SLA</th><th class="num">Over by</th></tr></thead><tbody>{rows}</tbody></table>"#
+            r#"<table><thead><tr><th>Severity</th><th>Vulnerability / rule</th><th>Package</th><th>Service</th><th>Target</th><th>Scanner</th><th>First seen</th><th class="num">Age</th><th class="num">SLA</th><th class="num">Over by</th></tr></thead><tbody>{rows}</tbody></table>"#
         )
     };
     let body = format!(
-        r#"<h1>Security SLAs</h1><p class="lede">Findings from every scanner, deduplicated by (vulnerability, package, target); fixed when a later scan of the same target no longer reports them. SLA: critical {}, high {}, medium {}, low {}.</p>
+        r#"<h1>Security SLAs</h1><p class="lede">Findings from every scanner, deduplicated by (vulnerability, package, target); fixed when a later scan of the same target no longer reports them. SLA: critical {}, high {}, medium {}, low {}{}.</p>
 <div class="grid g4 strip">{kpis}</div>
 <section class="card"><h2>Findings past SLA, oldest first ({past_rows})</h2>{table}</section>
+{work}
 <section class="card" style="margin-top:16px"><h2>Trend</h2>{chart}<div class="legend"><span><i style="background:{BLUE}"></i>open</span><span><i style="background:{RED}"></i>past SLA</span></div></section>"#,
         days(sla.critical),
         days(sla.high),
         days(sla.medium),
-        days(sla.low)
+        days(sla.low),
+        threat_slas(&sla),
     );
     Ok(render(&state, "Security", Nav::Security, &body))
+}
+
+/// Findings "fixing the top N" counts on the security page.
+const WORK_TOP: usize = 10;
+/// Findings listed in the work list.
+const WORK_ROWS: usize = 25;
+
+fn service_link(s: Option<&str>) -> String {
+    s.map(|s| format!(r#"<a href="/services/{}">{}</a>"#, url(s), esc(s)))
+        .unwrap_or_default()
+}
+
+/// `, known exploited 7d, EPSS ≥ 0.5 15d` when the intent sets them.
+fn threat_slas(sla: &bearing_intent::SecuritySla) -> String {
+    let mut out = String::new();
+    if let Some(k) = sla.kev {
+        out.push_str(&format!(", known exploited (KEV) {}", days(k)));
+    }
+    if let Some(e) = &sla.epss {
+        out.push_str(&format!(", EPSS ≥ {} {}", e.at_least, days(e.within)));
+    }
+    out
+}
+
+/// The "Security work list" section: open findings by threat-aware
+/// priority with their evidence, and what fixing the top ones would do.
+fn work_list(
+    p: &bearing_metrics::threat::Priorities,
+    krs: &[bearing_metrics::threat::KrEffect],
+) -> String {
+    let mut rows = String::new();
+    for f in p.findings.iter().take(WORK_ROWS) {
+        let sev = f.severity.name();
+        let kev = match &f.threat.kev {
+            Some(_) => format!(
+                r#"<span class="badge off">KEV</span> {}"#,
+                esc(&f.threat.kev_text())
+            ),
+            None => "–".into(),
+        };
+        let epss = match f.threat.epss {
+            Some(_) => esc(&f.threat.epss_text()),
+            None => "–".into(),
+        };
+        let _ = write!(
+            rows,
+            r#"<tr><td class="num">{}</td><td class="num mono">{:.3}</td><td><span class="sev {sev}">{sev}</span></td><td class="mono">{}</td><td>{}</td><td>{}</td><td class="small">{kev}</td><td class="small">{epss}</td><td class="small mono">{}</td><td class="small">{}</td></tr><tr><td></td><td colspan="9" class="small">{}</td></tr>"#,
+            f.rank,
+            f.priority,
+            esc(f.cve.as_deref().unwrap_or(&f.key)),
+            esc(f.key.split('|').nth(1).unwrap_or("–")),
+            service_link(f.service.as_deref()),
+            if f.environments.is_empty() {
+                esc(&f.target)
+            } else {
+                format!("{} ({})", esc(&f.target), esc(&f.environments.join(", ")))
+            },
+            if f.past_sla { "past SLA" } else { "" },
+            esc(&f.explain),
+        );
+    }
+    let (a, b) = (&p.now, &p.after_top_n);
+    let mut effects = format!(
+        "Fixing the top {}: findings past SLA {} → {}, known exploited open {} → {}, KEV past due {} → {}, EPSS-weighted exposure {:.2} → {:.2}.",
+        p.top_n,
+        a.findings_past_sla,
+        b.findings_past_sla,
+        a.kev_open,
+        b.kev_open,
+        a.kev_past_due,
+        b.kev_past_due,
+        a.epss_weighted_exposure,
+        b.epss_weighted_exposure
+    );
+    for k in krs {
+        let word = |m: bool| if m { "met" } else { "not met" };
+        let _ = write!(
+            effects,
+            " {} <span class=\"mono\">{} {}</span>: {} ({}) → {} ({}).",
+            esc(&k.objective),
+            esc(&k.metric),
+            esc(&k.target),
+            k.now,
+            word(k.met_now),
+            k.after,
+            word(k.met_after)
+        );
+    }
+    let feeds = if p.feeds.is_empty() {
+        "no threat feed kept (`bearing ingest kev.json epss.csv`); scanner EPSS/KEV fields only"
+            .to_string()
+    } else {
+        p.feeds.join(", ")
+    };
+    format!(
+        r#"<section class="card" style="margin-top:16px"><h2>Security work list</h2><p class="small">By threat-aware priority = severity × likelihood (1 if in KEV, else EPSS) × tier × exposure (docs/metrics.md). Feeds: {}.</p><p>{effects}</p><table><thead><tr><th class="num">#</th><th class="num">Priority</th><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Service</th><th>KEV</th><th>EPSS</th><th>Runs in</th><th>SLA</th></tr></thead><tbody>{rows}</tbody></table></section>"#,
+        esc(&feeds)
+    )
 }
 
 async fn decisions_page(

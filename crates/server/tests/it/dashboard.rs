@@ -137,6 +137,48 @@ async fn every_page_renders_the_demo() {
             && cost.contains("recommendations")
             && cost.contains("class=\"budget\"")
     );
+    // waste and savings: the idle cost of `search` over 14 days, from the
+    // demo's own requests and usage (Σ cost × (request − usage) / request)
+    let since = chrono::Utc::now() - chrono::Duration::days(14);
+    let idle: f64 = org
+        .events
+        .iter()
+        .filter(|e| e.service.as_deref() == Some("search"))
+        .filter_map(|e| match &e.payload {
+            bearing_events::Payload::Cost(c) if c.charge_period_start > since => c.usage.as_ref(),
+            _ => None,
+        })
+        .map(|u| {
+            let part = |used: f64, req: f64, cost: f64| {
+                if req > used {
+                    cost * (req - used) / req
+                } else {
+                    0.0
+                }
+            };
+            part(u.cpu_usage_cores, u.cpu_request_cores, u.cpu_cost)
+                + part(u.ram_usage_bytes, u.ram_request_bytes, u.ram_cost)
+        })
+        .sum();
+    assert!(idle > 0.0);
+    let dollars = (idle.round() as i64).to_string();
+    let grouped: String = dollars
+        .chars()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let sep = i > 0 && (dollars.len() - i).is_multiple_of(3);
+            sep.then_some(',').into_iter().chain(std::iter::once(c))
+        })
+        .collect();
+    for needle in [
+        "Waste and savings".to_string(),
+        "Top rightsizing opportunities".to_string(),
+        "Realised vs expected savings".to_string(),
+        "/app</td>".to_string(),
+        format!(r#"<b>search</b></a></td><td class="num">${grouped}</td>"#),
+    ] {
+        assert!(cost.contains(&needle), "the cost page lacks {needle}");
+    }
 
     let sec = page("/security").await;
     assert!(

@@ -871,3 +871,45 @@ async fn sqlite_reopens_with_its_data() {
     let store = bearing_store::open(&url).await.unwrap();
     assert_eq!(store.count_events().await.unwrap(), 1);
 }
+
+/// The threat feeds round-trip through both backends: a newer KEV catalog
+/// replaces the kept one (its new CVEs listed, the old ones keeping the
+/// version they entered in), an older one changes nothing, and the stamp
+/// moves only when the feeds changed.
+#[tokio::test]
+async fn threat_feeds_are_kept_and_replaced_by_newer_ones() {
+    use bearing_events::formats::threat::parse_feed;
+    let kev = |version: &str, cves: &[&str]| {
+        let list: Vec<serde_json::Value> = cves
+            .iter()
+            .map(|c| serde_json::json!({"cveID": c, "dateAdded": "2025-06-01", "dueDate": "2025-06-22", "knownRansomwareCampaignUse": "Unknown"}))
+            .collect();
+        let doc = serde_json::json!({"catalogVersion": version, "vulnerabilities": list});
+        parse_feed(doc.to_string().as_bytes()).unwrap()
+    };
+    each_backend("threat_feeds", |b| async move {
+        let s = b.store();
+        assert!(bearing_store::threat::load(s).await.unwrap().is_empty());
+        assert_eq!(bearing_store::threat::stamp(s).await.unwrap(), None);
+        let u = bearing_store::threat::apply(s, kev("2025.06.10", &["CVE-1"]), t(1))
+            .await
+            .unwrap();
+        assert!(u.applied);
+        let u = bearing_store::threat::apply(s, kev("2025.08.25", &["CVE-1", "CVE-2"]), t(2))
+            .await
+            .unwrap();
+        assert_eq!(u.added, ["CVE-2"]);
+        assert_eq!(bearing_store::threat::stamp(s).await.unwrap(), Some(t(2)));
+        let u = bearing_store::threat::apply(s, kev("2025.06.10", &["CVE-1"]), t(3))
+            .await
+            .unwrap();
+        assert!(!u.applied);
+        assert_eq!(bearing_store::threat::stamp(s).await.unwrap(), Some(t(2)));
+        let kept = bearing_store::threat::load(s).await.unwrap();
+        assert_eq!(kept.kev.as_ref().unwrap().version, "2025.08.25");
+        assert_eq!(kept.kev("CVE-1").unwrap().since, "2025.06.10");
+        assert_eq!(kept.kev("CVE-2").unwrap().since, "2025.08.25");
+        b
+    })
+    .await;
+}

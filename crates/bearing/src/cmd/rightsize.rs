@@ -1,0 +1,335 @@
+//! `bearing rightsize [--manifests DIR] [--write]`: the rightsizing rule's
+//! recommendations from the stored requests and usage (OpenCost
+//! allocations), with the SLO hold, and the edit of the Kubernetes manifests
+//! that applies them: `file:line` of every value, a unified diff, and with
+//! `--write` the files rewritten in place and one action per workload in the
+//! action log (measured by `bearing reconcile` a window later).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use bearing_adapt::rightsize::{Candidate, action, candidates};
+use bearing_intent::{Duration, Scope};
+use bearing_metrics::Dataset;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::common::{Global, Output};
+use super::manifests::{self, Plan, Replicas, Sizing};
+use super::reconcile::{load_dataset, load_intent};
+
+/// Recommend CPU and memory requests from usage, and patch manifests.
+///
+/// Per workload (OpenCost's allocation name, e.g. `shop/web/api` from
+/// `aggregate=namespace,controller,container`): recommended requests = p95
+/// CPU usage / peak memory usage over the window + 15%, at least 25m /
+/// 250Mi (docs/metrics.md), with the monthly saving and the risk. A cut is
+/// held while the service's error budget burns or is below 25%. With
+/// `--manifests`, prints each change as `file:line` and a unified diff of
+/// the container's `resources` (limits keep their ratio to the request);
+/// `--write` writes the files and records the actions. Workloads with no
+/// (or several) matching containers are listed as not placed. Exit codes: 0
+/// done, 1 a manifest is not valid YAML (listed with its line), 2 the
+/// intent, store or folder cannot be read.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of Kubernetes manifests (`*.yaml`, `*.yml`, searched recursively).
+    #[arg(long)]
+    pub manifests: Option<PathBuf>,
+    /// Write the edited manifests and record the actions (default: print the diff).
+    #[arg(long, requires = "manifests")]
+    pub write: bool,
+    /// Only this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// VerticalPodAutoscaler objects (YAML, with `status.recommendation`)
+    /// whose targets are shown next to Bearing's, for comparison.
+    #[arg(long)]
+    pub vpa: Vec<PathBuf>,
+    /// Usage window.
+    #[arg(long, default_value = "14d")]
+    pub window: Duration,
+    /// Evaluate as of this time (RFC 3339 or YYYY-MM-DD, UTC; default now).
+    #[arg(long, value_parser = super::report::parse_time)]
+    pub at: Option<DateTime<Utc>>,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
+    let intent = load_intent(g)?;
+    let now = args.at.unwrap_or_else(Utc::now);
+    let scope = Scope {
+        service: args.service.clone(),
+        ..Scope::default()
+    };
+    let rt = super::common::runtime()?;
+    rt.block_on(async {
+        let store = super::common::open_store(g).await?;
+        let ds = load_dataset(&store, &intent).await?;
+        let all = candidates(&ds, &scope, &BTreeMap::new(), args.window, now);
+        let plan = match &args.manifests {
+            Some(dir) => Some(manifests::plan(dir, &sizings(&all), &[])?),
+            None => None,
+        };
+        let mut recorded = Vec::new();
+        if args.write
+            && let Some(p) = &plan
+        {
+            for f in &p.files {
+                std::fs::write(&f.path, &f.after)
+                    .with_context(|| format!("cannot write `{}`", f.path.display()))?;
+            }
+            for a in actions(&ds, &all, p, args.window, now) {
+                store
+                    .put_action(&a)
+                    .await
+                    .with_context(|| format!("cannot store action `{}`", a.id))?;
+                recorded.push(a);
+            }
+        }
+        let mut vpa = Vec::new();
+        for f in &args.vpa {
+            vpa.extend(manifests::read_vpa(f)?);
+        }
+        print(&args, &all, plan.as_ref(), &recorded, &vpa)?;
+        let incomplete = plan.as_ref().is_some_and(|p| !p.unreadable.is_empty());
+        anyhow::Ok(if incomplete {
+            ExitCode::from(super::EXIT_INVALID)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+/// The new requests of every candidate worth applying.
+pub fn sizings(all: &[Candidate]) -> Vec<Sizing> {
+    all.iter()
+        .filter(|c| c.actionable())
+        .map(|c| Sizing {
+            workload: c.sizing.workload.clone(),
+            cpu: c.sizing.cpu_recommended,
+            memory: c.sizing.ram_recommended,
+        })
+        .collect()
+}
+
+/// One action per workload the plan edits, with its edits as evidence.
+pub fn actions(
+    ds: &Dataset,
+    all: &[Candidate],
+    plan: &Plan,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Vec<bearing_events::Action> {
+    all.iter()
+        .filter(|c| c.actionable())
+        .filter_map(|c| {
+            let edits: Vec<_> = plan
+                .edits
+                .iter()
+                .filter(|e| e.workload == c.sizing.workload)
+                .collect();
+            (!edits.is_empty()).then(|| action(ds, c, "rightsize", window, now, json!(edits)))
+        })
+        .collect()
+}
+
+fn print(
+    args: &Args,
+    all: &[Candidate],
+    plan: Option<&Plan>,
+    recorded: &[bearing_events::Action],
+    vpa: &[manifests::VpaTarget],
+) -> anyhow::Result<()> {
+    let vpa_of = |workload: &str| {
+        vpa.iter().find(|t| {
+            manifests::names_container(workload, t.namespace.as_deref(), &t.object, &t.container)
+        })
+    };
+    if args.output == Output::Json {
+        let compared: BTreeMap<&str, &manifests::VpaTarget> = all
+            .iter()
+            .filter_map(|c| vpa_of(&c.sizing.workload).map(|t| (c.sizing.workload.as_str(), t)))
+            .collect();
+        let mut v = json!({
+            "window_seconds": args.window.as_secs(),
+            "recommendations": all,
+            "vpa": compared,
+            "written": args.write,
+            "actions": recorded,
+        });
+        if let (Some(p), Some(obj)) = (plan, v.as_object_mut()) {
+            obj.extend(plan_json(p).as_object().cloned().unwrap_or_default());
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    if all.is_empty() {
+        println!(
+            "no workload has requests and usage in the last {} (ingest OpenCost allocations)",
+            args.window
+        );
+    }
+    for c in all {
+        let r = &c.sizing;
+        let vpa = vpa_of(&r.workload).map_or(String::new(), |t| {
+            format!(
+                "; VPA target {} / {}",
+                t.cpu.map_or("–".into(), manifests::format_cpu),
+                t.memory.map_or("–".into(), manifests::format_memory)
+            )
+        });
+        let state = match &c.held {
+            Some(why) => format!("held: {why}"),
+            None if c.actionable() => format!("{} risk", r.risk),
+            None => "unchanged".into(),
+        };
+        println!(
+            "{} {}: CPU {} -> {}, memory {} -> {}, {:+.2} {}/month ({state}; {} rows, {:.0} h{vpa})",
+            if r.service.is_empty() {
+                "(no service)"
+            } else {
+                &r.service
+            },
+            r.workload,
+            manifests::format_cpu(r.cpu_request),
+            manifests::format_cpu(r.cpu_recommended),
+            manifests::format_memory(r.ram_request),
+            manifests::format_memory(r.ram_recommended),
+            r.saving_per_month,
+            r.currency.as_deref().unwrap_or(""),
+            r.samples,
+            r.hours
+        );
+    }
+    let Some(p) = plan else { return Ok(()) };
+    print_plan(p);
+    if args.write {
+        println!(
+            "wrote {} file(s); {} action(s) recorded",
+            p.files.len(),
+            recorded.len()
+        );
+    }
+    Ok(())
+}
+
+fn diff(p: &Plan) -> String {
+    p.files
+        .iter()
+        .map(|f| bearing_workflow::diff::unified(&f.before, &f.after, &f.name))
+        .collect()
+}
+
+/// `bearing reconcile --manifests DIR`: writes the rightsizing proposals of
+/// this pass into the manifests and marks each one placed as applied, with
+/// its edits (unless `dry_run`, which only computes the plan).
+pub async fn apply_proposals(
+    store: &bearing_store::DynStore,
+    actions: &mut [bearing_events::Action],
+    dir: &std::path::Path,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> anyhow::Result<Plan> {
+    use bearing_events::ActionStatus;
+    let proposal = |a: &bearing_events::Action| -> Option<Sizing> {
+        let c = a.change.as_ref()?;
+        if a.status != ActionStatus::Proposed
+            || a.created_at != now
+            || c.get("action")?.as_str()? != "rightsize"
+        {
+            return None;
+        }
+        Some(Sizing {
+            workload: c.get("workload")?.as_str()?.to_string(),
+            cpu: c.pointer("/requests/cpu")?.as_f64()?,
+            memory: c.pointer("/requests/memory")?.as_f64()?,
+        })
+    };
+    let replicas_of = |a: &bearing_events::Action| -> Option<Replicas> {
+        let c = a.change.as_ref()?;
+        if a.status != ActionStatus::Proposed
+            || a.created_at != now
+            || c.get("action")?.as_str()? != "scale"
+        {
+            return None;
+        }
+        Some(Replicas {
+            target: c.get("target")?.as_str()?.to_string(),
+            min: u32::try_from(c.get("min_replicas")?.as_u64()?).ok()?,
+            max: u32::try_from(c.get("max_replicas")?.as_u64()?).ok()?,
+            only_raise: c.get("only_raise")?.as_bool()?,
+        })
+    };
+    let sizings: Vec<Sizing> = actions.iter().filter_map(proposal).collect();
+    let replicas: Vec<Replicas> = actions.iter().filter_map(replicas_of).collect();
+    let plan = manifests::plan(dir, &sizings, &replicas)?;
+    if dry_run {
+        return Ok(plan);
+    }
+    for f in &plan.files {
+        std::fs::write(&f.path, &f.after)
+            .with_context(|| format!("cannot write `{}`", f.path.display()))?;
+    }
+    for a in actions.iter_mut() {
+        let Some(key) = proposal(a)
+            .map(|s| s.workload)
+            .or_else(|| replicas_of(a).map(|r| r.target))
+        else {
+            continue;
+        };
+        let edits: Vec<_> = plan.edits.iter().filter(|e| e.workload == key).collect();
+        if edits.is_empty() {
+            continue;
+        }
+        a.status = ActionStatus::Applied;
+        if let Some(c) = a.change.as_mut().and_then(|c| c.as_object_mut()) {
+            c.insert("edits".into(), json!(edits));
+        }
+        store
+            .put_action(a)
+            .await
+            .with_context(|| format!("cannot store action `{}`", a.id))?;
+    }
+    Ok(plan)
+}
+
+/// Prints the manifest edits and diff of a plan (text output).
+pub fn print_plan(p: &Plan) {
+    for e in &p.edits {
+        let container = if e.container.is_empty() {
+            String::new()
+        } else {
+            format!(" container {}", e.container)
+        };
+        println!(
+            "{}:{}: {}{container}: {} {} -> {}",
+            e.file,
+            e.line,
+            e.object,
+            e.field,
+            e.old.as_deref().unwrap_or("(none)"),
+            e.new
+        );
+    }
+    for s in &p.skipped {
+        println!("not placed: {}: {}", s.workload, s.reason);
+    }
+    for u in &p.unreadable {
+        println!("unreadable: {u}");
+    }
+    print!("{}", diff(p));
+}
+
+/// The plan as JSON (edits, skipped, unreadable files, diff).
+pub fn plan_json(p: &Plan) -> serde_json::Value {
+    json!({
+        "edits": p.edits,
+        "skipped": p.skipped,
+        "unreadable": p.unreadable,
+        "diff": diff(p),
+    })
+}
