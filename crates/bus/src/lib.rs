@@ -551,6 +551,9 @@ trait Record: Sized + Send + Sync + 'static {
         store: &DynStore,
         batch: &[Self],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Whether the store answers a read of where these records go: when it
+    /// does and a batch still fails, the batch holds a record it refuses.
+    fn store_answers(store: &DynStore) -> impl Future<Output = bool> + Send;
 }
 
 impl Record for Event {
@@ -565,6 +568,9 @@ impl Record for Event {
     }
     async fn write(store: &DynStore, batch: &[Self]) -> Result<u64, StoreError> {
         store.ingest(batch).await.map(|o| o.accepted)
+    }
+    async fn store_answers(store: &DynStore) -> bool {
+        store.count_events().await.is_ok()
     }
 }
 
@@ -589,6 +595,13 @@ impl Record for EncodedDecision {
             .put_decisions(batch)
             .await
             .map(|()| batch.len() as u64)
+    }
+    async fn store_answers(store: &DynStore) -> bool {
+        let one = bearing_store::DecisionQuery {
+            limit: Some(1),
+            ..Default::default()
+        };
+        store.decisions(&one).await.is_ok()
     }
 }
 
@@ -755,7 +768,7 @@ async fn commit<R: Record>(
                 carried.remove(index);
             }
             Err(e) => {
-                if store.count_events().await.is_ok() {
+                if R::store_answers(store).await {
                     failures += 1;
                     if failures >= FAILURES_BEFORE_SPLIT {
                         return Some(one_by_one(bus, store, records, carried).await);
