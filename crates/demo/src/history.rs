@@ -216,6 +216,10 @@ impl Gen {
                     finished_at: Some(ci_start + minutes(ci_minutes)),
                     commit: Some(head.clone()),
                     url: None,
+                    queued_at: None,
+                    attempt: None,
+                    branch: None,
+                    job: None,
                 }),
             ));
             // A red run that was retried, now and then.
@@ -234,6 +238,10 @@ impl Gen {
                         finished_at: Some(ci_start - minutes(5.0)),
                         commit: Some(head.clone()),
                         url: None,
+                        queued_at: None,
+                        attempt: None,
+                        branch: None,
+                        job: None,
                     }),
                 ));
             }

@@ -223,6 +223,10 @@ pub fn generate(cfg: &SynthConfig, mut sink: impl FnMut(Event)) -> usize {
                     finished_at: Some(run_time),
                     commit: Some(head.clone()),
                     url: None,
+                    queued_at: None,
+                    attempt: None,
+                    branch: None,
+                    job: None,
                 }),
             ));
             let deploy = |id: String, time: DateTime<Utc>, env: &str, head: &str| {
