@@ -13,9 +13,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use bearing_events::{
-    DecisionRecord, DecisionSummary, Event, FindingKind, IncidentStatus, Link, Payload, PipelineJob,
-    PipelineRun, Severity,
-    Status,
+    DecisionRecord, DecisionSummary, Event, FindingKind, IncidentStatus, Link, Payload,
+    PipelineJob, PipelineRun, Severity, Status,
 };
 use bearing_intent::{CostMatch, Intent};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -296,13 +295,6 @@ pub(crate) struct PipeRec {
     pub ok: bool,
     pub finished: bool,
     pub duration: Option<f64>,
-    /// `Dataset::ci` ids: the run id (with its attempt), commit, branch.
-    pub run: u32,
-    pub sha: u32,
-    pub branch: u32,
-    pub cancelled: bool,
-    pub queued: Option<Ts>,
-    pub started: Option<Ts>,
 }
 
 /// One finished job of a pipeline run (success, failure or cancelled).
@@ -534,6 +526,7 @@ pub struct Dataset {
     pub(crate) names: Interner,
     /// Job and step names, run ids, commits, branches and runners of CI records.
     pub(crate) ci: Interner,
+    pub(crate) ci_prices: crate::pipeline::Prices,
     pub(crate) teams: Interner,
     pub(crate) info: Vec<Option<SvcInfo>>,
     pub(crate) data: Vec<SvcData>,
@@ -628,6 +621,7 @@ impl Dataset {
             envs: Interner::default(),
             names: Interner::default(),
             ci: Interner::default(),
+            ci_prices: crate::pipeline::Prices::from_intent(intent),
             teams: Interner::default(),
             info: Vec::new(),
             data: Vec::new(),
@@ -1292,10 +1286,7 @@ impl Dataset {
             }
             Payload::PipelineRun(p) => {
                 let s = self.svc(e.service.as_deref().unwrap_or(""));
-                let old_job = e
-                    .attributes
-                    .get("granularity")
-                    .is_some_and(|g| g == "job");
+                let old_job = e.attributes.get("granularity").is_some_and(|g| g == "job");
                 match &p.job {
                     Some(job) => self.add_job(s, ev, time, env, &p, job),
                     // Jobs stored before they had their own fields: not a run.
@@ -1670,12 +1661,6 @@ impl Dataset {
             ok: p.status == Status::Success,
             finished,
             duration,
-            run: self.ci.id(&p.run_id),
-            sha: self.opt_ci(p.commit.as_deref()),
-            branch: self.opt_ci(p.branch.as_deref()),
-            cancelled: p.status == Status::Cancelled,
-            queued: p.queued_at.map(ts),
-            started: p.started_at.map(ts),
         };
         self.data[s as usize].pipelines.push(rec);
     }

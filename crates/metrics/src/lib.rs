@@ -22,6 +22,7 @@ mod engine;
 mod explain;
 mod filter;
 mod outcomes;
+mod pipeline;
 mod scorecard;
 mod security;
 mod slo;
@@ -36,6 +37,10 @@ pub use engine::{MetricValue, cost_anomalies, evaluate, fmt_secs, format_value, 
 pub use explain::{Explanation, TracedRecord, explain, explain_with};
 pub use filter::{filters_text, parse_filters};
 pub use outcomes::{Outcomes, ServiceOutcome, SeverityCounts, outcomes};
+pub use pipeline::{
+    Bar, DEFAULT_PRICES, Insight, JobSummary, Objective, PipelineReport, PipelineSummary, Prices,
+    pipeline_report,
+};
 pub use scorecard::{
     KeyResultCard, ObjectiveCard, Scorecard, ScorecardFilter, Status, Trend, scorecard,
 };

@@ -149,10 +149,10 @@ fn one(doc: &Value, ctx: &ParseContext) -> Result<Outcome, ParseError> {
                     .str_at("url")
                     .or_else(|| content.str_at("uri"))
                     .map(str::to_owned),
-                    queued_at: None,
-                    attempt: None,
-                    branch: None,
-                    job: None,
+                queued_at: None,
+                attempt: None,
+                branch: None,
+                job: None,
             })
         }
         ("service", pred @ ("deployed" | "upgraded")) => Payload::Deployment(Deployment {

@@ -791,8 +791,11 @@ fn workflow_job(v: &Value) -> Result<Mapped, ParseError> {
             .enumerate()
             .map(|(i, l)| {
                 l.as_str().map(str::to_owned).ok_or_else(|| {
-                    ParseError::new(format!("expected a string, found {}", super::json::kind_of(l)))
-                        .with_field(format!("workflow_job.labels.{i}"))
+                    ParseError::new(format!(
+                        "expected a string, found {}",
+                        super::json::kind_of(l)
+                    ))
+                    .with_field(format!("workflow_job.labels.{i}"))
                 })
             })
             .collect::<Result<_, _>>()?,
@@ -859,7 +862,9 @@ fn workflow_job(v: &Value) -> Result<Mapped, ParseError> {
 fn workflow_step(v: &Value, i: usize) -> Result<PipelineStep, ParseError> {
     let at = |f: &str| format!("workflow_job.steps.{i}.{f}");
     let status_text = req_str(v, &at("status"))?;
-    let step = v.path(&format!("workflow_job.steps.{i}")).unwrap_or(&Value::Null);
+    let step = v
+        .path(&format!("workflow_job.steps.{i}"))
+        .unwrap_or(&Value::Null);
     Ok(PipelineStep {
         name: req_str(v, &at("name"))?.to_owned(),
         number: step.u64_at("number").and_then(|n| u32::try_from(n).ok()),
