@@ -527,6 +527,13 @@ pub struct Dataset {
     /// Job and step names, run ids, commits, branches and runners of CI records.
     pub(crate) ci: Interner,
     pub(crate) ci_prices: crate::pipeline::Prices,
+    /// Pipeline names of run records, by run id (`ci`): a job whose source
+    /// does not name its pipeline (CDEvents `taskrun`) takes its run's.
+    run_names: FxMap<u32, u32>,
+    /// Queued and started times of jobs not finished yet, by the job's own
+    /// id (`ci`): sources that send each state apart (CDEvents) give the
+    /// finish without the start.
+    open_jobs: FxMap<u32, (Option<Ts>, Option<Ts>)>,
     pub(crate) teams: Interner,
     pub(crate) info: Vec<Option<SvcInfo>>,
     pub(crate) data: Vec<SvcData>,
@@ -622,6 +629,8 @@ impl Dataset {
             names: Interner::default(),
             ci: Interner::default(),
             ci_prices: crate::pipeline::Prices::from_intent(intent),
+            run_names: FxMap::default(),
+            open_jobs: FxMap::default(),
             teams: Interner::default(),
             info: Vec::new(),
             data: Vec::new(),
@@ -1653,6 +1662,8 @@ impl Dataset {
             _ => None,
         };
         let finished = matches!(p.status, Status::Success | Status::Failure);
+        let run = self.ci.id(&p.run_id);
+        self.run_names.insert(run, name);
         let rec = PipeRec {
             time: p.finished_at.map_or(time, ts),
             ev,
@@ -1668,8 +1679,17 @@ impl Dataset {
     /// Keeps finished jobs only: a job's queued and in-progress events are
     /// earlier states of the same job.
     fn add_job(&mut self, s: u32, ev: u32, time: Ts, env: u32, p: &PipelineRun, job: &PipelineJob) {
+        let own = self.ci.id(&p.run_id);
+        let (mut queued, mut started) = (p.queued_at.map(ts), p.started_at.map(ts));
         if p.status == Status::InProgress {
+            let seen = self.open_jobs.entry(own).or_default();
+            seen.0 = seen.0.or(queued);
+            seen.1 = seen.1.or(started);
             return;
+        }
+        if let Some((q, st)) = self.open_jobs.remove(&own) {
+            queued = queued.or(q);
+            started = started.or(st);
         }
         let pipeline = self.names.id(&p.pipeline);
         let name = self.ci.id(&job.name);
@@ -1706,8 +1726,8 @@ impl Dataset {
             runner,
             attempt: p.attempt.unwrap_or(1),
             status: p.status,
-            queued: p.queued_at.map(ts),
-            started: p.started_at.map(ts),
+            queued,
+            started,
             finished: p.finished_at.map(ts),
             steps: (first, n),
         });
@@ -1734,6 +1754,11 @@ impl Dataset {
         data.pipelines
             .sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
         data.jobs.sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
+        for j in &mut data.jobs {
+            if let Some(&name) = self.run_names.get(&j.run) {
+                j.pipeline = name;
+            }
+        }
         data.costs
             .sort_by(|a, b| by((a.start, a.ev), (b.start, b.ev)));
         data.flags

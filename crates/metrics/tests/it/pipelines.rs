@@ -566,3 +566,70 @@ fn real_workflow_run_and_job_are_counted_apart() {
     let minutes = evaluate(&ds, "pipeline.minutes", &scope, &none, window, now);
     assert_eq!(minutes.value, Some(4.0));
 }
+
+/// CDEvents send each state of a task run apart: the start comes from the
+/// `started` event, the pipeline's name from the run's `pipelinerun` events.
+#[test]
+fn cdevents_task_runs_are_jobs_of_their_pipeline() {
+    let doc = |id: &str, ty: &str, time: &str, subject: &str, content: serde_json::Value| {
+        serde_json::json!({
+            "context": {"version": "0.4.1", "id": id, "source": "/tekton", "type": ty, "timestamp": time},
+            "subject": {"id": subject, "source": "/tekton", "content": content}
+        })
+    };
+    let run = serde_json::json!({"pipelineRun": {"id": "run-7"}, "taskName": "unit-tests"});
+    let docs = [
+        doc(
+            "1",
+            "dev.cdevents.pipelinerun.queued.0.1.1",
+            "2026-10-26T10:00:00Z",
+            "run-7",
+            serde_json::json!({"pipelineName": "release"}),
+        ),
+        doc(
+            "2",
+            "dev.cdevents.pipelinerun.started.0.1.1",
+            "2026-10-26T10:00:30Z",
+            "run-7",
+            serde_json::json!({"pipelineName": "release"}),
+        ),
+        doc(
+            "3",
+            "dev.cdevents.taskrun.started.0.1.1",
+            "2026-10-26T10:01:00Z",
+            "task-1",
+            run.clone(),
+        ),
+        {
+            let mut c = run.clone();
+            c["outcome"] = "failure".into();
+            doc(
+                "4",
+                "dev.cdevents.taskrun.finished.0.1.1",
+                "2026-10-26T10:04:20Z",
+                "task-1",
+                c,
+            )
+        },
+        doc(
+            "5",
+            "dev.cdevents.pipelinerun.finished.0.1.1",
+            "2026-10-26T10:05:00Z",
+            "run-7",
+            serde_json::json!({"pipelineName": "release", "outcome": "failure"}),
+        ),
+    ];
+    let text: String = docs.iter().map(|d| format!("{d}\n")).collect();
+    let mut ctx = formats::ParseContext::new(now());
+    ctx.service = Some("checkout".into());
+    let events = formats::parse(formats::Format::CdEvents, text.as_bytes(), &ctx).unwrap();
+    let ds = Dataset::new(&intent(), events, vec![], vec![]);
+    let release = [("pipeline", "release"), ("job", "unit-tests")];
+    let d = value(&ds, "pipeline.job.duration.p50", &release);
+    // 10:01:00 → 10:04:20.
+    assert_eq!((d.value, d.samples), (Some(200.0), 1));
+    close(value(&ds, "pipeline.job.success_rate", &release).value, 0.0);
+    // The run itself: 10:00:30 → 10:05:00 is not known from one event;
+    // run figures count finished runs with both times only.
+    assert_eq!(value(&ds, "pipeline.duration.p50", &[]).samples, 0);
+}
