@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::dataset::{Dataset, FxMap, JobRec, NONE, Ts, to_time, ts};
 use crate::engine::{Ctx, MetricValue, Rec, fmt_secs};
-use crate::stats::quantile;
+use crate::stats::{quantile, select_quantile};
 
 /// GitHub's list price per minute of a standard runner, USD
 /// (docs.github.com, "About billing for GitHub Actions", per-minute rates).
@@ -247,52 +247,62 @@ pub(crate) fn job_success(ctx: &mut Ctx<'_>) -> MetricValue {
     ctx.value((n > 0).then(|| ok as f64 / n as f64), n)
 }
 
-/// Jobs of one (service, pipeline, job name, commit), in finishing order.
-type ShaGroups<'a> = FxMap<(u32, u32, u32, u32), Vec<&'a JobRec>>;
+/// Jobs with a commit, not cancelled, sorted by (service, pipeline, job
+/// name, commit, finish, attempt), and the ranges of each (service,
+/// pipeline, job name, commit) in it: the attempts of a job on one commit,
+/// in finishing order. One sort instead of a map of small vectors.
+struct ByCommit<'a> {
+    jobs: Vec<(u32, &'a JobRec)>,
+    groups: Vec<std::ops::Range<usize>>,
+}
 
-fn by_commit<'a>(list: &[(u32, &'a JobRec)]) -> ShaGroups<'a> {
-    let mut g: ShaGroups<'a> = FxMap::default();
-    for &(s, j) in list {
-        if j.sha != NONE && j.status != Status::Cancelled {
-            g.entry((s, j.pipeline, j.name, j.sha)).or_default().push(j);
+fn by_commit<'a>(list: &[(u32, &'a JobRec)]) -> ByCommit<'a> {
+    let mut jobs: Vec<(u32, &'a JobRec)> = list
+        .iter()
+        .copied()
+        .filter(|(_, j)| j.sha != NONE && j.status != Status::Cancelled)
+        .collect();
+    let key = |&(s, j): &(u32, &JobRec)| (s, j.pipeline, j.name, j.sha);
+    jobs.sort_unstable_by_key(|x| (key(x), x.1.finished.unwrap_or(x.1.time), x.1.attempt));
+    let mut groups = Vec::new();
+    let mut start = 0;
+    for i in 1..=jobs.len() {
+        if i == jobs.len() || key(&jobs[i]) != key(&jobs[start]) {
+            groups.push(start..i);
+            start = i;
         }
     }
-    for v in g.values_mut() {
-        v.sort_by_key(|j| (j.finished.unwrap_or(j.time), j.attempt));
-    }
-    g
+    ByCommit { jobs, groups }
 }
 
 /// A failure followed by a success: the failed attempts before the last
 /// success were re-run for nothing but flakiness.
-fn flaky_failures<'a>(runs: &[&'a JobRec]) -> Vec<&'a JobRec> {
-    let Some(last_ok) = runs.iter().rposition(|j| j.status == Status::Success) else {
-        return Vec::new();
-    };
+fn flaky_failures<'a, 'b>(
+    runs: &'b [(u32, &'a JobRec)],
+) -> impl Iterator<Item = &'b (u32, &'a JobRec)> {
+    let last_ok = runs
+        .iter()
+        .rposition(|(_, j)| j.status == Status::Success)
+        .unwrap_or(0);
     runs[..last_ok]
         .iter()
-        .copied()
-        .filter(|j| j.status == Status::Failure)
-        .collect()
+        .filter(|(_, j)| j.status == Status::Failure)
 }
 
 /// `pipeline.job.flaky_rate`.
 pub(crate) fn flaky_rate(ctx: &mut Ctx<'_>) -> MetricValue {
     let list = jobs(ctx);
-    let groups = by_commit(&list);
-    let mut keys: Vec<_> = groups.keys().copied().collect();
-    keys.sort_unstable();
+    let g = by_commit(&list);
     let mut flaky = 0usize;
-    for k in &keys {
-        let runs = &groups[k];
-        let fails = flaky_failures(runs);
-        if fails.is_empty() {
+    for r in &g.groups {
+        let runs = &g.jobs[r.clone()];
+        if flaky_failures(runs).next().is_none() {
             continue;
         }
         flaky += 1;
-        for j in runs {
+        for &(s, j) in runs {
             let failed = j.status == Status::Failure;
-            ctx.tr.add(ctx.ds, rec(k.0, j, None), || {
+            ctx.tr.add(ctx.ds, rec(s, j, None), || {
                 if failed {
                     "failed, then passed on the same commit"
                 } else {
@@ -302,7 +312,7 @@ pub(crate) fn flaky_rate(ctx: &mut Ctx<'_>) -> MetricValue {
             });
         }
     }
-    let n = keys.len();
+    let n = g.groups.len();
     ctx.value((n > 0).then(|| flaky as f64 / n as f64), n)
 }
 
@@ -333,7 +343,7 @@ pub(crate) fn minutes(ctx: &mut Ctx<'_>, cost: bool) -> MetricValue {
 /// `pipeline.wasted_minutes`.
 pub(crate) fn wasted(ctx: &mut Ctx<'_>) -> MetricValue {
     let list = jobs(ctx);
-    let w = waste(ctx.ds, &list);
+    let w = waste(ctx.ds, &list, &by_commit(&list));
     for (s, j, m, why) in &w.items {
         ctx.tr.add(ctx.ds, rec(*s, j, Some(*m)), || {
             format!("{m} minutes {why}")
@@ -360,14 +370,11 @@ const FLAKY: &str = "re-run after a flaky failure";
 const CANCELLED: &str = "of a cancelled job";
 const SUPERSEDED: &str = "after a newer commit's run was queued";
 
-fn waste<'a>(ds: &Dataset, list: &[(u32, &'a JobRec)]) -> Waste<'a> {
+fn waste<'a>(ds: &Dataset, list: &[(u32, &'a JobRec)], commits: &ByCommit<'a>) -> Waste<'a> {
     let mut items = Vec::new();
-    let groups = by_commit(list);
-    let mut keys: Vec<_> = groups.keys().copied().collect();
-    keys.sort_unstable();
-    for k in keys {
-        for j in flaky_failures(&groups[&k]) {
-            items.push((k.0, j, billed_minutes(j), FLAKY));
+    for r in &commits.groups {
+        for &(s, j) in flaky_failures(&commits.jobs[r.clone()]) {
+            items.push((s, j, billed_minutes(j), FLAKY));
         }
     }
     for &(s, j) in list {
@@ -377,48 +384,47 @@ fn waste<'a>(ds: &Dataset, list: &[(u32, &'a JobRec)]) -> Waste<'a> {
     }
     // Runs per (service, pipeline, branch): a run whose jobs go on after a
     // run for a different commit was queued is working for an old commit.
-    let mut runs: FxMap<(u32, u32, u32, u32), (Ts, u32, Vec<&'a JobRec>)> = FxMap::default();
-    for &(s, j) in list {
-        if j.branch == NONE || j.sha == NONE {
-            continue;
+    let mut jobs: Vec<(u32, &'a JobRec)> = list
+        .iter()
+        .copied()
+        .filter(|(_, j)| j.branch != NONE && j.sha != NONE)
+        .collect();
+    let run_key = |&(s, j): &(u32, &JobRec)| (s, j.pipeline, j.branch, j.run);
+    jobs.sort_unstable_by_key(run_key);
+    // (service, pipeline, branch, first queued, run name, sha, jobs range)
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=jobs.len() {
+        if i == jobs.len() || run_key(&jobs[i]) != run_key(&jobs[start]) {
+            let (s, j) = jobs[start];
+            let first = jobs[start..i]
+                .iter()
+                .map(|(_, j)| j.queued.or(j.started).unwrap_or(j.time))
+                .min()
+                .unwrap_or(j.time);
+            runs.push((s, j.pipeline, j.branch, first, ds.ci.name(j.run), j.sha, start..i));
+            start = i;
         }
-        let start = j.queued.or(j.started).unwrap_or(j.time);
-        let e = runs
-            .entry((s, j.pipeline, j.branch, j.run))
-            .or_insert((start, j.sha, Vec::new()));
-        e.0 = e.0.min(start);
-        e.2.push(j);
     }
-    let mut by_branch: FxMap<(u32, u32, u32), Vec<(Ts, u32, u32)>> = FxMap::default();
-    for (k, (start, sha, _)) in &runs {
-        by_branch
-            .entry((k.0, k.1, k.2))
-            .or_default()
-            .push((*start, *sha, k.3));
-    }
-    let mut branch_keys: Vec<_> = by_branch.keys().copied().collect();
-    branch_keys.sort_unstable();
-    for bk in branch_keys {
-        let v = by_branch
-            .get_mut(&bk)
-            .map(std::mem::take)
-            .unwrap_or_default();
-        let mut v = v;
-        v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(ds.ci.name(a.2).cmp(ds.ci.name(b.2))));
-        for (i, &(_, sha, run)) in v.iter().enumerate() {
-            // The first later run for another commit.
-            let Some(&(newer, _, _)) = v[i + 1..].iter().find(|x| x.1 != sha) else {
+    runs.sort_unstable_by(|a, b| (a.0, a.1, a.2, a.3, a.4).cmp(&(b.0, b.1, b.2, b.3, b.4)));
+    for (i, run) in runs.iter().enumerate() {
+        // The first later run of the same branch for another commit.
+        let Some(newer) = runs[i + 1..]
+            .iter()
+            .take_while(|x| (x.0, x.1, x.2) == (run.0, run.1, run.2))
+            .find(|x| x.5 != run.5)
+            .map(|x| x.3)
+        else {
+            continue;
+        };
+        for &(s, j) in &jobs[run.6.clone()] {
+            if j.status == Status::Cancelled {
                 continue;
-            };
-            for j in &runs[&(bk.0, bk.1, bk.2, run)].2 {
-                if j.status == Status::Cancelled {
-                    continue;
-                }
-                if let (Some(a), Some(b)) = (j.started, j.finished) {
-                    let over = b - a.max(newer);
-                    if over > 0 {
-                        items.push((bk.0, *j, over as f64 / 60.0, SUPERSEDED));
-                    }
+            }
+            if let (Some(a), Some(b)) = (j.started, j.finished) {
+                let over = b - a.max(newer);
+                if over > 0 {
+                    items.push((s, j, over as f64 / 60.0, SUPERSEDED));
                 }
             }
         }
@@ -601,8 +607,8 @@ pub fn pipeline_report(
 }
 
 /// The jobs of one run attempt, and its critical path.
-struct Run<'a> {
-    jobs: Vec<&'a JobRec>,
+struct Run<'a, 'b> {
+    jobs: &'b [&'a JobRec],
     start: Ts,
     end: Ts,
     /// Indexes into `jobs`, first job first.
@@ -613,7 +619,10 @@ struct Run<'a> {
 /// finished last, back through the job it waited for — among its `needs`
 /// when the workflow is known, else any job — that finished last before
 /// it started. Cancelled jobs set no result and are left out.
-fn critical_path(jobs: &[&JobRec], needs: &dyn Fn(u32) -> Option<Vec<u32>>) -> Vec<usize> {
+fn critical_path<'n>(
+    jobs: &[&JobRec],
+    needs: &dyn Fn(u32) -> Option<&'n Vec<u32>>,
+) -> Vec<usize> {
     let done: Vec<usize> = (0..jobs.len())
         .filter(|&i| {
             jobs[i].status != Status::Cancelled
@@ -664,7 +673,7 @@ fn records_of(ds: &Dataset, jobs: &[&JobRec]) -> (Vec<String>, usize) {
 }
 
 fn p50(v: &mut [f64]) -> Option<f64> {
-    quantile(v, 0.5)
+    select_quantile(v, 0.5)
 }
 
 #[allow(clippy::too_many_lines)]
@@ -687,39 +696,48 @@ fn one_pipeline(
         })
     };
     let at = |line: u32| layout.map(|l| format!("{}:{line}", l.file));
-    let needs = |name: u32| -> Option<Vec<u32>> {
-        let job = lay_job(ds.ci.name(name))?;
-        let l = layout?;
-        Some(
-            job.needs
-                .iter()
-                .filter_map(|n| {
-                    let j = l.jobs.iter().find(|x| &x.id == n)?;
-                    ds.ci.get(j.name.as_deref().unwrap_or(&j.id))
-                })
-                .collect(),
-        )
-    };
-    // Runs.
-    let mut runs: FxMap<u32, Run<'_>> = FxMap::default();
-    for &(_, j) in list {
-        let start = j.queued.or(j.started).unwrap_or(j.time);
-        let end = j.finished.unwrap_or(j.time);
-        let r = runs.entry(j.run).or_insert(Run {
-            jobs: Vec::new(),
-            start,
-            end,
-            path: Vec::new(),
-        });
-        r.start = r.start.min(start);
-        r.end = r.end.max(end);
-        r.jobs.push(j);
+    // `needs` by job name id, from the workflow.
+    let mut needs_of: FxMap<u32, Vec<u32>> = FxMap::default();
+    if let Some(l) = layout {
+        for lj in &l.jobs {
+            if let Some(id) = ds.ci.get(lj.name.as_deref().unwrap_or(&lj.id)) {
+                let needs = lj
+                    .needs
+                    .iter()
+                    .filter_map(|n| {
+                        let j = l.jobs.iter().find(|x| &x.id == n)?;
+                        ds.ci.get(j.name.as_deref().unwrap_or(&j.id))
+                    })
+                    .collect();
+                needs_of.insert(id, needs);
+            }
+        }
     }
-    let mut run_keys: Vec<u32> = runs.keys().copied().collect();
-    run_keys.sort_by(|a, b| ds.ci.name(*a).cmp(ds.ci.name(*b)));
-    for r in runs.values_mut() {
-        r.jobs.sort_by_key(|j| (j.started, j.finished, j.name));
-        r.path = critical_path(&r.jobs, &needs);
+    let needs = |name: u32| needs_of.get(&name);
+    // Runs: the jobs sorted by run, each run a slice.
+    let mut sorted: Vec<&JobRec> = list.iter().map(|x| x.1).collect();
+    sorted.sort_unstable_by_key(|j| (j.run, j.started, j.finished, j.name));
+    let mut runs: Vec<Run<'_, '_>> = Vec::new();
+    let mut first = 0;
+    for i in 1..=sorted.len() {
+        if i == sorted.len() || sorted[i].run != sorted[first].run {
+            let jobs = &sorted[first..i];
+            runs.push(Run {
+                jobs,
+                start: jobs
+                    .iter()
+                    .map(|j| j.queued.or(j.started).unwrap_or(j.time))
+                    .min()
+                    .unwrap_or(0),
+                end: jobs
+                    .iter()
+                    .map(|j| j.finished.unwrap_or(j.time))
+                    .max()
+                    .unwrap_or(0),
+                path: critical_path(jobs, &needs),
+            });
+            first = i;
+        }
     }
     // Per job name.
     struct Acc<'a> {
@@ -732,13 +750,15 @@ fn one_pipeline(
         cost: f64,
         recs: Vec<&'a JobRec>,
         runner: u32,
+        /// (commits, flaky commits, the jobs of flaky commits)
+        flaky: (usize, usize, Vec<&'a JobRec>),
     }
-    let mut acc: BTreeMap<&str, Acc<'_>> = BTreeMap::new();
+    let mut acc: FxMap<u32, Acc<'_>> = FxMap::default();
     let mut price_of: FxMap<u32, f64> = FxMap::default();
     let (mut minutes, mut cost) = (0.0, 0.0);
-    let mut daily: BTreeMap<i64, (f64, f64, Vec<f64>)> = BTreeMap::new();
+    let mut daily: FxMap<i64, (f64, f64, Vec<f64>)> = FxMap::default();
     for &(_, j) in list {
-        let a = acc.entry(ds.ci.name(j.name)).or_insert_with(|| Acc {
+        let a = acc.entry(j.name).or_insert_with(|| Acc {
             durations: Vec::new(),
             queues: Vec::new(),
             ok: 0,
@@ -748,6 +768,7 @@ fn one_pipeline(
             cost: 0.0,
             recs: Vec::new(),
             runner: j.runner,
+            flaky: (0, 0, Vec::new()),
         });
         if j.status != Status::Cancelled
             && let Some(d) = j.duration()
@@ -780,7 +801,7 @@ fn one_pipeline(
     }
     let mut walls = Vec::new();
     let mut wall_total = 0.0;
-    for r in runs.values() {
+    for r in &runs {
         if r.path.is_empty() {
             continue;
         }
@@ -789,23 +810,29 @@ fn one_pipeline(
         wall_total += wall;
         for &i in &r.path {
             let j = r.jobs[i];
-            if let (Some(a), Some(d)) = (acc.get_mut(ds.ci.name(j.name)), j.duration()) {
+            if let (Some(a), Some(d)) = (acc.get_mut(&j.name), j.duration()) {
                 a.critical += d as f64;
             }
         }
     }
-    let commit_groups = by_commit(list);
-    let mut flaky: BTreeMap<&str, (usize, usize, Vec<&JobRec>)> = BTreeMap::new();
-    for (k, g) in &commit_groups {
-        let f = flaky.entry(ds.ci.name(k.2)).or_default();
-        f.1 += 1;
-        let fails = flaky_failures(g);
-        if !fails.is_empty() {
-            f.0 += 1;
-            f.2.extend(g.iter().copied());
+    let commits = by_commit(list);
+    for r in &commits.groups {
+        let g = &commits.jobs[r.clone()];
+        let Some(a) = acc.get_mut(&g[0].1.name) else {
+            continue;
+        };
+        a.flaky.0 += 1;
+        if flaky_failures(g).next().is_some() {
+            a.flaky.1 += 1;
+            a.flaky.2.extend(g.iter().map(|x| x.1));
         }
     }
-    let w = waste(ds, list);
+    let w = waste(ds, list, &commits);
+    let mut acc: Vec<(&str, Acc<'_>)> = acc
+        .into_iter()
+        .map(|(k, v)| (ds.ci.name(k), v))
+        .collect();
+    acc.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut insights = Vec::new();
     let base = |kind, objective, job: Option<&str>, message: String| Insight {
         kind,
@@ -824,14 +851,15 @@ fn one_pipeline(
     };
     let mut jobs_out = Vec::new();
     for (job, a) in &mut acc {
+        let job: &str = job;
         let price = price_of.get(&a.runner).copied().unwrap_or(0.0);
-        let f = flaky.get(job);
-        let flaky_rate = f.map(|f| f.0 as f64 / f.1 as f64);
+        let f = (a.flaky.0 > 0).then_some(&a.flaky);
+        let flaky_rate = f.map(|f| f.1 as f64 / f.0 as f64);
         let summary = JobSummary {
             job: job.to_string(),
             runs: a.recs.len(),
             duration_p50: p50(&mut a.durations),
-            duration_p90: quantile(&mut a.durations, 0.9),
+            duration_p90: select_quantile(&mut a.durations, 0.9),
             queue_p50: p50(&mut a.queues),
             success_rate: (a.ok + a.failed > 0).then(|| a.ok as f64 / (a.ok + a.failed) as f64),
             flaky_rate,
@@ -844,13 +872,13 @@ fn one_pipeline(
             cost: a.cost,
         };
         // Flaky job: what its failed attempts cost.
-        if let Some((nf, n, recs)) = f
+        if let Some((n, nf, recs)) = f
             && *nf > 0
         {
             let fails: f64 = w
                 .items
                 .iter()
-                .filter(|x| x.3 == FLAKY && ds.ci.name(x.1.name) == *job)
+                .filter(|x| x.3 == FLAKY && ds.ci.name(x.1.name) == job)
                 .map(|x| x.2)
                 .sum();
             let mut i = base(
@@ -891,6 +919,7 @@ fn one_pipeline(
         }
         jobs_out.push(summary);
     }
+    let acc_of = |job: &str| acc.iter().find(|x| x.0 == job).map(|x| &x.1);
     // The critical path's biggest job, and its slowest step.
     if walls.len() >= MIN_RUNS
         && let Some(top) = jobs_out
@@ -899,7 +928,7 @@ fn one_pipeline(
         && top.critical_share >= 0.25
         && jobs_out.len() > 1
     {
-        let recs = &acc[top.job.as_str()].recs;
+        let recs = acc_of(&top.job).map_or(&[][..], |a| &a.recs[..]);
         let slowest = slowest_step(ds, svc, recs);
         let tail = match &slowest {
             Some((st, d)) => format!("; its slowest step `{st}` takes {} p50", fmt_secs(*d)),
@@ -923,7 +952,7 @@ fn one_pipeline(
     }
     // Dependency installs without a cache.
     for (job, a) in &acc {
-        let steps = step_durations(ds, svc, &a.recs);
+        let job: &str = job;
         let lj = lay_job(job);
         let cached = lj.is_some_and(|l| {
             l.steps.iter().any(|s| {
@@ -937,7 +966,7 @@ fn one_pipeline(
         if cached {
             continue;
         }
-        for (st, mut d) in steps {
+        for (st, mut d) in step_durations(ds, svc, &a.recs) {
             if !is_install(&st) || d.len() < MIN_RUNS {
                 continue;
             }
@@ -1010,7 +1039,7 @@ fn one_pipeline(
                 let check = ["lint", "format", "fmt", "style", "typecheck"]
                     .iter()
                     .any(|c| dn.to_ascii_lowercase().contains(c));
-                let Some(a) = acc.get(dn) else { continue };
+                let Some(a) = acc_of(dn) else { continue };
                 if !check || a.durations.is_empty() {
                     continue;
                 }
@@ -1033,18 +1062,16 @@ fn one_pipeline(
         }
     }
     // The typical run: the median wall time.
-    let mut order: Vec<(f64, u32)> = run_keys
+    let mut order: Vec<(Ts, &str, usize)> = runs
         .iter()
-        .filter(|k| !runs[k].path.is_empty())
-        .map(|k| ((runs[k].end - runs[k].start) as f64, *k))
+        .enumerate()
+        .filter(|(_, r)| !r.path.is_empty())
+        .map(|(i, r)| (r.end - r.start, ds.ci.name(r.jobs[0].run), i))
         .collect();
-    order.sort_by(|a, b| {
-        a.0.total_cmp(&b.0)
-            .then(ds.ci.name(a.1).cmp(ds.ci.name(b.1)))
-    });
-    let typical_run = order
-        .get(order.len().saturating_sub(1) / 2)
-        .map(|(_, k)| {
+    let mid = order.len().saturating_sub(1) / 2;
+    let typical_run = (!order.is_empty())
+        .then(|| *order.select_nth_unstable(mid).1)
+        .map(|(_, _, k)| {
             let r = &runs[k];
             r.jobs
                 .iter()
@@ -1060,6 +1087,8 @@ fn one_pipeline(
         })
         .unwrap_or_default();
     let day_name = |d: i64| to_time(d * 86_400).format("%Y-%m-%d").to_string();
+    let mut daily: Vec<(i64, (f64, f64, Vec<f64>))> = daily.into_iter().collect();
+    daily.sort_unstable_by_key(|x| x.0);
     let summary = PipelineSummary {
         service,
         pipeline: name.to_string(),
