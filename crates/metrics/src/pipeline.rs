@@ -402,7 +402,15 @@ fn waste<'a>(ds: &Dataset, list: &[(u32, &'a JobRec)], commits: &ByCommit<'a>) -
                 .map(|(_, j)| j.queued.or(j.started).unwrap_or(j.time))
                 .min()
                 .unwrap_or(j.time);
-            runs.push((s, j.pipeline, j.branch, first, ds.ci.name(j.run), j.sha, start..i));
+            runs.push((
+                s,
+                j.pipeline,
+                j.branch,
+                first,
+                ds.ci.name(j.run),
+                j.sha,
+                start..i,
+            ));
             start = i;
         }
     }
@@ -467,6 +475,8 @@ pub struct Insight {
     pub money_per_week: f64,
     /// Seconds off a typical run's wall time (lead-time insights).
     pub run_seconds: f64,
+    /// `run_seconds` over the runs of a week: minutes of waiting saved.
+    pub lead_time_minutes_per_week: f64,
     /// Event ids of the job records behind it (the first 20 in id order) and their count.
     pub records: Vec<String>,
     pub record_count: usize,
@@ -590,10 +600,9 @@ pub fn pipeline_report(
         pipelines.push(summary);
         insights.append(&mut found);
     }
+    // Minutes a week, of CI or of waiting, whichever the change saves more of.
     insights.sort_by(|a, b| {
-        let score = |i: &Insight| {
-            i.money_per_week.max(i.minutes_per_week * 0.008) + i.run_seconds / 60.0 * 0.01
-        };
+        let score = |i: &Insight| i.minutes_per_week.max(i.lead_time_minutes_per_week);
         score(b)
             .total_cmp(&score(a))
             .then_with(|| a.message.cmp(&b.message))
@@ -619,10 +628,7 @@ struct Run<'a, 'b> {
 /// finished last, back through the job it waited for — among its `needs`
 /// when the workflow is known, else any job — that finished last before
 /// it started. Cancelled jobs set no result and are left out.
-fn critical_path<'n>(
-    jobs: &[&JobRec],
-    needs: &dyn Fn(u32) -> Option<&'n Vec<u32>>,
-) -> Vec<usize> {
+fn critical_path<'n>(jobs: &[&JobRec], needs: &dyn Fn(u32) -> Option<&'n Vec<u32>>) -> Vec<usize> {
     let done: Vec<usize> = (0..jobs.len())
         .filter(|&i| {
             jobs[i].status != Status::Cancelled
@@ -828,10 +834,7 @@ fn one_pipeline(
         }
     }
     let w = waste(ds, list, &commits);
-    let mut acc: Vec<(&str, Acc<'_>)> = acc
-        .into_iter()
-        .map(|(k, v)| (ds.ci.name(k), v))
-        .collect();
+    let mut acc: Vec<(&str, Acc<'_>)> = acc.into_iter().map(|(k, v)| (ds.ci.name(k), v)).collect();
     acc.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut insights = Vec::new();
     let base = |kind, objective, job: Option<&str>, message: String| Insight {
@@ -846,10 +849,12 @@ fn one_pipeline(
         minutes_per_week: 0.0,
         money_per_week: 0.0,
         run_seconds: 0.0,
+        lead_time_minutes_per_week: 0.0,
         records: Vec::new(),
         record_count: 0,
     };
     let mut jobs_out = Vec::new();
+    let mut slow_queues: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
     for (job, a) in &mut acc {
         let job: &str = job;
         let price = price_of.get(&a.runner).copied().unwrap_or(0.0);
@@ -897,35 +902,49 @@ fn one_pipeline(
             i.location = lay_job(job).and_then(|l| at(l.line));
             insights.push(i);
         }
-        // Queueing: a job that waits two minutes or more for a runner.
-        if let Some(q) = summary.queue_p50
-            && q >= 120.0
-            && a.queues.len() >= MIN_RUNS
-        {
-            let runner = ds.ci.name(a.runner);
-            let mut i = base(
-                "queueing",
-                Objective::LeadTime,
-                Some(job),
-                format!(
-                    "job `{job}` waits {} p50 for a runner (`{runner}`): add runners to that pool or move the job to a larger pool",
-                    fmt_secs(q)
-                ),
-            );
-            i.run_seconds = q;
-            (i.records, i.record_count) = records_of(ds, &a.recs);
-            i.location = lay_job(job).and_then(|l| at(l.line));
-            insights.push(i);
+        // Queueing: jobs that wait two minutes or more for a runner.
+        if summary.queue_p50.is_some_and(|q| q >= 120.0) && a.queues.len() >= MIN_RUNS {
+            slow_queues.entry(a.runner).or_default().push(job);
         }
         jobs_out.push(summary);
     }
     let acc_of = |job: &str| acc.iter().find(|x| x.0 == job).map(|x| &x.1);
+    // One recommendation per runner pool that keeps jobs waiting.
+    for (runner, names) in &slow_queues {
+        let pool: Vec<&Acc<'_>> = names.iter().filter_map(|n| acc_of(n)).collect();
+        let mut waits: Vec<f64> = pool.iter().flat_map(|a| a.queues.iter().copied()).collect();
+        let Some(q) = p50(&mut waits) else { continue };
+        let recs: Vec<&JobRec> = pool.iter().flat_map(|a| a.recs.iter().copied()).collect();
+        let list = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (what, job) = match names.as_slice() {
+            [one] => (format!("job {list} waits"), Some(*one)),
+            _ => (format!("jobs {list} wait"), None),
+        };
+        let mut i = base(
+            "queueing",
+            Objective::LeadTime,
+            job,
+            format!(
+                "{what} {} p50 for a runner (`{}`): add runners to that pool or move the jobs to a larger one",
+                fmt_secs(q),
+                ds.ci.name(*runner)
+            ),
+        );
+        i.run_seconds = q;
+        (i.records, i.record_count) = records_of(ds, &recs);
+        i.location = job.and_then(lay_job).and_then(|l| at(l.line));
+        insights.push(i);
+    }
     // The critical path's biggest job, and its slowest step.
     if walls.len() >= MIN_RUNS
         && let Some(top) = jobs_out
             .iter()
             .max_by(|a, b| a.critical_share.total_cmp(&b.critical_share))
-        && top.critical_share >= 0.25
+        && top.critical_share >= 0.5
         && jobs_out.len() > 1
     {
         let recs = acc_of(&top.job).map_or(&[][..], |a| &a.recs[..]);
@@ -1108,6 +1127,10 @@ fn one_pipeline(
             .filter_map(|(d, x)| p50(&mut x.2).map(|q| (day_name(*d), q)))
             .collect(),
     };
+    let runs_per_week = summary.runs as f64 / weeks;
+    for i in &mut insights {
+        i.lead_time_minutes_per_week = i.run_seconds / 60.0 * runs_per_week;
+    }
     (summary, insights)
 }
 

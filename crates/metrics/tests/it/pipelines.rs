@@ -438,6 +438,9 @@ fn report_names_the_critical_job_the_flaky_job_and_the_uncached_steps() {
         "job `e2e` is 66% of the critical path of `CI`; its slowest step `Run npx cypress run` takes 7m p50: split it or run its parts in parallel"
     );
     assert_eq!(cp.location.as_deref(), Some(".github/workflows/ci.yml:16"));
+    // Half of e2e's p50 (600 s) on each of the 5 runs of the week: 25 minutes.
+    close(Some(cp.run_seconds), 300.0);
+    close(Some(cp.lead_time_minutes_per_week), 25.0);
     let flaky = find("flaky-job", Some("e2e"));
     assert!(
         flaky.message.contains(
@@ -632,4 +635,55 @@ fn cdevents_task_runs_are_jobs_of_their_pipeline() {
     // The run itself: 10:00:30 → 10:05:00 is not known from one event;
     // run figures count finished runs with both times only.
     assert_eq!(value(&ds, "pipeline.duration.p50", &[]).samples, 0);
+}
+
+/// Jobs `a` and `b` on self-hosted runners wait 150/200/300 s and
+/// 100/130/400 s: p50s 200 and 130 s, both over 2 minutes; one
+/// recommendation for the pool, whose six waits sorted are 100 130 150 200
+/// 300 400: p50 (rank 2.5) = 175 s = 2m55s.
+#[test]
+fn runners_that_keep_jobs_waiting_are_one_recommendation() {
+    use Status::Success;
+    let mut events = Vec::new();
+    for (run, (qa, qb)) in [(150, 100), (200, 130), (300, 400)].into_iter().enumerate() {
+        let hour = 10 + run as u32;
+        for (name, wait) in [("a", qa), ("b", qb)] {
+            let q = format!("{hour}:00");
+            let s = format!("{hour}:{:02}:{:02}", wait / 60, wait % 60);
+            let f = format!("{hour}:20");
+            let mut e = job(
+                &J {
+                    run: &format!("{}:1", 200 + run),
+                    sha: &format!("s{run}"),
+                    job: name,
+                    q: &q,
+                    s: &s,
+                    f: &f,
+                    status: Success,
+                    steps: &[],
+                },
+                "main",
+            );
+            if let Payload::PipelineRun(p) = &mut e.payload {
+                p.job.as_mut().unwrap().runner_labels = vec!["self-hosted".into(), "linux".into()];
+            }
+            events.push(e);
+        }
+    }
+    let ds = Dataset::new(&intent(), events, vec![], vec![]);
+    let r = pipeline_report(&ds, &checkout(), Duration::from_days(7), now(), &[]);
+    let q: Vec<&str> = r
+        .insights
+        .iter()
+        .filter(|i| i.kind == "queueing")
+        .map(|i| i.message.as_str())
+        .collect();
+    assert_eq!(
+        q,
+        vec![
+            "jobs `a`, `b` wait 2m55s p50 for a runner (`self-hosted,linux`): add runners to that pool or move the jobs to a larger one"
+        ]
+    );
+    // Self-hosted minutes cost nothing by default.
+    close(Some(r.pipelines[0].cost), 0.0);
 }

@@ -1441,7 +1441,7 @@ async fn pipelines_page(
     let wasted: f64 = report.pipelines.iter().map(|p| p.wasted_minutes).sum();
     let weekly_saving: f64 = report.insights.iter().map(|i| i.money_per_week).sum();
     let mut recs = String::new();
-    for i in report.insights.iter().take(12) {
+    for i in report.insights.iter().take(25) {
         let objective = match i.objective {
             bearing_metrics::Objective::LeadTime => "lead time",
             bearing_metrics::Objective::Cost => "cost",
@@ -1451,7 +1451,7 @@ async fn pipelines_page(
             saving.push(format!(
                 "{:.0} CI min/week · {}",
                 i.minutes_per_week,
-                money(i.money_per_week, "USD")
+                usd(i.money_per_week)
             ));
         }
         if i.run_seconds > 0.0 {
@@ -1465,7 +1465,13 @@ async fn pipelines_page(
             esc(&i.pipeline),
             esc(&i.message),
             esc(&saving.join("; ")),
-            esc(&i.records.iter().take(2).cloned().collect::<Vec<_>>().join(", ")),
+            esc(&i
+                .records
+                .iter()
+                .take(2)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")),
             if i.record_count > 2 {
                 format!(" +{}", i.record_count - 2)
             } else {
@@ -1525,7 +1531,11 @@ async fn pipelines_page(
             series: vec![Series {
                 name: "minutes".into(),
                 color: BLUE,
-                points: p.daily.iter().filter_map(|(d, m, _)| Some((day(d)?, *m))).collect(),
+                points: p
+                    .daily
+                    .iter()
+                    .filter_map(|(d, m, _)| Some((day(d)?, *m)))
+                    .collect(),
                 dashed: false,
                 area: true,
             }],
@@ -1543,7 +1553,11 @@ async fn pipelines_page(
             series: vec![Series {
                 name: "queue p50".into(),
                 color: AMBER,
-                points: p.daily_queue.iter().filter_map(|(d, q)| Some((day(d)?, *q))).collect(),
+                points: p
+                    .daily_queue
+                    .iter()
+                    .filter_map(|(d, q)| Some((day(d)?, *q)))
+                    .collect(),
                 dashed: false,
                 area: false,
             }],
@@ -1568,7 +1582,7 @@ async fn pipelines_page(
             p.runs,
             p.wall_p50.map_or("–".into(), duration),
             number(p.minutes),
-            money(p.cost, "USD"),
+            usd(p.cost),
             number(p.wasted_minutes),
         );
     }
@@ -1581,9 +1595,13 @@ async fn pipelines_page(
 <section class="card" style="margin-top:16px"><h2>What to change</h2><table><thead><tr><th>Serves</th><th>Pipeline</th><th>Finding and change</th><th>Saving</th><th>Records</th></tr></thead><tbody>{}</tbody></table></section>
 {cards}"#,
         kpi("", &number(minutes), "CI minutes (30 days)"),
-        kpi("", &money(cost, "USD"), "CI cost (30 days)"),
-        kpi(if wasted > 0.0 { "risk" } else { "" }, &number(wasted), "minutes wasted"),
-        kpi("", &money(weekly_saving, "USD"), "saving per week if changed"),
+        kpi("", &usd(cost), "CI cost (30 days)"),
+        kpi(
+            if wasted > 0.0 { "risk" } else { "" },
+            &number(wasted),
+            "minutes wasted"
+        ),
+        kpi("", &usd(weekly_saving), "CI cost saved per week if changed"),
         if recs.is_empty() {
             r#"<tr><td colspan="5" class="mute">nothing stands out</td></tr>"#.to_string()
         } else {
@@ -1591,6 +1609,15 @@ async fn pipelines_page(
         },
     );
     Ok(render(&state, "Pipelines", Nav::Pipelines, &body))
+}
+
+/// Dollars with cents: CI minutes cost fractions of a dollar.
+fn usd(v: f64) -> String {
+    if v.is_finite() {
+        format!("${v:.2}")
+    } else {
+        "–".into()
+    }
 }
 
 /// Findings past their SLA, oldest first, and open findings by severity.
