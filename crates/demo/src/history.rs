@@ -129,7 +129,7 @@ impl Gen {
     ) {
         self.ci_run(s, run_id, head, start, total, 1);
         // `web-frontend` merges often, and its runs overlap.
-        let overlap = if s.id == "web-frontend" { 0.3 } else { 0.02 };
+        let overlap = if s.id == "web-frontend" { 0.3 } else { 0.0 };
         if let Some(prev) = prev
             && self.ci_rng.random_bool(overlap)
         {

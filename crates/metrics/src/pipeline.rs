@@ -358,11 +358,17 @@ struct Waste<'a> {
 }
 
 impl Waste<'_> {
+    // `+ 0.0`: an empty float sum is -0.0, which prints as `-0`.
     fn total(&self) -> f64 {
-        self.items.iter().map(|x| x.2).sum()
+        self.items.iter().map(|x| x.2).sum::<f64>() + 0.0
     }
     fn of(&self, why: &str) -> f64 {
-        self.items.iter().filter(|x| x.3 == why).map(|x| x.2).sum()
+        self.items
+            .iter()
+            .filter(|x| x.3 == why)
+            .map(|x| x.2)
+            .sum::<f64>()
+            + 0.0
     }
 }
 
@@ -944,7 +950,7 @@ fn one_pipeline(
         && let Some(top) = jobs_out
             .iter()
             .max_by(|a, b| a.critical_share.total_cmp(&b.critical_share))
-        && top.critical_share >= 0.5
+        && top.critical_share >= 0.6
         && jobs_out.len() > 1
     {
         let recs = acc_of(&top.job).map_or(&[][..], |a| &a.recs[..]);
