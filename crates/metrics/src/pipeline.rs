@@ -768,7 +768,7 @@ fn one_pipeline(
     let mut acc: FxMap<u32, Acc<'_>> = FxMap::default();
     let mut price_of: FxMap<u32, f64> = FxMap::default();
     let (mut minutes, mut cost) = (0.0, 0.0);
-    let mut daily: FxMap<i64, (f64, f64, Vec<f64>)> = FxMap::default();
+    let mut daily: FxMap<i64, Day> = FxMap::default();
     for &(_, j) in list {
         let a = acc.entry(j.name).or_insert_with(|| Acc {
             durations: Vec::new(),
@@ -1112,7 +1112,7 @@ fn one_pipeline(
         })
         .unwrap_or_default();
     let day_name = |d: i64| to_time(d * 86_400).format("%Y-%m-%d").to_string();
-    let mut daily: Vec<(i64, (f64, f64, Vec<f64>))> = daily.into_iter().collect();
+    let mut daily: Vec<(i64, Day)> = daily.into_iter().collect();
     daily.sort_unstable_by_key(|x| x.0);
     let summary = PipelineSummary {
         service,
@@ -1139,6 +1139,9 @@ fn one_pipeline(
     }
     (summary, insights)
 }
+
+/// One day of a pipeline: billed minutes, their cost, and the queue times.
+type Day = (f64, f64, Vec<f64>);
 
 /// Durations of each step name over `jobs`, in step-name order.
 fn step_durations(ds: &Dataset, svc: u32, jobs: &[&JobRec]) -> BTreeMap<String, Vec<f64>> {

@@ -464,69 +464,6 @@ pub fn budget_bar(spent: f64, forecast: f64, budget: f64) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-
-    use super::*;
-
-    #[test]
-    fn nice_steps() {
-        assert_eq!(nice_step(10.0, 4.0), 2.0);
-        assert_eq!(nice_step(100.0, 4.0), 20.0);
-        assert_eq!(nice_step(0.03, 4.0), 0.01);
-    }
-
-    #[test]
-    fn line_chart_has_series_rule_and_labels() {
-        let t = |d| Utc.with_ymd_and_hms(2026, 1, d, 0, 0, 0).unwrap();
-        let c = TimeChart {
-            title: "lead <time>",
-            series: vec![Series {
-                name: "p50".into(),
-                color: "#000",
-                points: vec![(t(1), 1.0), (t(2), 3.0), (t(9), 2.0)],
-                dashed: false,
-                area: true,
-            }],
-            rules: vec![Rule {
-                label: "target".into(),
-                value: 2.5,
-                color: "#f00",
-            }],
-            markers: vec![],
-            fmt: &|v| format!("{v:.0}"),
-            height: 200,
-            zero: true,
-            wide: false,
-            seconds: false,
-        }
-        .render();
-        assert!(c.starts_with("<svg") && c.ends_with("</svg>"));
-        assert!(c.contains("lead &lt;time&gt;"));
-        assert!(c.contains("<polyline class=\"series\""));
-        assert!(c.contains(">target</text>"));
-        assert!(c.contains("Jan 1"));
-    }
-
-    #[test]
-    fn empty_chart_says_so() {
-        let c = TimeChart {
-            title: "x",
-            series: vec![],
-            rules: vec![],
-            markers: vec![],
-            fmt: &|v| v.to_string(),
-            height: 100,
-            zero: false,
-            wide: false,
-            seconds: false,
-        }
-        .render();
-        assert!(c.contains("no data"));
-    }
-}
-
 /// One job of a Gantt chart: seconds from the run's start.
 pub struct GanttBar<'a> {
     pub label: &'a str,
@@ -613,4 +550,94 @@ pub fn gantt(title: &str, bars: &[GanttBar<'_>], hot: &str, cold: &str) -> Strin
     }
     out.push_str("</svg>");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn nice_steps() {
+        assert_eq!(nice_step(10.0, 4.0), 2.0);
+        assert_eq!(nice_step(100.0, 4.0), 20.0);
+        assert_eq!(nice_step(0.03, 4.0), 0.01);
+    }
+
+    #[test]
+    fn line_chart_has_series_rule_and_labels() {
+        let t = |d| Utc.with_ymd_and_hms(2026, 1, d, 0, 0, 0).unwrap();
+        let c = TimeChart {
+            title: "lead <time>",
+            series: vec![Series {
+                name: "p50".into(),
+                color: "#000",
+                points: vec![(t(1), 1.0), (t(2), 3.0), (t(9), 2.0)],
+                dashed: false,
+                area: true,
+            }],
+            rules: vec![Rule {
+                label: "target".into(),
+                value: 2.5,
+                color: "#f00",
+            }],
+            markers: vec![],
+            fmt: &|v| format!("{v:.0}"),
+            height: 200,
+            zero: true,
+            wide: false,
+            seconds: false,
+        }
+        .render();
+        assert!(c.starts_with("<svg") && c.ends_with("</svg>"));
+        assert!(c.contains("lead &lt;time&gt;"));
+        assert!(c.contains("<polyline class=\"series\""));
+        assert!(c.contains(">target</text>"));
+        assert!(c.contains("Jan 1"));
+    }
+
+    #[test]
+    fn empty_chart_says_so() {
+        let c = TimeChart {
+            title: "x",
+            series: vec![],
+            rules: vec![],
+            markers: vec![],
+            fmt: &|v| v.to_string(),
+            height: 100,
+            zero: false,
+            wide: false,
+            seconds: false,
+        }
+        .render();
+        assert!(c.contains("no data"));
+    }
+
+    #[test]
+    fn gantt_marks_the_critical_path_and_the_wait() {
+        let bars = [
+            GanttBar {
+                label: "build",
+                queued: 0.0,
+                started: 30.0,
+                finished: 270.0,
+                critical: true,
+            },
+            GanttBar {
+                label: "lint",
+                queued: 0.0,
+                started: 0.0,
+                finished: 180.0,
+                critical: false,
+            },
+        ];
+        let c = gantt("run", &bars, "#e5484d", "#3e63dd");
+        assert!(c.contains("build: 4m (critical path)"), "{c}");
+        assert!(c.contains("build: waited 30s for a runner"), "{c}");
+        // lint started at once: no wait bar.
+        assert!(!c.contains("lint: waited"), "{c}");
+        assert_eq!(c.matches(r##"fill="#e5484d""##).count(), 2);
+        assert!(gantt("run", &[], "#e5484d", "#3e63dd").contains("no finished run"));
+    }
 }
