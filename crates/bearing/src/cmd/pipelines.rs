@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use bearing_intent::{Duration, Scope};
+use bearing_intent::Duration;
 use bearing_metrics::{PipelineReport, fmt_secs, pipeline_report};
 use chrono::{DateTime, Utc};
 
@@ -49,16 +49,7 @@ pub fn run(c: Command, g: &Global) -> anyhow::Result<ExitCode> {
         None => Vec::new(),
     };
     let (intent, ds) = load(g)?;
-    if let Some(s) = &args.service
-        && intent.service(s).is_none()
-    {
-        anyhow::bail!("unknown service `{s}`: expected a service id from the intent");
-    }
-    let scope = Scope {
-        team: args.team,
-        service: args.service,
-        environment: None,
-    };
+    let scope = super::common::scope(&intent, args.team, args.service, None)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let r = pipeline_report(&ds, &scope, args.window, now, &layouts);
     match args.output {

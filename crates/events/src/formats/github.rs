@@ -402,7 +402,8 @@ fn delivery_event(
 /// Either an event or the reason the delivery is skipped.
 type Mapped = Result<Event, String>;
 
-fn id_of(v: &Value, path: &str) -> Result<String, ParseError> {
+/// A numeric or string id at `path` (GitHub and GitLab ids).
+pub(super) fn id_of(v: &Value, path: &str) -> Result<String, ParseError> {
     match v.path(path) {
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::model::*;
 
+use super::github::id_of as id;
 use super::json::{Get, records, req_str};
 use super::{ParseContext, ParseError, Parsed};
 
@@ -77,19 +78,6 @@ fn time(v: &Value, path: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, 
             super::json::kind_of(other)
         ))
         .with_field(path)),
-    }
-}
-
-fn id(v: &Value, path: &str) -> Result<String, ParseError> {
-    match v.path(path) {
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(other) => Err(ParseError::new(format!(
-            "expected a numeric id, found {}",
-            super::json::kind_of(other)
-        ))
-        .with_field(path)),
-        None => Err(ParseError::new("missing; this field is required").with_field(path)),
     }
 }
 

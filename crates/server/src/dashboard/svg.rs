@@ -259,6 +259,26 @@ impl TimeChart<'_> {
 }
 
 /// Vertical bars with labels under them (e.g. deployments per week).
+/// The opening of a chart `w` × `h` with its accessible title.
+fn open(w: f64, h: f64, title: &str) -> String {
+    format!(
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        esc(title),
+        esc(title)
+    )
+}
+
+/// Closes `out` with `message` in the middle: a chart with nothing to draw.
+fn empty(mut out: String, w: f64, h: f64, message: &str) -> String {
+    let _ = write!(
+        out,
+        r#"<text x="{}" y="{}" class="empty" text-anchor="middle">{message}</text></svg>"#,
+        w / 2.0,
+        h / 2.0
+    );
+    out
+}
+
 pub fn bars(
     title: &str,
     data: &[(String, f64, &'static str)],
@@ -268,21 +288,9 @@ pub fn bars(
     #[allow(non_snake_case)]
     let W = NARROW;
     let h = f64::from(height);
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        r#"<svg class="chart" viewBox="0 0 {W} {h}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
-        esc(title),
-        esc(title)
-    );
+    let mut out = open(W, h, title);
     if data.is_empty() {
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{}" class="empty" text-anchor="middle">no data</text></svg>"#,
-            W / 2.0,
-            h / 2.0
-        );
-        return out;
+        return empty(out, W, h, "no data");
     }
     let max = data.iter().map(|d| d.1).fold(0.0f64, f64::max).max(1e-9);
     let step = nice_step(max, 4.0);
@@ -481,21 +489,9 @@ pub fn gantt(title: &str, bars: &[GanttBar<'_>], hot: &str, cold: &str) -> Strin
     const ROW: f64 = 22.0;
     const LABEL: f64 = 180.0;
     let h = PAD_T + ROW * bars.len().max(1) as f64 + PAD_B;
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        r#"<svg class="chart" viewBox="0 0 {W} {h}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
-        esc(title),
-        esc(title)
-    );
+    let mut out = open(W, h, title);
     if bars.is_empty() {
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{}" class="empty" text-anchor="middle">no finished run in this window</text></svg>"#,
-            W / 2.0,
-            h / 2.0
-        );
-        return out;
+        return empty(out, W, h, "no finished run in this window");
     }
     let end = bars.iter().map(|b| b.finished).fold(1.0f64, f64::max);
     let step = duration_step(end, 6.0);
