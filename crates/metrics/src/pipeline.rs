@@ -1037,12 +1037,22 @@ fn one_pipeline(
             .filter(|x| x.3 == SUPERSEDED)
             .map(|x| x.2 * price_of.get(&x.1.runner).copied().unwrap_or(0.0))
             .sum();
+        // GitLab cancels redundant pipelines itself once jobs are interruptible.
+        let change = if jobs.iter().all(|j| ds.id(j.ev).starts_with("gitlab:")) {
+            format!(
+                "mark the jobs of `{name}` `interruptible: true` and turn on auto-cancel redundant pipelines"
+            )
+        } else {
+            format!(
+                "add `concurrency: {{group: ${{{{ github.workflow }}}}-${{{{ github.ref }}}}, cancel-in-progress: true}}` to `{name}`"
+            )
+        };
         let mut i = base(
             "superseded-runs",
             Objective::Cost,
             None,
             format!(
-                "add `concurrency: {{group: ${{{{ github.workflow }}}}-${{{{ github.ref }}}}, cancel-in-progress: true}}` to `{name}` (superseded runs wasted {:.0} min/week)",
+                "{change} (superseded runs wasted {:.0} min/week)",
                 sup / weeks
             ),
         );

@@ -687,3 +687,26 @@ fn runners_that_keep_jobs_waiting_are_one_recommendation() {
     // Self-hosted minutes cost nothing by default.
     close(Some(r.pipelines[0].cost), 0.0);
 }
+
+/// The same history from GitLab: the change is GitLab's, not a GitHub key.
+#[test]
+fn superseded_gitlab_pipelines_get_gitlabs_remedy() {
+    let events = history()
+        .into_iter()
+        .map(|mut e| {
+            e.id = format!("gitlab:{}", e.id);
+            e
+        })
+        .collect();
+    let ds = Dataset::new(&intent(), events, vec![], vec![]);
+    let r = pipeline_report(&ds, &checkout(), Duration::from_days(7), now(), &[]);
+    let sup = r
+        .insights
+        .iter()
+        .find(|i| i.kind == "superseded-runs")
+        .unwrap();
+    assert_eq!(
+        sup.message,
+        "mark the jobs of `CI` `interruptible: true` and turn on auto-cancel redundant pipelines (superseded runs wasted 6 min/week)"
+    );
+}
