@@ -142,7 +142,11 @@ pub fn text(r: &PipelineReport) -> String {
             ));
         }
         if i.run_seconds > 0.0 {
-            saving.push(format!("up to {} per run", fmt_secs(i.run_seconds)));
+            saving.push(format!(
+                "up to {} per run ({:.0} min of waiting a week)",
+                fmt_secs(i.run_seconds),
+                i.lead_time_minutes_per_week
+            ));
         }
         if !saving.is_empty() {
             let _ = writeln!(out, "    saving: {}", saving.join(", "));

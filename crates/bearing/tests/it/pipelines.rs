@@ -115,6 +115,14 @@ fn insights_name_the_flaky_job_and_the_uncached_step_with_their_lines() {
         out.contains("step `Run npm ci` of job `test` takes 3m p50 with no cache"),
         "{out}"
     );
+    // 3 minutes on each of the 4 runs of the week: 12 CI minutes, 0.096 USD,
+    // and 12 minutes of waiting.
+    assert!(
+        out.contains(
+            "saving: 12 CI min/week (0.10 USD/week), up to 3m per run (12 min of waiting a week)"
+        ),
+        "{out}"
+    );
     assert!(out.contains("change: .github/workflows/ci.yml:9"), "{out}");
     assert!(out.contains("change: .github/workflows/ci.yml:4"), "{out}");
 }
