@@ -138,6 +138,21 @@ async fn every_page_renders_the_demo() {
             && cost.contains("class=\"budget\"")
     );
 
+    // The demo's CI problems, each named with its job or step.
+    let pipelines = page("/pipelines").await;
+    for needle in [
+        "job `integration` is flaky",
+        "step `Run npm ci` of job `build` takes 3m10s p50 with no cache",
+        "job `e2e` is",
+        "of the critical path of `ci`",
+        "p50 for a runner (`self-hosted,linux`)",
+        "cancel-in-progress: true",
+        "(critical path)",
+        "waited",
+    ] {
+        assert!(pipelines.contains(needle), "/pipelines lacks {needle}");
+    }
+
     let sec = page("/security").await;
     assert!(
         sec.contains("Findings past SLA") && sec.contains("CVE-"),
