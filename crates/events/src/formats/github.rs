@@ -861,18 +861,23 @@ fn workflow_job(v: &Value) -> Result<Mapped, ParseError> {
 
 /// `workflow_job.steps[i]`.
 fn workflow_step(v: &Value, i: usize) -> Result<PipelineStep, ParseError> {
-    let at = |f: &str| format!("workflow_job.steps.{i}.{f}");
-    let status_text = req_str(v, &at("status"))?;
     let step = v
         .path(&format!("workflow_job.steps.{i}"))
         .unwrap_or(&Value::Null);
-    Ok(PipelineStep {
-        name: req_str(v, &at("name"))?.to_owned(),
-        number: step.u64_at("number").and_then(|n| u32::try_from(n).ok()),
-        status: run_status(status_text, step.str_at("conclusion"), &at("conclusion"))?,
-        started_at: opt_time(v, &at("started_at"))?,
-        finished_at: opt_time(v, &at("completed_at"))?,
-    })
+    let one = || -> Result<PipelineStep, ParseError> {
+        Ok(PipelineStep {
+            name: req_str(step, "name")?.to_owned(),
+            number: step.u64_at("number").and_then(|n| u32::try_from(n).ok()),
+            status: run_status(
+                req_str(step, "status")?,
+                step.str_at("conclusion"),
+                "conclusion",
+            )?,
+            started_at: opt_time(step, "started_at")?,
+            finished_at: opt_time(step, "completed_at")?,
+        })
+    };
+    one().map_err(|e| e.with_field(format!("workflow_job.steps[{i}]")))
 }
 
 fn issue(v: &Value, repo: Option<&str>, ctx: &ParseContext) -> Result<Mapped, ParseError> {

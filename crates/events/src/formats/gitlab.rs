@@ -164,20 +164,23 @@ fn pipeline(v: &Value) -> Result<Vec<Event>, ParseError> {
         }
     };
     for i in 0..builds {
-        let f = |k: &str| format!("builds.{i}.{k}");
-        let fields = JobFields {
-            id: id(v, &f("id"))?,
-            name: req_str(v, &f("name"))?.to_owned(),
-            stage: v.str_at(&f("stage")).map(str::to_owned),
-            status_text: req_str(v, &f("status"))?.to_owned(),
-            status_field: f("status"),
-            created: time(v, &f("created_at"))?,
-            started: time(v, &f("started_at"))?,
-            finished: time(v, &f("finished_at"))?,
-            queued_duration: f64_at(v, &f("queued_duration")),
-            runner: v.path(&f("runner")),
+        let b = v.path(&format!("builds.{i}")).unwrap_or(&Value::Null);
+        let one = || -> Result<Event, ParseError> {
+            let fields = JobFields {
+                id: id(b, "id")?,
+                name: req_str(b, "name")?.to_owned(),
+                stage: b.str_at("stage").map(str::to_owned),
+                status_text: req_str(b, "status")?.to_owned(),
+                prefix: "",
+                created: time(b, "created_at")?,
+                started: time(b, "started_at")?,
+                finished: time(b, "finished_at")?,
+                queued_duration: f64_at(b, "queued_duration"),
+                runner: b.get("runner"),
+            };
+            job_event(fields, &pid, &name, sha.as_deref(), branch.as_deref())
         };
-        let mut e = job_event(fields, &pid, &name, sha.as_deref(), branch.as_deref())?;
+        let mut e = one().map_err(|e| e.with_field(format!("builds[{i}]")))?;
         e.service = service.clone();
         out.push(e);
     }
@@ -190,7 +193,7 @@ fn job_hook(v: &Value) -> Result<Event, ParseError> {
         name: req_str(v, "build_name")?.to_owned(),
         stage: v.str_at("build_stage").map(str::to_owned),
         status_text: req_str(v, "build_status")?.to_owned(),
-        status_field: "build_status".into(),
+        prefix: "build_",
         created: time(v, "build_created_at")?,
         started: time(v, "build_started_at")?,
         finished: time(v, "build_finished_at")?,
@@ -213,7 +216,8 @@ struct JobFields<'a> {
     name: String,
     stage: Option<String>,
     status_text: String,
-    status_field: String,
+    /// What the hook's job fields start with: `build_` in job hooks.
+    prefix: &'static str,
     created: Option<chrono::DateTime<chrono::Utc>>,
     started: Option<chrono::DateTime<chrono::Utc>>,
     finished: Option<chrono::DateTime<chrono::Utc>>,
@@ -236,7 +240,7 @@ fn job_event(
     sha: Option<&str>,
     branch: Option<&str>,
 ) -> Result<Event, ParseError> {
-    let st = status(&j.status_text, &j.status_field)?;
+    let st = status(&j.status_text, &format!("{}status", j.prefix))?;
     let finished = if st == Status::InProgress {
         None
     } else {
@@ -250,7 +254,8 @@ fn job_event(
         _ => j.created,
     };
     let at = finished.or(j.started).or(j.created).ok_or_else(|| {
-        ParseError::new("missing; expected a `created_at`").with_field(j.status_field.clone())
+        ParseError::new("missing; a job needs a creation, start or finish time")
+            .with_field(format!("{}created_at", j.prefix))
     })?;
     let labels = j
         .runner

@@ -196,5 +196,5 @@ fn gitlab_errors_name_the_field() {
     assert_eq!(e.field.as_deref(), Some("build_created_at"));
     let body = br#"{"object_kind":"pipeline","object_attributes":{"id":1,"status":"success","created_at":"2021-02-23 02:41:37 UTC"},"builds":[{"id":5,"status":"success"}]}"#;
     let e = parse(Format::GitlabWebhook, body, &ctx).unwrap_err();
-    assert_eq!(e.field.as_deref(), Some("builds.0.name"));
+    assert_eq!(e.field.as_deref(), Some("builds[0].name"));
 }
