@@ -72,12 +72,14 @@ check services /services "payments-api" "search" "class=\"spark\"" "canary" "fro
 check service /services/payments-api "Lead time for changes" "Deployments and incidents" "Change failure rate" "<svg" "INC-PAYMENTS-API"
 check search /services/search "SLO error budget" "budget spent" "<svg"
 check cost /cost "Cost against budget" "month-end forecast" "recommendations" "class=\"budget\"" "<svg" "Waste and savings" "Top rightsizing opportunities" "Realised vs expected savings" "/app</td>"
+check pipelines /pipelines "Pipelines" "What to change" "job \`integration\` is flaky" "step \`Run npm ci\` of job \`build\`" \
+  "of the critical path of \`ci\`" "p50 for a runner (\`self-hosted,linux\`)" "cancel-in-progress" "A typical run" "(critical path)" "<svg"
 check security /security "Security SLAs" "Findings past SLA" "critical" "CVE-" "<svg"
 check decisions /decisions "Decision log" "deny" "allow"
 check plans /plans "Delivery plans and actions" "canary"
 
 mkdir -p docs/screenshots
-for shot in "scorecard /" "service /services/payments-api" "search /services/search" "cost /cost" "security /security" "decisions /decisions" "plans /plans" "services /services"; do
+for shot in "scorecard /" "service /services/payments-api" "search /services/search" "cost /cost" "pipelines /pipelines" "security /security" "decisions /decisions" "plans /plans" "services /services"; do
   set -- $shot
   chrome --screenshot="$ROOT/docs/screenshots/$1.png" --window-size=1400,1000 "$URL${2#/}" >/dev/null || true
   [ -s "docs/screenshots/$1.png" ] || { echo "FAIL: no screenshot of $2" >&2; FAILS=$((FAILS + 1)); }

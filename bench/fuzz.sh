@@ -20,13 +20,14 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo +nightly install cargo-fuzz --locked
 fi
 
-all=(parse_bearing parse_bearing_csv parse_cdevents parse_github parse_sarif parse_trivy parse_grype parse_focus parse_opencost parse_infracost detect parse_durations parse_intent)
+all=(parse_bearing parse_bearing_csv parse_cdevents parse_github parse_gitlab parse_sarif parse_trivy parse_grype parse_focus parse_opencost parse_infracost detect parse_durations parse_intent)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all[@]}"); fi
 
 fixture_dir() {
     case "$1" in
         parse_cdevents) echo cdevents ;;
         parse_github) echo github-webhooks ;;
+        parse_gitlab) echo ci-runs/gitlab-webhooks ;;
         parse_sarif) echo sarif ;;
         parse_trivy) echo trivy ;;
         parse_grype) echo grype ;;

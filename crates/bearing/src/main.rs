@@ -67,6 +67,9 @@ pub enum Command {
     Report(cmd::report::Args),
     /// List the records behind a metric.
     Explain(cmd::explain::Args),
+    /// Where the CI pipelines lose time and money, and what to change.
+    #[command(subcommand)]
+    Pipelines(cmd::pipelines::Command),
     /// Evaluate the guardrails on one change (the CI gate).
     Check(cmd::check::Args),
     /// Show, test and shadow-evaluate policies.

@@ -24,6 +24,8 @@ const AUTHORS: &[&str] = &[
 pub fn generate(seed: u64, now: DateTime<Utc>) -> Vec<Event> {
     let mut g = Gen {
         rng: ChaCha8Rng::seed_from_u64(seed),
+        ci_rng: ChaCha8Rng::seed_from_u64(seed ^ 0xC1_C1C1),
+        ci_runs: 0,
         now,
         start: (now - Duration::days(DAYS))
             .duration_trunc(Duration::days(1))
@@ -47,6 +49,10 @@ pub fn generate(seed: u64, now: DateTime<Utc>) -> Vec<Event> {
 
 struct Gen {
     rng: ChaCha8Rng,
+    /// Draws for CI jobs, apart so that the rest of the history stays as it was.
+    ci_rng: ChaCha8Rng,
+    /// First attempts of runs made so far.
+    ci_runs: u64,
     now: DateTime<Utc>,
     start: DateTime<Utc>,
     events: Vec<Event>,
@@ -105,6 +111,202 @@ impl Gen {
     /// A log-normal sample with the given median: the long tail of lead times.
     fn lognormal(&mut self, median: f64, sigma: f64) -> f64 {
         median * self.normal(0.0, sigma).exp()
+    }
+
+    /// The jobs of one run of `ci` (lint, build, then unit, integration and
+    /// e2e after build, package after unit), fitted so the run ends after
+    /// `total` minutes, with the demo's CI problems: `checkout`'s
+    /// `integration` is flaky (one run in seven fails and passes on a
+    /// re-run), `web-frontend` installs dependencies without a cache
+    /// (`Run npm ci` about 3m10s), `search` waits for self-hosted runners,
+    /// `catalog`'s `e2e` dominates the critical path; and now and then a
+    /// run for the previous commit is still going when this one is queued
+    /// (no `cancel-in-progress`).
+    fn ci_jobs(
+        &mut self,
+        s: &ServiceSpec,
+        run_id: &str,
+        head: &str,
+        prev: Option<&str>,
+        start: DateTime<Utc>,
+        total: f64,
+    ) {
+        self.ci_run(s, run_id, head, start, total, 1);
+        // `web-frontend` merges often, and its runs overlap.
+        let overlap = if s.id == "web-frontend" { 0.3 } else { 0.0 };
+        if let Some(prev) = prev
+            && self.ci_rng.random_bool(overlap)
+        {
+            // The previous commit's run, queued a few minutes before this one.
+            let lead = 2.0 + self.ci_rng.random::<f64>() * 4.0;
+            self.ci_run(
+                s,
+                &format!("{run_id}-prev"),
+                prev,
+                start - minutes(lead),
+                total,
+                1,
+            );
+        }
+    }
+
+    fn ci_run(
+        &mut self,
+        s: &ServiceSpec,
+        run_id: &str,
+        sha: &str,
+        start: DateTime<Utc>,
+        total: f64,
+        attempt: u32,
+    ) {
+        // One first attempt in seven of `checkout`'s `integration` fails (every
+        // window of the demo has some), and passes on a re-run.
+        let flaky = s.id == "checkout" && attempt == 1 && self.ci_runs % 7 == 3;
+        if attempt == 1 {
+            self.ci_runs += 1;
+        }
+        let r = &mut self.ci_rng;
+        let self_hosted = s.id == "search";
+        let wait = |r: &mut ChaCha8Rng| {
+            if self_hosted {
+                2.5 + r.random::<f64>() * 3.0
+            } else {
+                0.1 + r.random::<f64>() * 0.4
+            }
+        };
+        let npm = if s.id == "web-frontend" {
+            3.0 + r.random::<f64>() * 0.4
+        } else {
+            0.3 + r.random::<f64>() * 0.2
+        };
+        let q_build = wait(r);
+        // Build is about 40% of a run, except in `catalog` (short build, long e2e).
+        let build = if s.id == "catalog" {
+            npm + 1.0 + r.random::<f64>() * 1.5
+        } else {
+            (total * (0.35 + r.random::<f64>() * 0.1)).max(npm + 1.0)
+        };
+        let build_end = q_build + build;
+        let q_after = wait(r);
+        // e2e ends the run; in `catalog` it is most of it.
+        let e2e_start = build_end + q_after;
+        let e2e = (total - e2e_start).max(if s.id == "catalog" { 9.0 } else { 3.0 });
+        let unit = (e2e * (0.4 + r.random::<f64>() * 0.2)).min(e2e - 0.5);
+        let integration = (e2e * (0.6 + r.random::<f64>() * 0.3)).min(e2e - 0.2);
+        let q_lint = wait(r);
+        let lint = npm + 0.8 + r.random::<f64>() * 0.8;
+        // (name, queued, started, minutes, failed, steps (name, minutes))
+        let jobs = [
+            (
+                "lint",
+                0.0,
+                q_lint,
+                lint,
+                false,
+                vec![("Run npm ci", npm), ("Run npm run lint", lint - npm)],
+            ),
+            (
+                "build",
+                0.0,
+                q_build,
+                build,
+                false,
+                vec![("Run npm ci", npm), ("Run npm run build", build - npm)],
+            ),
+            (
+                "unit",
+                build_end,
+                e2e_start,
+                unit,
+                false,
+                vec![("Run npm test", unit)],
+            ),
+            (
+                "integration",
+                build_end,
+                e2e_start,
+                integration,
+                flaky,
+                vec![("Run integration tests", integration)],
+            ),
+            (
+                "e2e",
+                build_end,
+                e2e_start,
+                e2e,
+                false,
+                vec![("Run cypress", e2e)],
+            ),
+        ];
+        let labels: Vec<String> = if self_hosted {
+            vec!["self-hosted".into(), "linux".into()]
+        } else {
+            vec!["ubuntu-latest".into()]
+        };
+        let run = if attempt == 1 {
+            run_id.to_string()
+        } else {
+            format!("{run_id}:{attempt}")
+        };
+        for (name, queued, started, length, failed, steps) in jobs {
+            if attempt > 1 && name != "integration" {
+                continue;
+            }
+            let t0 = start + minutes(started);
+            let mut at = t0;
+            let steps = steps
+                .into_iter()
+                .map(|(step, m)| {
+                    let from = at;
+                    at += minutes(m.max(0.05));
+                    bearing_events::PipelineStep {
+                        name: step.to_string(),
+                        number: None,
+                        status: Status::Success,
+                        started_at: Some(from),
+                        finished_at: Some(at),
+                    }
+                })
+                .collect();
+            let end = t0 + minutes(length);
+            self.events.push(event(
+                format!("demo:job:{}:{run}:{name}", s.id),
+                "github-actions",
+                end,
+                s.id,
+                None,
+                Payload::PipelineRun(PipelineRun {
+                    run_id: format!("job:{run}:{name}"),
+                    pipeline: "ci".to_string(),
+                    status: if failed {
+                        Status::Failure
+                    } else {
+                        Status::Success
+                    },
+                    started_at: Some(t0),
+                    finished_at: Some(end),
+                    commit: Some(sha.to_string()),
+                    url: None,
+                    queued_at: Some(start + minutes(queued)),
+                    attempt: Some(attempt),
+                    branch: Some("main".to_string()),
+                    job: Some(Box::new(bearing_events::PipelineJob {
+                        name: name.to_string(),
+                        run: run.clone(),
+                        stage: None,
+                        needs: Vec::new(),
+                        runner_labels: labels.clone(),
+                        runner_name: None,
+                        steps,
+                    })),
+                }),
+            ));
+            if failed {
+                // Re-run of the failed job on the same commit, which passes.
+                let again = end + minutes(3.0);
+                self.ci_run(s, run_id, sha, again - minutes(e2e_start), total, 2);
+            }
+        }
     }
 
     fn poisson(&mut self, mean: f64) -> u32 {
@@ -217,8 +419,21 @@ impl Gen {
                     finished_at: Some(ci_start + minutes(ci_minutes)),
                     commit: Some(head.clone()),
                     url: None,
+                    queued_at: None,
+                    attempt: None,
+                    branch: None,
+                    job: None,
                 }),
             ));
+            let run_id = format!("{}", 50_000 + index * 10_000 + n);
+            self.ci_jobs(
+                s,
+                &run_id,
+                &head,
+                prev_head.as_deref(),
+                ci_start,
+                ci_minutes,
+            );
             // A red run that was retried, now and then.
             if self.rng.random_bool(0.08) {
                 self.events.push(event(
@@ -235,6 +450,10 @@ impl Gen {
                         finished_at: Some(ci_start - minutes(5.0)),
                         commit: Some(head.clone()),
                         url: None,
+                        queued_at: None,
+                        attempt: None,
+                        branch: None,
+                        job: None,
                     }),
                 ));
             }

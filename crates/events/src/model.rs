@@ -231,6 +231,125 @@ pub struct PipelineRun {
     pub commit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// When the run or job was created (queued); queue time is
+    /// `started_at - queued_at`.
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub queued_at: Option<DateTime<Utc>>,
+    /// Which attempt of the run this is (GitHub `run_attempt`, from 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// The branch the run built (GitHub `head_branch`, GitLab `ref`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Set when the record is one job of a run rather than the whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Box<PipelineJob>>,
+}
+
+impl PipelineRun {
+    /// A run record with only the fields every source has.
+    pub fn new(run_id: impl Into<String>, pipeline: impl Into<String>, status: Status) -> Self {
+        PipelineRun {
+            run_id: run_id.into(),
+            pipeline: pipeline.into(),
+            status,
+            started_at: None,
+            finished_at: None,
+            commit: None,
+            url: None,
+            queued_at: None,
+            attempt: None,
+            branch: None,
+            job: None,
+        }
+    }
+}
+
+/// What makes a pipeline record a job: its name, the run it belongs to,
+/// where it ran and its steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineJob {
+    /// The job's name as the workflow file gives it (GitHub `name`, GitLab `build_name`).
+    pub name: String,
+    /// The `run_id` of the run this job belongs to.
+    pub run: String,
+    /// GitLab stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Jobs this one waits for, where the source says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
+    /// Runner labels (GitHub `labels`, GitLab runner tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runner_labels: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runner_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<PipelineStep>,
+}
+
+/// One step of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineStep {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
+    pub status: Status,
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        deserialize_with = "crate::timestamp::de_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// The shape of a pipeline as its file declares it (read by
+/// `bearing-workflow`, used by pipeline insights to point at lines).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PipelineLayout {
+    /// The file, relative to the repository.
+    pub file: String,
+    /// The pipeline's name (GitHub `name:`, else the file name).
+    pub name: String,
+    /// Whether runs cancel older in-progress runs of the same group.
+    pub cancel_in_progress: bool,
+    /// Line of `on:` (or of the file's first key): where `concurrency:` goes.
+    pub line: u32,
+    pub jobs: Vec<LayoutJob>,
+}
+
+/// One job of a [`PipelineLayout`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LayoutJob {
+    /// The job's id (the key under `jobs:`).
+    pub id: String,
+    /// Its display name (`name:`), which is what GitHub reports for jobs.
+    pub name: Option<String>,
+    pub line: u32,
+    pub needs: Vec<String>,
+    pub steps: Vec<LayoutStep>,
+}
+
+/// One step of a [`LayoutJob`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LayoutStep {
+    /// `name:`, else `uses:` or the first line of `run:` (what GitHub shows).
+    pub name: String,
+    pub line: u32,
+    pub uses: Option<String>,
+    pub run: Option<String>,
+    /// `with:` keys such as `cache` of `actions/setup-node`.
+    pub with: Vec<(String, String)>,
 }
 
 /// A deployment of a version to an environment.

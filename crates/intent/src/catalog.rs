@@ -38,6 +38,8 @@ use ScopeKind::{Environment as E, Org as O, Service as S, Team as T};
 const ALL_SCOPES: &[ScopeKind] = &[O, T, S, E];
 const ORG_TEAM_SERVICE: &[ScopeKind] = &[O, T, S];
 const SEVERITY: &[&str] = &["severity", "scanner", "kind"];
+const JOB: &[&str] = &["pipeline", "job"];
+const STEP: &[&str] = &["pipeline", "job", "step"];
 
 macro_rules! metric {
     ($name:expr, $layer:ident, $unit:ident, $scopes:expr, $filters:expr, $lower:expr, $def:expr) => {
@@ -125,7 +127,7 @@ pub const METRICS: &[MetricDef] = &[
         ALL_SCOPES,
         &["pipeline"],
         false,
-        "finished pipeline runs that succeeded / all finished pipeline runs"
+        "finished pipeline runs (whole runs, not their jobs) that succeeded / all finished pipeline runs"
     ),
     metric!(
         "pipeline.duration.p50",
@@ -134,7 +136,7 @@ pub const METRICS: &[MetricDef] = &[
         ALL_SCOPES,
         &["pipeline"],
         true,
-        "median duration of finished pipeline runs"
+        "median duration of finished pipeline runs (whole runs, not their jobs)"
     ),
     metric!(
         "pipeline.duration.p90",
@@ -143,7 +145,106 @@ pub const METRICS: &[MetricDef] = &[
         ALL_SCOPES,
         &["pipeline"],
         true,
-        "90th percentile duration of finished pipeline runs"
+        "90th percentile duration of finished pipeline runs (whole runs, not their jobs)"
+    ),
+    metric!(
+        "pipeline.queue_time.p50",
+        Engineering,
+        Duration,
+        ALL_SCOPES,
+        JOB,
+        true,
+        "median time a pipeline job waited for a runner: queued (created) to started"
+    ),
+    metric!(
+        "pipeline.queue_time.p90",
+        Engineering,
+        Duration,
+        ALL_SCOPES,
+        JOB,
+        true,
+        "90th percentile time a pipeline job waited for a runner: queued (created) to started"
+    ),
+    metric!(
+        "pipeline.job.duration.p50",
+        Engineering,
+        Duration,
+        ALL_SCOPES,
+        JOB,
+        true,
+        "median duration (started to completed) of pipeline jobs that succeeded or failed"
+    ),
+    metric!(
+        "pipeline.job.duration.p90",
+        Engineering,
+        Duration,
+        ALL_SCOPES,
+        JOB,
+        true,
+        "90th percentile duration (started to completed) of pipeline jobs that succeeded or failed"
+    ),
+    metric!(
+        "pipeline.step.duration.p50",
+        Engineering,
+        Duration,
+        ALL_SCOPES,
+        STEP,
+        true,
+        "median duration of finished steps of pipeline jobs"
+    ),
+    metric!(
+        "pipeline.step.duration.p90",
+        Engineering,
+        Duration,
+        ALL_SCOPES,
+        STEP,
+        true,
+        "90th percentile duration of finished steps of pipeline jobs"
+    ),
+    metric!(
+        "pipeline.job.success_rate",
+        Engineering,
+        Percent,
+        ALL_SCOPES,
+        JOB,
+        false,
+        "pipeline jobs that succeeded / jobs that succeeded or failed"
+    ),
+    metric!(
+        "pipeline.job.flaky_rate",
+        Engineering,
+        Percent,
+        ALL_SCOPES,
+        JOB,
+        true,
+        "(job, commit) pairs where the job failed and later passed on the same commit / (job, commit) pairs the job ran on"
+    ),
+    metric!(
+        "pipeline.minutes",
+        Financial,
+        Count,
+        ALL_SCOPES,
+        JOB,
+        true,
+        "CI minutes billed for pipeline jobs: each job's run time rounded up to a whole minute"
+    ),
+    metric!(
+        "pipeline.cost",
+        Financial,
+        Money,
+        ALL_SCOPES,
+        JOB,
+        true,
+        "billed CI minutes × the runner's per-minute price (settings.ci_prices, default GitHub's list prices), USD"
+    ),
+    metric!(
+        "pipeline.wasted_minutes",
+        Financial,
+        Count,
+        ALL_SCOPES,
+        JOB,
+        true,
+        "CI minutes of failed attempts of flaky jobs, of cancelled jobs, and of jobs still running after a newer commit's run of the same pipeline and branch was queued"
     ),
     metric!(
         "cost.monthly",

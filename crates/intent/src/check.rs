@@ -1132,6 +1132,17 @@ impl Checker<'_, '_, '_, '_> {
                 }
             }
         }
+        for (runner, price) in &settings.ci_prices {
+            if !price.is_finite() || *price < 0.0 {
+                self.err(
+                    s,
+                    &[K("ci_prices"), K(runner)],
+                    format!(
+                        "CI price of `{runner}` is {price}; expected a price per minute such as `0.008`"
+                    ),
+                );
+            }
+        }
     }
 }
 

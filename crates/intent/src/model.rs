@@ -874,6 +874,12 @@ pub struct Settings {
     /// IANA time zone for daily buckets (default `UTC`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// CI runner prices in USD per minute, by runner OS (`linux`, `windows`,
+    /// `macos`, `self-hosted`) or by exact runner label; what is not set
+    /// keeps GitHub's list price (linux 0.008, windows 0.016, macos 0.08,
+    /// self-hosted 0).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ci_prices: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

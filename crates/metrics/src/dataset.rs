@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use bearing_events::{
-    DecisionRecord, DecisionSummary, Event, FindingKind, IncidentStatus, Link, Payload, Severity,
-    Status,
+    DecisionRecord, DecisionSummary, Event, FindingKind, IncidentStatus, Link, Payload,
+    PipelineJob, PipelineRun, Severity, Status,
 };
 use bearing_intent::{CostMatch, Intent};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -297,6 +297,55 @@ pub(crate) struct PipeRec {
     pub duration: Option<f64>,
 }
 
+/// One finished job of a pipeline run (success, failure or cancelled).
+pub(crate) struct JobRec {
+    /// When it finished (the event time when it has no finish).
+    pub time: Ts,
+    pub ev: u32,
+    pub env: u32,
+    /// The pipeline (`Dataset::names`).
+    pub pipeline: u32,
+    /// `Dataset::ci` ids: job name, run id with attempt, commit, branch,
+    /// runner labels joined by `,`.
+    pub name: u32,
+    pub run: u32,
+    pub sha: u32,
+    pub branch: u32,
+    pub runner: u32,
+    pub attempt: u32,
+    pub status: Status,
+    pub queued: Option<Ts>,
+    pub started: Option<Ts>,
+    pub finished: Option<Ts>,
+    /// `SvcData::steps[steps.0 .. steps.0 + steps.1]`.
+    pub steps: (u32, u32),
+}
+
+impl JobRec {
+    /// Seconds from start to finish, when both are known and in order.
+    pub fn duration(&self) -> Option<Ts> {
+        match (self.started, self.finished) {
+            (Some(a), Some(b)) if b >= a => Some(b - a),
+            _ => None,
+        }
+    }
+    /// Seconds from queued to started.
+    pub fn queue(&self) -> Option<Ts> {
+        match (self.queued, self.started) {
+            (Some(a), Some(b)) if b >= a => Some(b - a),
+            _ => None,
+        }
+    }
+}
+
+/// One finished step of a job.
+pub(crate) struct StepRec {
+    /// `Dataset::ci` id of the step name.
+    pub name: u32,
+    pub start: Ts,
+    pub end: Ts,
+}
+
 pub(crate) struct CostRec {
     pub start: Ts,
     /// Local calendar day (days since 0001-01-01) in the intent's time zone.
@@ -374,6 +423,8 @@ pub(crate) struct SvcData {
     pub tracks: Vec<Track>,
     pub rollbacks: Vec<RollbackRec>,
     pub pipelines: Vec<PipeRec>,
+    pub jobs: Vec<JobRec>,
+    pub steps: Vec<StepRec>,
     pub costs: Vec<CostRec>,
     pub series: FxMap<u32, Series>,
     pub flags: Vec<FlagRec>,
@@ -501,6 +552,16 @@ pub struct Dataset {
     pub(crate) services: Interner,
     pub(crate) envs: Interner,
     pub(crate) names: Interner,
+    /// Job and step names, run ids, commits, branches and runners of CI records.
+    pub(crate) ci: Interner,
+    pub(crate) ci_prices: crate::pipeline::Prices,
+    /// Pipeline names of run records, by run id (`ci`): a job whose source
+    /// does not name its pipeline (CDEvents `taskrun`) takes its run's.
+    run_names: FxMap<u32, u32>,
+    /// Queued and started times of jobs not finished yet, by the job's own
+    /// id (`ci`): sources that send each state apart (CDEvents) give the
+    /// finish without the start.
+    open_jobs: FxMap<u32, (Option<Ts>, Option<Ts>)>,
     pub(crate) teams: Interner,
     pub(crate) info: Vec<Option<SvcInfo>>,
     pub(crate) data: Vec<SvcData>,
@@ -601,6 +662,10 @@ impl Dataset {
             services: Interner::default(),
             envs: Interner::default(),
             names: Interner::default(),
+            ci: Interner::default(),
+            ci_prices: crate::pipeline::Prices::from_intent(intent),
+            run_names: FxMap::default(),
+            open_jobs: FxMap::default(),
             teams: Interner::default(),
             info: Vec::new(),
             data: Vec::new(),
@@ -1267,21 +1332,13 @@ impl Dataset {
             }
             Payload::PipelineRun(p) => {
                 let s = self.svc(e.service.as_deref().unwrap_or(""));
-                let name = self.names.id(&p.pipeline);
-                let duration = match (p.started_at, p.finished_at) {
-                    (Some(a), Some(b)) if b >= a => Some((b - a).num_milliseconds() as f64 / 1e3),
-                    _ => None,
-                };
-                let finished = matches!(p.status, Status::Success | Status::Failure);
-                self.data[s as usize].pipelines.push(PipeRec {
-                    time: p.finished_at.map_or(time, ts),
-                    ev,
-                    env,
-                    name,
-                    ok: p.status == Status::Success,
-                    finished,
-                    duration,
-                });
+                let old_job = e.attributes.get("granularity").is_some_and(|g| g == "job");
+                match &p.job {
+                    Some(job) => self.add_job(s, ev, time, env, &p, job),
+                    // Jobs stored before they had their own fields: not a run.
+                    None if old_job => {}
+                    None => self.add_run(s, ev, time, env, &p),
+                }
                 Touched::Service(s)
             }
             Payload::Incident(i) => self.add_incident_step(ev, time, e.service, env, e.links, i),
@@ -1652,6 +1709,88 @@ impl Dataset {
             .map(|c| c.svc)
     }
 
+    fn opt_ci(&mut self, s: Option<&str>) -> u32 {
+        s.map_or(NONE, |x| self.ci.id(x))
+    }
+
+    fn add_run(&mut self, s: u32, ev: u32, time: Ts, env: u32, p: &PipelineRun) {
+        let name = self.names.id(&p.pipeline);
+        let duration = match (p.started_at, p.finished_at) {
+            (Some(a), Some(b)) if b >= a => Some((b - a).num_milliseconds() as f64 / 1e3),
+            _ => None,
+        };
+        let finished = matches!(p.status, Status::Success | Status::Failure);
+        let run = self.ci.id(&p.run_id);
+        self.run_names.insert(run, name);
+        let rec = PipeRec {
+            time: p.finished_at.map_or(time, ts),
+            ev,
+            env,
+            name,
+            ok: p.status == Status::Success,
+            finished,
+            duration,
+        };
+        self.data[s as usize].pipelines.push(rec);
+    }
+
+    /// Keeps finished jobs only: a job's queued and in-progress events are
+    /// earlier states of the same job.
+    fn add_job(&mut self, s: u32, ev: u32, time: Ts, env: u32, p: &PipelineRun, job: &PipelineJob) {
+        let own = self.ci.id(&p.run_id);
+        let (mut queued, mut started) = (p.queued_at.map(ts), p.started_at.map(ts));
+        if p.status == Status::InProgress {
+            let seen = self.open_jobs.entry(own).or_default();
+            seen.0 = seen.0.or(queued);
+            seen.1 = seen.1.or(started);
+            return;
+        }
+        if let Some((q, st)) = self.open_jobs.remove(&own) {
+            queued = queued.or(q);
+            started = started.or(st);
+        }
+        let pipeline = self.names.id(&p.pipeline);
+        let name = self.ci.id(&job.name);
+        let run = self.ci.id(&job.run);
+        let sha = self.opt_ci(p.commit.as_deref());
+        let branch = self.opt_ci(p.branch.as_deref());
+        let runner = self.ci.id(&job.runner_labels.join(","));
+        let mut steps = Vec::with_capacity(job.steps.len());
+        for st in &job.steps {
+            if let (Some(a), Some(b)) = (st.started_at, st.finished_at)
+                && st.status != Status::InProgress
+            {
+                let name = self.ci.id(&st.name);
+                steps.push(StepRec {
+                    name,
+                    start: ts(a),
+                    end: ts(b),
+                });
+            }
+        }
+        let data = &mut self.data[s as usize];
+        let first = data.steps.len() as u32;
+        let n = steps.len() as u32;
+        data.steps.extend(steps);
+        data.jobs.push(JobRec {
+            time: p.finished_at.map_or(time, ts),
+            ev,
+            env,
+            pipeline,
+            name,
+            run,
+            sha,
+            branch,
+            runner,
+            attempt: p.attempt.unwrap_or(1),
+            status: p.status,
+            queued,
+            started,
+            finished: p.finished_at.map(ts),
+            steps: (first, n),
+        });
+    }
+
     /// Re-sorts and re-derives everything.
     pub fn rebuild_all(&mut self) {
         for s in 0..self.data.len() as u32 {
@@ -1672,6 +1811,12 @@ impl Dataset {
             .sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
         data.pipelines
             .sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
+        data.jobs.sort_by(|a, b| by((a.time, a.ev), (b.time, b.ev)));
+        for j in &mut data.jobs {
+            if let Some(&name) = self.run_names.get(&j.run) {
+                j.pipeline = name;
+            }
+        }
         data.costs
             .sort_by(|a, b| by((a.start, a.ev), (b.start, b.ev)));
         data.flags

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::{Dataset, NONE, Ts, to_time, ts};
 use crate::dora::{DoraLevel, dora_level};
 use crate::explain::TracedRecord;
-use crate::{business, cost, dora, security, slo, threat};
+use crate::{business, cost, dora, pipeline, security, slo, threat};
 
 /// One computed figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +41,11 @@ pub fn min_samples(metric: &str) -> usize {
     match metric {
         "dora.lead_time" | "dora.lead_time.p50" | "pipeline.duration.p50" => 5,
         "dora.lead_time.p90" | "pipeline.duration.p90" => 10,
+        "pipeline.queue_time.p50" | "pipeline.job.duration.p50" | "pipeline.step.duration.p50" => 5,
+        "pipeline.queue_time.p90" | "pipeline.job.duration.p90" | "pipeline.step.duration.p90" => {
+            10
+        }
+        "pipeline.job.success_rate" | "pipeline.job.flaky_rate" => 10,
         "dora.change_failure_rate" | "dora.rework_rate" | "pipeline.success_rate" => 10,
         "security.compliance_rate" => 10,
         "dora.deployment_frequency" => 1,
@@ -321,6 +326,17 @@ pub(crate) fn compute(
         "pipeline.success_rate" => security::pipeline_success(&mut ctx),
         "pipeline.duration.p50" => security::pipeline_duration(&mut ctx, 0.5),
         "pipeline.duration.p90" => security::pipeline_duration(&mut ctx, 0.9),
+        "pipeline.queue_time.p50" => pipeline::queue_time(&mut ctx, 0.5),
+        "pipeline.queue_time.p90" => pipeline::queue_time(&mut ctx, 0.9),
+        "pipeline.job.duration.p50" => pipeline::job_duration(&mut ctx, 0.5),
+        "pipeline.job.duration.p90" => pipeline::job_duration(&mut ctx, 0.9),
+        "pipeline.step.duration.p50" => pipeline::step_duration(&mut ctx, 0.5),
+        "pipeline.step.duration.p90" => pipeline::step_duration(&mut ctx, 0.9),
+        "pipeline.job.success_rate" => pipeline::job_success(&mut ctx),
+        "pipeline.job.flaky_rate" => pipeline::flaky_rate(&mut ctx),
+        "pipeline.minutes" => pipeline::minutes(&mut ctx, false),
+        "pipeline.cost" => pipeline::minutes(&mut ctx, true),
+        "pipeline.wasted_minutes" => pipeline::wasted(&mut ctx),
         "cost.monthly" => cost::monthly(&mut ctx),
         "cost.daily" => cost::daily(&mut ctx),
         "cost.forecast" => cost::forecast(&mut ctx),

@@ -22,6 +22,7 @@ mod engine;
 mod explain;
 mod filter;
 mod outcomes;
+mod pipeline;
 mod rightsize;
 mod scorecard;
 mod security;
@@ -39,6 +40,10 @@ pub use explain::{Explanation, TracedRecord, explain, explain_with};
 pub use filter::{filters_text, parse_filters};
 pub use outcomes::{
     Outcomes, ServiceOutcome, SeverityCounts, THREAT_EPSS_FLOOR, ThreatFinding, outcomes,
+};
+pub use pipeline::{
+    Bar, DEFAULT_PRICES, Insight, JobSummary, Objective, PipelineReport, PipelineSummary, Prices,
+    pipeline_report,
 };
 pub use rightsize::{
     CPU_PERCENTILE, HOURS_PER_MONTH, MARGIN, MIN_CPU_CORES, MIN_RAM_BYTES, Rightsizing, format_cpu,

@@ -15,6 +15,25 @@ pub fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
     Some(quantile_sorted(values, q))
 }
 
+/// The same value as [`quantile`] by selection instead of a full sort:
+/// linear time; `values` is reordered.
+pub fn select_quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let pos = q.clamp(0.0, 1.0) * (n - 1) as f64;
+    let lo = pos.floor() as usize;
+    let (_, x, rest) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let x = *x;
+    let frac = pos - lo as f64;
+    if frac == 0.0 {
+        return Some(x);
+    }
+    let y = rest.iter().copied().min_by(f64::total_cmp).unwrap_or(x);
+    Some(x + (y - x) * frac)
+}
+
 /// Like [`quantile`] on an already sorted, non-empty slice.
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let n = sorted.len();

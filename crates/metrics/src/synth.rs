@@ -223,6 +223,10 @@ pub fn generate(cfg: &SynthConfig, mut sink: impl FnMut(Event)) -> usize {
                     finished_at: Some(run_time),
                     commit: Some(head.clone()),
                     url: None,
+                    queued_at: None,
+                    attempt: None,
+                    branch: None,
+                    job: None,
                 }),
             ));
             let deploy = |id: String, time: DateTime<Utc>, env: &str, head: &str| {
@@ -364,6 +368,145 @@ pub fn generate(cfg: &SynthConfig, mut sink: impl FnMut(Event)) -> usize {
         }
     }
     count
+}
+
+/// The jobs of a synthetic pipeline `ci`: name, the job it waits for (by
+/// index), median seconds, and whether it fails now and then and passes on
+/// a re-run (flaky).
+const CI_JOBS: [(&str, Option<usize>, u64, bool); 8] = [
+    ("lint", None, 90, false),
+    ("build", None, 300, false),
+    ("unit", Some(1), 240, false),
+    ("integration", Some(1), 420, true),
+    ("e2e", Some(1), 600, true),
+    ("package", Some(2), 120, false),
+    ("scan", Some(5), 150, false),
+    ("deploy", Some(4), 180, false),
+];
+
+/// One synthetic job record: attempt `attempt` of job `k` of run `r`.
+struct CiJob<'a> {
+    svc: &'a str,
+    s: usize,
+    r: usize,
+    k: usize,
+    attempt: u32,
+    sha: &'a str,
+    status: Status,
+    queued: DateTime<Utc>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    steps: Vec<bearing_events::PipelineStep>,
+}
+
+impl CiJob<'_> {
+    fn event(self) -> Event {
+        let (s, r, k, a) = (self.s, self.r, self.k, self.attempt);
+        event(
+            format!("ci:{s}:{r}:{k}:{a}"),
+            self.end,
+            self.svc,
+            None,
+            Payload::PipelineRun(PipelineRun {
+                run_id: format!("job:{s}:{r}:{k}:{a}"),
+                pipeline: "ci".into(),
+                status: self.status,
+                started_at: Some(self.start),
+                finished_at: Some(self.end),
+                commit: Some(self.sha.to_string()),
+                url: None,
+                queued_at: Some(self.queued),
+                attempt: Some(a),
+                branch: Some("main".into()),
+                job: Some(Box::new(bearing_events::PipelineJob {
+                    name: CI_JOBS[k].0.to_string(),
+                    run: format!("{s}:{r}:{a}"),
+                    stage: None,
+                    needs: Vec::new(),
+                    runner_labels: vec!["ubuntu-latest".into()],
+                    runner_name: None,
+                    steps: self.steps,
+                })),
+            }),
+        )
+    }
+}
+
+/// About `jobs` finished pipeline jobs, each first attempt with four steps,
+/// over the services and days of `cfg` (its `events` is not used): runs of
+/// the eight jobs of `ci` on commits of `main`, a flaky job failing one time
+/// in twenty and passing on a re-run, streamed to `sink`. Returns how many
+/// jobs it made.
+pub fn ci_jobs(cfg: &SynthConfig, jobs: usize, mut sink: impl FnMut(Event)) -> usize {
+    let runs = (jobs / CI_JOBS.len()).max(1);
+    let per_svc = runs.div_ceil(cfg.services.max(1)).max(1);
+    let gap = (i64::from(cfg.days) * 86_400 / per_svc as i64).max(1);
+    let mut rng = Rng(cfg.seed ^ 0xC1);
+    let mut made = 0;
+    for s in 0..cfg.services {
+        let svc = service_name(s);
+        for r in 0..per_svc {
+            if made >= jobs {
+                return made;
+            }
+            let queued = cfg.start() + Duration::seconds(r as i64 * gap + rng.below(60) as i64);
+            let sha = sha(s, r as u64);
+            let mut ends = [queued; CI_JOBS.len()];
+            for (k, (_, needs, median, flaky)) in CI_JOBS.iter().enumerate() {
+                let q = needs.map_or(queued, |n| ends[n]);
+                let start = q + Duration::seconds(5 + rng.below(90) as i64);
+                let secs = (*median as f64 * (0.7 + 0.6 * rng.unit())) as i64;
+                let end = start + Duration::seconds(secs);
+                ends[k] = end;
+                let failed = *flaky && rng.below(20) == 0;
+                let step = secs / 4;
+                let steps = ["Set up job", "Run npm ci", "Run tests", "Complete job"]
+                    .iter()
+                    .zip(0i64..)
+                    .map(|(n, i)| bearing_events::PipelineStep {
+                        name: (*n).to_string(),
+                        number: Some(i as u32 + 1),
+                        status: Status::Success,
+                        started_at: Some(start + Duration::seconds(step * i)),
+                        finished_at: Some(start + Duration::seconds(step * (i + 1))),
+                    })
+                    .collect();
+                let job = |attempt, status, queued, start, steps| CiJob {
+                    svc: &svc,
+                    s,
+                    r,
+                    k,
+                    attempt,
+                    sha: &sha,
+                    status,
+                    queued,
+                    start,
+                    end: start + Duration::seconds(secs),
+                    steps,
+                };
+                let status = if failed {
+                    Status::Failure
+                } else {
+                    Status::Success
+                };
+                sink(job(1, status, q, start, steps).event());
+                made += 1;
+                if failed {
+                    let again = end + Duration::seconds(60);
+                    let rerun = job(
+                        2,
+                        Status::Success,
+                        again,
+                        again + Duration::seconds(60),
+                        Vec::new(),
+                    );
+                    sink(rerun.event());
+                    made += 1;
+                }
+            }
+        }
+    }
+    made
 }
 
 #[cfg(test)]

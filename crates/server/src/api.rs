@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/scorecard", get(scorecard))
         .route("/v1/metrics/{name}", get(metric))
         .route("/v1/explain/{metric}", get(explain))
+        .route("/v1/pipelines", get(pipelines))
         .route("/v1/decisions", get(decisions))
         .route("/v1/decisions/{id}", get(decision))
         .route("/v1/plans", get(plans))
@@ -342,6 +343,13 @@ async fn explain(
     ApiQuery(q): ApiQuery<ScopeQuery>,
 ) -> Result<Response, ApiError> {
     Ok(Json(state.loop_().explain_json(&name, &q)?).into_response())
+}
+
+async fn pipelines(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ScopeQuery>,
+) -> Result<Response, ApiError> {
+    Ok(Json(state.loop_().pipelines_json(&q)?).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -181,6 +181,25 @@ pub const DOCUMENT: &str = r##"{
         }
       }
     },
+    "/v1/pipelines": {
+      "get": {
+        "summary": "Pipeline insights: per pipeline and job figures, a typical run with its critical path, and what to change",
+        "description": "What `bearing pipelines insights --output json` prints, without workflow file lines. Definitions in docs/metrics.md (Pipeline jobs and steps; Critical path and insights). Scope: read.",
+        "parameters": [
+          {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "team", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "environment", "in": "query", "required": false, "schema": {"type": "string"}},
+          {"name": "window", "in": "query", "required": false, "schema": {"type": "string"}, "description": "e.g. `30d` (default)."}
+        ],
+        "responses": {
+          "200": {"description": "The report", "content": {"application/json": {"schema": {"type": "object", "required": ["from", "to", "pipelines", "insights"], "properties": {"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}, "pipelines": {"type": "array", "items": {"type": "object"}}, "insights": {"type": "array", "items": {"type": "object", "required": ["kind", "objective", "service", "pipeline", "message", "minutes_per_week", "money_per_week", "run_seconds", "lead_time_minutes_per_week", "records", "record_count"]}}}}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Error"},
+          "403": {"$ref": "#/components/responses/Error"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
     "/v1/decisions": {
       "get": {
         "summary": "The decision log, newest first",
@@ -529,6 +548,7 @@ mod tests {
             "/v1/scorecard",
             "/v1/metrics/{name}",
             "/v1/explain/{metric}",
+            "/v1/pipelines",
             "/v1/decisions",
             "/v1/decisions/{id}",
             "/v1/plans",

@@ -496,6 +496,27 @@ impl Loop {
         to_json(&v)
     }
 
+    /// `GET /v1/pipelines`: what `bearing pipelines insights` prints, as
+    /// JSON (no workflow file lines: the server reads no repository).
+    pub fn pipelines_json(&self, q: &ScopeQuery) -> Result<Value, ApiError> {
+        if q.filter.is_some() {
+            return Err(ApiError::bad_request(
+                "`filter` applies to one metric (`/v1/metrics/{name}`); pipelines take `service`, `team`, `environment` and `window`",
+            ));
+        }
+        self.check_scope(q)?;
+        let window = window_arg(q)?.unwrap_or(bearing_metrics::DEFAULT_WINDOW);
+        let scope = Scope {
+            team: q.team.clone(),
+            service: q.service.clone(),
+            environment: q.environment.clone(),
+        };
+        let r = self.with_dataset(|ds| {
+            bearing_metrics::pipeline_report(ds, &scope, window, Utc::now(), &[])
+        });
+        to_json(&r)
+    }
+
     fn check_scope(&self, q: &ScopeQuery) -> Result<(), ApiError> {
         if let Some(s) = &q.service
             && self.intent.service(s).is_none()

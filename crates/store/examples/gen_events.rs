@@ -114,6 +114,10 @@ fn event(rng: &mut Rng, n: u64, start: DateTime<Utc>) -> Event {
                 finished_at: Some(time),
                 commit: Some(sha(rng)),
                 url: None,
+                queued_at: None,
+                attempt: None,
+                branch: None,
+                job: None,
             }),
         ),
         94..=96 => (

@@ -14,6 +14,7 @@ mod emit;
 pub mod generate;
 pub mod github;
 pub mod gitlab;
+pub mod layout;
 pub mod lint;
 pub mod pins;
 pub mod script;

@@ -17,6 +17,26 @@ pub enum Output {
     Json,
 }
 
+/// The `--team`/`--service`/`--env` scope of a command, with the service
+/// checked against the intent.
+pub fn scope(
+    intent: &bearing_intent::Intent,
+    team: Option<String>,
+    service: Option<String>,
+    environment: Option<String>,
+) -> anyhow::Result<bearing_intent::Scope> {
+    if let Some(s) = &service
+        && intent.service(s).is_none()
+    {
+        anyhow::bail!("unknown service `{s}`: expected a service id from the intent");
+    }
+    Ok(bearing_intent::Scope {
+        team,
+        service,
+        environment,
+    })
+}
+
 /// A multi-threaded runtime for commands that talk to the store or the network.
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use bearing_intent::{Duration, Scope, catalog};
+use bearing_intent::{Duration, catalog};
 use bearing_metrics::{Explanation, format_value};
 use chrono::{DateTime, Utc};
 
@@ -49,16 +49,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
         bearing_metrics::parse_filters(&args.metric, args.filter.iter().map(String::as_str))
             .map_err(anyhow::Error::msg)?;
     let (intent, ds) = load(g)?;
-    if let Some(s) = &args.service
-        && intent.service(s).is_none()
-    {
-        anyhow::bail!("unknown service `{s}`: expected a service id from the intent");
-    }
-    let scope = Scope {
-        team: args.team,
-        service: args.service,
-        environment: args.env,
-    };
+    let scope = super::common::scope(&intent, args.team, args.service, args.env)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let x = bearing_metrics::explain_with(&ds, &args.metric, &scope, &filter, args.window, now);
     match args.output {

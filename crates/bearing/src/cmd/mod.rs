@@ -18,6 +18,7 @@ pub mod manifests;
 pub mod metrics;
 pub mod notifications;
 pub mod outcomes;
+pub mod pipelines;
 pub mod policy;
 pub mod reconcile;
 pub mod report;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(a) => report::run(a, &g),
         Command::Explain(a) => explain::run(a, &g),
         Command::Check(a) => check::run(a, &g),
+        Command::Pipelines(c) => pipelines::run(c, &g),
         Command::Policy(c) => policy::run(c, &g),
         Command::Decision(c) => decision::run(c, &g),
         Command::Security(c) => security::run(c, &g),

@@ -9,6 +9,7 @@ mod gate_e2e;
 mod ingest;
 mod intent;
 mod notify;
+mod pipelines;
 mod prom_support;
 mod prometheus;
 /// The notification tests' webhook receiver, shared with the server's tests.

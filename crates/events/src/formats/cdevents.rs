@@ -149,6 +149,39 @@ fn one(doc: &Value, ctx: &ParseContext) -> Result<Outcome, ParseError> {
                     .str_at("url")
                     .or_else(|| content.str_at("uri"))
                     .map(str::to_owned),
+                queued_at: (pred == "queued").then_some(time),
+                attempt: None,
+                branch: None,
+                job: None,
+            })
+        }
+        ("taskrun", pred @ ("started" | "finished")) => {
+            let status = if pred == "finished" {
+                outcome_status(content.str_at("outcome"))
+                    .map_err(|e| with_prefix(e.with_field("subject.content.outcome")))?
+            } else {
+                Status::InProgress
+            };
+            // The task's pipeline is named by its run's `pipelinerun` events;
+            // until one is seen, the run id stands for it.
+            let run = content.str_at("pipelineRun.id").unwrap_or(subject_id);
+            Payload::PipelineRun(PipelineRun {
+                started_at: (pred == "started").then_some(time),
+                finished_at: (pred == "finished").then_some(time),
+                url: content
+                    .str_at("url")
+                    .or_else(|| content.str_at("uri"))
+                    .map(str::to_owned),
+                job: Some(Box::new(PipelineJob {
+                    name: content.str_at("taskName").unwrap_or(subject_id).to_owned(),
+                    run: run.to_owned(),
+                    stage: None,
+                    needs: Vec::new(),
+                    runner_labels: Vec::new(),
+                    runner_name: None,
+                    steps: Vec::new(),
+                })),
+                ..PipelineRun::new(subject_id, run, status)
             })
         }
         ("service", pred @ ("deployed" | "upgraded")) => Payload::Deployment(Deployment {

@@ -402,7 +402,8 @@ fn delivery_event(
 /// Either an event or the reason the delivery is skipped.
 type Mapped = Result<Event, String>;
 
-fn id_of(v: &Value, path: &str) -> Result<String, ParseError> {
+/// A numeric or string id at `path` (GitHub and GitLab ids).
+pub(super) fn id_of(v: &Value, path: &str) -> Result<String, ParseError> {
     match v.path(path) {
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -745,6 +746,10 @@ fn workflow_run(v: &Value) -> Result<Mapped, ParseError> {
             finished_at: finished,
             commit: r.str_at("head_sha").map(str::to_owned),
             url: r.str_at("html_url").map(str::to_owned),
+            queued_at: opt_time(v, "workflow_run.created_at")?,
+            attempt: u32::try_from(attempt).ok(),
+            branch: r.str_at("head_branch").map(str::to_owned),
+            job: None,
         }),
     );
     if let Some(b) = r.str_at("head_branch") {
@@ -766,23 +771,55 @@ fn workflow_job(v: &Value) -> Result<Mapped, ParseError> {
     )?;
     let job_id = id_of(v, "workflow_job.id")?;
     let attempt = v.u64_at("workflow_job.run_attempt").unwrap_or(1);
-    let started = if status_text == "queued" {
+    // A queued job, or one `waiting` on an environment's protection rule,
+    // carries `started_at` equal to `created_at` though nothing ran yet.
+    let started = if matches!(status_text, "queued" | "waiting") {
         None
     } else {
         opt_time(v, "workflow_job.started_at")?
     };
     let finished = opt_time(v, "workflow_job.completed_at")?;
-    let time = finished
-        .or(started)
-        .or(opt_time(v, "workflow_job.created_at")?)
-        .ok_or_else(|| {
-            ParseError::new("missing; expected `started_at` or `created_at`")
-                .with_field("workflow_job")
-        })?;
+    let queued = opt_time(v, "workflow_job.created_at")?;
+    let time = finished.or(started).or(queued).ok_or_else(|| {
+        ParseError::new("missing; expected `started_at` or `created_at`").with_field("workflow_job")
+    })?;
     let name = req_str(v, "workflow_job.name")?;
-    let pipeline = match j.str_at("workflow_name") {
-        Some(w) => format!("{w} / {name}"),
-        None => name.to_owned(),
+    let run = id_of(v, "workflow_job.run_id")?;
+    let labels = match j.get("labels") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                l.as_str().map(str::to_owned).ok_or_else(|| {
+                    ParseError::new(format!(
+                        "expected a string, found {}",
+                        super::json::kind_of(l)
+                    ))
+                    .with_field(format!("workflow_job.labels.{i}"))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(ParseError::new(format!(
+                "expected an array of runner labels, found {}",
+                super::json::kind_of(other)
+            ))
+            .with_field("workflow_job.labels"));
+        }
+    };
+    let steps = match j.get("steps") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => (0..a.len())
+            .map(|i| workflow_step(v, i))
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(ParseError::new(format!(
+                "expected an array of steps, found {}",
+                super::json::kind_of(other)
+            ))
+            .with_field("workflow_job.steps"));
+        }
     };
     let mut e = Event::new(
         format!("github:workflow_job:{job_id}:{attempt}:{status_text}"),
@@ -790,24 +827,57 @@ fn workflow_job(v: &Value) -> Result<Mapped, ParseError> {
         time,
         Payload::PipelineRun(PipelineRun {
             run_id: format!("job:{job_id}:{attempt}"),
-            pipeline,
+            // Older payloads have no `workflow_name`: the job then stands alone.
+            pipeline: j.str_at("workflow_name").unwrap_or(name).to_owned(),
             status,
             started_at: started,
             finished_at: finished,
             commit: j.str_at("head_sha").map(str::to_owned),
             url: j.str_at("html_url").map(str::to_owned),
+            queued_at: queued,
+            attempt: u32::try_from(attempt).ok(),
+            branch: j.str_at("head_branch").map(str::to_owned),
+            job: Some(Box::new(PipelineJob {
+                name: name.to_owned(),
+                run: format!("{run}:{attempt}"),
+                stage: None,
+                needs: Vec::new(),
+                runner_labels: labels,
+                runner_name: j.str_at("runner_name").map(str::to_owned),
+                steps,
+            })),
         }),
     );
-    // Jobs are parts of a run: marked so run-level metrics can leave them out.
+    // Jobs are parts of a run: marked so run-level metrics leave them out
+    // (also in events stored before jobs had their own fields).
     e.attributes
         .insert("granularity".into(), Value::from("job"));
-    if let Ok(run) = id_of(v, "workflow_job.run_id") {
-        e.links.push(Link {
-            rel: "pipeline_run".into(),
-            target: format!("{run}:{attempt}"),
-        });
-    }
+    e.links.push(Link {
+        rel: "pipeline_run".into(),
+        target: format!("{run}:{attempt}"),
+    });
     Ok(Ok(e))
+}
+
+/// `workflow_job.steps[i]`.
+fn workflow_step(v: &Value, i: usize) -> Result<PipelineStep, ParseError> {
+    let step = v
+        .path(&format!("workflow_job.steps.{i}"))
+        .unwrap_or(&Value::Null);
+    let one = || -> Result<PipelineStep, ParseError> {
+        Ok(PipelineStep {
+            name: req_str(step, "name")?.to_owned(),
+            number: step.u64_at("number").and_then(|n| u32::try_from(n).ok()),
+            status: run_status(
+                req_str(step, "status")?,
+                step.str_at("conclusion"),
+                "conclusion",
+            )?,
+            started_at: opt_time(step, "started_at")?,
+            finished_at: opt_time(step, "completed_at")?,
+        })
+    };
+    one().map_err(|e| e.with_field(format!("workflow_job.steps[{i}]")))
 }
 
 fn issue(v: &Value, repo: Option<&str>, ctx: &ParseContext) -> Result<Mapped, ParseError> {

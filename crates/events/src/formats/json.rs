@@ -283,6 +283,9 @@ fn classify_object(m: &Map<String, Value>) -> Option<Format> {
     if super::github::looks_like_webhook(m) || super::github::looks_like_delivery(m) {
         found.push(Format::GithubWebhook);
     }
+    if super::gitlab::looks_like_hook(m) {
+        found.push(Format::GitlabWebhook);
+    }
     if found.len() == 1 { found.pop() } else { None }
 }
 

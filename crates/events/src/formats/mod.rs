@@ -24,6 +24,7 @@ mod cdevents;
 mod cost;
 mod findings;
 pub mod github;
+mod gitlab;
 mod infracost;
 mod json;
 mod sarif;
@@ -45,6 +46,8 @@ pub enum Format {
     CdEvents,
     /// A GitHub webhook delivery body.
     GithubWebhook,
+    /// A GitLab pipeline or job hook body.
+    GitlabWebhook,
     /// SARIF 2.1.0 from any tool.
     Sarif,
     /// Trivy JSON (schema v2, the legacy list and the Kubernetes report).
@@ -60,11 +63,12 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 10] = [
+    pub const ALL: [Format; 11] = [
         Format::Bearing,
         Format::BearingCsv,
         Format::CdEvents,
         Format::GithubWebhook,
+        Format::GitlabWebhook,
         Format::Sarif,
         Format::Trivy,
         Format::Grype,
@@ -80,6 +84,7 @@ impl Format {
             Format::BearingCsv => "bearing-csv",
             Format::CdEvents => "cdevents",
             Format::GithubWebhook => "github",
+            Format::GitlabWebhook => "gitlab",
             Format::Sarif => "sarif",
             Format::Trivy => "trivy",
             Format::Grype => "grype",
@@ -96,6 +101,7 @@ impl Format {
             "json" | "jsonl" | "ndjson" | "bearing-json" | "bearing-jsonl" => Some(Format::Bearing),
             "csv" => Some(Format::BearingCsv),
             "github-webhook" | "github_webhook" | "gh" => Some(Format::GithubWebhook),
+            "gitlab-webhook" | "gitlab_webhook" | "gl" => Some(Format::GitlabWebhook),
             "cdevent" => Some(Format::CdEvents),
             "focus-csv" => Some(Format::Focus),
             _ => None,
@@ -336,6 +342,7 @@ pub fn parse_report(
         Format::BearingCsv => bearing_csv::parse(bytes, ctx)?,
         Format::CdEvents => cdevents::parse(bytes, ctx)?,
         Format::GithubWebhook => github::parse(bytes, ctx)?,
+        Format::GitlabWebhook => gitlab::parse(bytes, ctx)?,
         Format::Sarif => sarif::parse(bytes, ctx)?,
         Format::Trivy => scanners::parse_trivy(bytes, ctx)?,
         Format::Grype => scanners::parse_grype(bytes, ctx)?,

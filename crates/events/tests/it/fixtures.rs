@@ -12,6 +12,7 @@ use chrono::{TimeZone, Utc};
 const KINDS: &[(&str, Format)] = &[
     ("cdevents", Format::CdEvents),
     ("github-webhooks", Format::GithubWebhook),
+    ("ci-runs/gitlab-webhooks", Format::GitlabWebhook),
     ("sarif", Format::Sarif),
     ("trivy", Format::Trivy),
     ("grype", Format::Grype),

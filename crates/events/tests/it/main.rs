@@ -2,6 +2,7 @@
 //! malformed inputs under `tests/malformed/`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ci_jobs;
 mod fixtures;
 mod malformed;
 mod properties;

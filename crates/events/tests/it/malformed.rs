@@ -30,6 +30,7 @@ fn format_of(file: &str) -> Format {
         ("focus-", Format::Focus),
         ("cdevents-", Format::CdEvents),
         ("github-", Format::GithubWebhook),
+        ("gitlab-", Format::GitlabWebhook),
         ("sarif-", Format::Sarif),
         ("trivy-", Format::Trivy),
         ("grype-", Format::Grype),
@@ -129,6 +130,14 @@ const EXPECTED: &[(&str, &str)] = &[
     (
         "github-deployment-status-wrong-type.json",
         "field `deployment_status.state`: expected a string, found the number `1`",
+    ),
+    (
+        "github-job-bad-step-time.json",
+        "field `workflow_job.steps[1].started_at`: expected an RFC 3339 timestamp (e.g. `2024-05-01T12:00:00Z`), found `soon`",
+    ),
+    (
+        "gitlab-bad-status.json",
+        "field `builds[0].status`: expected a GitLab status (`success`, `failed`, `canceled`, `running`, …), found `exploded`",
     ),
     (
         "github-push-bad-commit-time.json",

@@ -790,6 +790,10 @@ fn pipelines_and_cost_anomalies() {
                 finished_at: Some(t(end)),
                 commit: None,
                 url: None,
+                queued_at: None,
+                attempt: None,
+                branch: None,
+                job: None,
             }),
         )
     };

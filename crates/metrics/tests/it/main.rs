@@ -7,6 +7,7 @@ mod fixture;
 mod github_lead;
 mod golden;
 mod monorepo;
+mod pipelines;
 mod props;
 mod scipy;
 mod slo_resolution;

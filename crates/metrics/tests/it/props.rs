@@ -243,6 +243,20 @@ fn alpha() -> Scope {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
+    /// Selection gives the same quantile as sorting (the pipeline report uses it).
+    #[test]
+    fn select_quantile_matches_quantile(
+        values in proptest::collection::vec(-1e6f64..1e6, 1..200),
+        q in 0.0f64..=1.0,
+    ) {
+        let mut a = values.clone();
+        let mut b = values;
+        prop_assert_eq!(
+            bearing_metrics::stats::quantile(&mut a, q),
+            bearing_metrics::stats::select_quantile(&mut b, q)
+        );
+    }
+
     #[test]
     fn other_services_never_change_a_services_metrics(a in any::<u64>(), b in any::<u64>()) {
         let intent = intent();

@@ -4,7 +4,7 @@
 //! daily for cost and SLOs).
 //!
 //! Pages: `/` scorecard, `/services` and `/services/{id}`, `/cost`,
-//! `/security`, `/decisions` and `/decisions/{id}`, `/plans`.
+//! `/pipelines`, `/security`, `/decisions` and `/decisions/{id}`, `/plans`.
 
 pub mod html;
 pub mod svg;
@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/services", get(services_page))
         .route("/services/{id}", get(service_page))
         .route("/cost", get(cost_page))
+        .route("/pipelines", get(pipelines_page))
         .route("/security", get(security_page))
         .route("/decisions", get(decisions_page))
         .route("/decisions/{id}", get(decision_page))
@@ -1577,6 +1578,204 @@ fn waste_section(
         ),
         kpi("", &money(realised_total, &currency), "realised / month"),
     )
+}
+
+/// Pipelines: per pipeline a typical run's jobs on a time axis with the
+/// critical path, the jobs' figures, minutes and queue time by day, and the
+/// recommendations of `bearing pipelines insights` (without file:line: the
+/// server does not read repositories).
+async fn pipelines_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    allow(&state, &headers).await?;
+    let now = Utc::now();
+    let window = Duration::from_days(30);
+    let report = state.loop_().with_dataset(|ds| {
+        bearing_metrics::pipeline_report(ds, &Scope::default(), window, now, &[])
+    });
+    let minutes: f64 = report.pipelines.iter().map(|p| p.minutes).sum();
+    let cost: f64 = report.pipelines.iter().map(|p| p.cost).sum();
+    let wasted: f64 = report.pipelines.iter().map(|p| p.wasted_minutes).sum();
+    let weekly_saving: f64 = report.insights.iter().map(|i| i.money_per_week).sum();
+    let mut recs = String::new();
+    for i in report.insights.iter().take(25) {
+        let objective = match i.objective {
+            bearing_metrics::Objective::LeadTime => "lead time",
+            bearing_metrics::Objective::Cost => "cost",
+        };
+        let mut saving = Vec::new();
+        if i.minutes_per_week > 0.0 {
+            saving.push(format!(
+                "{:.0} CI min/week · {}",
+                i.minutes_per_week,
+                usd(i.money_per_week)
+            ));
+        }
+        if i.run_seconds > 0.0 {
+            saving.push(format!("up to {} per run", duration(i.run_seconds)));
+        }
+        let _ = write!(
+            recs,
+            r#"<tr><td><span class="layer">{objective}</span></td><td><a href="/services/{}">{}</a> / {}</td><td>{}</td><td class="small">{}</td><td class="small mono">{}{}</td></tr>"#,
+            url(&i.service),
+            esc(&i.service),
+            esc(&i.pipeline),
+            esc(&i.message),
+            esc(&saving.join("; ")),
+            esc(&i
+                .records
+                .iter()
+                .take(2)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")),
+            if i.record_count > 2 {
+                format!(" +{}", i.record_count - 2)
+            } else {
+                String::new()
+            },
+        );
+    }
+    let mut cards = String::new();
+    let mut shown: Vec<&bearing_metrics::PipelineSummary> = report.pipelines.iter().collect();
+    shown.sort_by(|a, b| b.minutes.total_cmp(&a.minutes));
+    for p in shown.iter().take(12) {
+        let bars: Vec<svg::GanttBar<'_>> = p
+            .typical_run
+            .iter()
+            .map(|b| svg::GanttBar {
+                label: &b.job,
+                queued: b.queued,
+                started: b.started,
+                finished: b.finished,
+                critical: b.critical,
+            })
+            .collect();
+        let gantt = svg::gantt(
+            &format!("A typical run of {} / {}", p.service, p.pipeline),
+            &bars,
+            RED,
+            BLUE,
+        );
+        let mut rows = String::new();
+        for j in &p.jobs {
+            let opt = |v: Option<f64>| v.map_or("–".into(), duration);
+            let _ = write!(
+                rows,
+                r#"<tr><td><b>{}</b></td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                esc(&j.job),
+                j.runs,
+                opt(j.duration_p50),
+                opt(j.duration_p90),
+                opt(j.queue_p50),
+                j.success_rate.map_or("–".into(), percent),
+                colored(
+                    j.flaky_rate.map_or("–".into(), percent),
+                    j.flaky_rate.is_some_and(|f| f > 0.0)
+                ),
+                percent(j.critical_share),
+                number(j.minutes),
+            );
+        }
+        let day = |d: &str| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(12, 0, 0))
+                .map(|t| t.and_utc())
+        };
+        let minutes_chart = TimeChart {
+            title: "CI minutes per day",
+            series: vec![Series {
+                name: "minutes".into(),
+                color: BLUE,
+                points: p
+                    .daily
+                    .iter()
+                    .filter_map(|(d, m, _)| Some((day(d)?, *m)))
+                    .collect(),
+                dashed: false,
+                area: true,
+            }],
+            rules: vec![],
+            markers: vec![],
+            fmt: &|v| number(v),
+            height: 160,
+            zero: true,
+            wide: false,
+            seconds: false,
+        }
+        .render();
+        let queue_chart = TimeChart {
+            title: "Queue time p50 per day",
+            series: vec![Series {
+                name: "queue p50".into(),
+                color: AMBER,
+                points: p
+                    .daily_queue
+                    .iter()
+                    .filter_map(|(d, q)| Some((day(d)?, *q)))
+                    .collect(),
+                dashed: false,
+                area: false,
+            }],
+            rules: vec![],
+            markers: vec![],
+            fmt: &|v| duration(v),
+            height: 160,
+            zero: true,
+            wide: false,
+            seconds: true,
+        }
+        .render();
+        let _ = write!(
+            cards,
+            r#"<section class="card" style="margin-top:16px"><h2><a href="/services/{}">{}</a> / {}</h2><p class="mute small">{} runs · wall time p50 {} · {} CI minutes · {} · {} minutes wasted (30 days)</p>
+<h3 class="small mute">A typical run (median wall time); critical path in red, the wait for a runner pale</h3>{gantt}
+<table><thead><tr><th>Job</th><th class="num">Runs</th><th class="num">p50</th><th class="num">p90</th><th class="num">Queue p50</th><th class="num">Success</th><th class="num">Flaky</th><th class="num">Critical path</th><th class="num">Minutes</th></tr></thead><tbody>{rows}</tbody></table>
+<div class="grid g2" style="margin-top:12px"><div>{minutes_chart}</div><div>{queue_chart}</div></div></section>"#,
+            url(&p.service),
+            esc(&p.service),
+            esc(&p.pipeline),
+            p.runs,
+            p.wall_p50.map_or("–".into(), duration),
+            number(p.minutes),
+            usd(p.cost),
+            number(p.wasted_minutes),
+        );
+    }
+    if cards.is_empty() {
+        cards = r#"<section class="card"><p class="mute">No pipeline jobs in the last 30 days: ingest GitHub <code>workflow_job</code> webhooks, GitLab job or pipeline hooks, or CDEvents <code>taskrun</code> events.</p></section>"#.into();
+    }
+    let body = format!(
+        r#"<h1>Pipelines</h1><p class="lede">Where CI loses time and money over the last 30 days: each pipeline's jobs, the chain of jobs that sets a run's wall time (critical path), flaky jobs, queueing and wasted minutes, with what to change. <code>bearing pipelines insights --repo DIR</code> adds the workflow file and line.</p>
+<div class="grid g4 strip">{}{}{}{}</div>
+<section class="card" style="margin-top:16px"><h2>What to change</h2><table><thead><tr><th>Serves</th><th>Pipeline</th><th>Finding and change</th><th>Saving</th><th>Records</th></tr></thead><tbody>{}</tbody></table></section>
+{cards}"#,
+        kpi("", &number(minutes), "CI minutes (30 days)"),
+        kpi("", &usd(cost), "CI cost (30 days)"),
+        kpi(
+            if wasted > 0.0 { "risk" } else { "" },
+            &number(wasted),
+            "minutes wasted"
+        ),
+        kpi("", &usd(weekly_saving), "CI cost saved per week if changed"),
+        if recs.is_empty() {
+            r#"<tr><td colspan="5" class="mute">nothing stands out</td></tr>"#.to_string()
+        } else {
+            recs
+        },
+    );
+    Ok(render(&state, "Pipelines", Nav::Pipelines, &body))
+}
+
+/// Dollars with cents: CI minutes cost fractions of a dollar.
+fn usd(v: f64) -> String {
+    if v.is_finite() {
+        format!("${v:.2}")
+    } else {
+        "–".into()
+    }
 }
 
 /// Findings past their SLA, oldest first, and open findings by severity.

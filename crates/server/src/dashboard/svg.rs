@@ -259,6 +259,26 @@ impl TimeChart<'_> {
 }
 
 /// Vertical bars with labels under them (e.g. deployments per week).
+/// The opening of a chart `w` × `h` with its accessible title.
+fn open(w: f64, h: f64, title: &str) -> String {
+    format!(
+        r#"<svg class="chart" viewBox="0 0 {w} {h}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
+        esc(title),
+        esc(title)
+    )
+}
+
+/// Closes `out` with `message` in the middle: a chart with nothing to draw.
+fn empty(mut out: String, w: f64, h: f64, message: &str) -> String {
+    let _ = write!(
+        out,
+        r#"<text x="{}" y="{}" class="empty" text-anchor="middle">{message}</text></svg>"#,
+        w / 2.0,
+        h / 2.0
+    );
+    out
+}
+
 pub fn bars(
     title: &str,
     data: &[(String, f64, &'static str)],
@@ -268,21 +288,9 @@ pub fn bars(
     #[allow(non_snake_case)]
     let W = NARROW;
     let h = f64::from(height);
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        r#"<svg class="chart" viewBox="0 0 {W} {h}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#,
-        esc(title),
-        esc(title)
-    );
+    let mut out = open(W, h, title);
     if data.is_empty() {
-        let _ = write!(
-            out,
-            r#"<text x="{}" y="{}" class="empty" text-anchor="middle">no data</text></svg>"#,
-            W / 2.0,
-            h / 2.0
-        );
-        return out;
+        return empty(out, W, h, "no data");
     }
     let max = data.iter().map(|d| d.1).fold(0.0f64, f64::max).max(1e-9);
     let step = nice_step(max, 4.0);
@@ -464,6 +472,82 @@ pub fn budget_bar(spent: f64, forecast: f64, budget: f64) -> String {
     )
 }
 
+/// One job of a Gantt chart: seconds from the run's start.
+pub struct GanttBar<'a> {
+    pub label: &'a str,
+    pub queued: f64,
+    pub started: f64,
+    pub finished: f64,
+    pub critical: bool,
+}
+
+/// A run's jobs on a time axis: the wait for a runner as a pale bar, the
+/// job itself as a solid one, jobs on the critical path in `hot`.
+pub fn gantt(title: &str, bars: &[GanttBar<'_>], hot: &str, cold: &str) -> String {
+    #[allow(non_snake_case)]
+    let W = WIDE;
+    const ROW: f64 = 22.0;
+    const LABEL: f64 = 180.0;
+    let h = PAD_T + ROW * bars.len().max(1) as f64 + PAD_B;
+    let mut out = open(W, h, title);
+    if bars.is_empty() {
+        return empty(out, W, h, "no finished run in this window");
+    }
+    let end = bars.iter().map(|b| b.finished).fold(1.0f64, f64::max);
+    let step = duration_step(end, 6.0);
+    let x = |t: f64| LABEL + (t.max(0.0) / end) * (W - LABEL - PAD_R);
+    let bottom = h - PAD_B;
+    let mut t = 0.0;
+    while t <= end + step * 0.01 {
+        let _ = write!(
+            out,
+            r#"<line class="grid" x1="{:.1}" x2="{:.1}" y1="{PAD_T}" y2="{bottom:.1}"/><text class="axis" x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            x(t),
+            x(t),
+            x(t),
+            h - 8.0,
+            super::html::duration(t)
+        );
+        t += step;
+    }
+    for (i, b) in bars.iter().enumerate() {
+        let y = PAD_T + ROW * i as f64;
+        let color = if b.critical { hot } else { cold };
+        let _ = write!(
+            out,
+            r#"<text class="axis" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            LABEL - 8.0,
+            y + ROW * 0.65,
+            esc(b.label)
+        );
+        if b.started > b.queued {
+            let _ = write!(
+                out,
+                r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="2" fill="{color}" fill-opacity="0.22"><title>{}: waited {} for a runner</title></rect>"#,
+                x(b.queued),
+                y + 4.0,
+                (x(b.started) - x(b.queued)).max(1.0),
+                ROW - 8.0,
+                esc(b.label),
+                super::html::duration(b.started - b.queued)
+            );
+        }
+        let _ = write!(
+            out,
+            r#"<rect class="bar" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="2" fill="{color}"><title>{}: {}{}</title></rect>"#,
+            x(b.started),
+            y + 4.0,
+            (x(b.finished) - x(b.started)).max(1.0),
+            ROW - 8.0,
+            esc(b.label),
+            super::html::duration(b.finished - b.started),
+            if b.critical { " (critical path)" } else { "" }
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -524,5 +608,32 @@ mod tests {
         }
         .render();
         assert!(c.contains("no data"));
+    }
+
+    #[test]
+    fn gantt_marks_the_critical_path_and_the_wait() {
+        let bars = [
+            GanttBar {
+                label: "build",
+                queued: 0.0,
+                started: 30.0,
+                finished: 270.0,
+                critical: true,
+            },
+            GanttBar {
+                label: "lint",
+                queued: 0.0,
+                started: 0.0,
+                finished: 180.0,
+                critical: false,
+            },
+        ];
+        let c = gantt("run", &bars, "#e5484d", "#3e63dd");
+        assert!(c.contains("build: 4m (critical path)"), "{c}");
+        assert!(c.contains("build: waited 30s for a runner"), "{c}");
+        // lint started at once: no wait bar.
+        assert!(!c.contains("lint: waited"), "{c}");
+        assert_eq!(c.matches(r##"fill="#e5484d""##).count(), 2);
+        assert!(gantt("run", &[], "#e5484d", "#3e63dd").contains("no finished run"));
     }
 }

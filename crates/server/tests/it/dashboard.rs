@@ -180,6 +180,40 @@ async fn every_page_renders_the_demo() {
         assert!(cost.contains(&needle), "the cost page lacks {needle}");
     }
 
+    // The demo's CI problems, each named with its job or step.
+    let pipelines = page("/pipelines").await;
+    for needle in [
+        "job `integration` is flaky",
+        "step `Run npm ci` of job `build` takes 3m",
+        "p50 with no cache",
+        "job `e2e` is",
+        "of the critical path of `ci`",
+        "p50 for a runner (`self-hosted,linux`)",
+        "cancel-in-progress: true",
+        "(critical path)",
+        "waited",
+    ] {
+        assert!(pipelines.contains(needle), "/pipelines lacks {needle}");
+    }
+
+    // The same report as JSON.
+    let r = send(&s.state, get("/v1/pipelines?service=checkout", None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let v = r.json();
+    let flaky = v["insights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "flaky-job")
+        .unwrap_or_else(|| panic!("no flaky job: {v}"));
+    assert_eq!(flaky["job"], "integration");
+    assert!(flaky["record_count"].as_u64().unwrap() >= 2);
+    assert_eq!(v["pipelines"][0]["pipeline"], "ci");
+    let r = send(&s.state, get("/v1/pipelines?service=nope", None)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = send(&s.state, get("/v1/pipelines?window=0s", None)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
     let sec = page("/security").await;
     assert!(
         sec.contains("Findings past SLA") && sec.contains("CVE-"),

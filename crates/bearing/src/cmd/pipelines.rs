@@ -1,0 +1,170 @@
+//! `bearing pipelines insights`: where the delivery pipelines lose time and
+//! money — per pipeline wall time, minutes, cost and waste, per job the
+//! figures behind them, and recommendations with the records behind each,
+//! the saving, and the workflow line to change when `--repo` is given.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use bearing_intent::Duration;
+use bearing_metrics::{PipelineReport, fmt_secs, pipeline_report};
+use chrono::{DateTime, Utc};
+
+use super::common::{Global, Output};
+use super::report::{load, parse_time};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Figures per pipeline and job, and what to change, largest saving first.
+    Insights(Args),
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, value_name = "S")]
+    pub service: Option<String>,
+    #[arg(long, value_name = "T")]
+    pub team: Option<String>,
+    /// A repository (or workflows folder, or one workflow file) whose GitHub
+    /// workflows give `needs`, caches and the file:line of each recommendation.
+    #[arg(long, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+    /// Window the figures are computed over, e.g. `30d`, `1w`.
+    #[arg(long, value_name = "W", default_value = "30d", value_parser = super::report::parse_window)]
+    pub window: Duration,
+    /// Compute as of this time (RFC 3339 or YYYY-MM-DD, UTC) instead of now.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<DateTime<Utc>>,
+    #[arg(long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+pub fn run(c: Command, g: &Global) -> anyhow::Result<ExitCode> {
+    let Command::Insights(args) = c;
+    let layouts = match &args.repo {
+        Some(dir) => bearing_workflow::layout::layouts(dir)
+            .with_context(|| format!("cannot read the workflows of `{}`", dir.display()))?,
+        None => Vec::new(),
+    };
+    let (intent, ds) = load(g)?;
+    let scope = super::common::scope(&intent, args.team, args.service, None)?;
+    let now = args.at.unwrap_or_else(Utc::now);
+    let r = pipeline_report(&ds, &scope, args.window, now, &layouts);
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+        Output::Text => print!("{}", text(&r)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn opt_secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), fmt_secs)
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |x| format!("{:.0}%", 100.0 * x))
+}
+
+/// The report as people read it.
+pub fn text(r: &PipelineReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "pipelines from {} to {}",
+        r.from.format("%Y-%m-%d %H:%M"),
+        r.to.format("%Y-%m-%d %H:%M UTC")
+    );
+    if r.pipelines.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nno pipeline jobs in the window: ingest GitHub `workflow_job`, GitLab job or pipeline hooks, or CDEvents `taskrun` events"
+        );
+        return out;
+    }
+    for p in &r.pipelines {
+        let _ = writeln!(
+            out,
+            "\n{} / {}: {} runs, wall time p50 {}, {:.0} CI minutes, {:.2} USD, {:.0} minutes wasted",
+            p.service,
+            p.pipeline,
+            p.runs,
+            opt_secs(p.wall_p50),
+            p.minutes,
+            p.cost,
+            p.wasted_minutes
+        );
+        let _ = writeln!(
+            out,
+            "  {:<28} {:>5} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>8}",
+            "job", "runs", "p50", "p90", "queue", "success", "flaky", "critical", "minutes"
+        );
+        for j in &p.jobs {
+            let _ = writeln!(
+                out,
+                "  {:<28} {:>5} {:>8} {:>8} {:>8} {:>7} {:>6} {:>9} {:>8.0}",
+                j.job,
+                j.runs,
+                opt_secs(j.duration_p50),
+                opt_secs(j.duration_p90),
+                opt_secs(j.queue_p50),
+                pct(j.success_rate),
+                pct(j.flaky_rate),
+                pct(Some(j.critical_share)),
+                j.minutes
+            );
+        }
+    }
+    if r.insights.is_empty() {
+        let _ = writeln!(out, "\nno recommendations: nothing stands out");
+        return out;
+    }
+    let _ = writeln!(out, "\nrecommendations, largest saving first:");
+    for (n, i) in r.insights.iter().enumerate() {
+        let objective = match i.objective {
+            bearing_metrics::Objective::LeadTime => "lead time",
+            bearing_metrics::Objective::Cost => "cost",
+        };
+        let _ = writeln!(
+            out,
+            "{:>2}. [{objective}] {} / {}: {}",
+            n + 1,
+            i.service,
+            i.pipeline,
+            i.message
+        );
+        let mut saving = Vec::new();
+        if i.minutes_per_week > 0.0 {
+            saving.push(format!(
+                "{:.0} CI min/week ({:.2} USD/week)",
+                i.minutes_per_week, i.money_per_week
+            ));
+        }
+        if i.run_seconds > 0.0 {
+            saving.push(format!(
+                "up to {} per run ({:.0} min of waiting a week)",
+                fmt_secs(i.run_seconds),
+                i.lead_time_minutes_per_week
+            ));
+        }
+        if !saving.is_empty() {
+            let _ = writeln!(out, "    saving: {}", saving.join(", "));
+        }
+        if let Some(l) = &i.location {
+            let _ = writeln!(out, "    change: {l}");
+        }
+        let shown: Vec<&str> = i.records.iter().take(3).map(String::as_str).collect();
+        let _ = writeln!(
+            out,
+            "    records: {}{}",
+            shown.join(", "),
+            if i.record_count > shown.len() {
+                format!(" (+{} more)", i.record_count - shown.len())
+            } else {
+                String::new()
+            }
+        );
+    }
+    out
+}
