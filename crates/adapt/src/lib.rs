@@ -16,6 +16,7 @@ pub mod canary;
 pub mod gitmetrics;
 pub mod jit;
 pub mod jitdata;
+pub mod pipeline;
 pub mod recommend;
 pub mod reconcile;
 pub mod rightsize;

@@ -389,6 +389,10 @@ pub fn reconcile(
         if !is_apply || matches!(a.status, ActionStatus::Dismissed | ActionStatus::Proposed) {
             continue;
         }
+        // an accepted pipeline insight waits for enough runs after it
+        if crate::pipeline::waiting(ds, a, action_window(a), now) {
+            continue;
+        }
         // use the latest version of the action (it may have been reverted just now)
         let mut updated = new_actions
             .iter()
@@ -540,8 +544,15 @@ pub fn measure_at(a: &Action) -> Option<DateTime<Utc>> {
 /// over the after-window `(measure_at − window, measure_at]`, disjoint from
 /// the baseline's `(created − window, created]`, and says whether it moved
 /// the way the rule wanted.
+///
+/// An accepted pipeline insight is measured over the window ending now: it
+/// may have waited past `measure_at` for runs (see [`crate::pipeline`]).
 fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
-    let end = measure_at(a).unwrap_or(now).min(now);
+    let end = if crate::pipeline::is_pipeline(a) {
+        now
+    } else {
+        measure_at(a).unwrap_or(now).min(now)
+    };
     let ev = &a.evidence;
     let metric = ev
         .get("metric")
@@ -605,7 +616,8 @@ fn measure(ds: &Dataset, a: &Action, now: DateTime<Utc>) -> Value {
         "records": v.records.iter().take(EVIDENCE_RECORDS).collect::<Vec<_>>(),
     });
     if let (Some(effect), Some(obj)) = (
-        crate::rightsize::effect(ds, a, window, end),
+        crate::rightsize::effect(ds, a, window, end)
+            .or_else(|| crate::pipeline::effect(ds, a, window, end)),
         out.as_object_mut(),
     ) {
         let key = a

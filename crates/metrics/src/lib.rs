@@ -43,7 +43,7 @@ pub use outcomes::{
 };
 pub use pipeline::{
     Bar, DEFAULT_PRICES, Insight, JobSummary, Objective, PipelineReport, PipelineSummary, Prices,
-    pipeline_report,
+    insight_id, pipeline_report,
 };
 pub use rightsize::{
     CPU_PERCENTILE, HOURS_PER_MONTH, MARGIN, MIN_CPU_CORES, MIN_RAM_BYTES, Rightsizing, format_cpu,

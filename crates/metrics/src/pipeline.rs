@@ -460,6 +460,9 @@ pub enum Objective {
 /// A recommendation with its evidence, a place to change and the saving.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Insight {
+    /// Stable id, `kind:service:pipeline[:job][:step]`: the same finding
+    /// keeps it from one report to the next (see [`insight_id`]).
+    pub id: String,
     /// `critical-path`, `slow-step`, `uncached-install`, `flaky-job`,
     /// `superseded-runs`, `queueing`, `serial-jobs`.
     pub kind: &'static str,
@@ -844,6 +847,7 @@ fn one_pipeline(
     acc.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut insights = Vec::new();
     let base = |kind, objective, job: Option<&str>, message: String| Insight {
+        id: String::new(),
         kind,
         objective,
         service: service.clone(),
@@ -1146,8 +1150,32 @@ fn one_pipeline(
     let runs_per_week = summary.runs as f64 / weeks;
     for i in &mut insights {
         i.lead_time_minutes_per_week = i.run_seconds / 60.0 * runs_per_week;
+        i.id = insight_id(
+            i.kind,
+            &i.service,
+            &i.pipeline,
+            i.job.as_deref(),
+            i.step.as_deref(),
+        );
     }
     (summary, insights)
+}
+
+/// The id of an insight: `kind:service:pipeline`, then `:job` and `:step`
+/// when it names them.
+pub fn insight_id(
+    kind: &str,
+    service: &str,
+    pipeline: &str,
+    job: Option<&str>,
+    step: Option<&str>,
+) -> String {
+    let mut id = format!("{kind}:{service}:{pipeline}");
+    for part in [job, step].into_iter().flatten() {
+        id.push(':');
+        id.push_str(part);
+    }
+    id
 }
 
 /// One day of a pipeline: billed minutes, their cost, and the queue times.
