@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use bearing_adapt::pipeline;
+use bearing_events::Action;
 use bearing_intent::Duration;
-use bearing_metrics::{PipelineReport, fmt_secs, pipeline_report};
+use bearing_metrics::{Insight, PipelineReport, fmt_secs, pipeline_report};
 use chrono::{DateTime, Utc};
 
 use super::common::{Global, Output};
@@ -39,6 +41,12 @@ pub struct Args {
     pub at: Option<DateTime<Utc>>,
     #[arg(long, value_enum, default_value_t)]
     pub output: Output,
+    /// Record that you made this recommendation's change (its id, or its
+    /// number in the list): logs an action with the figures over the window
+    /// before and the expected saving; `bearing reconcile` measures the
+    /// realised saving a window later, once that window holds 5 runs of the job.
+    #[arg(long, value_name = "ID|N")]
+    pub accept: Vec<String>,
 }
 
 pub fn run(c: Command, g: &Global) -> anyhow::Result<ExitCode> {
@@ -52,11 +60,107 @@ pub fn run(c: Command, g: &Global) -> anyhow::Result<ExitCode> {
     let scope = super::common::scope(&intent, args.team, args.service, None)?;
     let now = args.at.unwrap_or_else(Utc::now);
     let r = pipeline_report(&ds, &scope, args.window, now, &layouts);
+    let chosen = args
+        .accept
+        .iter()
+        .map(|key| pick(&r, key))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let rt = super::common::runtime()?;
+    let (accepted, logged) = rt.block_on(async {
+        let store = super::common::open_store(g).await?;
+        let mut logged = store.actions().await.context("cannot read actions")?;
+        let mut accepted = Vec::new();
+        for i in chosen {
+            // One unmeasured action per insight: accepting twice logs once.
+            if logged.iter().any(|a| {
+                a.outcome.is_none() && a.evidence.pointer("/target/id").and_then(|v| v.as_str()) == Some(&i.id)
+            }) {
+                continue;
+            }
+            let a = pipeline::action(&ds, i, args.window, now);
+            store
+                .put_action(&a)
+                .await
+                .with_context(|| format!("cannot store action `{}`", a.id))?;
+            logged.push(a.clone());
+            accepted.push(a);
+        }
+        logged.retain(pipeline::is_pipeline);
+        anyhow::Ok((accepted, logged))
+    })?;
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&r)?),
-        Output::Text => print!("{}", text(&r)),
+        Output::Json => {
+            let mut v = serde_json::to_value(&r)?;
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("accepted".into(), serde_json::to_value(&accepted)?);
+                obj.insert("changes".into(), serde_json::to_value(&logged)?);
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Output::Text => {
+            print!("{}", text(&r));
+            print!("{}", changes_text(&accepted, &logged));
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The insight `key` names: its id, or its 1-based number in the list.
+fn pick<'a>(r: &'a PipelineReport, key: &str) -> anyhow::Result<&'a Insight> {
+    let by_number = key
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|n| r.insights.get(n));
+    by_number
+        .or_else(|| r.insights.iter().find(|i| i.id == key))
+        .with_context(|| {
+            format!(
+                "--accept `{key}`: no recommendation with that id or number in the window ({} recommendations)",
+                r.insights.len()
+            )
+        })
+}
+
+/// Accepted changes: expected against realised saving per week.
+fn changes_text(accepted: &[Action], logged: &[Action]) -> String {
+    let mut out = String::new();
+    for a in accepted {
+        let _ = writeln!(out, "\naccepted {}: {}", a.id, a.summary);
+    }
+    if logged.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\naccepted changes, expected vs realised per week:");
+    for a in logged {
+        let e = &a.evidence["expected"];
+        let m = a.outcome.as_ref().map(|o| &o["pipeline"]);
+        let realised = match m {
+            Some(m) => format!(
+                "realised {:.1} CI min ({:.2} USD), {:.1} min of waiting: {}{}",
+                m["realised_minutes_per_week"].as_f64().unwrap_or(0.0),
+                m["realised_money_per_week"].as_f64().unwrap_or(0.0),
+                m["realised_lead_time_minutes_per_week"].as_f64().unwrap_or(0.0),
+                m["verdict"].as_str().unwrap_or("?"),
+                if m["worse"].as_bool() == Some(true) {
+                    ", WORSE"
+                } else {
+                    ""
+                }
+            ),
+            None => "not measured yet".into(),
+        };
+        let _ = writeln!(
+            out,
+            "  {} {}: expected {:.1} CI min ({:.2} USD), {:.1} min of waiting; {realised}",
+            a.created_at.format("%Y-%m-%d"),
+            a.evidence.pointer("/target/id").and_then(|v| v.as_str()).unwrap_or(&a.id),
+            e["minutes_per_week"].as_f64().unwrap_or(0.0),
+            e["money_per_week"].as_f64().unwrap_or(0.0),
+            e["lead_time_minutes_per_week"].as_f64().unwrap_or(0.0),
+        );
+    }
+    out
 }
 
 fn opt_secs(v: Option<f64>) -> String {
@@ -134,6 +238,7 @@ pub fn text(r: &PipelineReport) -> String {
             i.pipeline,
             i.message
         );
+        let _ = writeln!(out, "    id: {}", i.id);
         let mut saving = Vec::new();
         if i.minutes_per_week > 0.0 {
             saving.push(format!(

@@ -300,6 +300,24 @@ fn print_text(o: &ReconcileOutcome, before: &[bearing_events::DeliveryPlan]) {
                     span("before_window"),
                     span("after_window"),
                 );
+                let m = &out["pipeline"];
+                if m.is_object() {
+                    let f = |k: &str| m[k].as_f64().unwrap_or(0.0);
+                    println!(
+                        "    saving per week: realised {:.1} CI min ({:.2} USD), {:.1} min of waiting; expected {:.1} CI min ({:.2} USD), {:.1} min of waiting{}",
+                        f("realised_minutes_per_week"),
+                        f("realised_money_per_week"),
+                        f("realised_lead_time_minutes_per_week"),
+                        f("expected_minutes_per_week"),
+                        f("expected_money_per_week"),
+                        f("expected_lead_time_minutes_per_week"),
+                        if m["worse"].as_bool() == Some(true) {
+                            format!("; WORSE: {}", m["worse_because"].as_array().map_or(String::new(), |w| w.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")))
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
             } else {
                 let status = format!("{:?}", a.status).to_lowercase();
                 let when = bearing_adapt::reconcile::measure_at(a)

@@ -1594,6 +1594,8 @@ async fn pipelines_page(
     let report = state.loop_().with_dataset(|ds| {
         bearing_metrics::pipeline_report(ds, &Scope::default(), window, now, &[])
     });
+    let actions = state.store().actions().await?;
+    let accepted = accepted_changes(&actions);
     let minutes: f64 = report.pipelines.iter().map(|p| p.minutes).sum();
     let cost: f64 = report.pipelines.iter().map(|p| p.cost).sum();
     let wasted: f64 = report.pipelines.iter().map(|p| p.wasted_minutes).sum();
@@ -1751,6 +1753,7 @@ async fn pipelines_page(
         r#"<h1>Pipelines</h1><p class="lede">Where CI loses time and money over the last 30 days: each pipeline's jobs, the chain of jobs that sets a run's wall time (critical path), flaky jobs, queueing and wasted minutes, with what to change. <code>bearing pipelines insights --repo DIR</code> adds the workflow file and line.</p>
 <div class="grid g4 strip">{}{}{}{}</div>
 <section class="card" style="margin-top:16px"><h2>What to change</h2><table><thead><tr><th>Serves</th><th>Pipeline</th><th>Finding and change</th><th>Saving</th><th>Records</th></tr></thead><tbody>{}</tbody></table></section>
+{accepted}
 {cards}"#,
         kpi("", &number(minutes), "CI minutes (30 days)"),
         kpi("", &usd(cost), "CI cost (30 days)"),
@@ -1767,6 +1770,73 @@ async fn pipelines_page(
         },
     );
     Ok(render(&state, "Pipelines", Nav::Pipelines, &body))
+}
+
+/// Accepted pipeline changes (`bearing pipelines insights --accept`) with
+/// the expected saving per week next to the one `bearing reconcile` measured.
+fn accepted_changes(actions: &[bearing_events::Action]) -> String {
+    let mut rows = String::new();
+    let mut logged: Vec<&bearing_events::Action> = actions
+        .iter()
+        .filter(|a| bearing_adapt::pipeline::is_pipeline(a))
+        .collect();
+    logged.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    for a in logged.iter().take(25) {
+        let e = &a.evidence["expected"];
+        let m = a.outcome.as_ref().map(|o| &o["pipeline"]);
+        let saving = |v: &Value, min: &str, usd_key: &str, lead: &str| {
+            let f = |k: &str| v[k].as_f64().unwrap_or(0.0);
+            format!(
+                "{:.1} CI min · {} · {:.1} min waiting",
+                f(min),
+                usd(f(usd_key)),
+                f(lead)
+            )
+        };
+        let expected = saving(
+            e,
+            "minutes_per_week",
+            "money_per_week",
+            "lead_time_minutes_per_week",
+        );
+        let (realised, verdict) = match m {
+            Some(m) => (
+                saving(
+                    m,
+                    "realised_minutes_per_week",
+                    "realised_money_per_week",
+                    "realised_lead_time_minutes_per_week",
+                ),
+                match (m["verdict"].as_str(), m["worse"].as_bool()) {
+                    (_, Some(true)) => r#"<span class="badge risk">worse</span>"#.to_string(),
+                    (Some("unchanged"), _) => {
+                        r#"<span class="badge risk">no saving</span>"#.to_string()
+                    }
+                    (v, _) => esc(v.unwrap_or("?")),
+                },
+            ),
+            None => ("–".into(), "not measured yet".into()),
+        };
+        let _ = write!(
+            rows,
+            r#"<tr><td>{}</td><td class="small mono">{}</td><td class="num small">{}</td><td class="num small">{}</td><td>{verdict}</td></tr>"#,
+            a.created_at.format("%Y-%m-%d"),
+            esc(a
+                .evidence
+                .pointer("/target/id")
+                .and_then(Value::as_str)
+                .unwrap_or(&a.id)),
+            esc(&expected),
+            esc(&realised),
+        );
+    }
+    if rows.is_empty() {
+        rows = r#"<tr><td colspan="5" class="mute">no change accepted yet (<code>bearing pipelines insights --accept ID</code>)</td></tr>"#.into();
+    }
+    format!(
+        r#"<section class="card" style="margin-top:16px"><h2>Accepted changes: realised vs expected savings</h2><p class="mute small">Per week. Measured by <code>bearing reconcile</code> over a window after the change, once that window holds at least {} runs of the job.</p><table><thead><tr><th>Accepted</th><th>Recommendation</th><th class="num">Expected / week</th><th class="num">Realised / week</th><th>Result</th></tr></thead><tbody>{rows}</tbody></table></section>"#,
+        bearing_adapt::pipeline::MIN_RUNS_AFTER
+    )
 }
 
 /// Dollars with cents: CI minutes cost fractions of a dollar.
