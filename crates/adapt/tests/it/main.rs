@@ -3,6 +3,7 @@
 
 mod anomaly_quality;
 mod gitmetrics;
+mod pipeline;
 mod reconcile;
 mod rightsize;
 mod risk;
