@@ -126,3 +126,90 @@ fn insights_name_the_flaky_job_and_the_uncached_step_with_their_lines() {
     assert!(out.contains("change: .github/workflows/ci.yml:9"), "{out}");
     assert!(out.contains("change: .github/workflows/ci.yml:4"), "{out}");
 }
+
+/// A run of `test` after caching: on 2026-10-`day` at 10:00, queued 10:00,
+/// started 10:01, `npm ci` 1 minute, `npm test` 2 minutes (finished 10:04).
+fn cached_job(day: u32, run: u32) -> String {
+    let t = |m: u32| format!("2026-10-{day:02}T10:{m:02}:00Z");
+    serde_json::json!({
+        "id": format!("job-{run}-1"), "source": "test", "time": t(4), "service": "checkout",
+        "kind": "pipeline_run",
+        "data": {
+            "run_id": format!("job-{run}-1"), "pipeline": "CI", "status": "success",
+            "queued_at": t(0), "started_at": t(1), "finished_at": t(4),
+            "commit": format!("c{run}"), "attempt": 1, "branch": "main",
+            "job": {
+                "name": "test", "run": format!("{run}:1"), "runner_labels": ["ubuntu-latest"],
+                "steps": [
+                    {"name": "Run npm ci", "status": "success", "started_at": t(1), "finished_at": t(2)},
+                    {"name": "Run npm test", "status": "success", "started_at": t(2), "finished_at": t(4)}
+                ]
+            }
+        }
+    })
+    .to_string()
+}
+
+/// Accepting the install insight logs it; five cached runs later, reconcile
+/// measures it. Expected (above): 12 CI min/week, 0.10 USD. After, over
+/// (27 Oct, 3 Nov]: 5 runs, `npm ci` 60 s p50: (180 − 60)/60 × 5 = 10 CI
+/// min/week, 0.08 USD, and 10 minutes of waiting (5 runs a week).
+#[test]
+fn an_accepted_insight_is_logged_then_measured_by_reconcile() {
+    let dir = tempfile::tempdir().unwrap();
+    let intent = dir.path().join("bearing.yaml");
+    std::fs::write(&intent, INTENT).unwrap();
+    let db = format!("sqlite://{}", dir.path().join("bearing.db").display());
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bearing"))
+            .arg("--intent")
+            .arg(&intent)
+            .arg("--database")
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.success(), stdout, stderr)
+    };
+    let ingest = |name: &str, lines: Vec<String>| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        assert!(run(&["ingest", file.to_str().unwrap()]).0);
+    };
+    ingest(
+        "before.jsonl",
+        vec![
+            job(1, 1, "a", 10, 0, true),
+            job(2, 1, "b", 11, 0, false),
+            job(2, 2, "b", 12, 10, true),
+            job(3, 1, "c", 13, 0, true),
+        ],
+    );
+    let id = "uncached-install:checkout:CI:test:Run npm ci";
+    let accept = ["pipelines", "insights", "--window", "7d"];
+    let (ok, _, err) = run(&[&accept[..], &["--at", "2026-10-27", "--accept", "99"]].concat());
+    assert!(!ok && err.contains("--accept `99`: no recommendation"), "{err}");
+    let (ok, out, err) = run(&[&accept[..], &["--at", "2026-10-27", "--accept", id]].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("id: {id}")), "{out}");
+    assert!(out.contains(&format!("accepted pipelines:{id}:20261027T000000Z")), "{out}");
+    assert!(
+        out.contains(&format!("2026-10-27 {id}: expected 12.0 CI min (0.10 USD), 12.0 min of waiting; not measured yet")),
+        "{out}"
+    );
+    ingest("after.jsonl", (0..5).map(|k| cached_job(27 + k, 10 + k)).collect());
+    let (ok, out, err) = run(&["reconcile", "--at", "2026-11-03"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("saving per week: realised 10.0 CI min (0.08 USD), 10.0 min of waiting; expected 12.0 CI min (0.10 USD), 12.0 min of waiting"),
+        "{out}"
+    );
+    let (ok, out, err) = run(&[&accept[..], &["--at", "2026-11-03"]].concat());
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!("2026-10-27 {id}: expected 12.0 CI min (0.10 USD), 12.0 min of waiting; realised 10.0 CI min (0.08 USD), 10.0 min of waiting: improved")),
+        "{out}"
+    );
+}
