@@ -180,8 +180,47 @@ async fn every_page_renders_the_demo() {
         assert!(cost.contains(&needle), "the cost page lacks {needle}");
     }
 
+    // An accepted pipeline change, measured: saved nothing.
+    let accepted = |id: &str, outcome: Option<serde_json::Value>| bearing_events::Action {
+        id: format!("pipelines:{id}:20261101T000000Z"),
+        created_at: chrono::Utc::now() - chrono::Duration::days(20),
+        service: Some("checkout".into()),
+        origin: "pipelines".into(),
+        summary: "accepted".into(),
+        status: bearing_events::ActionStatus::Applied,
+        metric: "pipeline.step.duration.p50".into(),
+        baseline: Some(190.0),
+        evaluate_at: None,
+        outcome,
+        evidence: json!({
+            "target": {"id": id, "kind": "uncached-install", "service": "checkout", "pipeline": "ci"},
+            "expected": {"minutes_per_week": 31.7, "money_per_week": 0.25, "lead_time_minutes_per_week": 31.7},
+        }),
+        change: Some(json!({"kind": "apply", "action": "pipeline", "insight": id})),
+    };
+    let none = json!({"pipeline": {"realised_minutes_per_week": 0.0, "realised_money_per_week": 0.0,
+        "realised_lead_time_minutes_per_week": 0.0, "verdict": "unchanged", "worse": false}});
+    s.store
+        .put_action(&accepted("uncached-install:checkout:ci:build:Run npm ci", Some(none)))
+        .await
+        .unwrap();
+    s.store
+        .put_action(&accepted("flaky-job:checkout:ci:integration", None))
+        .await
+        .unwrap();
+
     // The demo's CI problems, each named with its job or step.
     let pipelines = page("/pipelines").await;
+    for needle in [
+        "Accepted changes: realised vs expected savings",
+        "uncached-install:checkout:ci:build:Run npm ci",
+        "31.7 CI min · $0.25 · 31.7 min waiting",
+        "0.0 CI min · $0.00 · 0.0 min waiting",
+        "no saving",
+        "not measured yet",
+    ] {
+        assert!(pipelines.contains(needle), "/pipelines lacks {needle}");
+    }
     for needle in [
         "job `integration` is flaky",
         "step `Run npm ci` of job `build` takes 3m",
