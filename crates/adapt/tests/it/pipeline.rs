@@ -137,8 +137,14 @@ fn the_accepted_change_logs_its_baseline_and_expected_saving() {
     assert_eq!(a.baseline, Some(190.0));
     let e = &a.evidence;
     close(&e["expected"]["minutes_per_week"], 190.0 / 60.0 * 10.0);
-    close(&e["expected"]["money_per_week"], 190.0 / 60.0 * 10.0 * 0.008);
-    close(&e["expected"]["lead_time_minutes_per_week"], 190.0 / 60.0 * 10.0);
+    close(
+        &e["expected"]["money_per_week"],
+        190.0 / 60.0 * 10.0 * 0.008,
+    );
+    close(
+        &e["expected"]["lead_time_minutes_per_week"],
+        190.0 / 60.0 * 10.0,
+    );
     let b = &e["before"];
     close(&b["step_p50"], 190.0);
     close(&b["job_p50"], 250.0);
@@ -156,7 +162,10 @@ fn caching_the_install_realises_the_hand_computed_saving() {
     close(&m["seconds_saved_per_run"], 170.0);
     close(&m["realised_minutes_per_week"], 170.0 / 60.0 * 10.0);
     close(&m["realised_money_per_week"], 170.0 / 60.0 * 10.0 * 0.008);
-    close(&m["realised_lead_time_minutes_per_week"], 170.0 / 60.0 * 10.0);
+    close(
+        &m["realised_lead_time_minutes_per_week"],
+        170.0 / 60.0 * 10.0,
+    );
     close(&m["expected_minutes_per_week"], 190.0 / 60.0 * 10.0);
     close(&m["after"]["step_p50"], 20.0);
     close(&m["after"]["minutes_per_week"], 20.0);
@@ -194,7 +203,11 @@ fn reconcile_waits_for_a_window_and_enough_runs() {
     assert!(accept_and_reconcile(20, 20, early).1.is_empty());
     // A window later but one run short of the floor: still waiting.
     let end = t0() + window().to_chrono();
-    assert!(accept_and_reconcile(20, MIN_RUNS_AFTER - 1, end).1.is_empty());
+    assert!(
+        accept_and_reconcile(20, MIN_RUNS_AFTER - 1, end)
+            .1
+            .is_empty()
+    );
     // With exactly the floor, measured over those runs.
     let (_, actions) = accept_and_reconcile(20, MIN_RUNS_AFTER, end);
     let m = effect(&actions);

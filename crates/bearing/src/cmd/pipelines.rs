@@ -73,7 +73,8 @@ pub fn run(c: Command, g: &Global) -> anyhow::Result<ExitCode> {
         for i in chosen {
             // One unmeasured action per insight: accepting twice logs once.
             if logged.iter().any(|a| {
-                a.outcome.is_none() && a.evidence.pointer("/target/id").and_then(|v| v.as_str()) == Some(&i.id)
+                a.outcome.is_none()
+                    && a.evidence.pointer("/target/id").and_then(|v| v.as_str()) == Some(&i.id)
             }) {
                 continue;
             }
@@ -140,7 +141,9 @@ fn changes_text(accepted: &[Action], logged: &[Action]) -> String {
                 "realised {:.1} CI min ({:.2} USD), {:.1} min of waiting: {}{}",
                 m["realised_minutes_per_week"].as_f64().unwrap_or(0.0),
                 m["realised_money_per_week"].as_f64().unwrap_or(0.0),
-                m["realised_lead_time_minutes_per_week"].as_f64().unwrap_or(0.0),
+                m["realised_lead_time_minutes_per_week"]
+                    .as_f64()
+                    .unwrap_or(0.0),
                 m["verdict"].as_str().unwrap_or("?"),
                 if m["worse"].as_bool() == Some(true) {
                     ", WORSE"
@@ -154,7 +157,10 @@ fn changes_text(accepted: &[Action], logged: &[Action]) -> String {
             out,
             "  {} {}: expected {:.1} CI min ({:.2} USD), {:.1} min of waiting; {realised}",
             a.created_at.format("%Y-%m-%d"),
-            a.evidence.pointer("/target/id").and_then(|v| v.as_str()).unwrap_or(&a.id),
+            a.evidence
+                .pointer("/target/id")
+                .and_then(|v| v.as_str())
+                .unwrap_or(&a.id),
             e["minutes_per_week"].as_f64().unwrap_or(0.0),
             e["money_per_week"].as_f64().unwrap_or(0.0),
             e["lead_time_minutes_per_week"].as_f64().unwrap_or(0.0),

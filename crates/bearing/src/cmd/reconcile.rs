@@ -312,7 +312,14 @@ fn print_text(o: &ReconcileOutcome, before: &[bearing_events::DeliveryPlan]) {
                         f("expected_money_per_week"),
                         f("expected_lead_time_minutes_per_week"),
                         if m["worse"].as_bool() == Some(true) {
-                            format!("; WORSE: {}", m["worse_because"].as_array().map_or(String::new(), |w| w.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; ")))
+                            format!(
+                                "; WORSE: {}",
+                                m["worse_because"].as_array().map_or(String::new(), |w| w
+                                    .iter()
+                                    .filter_map(|x| x.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join("; "))
+                            )
                         } else {
                             String::new()
                         }

@@ -190,16 +190,25 @@ fn an_accepted_insight_is_logged_then_measured_by_reconcile() {
     let id = "uncached-install:checkout:CI:test:Run npm ci";
     let accept = ["pipelines", "insights", "--window", "7d"];
     let (ok, _, err) = run(&[&accept[..], &["--at", "2026-10-27", "--accept", "99"]].concat());
-    assert!(!ok && err.contains("--accept `99`: no recommendation"), "{err}");
+    assert!(
+        !ok && err.contains("--accept `99`: no recommendation"),
+        "{err}"
+    );
     let (ok, out, err) = run(&[&accept[..], &["--at", "2026-10-27", "--accept", id]].concat());
     assert!(ok, "{err}");
     assert!(out.contains(&format!("id: {id}")), "{out}");
-    assert!(out.contains(&format!("accepted pipelines:{id}:20261027T000000Z")), "{out}");
+    assert!(
+        out.contains(&format!("accepted pipelines:{id}:20261027T000000Z")),
+        "{out}"
+    );
     assert!(
         out.contains(&format!("2026-10-27 {id}: expected 12.0 CI min (0.10 USD), 12.0 min of waiting; not measured yet")),
         "{out}"
     );
-    ingest("after.jsonl", (0..5).map(|k| cached_job(27 + k, 10 + k)).collect());
+    ingest(
+        "after.jsonl",
+        (0..5).map(|k| cached_job(27 + k, 10 + k)).collect(),
+    );
     let (ok, out, err) = run(&["reconcile", "--at", "2026-11-03"]);
     assert!(ok, "{err}");
     assert!(

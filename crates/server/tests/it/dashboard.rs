@@ -201,7 +201,10 @@ async fn every_page_renders_the_demo() {
     let none = json!({"pipeline": {"realised_minutes_per_week": 0.0, "realised_money_per_week": 0.0,
         "realised_lead_time_minutes_per_week": 0.0, "verdict": "unchanged", "worse": false}});
     s.store
-        .put_action(&accepted("uncached-install:checkout:ci:build:Run npm ci", Some(none)))
+        .put_action(&accepted(
+            "uncached-install:checkout:ci:build:Run npm ci",
+            Some(none),
+        ))
         .await
         .unwrap();
     s.store
