@@ -114,7 +114,14 @@ fn accept_and_reconcile(after: i64, after_runs: usize, at: DateTime<Utc>) -> (Ac
         .find(|i| i.id == "uncached-install:web:CI:build:Run npm ci")
         .expect("the install insight, by its id");
     let accepted = pipeline::action(&ds, insight, window(), t0());
-    let out = reconcile(&intent, &ds, &[], &[accepted.clone()], at, false);
+    let out = reconcile(
+        &intent,
+        &ds,
+        &[],
+        std::slice::from_ref(&accepted),
+        at,
+        false,
+    );
     (accepted, out.actions)
 }
 

@@ -1780,7 +1780,7 @@ fn accepted_changes(actions: &[bearing_events::Action]) -> String {
         .iter()
         .filter(|a| bearing_adapt::pipeline::is_pipeline(a))
         .collect();
-    logged.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    logged.sort_by_key(|a| std::cmp::Reverse(a.created_at));
     for a in logged.iter().take(25) {
         let e = &a.evidence["expected"];
         let m = a.outcome.as_ref().map(|o| &o["pipeline"]);
