@@ -73,7 +73,8 @@ check service /services/payments-api "Lead time for changes" "Deployments and in
 check search /services/search "SLO error budget" "budget spent" "<svg"
 check cost /cost "Cost against budget" "month-end forecast" "recommendations" "class=\"budget\"" "<svg" "Waste and savings" "Top rightsizing opportunities" "Realised vs expected savings" "/app</td>"
 check pipelines /pipelines "Pipelines" "What to change" "job \`integration\` is flaky" "step \`Run npm ci\` of job \`build\`" \
-  "of the critical path of \`ci\`" "p50 for a runner (\`self-hosted,linux\`)" "cancel-in-progress" "A typical run" "(critical path)" "<svg"
+  "of the critical path of \`ci\`" "p50 for a runner (\`self-hosted,linux\`)" "cancel-in-progress" "A typical run" "(critical path)" "<svg" \
+  "Accepted changes: realised vs expected savings" "bearing pipelines insights --accept ID"
 check security /security "Security SLAs" "Findings past SLA" "critical" "CVE-" "<svg"
 check decisions /decisions "Decision log" "deny" "allow"
 check plans /plans "Delivery plans and actions" "canary"
