@@ -15,6 +15,10 @@
 //!   one anomaly (`recommendations`, a runaway batch job);
 //! - findings from Trivy, Grype and a SARIF code scanner, fixed over
 //!   successive weekly scans, a few left open past their SLA;
+//! - threat feeds ([`threat`]): two versions of CISA's KEV catalog (a real
+//!   excerpt) and made-up EPSS scores; `api-gateway` has a known-exploited
+//!   CVE open from the start, and the newer catalog makes `web-frontend`'s
+//!   open git CVE known exploited, so its next production decision denies;
 //! - `business.checkout_conversion` rising after the `one-click-checkout`
 //!   feature flag is released.
 //!
@@ -24,6 +28,7 @@
 
 mod history;
 mod intent;
+pub mod threat;
 
 use bearing_events::Event;
 use chrono::{DateTime, Utc};
@@ -37,6 +42,8 @@ pub struct DemoOrg {
     pub intent_yaml: String,
     /// 90 days of events, ordered by time.
     pub events: Vec<Event>,
+    /// The threat feeds to ingest (KEV catalogs, EPSS scores).
+    pub feeds: threat::Feeds,
 }
 
 /// Days of history generated.
@@ -53,9 +60,11 @@ pub const FEATURE_FLAG: &str = "one-click-checkout";
 
 /// Generates the demo organisation as of `now`.
 pub fn generate(seed: u64, now: DateTime<Utc>) -> DemoOrg {
+    let events = history::generate(seed, now);
     DemoOrg {
         intent_yaml: intent::yaml(),
-        events: history::generate(seed, now),
+        feeds: threat::feeds(&events, now),
+        events,
     }
 }
 
