@@ -139,11 +139,12 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         // The newer KEV catalog lists a CVE that `web-frontend` has open: its
         // next decision denies, with no change to the intent.
         // (At the time it is read: the server reloads feeds whose stamp moved.)
-        feed(&dstore, &org.feeds.kev_newer, chrono::Utc::now()).await?;
+        // (Into a store that already had it, as on a second run, nothing changes.)
+        let added = feed(&dstore, &org.feeds.kev_newer, chrono::Utc::now()).await?;
         state.refresh().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         for envelope in sample_envelopes(&org.events)
             .into_iter()
-            .filter(|e| e["service"] == bearing_demo::threat::LATE_KEV_SERVICE && e["version"] != Value::Null)
+            .filter(|e| added && e["service"] == bearing_demo::threat::LATE_KEV_SERVICE && e["version"] != Value::Null)
             .take(1)
         {
             let envelope = serde_json::from_value(envelope).context("demo envelope")?;
@@ -180,11 +181,12 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
 /// Applies one of the demo's threat feeds as `bearing ingest` does (parser,
 /// then the server's `threat::apply`, which logs a `threat-feed` action per
 /// service whose open findings a newer KEV catalog makes known exploited).
+/// True when it logged any.
 async fn feed(
     store: &bearing_store::DynStore,
     bytes: &[u8],
     at: chrono::DateTime<chrono::Utc>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let feed = bearing_events::formats::threat::parse_feed(bytes)
         .map_err(|e| anyhow::anyhow!("the demo's own threat feed does not parse: {e}"))?;
     let applied = bearing_server::threat::apply(store, feed, at).await?;
@@ -192,7 +194,7 @@ async fn feed(
     for a in &applied.actions {
         eprintln!("demo: action: {}", a.summary);
     }
-    Ok(())
+    Ok(!applied.actions.is_empty())
 }
 
 /// Change envelopes for the demo's decision log: the latest production
