@@ -75,9 +75,10 @@ check cost /cost "Cost against budget" "month-end forecast" "recommendations" "c
 check pipelines /pipelines "Pipelines" "What to change" "job \`integration\` is flaky" "step \`Run npm ci\` of job \`build\`" \
   "of the critical path of \`ci\`" "p50 for a runner (\`self-hosted,linux\`)" "cancel-in-progress" "A typical run" "(critical path)" "<svg" \
   "Accepted changes: realised vs expected savings" "bearing pipelines insights --accept ID"
-check security /security "Security SLAs" "Findings past SLA" "critical" "CVE-" "<svg"
-check decisions /decisions "Decision log" "deny" "allow"
-check plans /plans "Delivery plans and actions" "canary"
+check security /security "Security SLAs" "Findings past SLA" "critical" "CVE-" "<svg" \
+  "Security work list" "CVE-2023-44487" "CVE-2025-48384" "2025.08.25"
+check decisions /decisions "Decision log" "deny" "allow" "known-exploited"
+check plans /plans "Delivery plans and actions" "canary" "KEV catalog 2025.08.25 lists open findings of" "CVE-2025-48384"
 
 mkdir -p docs/screenshots
 for shot in "scorecard /" "service /services/payments-api" "search /services/search" "cost /cost" "pipelines /pipelines" "security /security" "decisions /decisions" "plans /plans" "services /services"; do

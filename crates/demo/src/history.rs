@@ -842,6 +842,38 @@ impl Gen {
                         life: u32::MAX,
                     });
                 }
+                // Real CVEs in CISA's KEV catalog (`crate::threat`), open in the
+                // internet-facing services: HTTP/2 Rapid Reset in the gateway's Go
+                // HTTP/2 server for about four weeks (under its 30-day SLA as a
+                // high, past KEV's 7 days), and git's CVE-2025-48384 in the web
+                // frontend's image (node images carry git) for about three, which
+                // joins the KEV catalog late in the demo.
+                if s.id == "api-gateway" && w == weeks - 3 {
+                    image_open.push(Open {
+                        rule: "CVE-2023-44487".to_string(),
+                        package: Some("golang.org/x/net".to_string()),
+                        version: Some("0.15.0".to_string()),
+                        fixed_version: Some("0.17.0".to_string()),
+                        severity: Severity::High,
+                        kind: FindingKind::Vulnerability,
+                        title: "golang.org/x/net: HTTP/2 rapid reset can cause excessive work"
+                            .to_string(),
+                        life: u32::MAX,
+                    });
+                }
+                if s.id == crate::threat::LATE_KEV_SERVICE && w == weeks - 2 {
+                    image_open.push(Open {
+                        rule: crate::threat::LATE_KEV_CVE.to_string(),
+                        package: Some("git".to_string()),
+                        version: Some("2.45.2".to_string()),
+                        fixed_version: Some("2.45.4".to_string()),
+                        severity: Severity::High,
+                        kind: FindingKind::Vulnerability,
+                        title: "git: arbitrary file write when cloning with submodules (carriage return in config)"
+                            .to_string(),
+                        life: u32::MAX,
+                    });
+                }
                 if self.rng.random_bool(0.3) || w == 0 {
                     let (rule, title) = CODE_RULES[self.rng.random_range(0..CODE_RULES.len())];
                     code_open.push(Open {

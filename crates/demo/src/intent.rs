@@ -206,6 +206,10 @@ pub const SERVICES: &[ServiceSpec] = &[
     ),
 ];
 
+/// The services reachable from the internet (the others are `internal`,
+/// the default).
+pub const INTERNET_FACING: &[&str] = &["api-gateway", "web-frontend"];
+
 /// The intent YAML for the demo organisation.
 pub fn yaml() -> String {
     let mut y = String::new();
@@ -227,6 +231,9 @@ pub fn yaml() -> String {
         let _ = writeln!(y, "  - id: {}", s.id);
         let _ = writeln!(y, "    team: {}", s.team);
         let _ = writeln!(y, "    tier: {}", s.tier);
+        if INTERNET_FACING.contains(&s.id) {
+            y.push_str("    exposure: internet\n");
+        }
         let _ = writeln!(y, "    repos: [github.com/acme-retail/{}]", s.id);
         y.push_str("    environments: [staging, production]\n");
         let _ = writeln!(
@@ -302,9 +309,12 @@ const OBJECTIVES: &str = r#"objectives:
     due: 2027-03-31
     key_results:
       - { metric: business.checkout_conversion, scope: { service: checkout }, target: ">= 3.2%", window: 7d }
+settings:
+  security_sla: { critical: 15d, high: 30d, kev: 7d, epss: { at_least: 0.5, within: 15d } }
 guardrails:
   - { id: budget, kind: cost_budget, protects: cloud-spend, params: { max_monthly_increase: 500 USD } }
   - { id: vuln-sla, kind: vulnerabilities, protects: security-posture, params: { block: [critical], fixable_only: true } }
+  - { id: known-exploited, kind: vulnerabilities, protects: security-posture, scope: { environment: production }, params: { block: [], sla: false, deny: { kev: true } } }
   - { id: freeze-on-burn, kind: error_budget, protects: reliable-releases, params: { exempt_labels: [hotfix, security] } }
   - { id: canary-when-planned, kind: deploy_strategy, protects: reliable-releases, scope: { environment: production } }
   - { id: least-privilege, kind: iam_least_privilege, protects: security-posture }

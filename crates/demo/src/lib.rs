@@ -15,6 +15,10 @@
 //!   one anomaly (`recommendations`, a runaway batch job);
 //! - findings from Trivy, Grype and a SARIF code scanner, fixed over
 //!   successive weekly scans, a few left open past their SLA;
+//! - threat feeds ([`threat`]): two versions of CISA's KEV catalog (a real
+//!   excerpt) and made-up EPSS scores; `api-gateway` has a known-exploited
+//!   CVE open from the start, and the newer catalog makes `web-frontend`'s
+//!   open git CVE known exploited, so its next production decision denies;
 //! - `business.checkout_conversion` rising after the `one-click-checkout`
 //!   feature flag is released.
 //!
@@ -24,6 +28,7 @@
 
 mod history;
 mod intent;
+pub mod threat;
 
 use bearing_events::Event;
 use chrono::{DateTime, Utc};
@@ -37,6 +42,8 @@ pub struct DemoOrg {
     pub intent_yaml: String,
     /// 90 days of events, ordered by time.
     pub events: Vec<Event>,
+    /// The threat feeds to ingest (KEV catalogs, EPSS scores).
+    pub feeds: threat::Feeds,
 }
 
 /// Days of history generated.
@@ -53,9 +60,11 @@ pub const FEATURE_FLAG: &str = "one-click-checkout";
 
 /// Generates the demo organisation as of `now`.
 pub fn generate(seed: u64, now: DateTime<Utc>) -> DemoOrg {
+    let events = history::generate(seed, now);
     DemoOrg {
         intent_yaml: intent::yaml(),
-        events: history::generate(seed, now),
+        feeds: threat::feeds(&events, now),
+        events,
     }
 }
 
@@ -214,6 +223,131 @@ mod tests {
             }
         }
         assert!(linked > 20, "{linked}");
+    }
+
+    /// The feeds go through the real parsers; the newer KEV catalog adds
+    /// exactly the late CVE; every CVE of the findings has an EPSS score.
+    #[test]
+    fn threat_feeds_parse_and_cover_the_findings() {
+        use bearing_events::formats::threat::{Feed, ThreatIntel, parse_feed};
+        let org = generate(7, now());
+        let parse = |b: &[u8]| parse_feed(b).unwrap_or_else(|e| panic!("{e}"));
+        let mut intel = ThreatIntel::default();
+        let first = intel.apply(parse(&org.feeds.kev_older));
+        assert_eq!(first.version, "2025.06.10");
+        assert_eq!(first.added, ["CVE-2023-44487"]);
+        let second = intel.apply(parse(&org.feeds.kev_newer));
+        assert_eq!(
+            (second.applied, second.version.as_str()),
+            (true, "2025.08.25")
+        );
+        assert_eq!(second.added, [threat::LATE_KEV_CVE]);
+        let Feed::Epss(epss) = parse(&org.feeds.epss) else {
+            panic!("not EPSS")
+        };
+        assert_eq!(epss.model_version, "demo");
+        let cves: BTreeSet<&str> = org
+            .events
+            .iter()
+            .filter_map(|e| match &e.payload {
+                Payload::Finding(f) if f.rule_id.starts_with("CVE-") => Some(f.rule_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        let scored: BTreeSet<&str> = epss.scores.keys().map(String::as_str).collect();
+        assert_eq!(scored, cves);
+        // Skewed low like FIRST's: most below 0.02, a few at 0.5 or more.
+        let n = epss.scores.len() as f64;
+        let share =
+            |f: &dyn Fn(f64) -> bool| epss.scores.values().filter(|s| f(s.epss)).count() as f64 / n;
+        assert!(share(&|e| e < 0.02) > 0.6, "{}", share(&|e| e < 0.02));
+        let high = share(&|e| e >= 0.5);
+        assert!(high > 0.0 && high < 0.1, "{high}");
+        // Percentile: the share of the file's scores at or below the score.
+        for s in epss.scores.values() {
+            let at_or_below = share(&|e| e <= s.epss);
+            assert!((s.percentile - at_or_below).abs() < 1e-5, "{s:?}");
+        }
+    }
+
+    /// The late KEV CVE is open in `web-frontend` from 8 to 29 days ago (a
+    /// high: within its 30-day SLA until KEV's 7 days apply), and
+    /// `api-gateway`'s known-exploited CVE likewise; both are internet-facing.
+    #[test]
+    fn kev_findings_are_open_in_internet_facing_services() {
+        let org = generate(7, now());
+        let intent = bearing_intent::load_str(Path::new("bearing.yaml"), &org.intent_yaml)
+            .unwrap()
+            .intent;
+        for (service, cve) in [
+            (threat::LATE_KEV_SERVICE, threat::LATE_KEV_CVE),
+            ("api-gateway", "CVE-2023-44487"),
+        ] {
+            let seen: Vec<DateTime<Utc>> = org
+                .events
+                .iter()
+                .filter(|e| {
+                    e.service.as_deref() == Some(service)
+                        && matches!(&e.payload, Payload::Finding(f) if f.rule_id == cve)
+                })
+                .map(|e| e.time)
+                .collect();
+            let first = seen.iter().min().unwrap();
+            let age = now() - *first;
+            assert!(
+                age > chrono::Duration::days(8) && age < chrono::Duration::days(29),
+                "{service}: {age}"
+            );
+            // seen in the last weekly scan: still open
+            assert!(now() - *seen.iter().max().unwrap() < chrono::Duration::days(7));
+            let svc = intent.services.iter().find(|s| s.id == service).unwrap();
+            assert_eq!(format!("{:?}", svc.exposure).to_lowercase(), "internet");
+        }
+        let sla = intent
+            .settings
+            .as_ref()
+            .and_then(|s| s.security_sla.as_ref())
+            .unwrap();
+        assert_eq!(sla.kev.map(|d| d.as_secs()), Some(7 * 86_400));
+    }
+
+    /// The excerpt is CISA's entries unchanged, and the older catalog holds
+    /// exactly those of them that the real 2025.06.10 catalog has (needs
+    /// `BEARING_FIXTURES`; skipped without it).
+    #[test]
+    fn kev_excerpt_is_the_real_catalog() {
+        let Ok(dir) = std::env::var("BEARING_FIXTURES") else {
+            eprintln!("BEARING_FIXTURES unset: skipped");
+            return;
+        };
+        let org = generate(7, now());
+        let read = |name: &str| -> serde_json::Value {
+            let p = Path::new(&dir).join("threat-intel").join(name);
+            serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()
+        };
+        for (ours, real) in [
+            (&org.feeds.kev_newer, read("kev-2025-08-25.json")),
+            (&org.feeds.kev_older, read("kev-2025-06-10.json")),
+        ] {
+            let ours: serde_json::Value = serde_json::from_slice(ours).unwrap();
+            assert_eq!(ours["catalogVersion"], real["catalogVersion"]);
+            assert_eq!(ours["dateReleased"], real["dateReleased"]);
+            let real_list = real["vulnerabilities"].as_array().unwrap();
+            for v in ours["vulnerabilities"].as_array().unwrap() {
+                assert!(real_list.contains(v), "{v} differs from CISA's");
+            }
+            // the excerpt of the newer catalog, less what the older lacks
+            let newer: serde_json::Value = serde_json::from_slice(&org.feeds.kev_newer).unwrap();
+            let expected: Vec<&serde_json::Value> = newer["vulnerabilities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| real_list.iter().any(|r| r["cveID"] == v["cveID"]))
+                .collect();
+            let got: Vec<&serde_json::Value> =
+                ours["vulnerabilities"].as_array().unwrap().iter().collect();
+            assert_eq!(got, expected);
+        }
     }
 
     #[test]

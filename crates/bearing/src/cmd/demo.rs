@@ -89,6 +89,16 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
             "demo: ingested {accepted} events ({duplicates} already stored) into {database} in {:.1}s",
             start.elapsed().as_secs_f64()
         );
+        // Threat feeds through the real path too (bytes → feed parser → store):
+        // the older KEV catalog ten days ago and today's EPSS scores; the newer
+        // catalog comes after the first decisions.
+        let dstore = store.clone();
+        for (bytes, at) in [
+            (&org.feeds.kev_older, now - chrono::Duration::days(10)),
+            (&org.feeds.epss, now),
+        ] {
+            feed(&dstore, bytes, at).await?;
+        }
         let state = AppState::new(
             store,
             loaded,
@@ -126,6 +136,26 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
             let decided = state.decide(envelope).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             *by_result.entry(decided.result.name().to_string()).or_default() += 1;
         }
+        // The newer KEV catalog lists a CVE that `web-frontend` has open: its
+        // next decision denies, with no change to the intent.
+        // (At the time it is read: the server reloads feeds whose stamp moved.)
+        // (Into a store that already had it, as on a second run, nothing changes.)
+        let added = feed(&dstore, &org.feeds.kev_newer, chrono::Utc::now()).await?;
+        state.refresh().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        for envelope in sample_envelopes(&org.events)
+            .into_iter()
+            .filter(|e| added && e["service"] == bearing_demo::threat::LATE_KEV_SERVICE && e["version"] != Value::Null)
+            .take(1)
+        {
+            let envelope = serde_json::from_value(envelope).context("demo envelope")?;
+            let decided = state.decide(envelope).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "demo: after the newer KEV catalog, {}'s change is decided again: {}",
+                bearing_demo::threat::LATE_KEV_SERVICE,
+                decided.result.name()
+            );
+            *by_result.entry(decided.result.name().to_string()).or_default() += 1;
+        }
         state.flush_decisions().await;
         state.refresh().await.map_err(|e| anyhow::anyhow!("{e}"))?;
         eprintln!(
@@ -146,6 +176,25 @@ pub fn run(a: Args, g: &Global) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies one of the demo's threat feeds as `bearing ingest` does (parser,
+/// then the server's `threat::apply`, which logs a `threat-feed` action per
+/// service whose open findings a newer KEV catalog makes known exploited).
+/// True when it logged any.
+async fn feed(
+    store: &bearing_store::DynStore,
+    bytes: &[u8],
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<bool> {
+    let feed = bearing_events::formats::threat::parse_feed(bytes)
+        .map_err(|e| anyhow::anyhow!("the demo's own threat feed does not parse: {e}"))?;
+    let applied = bearing_server::threat::apply(store, feed, at).await?;
+    eprintln!("demo: {}", applied.update.summary());
+    for a in &applied.actions {
+        eprintln!("demo: action: {}", a.summary);
+    }
+    Ok(!applied.actions.is_empty())
 }
 
 /// Change envelopes for the demo's decision log: the latest production

@@ -966,6 +966,85 @@ fn the_generated_gate_of_the_demo_intent_allows_and_denies_online_and_offline() 
             intent,
             "the demo's intent is bearing_demo's"
         );
+        demo_threat_story(db);
+    });
+}
+
+/// What the demo's threat feeds do to its logs: the older KEV catalog makes
+/// `api-gateway`'s open CVE-2023-44487 known exploited (its production
+/// change is denied by `known-exploited`), and the newer one adds
+/// CVE-2025-48384, which `web-frontend` has open: its change, allowed
+/// first, is denied when decided again, and each catalog logs a
+/// `threat-feed` action for the service it touched.
+fn demo_threat_story(db: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = bearing_store::open(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let decided = |service: &str| {
+            let store = store.clone();
+            let service = service.to_string();
+            async move {
+                let mut d = store
+                    .decisions(&bearing_store::DecisionQuery {
+                        service: Some(service),
+                        since: None,
+                        limit: None,
+                    })
+                    .await
+                    .unwrap();
+                d.reverse(); // oldest first
+                // (result, its violations as text)
+                d.into_iter()
+                    .map(|r| {
+                        let v = serde_json::to_value(&r).unwrap();
+                        (r.result, v["decision"]["violations"].to_string())
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        let front = decided(bearing_demo::threat::LATE_KEV_SERVICE).await;
+        let results: Vec<&str> = front.iter().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(results, ["allow", "deny"], "{front:?}");
+        assert_eq!(front[0].1, "[]");
+        assert!(
+            front[1].1.contains("CVE-2025-48384 in git")
+                && front[1].1.contains("added to KEV on 2025-08-25"),
+            "{}",
+            front[1].1
+        );
+        let gateway = decided("api-gateway").await;
+        assert_eq!(gateway.len(), 1, "{gateway:?}");
+        assert_eq!(gateway[0].0, "deny");
+        assert!(gateway[0].1.contains("CVE-2023-44487"), "{}", gateway[0].1);
+        let threat_actions: Vec<(Option<String>, String)> = store
+            .actions()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.origin == "threat-feed")
+            .map(|a| (a.service, a.id))
+            .collect();
+        assert_eq!(
+            threat_actions.len(),
+            2,
+            "one action per catalog and service: {threat_actions:?}"
+        );
+        for (service, version) in [
+            ("api-gateway", "2025.06.10"),
+            ("web-frontend", "2025.08.25"),
+        ] {
+            assert!(
+                threat_actions
+                    .iter()
+                    .any(|(s, id)| s.as_deref() == Some(service) && id.contains(version)),
+                "{threat_actions:?}"
+            );
+        }
     });
 }
 

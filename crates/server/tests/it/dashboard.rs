@@ -19,6 +19,13 @@ async fn every_page_renders_the_demo() {
     for chunk in org.events.chunks(5000) {
         s.store.ingest(chunk).await.unwrap();
     }
+    // The demo's threat feeds, as `bearing demo` applies them.
+    for bytes in [&org.feeds.kev_older, &org.feeds.epss, &org.feeds.kev_newer] {
+        let feed = bearing_events::formats::threat::parse_feed(bytes).unwrap();
+        bearing_server::threat::apply(&s.store, feed, chrono::Utc::now())
+            .await
+            .unwrap();
+    }
     s.state.refresh().await.unwrap();
     // The demo's story: reconcile switches payments-api to canary and freezes search, only them.
     s.state.reconcile().await.unwrap();
@@ -262,6 +269,32 @@ async fn every_page_renders_the_demo() {
         "security table"
     );
     assert!(sec.contains("critical"));
+
+    // The demo's known-exploited CVEs head their internet-facing services'
+    // work lists: high 8 × KEV 1 × tier critical 2 × exposure internet 2 = 32,
+    // past the KEV SLA of 7 days (open 20 and 27 days) though within a
+    // high's 30.
+    assert!(sec.contains("Security work list") && sec.contains("CVE-2025-48384"));
+    for (service, cve) in [
+        ("api-gateway", "CVE-2023-44487"),
+        ("web-frontend", "CVE-2025-48384"),
+    ] {
+        let r = send(
+            &s.state,
+            get(&format!("/v1/security/priorities?service={service}"), None),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let v = r.json();
+        let first = &v["findings"][0];
+        assert_eq!(first["cve"], cve, "{service}: {first}");
+        assert_eq!(first["priority"], 32.0, "{first}");
+        assert_eq!(first["likelihood"], 1.0, "{first}");
+        assert_eq!(first["exposure"], "internet", "{first}");
+        assert_eq!(first["past_sla"], true, "{first}");
+        assert_eq!(first["sla_seconds"], 7 * 86_400, "{first}");
+        assert!(first["kev"]["date_added"].is_string(), "{first}");
+    }
 
     let decisions = page("/decisions").await;
     assert!(decisions.contains(d["id"].as_str().unwrap()));
