@@ -1470,14 +1470,21 @@ fn waste_section(
     let all = bearing_adapt::rightsize::candidates(ds, &Scope::default(), &no, WASTE_WINDOW, now);
     let mut opportunity = 0.0;
     let mut top_rows = String::new();
-    for c in all.iter().filter(|c| c.sizing.saving_per_month > 0.0) {
+    for c in all
+        .iter()
+        .filter(|c| c.sizing.saving_per_month > 0.0 || !c.held_cuts.is_empty())
+    {
         let r = &c.sizing;
-        opportunity += r.saving_per_month;
+        opportunity += r.saving_per_month.max(0.0);
         if top_rows.matches("<tr>").count() >= 8 {
             continue;
         }
         let state = match &c.held {
-            Some(why) => format!(r#"<span class="badge risk">held</span> {}"#, esc(why)),
+            Some(why) => format!(
+                r#"<span class="badge risk">held</span> {}: {}"#,
+                esc(&c.held_summary()),
+                esc(why)
+            ),
             None => format!("{} risk", esc(&r.risk)),
         };
         let _ = write!(
