@@ -262,7 +262,7 @@ fn print(
         };
         let per = match r.pods {
             Some(p) => format!("per pod, {p:.1} pod(s); "),
-            None => "all pods together (pod count unknown: pass --manifests); ".into(),
+            None => "all pods together (pod count unknown: no manifest names the container, no OpenCost `properties.pod`); ".into(),
         };
         println!(
             "{} {}: CPU {} -> {}, memory {} -> {}, {} {}/month ({per}{state}; {} rows, {:.0} h{vpa})",

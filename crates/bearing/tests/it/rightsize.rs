@@ -778,3 +778,80 @@ fn totals_that_disagree_with_fixed_replicas_are_not_placed() {
     );
     assert!(!text.contains("requests.cpu"), "{text}");
 }
+
+#[test]
+fn a_held_cut_keeps_its_request_and_the_raise_beside_it_is_written() {
+    let manifest = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 1
+  template:
+    spec:
+      containers:
+        - name: mixed
+          resources:
+            requests:
+              cpu: \"2\"
+              memory: 100Mi
+";
+    let mut events = vec![
+        // CPU cut to 115m (held: the budget is spent), memory raise to 1178Mi
+        usage_row(
+            "mixed",
+            day(10),
+            1440.0,
+            "shop/web/mixed",
+            (2.0, 0.1, 1.44),
+            (100.0 * 1024.0 * 1024.0, GIB, 0.096),
+        ),
+        // requests nothing and costs nothing: raised to the minimums, saving 0
+        usage_row(
+            "tiny",
+            day(10),
+            1440.0,
+            "shop/web/tiny",
+            (0.025, 0.001, 0.0),
+            (0.0, 0.0, 0.0),
+        ),
+    ];
+    events.extend(slo_points("web", 10, 900.0));
+    let dir = setup(INTENT, &[("web.yaml", manifest)], &events);
+    let d = dir.path();
+    let at = ["--at", "2026-03-11T00:00:00Z", "--window", "30d"];
+    let text = stdout(&bearing(
+        d,
+        &[&["rightsize", "--manifests", "k8s"][..], &at[..]].concat(),
+    ));
+    assert!(
+        text.contains("shop/web/mixed: CPU 2000m -> 2000m, memory 100Mi -> 1178Mi, -3.07 USD/month (per pod, 1.0 pod(s); medium risk; held: CPU cut to 115m held: error budget"),
+        "{text}"
+    );
+    assert!(
+        text.contains("shop/web/tiny: CPU 25m -> 25m, memory 0 -> 250Mi, 0.00 USD/month"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "web.yaml:13: Deployment shop/web container mixed: requests.memory 100Mi -> 1178Mi"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("requests.cpu"), "{text}");
+    let o = bearing(
+        d,
+        &[&["rightsize", "--output", "json"][..], &at[..]].concat(),
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mixed = v["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workload"] == "shop/web/mixed")
+        .unwrap();
+    assert_eq!(
+        mixed["held_cuts"],
+        json!([{"resource": "cpu", "recommended": 0.115}])
+    );
+    assert_eq!(mixed["cpu_recommended"], json!(2.0));
+}
