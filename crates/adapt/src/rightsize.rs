@@ -219,6 +219,7 @@ pub fn action(
             "action": "rightsize",
             "workload": r.workload,
             "requests": { "cpu": r.cpu_recommended, "memory": r.ram_recommended },
+            "pods": r.pods,
             "edits": edits,
         })),
     }

@@ -301,17 +301,85 @@ fn diff(p: &Plan) -> String {
         .collect()
 }
 
+/// Sizes again, per pod with the manifests' pod specs, the rightsizing
+/// proposals of this pass that were sized without them (their `pods`
+/// unknown): their requests and evidence are replaced; those whose stored
+/// requests disagree with fixed `replicas` lose their requests and are
+/// returned as not placed.
+async fn size_per_pod(
+    store: &bearing_store::DynStore,
+    intent: &bearing_intent::Intent,
+    actions: &mut [bearing_events::Action],
+    infos: &[PodInfo],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Skipped>> {
+    let to_size = |a: &bearing_events::Action| {
+        a.status == bearing_events::ActionStatus::Proposed
+            && a.created_at == now
+            && a.change.as_ref().is_some_and(|c| {
+                c.get("action").and_then(|x| x.as_str()) == Some("rightsize")
+                    && c.get("pods").is_none_or(serde_json::Value::is_null)
+            })
+    };
+    let mut refused = Vec::new();
+    if !actions.iter().any(to_size) {
+        return Ok(refused);
+    }
+    let ds = load_dataset(store, intent).await?;
+    for a in actions.iter_mut().filter(|a| to_size(a)) {
+        let (Some(change), Some(service)) = (a.change.as_mut(), a.service.clone()) else {
+            continue;
+        };
+        let workload = change["workload"].as_str().unwrap_or_default().to_string();
+        let Some(info) = pod_info(infos, &workload) else {
+            continue;
+        };
+        let window = Duration::from_secs(a.evidence["window_seconds"].as_u64().unwrap_or(0));
+        let scope = Scope {
+            service: Some(service),
+            ..Scope::default()
+        };
+        let filter = BTreeMap::from([(
+            "workload".to_string(),
+            bearing_intent::FilterValue::One(workload.clone()),
+        )]);
+        let Some(c) = candidates_per_pod(&ds, &scope, &filter, window, now, &|_| {
+            Some(info.spec.clone())
+        })
+        .into_iter()
+        .find(|c| c.sizing.workload == workload) else {
+            continue;
+        };
+        if let Some(s) = disagrees(&c, info) {
+            refused.push(s);
+            if let Some(obj) = change.as_object_mut() {
+                obj.remove("requests");
+            }
+            continue;
+        }
+        change["requests"] =
+            json!({ "cpu": c.sizing.cpu_recommended, "memory": c.sizing.ram_recommended });
+        change["pods"] = json!(c.sizing.pods);
+        a.evidence["rightsizing"] = json!(c);
+    }
+    Ok(refused)
+}
+
 /// `bearing reconcile --manifests DIR`: writes the rightsizing proposals of
-/// this pass into the manifests and marks each one placed as applied, with
-/// its edits (unless `dry_run`, which only computes the plan).
+/// this pass into the manifests (per pod, see [`size_per_pod`]) and marks
+/// each one placed as applied, with its edits (unless `dry_run`, which only
+/// computes the plan).
 pub async fn apply_proposals(
     store: &bearing_store::DynStore,
+    intent: &bearing_intent::Intent,
     actions: &mut [bearing_events::Action],
     dir: &std::path::Path,
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> anyhow::Result<Plan> {
     use bearing_events::ActionStatus;
+    let infos = manifests::pod_infos(dir)?;
+    let refused = size_per_pod(store, intent, actions, &infos, now).await?;
     let proposal = |a: &bearing_events::Action| -> Option<Sizing> {
         let c = a.change.as_ref()?;
         if a.status != ActionStatus::Proposed
@@ -343,7 +411,8 @@ pub async fn apply_proposals(
     };
     let sizings: Vec<Sizing> = actions.iter().filter_map(proposal).collect();
     let replicas: Vec<Replicas> = actions.iter().filter_map(replicas_of).collect();
-    let plan = manifests::plan(dir, &sizings, &replicas)?;
+    let mut plan = manifests::plan(dir, &sizings, &replicas)?;
+    plan.skipped.extend(refused);
     if dry_run {
         return Ok(plan);
     }

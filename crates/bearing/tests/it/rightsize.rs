@@ -855,3 +855,38 @@ spec:
     );
     assert_eq!(mixed["cpu_recommended"], json!(2.0));
 }
+
+#[test]
+fn reconcile_writes_the_per_pod_size_too() {
+    // the rule's proposal is sized without manifests (totals of 3 pods);
+    // `reconcile --manifests` sizes it again per pod before writing
+    let intent = format!(
+        "{INTENT}adaptation:\n  - id: trim-idle\n    when: \"cost.efficiency(30d) < 90%\"\n    then: {{ action: rightsize }}\n"
+    );
+    let dir = setup(&intent, &[("web.yaml", &deployment(3, false))], &[]);
+    let d = dir.path();
+    std::fs::write(d.join("alloc.json"), summed_allocations(&[3.0; 10])).unwrap();
+    let o = bearing(d, &["ingest", "--format", "opencost", "alloc.json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let (_, mine) = reconcile(
+        d,
+        "2026-11-12T00:00:00Z",
+        &["--manifests", "k8s"],
+        "trim-idle",
+    );
+    assert_eq!(mine.len(), 1, "{mine:#?}");
+    assert_eq!(mine[0]["status"], "applied");
+    assert_eq!(mine[0]["change"]["pods"], json!(3.0));
+    assert_eq!(mine[0]["change"]["requests"]["cpu"], json!(0.92));
+    let after = std::fs::read_to_string(d.join("k8s/web.yaml")).unwrap();
+    let c = &docs(&after)[0]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c["resources"]["requests"],
+        json!({"cpu": "920m", "memory": "943Mi"})
+    );
+}
