@@ -713,9 +713,10 @@ spec:
     m
 }
 
-/// `bearing rightsize --manifests k` over the allocations of `pods`.
-fn rightsize_summed(pods: &[f64], manifest: &str) -> String {
-    let dir = setup(INTENT, &[("web.yaml", manifest)], &[]);
+/// [`setup`] with `manifest` as `web.yaml` and the allocations of `pods`
+/// ingested as OpenCost's response.
+fn setup_summed(intent: &str, pods: &[f64], manifest: &str) -> tempfile::TempDir {
+    let dir = setup(intent, &[("web.yaml", manifest)], &[]);
     let d = dir.path();
     std::fs::write(d.join("alloc.json"), summed_allocations(pods)).unwrap();
     let o = bearing(d, &["ingest", "--format", "opencost", "alloc.json"]);
@@ -725,6 +726,13 @@ fn rightsize_summed(pods: &[f64], manifest: &str) -> String {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    dir
+}
+
+/// `bearing rightsize --manifests k` over the allocations of `pods`.
+fn rightsize_summed(pods: &[f64], manifest: &str) -> String {
+    let dir = setup_summed(INTENT, pods, manifest);
+    let d = dir.path();
     let o = bearing(
         d,
         &["rightsize", "--at", "2026-11-12", "--manifests", "k8s"],
@@ -863,16 +871,8 @@ fn reconcile_writes_the_per_pod_size_too() {
     let intent = format!(
         "{INTENT}adaptation:\n  - id: trim-idle\n    when: \"cost.efficiency(30d) < 90%\"\n    then: {{ action: rightsize }}\n"
     );
-    let dir = setup(&intent, &[("web.yaml", &deployment(3, false))], &[]);
+    let dir = setup_summed(&intent, &[3.0; 10], &deployment(3, false));
     let d = dir.path();
-    std::fs::write(d.join("alloc.json"), summed_allocations(&[3.0; 10])).unwrap();
-    let o = bearing(d, &["ingest", "--format", "opencost", "alloc.json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     let (_, mine) = reconcile(
         d,
         "2026-11-12T00:00:00Z",
