@@ -139,13 +139,23 @@ fn pod_info<'a>(infos: &'a [PodInfo], workload: &str) -> Option<&'a PodInfo> {
     found.next().is_none().then_some(one)
 }
 
-/// Refuses a workload whose stored requests are not `replicas` times the
-/// manifest's per-pod request (within 10%): the manifest is not what ran,
-/// so a per-pod size cannot be told.
+/// Refuses a workload whose pods are unknown, or whose stored requests are
+/// not `replicas` times the manifest's per-pod request (within 10%): the
+/// manifest is not what ran, so a per-pod size cannot be told.
 fn disagrees(c: &Candidate, info: &PodInfo) -> Option<Skipped> {
-    let (n, at) = info.fixed.as_ref()?;
     let r = &c.sizing;
-    let pods = r.pods?;
+    let Some(pods) = r.pods else {
+        // no per-pod request and no fixed replicas (an HPA, a DaemonSet, …)
+        return Some(Skipped {
+            workload: r.workload.clone(),
+            reason: format!(
+                "the pod count is unknown: the container at {} requests nothing and its replicas vary; \
+                 the stored requests are the total of all pods, so nothing is written (set a request)",
+                info.spec.source
+            ),
+        });
+    };
+    let (n, at) = info.fixed.as_ref()?;
     if r.pods_from
         .as_deref()
         .is_some_and(|f| f.starts_with("OpenCost"))

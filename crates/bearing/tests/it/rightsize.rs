@@ -890,3 +890,19 @@ fn reconcile_writes_the_per_pod_size_too() {
         json!({"cpu": "920m", "memory": "943Mi"})
     );
 }
+
+#[test]
+fn no_request_and_varying_replicas_is_not_placed() {
+    // an HPA scales the Deployment and the container requests nothing: the
+    // stored totals cannot be split into pods
+    let manifest = deployment(3, true).replace(
+        "          resources:\n            requests:\n              cpu: \"1\"\n              memory: 1Gi\n",
+        "",
+    );
+    let text = rightsize_summed(&[3.0; 10], &manifest);
+    assert!(
+        text.contains("not placed: shop/web/api: the pod count is unknown: the container at web.yaml:11 requests nothing"),
+        "{text}"
+    );
+    assert!(!text.contains("requests.cpu"), "{text}");
+}
