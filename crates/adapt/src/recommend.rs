@@ -378,10 +378,12 @@ fn cost(
     let mut out = Vec::new();
     let services = services_in(ctx.intent, &kr.scope);
     let all = crate::rightsize::candidates(ctx.ds, &kr.scope, &BTreeMap::new(), window, ctx.now);
-    let (ready, held): (Vec<_>, Vec<_>) = all
+    // held cuts keep their request, so what is left to save is ready
+    let ready: Vec<_> = all
         .iter()
         .filter(|c| c.sizing.saving_per_month > 0.0)
-        .partition(|c| c.held.is_none());
+        .collect();
+    let held: Vec<_> = all.iter().filter(|c| !c.held_cuts.is_empty()).collect();
     if let Some(top) = ready.first() {
         let total: f64 = ready.iter().map(|c| c.sizing.saving_per_month).sum();
         let currency = top.sizing.currency.clone().unwrap_or_default();

@@ -1,7 +1,8 @@
 //! Rightsizing candidates: the metric engine's rightsizing rule (see
 //! `bearing_metrics::rightsizing` and docs/metrics.md) per workload, with
-//! the SLO hold applied — a cut is held while the service's error budget
-//! burns or any of its SLOs is off track; a raise is never held.
+//! the SLO hold applied per resource — a cut is held while the service's
+//! error budget burns or any of its SLOs is off track (that resource keeps
+//! its current request); a raise is never held.
 //!
 //! The hold, per service with SLOs: `slo.burn_rate` over the last hour above
 //! 1 (the budget is being spent faster than it accrues), or
@@ -11,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use bearing_intent::{Duration, FilterValue, Scope};
-use bearing_metrics::{Dataset, Rightsizing, evaluate, rightsizing};
+use bearing_metrics::{Dataset, PodSpec, Rightsizing, evaluate, rightsizing, rightsizing_per_pod};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -23,16 +24,45 @@ pub const HOLD_BUDGET: f64 = 0.25;
 pub struct Candidate {
     #[serde(flatten)]
     pub sizing: Rightsizing,
-    /// Why the cut is held, when it is (the requests then stay as they are).
+    /// Why a cut is held, when one is: the held resources keep their
+    /// current request in `sizing` (and its saving is left out).
     pub held: Option<String>,
+    /// The cuts held: resource (`cpu`, `memory`) and the recommendation
+    /// the hold kept back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held_cuts: Vec<HeldCut>,
+}
+
+/// A cut the SLO hold kept back.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct HeldCut {
+    pub resource: String,
+    pub recommended: f64,
 }
 
 impl Candidate {
-    /// A change worth making: a held cut is not, nor one that changes nothing.
+    /// A change worth making: one that changes a request (held cuts already
+    /// keep theirs).
     pub fn actionable(&self) -> bool {
         let r = &self.sizing;
-        self.held.is_none()
-            && (r.cpu_recommended != r.cpu_request || r.ram_recommended != r.ram_request)
+        r.cpu_recommended != r.cpu_request || r.ram_recommended != r.ram_request
+    }
+    /// The held cuts in words (`CPU cut to 1150m held, …`); empty without.
+    pub fn held_summary(&self) -> String {
+        self.held_cuts
+            .iter()
+            .map(|h| match h.resource.as_str() {
+                "cpu" => format!(
+                    "CPU cut to {} held",
+                    bearing_metrics::format_cpu(h.recommended)
+                ),
+                _ => format!(
+                    "memory cut to {} held",
+                    bearing_metrics::format_memory(h.recommended)
+                ),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -75,13 +105,26 @@ pub fn candidates(
     window: Duration,
     now: DateTime<Utc>,
 ) -> Vec<Candidate> {
+    candidates_per_pod(ds, scope, filter, window, now, &|_| None)
+}
+
+/// [`candidates`] sized per pod with the manifests' pod specs (see
+/// [`bearing_metrics::rightsizing_per_pod`]).
+pub fn candidates_per_pod(
+    ds: &Dataset,
+    scope: &Scope,
+    filter: &BTreeMap<String, FilterValue>,
+    window: Duration,
+    now: DateTime<Utc>,
+    specs: &dyn Fn(&str) -> Option<PodSpec>,
+) -> Vec<Candidate> {
     let mut holds: BTreeMap<String, Option<String>> = BTreeMap::new();
-    rightsizing(ds, scope, filter, window, now)
+    rightsizing_per_pod(ds, scope, filter, window, now, specs)
         .into_iter()
-        .map(|sizing| {
-            let cut = sizing.cpu_recommended < sizing.cpu_request
-                || sizing.ram_recommended < sizing.ram_request;
-            let held = if cut {
+        .map(|mut sizing| {
+            let cpu_cut = sizing.cpu_recommended < sizing.cpu_request;
+            let ram_cut = sizing.ram_recommended < sizing.ram_request;
+            let held = if cpu_cut || ram_cut {
                 holds
                     .entry(sizing.service.clone())
                     .or_insert_with(|| slo_hold(ds, &sizing.service, now))
@@ -89,7 +132,29 @@ pub fn candidates(
             } else {
                 None
             };
-            Candidate { sizing, held }
+            let mut held_cuts = Vec::new();
+            if held.is_some() {
+                if cpu_cut {
+                    held_cuts.push(HeldCut {
+                        resource: "cpu".into(),
+                        recommended: sizing.cpu_recommended,
+                    });
+                    sizing.cpu_recommended = sizing.cpu_request;
+                }
+                if ram_cut {
+                    held_cuts.push(HeldCut {
+                        resource: "memory".into(),
+                        recommended: sizing.ram_recommended,
+                    });
+                    sizing.ram_recommended = sizing.ram_request;
+                }
+                sizing.saving_per_month = sizing.monthly_saving();
+            }
+            Candidate {
+                sizing,
+                held,
+                held_cuts,
+            }
         })
         .collect()
 }
@@ -154,6 +219,7 @@ pub fn action(
             "action": "rightsize",
             "workload": r.workload,
             "requests": { "cpu": r.cpu_recommended, "memory": r.ram_recommended },
+            "pods": r.pods,
             "edits": edits,
         })),
     }

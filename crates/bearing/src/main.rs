@@ -84,6 +84,13 @@ pub enum Command {
     /// Evaluate adaptation rules and update delivery plans.
     Reconcile(cmd::reconcile::Args),
     /// Recommend CPU and memory requests from usage, and patch manifests.
+    ///
+    /// Per pod (OpenCost sums a workload's pods; the pods come from
+    /// `properties.pod` or the manifests): p95 CPU and peak memory usage over
+    /// the window + 15%, at least 25m / 250Mi for every recommendation (VPA's
+    /// minimums, a raise from 0 included). A cut is held per resource while
+    /// the service's error budget burns; a raise goes through. Details:
+    /// docs/adapt.md (Rightsizing), docs/metrics.md (Waste and rightsizing).
     Rightsize(cmd::rightsize::Args),
     /// Judge a canary against its baseline.
     #[command(subcommand)]

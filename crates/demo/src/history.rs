@@ -1184,5 +1184,6 @@ fn demo_usage(s: &ServiceSpec, day: DateTime<Utc>, cost: f64) -> Box<ResourceUsa
         ram_usage_bytes: ram_req * (share + 0.15),
         ram_usage_max_bytes: Some(ram_req * (share + 0.25).min(1.0)),
         ram_cost,
+        pods: None,
     })
 }

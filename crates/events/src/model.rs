@@ -510,6 +510,10 @@ pub struct ResourceUsage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ram_usage_max_bytes: Option<f64>,
     pub ram_cost: f64,
+    /// Pods behind the figures when OpenCost says (`properties.pod` set:
+    /// one pod); absent when the row may sum several pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<f64>,
 }
 
 /// What a finding is about.

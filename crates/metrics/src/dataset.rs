@@ -376,6 +376,8 @@ pub(crate) struct UsageRec {
     pub ram_use: f64,
     pub ram_max: Option<f64>,
     pub ram_cost: f64,
+    /// Pods behind the row when known (OpenCost `properties.pod`: one).
+    pub pods: Option<f64>,
 }
 
 #[derive(Clone, Copy)]
@@ -1388,6 +1390,7 @@ impl Dataset {
                             ram_use: u.ram_usage_bytes,
                             ram_max: u.ram_usage_max_bytes,
                             ram_cost: u.ram_cost,
+                            pods: u.pods,
                         })
                     }),
                 });

@@ -46,8 +46,8 @@ pub use pipeline::{
     insight_id, pipeline_report,
 };
 pub use rightsize::{
-    CPU_PERCENTILE, HOURS_PER_MONTH, MARGIN, MIN_CPU_CORES, MIN_RAM_BYTES, Rightsizing, format_cpu,
-    format_memory, recommend, rightsizing,
+    CPU_PERCENTILE, HOURS_PER_MONTH, MARGIN, MIN_CPU_CORES, MIN_RAM_BYTES, PodSpec, Rightsizing,
+    format_cpu, format_memory, recommend, rightsizing, rightsizing_per_pod,
 };
 pub use scorecard::{
     KeyResultCard, ObjectiveCard, Scorecard, ScorecardFilter, Status, Trend, scorecard,

@@ -199,7 +199,13 @@ pub struct Rightsizing {
     /// OpenCost's allocation name (`namespace/controller/container`, …).
     pub workload: String,
     pub container: Option<String>,
-    /// Requests of the latest row (cores, bytes).
+    /// Pods the workload's figures are divided by (its latest row): the
+    /// requests, bases and recommendations are per pod. `None` when not
+    /// known, and then they are the workload's totals over all its pods.
+    pub pods: Option<f64>,
+    /// Where `pods` comes from.
+    pub pods_from: Option<String>,
+    /// Requests of the latest row per pod (cores, bytes).
     pub cpu_request: f64,
     pub ram_request: f64,
     /// The bases: p95 of per-row CPU usage (maxima where known, else
@@ -213,7 +219,7 @@ pub struct Rightsizing {
     /// Price per core-hour and per byte-hour from the rows' costs.
     pub cpu_price: Option<f64>,
     pub ram_price: Option<f64>,
-    /// (current − recommended) × price × 730 h; negative for a raise.
+    /// (current − recommended) × pods × price × 730 h; negative for a raise.
     pub saving_per_month: f64,
     pub currency: Option<String>,
     /// What the workload cost per hour over the window (CPU and memory).
@@ -250,24 +256,100 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     v[rank - 1]
 }
 
-/// The recommended request for a base and the current request.
-pub fn recommend(base: f64, current: f64, minimum: f64, step: f64) -> f64 {
+/// The recommended request for a base: base × 1.15 rounded up to `step`,
+/// never below `minimum` (VPA applies its minimums to every recommendation).
+pub fn recommend(base: f64, minimum: f64, step: f64) -> f64 {
     // a hair below the step so that float noise (1.0 × 1.15) does not add one
     let target = (base * (1.0 + MARGIN) / step - 1e-9).ceil() * step;
-    target.max(minimum.min(current))
+    target.max(minimum)
+}
+
+/// A pod's requests as a manifest declares them, to turn a workload's
+/// totals into per-pod figures: each row's pods = its request ÷ the pod's
+/// (CPU, else memory), else `replicas`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodSpec {
+    pub cpu: Option<f64>,
+    pub ram: Option<f64>,
+    pub replicas: Option<f64>,
+    /// Where the spec is (`file:line`).
+    pub source: String,
+}
+
+impl Rightsizing {
+    /// (current − recommended) × pods × price × 730 h over CPU and memory.
+    pub fn monthly_saving(&self) -> f64 {
+        HOURS_PER_MONTH
+            * self.pods.unwrap_or(1.0)
+            * ((self.cpu_request - self.cpu_recommended) * self.cpu_price.unwrap_or(0.0)
+                + (self.ram_request - self.ram_recommended) * self.ram_price.unwrap_or(0.0))
+    }
+}
+
+/// Pods behind a row and where that comes from: OpenCost's own (one pod),
+/// else the ratio of the row's request to the manifest's per-pod request,
+/// else the manifest's replicas.
+fn pods_of(u: &UsageRec, spec: Option<&PodSpec>) -> Option<(f64, String)> {
+    if let Some(p) = u.pods {
+        return Some((p, "OpenCost properties.pod".into()));
+    }
+    let spec = spec?;
+    let ratio =
+        |total: f64, per: Option<f64>| per.filter(|p| *p > 0.0 && total > 0.0).map(|p| total / p);
+    if let Some(p) = ratio(u.cpu_req, spec.cpu) {
+        return Some((p, format!("CPU request ÷ the pod's at {}", spec.source)));
+    }
+    if let Some(p) = ratio(u.ram_req, spec.ram) {
+        return Some((p, format!("memory request ÷ the pod's at {}", spec.source)));
+    }
+    spec.replicas
+        .map(|r| (r, format!("replicas at {}", spec.source)))
+}
+
+/// A row divided by its pods (per-pod requests and usage).
+fn per_pod(u: &UsageRec, pods: f64) -> UsageRec {
+    let d = if pods > 0.0 { pods } else { 1.0 };
+    UsageRec {
+        cpu_req: u.cpu_req / d,
+        cpu_use: u.cpu_use / d,
+        cpu_max: u.cpu_max.map(|x| x / d),
+        ram_req: u.ram_req / d,
+        ram_use: u.ram_use / d,
+        ram_max: u.ram_max.map(|x| x / d),
+        pods: Some(pods),
+        ..*u
+    }
 }
 
 fn compute(ctx: &Ctx<'_>) -> Vec<Rightsizing> {
+    compute_with(ctx, &|_| None)
+}
+
+fn compute_with(ctx: &Ctx<'_>, specs: &dyn Fn(&str) -> Option<PodSpec>) -> Vec<Rightsizing> {
     let ds = ctx.ds;
     let mut groups: BTreeMap<(u32, u32), Vec<(&CostRec, &UsageRec)>> = BTreeMap::new();
     for (s, r, u) in usage_rows(ctx) {
         groups.entry((s, u.workload)).or_default().push((r, u));
     }
     let mut out = Vec::new();
-    for ((s, w), list) in groups {
-        let Some(&(last_r, last)) = list.iter().max_by_key(|(r, _)| r.start) else {
+    for ((s, w), totals) in groups {
+        let spec = specs(ds.names.name(w));
+        let pods: Vec<Option<(f64, String)>> = totals
+            .iter()
+            .map(|(_, u)| pods_of(u, spec.as_ref()))
+            .collect();
+        let divided: Vec<UsageRec> = totals
+            .iter()
+            .zip(&pods)
+            .map(|((_, u), p)| per_pod(u, p.as_ref().map_or(1.0, |p| p.0)))
+            .collect();
+        let list: Vec<(&CostRec, &UsageRec)> =
+            totals.iter().map(|(r, _)| *r).zip(&divided).collect();
+        let Some(at) = (0..list.len()).max_by_key(|&i| list[i].0.start) else {
             continue;
         };
+        let (last_r, last) = list[at];
+        let last_pods = pods[at].clone();
         let cpu_p95 = percentile(
             list.iter()
                 .map(|(_, u)| u.cpu_max.unwrap_or(u.cpu_use))
@@ -278,18 +360,16 @@ fn compute(ctx: &Ctx<'_>) -> Vec<Rightsizing> {
             .iter()
             .map(|(_, u)| u.ram_max.unwrap_or(u.ram_use))
             .fold(0.0, f64::max);
-        let cpu_recommended = recommend(cpu_p95, last.cpu_req, MIN_CPU_CORES, 0.001);
-        let ram_recommended = recommend(ram_peak, last.ram_req, MIN_RAM_BYTES, 1024.0 * 1024.0);
+        let cpu_recommended = recommend(cpu_p95, MIN_CPU_CORES, 0.001);
+        let ram_recommended = recommend(ram_peak, MIN_RAM_BYTES, 1024.0 * 1024.0);
+        // prices from the totals: what a core-hour (byte-hour) of any pod costs
         let price = |cost: fn(&UsageRec) -> f64, alloc: fn(&UsageRec) -> f64| {
-            let c: f64 = list.iter().map(|(_, u)| cost(u)).sum();
-            let a: f64 = list.iter().map(|(_, u)| alloc(u) * u.hours).sum();
+            let c: f64 = totals.iter().map(|(_, u)| cost(u)).sum();
+            let a: f64 = totals.iter().map(|(_, u)| alloc(u) * u.hours).sum();
             (a > 0.0).then(|| c / a)
         };
         let cpu_price = price(|u| u.cpu_cost, |u| u.cpu_req.max(u.cpu_use));
         let ram_price = price(|u| u.ram_cost, |u| u.ram_req.max(u.ram_use));
-        let saving_per_month = HOURS_PER_MONTH
-            * ((last.cpu_req - cpu_recommended) * cpu_price.unwrap_or(0.0)
-                + (last.ram_req - ram_recommended) * ram_price.unwrap_or(0.0));
         let hours: f64 = list.iter().map(|(_, u)| u.hours).sum();
         let cost: f64 = list.iter().map(|(_, u)| u.cpu_cost + u.ram_cost).sum();
         let cut = |cur: f64, new: f64| cur > 0.0 && new < cur / 2.0;
@@ -305,10 +385,12 @@ fn compute(ctx: &Ctx<'_>) -> Vec<Rightsizing> {
         };
         let mut records: Vec<String> = list.iter().map(|(r, _)| ds.id(r.ev).to_string()).collect();
         records.sort();
-        out.push(Rightsizing {
+        let mut r = Rightsizing {
             service: ds.svc_name(s).to_string(),
             workload: ds.names.name(w).to_string(),
             container: (last.container != NONE).then(|| ds.names.name(last.container).to_string()),
+            pods: last_pods.as_ref().map(|p| p.0),
+            pods_from: last_pods.map(|p| p.1),
             cpu_request: last.cpu_req,
             ram_request: last.ram_req,
             cpu_p95,
@@ -317,14 +399,16 @@ fn compute(ctx: &Ctx<'_>) -> Vec<Rightsizing> {
             ram_recommended,
             cpu_price,
             ram_price,
-            saving_per_month,
+            saving_per_month: 0.0,
             currency: Some(ds.names.name(last_r.currency).to_string()),
             cost_per_hour: if hours > 0.0 { cost / hours } else { 0.0 },
             samples: list.len(),
             hours,
             risk: risk.to_string(),
             records,
-        });
+        };
+        r.saving_per_month = r.monthly_saving();
+        out.push(r);
     }
     out.sort_by(|a, b| {
         b.saving_per_month
@@ -343,6 +427,19 @@ pub fn rightsizing(
     window: Duration,
     now: DateTime<Utc>,
 ) -> Vec<Rightsizing> {
+    rightsizing_per_pod(ds, scope, filter, window, now, &|_| None)
+}
+
+/// [`rightsizing`] with the pod spec of each workload (by name) where a
+/// manifest gives it, so that rows summing several pods are sized per pod.
+pub fn rightsizing_per_pod(
+    ds: &Dataset,
+    scope: &Scope,
+    filter: &BTreeMap<String, FilterValue>,
+    window: Duration,
+    now: DateTime<Utc>,
+    specs: &dyn Fn(&str) -> Option<PodSpec>,
+) -> Vec<Rightsizing> {
     let to = ts(now);
     let mut tr = Tracer::new(TraceMode::Off);
     let ctx = Ctx {
@@ -354,5 +451,5 @@ pub fn rightsizing(
         to,
         tr: &mut tr,
     };
-    compute(&ctx)
+    compute_with(&ctx, specs)
 }

@@ -12,7 +12,7 @@ use bearing_events::Event;
 use bearing_intent::{Duration, Scope};
 use bearing_metrics::Dataset;
 
-use crate::usage_history::{day, history, slo_points};
+use crate::usage_history::{GIB, MIB, day, history, slo_points, usage_row};
 
 fn intent() -> bearing_intent::Intent {
     let text = r#"
@@ -104,4 +104,52 @@ fn no_cut_while_the_error_budget_burns() {
         .unwrap();
     assert_eq!(sidecar.held, None);
     assert!(sidecar.actionable());
+}
+
+#[test]
+fn a_raise_goes_through_while_the_cut_beside_it_is_held() {
+    // CPU 2 cores requested, 0.1 used (a cut to 115m); memory 100 MiB
+    // requested, 1 GiB used (a raise to 1177.6 → 1178 MiB), 0.004 per GiB-hour
+    let mut events = vec![usage_row(
+        "mixed",
+        day(10),
+        1440.0,
+        "shop/web/mixed",
+        (2.0, 0.1, 1.44),
+        (100.0 * MIB, GIB, 0.096),
+    )];
+    events.extend(slo_points("web", 10, 900.0));
+    let ds = Dataset::new(&intent(), events, Vec::new(), Vec::new());
+    let all = candidates(
+        &ds,
+        &Scope::default(),
+        &BTreeMap::new(),
+        Duration::from_days(30),
+        day(11),
+    );
+    let [c] = all.as_slice() else {
+        panic!("{all:#?}")
+    };
+    assert!(c.held.as_deref().unwrap().starts_with("error budget"));
+    assert_eq!(
+        c.sizing.cpu_recommended, 2.0,
+        "the held cut keeps the request"
+    );
+    assert_eq!(
+        c.sizing.ram_recommended,
+        1178.0 * MIB,
+        "the raise goes through"
+    );
+    assert_eq!(c.held_cuts.len(), 1);
+    assert_eq!(c.held_cuts[0].resource, "cpu");
+    assert!((c.held_cuts[0].recommended - 0.115).abs() < 1e-12);
+    assert_eq!(c.held_summary(), "CPU cut to 115m held");
+    assert!(c.actionable());
+    // the saving is the raise's alone: −730 × 1078/1024 GiB × 0.004
+    let want = -730.0 * 1078.0 / 1024.0 * 0.004;
+    assert!(
+        (c.sizing.saving_per_month - want).abs() < 1e-9,
+        "{}",
+        c.sizing.saving_per_month
+    );
 }

@@ -218,6 +218,71 @@ pub fn names_container(
     controller.is_none_or(|x| x == object) && ns.is_none_or(|n| namespace.is_none_or(|m| m == n))
 }
 
+/// What the manifests say about the pods of one container: its per-pod
+/// requests and, unless a HorizontalPodAutoscaler scales it, its object's
+/// replicas (a Pod: one; `replicas` absent: one).
+#[derive(Debug, Clone)]
+pub struct PodInfo {
+    pub namespace: Option<String>,
+    pub object: String,
+    pub container: String,
+    pub spec: bearing_metrics::PodSpec,
+    /// Fixed replicas and `file:line` of the value (or of the object).
+    pub fixed: Option<(f64, String)>,
+}
+
+/// The pod info of every container under `dir` (files that are not valid
+/// YAML are left out; [`plan`] lists them).
+pub fn pod_infos(dir: &Path) -> anyhow::Result<Vec<PodInfo>> {
+    let (files, containers, _) = load(dir)?;
+    let scaled = |object: &str, ns: Option<&str>| {
+        files.iter().flat_map(|f| &f.docs).any(|doc| {
+            doc["kind"] == "HorizontalPodAutoscaler"
+                && doc["spec"]["scaleTargetRef"]["name"] == object
+                && ns.is_none_or(|n| doc["metadata"]["namespace"].as_str().is_none_or(|m| m == n))
+        })
+    };
+    let mut out = Vec::new();
+    for c in &containers {
+        let f = &files[c.file];
+        let d = c.pointer[1..].split('/').next().unwrap_or("0");
+        let doc = d.parse::<usize>().ok().and_then(|d| f.docs.get(d));
+        let at = |p: &str| {
+            bearing_guard::locate::lookup(&f.index, p)
+                .map_or_else(|| f.name.clone(), |[l, _]| format!("{}:{l}", f.name))
+        };
+        let request = |r: &str| {
+            let v = &c.doc["resources"]["requests"][r];
+            v.as_str()
+                .map_or_else(|| v.as_f64(), parse_quantity)
+                .filter(|x| *x > 0.0)
+        };
+        let fixed = match c.kind.as_str() {
+            "Pod" => Some((1.0, at(&format!("/{d}/kind")))),
+            "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController"
+                if !scaled(&c.object, c.namespace.as_deref()) =>
+            {
+                let n = doc.map_or(1.0, |x| x["spec"]["replicas"].as_f64().unwrap_or(1.0));
+                Some((n, at(&format!("/{d}/spec/replicas"))))
+            }
+            _ => None,
+        };
+        out.push(PodInfo {
+            namespace: c.namespace.clone(),
+            object: c.object.clone(),
+            container: c.name.clone(),
+            spec: bearing_metrics::PodSpec {
+                cpu: request("cpu"),
+                ram: request("memory"),
+                replicas: fixed.as_ref().map(|x| x.0),
+                source: at(&format!("{}/resources/requests", c.pointer)),
+            },
+            fixed,
+        });
+    }
+    Ok(out)
+}
+
 /// One container recommendation of a VerticalPodAutoscaler object
 /// (`status.recommendation.containerRecommendations[]`): its target in cores
 /// and bytes, for the container of the object its `spec.targetRef` names.

@@ -150,6 +150,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             Some(dir) => Some(
                 super::rightsize::apply_proposals(
                     &store,
+                    &intent,
                     &mut outcome.actions,
                     dir,
                     now,

@@ -10,23 +10,29 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use bearing_adapt::rightsize::{Candidate, action, candidates};
+use bearing_adapt::rightsize::{Candidate, action, candidates_per_pod};
 use bearing_intent::{Duration, Scope};
 use bearing_metrics::Dataset;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::common::{Global, Output};
-use super::manifests::{self, Plan, Replicas, Sizing};
+use super::manifests::{self, Plan, PodInfo, Replicas, Sizing, Skipped};
 use super::reconcile::{load_dataset, load_intent};
 
 /// Recommend CPU and memory requests from usage, and patch manifests.
 ///
 /// Per workload (OpenCost's allocation name, e.g. `shop/web/api` from
-/// `aggregate=namespace,controller,container`): recommended requests = p95
-/// CPU usage / peak memory usage over the window + 15%, at least 25m /
-/// 250Mi (docs/metrics.md), with the monthly saving and the risk. A cut is
-/// held while the service's error budget burns or is below 25%. With
+/// `aggregate=namespace,controller,container`): recommended requests per
+/// pod = p95 CPU usage / peak memory usage per pod over the window + 15%,
+/// at least 25m / 250Mi (docs/metrics.md), with the monthly saving of all
+/// pods and the risk. OpenCost sums the pods of a workload; the pods are
+/// the row's request ÷ the manifest's per-pod request (with a
+/// HorizontalPodAutoscaler too), else its `replicas`; when they disagree
+/// with a fixed `replicas` the workload is not placed (file:line given).
+/// Without `--manifests` and without OpenCost's `properties.pod` the
+/// figures are the totals of all pods. A cut is held (per resource: a raise
+/// goes through) while the service's error budget burns or is below 25%. With
 /// `--manifests`, prints each change as `file:line` and a unified diff of
 /// the container's `resources` (limits keep their ratio to the request);
 /// `--write` writes the files and records the actions. Workloads with no
@@ -69,9 +75,29 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
     rt.block_on(async {
         let store = super::common::open_store(g).await?;
         let ds = load_dataset(&store, &intent).await?;
-        let all = candidates(&ds, &scope, &BTreeMap::new(), args.window, now);
+        let infos = match &args.manifests {
+            Some(dir) => manifests::pod_infos(dir)?,
+            None => Vec::new(),
+        };
+        let info_of = |w: &str| pod_info(&infos, w);
+        let all = candidates_per_pod(&ds, &scope, &BTreeMap::new(), args.window, now, &|w| {
+            info_of(w).map(|i| i.spec.clone())
+        });
+        let refused: Vec<Skipped> = all
+            .iter()
+            .filter_map(|c| disagrees(c, info_of(&c.sizing.workload)?))
+            .collect();
+        let placeable: Vec<Candidate> = all
+            .iter()
+            .filter(|c| refused.iter().all(|r| r.workload != c.sizing.workload))
+            .cloned()
+            .collect();
         let plan = match &args.manifests {
-            Some(dir) => Some(manifests::plan(dir, &sizings(&all), &[])?),
+            Some(dir) => {
+                let mut p = manifests::plan(dir, &sizings(&placeable), &[])?;
+                p.skipped.extend(refused);
+                Some(p)
+            }
             None => None,
         };
         let mut recorded = Vec::new();
@@ -82,7 +108,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
                 std::fs::write(&f.path, &f.after)
                     .with_context(|| format!("cannot write `{}`", f.path.display()))?;
             }
-            for a in actions(&ds, &all, p, args.window, now) {
+            for a in actions(&ds, &placeable, p, args.window, now) {
                 store
                     .put_action(&a)
                     .await
@@ -102,6 +128,60 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         })
     })
+}
+
+/// The pod info of the one container a workload names, if exactly one.
+fn pod_info<'a>(infos: &'a [PodInfo], workload: &str) -> Option<&'a PodInfo> {
+    let mut found = infos.iter().filter(|i| {
+        manifests::names_container(workload, i.namespace.as_deref(), &i.object, &i.container)
+    });
+    let one = found.next()?;
+    found.next().is_none().then_some(one)
+}
+
+/// Refuses a workload whose pods are unknown, or whose stored requests are
+/// not `replicas` times the manifest's per-pod request (within 10%): the
+/// manifest is not what ran, so a per-pod size cannot be told.
+fn disagrees(c: &Candidate, info: &PodInfo) -> Option<Skipped> {
+    let r = &c.sizing;
+    let Some(pods) = r.pods else {
+        // no per-pod request and no fixed replicas (an HPA, a DaemonSet, …)
+        return Some(Skipped {
+            workload: r.workload.clone(),
+            reason: format!(
+                "the pod count is unknown: the container at {} requests nothing and its replicas vary; \
+                 the stored requests are the total of all pods, so nothing is written (set a request)",
+                info.spec.source
+            ),
+        });
+    };
+    let (n, at) = info.fixed.as_ref()?;
+    if r.pods_from
+        .as_deref()
+        .is_some_and(|f| f.starts_with("OpenCost"))
+        || (pods - n).abs() <= 0.1 * n
+    {
+        return None;
+    }
+    Some(Skipped {
+        workload: r.workload.clone(),
+        reason: format!(
+            "the stored requests (CPU {}, memory {} in all) are {pods:.2} times the pod's request at {} but {at} runs {n} replica(s); \
+             the manifest is not what ran, so the size per pod is unknown: check the request and `replicas`",
+            manifests::format_cpu(r.cpu_request * pods),
+            manifests::format_memory(r.ram_request * pods),
+            info.spec.source
+        ),
+    })
+}
+
+/// A monthly amount with its sign, `0.00` when it rounds to zero.
+fn signed_money(x: f64) -> String {
+    if (x * 100.0).round() == 0.0 {
+        "0.00".into()
+    } else {
+        format!("{x:+.2}")
+    }
 }
 
 /// The new requests of every candidate worth applying.
@@ -183,12 +263,19 @@ fn print(
             )
         });
         let state = match &c.held {
-            Some(why) => format!("held: {why}"),
+            Some(why) if c.actionable() => {
+                format!("{} risk; held: {}: {why}", r.risk, c.held_summary())
+            }
+            Some(why) => format!("held: {}: {why}", c.held_summary()),
             None if c.actionable() => format!("{} risk", r.risk),
             None => "unchanged".into(),
         };
+        let per = match r.pods {
+            Some(p) => format!("per pod, {p:.1} pod(s); "),
+            None => "all pods together (pod count unknown: no manifest names the container, no OpenCost `properties.pod`); ".into(),
+        };
         println!(
-            "{} {}: CPU {} -> {}, memory {} -> {}, {:+.2} {}/month ({state}; {} rows, {:.0} h{vpa})",
+            "{} {}: CPU {} -> {}, memory {} -> {}, {} {}/month ({per}{state}; {} rows, {:.0} h{vpa})",
             if r.service.is_empty() {
                 "(no service)"
             } else {
@@ -199,7 +286,7 @@ fn print(
             manifests::format_cpu(r.cpu_recommended),
             manifests::format_memory(r.ram_request),
             manifests::format_memory(r.ram_recommended),
-            r.saving_per_month,
+            signed_money(r.saving_per_month),
             r.currency.as_deref().unwrap_or(""),
             r.samples,
             r.hours
@@ -224,17 +311,85 @@ fn diff(p: &Plan) -> String {
         .collect()
 }
 
+/// Sizes again, per pod with the manifests' pod specs, the rightsizing
+/// proposals of this pass that were sized without them (their `pods`
+/// unknown): their requests and evidence are replaced; those whose stored
+/// requests disagree with fixed `replicas` lose their requests and are
+/// returned as not placed.
+async fn size_per_pod(
+    store: &bearing_store::DynStore,
+    intent: &bearing_intent::Intent,
+    actions: &mut [bearing_events::Action],
+    infos: &[PodInfo],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Skipped>> {
+    let to_size = |a: &bearing_events::Action| {
+        a.status == bearing_events::ActionStatus::Proposed
+            && a.created_at == now
+            && a.change.as_ref().is_some_and(|c| {
+                c.get("action").and_then(|x| x.as_str()) == Some("rightsize")
+                    && c.get("pods").is_none_or(serde_json::Value::is_null)
+            })
+    };
+    let mut refused = Vec::new();
+    if !actions.iter().any(to_size) {
+        return Ok(refused);
+    }
+    let ds = load_dataset(store, intent).await?;
+    for a in actions.iter_mut().filter(|a| to_size(a)) {
+        let (Some(change), Some(service)) = (a.change.as_mut(), a.service.clone()) else {
+            continue;
+        };
+        let workload = change["workload"].as_str().unwrap_or_default().to_string();
+        let Some(info) = pod_info(infos, &workload) else {
+            continue;
+        };
+        let window = Duration::from_secs(a.evidence["window_seconds"].as_u64().unwrap_or(0));
+        let scope = Scope {
+            service: Some(service),
+            ..Scope::default()
+        };
+        let filter = BTreeMap::from([(
+            "workload".to_string(),
+            bearing_intent::FilterValue::One(workload.clone()),
+        )]);
+        let Some(c) = candidates_per_pod(&ds, &scope, &filter, window, now, &|_| {
+            Some(info.spec.clone())
+        })
+        .into_iter()
+        .find(|c| c.sizing.workload == workload) else {
+            continue;
+        };
+        if let Some(s) = disagrees(&c, info) {
+            refused.push(s);
+            if let Some(obj) = change.as_object_mut() {
+                obj.remove("requests");
+            }
+            continue;
+        }
+        change["requests"] =
+            json!({ "cpu": c.sizing.cpu_recommended, "memory": c.sizing.ram_recommended });
+        change["pods"] = json!(c.sizing.pods);
+        a.evidence["rightsizing"] = json!(c);
+    }
+    Ok(refused)
+}
+
 /// `bearing reconcile --manifests DIR`: writes the rightsizing proposals of
-/// this pass into the manifests and marks each one placed as applied, with
-/// its edits (unless `dry_run`, which only computes the plan).
+/// this pass into the manifests (per pod, see [`size_per_pod`]) and marks
+/// each one placed as applied, with its edits (unless `dry_run`, which only
+/// computes the plan).
 pub async fn apply_proposals(
     store: &bearing_store::DynStore,
+    intent: &bearing_intent::Intent,
     actions: &mut [bearing_events::Action],
     dir: &std::path::Path,
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> anyhow::Result<Plan> {
     use bearing_events::ActionStatus;
+    let infos = manifests::pod_infos(dir)?;
+    let refused = size_per_pod(store, intent, actions, &infos, now).await?;
     let proposal = |a: &bearing_events::Action| -> Option<Sizing> {
         let c = a.change.as_ref()?;
         if a.status != ActionStatus::Proposed
@@ -266,7 +421,8 @@ pub async fn apply_proposals(
     };
     let sizings: Vec<Sizing> = actions.iter().filter_map(proposal).collect();
     let replicas: Vec<Replicas> = actions.iter().filter_map(replicas_of).collect();
-    let plan = manifests::plan(dir, &sizings, &replicas)?;
+    let mut plan = manifests::plan(dir, &sizings, &replicas)?;
+    plan.skipped.extend(refused);
     if dry_run {
         return Ok(plan);
     }

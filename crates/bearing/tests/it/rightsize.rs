@@ -34,7 +34,7 @@ metadata:
   name: web
   namespace: shop
 spec:
-  replicas: 3 # three zones
+  replicas: 1 # one zone (the usage rows request 2 cores in all)
   template:
     spec:
       containers:
@@ -648,4 +648,261 @@ fn the_vpa_fixture_follows_the_crd() {
     let mut broken = fixture.clone();
     broken["spec"]["updatePolicy"]["updateMode"] = json!("Sometimes");
     assert!(conforms(&broken, schema, "vpa").is_err());
+}
+
+/// OpenCost `/allocation` steps for `shop/web/api` aggregated by
+/// namespace, controller and container: one per day from 2026-11-01, each
+/// with the pods' summed requests and usage as OpenCost adds them
+/// (`pods[i]` pods of 1 core / 1 GiB, each using 0.8 core and 0.8 GiB).
+fn summed_allocations(pods: &[f64]) -> String {
+    let gib = GIB;
+    let steps: Vec<Value> = pods
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let start = format!("2026-11-{:02}T00:00:00Z", i + 1);
+            let end = format!("2026-11-{:02}T00:00:00Z", i + 2);
+            json!({"shop/web/api": {
+                "name": "shop/web/api",
+                "properties": {"cluster": "c1", "namespace": "shop", "controller": "web",
+                    "controllerKind": "deployment", "container": "api", "labels": {"app": "web"}},
+                "window": {"start": start, "end": end}, "start": start, "end": end,
+                "minutes": 1440.0,
+                "cpuCoreRequestAverage": n * 1.0, "cpuCoreUsageAverage": n * 0.8,
+                "cpuCost": n * 24.0 * 0.03,
+                "ramByteRequestAverage": n * gib, "ramByteUsageAverage": n * 0.8 * gib,
+                "ramCost": n * 24.0 * 0.004,
+                "totalCost": n * 24.0 * 0.034}})
+        })
+        .collect();
+    json!({"code": 200, "data": steps}).to_string()
+}
+
+fn deployment(replicas: u32, hpa: bool) -> String {
+    let mut m = format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: {replicas}
+  template:
+    spec:
+      containers:
+        - name: api
+          resources:
+            requests:
+              cpu: \"1\"
+              memory: 1Gi
+"
+    );
+    if hpa {
+        m.push_str(
+            "---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: shop}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 4
+",
+        );
+    }
+    m
+}
+
+/// [`setup`] with `manifest` as `web.yaml` and the allocations of `pods`
+/// ingested as OpenCost's response.
+fn setup_summed(intent: &str, pods: &[f64], manifest: &str) -> tempfile::TempDir {
+    let dir = setup(intent, &[("web.yaml", manifest)], &[]);
+    let d = dir.path();
+    std::fs::write(d.join("alloc.json"), summed_allocations(pods)).unwrap();
+    let o = bearing(d, &["ingest", "--format", "opencost", "alloc.json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    dir
+}
+
+/// `bearing rightsize --manifests k` over the allocations of `pods`.
+fn rightsize_summed(pods: &[f64], manifest: &str) -> String {
+    let dir = setup_summed(INTENT, pods, manifest);
+    let d = dir.path();
+    let o = bearing(
+        d,
+        &["rightsize", "--at", "2026-11-12", "--manifests", "k8s"],
+    );
+    stdout(&o)
+}
+
+#[test]
+fn opencost_totals_of_several_pods_are_sized_per_pod() {
+    // 3 pods of 1 core / 1 GiB: OpenCost reports 3.0 cores requested, 2.4
+    // used; per pod 0.8 × 1.15 = 920m and 819.2 MiB × 1.15 = 942.08 → 943Mi.
+    // Saving: 3 pods × (0.08 core × 0.03 + 81/1024 GiB × 0.004) × 730
+    // = 5.256 + 0.692930 = 5.95 a month.
+    let text = rightsize_summed(&[3.0; 10], &deployment(3, false));
+    assert!(
+        text.contains(
+            "CPU 1000m -> 920m, memory 1024Mi -> 943Mi, +5.95 USD/month (per pod, 3.0 pod(s)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("web.yaml:14: Deployment shop/web container api: requests.cpu 1 -> 920m"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "web.yaml:15: Deployment shop/web container api: requests.memory 1Gi -> 943Mi"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn with_an_hpa_each_row_is_divided_by_its_own_pods() {
+    // 2, 3 or 4 pods a day, each using 0.8 core: per pod always 0.8
+    let pods = [2.0, 3.0, 4.0, 3.0, 2.0, 4.0, 3.0, 2.0, 3.0, 3.0];
+    let text = rightsize_summed(&pods, &deployment(2, true));
+    assert!(text.contains("requests.cpu 1 -> 920m"), "{text}");
+    assert!(text.contains("requests.memory 1Gi -> 943Mi"), "{text}");
+    // the latest row had 3 pods
+    assert!(text.contains("(per pod, 3.0 pod(s)"), "{text}");
+}
+
+#[test]
+fn totals_that_disagree_with_fixed_replicas_are_not_placed() {
+    // 3 cores requested in all, but the manifest runs 2 pods of 1 core
+    let text = rightsize_summed(&[3.0; 10], &deployment(2, false));
+    assert!(
+        text.contains("not placed: shop/web/api: the stored requests (CPU 3000m, memory 3072Mi in all) are 3.00 times the pod's request at web.yaml:14 but web.yaml:7 runs 2 replica(s)"),
+        "{text}"
+    );
+    assert!(!text.contains("requests.cpu"), "{text}");
+}
+
+#[test]
+fn a_held_cut_keeps_its_request_and_the_raise_beside_it_is_written() {
+    let manifest = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  replicas: 1
+  template:
+    spec:
+      containers:
+        - name: mixed
+          resources:
+            requests:
+              cpu: \"2\"
+              memory: 100Mi
+";
+    let mut events = vec![
+        // CPU cut to 115m (held: the budget is spent), memory raise to 1178Mi
+        usage_row(
+            "mixed",
+            day(10),
+            1440.0,
+            "shop/web/mixed",
+            (2.0, 0.1, 1.44),
+            (100.0 * 1024.0 * 1024.0, GIB, 0.096),
+        ),
+        // requests nothing and costs nothing: raised to the minimums, saving 0
+        usage_row(
+            "tiny",
+            day(10),
+            1440.0,
+            "shop/web/tiny",
+            (0.025, 0.001, 0.0),
+            (0.0, 0.0, 0.0),
+        ),
+    ];
+    events.extend(slo_points("web", 10, 900.0));
+    let dir = setup(INTENT, &[("web.yaml", manifest)], &events);
+    let d = dir.path();
+    let at = ["--at", "2026-03-11T00:00:00Z", "--window", "30d"];
+    let text = stdout(&bearing(
+        d,
+        &[&["rightsize", "--manifests", "k8s"][..], &at[..]].concat(),
+    ));
+    assert!(
+        text.contains("shop/web/mixed: CPU 2000m -> 2000m, memory 100Mi -> 1178Mi, -3.07 USD/month (per pod, 1.0 pod(s); medium risk; held: CPU cut to 115m held: error budget"),
+        "{text}"
+    );
+    assert!(
+        text.contains("shop/web/tiny: CPU 25m -> 25m, memory 0 -> 250Mi, 0.00 USD/month"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "web.yaml:13: Deployment shop/web container mixed: requests.memory 100Mi -> 1178Mi"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("requests.cpu"), "{text}");
+    let o = bearing(
+        d,
+        &[&["rightsize", "--output", "json"][..], &at[..]].concat(),
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mixed = v["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["workload"] == "shop/web/mixed")
+        .unwrap();
+    assert_eq!(
+        mixed["held_cuts"],
+        json!([{"resource": "cpu", "recommended": 0.115}])
+    );
+    assert_eq!(mixed["cpu_recommended"], json!(2.0));
+}
+
+#[test]
+fn reconcile_writes_the_per_pod_size_too() {
+    // the rule's proposal is sized without manifests (totals of 3 pods);
+    // `reconcile --manifests` sizes it again per pod before writing
+    let intent = format!(
+        "{INTENT}adaptation:\n  - id: trim-idle\n    when: \"cost.efficiency(30d) < 90%\"\n    then: {{ action: rightsize }}\n"
+    );
+    let dir = setup_summed(&intent, &[3.0; 10], &deployment(3, false));
+    let d = dir.path();
+    let (_, mine) = reconcile(
+        d,
+        "2026-11-12T00:00:00Z",
+        &["--manifests", "k8s"],
+        "trim-idle",
+    );
+    assert_eq!(mine.len(), 1, "{mine:#?}");
+    assert_eq!(mine[0]["status"], "applied");
+    assert_eq!(mine[0]["change"]["pods"], json!(3.0));
+    assert_eq!(mine[0]["change"]["requests"]["cpu"], json!(0.92));
+    let after = std::fs::read_to_string(d.join("k8s/web.yaml")).unwrap();
+    let c = &docs(&after)[0]["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c["resources"]["requests"],
+        json!({"cpu": "920m", "memory": "943Mi"})
+    );
+}
+
+#[test]
+fn no_request_and_varying_replicas_is_not_placed() {
+    // an HPA scales the Deployment and the container requests nothing: the
+    // stored totals cannot be split into pods
+    let manifest = deployment(3, true).replace(
+        "          resources:\n            requests:\n              cpu: \"1\"\n              memory: 1Gi\n",
+        "",
+    );
+    let text = rightsize_summed(&[3.0; 10], &manifest);
+    assert!(
+        text.contains("not placed: shop/web/api: the pod count is unknown: the container at web.yaml:11 requests nothing"),
+        "{text}"
+    );
+    assert!(!text.contains("requests.cpu"), "{text}");
 }

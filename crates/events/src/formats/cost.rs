@@ -518,6 +518,8 @@ fn opencost_usage(rec: &Value, name: &str) -> Result<Option<ResourceUsage>, Pars
         ram_usage_bytes: need("ramByteUsageAverage")?,
         ram_usage_max_bytes: max("ramByteUsageMax")?,
         ram_cost: need("ramCost")?,
+        // OpenCost keeps a property only when every pod aggregated shares it
+        pods: rec.str_at("properties.pod").map(|_| 1.0),
     }))
 }
 

@@ -262,3 +262,78 @@ fn real_focus_commitment_utilisation() {
     let v = metric_at(&ds, "cost.efficiency", None, &[], 60, now);
     assert_eq!((v.value, v.samples), (None, 0), "FOCUS has no requests");
 }
+
+#[test]
+fn a_raise_from_nothing_gets_the_minimums() {
+    let Some(root) = fixtures() else { return };
+    let intent = intent(
+        r#"
+version: 1
+teams: [{ id: a }]
+services:
+  - { id: prometheus, team: a, cost: { match: { tags: { "opencost:namespace": prometheus } } } }
+"#,
+    );
+    let now = Utc.with_ymd_and_hms(2023, 7, 20, 0, 0, 0).unwrap();
+    let file = root.join("k8s-usage/opencost-website__allocation-example-output.json");
+    let events = parse(
+        Format::OpenCost,
+        &std::fs::read(file).unwrap(),
+        &ParseContext::new(now),
+    )
+    .unwrap();
+    let ds = Dataset::new(&intent, events, Vec::new(), Vec::new());
+    let scope = Scope {
+        service: Some("prometheus".into()),
+        ..Scope::default()
+    };
+    let all = rightsizing(&ds, &scope, &BTreeMap::new(), Duration::from_days(30), now);
+    let [p] = all.as_slice() else {
+        panic!("{all:#?}")
+    };
+    // requests 0; CPU 0.00794 × 1.15 = 9.131m → 10m, below VPA's 25m minimum;
+    // memory 319273758.11711 × 1.15 = 367164821.8 bytes = 350.2 MiB → 351 MiB
+    assert_eq!((p.cpu_request, p.ram_request), (0.0, 0.0));
+    assert!((p.cpu_recommended - 0.025).abs() < 1e-12, "{p:?}");
+    assert_eq!(p.ram_recommended, 351.0 * MIB);
+    // no `properties.pod`: the figures are the namespace's totals
+    assert_eq!(p.pods, None);
+}
+
+#[test]
+fn an_allocation_of_one_pod_is_sized_as_one() {
+    let intent = intent(INTENT);
+    let now = Utc.with_ymd_and_hms(2026, 3, 2, 0, 0, 0).unwrap();
+    let body = |pod: Option<&str>| {
+        let mut props = serde_json::json!({"namespace": "shop", "controller": "web",
+            "container": "api", "labels": {"app": "web"}});
+        if let Some(p) = pod {
+            props["pod"] = p.into();
+        }
+        serde_json::json!({"code": 200, "data": [{"shop/web/api": {"name": "shop/web/api",
+            "properties": props, "start": "2026-03-01T00:00:00Z", "end": "2026-03-02T00:00:00Z",
+            "minutes": 1440.0, "cpuCoreRequestAverage": 1.0, "cpuCoreUsageAverage": 0.5,
+            "cpuCost": 0.72, "ramByteRequestAverage": 1073741824.0,
+            "ramByteUsageAverage": 536870912.0, "ramCost": 0.096, "totalCost": 0.816}}]})
+        .to_string()
+    };
+    for (pod, want) in [(Some("web-7d9f-abcde"), Some(1.0)), (None, None)] {
+        let events = parse(
+            Format::OpenCost,
+            body(pod).as_bytes(),
+            &ParseContext::new(now),
+        )
+        .unwrap();
+        let ds = Dataset::new(&intent, events, Vec::new(), Vec::new());
+        let all = rightsizing(
+            &ds,
+            &Scope::default(),
+            &BTreeMap::new(),
+            Duration::from_days(7),
+            now,
+        );
+        assert_eq!(all[0].pods, want, "{pod:?}");
+        // 0.5 × 1.15 = 575m either way: one pod, or totals
+        assert!((all[0].cpu_recommended - 0.575).abs() < 1e-12);
+    }
+}

@@ -1470,19 +1470,26 @@ fn waste_section(
     let all = bearing_adapt::rightsize::candidates(ds, &Scope::default(), &no, WASTE_WINDOW, now);
     let mut opportunity = 0.0;
     let mut top_rows = String::new();
-    for c in all.iter().filter(|c| c.sizing.saving_per_month > 0.0) {
+    for c in all
+        .iter()
+        .filter(|c| c.sizing.saving_per_month > 0.0 || !c.held_cuts.is_empty())
+    {
         let r = &c.sizing;
-        opportunity += r.saving_per_month;
+        opportunity += r.saving_per_month.max(0.0);
         if top_rows.matches("<tr>").count() >= 8 {
             continue;
         }
         let state = match &c.held {
-            Some(why) => format!(r#"<span class="badge risk">held</span> {}"#, esc(why)),
+            Some(why) => format!(
+                r#"<span class="badge risk">held</span> {}: {}"#,
+                esc(&c.held_summary()),
+                esc(why)
+            ),
             None => format!("{} risk", esc(&r.risk)),
         };
         let _ = write!(
             top_rows,
-            r#"<tr><td><a href="/services/{}">{}</a></td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td class="num">{}</td><td>{state}</td><td class="mute small">p95 CPU {}, peak memory {}; {} rows, {:.0} h</td></tr>"#,
+            r#"<tr><td><a href="/services/{}">{}</a></td><td>{}</td><td>{} → {}</td><td>{} → {}</td><td class="num">{}</td><td>{state}</td><td class="mute small">p95 CPU {}, peak memory {}; {}; {} rows, {:.0} h</td></tr>"#,
             url(&r.service),
             esc(&r.service),
             esc(&r.workload),
@@ -1496,6 +1503,10 @@ fn waste_section(
             ),
             bearing_metrics::format_cpu(r.cpu_p95),
             bearing_metrics::format_memory(r.ram_peak),
+            r.pods.map_or(
+                "totals of all pods (pod count unknown)".into(),
+                |p| format!("per pod, {p:.1} pod(s)")
+            ),
             r.samples,
             r.hours,
         );
@@ -2208,4 +2219,47 @@ async fn plans_page(
         actions_table(&actions)
     );
     Ok(render(&state, "Plans", Nav::Plans, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_held_cut_is_shown_next_to_the_raise() {
+        let intent = bearing_intent::load_str(
+            std::path::Path::new("bearing.yaml"),
+            "version: 1\nteams: [{ id: a }]\nservices:\n  - id: web\n    team: a\n    cost: { match: { tags: { app: web } } }\n    slos: [{ id: avail, target: 99%, window: 30d, sli: { good: ok, total: all } }]\n",
+        )
+        .unwrap()
+        .intent;
+        let now = Utc.with_ymd_and_hms(2026, 3, 11, 0, 0, 0).unwrap();
+        // CPU 2 cores requested, 0.1 used: a cut to 115m, held (900 good of
+        // 1000 at 99%); memory 100 MiB requested, 1 GiB used: a raise
+        let events: Vec<Event> = serde_json::from_value(serde_json::json!([
+            {"id": "u", "source": "opencost", "time": "2026-03-10T00:00:00Z", "kind": "cost",
+             "data": {"billed_cost": 1.536, "effective_cost": 1.536, "currency": "USD",
+                "charge_period_start": "2026-03-10T00:00:00Z", "charge_period_end": "2026-03-11T00:00:00Z",
+                "tags": {"app": "web"},
+                "usage": {"workload": "shop/web/mixed", "minutes": 1440.0,
+                    "cpu_request_cores": 2.0, "cpu_usage_cores": 0.1, "cpu_cost": 1.44,
+                    "ram_request_bytes": 104857600.0, "ram_usage_bytes": 1073741824.0, "ram_cost": 0.096}}},
+            {"id": "ok", "source": "t", "time": "2026-03-10T00:00:00Z", "kind": "metric_point",
+             "service": "web", "data": {"name": "ok", "value": 900.0}},
+            {"id": "all", "source": "t", "time": "2026-03-10T00:00:00Z", "kind": "metric_point",
+             "service": "web", "data": {"name": "all", "value": 1000.0}}
+        ]))
+        .unwrap();
+        let ds = Dataset::new(&intent, events, Vec::new(), Vec::new());
+        let html = waste_section(&ds, &intent, &[], now);
+        assert!(
+            html.contains("<td>2000m → 2000m</td><td>100Mi → 1178Mi</td>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("CPU cut to 115m held: error budget"),
+            "{html}"
+        );
+    }
 }
