@@ -231,9 +231,12 @@ pub fn repo_metrics(repo: &Path, range: Option<&str>) -> Result<Vec<CommitMetric
             repo: repo.display().to_string(),
             message,
         };
+        // `core.quotepath=false`: a non-ASCII path (`src/é/a.rs`) comes out
+        // as itself, not quoted in octal (`"src/\303\251/a.rs"`).
         let out = Command::new("git")
             .arg("-C")
             .arg(repo)
+            .args(["-c", "core.quotepath=false"])
             .args(args)
             .output()
             .map_err(|e| err(e.to_string()))?;
