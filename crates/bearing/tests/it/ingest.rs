@@ -497,3 +497,33 @@ fn concurrent_ingests_on_a_fresh_database_all_succeed() {
         }
     }
 }
+
+/// `bearing … | head`: output into a closed pipe ends the command quietly
+/// with SIGPIPE's status (141), as other Unix tools do; no panic.
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("events.jsonl");
+    write_jsonl(&file, (0..3).map(metric_line));
+    let db = tmp.path().join("bearing.db");
+    for args in [vec!["schema"], vec!["ingest", file.to_str().unwrap()]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bearing"))
+            .arg("--database")
+            .arg(&db)
+            .args(&args)
+            .env_remove("BEARING_DATABASE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes before the command has written anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            (out.status.code(), err.as_ref()),
+            (Some(141), ""),
+            "{args:?}"
+        );
+    }
+}
