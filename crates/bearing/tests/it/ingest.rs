@@ -527,3 +527,36 @@ fn a_closed_pipe_ends_output_quietly() {
         );
     }
 }
+
+/// `ingest --help` and the "cannot tell the format" message name every
+/// format and threat feed `--format` takes (the events crate's registry).
+#[test]
+fn help_and_messages_name_every_format() {
+    let names = bearing_events::Format::ingest_names();
+    let help = Command::new(env!("CARGO_BIN_EXE_bearing"))
+        .args(["ingest", "--help"])
+        .output()
+        .unwrap();
+    // clap wraps the help: compare the words.
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let words: HashSet<&str> = help
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .collect();
+    for n in &names {
+        assert!(words.contains(n), "`ingest --help` leaves out {n}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("odd.txt");
+    std::fs::write(&file, "not any format\n").unwrap();
+    let out = bearing(
+        &tmp.path().join("bearing.db"),
+        &["ingest", file.to_str().unwrap()],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = format!("pass `--format` (one of {})", names.join(", "));
+    assert!(text.contains(&want), "{text}");
+}
