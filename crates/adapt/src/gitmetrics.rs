@@ -164,6 +164,7 @@ pub fn metrics(log: &[LogCommit]) -> Vec<CommitMetrics> {
                 .filter(|p| *p > 0.0)
                 .map(|p| -p * p.log2())
                 .sum::<f64>()
+                + 0.0 // one file: −(1 · log2 1) is −0, printed `-0.000000`
         } else {
             0.0
         };
@@ -183,7 +184,8 @@ pub fn metrics(log: &[LogCommit]) -> Vec<CommitMetrics> {
         let rexp = earlier
             .iter()
             .map(|(t, _)| 1.0 / (1.0 + ((c.time - t) as f64 / (365.25 * 86_400.0)).max(0.0)))
-            .sum();
+            .sum::<f64>()
+            + 0.0; // an empty f64 sum is −0, printed `-0.000000`
         let sexp = earlier
             .iter()
             .filter(|(_, s)| !s.is_disjoint(&subsystems))
@@ -231,9 +233,12 @@ pub fn repo_metrics(repo: &Path, range: Option<&str>) -> Result<Vec<CommitMetric
             repo: repo.display().to_string(),
             message,
         };
+        // `core.quotepath=false`: a non-ASCII path (`src/é/a.rs`) comes out
+        // as itself, not quoted in octal (`"src/\303\251/a.rs"`).
         let out = Command::new("git")
             .arg("-C")
             .arg(repo)
+            .args(["-c", "core.quotepath=false"])
             .args(args)
             .output()
             .map_err(|e| err(e.to_string()))?;
@@ -367,6 +372,8 @@ mod tests {
         assert!((c2.entropy - e2).abs() < 1e-12);
         assert_eq!((c2.ndev, c2.nuc, c2.age), (1.0, 1.0, Some(10.0)));
         assert_eq!((c2.exp, c2.rexp, c2.sexp), (0.0, 0.0, 0.0));
+        // Zero, not −0 (which `risk features` would print as `-0.000000`).
+        assert_eq!(format!("{:.6}", m[0].rexp), "0.000000");
         // c3 (ann, day 375): a.rs 9 lines (c1, c2; last day 10), b.rs 5 (c1; day 0), x.js 4 (c2; day 10)
         let c3 = &m[2];
         assert_eq!(
@@ -388,5 +395,12 @@ mod tests {
         assert!(is_fix("bugfix: x"));
         assert!(is_fix("[PATCH] y"));
         assert!(!is_fix("prefix handling"));
+    }
+
+    #[test]
+    fn a_first_one_file_commit_has_zeros_not_negative_zeros() {
+        let m = metrics(&[commit("c1", 0, "ann", "init", &[("a.rs", 3, 0)])]);
+        let text = format!("{:.6},{:.6}", m[0].entropy, m[0].rexp);
+        assert_eq!(text, "0.000000,0.000000");
     }
 }

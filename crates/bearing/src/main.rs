@@ -120,7 +120,23 @@ pub enum Command {
     Man(cmd::completions::ManArgs),
 }
 
+/// `bearing … | head`: once the reader is gone, stop quietly as other Unix
+/// tools do (they die of SIGPIPE, status 141) instead of panicking in
+/// `println!` ("failed printing to stdout: Broken pipe"). Rust ignores
+/// SIGPIPE, and restoring it needs `unsafe`, which the workspace forbids.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.payload_as_str().unwrap_or_default();
+        if msg.starts_with("failed printing to std") && msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

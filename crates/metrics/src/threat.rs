@@ -338,21 +338,7 @@ pub fn priorities(ds: &Dataset, scope: &Scope, now: DateTime<Utc>, top_n: usize)
     for (i, p) in list.iter_mut().enumerate() {
         p.rank = i + 1;
     }
-    let figures = |skip: usize| {
-        let mut f = SecurityFigures::default();
-        for p in list.iter().skip(skip) {
-            f.open_findings += 1;
-            f.findings_past_sla += usize::from(p.past_sla);
-            if p.threat.kev.is_some() {
-                f.kev_open += 1;
-                f.kev_past_due += usize::from(kev_past_due(&p.threat, at));
-            }
-            if p.cve.is_some() {
-                f.epss_weighted_exposure += exposure_term(&p.threat);
-            }
-        }
-        f
-    };
+    let figures = |skip: usize| SecurityFigures::of(list.iter().skip(skip), at);
     let top_n = top_n.min(list.len());
     let mut feeds = Vec::new();
     if let Some(k) = &ds.threat.kev {
@@ -557,6 +543,23 @@ pub struct KrEffect {
 }
 
 impl SecurityFigures {
+    /// The figures of these open findings at `at`.
+    fn of<'a>(list: impl Iterator<Item = &'a Priority>, at: Ts) -> Self {
+        let mut f = SecurityFigures::default();
+        for p in list {
+            f.open_findings += 1;
+            f.findings_past_sla += usize::from(p.past_sla);
+            if p.threat.kev.is_some() {
+                f.kev_open += 1;
+                f.kev_past_due += usize::from(kev_past_due(&p.threat, at));
+            }
+            if p.cve.is_some() {
+                f.epss_weighted_exposure += exposure_term(&p.threat);
+            }
+        }
+        f
+    }
+
     /// The figure a metric names, if it is one of these.
     pub fn get(&self, metric: &str) -> Option<f64> {
         Some(match metric {
@@ -570,22 +573,35 @@ impl SecurityFigures {
     }
 }
 
-/// The intent's key results on these figures whose scope is the list's and
-/// that set no filter (others are not comparable with the list), now and
-/// after fixing the top findings.
+/// The intent's key results on these figures whose scope is the list's, now
+/// and after fixing the top findings. A key result's `severity` and `scanner`
+/// filters pick the findings it counts; one with another filter (`kind`) is
+/// not comparable with the list and left out.
 pub fn key_result_effects(
     intent: &bearing_intent::Intent,
     scope: &Scope,
     p: &Priorities,
 ) -> Vec<KrEffect> {
+    let at = ts(p.generated_at);
     let mut out = Vec::new();
     for o in &intent.objectives {
         for kr in &o.key_results {
-            if kr.scope != *scope || !kr.filter.is_empty() {
+            if kr.scope != *scope || kr.filter.keys().any(|k| k != "severity" && k != "scanner") {
                 continue;
             }
-            let (Some(now), Some(after)) = (p.now.get(&kr.metric), p.after_top_n.get(&kr.metric))
-            else {
+            let counts = |f: &&Priority| {
+                kr.filter.iter().all(|(k, v)| {
+                    let have = if k == "severity" {
+                        f.severity.name()
+                    } else {
+                        f.scanner.as_str()
+                    };
+                    v.values().contains(&have)
+                })
+            };
+            let now_f = SecurityFigures::of(p.findings.iter().filter(counts), at);
+            let after_f = SecurityFigures::of(p.findings.iter().skip(p.top_n).filter(counts), at);
+            let (Some(now), Some(after)) = (now_f.get(&kr.metric), after_f.get(&kr.metric)) else {
                 continue;
             };
             out.push(KrEffect {

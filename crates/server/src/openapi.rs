@@ -16,10 +16,10 @@ pub const DOCUMENT: &str = r##"{
   "paths": {
     "/v1/events": {
       "post": {
-        "summary": "Ingest events (Bearing JSON/JSONL, CDEvents, SARIF, Trivy, Grype, FOCUS, OpenCost, Infracost)",
+        "summary": "Ingest events (Bearing JSON/JSONL, CDEvents, GitLab webhooks, SARIF, Trivy, Grype, FOCUS, OpenCost, Infracost)",
         "description": "The batch is stored whole or not at all; the answer comes after the store committed it (with `--bus`: after JetStream acknowledged every event of it; when the bus does not take them, 503 `busy` with `Retry-After`, and sending the batch again is safe). A bad record is a 422 naming it as `bearing ingest` does, counted from 1: `line N` (JSONL), `record N` (item of a JSON array), `row N` (CSV, the header is row 1), else `event N`; `details` holds `record`, `field` and `format`, and nothing is stored. Scope: ingest.",
         "parameters": [
-          {"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["bearing", "bearing-csv", "cdevents", "sarif", "trivy", "grype", "focus", "opencost", "infracost", "json", "jsonl", "ndjson", "csv", "cdevent", "focus-csv"]}, "description": "Format name; detected from the body when absent."},
+          {"name": "format", "in": "query", "required": false, "schema": {"type": "string", "enum": ["bearing", "bearing-csv", "cdevents", "gitlab", "sarif", "trivy", "grype", "focus", "opencost", "infracost", "json", "jsonl", "ndjson", "bearing-json", "bearing-jsonl", "csv", "gitlab-webhook", "gitlab_webhook", "gl", "cdevent", "focus-csv"]}, "description": "Format name; detected from the body when absent."},
           {"name": "service", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "env", "in": "query", "required": false, "schema": {"type": "string"}}
         ],
@@ -562,5 +562,30 @@ mod tests {
         ] {
             assert!(paths.contains_key(p), "{p}");
         }
+    }
+
+    /// `?format=` lists what `POST /v1/events` takes: every format and alias
+    /// `Format::from_name` knows but GitHub's (they go to the webhook route).
+    #[test]
+    fn the_format_enum_is_what_the_server_takes() {
+        use bearing_events::Format;
+        let v: serde_json::Value = serde_json::from_str(super::DOCUMENT).unwrap();
+        let mut listed: Vec<&str> =
+            v["paths"]["/v1/events"]["post"]["parameters"][0]["schema"]["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap())
+                .collect();
+        let mut taken: Vec<&str> = Format::ALL
+            .map(|f| (f.name(), f))
+            .into_iter()
+            .chain(Format::ALIASES)
+            .filter(|(_, f)| *f != Format::GithubWebhook)
+            .map(|(n, _)| n)
+            .collect();
+        listed.sort_unstable();
+        taken.sort_unstable();
+        assert_eq!(listed, taken);
     }
 }

@@ -137,7 +137,7 @@ pub enum FetchError {
     Invalid { url: String, message: String },
 }
 
-/// Fetches a KEV catalog or an EPSS CSV (plain, not gzipped) by URL.
+/// Fetches a KEV catalog or an EPSS CSV (plain or gzipped) by URL.
 /// Blocking: call it from a blocking thread.
 pub fn fetch(url: &str, timeout: Duration) -> Result<Feed, FetchError> {
     let unreachable = |message: String| FetchError::Unreachable {

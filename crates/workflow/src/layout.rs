@@ -13,28 +13,39 @@ use crate::lint::{Platform, detect_platform, pipeline_files};
 use crate::yaml::{self, Node};
 
 /// The GitHub workflows under `path` (a repository, a workflows folder or
-/// one file). Files that are not YAML or not GitHub workflows are left out:
-/// `bearing workflow lint` reports those.
-pub fn layouts(path: &Path) -> Result<Vec<PipelineLayout>, Error> {
+/// one file), and a warning (`file:line:column: what`) per file that is not
+/// YAML, which is left out. Files that are not GitHub workflows are left out
+/// silently: `bearing workflow lint` reports those.
+pub fn layouts(path: &Path) -> Result<(Vec<PipelineLayout>, Vec<String>), Error> {
     let base = if path.is_dir() { path } else { Path::new("") };
-    let mut out = Vec::new();
+    let (mut out, mut warnings) = (Vec::new(), Vec::new());
     for file in pipeline_files(path)? {
         let text = std::fs::read_to_string(&file).map_err(|source| Error::Io {
             path: file.clone(),
             source,
         })?;
-        let shown = file.strip_prefix(base).unwrap_or(&file);
-        out.extend(layout_str(&shown.to_string_lossy(), &text));
+        let shown = file.strip_prefix(base).unwrap_or(&file).to_string_lossy();
+        match layout_doc(&shown, &text) {
+            Ok(layout) => out.extend(layout),
+            Err(e) => warnings.push(format!("{shown}:{e}")),
+        }
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// The layout of one workflow file's text, if it is a GitHub workflow.
 pub fn layout_str(file: &str, text: &str) -> Option<PipelineLayout> {
-    let docs = yaml::parse(text).ok()?;
-    let root = docs.first()?;
+    layout_doc(file, text).ok().flatten()
+}
+
+/// [`layout_str`], saying where the text is not YAML.
+fn layout_doc(file: &str, text: &str) -> Result<Option<PipelineLayout>, yaml::ParseError> {
+    let docs = yaml::parse(text)?;
+    let Some(root) = docs.first() else {
+        return Ok(None);
+    };
     if detect_platform(Path::new(file), root) != Some(Platform::Github) {
-        return None;
+        return Ok(None);
     }
     let stem = Path::new(file)
         .file_name()
@@ -58,7 +69,7 @@ pub fn layout_str(file: &str, text: &str) -> Option<PipelineLayout> {
                 .collect()
         })
         .unwrap_or_default();
-    Some(PipelineLayout {
+    Ok(Some(PipelineLayout {
         file: file.to_string(),
         name: root
             .get("name")
@@ -67,7 +78,7 @@ pub fn layout_str(file: &str, text: &str) -> Option<PipelineLayout> {
         cancel_in_progress: cancel,
         line: line as u32,
         jobs,
-    })
+    }))
 }
 
 fn job(id: &str, key: &Node, v: &Node) -> LayoutJob {
@@ -147,5 +158,28 @@ mod tests {
             l.jobs[1].steps[0].with,
             vec![("cache".to_string(), "npm".to_string())]
         );
+    }
+
+    #[test]
+    fn a_workflow_that_is_not_yaml_is_named_with_its_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(".github/workflows");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("ci.yml"),
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: ls}]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("broken.yml"), "on: push\njobs:\n  a: [unclosed\n").unwrap();
+        let (layouts, warnings) = layouts(tmp.path()).unwrap();
+        assert_eq!(layouts.len(), 1);
+        assert_eq!(layouts[0].file, ".github/workflows/ci.yml");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(".github/workflows/broken.yml:"),
+            "{warnings:?}"
+        );
+        let line: u32 = warnings[0].split(':').nth(1).unwrap().parse().unwrap();
+        assert!((3..=4).contains(&line), "{warnings:?}");
     }
 }

@@ -113,3 +113,18 @@ fn metrics_of_a_repository_built_here() {
     assert!(repo_metrics(d, Some("--all")).is_err());
     assert!(repo_metrics(d, Some("nope..main")).is_err());
 }
+
+/// Git quotes non-ASCII paths by default (`"src/\303\251/a.rs"`); read as
+/// they are, `src/a/x.rs` and `src/é/a.rs` share the subsystem `src`.
+#[test]
+fn non_ascii_paths_are_read_as_they_are() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    git(d, &["init", "-q", "-b", "main"], "ann@x", 0);
+    write(d, "src/a/x.rs", &["1"]);
+    write(d, "src/é/a.rs", &["1", "2"]);
+    commit(d, "ann@x", 0, "initial");
+    let all = repo_metrics(d, None).unwrap();
+    let c = &all[0];
+    assert_eq!((c.ns, c.nd, c.nf, c.la), (1.0, 2.0, 2.0, 3.0));
+}

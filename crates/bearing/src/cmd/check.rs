@@ -216,6 +216,21 @@ fn change_size(args: &Args) -> anyhow::Result<Option<risk::DiffSize>> {
                 "invalid `--commits {range}`: expected a commit range such as `origin/main..HEAD`"
             );
         }
+        // Outside a repository `git diff` falls back to `--no-index` and
+        // prints its usage: say what is wrong in one line instead.
+        let in_repo = std::process::Command::new("git")
+            .args(["rev-parse", "--git-dir"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .context("cannot run `git rev-parse`")?;
+        if !in_repo.success() {
+            let cwd =
+                std::env::current_dir().map_or_else(|_| ".".into(), |d| d.display().to_string());
+            bail!(
+                "not a git repository: {cwd} (`--commits {range}` is read with `git diff` there)"
+            );
+        }
         let out = std::process::Command::new("git")
             .args(["diff", "--numstat", "--no-renames", range, "--"])
             .output()

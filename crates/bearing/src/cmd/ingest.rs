@@ -33,8 +33,9 @@ pub struct Args {
     #[arg(required = true, value_name = "FILE|DIR|-")]
     pub inputs: Vec<PathBuf>,
     /// Input format, detected per file when omitted: bearing, bearing-csv,
-    /// cdevents, github, sarif, trivy, grype, focus, opencost, infracost; or
-    /// a threat feed: kev (CISA's KEV catalog JSON), epss (FIRST's EPSS CSV).
+    /// cdevents, github, gitlab, sarif, trivy, grype, focus, opencost,
+    /// infracost; or a threat feed: kev (CISA's KEV catalog JSON), epss
+    /// (FIRST's EPSS CSV, plain or gzipped).
     #[arg(long, value_name = "F")]
     pub format: Option<String>,
     /// Service of events that name none (and of scanner and cost reports).
@@ -263,19 +264,17 @@ struct Ingest {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<ExitCode> {
-    let feed = match args.format.as_deref().map(str::trim) {
-        Some("kev") => Some("kev"),
-        Some("epss") => Some("epss"),
-        _ => None,
-    };
+    let feed = args
+        .format
+        .as_deref()
+        .and_then(|f| Format::FEEDS.into_iter().find(|n| *n == f.trim()));
     let format = match &args.format {
         None => None,
         Some(_) if feed.is_some() => None,
         Some(name) => Some(Format::from_name(name).with_context(|| {
-            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
             format!(
                 "unknown format `{name}`: expected one of {}",
-                names.join(", ")
+                Format::ingest_names().join(", ")
             )
         })?),
     };
@@ -565,12 +564,11 @@ impl Ingest {
             .format
             .or_else(|| bearing_events::detect(file_name.as_deref(), &bytes))
         else {
-            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
             return Ok(reject(
                 report,
                 Rejection::message(format!(
                     "cannot tell the format of this input; pass `--format` (one of {})",
-                    names.join(", ")
+                    Format::ingest_names().join(", ")
                 )),
             ));
         };

@@ -31,6 +31,8 @@ pub struct Args {
     pub team: Option<String>,
     /// A repository (or workflows folder, or one workflow file) whose GitHub
     /// workflows give `needs`, caches and the file:line of each recommendation.
+    /// A workflow file that is not YAML is left out with a warning naming
+    /// its file:line.
     #[arg(long, value_name = "DIR")]
     pub repo: Option<PathBuf>,
     /// Window the figures are computed over, e.g. `30d`, `1w`.
@@ -52,8 +54,14 @@ pub struct Args {
 pub fn run(c: Command, g: &Global) -> anyhow::Result<ExitCode> {
     let Command::Insights(args) = c;
     let layouts = match &args.repo {
-        Some(dir) => bearing_workflow::layout::layouts(dir)
-            .with_context(|| format!("cannot read the workflows of `{}`", dir.display()))?,
+        Some(dir) => {
+            let (layouts, warnings) = bearing_workflow::layout::layouts(dir)
+                .with_context(|| format!("cannot read the workflows of `{}`", dir.display()))?;
+            for w in warnings {
+                eprintln!("warning: {w}; this workflow is left out of the insights");
+            }
+            layouts
+        }
         None => Vec::new(),
     };
     let (intent, ds) = load(g)?;

@@ -46,7 +46,7 @@ pub struct PrioritiesArgs {
 
 #[derive(clap::Args)]
 pub struct FetchArgs {
-    /// URLs of KEV catalogs (JSON) or EPSS files (CSV, not gzipped).
+    /// URLs of KEV catalogs (JSON) or EPSS files (CSV, plain or gzipped).
     #[arg(required = true, value_name = "URL")]
     pub urls: Vec<String>,
 }

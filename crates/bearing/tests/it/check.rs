@@ -503,3 +503,31 @@ fn policies_regorus_could_not_order_decide_with_a_clean_stderr() {
         assert!(stdout(&o).contains(message), "{policy}: {}", stdout(&o));
     }
 }
+
+/// `--commits` outside a git repository: one line saying so, exit 2 (not
+/// `git diff`'s usage).
+#[test]
+fn commits_outside_a_git_repository_is_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("not-a-repo");
+    std::fs::create_dir(&dir).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_bearing"))
+        .args([
+            "check",
+            "--service",
+            "checkout",
+            "--commits",
+            "HEAD~1..HEAD",
+        ])
+        .current_dir(&dir)
+        .env_remove("BEARING_INTENT")
+        .env_remove("BEARING_DATABASE")
+        .env_remove("BEARING_SERVER")
+        .env("GIT_CEILING_DIRECTORIES", tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: not a git repository: "), "{err}");
+}

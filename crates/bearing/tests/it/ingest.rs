@@ -497,3 +497,66 @@ fn concurrent_ingests_on_a_fresh_database_all_succeed() {
         }
     }
 }
+
+/// `bearing … | head`: output into a closed pipe ends the command quietly
+/// with SIGPIPE's status (141), as other Unix tools do; no panic.
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("events.jsonl");
+    write_jsonl(&file, (0..3).map(metric_line));
+    let db = tmp.path().join("bearing.db");
+    for args in [vec!["schema"], vec!["ingest", file.to_str().unwrap()]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bearing"))
+            .arg("--database")
+            .arg(&db)
+            .args(&args)
+            .env_remove("BEARING_DATABASE")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes before the command has written anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            (out.status.code(), err.as_ref()),
+            (Some(141), ""),
+            "{args:?}"
+        );
+    }
+}
+
+/// `ingest --help` and the "cannot tell the format" message name every
+/// format and threat feed `--format` takes (the events crate's registry).
+#[test]
+fn help_and_messages_name_every_format() {
+    let names = bearing_events::Format::ingest_names();
+    let help = Command::new(env!("CARGO_BIN_EXE_bearing"))
+        .args(["ingest", "--help"])
+        .output()
+        .unwrap();
+    // clap wraps the help: compare the words.
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let words: HashSet<&str> = help
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .collect();
+    for n in &names {
+        assert!(words.contains(n), "`ingest --help` leaves out {n}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("odd.txt");
+    std::fs::write(&file, "not any format\n").unwrap();
+    let out = bearing(
+        &tmp.path().join("bearing.db"),
+        &["ingest", file.to_str().unwrap()],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = format!("pass `--format` (one of {})", names.join(", "));
+    assert!(text.contains(&want), "{text}");
+}

@@ -405,10 +405,10 @@ type Mapped = Result<Event, String>;
 /// A numeric or string id at `path` (GitHub and GitLab ids).
 pub(super) fn id_of(v: &Value, path: &str) -> Result<String, ParseError> {
     match v.path(path) {
-        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(Value::Number(n)) if n.is_u64() => Ok(n.to_string()),
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
         Some(other) => Err(ParseError::new(format!(
-            "expected a numeric id, found {}",
+            "expected a numeric id (a whole number, 0 or more), found {}",
             super::json::kind_of(other)
         ))
         .with_field(path)),

@@ -120,8 +120,12 @@ fn pipeline(v: &Value) -> Result<Vec<Event>, ParseError> {
         _ => time(v, "object_attributes.finished_at")?,
     };
     // The pipeline started when it stopped queueing.
-    let started = match (created, f64_at(v, "object_attributes.queued_duration")) {
-        (Some(c), Some(q)) if q >= 0.0 => Some(c + secs(q)),
+    const QUEUED: &str = "object_attributes.queued_duration";
+    let started = match (created, duration_at(v, QUEUED)?) {
+        (Some(c), Some(q)) => Some(
+            c.checked_add_signed(q)
+                .ok_or_else(|| out_of_range(QUEUED))?,
+        ),
         (c, _) => c,
     };
     let at = finished.or(started).or(created).ok_or_else(|| {
@@ -175,7 +179,7 @@ fn pipeline(v: &Value) -> Result<Vec<Event>, ParseError> {
                 created: time(b, "created_at")?,
                 started: time(b, "started_at")?,
                 finished: time(b, "finished_at")?,
-                queued_duration: f64_at(b, "queued_duration"),
+                queued_duration: duration_at(b, "queued_duration")?,
                 runner: b.get("runner"),
             };
             job_event(fields, &pid, &name, sha.as_deref(), branch.as_deref())
@@ -197,7 +201,7 @@ fn job_hook(v: &Value) -> Result<Event, ParseError> {
         created: time(v, "build_created_at")?,
         started: time(v, "build_started_at")?,
         finished: time(v, "build_finished_at")?,
-        queued_duration: f64_at(v, "build_queued_duration"),
+        queued_duration: duration_at(v, "build_queued_duration")?,
         runner: v.path("runner"),
     };
     let pid = id(v, "pipeline_id")?;
@@ -221,16 +225,36 @@ struct JobFields<'a> {
     created: Option<chrono::DateTime<chrono::Utc>>,
     started: Option<chrono::DateTime<chrono::Utc>>,
     finished: Option<chrono::DateTime<chrono::Utc>>,
-    queued_duration: Option<f64>,
+    queued_duration: Option<chrono::TimeDelta>,
     runner: Option<&'a Value>,
 }
 
-fn f64_at(v: &Value, path: &str) -> Option<f64> {
-    v.path(path).and_then(Value::as_f64)
+/// The longest queue Bearing believes: a year. Longer is a broken hook.
+const MAX_QUEUED_SECS: f64 = 366.0 * 86_400.0;
+
+/// A duration in seconds (`queued_duration`); absent or null is `None`.
+fn duration_at(v: &Value, path: &str) -> Result<Option<chrono::TimeDelta>, ParseError> {
+    match v.path(path) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(s) if (0.0..=MAX_QUEUED_SECS).contains(&s) => Ok(Some(
+                chrono::TimeDelta::milliseconds((s * 1000.0).round() as i64),
+            )),
+            _ => Err(ParseError::new(format!(
+                "expected a duration in seconds between 0 and {MAX_QUEUED_SECS} (a year), found `{n}`"
+            ))
+            .with_field(path)),
+        },
+        Some(other) => Err(ParseError::new(format!(
+            "expected a duration in seconds, found {}",
+            super::json::kind_of(other)
+        ))
+        .with_field(path)),
+    }
 }
 
-fn secs(s: f64) -> chrono::TimeDelta {
-    chrono::TimeDelta::milliseconds((s * 1000.0).round() as i64)
+fn out_of_range(path: &str) -> ParseError {
+    ParseError::new("the time it gives is out of range").with_field(path)
 }
 
 fn job_event(
@@ -247,8 +271,10 @@ fn job_event(
         j.finished
     };
     let queued = match (j.started, j.queued_duration) {
-        (Some(s), Some(q)) if q >= 0.0 => {
-            let from_duration = s - secs(q);
+        (Some(s), Some(q)) => {
+            let from_duration = s
+                .checked_sub_signed(q)
+                .ok_or_else(|| out_of_range(&format!("{}queued_duration", j.prefix)))?;
             Some(j.created.map_or(from_duration, |c| c.max(from_duration)))
         }
         _ => j.created,

@@ -94,19 +94,45 @@ impl Format {
         }
     }
 
+    /// Other spellings [`Format::from_name`] accepts.
+    pub const ALIASES: [(&'static str, Format); 14] = [
+        ("json", Format::Bearing),
+        ("jsonl", Format::Bearing),
+        ("ndjson", Format::Bearing),
+        ("bearing-json", Format::Bearing),
+        ("bearing-jsonl", Format::Bearing),
+        ("csv", Format::BearingCsv),
+        ("github-webhook", Format::GithubWebhook),
+        ("github_webhook", Format::GithubWebhook),
+        ("gh", Format::GithubWebhook),
+        ("gitlab-webhook", Format::GitlabWebhook),
+        ("gitlab_webhook", Format::GitlabWebhook),
+        ("gl", Format::GitlabWebhook),
+        ("cdevent", Format::CdEvents),
+        ("focus-csv", Format::Focus),
+    ];
+
+    /// The threat feeds `bearing ingest --format` also takes (they are not
+    /// events: [`threat`]).
+    pub const FEEDS: [&'static str; 2] = ["kev", "epss"];
+
+    /// Every `bearing ingest --format` name: the formats, then the feeds.
+    pub fn ingest_names() -> Vec<&'static str> {
+        Format::ALL
+            .iter()
+            .map(|f| f.name())
+            .chain(Format::FEEDS)
+            .collect()
+    }
+
     /// Parses a `--format` value; a few obvious aliases are accepted.
     pub fn from_name(s: &str) -> Option<Format> {
         let s = s.trim().to_ascii_lowercase();
-        let alias = match s.as_str() {
-            "json" | "jsonl" | "ndjson" | "bearing-json" | "bearing-jsonl" => Some(Format::Bearing),
-            "csv" => Some(Format::BearingCsv),
-            "github-webhook" | "github_webhook" | "gh" => Some(Format::GithubWebhook),
-            "gitlab-webhook" | "gitlab_webhook" | "gl" => Some(Format::GitlabWebhook),
-            "cdevent" => Some(Format::CdEvents),
-            "focus-csv" => Some(Format::Focus),
-            _ => None,
-        };
-        alias.or_else(|| Format::ALL.into_iter().find(|f| f.name() == s))
+        Format::ALIASES
+            .into_iter()
+            .find(|(a, _)| *a == s)
+            .map(|(_, f)| f)
+            .or_else(|| Format::ALL.into_iter().find(|f| f.name() == s))
     }
 }
 

@@ -178,7 +178,12 @@ impl ThreatIntel {
                 };
                 if let Some(old) = &self.epss {
                     u.previous = Some(old.score_date.clone());
-                    if new.score_date < old.score_date {
+                    // A kept date that does not parse (kept before dates
+                    // were checked) never blocks a real one.
+                    if let (Ok(n), Ok(o)) =
+                        (score_time(&new.score_date), score_time(&old.score_date))
+                        && n < o
+                    {
                         u.version = old.score_date.clone();
                         return u;
                     }
@@ -212,21 +217,79 @@ fn version_key(v: &str) -> Vec<u64> {
         .collect()
 }
 
-/// Whether the bytes look like a KEV catalog or an EPSS file.
+/// The most a gzipped feed may unpack to (FIRST's EPSS file is ~10 MB).
+pub const MAX_UNPACKED: u64 = 256 << 20;
+
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// The bytes, unpacked if gzipped (FIRST publishes `epss_scores-current.csv.gz`),
+/// at most [`MAX_UNPACKED`] of them.
+fn gunzip(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, ParseError> {
+    gunzip_at_most(bytes, MAX_UNPACKED)
+}
+
+fn gunzip_at_most(bytes: &[u8], limit: u64) -> Result<std::borrow::Cow<'_, [u8]>, ParseError> {
+    use std::io::Read;
+    if !is_gzip(bytes) {
+        return Ok(bytes.into());
+    }
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ParseError::new(format!("invalid gzip data: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(ParseError::new(format!(
+            "the gzipped input unpacks to more than {limit} bytes; refusing it (a threat feed is far smaller)"
+        )));
+    }
+    Ok(out.into())
+}
+
+/// Whether the bytes (gzipped or not) look like a KEV catalog or an EPSS file.
 pub fn detect_feed(bytes: &[u8]) -> Option<&'static str> {
-    let body = super::strip_bom(bytes);
+    use std::io::Read;
+    let unpacked;
+    let head_bytes: &[u8] = if is_gzip(bytes) {
+        let mut head = Vec::new();
+        // A short or broken stream still shows its start.
+        let _ = flate2::read::MultiGzDecoder::new(bytes)
+            .take(4096)
+            .read_to_end(&mut head);
+        unpacked = head;
+        &unpacked
+    } else {
+        bytes
+    };
+    let body = super::strip_bom(head_bytes);
     let head = String::from_utf8_lossy(&body[..body.len().min(4096)]);
     let t = head.trim_start();
     if t.starts_with("#model_version:") || t.starts_with("cve,epss,percentile") {
         return Some("epss");
     }
-    if t.starts_with('{') && head.contains("\"catalogVersion\"") {
+    if !t.starts_with('{') {
+        return None;
+    }
+    if head.contains("\"catalogVersion\"") {
         return Some("kev");
     }
-    None
+    // Keys in another order (`jq -S` puts `vulnerabilities` first): read the
+    // whole document when it names both.
+    let all = gunzip(bytes).ok()?;
+    let all = super::strip_bom(&all);
+    let has = |needle: &[u8]| all.windows(needle.len()).any(|w| w == needle);
+    if !(has(b"\"catalogVersion\"") && has(b"\"cveID\"")) {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(all).ok()?;
+    let list = v.get("vulnerabilities")?.as_array()?;
+    (v.get("catalogVersion").is_some() && list.iter().all(|e| e.get("cveID").is_some()))
+        .then_some("kev")
 }
 
-/// Reads a KEV catalog or an EPSS file (see [`detect_feed`]).
+/// Reads a KEV catalog or an EPSS file, plain or gzipped (see [`detect_feed`]).
 pub fn parse_feed(bytes: &[u8]) -> Result<Feed, ParseError> {
     match detect_feed(bytes) {
         Some("kev") => parse_kev(bytes).map(Feed::Kev),
@@ -250,7 +313,7 @@ fn date_at(v: &Value, path: &str) -> Result<NaiveDate, ParseError> {
 
 /// Reads CISA's KEV catalog.
 pub fn parse_kev(bytes: &[u8]) -> Result<KevCatalog, ParseError> {
-    let v = parse_value(bytes)?;
+    let v = parse_value(&gunzip(bytes)?)?;
     if !v.is_object() {
         return Err(ParseError::new(format!(
             "not a KEV catalog: expected an object, found {}",
@@ -311,9 +374,17 @@ pub fn parse_kev(bytes: &[u8]) -> Result<KevCatalog, ParseError> {
     })
 }
 
-/// Reads FIRST's EPSS CSV.
+/// An EPSS `score_date`: RFC 3339, or with a `+0000` offset as older files
+/// write it.
+fn score_time(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, chrono::ParseError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
+}
+
+/// Reads FIRST's EPSS CSV, plain or gzipped.
 pub fn parse_epss(bytes: &[u8]) -> Result<EpssScores, ParseError> {
-    let text = utf8(super::strip_bom(bytes))?;
+    let bytes = gunzip(bytes)?;
+    let text = utf8(super::strip_bom(&bytes))?;
     let mut lines = text.lines().enumerate().peekable();
     let (mut model_version, mut score_date) = (String::new(), String::new());
     if let Some((_, first)) = lines.peek()
@@ -333,6 +404,16 @@ pub fn parse_epss(bytes: &[u8]) -> Result<EpssScores, ParseError> {
             RecordRef::Line(1),
             "expected a first line `#model_version:…,score_date:…` (FIRST's EPSS CSV); the score date says how new the scores are",
         ));
+    }
+    if score_time(&score_date).is_err() {
+        return Err(ParseError::at(
+            RecordRef::Line(1),
+            format!(
+                "expected an RFC 3339 timestamp such as `2025-08-25T12:55:00Z`, found `{}`",
+                super::truncate(&score_date, 40)
+            ),
+        )
+        .with_field("score_date"));
     }
     match lines.next() {
         Some((_, h)) if h.trim().eq_ignore_ascii_case("cve,epss,percentile") => {}
@@ -435,13 +516,14 @@ mod tests {
             e.to_string().starts_with("line 1: expected a first line"),
             "{e}"
         );
-        let e = parse_epss(b"#model_version:v1,score_date:2025-01-01\ncve,epss\n").unwrap_err();
+        let e = parse_epss(b"#model_version:v1,score_date:2025-01-01T00:00:00Z\ncve,epss\n")
+            .unwrap_err();
         assert!(
             e.to_string().starts_with("line 2: expected the header"),
             "{e}"
         );
-        let e =
-            parse_epss(b"#score_date:2025-01-01\ncve,epss,percentile\nCVE-1,0.1\n").unwrap_err();
+        let e = parse_epss(b"#score_date:2025-01-01T00:00:00Z\ncve,epss,percentile\nCVE-1,0.1\n")
+            .unwrap_err();
         assert!(
             e.to_string().starts_with("line 3: expected 3 columns"),
             "{e}"
@@ -501,5 +583,84 @@ mod tests {
             "record 2, field `vulnerabilities[1].dateAdded`: expected a date such as `2025-08-25`, found `yesterday`"
         );
         assert!(parse_feed(b"{\"matches\":[]}").is_err());
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        w.write_all(bytes).unwrap();
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn a_gzipped_epss_file_is_read_and_a_bomb_refused() {
+        let packed = gz(EPSS.as_bytes());
+        assert_eq!(detect_feed(&packed), Some("epss"));
+        let Feed::Epss(s) = parse_feed(&packed).unwrap() else {
+            panic!("not EPSS")
+        };
+        assert_eq!(s, parse_epss(EPSS.as_bytes()).unwrap());
+        let bomb = gz(&vec![b'0'; 4096]);
+        let e = gunzip_at_most(&bomb, 1000).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the gzipped input unpacks to more than 1000 bytes; refusing it (a threat feed is far smaller)"
+        );
+        assert_eq!(gunzip_at_most(&bomb, 4096).unwrap().len(), 4096);
+        let mut broken = packed.clone();
+        broken.truncate(packed.len() / 2);
+        assert!(
+            parse_epss(&broken)
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid gzip data")
+        );
+    }
+
+    #[test]
+    fn epss_score_dates_are_checked_and_compared_as_times() {
+        let e = parse_epss(EPSS.replace("2025-08-25T12:55:00Z", "garbage").as_bytes()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 1, field `score_date`: expected an RFC 3339 timestamp such as `2025-08-25T12:55:00Z`, found `garbage`"
+        );
+        let at = |date: &str| {
+            Feed::Epss(parse_epss(EPSS.replace("2025-08-25T12:55:00Z", date).as_bytes()).unwrap())
+        };
+        let mut t = ThreatIntel::default();
+        assert!(t.apply(at("2025-08-25T12:55:00+0000")).applied);
+        // 13:00+02:00 is 11:00Z: earlier, though it sorts later as text.
+        assert!(!t.apply(at("2025-08-25T13:00:00+02:00")).applied);
+        assert!(t.apply(at("2025-08-25T13:00:00Z")).applied);
+        // A date kept before dates were checked does not block a real one.
+        let mut kept = parse_epss(EPSS.as_bytes()).unwrap();
+        kept.score_date = "garbage".into();
+        let mut t = ThreatIntel {
+            epss: Some(kept),
+            ..ThreatIntel::default()
+        };
+        assert!(t.apply(at("2025-08-26T12:55:00Z")).applied);
+    }
+
+    #[test]
+    fn a_kev_catalog_is_detected_whatever_its_key_order() {
+        // Re-serialised with `vulnerabilities` before `catalogVersion`, the
+        // version far beyond the first 4 KiB.
+        let list: Vec<Value> = (0..100)
+            .map(|i| serde_json::json!({"cveID": format!("CVE-2025-{i}"), "dateAdded": "2025-06-01", "vendorProject": "Acme"}))
+            .collect();
+        let doc = format!(
+            "{{\"vulnerabilities\":{},\"catalogVersion\":\"2025.08.25\"}}",
+            Value::Array(list)
+        );
+        assert!(doc.find("catalogVersion").unwrap() > 4096);
+        assert_eq!(detect_feed(doc.as_bytes()), Some("kev"));
+        let Feed::Kev(k) = parse_feed(doc.as_bytes()).unwrap() else {
+            panic!("not KEV")
+        };
+        assert_eq!((k.version.as_str(), k.entries.len()), ("2025.08.25", 100));
+        // Other JSON that mentions the names is not taken for a catalog.
+        let other = doc.replace("\"vulnerabilities\"", "\"matches\"");
+        assert_eq!(detect_feed(other.as_bytes()), None);
     }
 }

@@ -179,6 +179,26 @@ const EXPECTED: &[(&str, &str)] = &[
         "opencost-error.json",
         "field `code`: OpenCost returned code 500: Error: failed to query Prometheus",
     ),
+    (
+        "gitlab-job-huge-queued-duration.json",
+        "field `build_queued_duration`: expected a duration in seconds between 0 and 31622400 (a year), found `10000000000000.0`",
+    ),
+    (
+        "gitlab-pipeline-huge-queued-duration.json",
+        "field `object_attributes.queued_duration`: expected a duration in seconds between 0 and 31622400 (a year), found `10000000000000.0`",
+    ),
+    (
+        "gitlab-job-queued-duration-not-a-number.json",
+        "field `build_queued_duration`: expected a duration in seconds, found the string `twelve`",
+    ),
+    (
+        "gitlab-job-fractional-id.json",
+        "field `build_id`: expected a numeric id (a whole number, 0 or more), found the number `1.5`",
+    ),
+    (
+        "gitlab-job-negative-id.json",
+        "field `build_id`: expected a numeric id (a whole number, 0 or more), found the number `-1`",
+    ),
 ];
 
 #[test]

@@ -422,3 +422,55 @@ fn scanner_threat_fields_are_used_where_the_feeds_say_nothing() {
     ds.set_threat(t);
     assert!((get(&ds, "security.epss_weighted_exposure") - 1.5).abs() < 1e-12);
 }
+
+/// A key result with a `severity` filter counts only those findings, now and
+/// after the top of the list is fixed (the starter intent's only security key
+/// result is one).
+#[test]
+fn a_filtered_key_result_gets_its_effect_from_its_own_findings() {
+    let grype = br#"{"descriptor":{"name":"grype","timestamp":"2025-08-01T00:00:00Z"},
+        "source":{"type":"image","target":{"userInput":"acme/web:1"}},
+        "matches":[
+          {"vulnerability":{"id":"CVE-2024-1","severity":"Critical"},"artifact":{"name":"p","version":"1"}},
+          {"vulnerability":{"id":"CVE-2024-2","severity":"High"},"artifact":{"name":"q","version":"1"}},
+          {"vulnerability":{"id":"CVE-2024-3","severity":"Low"},"artifact":{"name":"r","version":"1"}},
+          {"vulnerability":{"id":"CVE-2024-4","severity":"Low"},"artifact":{"name":"s","version":"1"}}]}"#;
+    let now = Utc.with_ymd_and_hms(2025, 9, 1, 0, 0, 0).unwrap();
+    let mut ctx = ParseContext::new(now);
+    ctx.service = Some("web".into());
+    let events = bearing_events::parse(Format::Grype, grype, &ctx).unwrap();
+    let intent = intent(
+        r#"objectives:
+  - id: posture
+    layer: security
+    key_results:
+      - { metric: security.open_findings, filter: { severity: [critical, high] }, target: "<= 1" }
+      - { metric: security.open_findings, target: "<= 1" }
+      - { metric: security.open_findings, filter: { kind: [secret] }, target: "<= 1" }"#,
+    );
+    let ds = Dataset::new(&intent, events, vec![], vec![]);
+    let org = Scope::default();
+    let p = priorities(&ds, &org, now, 1);
+    assert_eq!(p.findings[0].cve.as_deref(), Some("CVE-2024-1"));
+    let effects = bearing_metrics::threat::key_result_effects(&intent, &org, &p);
+    let got: Vec<(f64, f64, bool, bool)> = effects
+        .iter()
+        .map(|e| (e.now, e.after, e.met_now, e.met_after))
+        .collect();
+    // Filtered: critical + high = 2 open, 1 once the critical (rank 1) is
+    // fixed; unfiltered: 4 and 3; the `kind` filter is not comparable.
+    assert_eq!(got, [(2.0, 1.0, false, true), (4.0, 3.0, false, false)]);
+    // The filtered figure is the metric's own.
+    let filter =
+        bearing_metrics::parse_filters("security.open_findings", ["severity=critical,high"])
+            .unwrap();
+    let metric = bearing_metrics::evaluate(
+        &ds,
+        "security.open_findings",
+        &org,
+        &filter,
+        Duration::from_days(30),
+        now,
+    );
+    assert_eq!(metric.value, Some(2.0));
+}

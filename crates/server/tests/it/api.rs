@@ -203,6 +203,12 @@ async fn bad_input_is_rejected_whole_with_a_clear_error() {
 
     let r = send(&s.state, post("/v1/events", None, "text/plain", "hello")).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    // A GitLab job hook whose queue time overflows the clock: an answer
+    // naming the field, not a handler panic.
+    let hook = r#"{"object_kind":"build","build_id":1,"build_name":"a","build_status":"success","build_started_at":"2023-01-10 13:50:05 UTC","build_queued_duration":1e13,"pipeline_id":2}"#;
+    let r = send(&s.state, post("/v1/events", None, "application/json", hook)).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
+    assert!(r.text.contains("build_queued_duration"), "{}", r.text);
     let r = send(
         &s.state,
         post("/v1/events?format=nope", None, "application/json", "{}"),
