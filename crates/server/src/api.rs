@@ -68,7 +68,12 @@ async fn ingest(
             ApiError::bad_request(format!(
                 "unknown format `{}`: expected one of {}",
                 echo(name),
-                Format::ALL.map(Format::name).join(", ")
+                Format::ALL
+                    .iter()
+                    .filter(|f| **f != Format::GithubWebhook)
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?,
         None => {

@@ -215,6 +215,10 @@ async fn bad_input_is_rejected_whole_with_a_clear_error() {
     )
     .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    // The formats it names are the ones this route takes (GitHub's
+    // deliveries go to the webhook route).
+    assert!(r.text.contains("gitlab"), "{}", r.text);
+    assert!(!r.text.contains("github"), "{}", r.text);
     let r = send(
         &s.state,
         post("/v1/decide", None, "application/json", "{not json"),
