@@ -12,7 +12,7 @@
 //! runs: up to 12 min/week; the step is on line 9 of the workflow.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+use crate::adapt::bearing;
 
 const INTENT: &str = "version: 1\norganisation: Acme\nteams: [{ id: payments }]\nservices:\n  - { id: checkout, team: payments }\n";
 
@@ -67,16 +67,8 @@ fn insights_name_the_flaky_job_and_the_uncached_step_with_their_lines() {
     .join("\n");
     let file = dir.path().join("jobs.jsonl");
     std::fs::write(&file, events).unwrap();
-    let db = format!("sqlite://{}", dir.path().join("bearing.db").display());
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_bearing"))
-            .arg("--intent")
-            .arg(&intent)
-            .arg("--database")
-            .arg(&db)
-            .args(args)
-            .output()
-            .unwrap();
+        let out = bearing(dir.path(), args);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -159,16 +151,8 @@ fn an_accepted_insight_is_logged_then_measured_by_reconcile() {
     let dir = tempfile::tempdir().unwrap();
     let intent = dir.path().join("bearing.yaml");
     std::fs::write(&intent, INTENT).unwrap();
-    let db = format!("sqlite://{}", dir.path().join("bearing.db").display());
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_bearing"))
-            .arg("--intent")
-            .arg(&intent)
-            .arg("--database")
-            .arg(&db)
-            .args(args)
-            .output()
-            .unwrap();
+        let out = bearing(dir.path(), args);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         (out.status.success(), stdout, stderr)
