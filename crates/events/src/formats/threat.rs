@@ -275,15 +275,14 @@ pub fn detect_feed(bytes: &[u8]) -> Option<&'static str> {
     if head.contains("\"catalogVersion\"") {
         return Some("kev");
     }
-    // Keys in another order (`jq -S` puts `vulnerabilities` first): read the
-    // whole document when it names both.
-    let all = gunzip(bytes).ok()?;
-    let all = super::strip_bom(&all);
-    let has = |needle: &[u8]| all.windows(needle.len()).any(|w| w == needle);
-    if !(has(b"\"catalogVersion\"") && has(b"\"cveID\"")) {
+    // Keys in another order (a re-serialised catalog with `vulnerabilities`
+    // first): its entries' `cveID`s fill the start, so only then is the
+    // whole document read — never for the event files most inputs are.
+    if !head.contains("\"cveID\"") {
         return None;
     }
-    let v: Value = serde_json::from_slice(all).ok()?;
+    let all = gunzip(bytes).ok()?;
+    let v: Value = serde_json::from_slice(super::strip_bom(&all)).ok()?;
     let list = v.get("vulnerabilities")?.as_array()?;
     (v.get("catalogVersion").is_some() && list.iter().all(|e| e.get("cveID").is_some()))
         .then_some("kev")
