@@ -695,13 +695,9 @@ impl Gen {
                         region: Some("eu-west-1".to_string()),
                         charge_category: Some("Usage".to_string()),
                         sub_account: Some("acme-retail-prod".to_string()),
-                        consumed_quantity: None,
-                        consumed_unit: None,
-                        pricing_quantity: None,
-                        commitment_id: None,
-                        commitment_status: None,
                         usage: (part == "compute").then(|| demo_usage(s, day, cost)),
                         tags,
+                        ..Default::default()
                     }),
                 ));
             }

@@ -439,7 +439,7 @@ pub struct Incident {
 }
 
 /// One FOCUS cost row (only the columns Bearing uses are typed; the rest stay in `extra`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CostRow {
     pub billed_cost: f64,
     pub effective_cost: f64,

@@ -314,25 +314,12 @@ pub fn generate(cfg: &SynthConfig, mut sink: impl FnMut(Event)) -> usize {
                 Payload::Cost(CostRow {
                     billed_cost: amount,
                     effective_cost: amount,
-                    list_cost: None,
                     currency: "USD".into(),
                     charge_period_start: day,
                     charge_period_end: day + Duration::days(1),
                     provider: Some("aws".into()),
-                    service_name: None,
-                    service_category: None,
-                    resource_id: None,
-                    resource_name: None,
-                    region: None,
-                    charge_category: None,
-                    sub_account: None,
-                    consumed_quantity: None,
-                    consumed_unit: None,
-                    pricing_quantity: None,
-                    commitment_id: None,
-                    commitment_status: None,
-                    usage: None,
                     tags,
+                    ..Default::default()
                 }),
             ));
             for k in 0..points_per_day {

@@ -142,7 +142,6 @@ fn event(rng: &mut Rng, n: u64, start: DateTime<Utc>) -> Event {
             Payload::Cost(CostRow {
                 billed_cost: (rng.unit() * 50_000.0).round() / 100.0,
                 effective_cost: (rng.unit() * 50_000.0).round() / 100.0,
-                list_cost: None,
                 currency: "USD".to_string(),
                 charge_period_start: time - Duration::hours(1),
                 charge_period_end: time,
@@ -150,17 +149,12 @@ fn event(rng: &mut Rng, n: u64, start: DateTime<Utc>) -> Event {
                 service_name: Some("Amazon EC2".to_string()),
                 service_category: Some("Compute".to_string()),
                 resource_id: Some(format!("i-{:012x}", rng.below(1 << 40))),
-                resource_name: None,
                 region: Some("eu-west-1".to_string()),
                 charge_category: Some("Usage".to_string()),
-                sub_account: None,
                 consumed_quantity: Some(1.0),
                 consumed_unit: Some("Hours".to_string()),
-                pricing_quantity: None,
-                commitment_id: None,
-                commitment_status: None,
-                usage: None,
                 tags: BTreeMap::from([("service".to_string(), service.clone())]),
+                ..Default::default()
             }),
         ),
     };

@@ -106,25 +106,12 @@ fn payload() -> impl Strategy<Value = Payload> {
                 Payload::Cost(CostRow {
                     billed_cost: cost,
                     effective_cost: cost,
-                    list_cost: None,
                     currency: c,
                     charge_period_start: a,
                     charge_period_end: b,
-                    provider: None,
-                    service_name: None,
-                    service_category: None,
-                    resource_id: None,
-                    resource_name: None,
-                    region: None,
-                    charge_category: None,
-                    sub_account: None,
                     consumed_quantity: Some(1.5),
-                    consumed_unit: None,
-                    pricing_quantity: None,
-                    commitment_id: None,
-                    commitment_status: None,
-                    usage: None,
                     tags,
+                    ..Default::default()
                 })
             }),
         (text(), text(), any::<bool>()).prop_map(|(rule_id, target, fixable)| Payload::Finding(

@@ -354,25 +354,12 @@ fn cost_events(spike: u32) -> Vec<bearing_events::Event> {
             Payload::Cost(CostRow {
                 billed_cost: amount,
                 effective_cost: amount,
-                list_cost: None,
                 currency: "EUR".into(),
                 charge_period_start: start,
                 charge_period_end: start + chrono::Duration::hours(1),
                 provider: Some("aws".into()),
-                service_name: None,
-                service_category: None,
-                resource_id: None,
-                resource_name: None,
-                region: None,
-                charge_category: None,
-                sub_account: None,
-                consumed_quantity: None,
-                consumed_unit: None,
-                pricing_quantity: None,
-                commitment_id: None,
-                commitment_status: None,
-                usage: None,
                 tags,
+                ..Default::default()
             }),
         ));
     }
